@@ -1,0 +1,5 @@
+//! The `hindsight` command line (spec/cli.md).
+
+fn main() {
+    std::process::exit(2);
+}

@@ -1,0 +1,140 @@
+//! The recorded state model: a heap of generic objects by address, name
+//! bindings for the current frame and its module, the stack, and the step.
+//!
+//! The store knows nothing of CPython: a [`Node`]'s `kind` is a tag chosen by
+//! the recorder and interpreted only by whoever renders it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A step number: steps are numbered from 0 in the order they ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Step(pub u64);
+
+/// An object's identity in the recording: its address in the traced process
+/// (what `id()` returned there). The recorder re-sends a node whenever the
+/// object at an address changes, including when the address is reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjAddr(pub u64);
+
+/// What kind of step this is (as `sys.settrace` names it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    Call,
+    Line,
+    Return,
+    Exception,
+}
+
+impl EventKind {
+    /// The name `sys.settrace` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Call => "call",
+            EventKind::Line => "line",
+            EventKind::Return => "return",
+            EventKind::Exception => "exception",
+        }
+    }
+}
+
+/// A source range (PEP 657): 1-based lines, 0-based UTF-8 columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Position {
+    pub line: u32,
+    pub end_line: u32,
+    pub col: u32,
+    pub end_col: u32,
+}
+
+/// One frame of the stack.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FrameRec {
+    pub function: Arc<str>,
+    pub file: Arc<str>,
+    pub line: u32,
+}
+
+/// What is known of a step itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepMeta {
+    pub step: Step,
+    pub event: EventKind,
+    /// OS thread id that ran the step.
+    pub thread: u32,
+    pub file: Arc<str>,
+    pub function: Arc<str>,
+    pub line: u32,
+    pub position: Option<Position>,
+    /// `return` steps: the returned object; `exception` steps: the exception object.
+    pub value: Option<ObjAddr>,
+}
+
+/// A generic heap object. Children are referenced by address and must be
+/// present in the heap whenever their parent is reachable from a binding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// The type as it is shown to users.
+    pub type_name: Arc<str>,
+    /// A rendering tag chosen by the recorder; opaque to the store.
+    pub kind: u8,
+    /// Leaf payload (for instance an atom's finished text); may be empty.
+    pub text: String,
+    /// Children, in order.
+    pub items: Vec<ObjAddr>,
+    /// Named children (instance attributes), when the object has them.
+    pub attrs: Option<Vec<(Arc<str>, ObjAddr)>>,
+    /// The object was cut at a size limit.
+    pub truncated: bool,
+}
+
+/// Which name table a binding belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    /// The current frame's locals.
+    Locals,
+    /// The current frame's module globals.
+    Globals,
+}
+
+/// One change from the state at the step before to the state at this step.
+/// A step's ops start with exactly one [`Op::Step`]; the others follow in
+/// the order they must be applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// This step's meta data (replaces the previous step's).
+    Step(StepMeta),
+    /// Keep only the first `n` frames of the stack (outermost first).
+    StackTruncate(u32),
+    /// Push a frame on top (innermost end) of the stack.
+    StackPush(FrameRec),
+    /// Remove every binding of a scope.
+    ClearScope(Scope),
+    /// Bind (or rebind) a name; a new name goes at the end of the scope's order.
+    Bind { scope: Scope, name: Arc<str>, value: ObjAddr },
+    /// Remove a name from a scope.
+    Unbind { scope: Scope, name: Arc<str> },
+    /// Insert or replace the node at an address.
+    HeapSet(ObjAddr, Node),
+    /// Change a node's items in place: overwrite `items[start..start+new.len()]`
+    /// (growing the vector where needed), then cut or pad it to `len` items.
+    /// Padding uses `ObjAddr(0)`, which the recorder always overwrites.
+    HeapItems { addr: ObjAddr, start: u32, new: Vec<ObjAddr>, len: u32 },
+    /// The object at this address is gone from the recorded state.
+    HeapDel(ObjAddr),
+}
+
+/// The complete recorded state at one step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// `None` only before the first step is applied.
+    pub meta: Option<StepMeta>,
+    /// Outermost first.
+    pub stack: Vec<FrameRec>,
+    /// In binding order.
+    pub locals: Vec<(Arc<str>, ObjAddr)>,
+    /// In binding order.
+    pub globals: Vec<(Arc<str>, ObjAddr)>,
+    pub heap: HashMap<ObjAddr, Node>,
+}

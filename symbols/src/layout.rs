@@ -1,0 +1,249 @@
+//! The typed table of CPython struct field offsets, resolved once from DWARF.
+//!
+//! Field names are CPython's own. Every field is a byte offset from the start of
+//! its struct. A field that does not exist in the running interpreter's version
+//! holds [`NA`]; the resolver (`resolve`) fills every field that applies to the
+//! version and reports every applicable field it could not find in one error.
+//! Nothing here is looked up by string after resolution.
+
+use crate::version::PythonVersion;
+
+/// Offset value of a field that does not exist in this interpreter version.
+pub const NA: u32 = u32::MAX;
+
+/// `PyObject` / `PyVarObject`.
+#[derive(Debug, Clone, Default)]
+pub struct PyObjectLayout {
+    pub ob_refcnt: u32,
+    pub ob_type: u32,
+    /// `PyVarObject.ob_size`.
+    pub ob_size: u32,
+}
+
+/// `PyTypeObject` and `PyHeapTypeObject`.
+#[derive(Debug, Clone, Default)]
+pub struct PyTypeLayout {
+    pub tp_name: u32,
+    pub tp_basicsize: u32,
+    pub tp_itemsize: u32,
+    pub tp_flags: u32,
+    pub tp_dictoffset: u32,
+    pub tp_dict: u32,
+    pub tp_mro: u32,
+    pub tp_members: u32,
+    pub tp_base: u32,
+    /// `PyHeapTypeObject.ht_name`.
+    pub ht_name: u32,
+    /// `PyHeapTypeObject.ht_qualname`.
+    pub ht_qualname: u32,
+    /// `PyHeapTypeObject.ht_cached_keys` (3.11+).
+    pub ht_cached_keys: u32,
+    /// `sizeof(PyHeapTypeObject)`: a heap type's `PyMemberDef`s follow it.
+    pub heap_type_size: u32,
+}
+
+/// `PyMemberDef`.
+#[derive(Debug, Clone, Default)]
+pub struct PyMemberDefLayout {
+    pub name: u32,
+    /// `type` (the T_* code).
+    pub type_code: u32,
+    pub offset: u32,
+    pub flags: u32,
+    pub size: u32,
+}
+
+/// `_PyRuntimeState`, `PyInterpreterState`, `PyThreadState`, `_PyCFrame`.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeLayout {
+    /// `_PyRuntimeState.interpreters.head`.
+    pub interpreters_head: u32,
+    /// `_PyRuntimeState.gilstate.tstate_current` (3.8-3.11).
+    pub gilstate_tstate_current: u32,
+    /// `PyInterpreterState.tstate_head` (3.8-3.10) or `.threads.head` (3.11+).
+    pub interp_tstate_head: u32,
+    /// `PyInterpreterState.next`.
+    pub interp_next: u32,
+    pub ts_prev: u32,
+    pub ts_next: u32,
+    pub ts_interp: u32,
+    /// `PyThreadState.frame` (3.8-3.10).
+    pub ts_frame: u32,
+    /// `PyThreadState.cframe` (3.10-3.12).
+    pub ts_cframe: u32,
+    /// `PyThreadState.root_cframe` (3.11-3.12).
+    pub ts_root_cframe: u32,
+    /// `PyThreadState.current_frame` (3.13).
+    pub ts_current_frame: u32,
+    /// `PyThreadState.use_tracing` (3.8-3.9).
+    pub ts_use_tracing: u32,
+    pub ts_tracing: u32,
+    pub ts_c_tracefunc: u32,
+    pub ts_c_traceobj: u32,
+    pub ts_c_profilefunc: u32,
+    pub ts_thread_id: u32,
+    /// `PyThreadState.native_thread_id` (3.11+).
+    pub ts_native_thread_id: u32,
+    /// `_PyCFrame.use_tracing` (3.10-3.11).
+    pub cframe_use_tracing: u32,
+    /// `_PyCFrame.current_frame` (3.11-3.12).
+    pub cframe_current_frame: u32,
+    /// `_PyCFrame.previous` (3.10-3.12).
+    pub cframe_previous: u32,
+}
+
+/// `PyFrameObject` (`struct _frame`).
+#[derive(Debug, Clone, Default)]
+pub struct PyFrameLayout {
+    pub f_back: u32,
+    /// `f_frame`: the `_PyInterpreterFrame` (3.11+).
+    pub f_frame: u32,
+    pub f_lineno: u32,
+    pub f_trace: u32,
+    pub f_trace_lines: u32,
+    /// 3.8-3.10 only: the frame object is the frame.
+    pub f_code: u32,
+    pub f_globals: u32,
+    pub f_locals: u32,
+    pub f_lasti: u32,
+    pub f_localsplus: u32,
+    pub f_valuestack: u32,
+    /// `f_stacktop` (3.8-3.9) .
+    pub f_stacktop: u32,
+    /// `f_stackdepth` (3.10).
+    pub f_stackdepth: u32,
+    pub f_gen: u32,
+}
+
+/// `_PyInterpreterFrame` (3.11+).
+#[derive(Debug, Clone, Default)]
+pub struct InterpFrameLayout {
+    /// `f_func` (3.11) or `f_funcobj` (3.12+).
+    pub f_func: u32,
+    pub f_globals: u32,
+    pub f_builtins: u32,
+    pub f_locals: u32,
+    /// `f_code` (3.11-3.12) or `f_executable` (3.13).
+    pub f_code: u32,
+    pub frame_obj: u32,
+    pub previous: u32,
+    /// `prev_instr` (3.11-3.12) or `instr_ptr` (3.13).
+    pub prev_instr: u32,
+    pub stacktop: u32,
+    pub owner: u32,
+    pub localsplus: u32,
+}
+
+/// `PyCodeObject`.
+#[derive(Debug, Clone, Default)]
+pub struct PyCodeLayout {
+    pub co_filename: u32,
+    pub co_name: u32,
+    /// 3.11+.
+    pub co_qualname: u32,
+    pub co_flags: u32,
+    pub co_firstlineno: u32,
+    pub co_argcount: u32,
+    pub co_nlocals: u32,
+    /// 3.11+.
+    pub co_nlocalsplus: u32,
+    /// 3.11+.
+    pub co_localsplusnames: u32,
+    /// 3.11+.
+    pub co_localspluskinds: u32,
+    /// 3.8-3.10.
+    pub co_varnames: u32,
+    pub co_cellvars: u32,
+    pub co_freevars: u32,
+    /// 3.8-3.10.
+    pub co_cell2arg: u32,
+    /// `co_linetable` (3.10+).
+    pub co_linetable: u32,
+    /// `co_lnotab` (3.8-3.9).
+    pub co_lnotab: u32,
+    /// `co_code` (3.8-3.10): a bytes object.
+    pub co_code: u32,
+    /// `co_code_adaptive` (3.11+): the instructions themselves, inline.
+    pub co_code_adaptive: u32,
+    /// `_co_firsttraceable` (3.11+).
+    pub co_firsttraceable: u32,
+}
+
+/// The objects whose contents are decoded.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectsLayout {
+    /// `PyLongObject.ob_digit` (3.8-3.11) or `.long_value.ob_digit` (3.12+).
+    pub long_digit: u32,
+    /// `PyLongObject.long_value.lv_tag` (3.12+).
+    pub long_lv_tag: u32,
+    pub float_ob_fval: u32,
+    /// `PyComplexObject.cval` (two doubles, real then imag).
+    pub complex_cval: u32,
+    /// `sizeof(PyASCIIObject)`.
+    pub ascii_size: u32,
+    /// `sizeof(PyCompactUnicodeObject)`.
+    pub compact_unicode_size: u32,
+    pub unicode_length: u32,
+    pub unicode_hash: u32,
+    /// Byte offset of `PyASCIIObject.state`.
+    pub unicode_state: u32,
+    /// Bit offsets inside `state` (from the start of `state`) and widths.
+    pub unicode_state_kind_bit: u32,
+    pub unicode_state_compact_bit: u32,
+    pub unicode_state_ascii_bit: u32,
+    pub bytes_ob_shash: u32,
+    pub bytes_ob_sval: u32,
+    pub bytearray_ob_alloc: u32,
+    pub bytearray_ob_bytes: u32,
+    pub bytearray_ob_start: u32,
+    pub tuple_ob_item: u32,
+    pub list_ob_item: u32,
+    pub list_allocated: u32,
+    pub dict_ma_used: u32,
+    pub dict_ma_version_tag: u32,
+    pub dict_ma_keys: u32,
+    pub dict_ma_values: u32,
+    pub dictkeys_dk_refcnt: u32,
+    /// `dk_size` (3.8-3.10).
+    pub dictkeys_dk_size: u32,
+    /// `dk_log2_size` (3.11+).
+    pub dictkeys_dk_log2_size: u32,
+    /// `dk_log2_index_bytes` (3.11+).
+    pub dictkeys_dk_log2_index_bytes: u32,
+    /// `dk_kind` (3.11+).
+    pub dictkeys_dk_kind: u32,
+    pub dictkeys_dk_nentries: u32,
+    pub dictkeys_dk_indices: u32,
+    /// `sizeof(PyDictKeyEntry)`.
+    pub dict_key_entry_size: u32,
+    /// `sizeof(PyDictUnicodeEntry)` (3.11+).
+    pub dict_unicode_entry_size: u32,
+    pub set_fill: u32,
+    pub set_used: u32,
+    pub set_mask: u32,
+    pub set_table: u32,
+    /// `sizeof(setentry)`.
+    pub set_entry_size: u32,
+    pub range_start: u32,
+    pub range_stop: u32,
+    pub range_step: u32,
+    pub cell_ob_ref: u32,
+    /// `PyBaseExceptionObject.args`.
+    pub exception_args: u32,
+    /// `PyBaseExceptionObject.dict`.
+    pub exception_dict: u32,
+}
+
+/// Every field offset hindsight reads, for one interpreter.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub version: PythonVersion,
+    pub object: PyObjectLayout,
+    pub type_: PyTypeLayout,
+    pub member_def: PyMemberDefLayout,
+    pub runtime: RuntimeLayout,
+    pub frame: PyFrameLayout,
+    pub iframe: InterpFrameLayout,
+    pub code: PyCodeLayout,
+    pub objects: ObjectsLayout,
+}

@@ -1,0 +1,44 @@
+//! Address and thread newtypes: a runtime address in the traced process is
+//! never confused with an address in an ELF file or with a plain integer.
+
+use std::fmt;
+
+/// An address in the traced process's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct RemoteAddr(pub u64);
+
+impl RemoteAddr {
+    /// The null pointer.
+    pub const NULL: RemoteAddr = RemoteAddr(0);
+
+    /// `self + off`, or `None` on overflow (target pointers are untrusted).
+    pub fn offset(self, off: u64) -> Option<RemoteAddr> {
+        self.0.checked_add(off).map(RemoteAddr)
+    }
+
+    /// `self + off` for a layout offset; wraps on overflow, which makes the
+    /// following read fail instead of panicking.
+    pub fn add(self, off: u32) -> RemoteAddr {
+        RemoteAddr(self.0.wrapping_add(off as u64))
+    }
+
+    pub fn is_null(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for RemoteAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+/// An OS thread id in the traced process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Tid(pub i32);
+
+impl fmt::Display for Tid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

@@ -1,0 +1,24 @@
+//! The rendering tags the recorder puts in `store::Node::kind`, and what each
+//! one means for the node's `text`, `items` and `attrs`. The decoder writes
+//! them; `render` reads them.
+
+/// Any other object: repr is `<{type_name} object at 0x{addr:x}>`.
+/// `attrs` is `Some` for instances of classes defined in Python. For
+/// exception instances `items[0]` is the `args` tuple (when readable).
+pub const OPAQUE: u8 = 0;
+/// An object whose repr is fully known when it is read (None, bool, int,
+/// float, complex, str, bytes, bytearray, range): `text` is the repr.
+pub const ATOM: u8 = 1;
+/// `list`: `items` are the elements.
+pub const LIST: u8 = 2;
+/// `tuple`: `items` are the elements.
+pub const TUPLE: u8 = 3;
+/// `dict`: `items` are key, value, key, value, ... in iteration order.
+pub const DICT: u8 = 4;
+/// `set`: `items` are the elements in iteration order.
+pub const SET: u8 = 5;
+/// `frozenset`: `items` are the elements in iteration order.
+pub const FROZENSET: u8 = 6;
+/// The object could not be read consistently: repr is
+/// `<unreadable {type_name} object at 0x{addr:x}>` and `text` says why.
+pub const UNREADABLE: u8 = 7;

@@ -1,0 +1,75 @@
+//! Reading the traced process's memory: the [`Memory`] trait every decoder
+//! reads through, with batching, and its errors.
+
+use crate::addr::RemoteAddr;
+
+/// A read of target memory failed (unmapped, or the process is gone).
+#[derive(Debug, thiserror::Error)]
+pub enum MemError {
+    #[error("cannot read {len} bytes of the target's memory at {addr}: {source}")]
+    Read {
+        addr: RemoteAddr,
+        len: usize,
+        source: std::io::Error,
+    },
+    #[error("cannot write {len} bytes of the target's memory at {addr}: {source}")]
+    Write {
+        addr: RemoteAddr,
+        len: usize,
+        source: std::io::Error,
+    },
+    #[error("refused to read {len} bytes at {addr}: over the {limit}-byte bound for one read")]
+    TooLarge {
+        addr: RemoteAddr,
+        len: usize,
+        limit: usize,
+    },
+}
+
+/// One range of a batched read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadReq {
+    pub addr: RemoteAddr,
+    pub len: usize,
+}
+
+/// Bytes larger than this are never read in one request: target sizes are untrusted.
+pub const MAX_READ: usize = 64 << 20;
+
+/// Read access to the traced process.
+pub trait Memory {
+    /// Read exactly `buf.len()` bytes at `addr`.
+    fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError>;
+
+    /// Read many ranges in as few system calls as possible. `out` receives
+    /// the ranges back to back (its length must be the sum of the lengths);
+    /// `ok[i]` says whether range `i` was read completely (an unreadable
+    /// range is left zero-filled, and does not spoil the others).
+    fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>);
+
+    /// Read a native-endian `u64`.
+    fn read_u64(&self, addr: RemoteAddr) -> Result<u64, MemError> {
+        let mut b = [0u8; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_ne_bytes(b))
+    }
+
+    /// Read a pointer.
+    fn read_ptr(&self, addr: RemoteAddr) -> Result<RemoteAddr, MemError> {
+        self.read_u64(addr).map(RemoteAddr)
+    }
+
+    /// Read `len` bytes into a new vector, refusing absurd lengths.
+    fn read_vec(&self, addr: RemoteAddr, len: usize) -> Result<Vec<u8>, MemError> {
+        if len > MAX_READ {
+            return Err(MemError::TooLarge {
+                addr,
+                len,
+                limit: MAX_READ,
+            });
+        }
+        let mut v = vec![0u8; len];
+        self.read(addr, &mut v)?;
+        Ok(v)
+    }
+}
