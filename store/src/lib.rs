@@ -2,7 +2,22 @@
 //! writes checkpoints and deltas, and a reader that rebuilds the state at any
 //! step. The store knows nothing of CPython: it keeps a heap of generic nodes
 //! by address, name bindings, a stack of frames and step records.
+//!
+//! The byte layout is described in docs/store-format.md.
 
+pub mod apply;
+pub mod checkpoint;
+pub mod error;
+pub mod format;
 pub mod model;
+pub mod reader;
+pub mod records;
+pub mod writer;
 
+pub use apply::apply;
+pub use error::StoreError;
+pub use format::FORMAT_VERSION;
 pub use model::{EventKind, FrameRec, Node, ObjAddr, Op, Position, Scope, State, Step, StepMeta};
+pub use reader::Reader;
+pub use records::{ProgramEnd, RecordingEnd, RecordingHeader, WriteSummary};
+pub use writer::{Writer, WriterOptions};

@@ -112,7 +112,11 @@ pub enum Op {
     /// Remove every binding of a scope.
     ClearScope(Scope),
     /// Bind (or rebind) a name; a new name goes at the end of the scope's order.
-    Bind { scope: Scope, name: Arc<str>, value: ObjAddr },
+    Bind {
+        scope: Scope,
+        name: Arc<str>,
+        value: ObjAddr,
+    },
     /// Remove a name from a scope.
     Unbind { scope: Scope, name: Arc<str> },
     /// Insert or replace the node at an address.
@@ -120,7 +124,12 @@ pub enum Op {
     /// Change a node's items in place: overwrite `items[start..start+new.len()]`
     /// (growing the vector where needed), then cut or pad it to `len` items.
     /// Padding uses `ObjAddr(0)`, which the recorder always overwrites.
-    HeapItems { addr: ObjAddr, start: u32, new: Vec<ObjAddr>, len: u32 },
+    HeapItems {
+        addr: ObjAddr,
+        start: u32,
+        new: Vec<ObjAddr>,
+        len: u32,
+    },
     /// The object at this address is gone from the recorded state.
     HeapDel(ObjAddr),
 }

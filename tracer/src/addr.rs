@@ -18,7 +18,7 @@ impl RemoteAddr {
 
     /// `self + off` for a layout offset; wraps on overflow, which makes the
     /// following read fail instead of panicking.
-    pub fn add(self, off: u32) -> RemoteAddr {
+    pub fn at(self, off: u32) -> RemoteAddr {
         RemoteAddr(self.0.wrapping_add(off as u64))
     }
 

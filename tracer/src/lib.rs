@@ -4,7 +4,19 @@
 //! crate touches ptrace.
 
 pub mod addr;
+mod breakpoints;
+pub mod cpython;
 pub mod kinds;
+mod launch;
 pub mod mem;
+pub mod procmem;
+pub mod ptrace;
+pub mod render;
+pub mod sys;
 
 pub use addr::{RemoteAddr, Tid};
+pub mod diff;
+pub mod filter;
+pub mod hook;
+pub mod record;
+pub mod session;

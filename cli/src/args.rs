@@ -1,0 +1,268 @@
+//! The command line grammar (spec/cli.md), as clap derive types.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Record an unmodified CPython program from outside and query its state at any step.
+#[derive(Debug, Parser)]
+#[command(name = "hindsight", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Launch a program and record it: hindsight record [OPTIONS] -- python3 app.py
+    Record(RecordArgs),
+    /// Record a running process, then detach
+    Attach(AttachArgs),
+    /// Program, interpreter, steps, threads, duration, size, complete or not
+    Info {
+        /// The recording (.hsr)
+        file: PathBuf,
+    },
+    /// A line per step: step, event, file:line, function
+    Steps {
+        /// The recording (.hsr)
+        file: PathBuf,
+        #[command(flatten)]
+        range: RangeArgs,
+        /// JSON lines instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// The state at STEP: source line, stack, locals and globals
+    State {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The step number (from 0)
+        step: u64,
+        /// JSON as in spec/values.md instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// JSON lines, one state per step
+    Dump {
+        /// The recording (.hsr)
+        file: PathBuf,
+        #[command(flatten)]
+        range: RangeArgs,
+    },
+    /// The steps at which a source line ran
+    Visits {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// PATH:LINE; PATH is absolute or a suffix of the recorded path (app.py:12)
+        location: String,
+    },
+    /// The steps at which a variable was bound or its value changed
+    History {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The variable: a local of the current frame, else a global
+        name: String,
+    },
+    /// What hindsight finds about an interpreter: version, debug info, layout
+    Doctor(DoctorArgs),
+}
+
+/// `--from A --to B`, both inclusive.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct RangeArgs {
+    /// First step (default: 0)
+    #[arg(long)]
+    pub from: Option<u64>,
+    /// Last step, inclusive (default: the last step)
+    #[arg(long)]
+    pub to: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GranularityArg {
+    /// call, line, return and exception steps
+    Line,
+    /// call and return steps only
+    Call,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AtBoundArg {
+    /// End the program
+    Stop,
+    /// Let it run on, untraced
+    Detach,
+}
+
+/// What is recorded and for how long; shared by `record` and `attach`.
+#[derive(Debug, Args)]
+pub struct RecordingOptions {
+    /// Where the recording goes
+    #[arg(short, long, default_value = "recording.hsr")]
+    pub output: PathBuf,
+    /// Also record files whose absolute path matches GLOB (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Do not record files whose absolute path matches GLOB (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Record every Python frame, the standard library included
+    #[arg(long)]
+    pub all: bool,
+    /// Which events become steps
+    #[arg(long, value_enum, default_value_t = GranularityArg::Line)]
+    pub granularity: GranularityArg,
+    /// End the recording after N steps
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<u64>,
+    /// End the recording after SECONDS (fractions allowed)
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub max_time: Option<std::time::Duration>,
+    /// The interpreter's separate debug file (when it is stripped)
+    #[arg(long, value_name = "PATH")]
+    pub debug_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub opts: RecordingOptions,
+    /// What happens to the program when a bound is reached
+    #[arg(long, value_enum, default_value_t = AtBoundArg::Stop)]
+    pub at_bound: AtBoundArg,
+    /// The program: PYTHON [ARGS...] (after `--`)
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "PYTHON [ARGS]"
+    )]
+    pub program: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    #[command(flatten)]
+    pub opts: RecordingOptions,
+    /// The process to record
+    pub pid: i32,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["pid", "python"])))]
+pub struct DoctorArgs {
+    /// A running Python process
+    pub pid: Option<i32>,
+    /// A python executable or libpython
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// The interpreter's separate debug file
+    #[arg(long, value_name = "PATH")]
+    pub debug_file: Option<PathBuf>,
+}
+
+/// `--max-time`: a positive, finite number of seconds.
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds (for example 2.5)"))?;
+    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+        return Err(format!(
+            "`{s}` seconds is not a usable time limit; give a positive number"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("hindsight").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn record_takes_the_program_after_dashes() {
+        let cli = parse(&[
+            "record",
+            "-o",
+            "x.hsr",
+            "--include",
+            "a*",
+            "--include",
+            "b*",
+            "--",
+            "python3",
+            "app.py",
+            "--port",
+            "0",
+        ])
+        .unwrap();
+        let Command::Record(r) = cli.command else {
+            panic!("not record")
+        };
+        assert_eq!(r.opts.output, PathBuf::from("x.hsr"));
+        assert_eq!(r.opts.include, ["a*", "b*"]);
+        assert_eq!(r.at_bound, AtBoundArg::Stop);
+        assert_eq!(r.opts.granularity, GranularityArg::Line);
+        assert_eq!(
+            r.program,
+            ["python3", "app.py", "--port", "0"].map(OsString::from)
+        );
+    }
+
+    #[test]
+    fn record_options() {
+        let cli = parse(&[
+            "record",
+            "--max-time",
+            "1.5",
+            "--max-steps",
+            "10",
+            "--at-bound",
+            "detach",
+            "--granularity",
+            "call",
+            "--all",
+            "--",
+            "py",
+        ])
+        .unwrap();
+        let Command::Record(r) = cli.command else {
+            panic!("not record")
+        };
+        assert_eq!(
+            r.opts.max_time,
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(r.opts.max_steps, Some(10));
+        assert_eq!(r.at_bound, AtBoundArg::Detach);
+        assert_eq!(r.opts.granularity, GranularityArg::Call);
+        assert!(r.opts.all);
+        assert!(parse(&["record", "--max-time", "-1", "--", "py"]).is_err());
+        assert!(parse(&["record", "--max-time", "nan", "--", "py"]).is_err());
+        assert!(parse(&["record"]).is_err());
+    }
+
+    #[test]
+    fn doctor_needs_a_target() {
+        assert!(parse(&["doctor"]).is_err());
+        assert!(parse(&["doctor", "12", "--python", "/x"]).is_err());
+        assert!(parse(&["doctor", "12"]).is_ok());
+        assert!(parse(&["doctor", "--python", "/x"]).is_ok());
+    }
+
+    #[test]
+    fn reading_commands() {
+        let cli = parse(&["steps", "f.hsr", "--from", "3", "--to", "5", "--json"]).unwrap();
+        let Command::Steps { range, json, .. } = cli.command else {
+            panic!("not steps")
+        };
+        assert_eq!((range.from, range.to, json), (Some(3), Some(5), true));
+        assert!(parse(&["state", "f.hsr", "-1"]).is_err());
+        assert!(parse(&["frobnicate"]).is_err());
+    }
+}

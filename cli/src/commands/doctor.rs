@@ -1,0 +1,176 @@
+//! `hindsight doctor (PID | --python PATH)`: what hindsight finds about an
+//! interpreter: its file, version, where its debug info came from, and the
+//! struct layout it resolved.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use symbols::python::{DebugSource, PythonImage};
+use symbols::{Layout, NA};
+
+use crate::args::DoctorArgs;
+use crate::out;
+
+pub fn doctor(args: DoctorArgs) -> Result<i32> {
+    let debug_file = args.debug_file.as_deref();
+    let image = match (args.pid, &args.python) {
+        (Some(pid), _) => from_process(pid, debug_file)?,
+        (None, Some(path)) => from_path(path, debug_file)?,
+        // clap requires one of the two.
+        (None, None) => anyhow::bail!("give a PID or --python PATH"),
+    };
+    let mut o = out::stdout();
+    writeln!(o, "interpreter: {}", image.path.display())?;
+    writeln!(o, "version:     CPython {}", image.version)?;
+    let build_id = image
+        .elf
+        .build_id()
+        .map(hex)
+        .unwrap_or_else(|| "none".into());
+    writeln!(o, "build-id:    {build_id}")?;
+    let debug = match &image.debug_source {
+        DebugSource::Embedded => "embedded in the interpreter file".to_string(),
+        DebugSource::BuildId(p) => format!("{} (found by build-id)", p.display()),
+        DebugSource::Given(p) => format!("{} (given with --debug-file)", p.display()),
+    };
+    writeln!(o, "debug info:  {debug}")?;
+    o.flush()?;
+    let layout = image.layout()?;
+    writeln!(o, "layout:")?;
+    for (field, offset) in layout_fields(&layout) {
+        match offset {
+            Some(off) => writeln!(o, "  {field} = {off}")?,
+            None => writeln!(o, "  {field} = n/a")?,
+        }
+    }
+    o.flush()?;
+    Ok(0)
+}
+
+/// The interpreter of a running process, from its mappings.
+fn from_process(pid: i32, debug_file: Option<&Path>) -> Result<PythonImage> {
+    if pid <= 0 || !Path::new(&format!("/proc/{pid}")).exists() {
+        anyhow::bail!(
+            "no process with id {pid} is running; give the PID of a running Python process"
+        );
+    }
+    let maps = symbols::maps::read_maps(pid)?;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).with_context(|| {
+        format!("cannot read /proc/{pid}/exe; is process {pid} running and yours?")
+    })?;
+    Ok(PythonImage::find_in_maps(&maps, &exe, debug_file)?)
+}
+
+/// An interpreter file: libpython or a static python. A python executable
+/// that links libpython dynamically leads to that libpython.
+fn from_path(path: &Path, debug_file: Option<&Path>) -> Result<PythonImage> {
+    if !path.exists() {
+        anyhow::bail!(
+            "{} does not exist; give the path of a python executable or libpython",
+            path.display()
+        );
+    }
+    let is_lib = path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("libpython"));
+    // A python executable usually holds no interpreter, only a main(): the
+    // libpython it links is the file to examine.
+    let target = if is_lib { None } else { linked_libpython(path) };
+    Ok(PythonImage::open(
+        target.as_deref().unwrap_or(path),
+        debug_file,
+    )?)
+}
+
+/// The libpython a dynamically linked executable loads, as `ldd` resolves it.
+fn linked_libpython(exe: &Path) -> Option<PathBuf> {
+    let out = std::process::Command::new("ldd").arg(exe).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().find_map(|l| {
+        let (name, rest) = l.trim().split_once(" => ")?;
+        if !name.starts_with("libpython") {
+            return None;
+        }
+        let path = rest.split(" (").next()?.trim();
+        path.starts_with('/').then(|| PathBuf::from(path))
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every offset field of the layout as (`group.field`, offset or `None` for
+/// NA), in declaration order. Read from the derived `Debug` form so that a
+/// field added to layout.rs shows here without a change.
+fn layout_fields(layout: &Layout) -> Vec<(String, Option<u32>)> {
+    let text = format!("{layout:#?}");
+    let mut path: Vec<String> = Vec::new();
+    let mut fields = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('}') {
+            path.pop();
+            continue;
+        }
+        let Some((name, value)) = line.split_once(": ") else {
+            continue;
+        };
+        if value.ends_with('{') {
+            path.push(name.to_string());
+            continue;
+        }
+        // The interpreter version is shown above; only offsets here.
+        if path.first().is_some_and(|p| p == "version") {
+            continue;
+        }
+        if let Ok(v) = value.trim_end_matches(',').parse::<u32>() {
+            let mut full = path.join(".");
+            if !full.is_empty() {
+                full.push('.');
+            }
+            full.push_str(name);
+            // `type_` is only named so to avoid the keyword.
+            let full = full.replace("_.", ".");
+            fields.push((full, (v != NA).then_some(v)));
+        }
+    }
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_fields_are_listed_with_na() {
+        let mut layout = Layout::default();
+        layout.object.ob_type = 8;
+        layout.frame.f_code = NA;
+        let fields = layout_fields(&layout);
+        assert!(
+            fields.contains(&("object.ob_type".to_string(), Some(8))),
+            "{fields:?}"
+        );
+        assert!(fields.contains(&("frame.f_code".to_string(), None)));
+        assert!(!fields.iter().any(|(f, _)| f.starts_with("version")));
+        assert!(fields.len() > 50, "{}", fields.len());
+    }
+
+    #[test]
+    fn ldd_finds_libpython() {
+        let exe = Path::new("/root/.pyenv/versions/3.11.7/bin/python3.11");
+        if !exe.exists() {
+            return;
+        }
+        let lib = linked_libpython(exe);
+        // The pyenv build here is shared; a static build has none.
+        if let Some(lib) = lib {
+            assert!(
+                lib.to_string_lossy().contains("libpython3.11"),
+                "{}",
+                lib.display()
+            );
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! `hindsight record` (launch and record) and `hindsight attach` (not yet).
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use store::ProgramEnd;
+use tracer::record::{AtBound, FilterSpec, Granularity, Progress, RecordConfig};
+
+use crate::args::{AtBoundArg, AttachArgs, GranularityArg, RecordArgs, RecordingOptions};
+use crate::out::human_bytes;
+
+/// Record `args.program`; exit with the program's own status.
+pub fn record(args: RecordArgs) -> Result<i32> {
+    let RecordArgs {
+        opts,
+        at_bound,
+        program,
+    } = args;
+    let output = opts.output.clone();
+    let progress = std::io::stderr().is_terminal().then(progress_line);
+    let cfg = RecordConfig {
+        program,
+        output: opts.output,
+        filter: FilterSpec {
+            include: opts.include,
+            exclude: opts.exclude,
+            all: opts.all,
+        },
+        granularity: granularity(opts.granularity),
+        max_steps: opts.max_steps,
+        max_time: opts.max_time,
+        at_bound: match at_bound {
+            AtBoundArg::Stop => AtBound::Stop,
+            AtBoundArg::Detach => AtBound::Detach,
+        },
+        debug_file: opts.debug_file,
+        progress,
+    };
+    let result = tracer::record::record(cfg);
+    if std::io::stderr().is_terminal() {
+        // Clear the progress line whatever happened.
+        let _ = write!(std::io::stderr(), "\r\x1b[K");
+    }
+    let outcome = result?;
+    log::info!(
+        "recorded {} steps, {} to {}",
+        outcome.steps,
+        human_bytes(outcome.bytes),
+        output.display()
+    );
+    if let Some(bound) = &outcome.bound {
+        // Not an error: the user asked for a bounded recording. Say so, since
+        // the program's status (killed) would otherwise look like a crash.
+        let _ = writeln!(
+            std::io::stderr(),
+            "hindsight: {bound}: recorded {} steps to {}",
+            outcome.steps,
+            output.display()
+        );
+    }
+    Ok(exit_status(outcome.end))
+}
+
+/// The status `hindsight record` exits with: the program's own.
+fn exit_status(end: ProgramEnd) -> i32 {
+    match end {
+        ProgramEnd::Exited(code) => code,
+        ProgramEnd::Signaled(sig) => 128 + sig,
+        ProgramEnd::Detached | ProgramEnd::StillRunning => 0,
+    }
+}
+
+fn granularity(g: GranularityArg) -> Granularity {
+    match g {
+        GranularityArg::Line => Granularity::Line,
+        GranularityArg::Call => Granularity::Call,
+    }
+}
+
+/// The `\r`-updated progress display: steps, steps/s, bytes written.
+fn progress_line() -> Box<dyn FnMut(&Progress) + Send> {
+    Box::new(|p: &Progress| {
+        let secs = p.elapsed.max(Duration::from_millis(1)).as_secs_f64();
+        let rate = p.steps as f64 / secs;
+        let _ = write!(
+            std::io::stderr(),
+            "\r\x1b[Khindsight: {} steps, {:.0} steps/s, {} written",
+            p.steps,
+            rate,
+            human_bytes(p.bytes)
+        );
+    })
+}
+
+/// `hindsight attach`: a later issue.
+pub fn attach(args: AttachArgs) -> Result<i32> {
+    let AttachArgs { opts, pid } = args;
+    let RecordingOptions { .. } = opts;
+    log::debug!("attach to {pid} requested");
+    bail!("attach is not implemented yet; run the program under `hindsight record -- python3 script.py` instead")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn program_status_passes_through() {
+        assert_eq!(exit_status(ProgramEnd::Exited(3)), 3);
+        assert_eq!(exit_status(ProgramEnd::Signaled(9)), 137);
+        assert_eq!(exit_status(ProgramEnd::Detached), 0);
+    }
+}

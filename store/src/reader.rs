@@ -1,0 +1,530 @@
+//! Reading a recording: find its segments (from the index of a complete
+//! file, or by scanning frames when the writer is still running or was
+//! killed), and rebuild the state at any step from the nearest checkpoint
+//! plus deltas.
+
+use crate::apply::apply;
+use crate::checkpoint::decode_checkpoint;
+use crate::error::StoreError;
+use crate::format::{
+    array32_prefix, check_crc, decode_payload, from_msgpack, le_u64, parse_frame, read_exact,
+    read_preamble, read_segment, read_up_to, Frame, IndexEntry, SegKind, FOOTER_PAYLOAD_LEN,
+    FRAME_LEN,
+};
+use crate::model::{Op, State, Step, StepMeta};
+use crate::records::{RecordingEnd, RecordingHeader};
+use serde::Deserialize;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Where one segment is.
+#[derive(Debug, Clone, Copy)]
+struct SegRef {
+    first_step: u64,
+    count: u32,
+    offset: u64,
+}
+
+/// The decoded ops of one deltas segment.
+type Ops = Arc<Vec<Vec<Op>>>;
+
+/// Reads one recording file. Cheap queries are answered from an in-memory
+/// segment table; states are rebuilt from checkpoints and deltas.
+pub struct Reader {
+    file: File,
+    path: PathBuf,
+    /// The file length covered by the segment table.
+    file_len: u64,
+    header: RecordingHeader,
+    end: Option<RecordingEnd>,
+    deltas: Vec<SegRef>,
+    checkpoints: Vec<SegRef>,
+    step_count: u64,
+    /// Where a scan resumes (after the last good segment).
+    scanned_to: u64,
+    /// The footer was read: nothing more will be appended.
+    sealed: bool,
+    last_ops: Mutex<Option<(usize, Ops)>>,
+}
+
+impl Reader {
+    /// Open a recording: complete, still being written, or left by a killed
+    /// writer (every complete segment is read; a torn last one is ignored).
+    pub fn open(path: &Path) -> Result<Reader, StoreError> {
+        let file = File::open(path)
+            .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
+        let file_len = file_len(&file, path)?;
+        let (header, data_start) = read_preamble(&file, file_len, path)?;
+        let mut r = Reader {
+            file,
+            path: path.to_path_buf(),
+            file_len,
+            header,
+            end: None,
+            deltas: Vec::new(),
+            checkpoints: Vec::new(),
+            step_count: 0,
+            scanned_to: data_start,
+            sealed: false,
+            last_ops: Mutex::new(None),
+        };
+        match r.read_index(data_start) {
+            Ok(true) => return Ok(r),
+            Ok(false) => {}
+            Err(e) => log::warn!(
+                "{}: index unusable ({e}); scanning the segments instead",
+                path.display()
+            ),
+        }
+        r.deltas.clear();
+        r.checkpoints.clear();
+        r.end = None;
+        r.step_count = 0;
+        r.scan()?;
+        Ok(r)
+    }
+
+    /// Pick up segments appended since opening (a recording still being
+    /// written). Returns whether new steps became readable.
+    pub fn refresh(&mut self) -> Result<bool, StoreError> {
+        if self.sealed {
+            return Ok(false);
+        }
+        let before = self.step_count;
+        self.file_len = file_len(&self.file, &self.path)?;
+        self.scan()?;
+        Ok(self.step_count > before)
+    }
+
+    /// The header written when recording started.
+    pub fn header(&self) -> &RecordingHeader {
+        &self.header
+    }
+
+    /// The end record; `None` while the recording is being written or if
+    /// its writer was killed.
+    pub fn end(&self) -> Option<&RecordingEnd> {
+        self.end.as_ref()
+    }
+
+    /// Whether the recording was finished properly.
+    pub fn is_complete(&self) -> bool {
+        self.end.is_some()
+    }
+
+    /// Steps readable (numbered `0..step_count`).
+    pub fn step_count(&self) -> u64 {
+        self.step_count
+    }
+
+    /// The size of the file as read.
+    pub fn file_size(&self) -> u64 {
+        self.file_len
+    }
+
+    /// The full state after step `step`.
+    pub fn state(&self, step: Step) -> Result<State, StoreError> {
+        self.check(step)?;
+        let n = step.0;
+        let ckpt = self.checkpoint_at_or_before(n);
+        let (mut state, from) = match ckpt {
+            Some(c) => (self.load_checkpoint(c)?, c.first_step + 1),
+            None => (State::default(), 0),
+        };
+        if from <= n {
+            self.apply_stream(&mut state, from, n)?;
+        }
+        Ok(state)
+    }
+
+    /// Every step's meta data from `from` to `to` inclusive, in order.
+    pub fn metas(&self, from: Step, to: Step) -> Result<Vec<StepMeta>, StoreError> {
+        self.iter_metas(from, to)?.collect()
+    }
+
+    /// Like [`Reader::metas`], one at a time (no memory proportional to the range).
+    pub fn iter_metas(
+        &self,
+        from: Step,
+        to: Step,
+    ) -> Result<impl Iterator<Item = Result<StepMeta, StoreError>> + '_, StoreError> {
+        self.check(to)?;
+        Ok((from.0..=to.0).map(move |n| {
+            let (ops, i) = self.step_ops(n)?;
+            match ops[i].first() {
+                Some(Op::Step(m)) => Ok(m.clone()),
+                _ => Err(self.bad_step(n)),
+            }
+        }))
+    }
+
+    /// The ops recorded for one step (what changed at that step).
+    pub fn ops(&self, step: Step) -> Result<Vec<Op>, StoreError> {
+        self.check(step)?;
+        let (ops, i) = self.step_ops(step.0)?;
+        Ok(ops[i].clone())
+    }
+
+    /// The states from `from` to `to` inclusive, built one step at a time.
+    pub fn states(
+        &self,
+        from: Step,
+        to: Step,
+    ) -> Result<impl Iterator<Item = Result<State, StoreError>> + '_, StoreError> {
+        self.check(to)?;
+        let mut current: Option<State> = None;
+        let mut next = from.0;
+        let mut failed = false;
+        Ok(std::iter::from_fn(move || {
+            if failed || next > to.0 {
+                return None;
+            }
+            let n = next;
+            next += 1;
+            let r = match current.as_mut() {
+                None => self.state(Step(n)).inspect(|s| current = Some(s.clone())),
+                Some(s) => self.apply_range(s, n, n).map(|()| s.clone()),
+            };
+            failed = r.is_err();
+            Some(r)
+        }))
+    }
+
+    /// Call `f` with the state at every step from `from` to `to` inclusive,
+    /// without cloning states (faster than [`Reader::states`] for dumps).
+    /// `f` returns `false` to stop early.
+    pub fn for_each_state(
+        &self,
+        from: Step,
+        to: Step,
+        mut f: impl FnMut(&State) -> bool,
+    ) -> Result<(), StoreError> {
+        self.check(to)?;
+        if from > to {
+            return Ok(());
+        }
+        let mut state = self.state(from)?;
+        if !f(&state) {
+            return Ok(());
+        }
+        for n in from.0 + 1..=to.0 {
+            self.apply_range(&mut state, n, n)?;
+            if !f(&state) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn check(&self, step: Step) -> Result<(), StoreError> {
+        if step.0 >= self.step_count {
+            return Err(StoreError::StepOutOfRange {
+                step,
+                count: self.step_count,
+            });
+        }
+        Ok(())
+    }
+
+    fn bad_step(&self, n: u64) -> StoreError {
+        let off = self.delta_index(n).map_or(0, |i| self.deltas[i].offset);
+        StoreError::corrupt(format!("step {n} does not start with its Op::Step"), off)
+    }
+
+    fn checkpoint_at_or_before(&self, n: u64) -> Option<SegRef> {
+        let i = self.checkpoints.partition_point(|c| c.first_step <= n);
+        i.checked_sub(1).map(|i| self.checkpoints[i])
+    }
+
+    fn load_checkpoint(&self, c: SegRef) -> Result<State, StoreError> {
+        let raw = self.segment(c, SegKind::Checkpoint)?;
+        let state = decode_checkpoint(&raw, c.offset)?;
+        match &state.meta {
+            Some(m) if m.step.0 == c.first_step => Ok(state),
+            _ => Err(StoreError::corrupt(
+                format!(
+                    "the checkpoint for step {} holds another step",
+                    c.first_step
+                ),
+                c.offset,
+            )),
+        }
+    }
+
+    /// Apply the ops of steps `from..=to` to `state`, decoding each step's
+    /// ops as it is applied (no per-segment op vectors; stops at `to`).
+    /// Used to go from a checkpoint to a step.
+    fn apply_stream(&self, state: &mut State, from: u64, to: u64) -> Result<(), StoreError> {
+        let mut n = from;
+        while n <= to {
+            let di = self.delta_index(n).ok_or_else(|| self.missing(n))?;
+            let d = self.deltas[di];
+            let raw = self.segment(d, SegKind::Deltas)?;
+            let body = raw
+                .strip_prefix(&array32_prefix(d.count)[..])
+                .ok_or_else(|| {
+                    StoreError::corrupt("deltas segment without its step count", d.offset)
+                })?;
+            let mut de = rmp_serde::Deserializer::new(body);
+            let seg_end = d.first_step + u64::from(d.count);
+            for s in d.first_step..seg_end.min(to + 1) {
+                let ops = Vec::<Op>::deserialize(&mut de).map_err(|e| {
+                    StoreError::corrupt(format!("step {s} does not decode ({e})"), d.offset)
+                })?;
+                if s >= n {
+                    apply(state, &ops).map_err(|e| {
+                        StoreError::corrupt(format!("step {s} cannot be applied: {e}"), d.offset)
+                    })?;
+                }
+            }
+            n = seg_end;
+        }
+        Ok(())
+    }
+
+    fn missing(&self, n: u64) -> StoreError {
+        StoreError::corrupt(format!("no segment holds step {n}"), self.scanned_to)
+    }
+
+    /// Apply the ops of steps `from..=to` to `state` from the cached decoded
+    /// segment: for stepping forward one step at a time.
+    fn apply_range(&self, state: &mut State, from: u64, to: u64) -> Result<(), StoreError> {
+        let mut n = from;
+        while n <= to {
+            let (ops, i) = self.step_ops(n)?;
+            let seg_last = n + (ops.len() - i) as u64 - 1;
+            let last = seg_last.min(to);
+            for (k, step_ops) in ops[i..=i + (last - n) as usize].iter().enumerate() {
+                apply(state, step_ops).map_err(|e| {
+                    let off = self
+                        .delta_index(n + k as u64)
+                        .map_or(0, |d| self.deltas[d].offset);
+                    StoreError::corrupt(
+                        format!("step {} cannot be applied: {e}", n + k as u64),
+                        off,
+                    )
+                })?;
+            }
+            n = last + 1;
+        }
+        Ok(())
+    }
+
+    fn delta_index(&self, n: u64) -> Option<usize> {
+        let i = self.deltas.partition_point(|d| d.first_step <= n);
+        i.checked_sub(1)
+            .filter(|&i| n < self.deltas[i].first_step + u64::from(self.deltas[i].count))
+    }
+
+    /// The decoded ops of the deltas segment holding step `n`, and `n`'s index in it.
+    fn step_ops(&self, n: u64) -> Result<(Ops, usize), StoreError> {
+        let di = self.delta_index(n).ok_or_else(|| self.missing(n))?;
+        let d = self.deltas[di];
+        let i = (n - d.first_step) as usize;
+        if let Some((ci, ops)) = self.last_ops.lock().ok().and_then(|g| g.clone()) {
+            if ci == di {
+                return Ok((ops, i));
+            }
+        }
+        let raw = self.segment(d, SegKind::Deltas)?;
+        let ops: Vec<Vec<Op>> = from_msgpack(&raw, "a deltas segment", d.offset)?;
+        if ops.len() != d.count as usize {
+            return Err(StoreError::corrupt(
+                format!(
+                    "deltas segment holds {} steps, its frame says {}",
+                    ops.len(),
+                    d.count
+                ),
+                d.offset,
+            ));
+        }
+        let ops = Arc::new(ops);
+        if let Ok(mut g) = self.last_ops.lock() {
+            *g = Some((di, ops.clone()));
+        }
+        Ok((ops, i))
+    }
+
+    /// Read a segment the table points at and check it is the one expected.
+    fn segment(&self, s: SegRef, kind: SegKind) -> Result<Vec<u8>, StoreError> {
+        let (frame, raw) = read_segment(&self.file, s.offset, self.file_len, &self.path)?;
+        if frame.kind != kind || frame.first_step != s.first_step || frame.count != s.count {
+            return Err(StoreError::corrupt(
+                format!("expected a {kind:?} segment for step {}", s.first_step),
+                s.offset,
+            ));
+        }
+        Ok(raw)
+    }
+
+    /// Use the footer and index of a complete file. `Ok(false)`: there is no
+    /// footer (incomplete file).
+    fn read_index(&mut self, data_start: u64) -> Result<bool, StoreError> {
+        let footer_len = FRAME_LEN + FOOTER_PAYLOAD_LEN;
+        if self.file_len < data_start + footer_len {
+            return Ok(false);
+        }
+        let at = self.file_len - footer_len;
+        let mut fb = [0u8; FRAME_LEN as usize];
+        read_exact(&self.file, at, &mut fb, &self.path)?;
+        let frame = match parse_frame(&fb, at) {
+            Ok(f) if f.kind == SegKind::Footer => f,
+            _ => return Ok(false),
+        };
+        let mut payload = [0u8; FOOTER_PAYLOAD_LEN as usize];
+        read_exact(&self.file, at + FRAME_LEN, &mut payload, &self.path)?;
+        if u64::from(frame.stored_len) != FOOTER_PAYLOAD_LEN || !check_crc(&fb, &frame, &payload) {
+            return Ok(false);
+        }
+        let index_at = le_u64(&payload[0..8]);
+        let end_at = le_u64(&payload[8..16]);
+        let steps = frame.first_step;
+        let (_, raw) = read_kind(&self.file, index_at, at, &self.path, SegKind::Index)?;
+        let entries: Vec<IndexEntry> = from_msgpack(&raw, "the index", index_at)?;
+        let (_, raw) = read_kind(&self.file, end_at, index_at, &self.path, SegKind::End)?;
+        let end: RecordingEnd = from_msgpack(&raw, "the end record", end_at)?;
+        let mut prev_end = data_start;
+        for e in &entries {
+            let bad = || StoreError::corrupt("the index does not match the segments", index_at);
+            let kind = SegKind::from_u8(e.kind).ok_or_else(bad)?;
+            if e.offset < prev_end {
+                return Err(bad());
+            }
+            prev_end = e.offset.saturating_add(FRAME_LEN + u64::from(e.stored_len));
+            if prev_end > index_at {
+                return Err(bad());
+            }
+            self.add_segment(kind, e.first_step, e.count, e.offset)?;
+        }
+        if self.step_count != steps {
+            return Err(StoreError::corrupt(
+                format!(
+                    "the index covers {} steps, the footer says {steps}",
+                    self.step_count
+                ),
+                at,
+            ));
+        }
+        self.end = Some(end);
+        self.sealed = true;
+        self.scanned_to = self.file_len;
+        Ok(true)
+    }
+
+    /// Walk the segment frames from `scanned_to`, adding every complete
+    /// segment; stop quietly at a torn last segment.
+    fn scan(&mut self) -> Result<(), StoreError> {
+        let mut off = self.scanned_to;
+        while off < self.file_len && !self.sealed {
+            let mut fb = [0u8; FRAME_LEN as usize];
+            let got = read_up_to(&self.file, off, &mut fb, &self.path)?;
+            if (got as u64) < FRAME_LEN {
+                log::info!("{}: torn frame at {off} ignored", self.path.display());
+                break;
+            }
+            let frame = parse_frame(&fb, off)?;
+            let end = off + frame.total_len();
+            if end > self.file_len {
+                log::info!("{}: torn segment at {off} ignored", self.path.display());
+                break;
+            }
+            let mut stored = vec![0u8; frame.stored_len as usize];
+            read_exact(&self.file, off + FRAME_LEN, &mut stored, &self.path)?;
+            if !check_crc(&fb, &frame, &stored) {
+                if end == self.file_len {
+                    log::info!(
+                        "{}: torn last segment at {off} ignored",
+                        self.path.display()
+                    );
+                    break;
+                }
+                return Err(StoreError::corrupt("segment CRC32 does not match", off));
+            }
+            match frame.kind {
+                SegKind::End => {
+                    let raw = decode_payload(&frame, &stored, off)?;
+                    self.end = Some(from_msgpack(&raw, "the end record", off)?);
+                }
+                SegKind::Footer => {
+                    if end != self.file_len {
+                        return Err(StoreError::corrupt("data after the footer", end));
+                    }
+                    self.sealed = true;
+                }
+                SegKind::Index => {}
+                kind => self.add_segment(kind, frame.first_step, frame.count, off)?,
+            }
+            off = end;
+            self.scanned_to = off;
+        }
+        Ok(())
+    }
+
+    /// Add a checkpoint or deltas segment to the table, checking the order.
+    fn add_segment(
+        &mut self,
+        kind: SegKind,
+        first_step: u64,
+        count: u32,
+        offset: u64,
+    ) -> Result<(), StoreError> {
+        let s = SegRef {
+            first_step,
+            count,
+            offset,
+        };
+        match kind {
+            SegKind::Deltas => {
+                if first_step != self.step_count || count == 0 {
+                    return Err(StoreError::corrupt(
+                        format!(
+                            "deltas segment for steps from {first_step} where step {} was expected",
+                            self.step_count
+                        ),
+                        offset,
+                    ));
+                }
+                self.deltas.push(s);
+                self.step_count += u64::from(count);
+            }
+            SegKind::Checkpoint => {
+                let after_last =
+                    !matches!(self.checkpoints.last(), Some(c) if c.first_step >= first_step);
+                if first_step >= self.step_count || count != 1 || !after_last {
+                    return Err(StoreError::corrupt(
+                        format!("checkpoint for step {first_step} out of order"),
+                        offset,
+                    ));
+                }
+                self.checkpoints.push(s);
+            }
+            SegKind::End | SegKind::Index | SegKind::Footer => {}
+        }
+        Ok(())
+    }
+}
+
+/// Read a segment of a given kind that must end before `limit`.
+fn read_kind(
+    file: &File,
+    offset: u64,
+    limit: u64,
+    path: &Path,
+    kind: SegKind,
+) -> Result<(Frame, Vec<u8>), StoreError> {
+    let (frame, raw) = read_segment(file, offset, limit, path)?;
+    if frame.kind != kind {
+        return Err(StoreError::corrupt(
+            format!("expected the {kind:?} segment"),
+            offset,
+        ));
+    }
+    Ok((frame, raw))
+}
+
+fn file_len(file: &File, path: &Path) -> Result<u64, StoreError> {
+    file.metadata()
+        .map(|m| m.len())
+        .map_err(|e| StoreError::io(format!("reading the size of {}", path.display()), e))
+}

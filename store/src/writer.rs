@@ -1,0 +1,373 @@
+//! The recording writer: the recorder queues each step's ops on a bounded
+//! channel; a thread applies them to a running state, packs them into
+//! deltas segments, writes a checkpoint every K steps, and on finish the end
+//! record, the index and the footer. Segments are written whole, one
+//! `write` each, as soon as they are sealed, so a reader (or a crash) always
+//! sees a prefix of complete segments plus at most one torn one.
+
+use crate::apply::apply;
+use crate::checkpoint::encode_checkpoint;
+use crate::error::StoreError;
+use crate::format::{
+    array32_prefix, encode_preamble, encode_segment, to_msgpack, IndexEntry, SegKind,
+    FORMAT_VERSION, ZSTD_LEVEL,
+};
+use crate::model::{Op, State};
+use crate::records::{RecordingEnd, RecordingHeader, WriteSummary};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A deltas segment is sealed once its uncompressed ops reach this size.
+pub const SEGMENT_TARGET_BYTES: usize = 64 * 1024;
+/// A deltas segment is sealed (and so visible to readers) at most this long
+/// after its first step arrived.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+
+/// How the writer lays out the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterOptions {
+    /// A full checkpoint after every this many steps (K); `state(n)` applies
+    /// at most K-1 steps of deltas to a checkpoint. 0 is taken as 1.
+    pub checkpoint_every: u64,
+    /// Steps the channel holds before [`Writer::send`] blocks. 0 is taken as 1.
+    pub channel_capacity: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            checkpoint_every: 1000,
+            channel_capacity: 4096,
+        }
+    }
+}
+
+enum Msg {
+    Ops(Vec<Op>),
+    Finish(RecordingEnd),
+}
+
+/// Writes one recording file from a background thread.
+pub struct Writer {
+    path: PathBuf,
+    tx: Option<Sender<Msg>>,
+    thread: Option<JoinHandle<Result<WriteSummary, StoreError>>>,
+    steps: AtomicU64,
+    bytes: Arc<AtomicU64>,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl Writer {
+    /// Create (or truncate) the file, write the header, and start the
+    /// writer thread behind a bounded channel.
+    pub fn create(
+        path: &Path,
+        mut header: RecordingHeader,
+        opts: WriterOptions,
+    ) -> Result<Writer, StoreError> {
+        header.format_version = FORMAT_VERSION;
+        let preamble = encode_preamble(&header)?;
+        let mut file = File::create(path)
+            .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
+        file.write_all(&preamble)
+            .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
+        let bytes = Arc::new(AtomicU64::new(preamble.len() as u64));
+        let failure = Arc::new(Mutex::new(None));
+        let (tx, rx) = bounded(opts.channel_capacity.max(1));
+        let compressor =
+            zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| StoreError::Encode {
+                what: "the zstd compressor".into(),
+                cause: e.to_string(),
+            })?;
+        let sealer = Sealer {
+            file,
+            path: path.to_path_buf(),
+            offset: preamble.len() as u64,
+            compressor,
+            index: Vec::new(),
+            state: State::default(),
+            pending: Vec::new(),
+            pending_first: 0,
+            pending_count: 0,
+            pending_since: None,
+            next_step: 0,
+            since_checkpoint: 0,
+            every: opts.checkpoint_every.max(1),
+            bytes: bytes.clone(),
+        };
+        let fail = failure.clone();
+        let thread = std::thread::Builder::new()
+            .name("hindsight-store".into())
+            .spawn(move || {
+                let r = sealer.run(rx);
+                if let Err(e) = &r {
+                    log::error!("recording writer stopped: {e}");
+                    if let Ok(mut f) = fail.lock() {
+                        *f = Some(e.to_string());
+                    }
+                }
+                r
+            })
+            .map_err(|e| StoreError::io("starting the recording writer thread", e))?;
+        Ok(Writer {
+            path: path.to_path_buf(),
+            tx: Some(tx),
+            thread: Some(thread),
+            steps: AtomicU64::new(0),
+            bytes,
+            failure,
+        })
+    }
+
+    /// Queue one step's ops (the first must be `Op::Step` with the next step
+    /// number, counting from 0). Blocks while the channel is full, so a slow
+    /// disk slows the recorder and memory stays bounded. Meant for one
+    /// producer thread.
+    pub fn send(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        let expected = self.steps.load(Ordering::Relaxed);
+        match ops.first() {
+            Some(Op::Step(meta)) if meta.step.0 == expected => {}
+            Some(Op::Step(meta)) => {
+                return Err(StoreError::BadOps {
+                    step: expected,
+                    what: format!(
+                        "step number {} sent where step {expected} was expected (steps count from 0, one by one)",
+                        meta.step.0
+                    ),
+                })
+            }
+            _ => {
+                return Err(StoreError::BadOps {
+                    step: expected,
+                    what: "the first op is not Op::Step".into(),
+                })
+            }
+        }
+        let tx = self.tx.as_ref().ok_or_else(|| self.gone())?;
+        tx.send(Msg::Ops(ops)).map_err(|_| self.gone())?;
+        self.steps.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Steps accepted and bytes written so far, for a progress line.
+    pub fn progress(&self) -> (u64, u64) {
+        (
+            self.steps.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Write what is queued, then the end record, the index and the footer,
+    /// and wait for the writer thread. `end.steps` is replaced by the number
+    /// of steps written.
+    pub fn finish(mut self, end: RecordingEnd) -> Result<WriteSummary, StoreError> {
+        if let Some(tx) = self.tx.take() {
+            if tx.send(Msg::Finish(end)).is_err() {
+                // The thread is gone; its result below says why.
+                log::debug!("writer thread gone before finish");
+            }
+        }
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<WriteSummary, StoreError> {
+        self.tx = None;
+        match self.thread.take() {
+            Some(t) => match t.join() {
+                Ok(r) => r,
+                Err(_) => Err(StoreError::WriterGone {
+                    cause: format!(
+                        "the writer thread for {} panicked (a bug; please report it)",
+                        self.path.display()
+                    ),
+                }),
+            },
+            None => Err(self.gone()),
+        }
+    }
+
+    fn gone(&self) -> StoreError {
+        let cause = self
+            .failure
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_else(|| "the writer thread has ended".into());
+        StoreError::WriterGone { cause }
+    }
+}
+
+impl Drop for Writer {
+    /// Not finished: write every queued step so the file stays readable
+    /// (it has no end record, so readers report it incomplete).
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            if let Err(e) = self.join() {
+                log::warn!("recording {} left incomplete: {e}", self.path.display());
+            }
+        }
+    }
+}
+
+/// The writer thread's state.
+struct Sealer {
+    file: File,
+    path: PathBuf,
+    offset: u64,
+    compressor: zstd::bulk::Compressor<'static>,
+    index: Vec<IndexEntry>,
+    /// The state after the last step received, for checkpoints.
+    state: State,
+    /// Encoded op lists of the steps not yet sealed.
+    pending: Vec<u8>,
+    pending_first: u64,
+    pending_count: u32,
+    pending_since: Option<Instant>,
+    next_step: u64,
+    /// Steps received since the last checkpoint.
+    since_checkpoint: u64,
+    every: u64,
+    bytes: Arc<AtomicU64>,
+}
+
+impl Sealer {
+    fn run(mut self, rx: Receiver<Msg>) -> Result<WriteSummary, StoreError> {
+        loop {
+            let msg = match self.pending_since {
+                Some(since) => {
+                    match rx.recv_timeout(FLUSH_INTERVAL.saturating_sub(since.elapsed())) {
+                        Ok(m) => Some(m),
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.seal()?;
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => None,
+                    }
+                }
+                None => rx.recv().ok(),
+            };
+            match msg {
+                Some(Msg::Ops(ops)) => self.step(ops)?,
+                Some(Msg::Finish(end)) => return self.finish(end),
+                None => {
+                    // Dropped without finish: keep everything received readable.
+                    self.seal()?;
+                    return Ok(self.summary());
+                }
+            }
+        }
+    }
+
+    fn step(&mut self, ops: Vec<Op>) -> Result<(), StoreError> {
+        apply(&mut self.state, &ops)?;
+        rmp_serde::encode::write(&mut self.pending, &ops).map_err(|e| StoreError::Encode {
+            what: format!("the ops of step {}", self.next_step),
+            cause: e.to_string(),
+        })?;
+        if self.pending_count == 0 {
+            self.pending_first = self.next_step;
+            self.pending_since = Some(Instant::now());
+        }
+        self.pending_count += 1;
+        self.next_step += 1;
+        self.since_checkpoint += 1;
+        if self.since_checkpoint >= self.every {
+            self.since_checkpoint = 0;
+            self.seal()?;
+            let raw = encode_checkpoint(&self.state)?;
+            self.write(SegKind::Checkpoint, self.next_step - 1, 1, &raw, true)?;
+        } else if self.pending.len() >= SEGMENT_TARGET_BYTES
+            || self
+                .pending_since
+                .is_some_and(|t| t.elapsed() >= FLUSH_INTERVAL)
+        {
+            self.seal()?;
+        }
+        Ok(())
+    }
+
+    /// Write the pending steps as one deltas segment.
+    fn seal(&mut self) -> Result<(), StoreError> {
+        if self.pending_count == 0 {
+            return Ok(());
+        }
+        let mut raw = Vec::with_capacity(5 + self.pending.len());
+        raw.extend_from_slice(&array32_prefix(self.pending_count));
+        raw.extend_from_slice(&self.pending);
+        self.write(
+            SegKind::Deltas,
+            self.pending_first,
+            self.pending_count,
+            &raw,
+            true,
+        )?;
+        self.pending.clear();
+        self.pending_count = 0;
+        self.pending_since = None;
+        Ok(())
+    }
+
+    fn finish(mut self, mut end: RecordingEnd) -> Result<WriteSummary, StoreError> {
+        self.seal()?;
+        end.steps = self.next_step;
+        let raw = to_msgpack(&end, "the end record")?;
+        let end_offset = self.offset;
+        self.write(SegKind::End, self.next_step, 0, &raw, true)?;
+        let raw = to_msgpack(&self.index, "the index")?;
+        let index_offset = self.offset;
+        self.write(SegKind::Index, self.next_step, 0, &raw, true)?;
+        let mut footer = Vec::with_capacity(16);
+        footer.extend_from_slice(&index_offset.to_le_bytes());
+        footer.extend_from_slice(&end_offset.to_le_bytes());
+        self.write(SegKind::Footer, self.next_step, 0, &footer, false)?;
+        self.file
+            .sync_data()
+            .map_err(|e| StoreError::io(format!("syncing {}", self.path.display()), e))?;
+        Ok(self.summary())
+    }
+
+    fn write(
+        &mut self,
+        kind: SegKind,
+        first_step: u64,
+        count: u32,
+        raw: &[u8],
+        compress: bool,
+    ) -> Result<(), StoreError> {
+        let seg = encode_segment(
+            kind,
+            first_step,
+            count,
+            raw,
+            compress.then_some(&mut self.compressor),
+        )?;
+        self.file
+            .write_all(&seg)
+            .map_err(|e| StoreError::io(format!("writing {}", self.path.display()), e))?;
+        if kind != SegKind::Index && kind != SegKind::Footer {
+            self.index.push(IndexEntry {
+                kind: kind as u8,
+                first_step,
+                count,
+                offset: self.offset,
+                stored_len: (seg.len() - crate::format::FRAME_LEN as usize) as u32,
+            });
+        }
+        self.offset += seg.len() as u64;
+        self.bytes.store(self.offset, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn summary(&self) -> WriteSummary {
+        WriteSummary {
+            steps: self.next_step,
+            bytes: self.offset,
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! The `hindsight` binary on bad input: every failure is one line on stderr
+//! starting `hindsight: `, exit status 2, and never a panic. Also the reading
+//! commands on a recording written here with `store::Writer`, so that they
+//! are tested without depending on the recorder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use store::{
+    EventKind, FrameRec, Node, ObjAddr, Op, Position, ProgramEnd, RecordingEnd, RecordingHeader,
+    Scope, Step, StepMeta, Writer, WriterOptions,
+};
+
+const PY311: &str = "/root/.pyenv/versions/3.11.7";
+
+fn hindsight(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hindsight"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run hindsight")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The error contract: status 2, exactly one stderr line, `hindsight: `.
+#[track_caller]
+fn assert_one_error_line(o: &Output) -> String {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "status {:?}, stderr: {err}",
+        o.status
+    );
+    assert!(!err.contains("panicked"), "panic: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "want one line, got: {err}");
+    assert!(lines[0].starts_with("hindsight: "), "{err}");
+    lines[0].to_string()
+}
+
+fn header() -> RecordingHeader {
+    RecordingHeader {
+        format_version: 0,
+        program: vec!["python3".into(), "/tmp/app.py".into()],
+        cwd: "/tmp".into(),
+        pid: 4242,
+        interpreter: "CPython 3.11.7".into(),
+        interpreter_path: format!("{PY311}/lib/libpython3.11.so.1.0"),
+        mode: "record".into(),
+        started_unix_ms: 1_700_000_000_000,
+        recorder: "hindsight test".into(),
+    }
+}
+
+fn int_node(v: i64) -> Node {
+    Node {
+        type_name: Arc::from("int"),
+        kind: tracer::kinds::ATOM,
+        text: v.to_string(),
+        items: vec![],
+        attrs: None,
+        truncated: false,
+    }
+}
+
+fn meta(step: u64, event: EventKind, file: &str, line: u32, value: Option<u64>) -> StepMeta {
+    StepMeta {
+        step: Step(step),
+        event,
+        thread: 4242,
+        file: Arc::from(file),
+        function: Arc::from(if step == 0 { "<module>" } else { "f" }),
+        line,
+        position: Some(Position {
+            line,
+            end_line: line,
+            col: 4,
+            end_col: 9,
+        }),
+        value: value.map(ObjAddr),
+    }
+}
+
+/// A small program's recording, written by hand:
+/// step 0 `<module>` line 1; step 1 call f; steps 2-4 lines 2, 3, 2 of f
+/// with `x` = 1, 2, 2 (rebound to the same value but a new object at step
+/// 4); step 5 return 2.
+fn write_recording(path: &Path, src: &Path, finish: bool) {
+    let file = src.to_str().unwrap();
+    let w = Writer::create(path, header(), WriterOptions::default()).unwrap();
+    let frame = |line| FrameRec {
+        function: Arc::from("<module>"),
+        file: Arc::from(file),
+        line,
+    };
+    let f_frame = |line| FrameRec {
+        function: Arc::from("f"),
+        file: Arc::from(file),
+        line,
+    };
+    w.send(vec![
+        Op::Step(meta(0, EventKind::Line, file, 1, None)),
+        Op::StackPush(frame(1)),
+        Op::HeapSet(ObjAddr(0x100), int_node(7)),
+        Op::Bind {
+            scope: Scope::Globals,
+            name: Arc::from("G"),
+            value: ObjAddr(0x100),
+        },
+    ])
+    .unwrap();
+    w.send(vec![
+        Op::Step(meta(1, EventKind::Call, file, 1, None)),
+        Op::StackPush(f_frame(1)),
+    ])
+    .unwrap();
+    let x_steps = [
+        (2u64, 2u32, 0x10u64, 1i64),
+        (3, 3, 0x20, 2),
+        (4, 2, 0x30, 2),
+    ];
+    for (step, line, addr, v) in x_steps {
+        w.send(vec![
+            Op::Step(meta(step, EventKind::Line, file, line, None)),
+            Op::StackTruncate(1),
+            Op::StackPush(f_frame(line)),
+            Op::HeapSet(ObjAddr(addr), int_node(v)),
+            Op::Bind {
+                scope: Scope::Locals,
+                name: Arc::from("x"),
+                value: ObjAddr(addr),
+            },
+        ])
+        .unwrap();
+    }
+    w.send(vec![Op::Step(meta(
+        5,
+        EventKind::Return,
+        file,
+        2,
+        Some(0x30),
+    ))])
+    .unwrap();
+    if finish {
+        w.finish(RecordingEnd {
+            end: ProgramEnd::Exited(0),
+            reason: "the program exited with status 0".into(),
+            steps: 6,
+            threads: vec![4242],
+            duration_ms: 1234,
+        })
+        .unwrap();
+    } else {
+        drop(w);
+    }
+}
+
+/// A temp dir with `app.py` and its recording `rec.hsr`.
+fn recorded(finish: bool) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("app.py");
+    std::fs::write(&src, "G = 7\ndef f():\n    x = 1\n").unwrap();
+    let rec = dir.path().join("rec.hsr");
+    write_recording(&rec, &src, finish);
+    (dir, rec, src)
+}
+
+// ---- bad command lines ----
+
+#[test]
+fn unknown_subcommand() {
+    let line = assert_one_error_line(&hindsight(&["frobnicate"]));
+    assert!(line.contains("frobnicate"), "{line}");
+}
+
+#[test]
+fn no_subcommand_and_bad_options() {
+    assert_one_error_line(&hindsight(&[]));
+    assert_one_error_line(&hindsight(&["state"]));
+    assert_one_error_line(&hindsight(&["state", "x.hsr", "minus-one"]));
+    assert_one_error_line(&hindsight(&[
+        "record",
+        "--max-time",
+        "soon",
+        "--",
+        "python3",
+    ]));
+    assert_one_error_line(&hindsight(&["doctor"]));
+}
+
+#[test]
+fn help_is_not_an_error() {
+    let o = hindsight(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("record"));
+}
+
+#[test]
+fn attach_is_not_implemented_yet() {
+    let line = assert_one_error_line(&hindsight(&["attach", "1"]));
+    assert!(line.contains("attach is not implemented yet"), "{line}");
+}
+
+// ---- files that are not recordings ----
+
+#[test]
+fn not_a_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.hsr");
+    std::fs::write(&empty, b"").unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "just some text\nover two lines\n").unwrap();
+    let random = dir.path().join("random.hsr");
+    // Deterministic noise (xorshift), no extra crate.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(&random, bytes).unwrap();
+    let missing = dir.path().join("missing.hsr");
+    let as_dir = dir.path().to_path_buf();
+    for f in [&empty, &text, &random, &missing, &as_dir] {
+        let f = f.to_str().unwrap();
+        for args in [
+            vec!["info", f],
+            vec!["steps", f],
+            vec!["state", f, "0"],
+            vec!["dump", f],
+            vec!["visits", f, "app.py:1"],
+            vec!["history", f, "x"],
+        ] {
+            let line = assert_one_error_line(&hindsight(&args));
+            assert!(
+                line.contains(f) || line.contains("missing.hsr"),
+                "{args:?}: {line}"
+            );
+        }
+    }
+}
+
+// ---- step ranges ----
+
+#[test]
+fn step_out_of_range() {
+    let (_dir, rec, _) = recorded(true);
+    let r = rec.to_str().unwrap();
+    let line = assert_one_error_line(&hindsight(&["state", r, "99"]));
+    assert_eq!(
+        line,
+        format!("hindsight: step 99 is out of range: {r} holds steps 0 to 5")
+    );
+    assert_one_error_line(&hindsight(&["steps", r, "--from", "6"]));
+    assert_one_error_line(&hindsight(&["dump", r, "--to", "99"]));
+    let line = assert_one_error_line(&hindsight(&["steps", r, "--from", "4", "--to", "2"]));
+    assert!(line.contains("--from 4"), "{line}");
+}
+
+#[test]
+fn bad_visits_location() {
+    let (_dir, rec, _) = recorded(true);
+    let r = rec.to_str().unwrap();
+    let line = assert_one_error_line(&hindsight(&["visits", r, "app.py"]));
+    assert!(line.contains("PATH:LINE"), "{line}");
+    let line = assert_one_error_line(&hindsight(&["visits", r, "other.py:2"]));
+    assert!(line.contains("app.py"), "lists the recorded files: {line}");
+}
+
+// ---- the reading commands on a good recording ----
+
+#[test]
+fn info_steps_visits() {
+    let (_dir, rec, src) = recorded(true);
+    let r = rec.to_str().unwrap();
+    let o = hindsight(&["info", r]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let info = stdout(&o);
+    assert!(info.contains("CPython 3.11.7"), "{info}");
+    assert!(info.contains("steps:       6\n"), "{info}");
+    assert!(info.contains("exited with status 0"), "{info}");
+    assert!(!info.contains("incomplete"), "{info}");
+
+    let o = hindsight(&["steps", r, "--from", "1", "--to", "2"]);
+    let s = src.display();
+    assert_eq!(stdout(&o), format!("1 call {s}:1 f\n2 line {s}:2 f\n"));
+    let o = hindsight(&["steps", r, "--to", "0", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["event"], "line");
+    assert_eq!(v["position"]["col"], 4);
+
+    let o = hindsight(&["visits", r, "app.py:2"]);
+    assert_eq!(stdout(&o), format!("2 line {s}:2 f\n4 line {s}:2 f\n"));
+    let o = hindsight(&["visits", r, &format!("{s}:3")]);
+    assert_eq!(stdout(&o), format!("3 line {s}:3 f\n"));
+}
+
+#[test]
+fn state_text_and_json() {
+    let (_dir, rec, _src) = recorded(true);
+    let r = rec.to_str().unwrap();
+    let o = hindsight(&["state", r, "3", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["step"], 3);
+    assert_eq!(
+        v["locals"]["x"],
+        serde_json::json!({"type": "int", "id": "0x20", "repr": "2"})
+    );
+    assert_eq!(v["globals"]["G"]["repr"], "7");
+    assert_eq!(v["stack"].as_array().unwrap().len(), 2);
+
+    let o = hindsight(&["state", r, "3"]);
+    let text = stdout(&o);
+    // The source line 3 of app.py is "    x = 1", position columns 4..9.
+    assert!(text.contains("  3 |     x = 1\n"), "{text}");
+    assert!(text.contains("    |     ^^^^^\n"), "{text}");
+    assert!(text.contains("Locals:\n  x = 2\n"), "{text}");
+    assert!(text.contains("Globals:\n  G = 7\n"), "{text}");
+
+    let o = hindsight(&["state", r, "5"]);
+    assert!(stdout(&o).contains("Return: 2"), "{}", stdout(&o));
+}
+
+#[test]
+fn dump_and_history() {
+    let (_dir, rec, src) = recorded(true);
+    let r = rec.to_str().unwrap();
+    let o = hindsight(&["dump", r, "--from", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[0]["step"], 1);
+    assert_eq!(lines[4]["return"]["repr"], "2");
+
+    let o = hindsight(&["history", r, "x"]);
+    let s = src.display();
+    // Step 4 rebinds x to another object with the same repr: a change of id.
+    assert_eq!(
+        stdout(&o),
+        format!("2 {s}:2 f x = 1\n3 {s}:3 f x = 2\n4 {s}:2 f x = 2\n")
+    );
+    let o = hindsight(&["history", r, "G"]);
+    assert_eq!(stdout(&o), format!("0 {s}:1 <module> G = 7\n"));
+}
+
+#[test]
+fn incomplete_recordings_are_read() {
+    let (_dir, rec, _) = recorded(false);
+    let r = rec.to_str().unwrap();
+    let o = hindsight(&["info", r]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("(incomplete)"), "{}", stdout(&o));
+    let o = hindsight(&["state", r, "5", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let line = assert_one_error_line(&hindsight(&["state", r, "6"]));
+    assert!(line.contains("(incomplete)"), "{line}");
+}
+
+// ---- recording failures (need the recorder) ----
+
+#[test]
+fn record_a_program_that_is_not_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.hsr");
+    let o = hindsight(&[
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "--",
+        "/bin/echo",
+        "hi",
+    ]);
+    let line = assert_one_error_line(&o);
+    assert!(line.to_lowercase().contains("python"), "{line}");
+}
+
+#[test]
+fn record_a_script_that_does_not_exist() {
+    // Python itself refuses: its own message and status (2) pass through,
+    // as they would without hindsight; hindsight does not panic.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.hsr");
+    let python = format!("{PY311}/bin/python3.11");
+    let o = hindsight(&[
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "--",
+        &python,
+        "/nonexistent.py",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("can't open file '/nonexistent.py'"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn record_without_debug_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bin, lib) = (dir.path().join("bin"), dir.path().join("lib"));
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    let python = bin.join("python3.11");
+    std::fs::copy(format!("{PY311}/bin/python3.11"), &python).unwrap();
+    let st = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(format!("{PY311}/lib/libpython3.11.so.1.0"))
+        .arg(lib.join("libpython3.11.so.1.0"))
+        .status()
+        .expect("objcopy");
+    assert!(st.success());
+    let script = dir.path().join("app.py");
+    std::fs::write(&script, "print('hi')\n").unwrap();
+    let out = dir.path().join("r.hsr");
+    let o = Command::new(env!("CARGO_BIN_EXE_hindsight"))
+        .args(["record", "-o", out.to_str().unwrap(), "--"])
+        .arg(&python)
+        .arg(&script)
+        .env("LD_LIBRARY_PATH", &lib)
+        .env("PYTHONHOME", PY311)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let line = assert_one_error_line(&o);
+    assert!(line.to_lowercase().contains("debug"), "{line}");
+}
+
+#[test]
+fn doctor_on_python_without_debug_info_and_on_non_python() {
+    let line = assert_one_error_line(&hindsight(&["doctor", "--python", "/bin/ls"]));
+    assert!(line.to_lowercase().contains("python"), "{line}");
+    assert_one_error_line(&hindsight(&["doctor", "--python", "/nonexistent/python"]));
+    assert_one_error_line(&hindsight(&["doctor", "999999999"]));
+}

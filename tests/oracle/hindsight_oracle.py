@@ -1,0 +1,169 @@
+"""The in-process oracle: every sys.settrace step as a values.md state, one JSON line each.
+
+Installed by sitecustomize.py (in this folder, put on PYTHONPATH) when
+HINDSIGHT_ORACLE_OUT names the output file, so the main script runs exactly as
+under `python3 script.py`: no extra frame below its <module>, its stdout and
+stderr untouched. HINDSIGHT_ORACLE_ALL=1 records every frame; otherwise only
+files under the main script's directory, minus the standard library and
+site-packages/dist-packages (spec/cli.md). Frames outside produce no steps but
+appear in `stack`.
+"""
+
+import json
+import os
+import sys
+import sysconfig
+import threading
+
+import hindsight_render as render
+
+_HAS_QUALNAME = sys.version_info >= (3, 11)
+_CO_OPTIMIZED = 0x1
+_MAX_STACK = 100_000  # bound on the f_back walk; far above any recursion limit
+
+
+def _real(path):
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return path
+
+
+def _stdlib_dirs():
+    dirs = set()
+    for key in ("stdlib", "platstdlib"):
+        try:
+            dirs.add(_real(sysconfig.get_paths()[key]))
+        except (KeyError, OSError):
+            pass
+    return sorted(dirs)
+
+
+class Oracle:
+    """Writes one state per step; holds the file filter and position caches."""
+
+    def __init__(self, out_path, record_all):
+        self.out = open(out_path, "w", encoding="ascii")
+        self.lock = threading.Lock()
+        self.step = 0
+        self.record_all = record_all
+        self.root = None
+        self.excluded = _stdlib_dirs()
+        self.decisions = {}
+        self.positions = {}
+        argv0 = sys.argv[0] if getattr(sys, "argv", None) else ""
+        if argv0 and os.path.isfile(argv0):
+            self.root = os.path.dirname(_real(argv0))
+
+    # -- which files are recorded ------------------------------------------
+    def recorded(self, frame):
+        filename = frame.f_code.co_filename
+        decision = self.decisions.get(filename)
+        if decision is None:
+            if self.root is None and frame.f_globals.get("__name__") == "__main__":
+                self.root = os.path.dirname(_real(filename))
+            if self.root is None and not self.record_all:
+                return False  # not cached: the main script is not known yet
+            decision = self.record_all or self._in_scope(filename)
+            self.decisions[filename] = decision
+        return decision
+
+    def _in_scope(self, filename):
+        if filename.startswith("<"):
+            return False
+        path = _real(filename)
+        if not path.startswith(self.root + os.sep):
+            return False
+        if any(path.startswith(d + os.sep) for d in self.excluded):
+            return False
+        parts = path.split(os.sep)
+        return "site-packages" not in parts and "dist-packages" not in parts
+
+    # -- the state at a step -------------------------------------------------
+    def position(self, frame):
+        code = frame.f_code
+        table = self.positions.get(code)
+        if table is None:
+            if not hasattr(code, "co_positions"):
+                return None
+            table = list(code.co_positions())
+            self.positions[code] = table
+        index = frame.f_lasti // 2
+        if index < 0 or index >= len(table):
+            return None
+        line, end_line, col, end_col = table[index]
+        if line is None or end_line is None or col is None or end_col is None:
+            return None
+        return {"line": line, "end_line": end_line, "col": col, "end_col": end_col}
+
+    @staticmethod
+    def function(code):
+        return code.co_qualname if _HAS_QUALNAME else code.co_name
+
+    def stack(self, frame):
+        frames = []
+        f = frame
+        while f is not None and len(frames) < _MAX_STACK:
+            frames.append({"function": self.function(f.f_code), "file": f.f_code.co_filename, "line": f.f_lineno})
+            f = f.f_back
+        frames.reverse()
+        return frames
+
+    def state(self, frame, event, arg):
+        code = frame.f_code
+        if not code.co_flags & _CO_OPTIMIZED and code.co_name == "<module>":
+            # A module frame: its locals are its globals. Not read through
+            # f_locals, which on 3.12.0-1 breaks inlined comprehensions (PEP 709).
+            local_values = {}
+        else:
+            f_locals = frame.f_locals
+            if f_locals is frame.f_globals:
+                local_values = {}
+            else:
+                local_values = render.render_mapping(f_locals, skip_dunder=False)
+        state = {
+            "step": 0,
+            "event": event,
+            "thread": threading.get_native_id(),
+            "file": code.co_filename,
+            "function": self.function(code),
+            "line": frame.f_lineno,
+            "position": self.position(frame),
+            "stack": self.stack(frame),
+            "locals": local_values,
+            "globals": render.render_mapping(frame.f_globals, skip_dunder=True),
+        }
+        if event == "return":
+            state["return"] = render.render_value(arg)
+        elif event == "exception":
+            state["exception"] = render.render_exception(arg[0], arg[1])
+        return state
+
+    def emit(self, frame, event, arg):
+        state = self.state(frame, event, arg)
+        with self.lock:
+            state["step"] = self.step
+            self.step += 1
+            # One flushed line per step: the file is whole even if the program dies.
+            self.out.write(json.dumps(state, ensure_ascii=True) + "\n")
+            self.out.flush()
+
+    # -- sys.settrace entry points ---------------------------------------------
+    def global_trace(self, frame, event, arg):
+        if event != "call" or not self.recorded(frame):
+            return None
+        self.emit(frame, event, arg)
+        return self.local_trace
+
+    def local_trace(self, frame, event, arg):
+        if event in ("line", "return", "exception"):
+            self.emit(frame, event, arg)
+        return self.local_trace
+
+
+def install(out_path):
+    """Start tracing this thread and every thread started later."""
+    oracle = Oracle(out_path, os.environ.get("HINDSIGHT_ORACLE_ALL") == "1")
+    threading.settrace(oracle.global_trace)
+    sys.settrace(oracle.global_trace)
+    return oracle

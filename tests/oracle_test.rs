@@ -1,0 +1,188 @@
+//! hindsight against the in-process oracle, fixture by fixture, interpreter by interpreter.
+//!
+//! For every fixture in tests/fixtures and every interpreter present: run the
+//! program under the oracle (tests/oracle, sys.settrace in-process), record it
+//! with `hindsight record`, dump the recording, and compare every step with
+//! tests/oracle/compare.py (spec/values.md, "Comparing two states"). Also the
+//! exit status and stdout of the two runs must be the program's own.
+//!
+//! Versions hindsight does not support yet (common::SUPPORTED) and interpreters
+//! not installed are reported loudly on stderr, never silently passed over.
+//! The oracle's own tests (compare.py unit tests, oracle self-consistency) run
+//! here too, so they stay green while the recorder is being built.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Interpreter;
+
+/// One fixture under the oracle and under hindsight; Err says what differed.
+fn check_fixture(
+    hindsight: &Path,
+    python: &Interpreter,
+    fixture: &Path,
+    dir: &Path,
+) -> Result<(), String> {
+    let stem = fixture
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .ok_or("fixture without a name")?;
+    let oracle_out = dir.join(format!("{stem}.oracle.jsonl"));
+    let hsr = dir.join(format!("{stem}.hsr"));
+    let dumped = dir.join(format!("{stem}.hindsight.jsonl"));
+    let expected = common::expected_status(fixture);
+
+    let oracle = common::run_oracle(&python.path, fixture, &oracle_out)?;
+    let oracle_status = common::status_code(&oracle);
+    if oracle_status != expected {
+        return Err(format!(
+            "the oracle run exited {oracle_status}, expected {expected}; stderr:\n{}",
+            String::from_utf8_lossy(&oracle.stderr)
+        ));
+    }
+
+    let record = common::run_record(hindsight, &python.path, fixture, &hsr)?;
+    let record_status = common::status_code(&record);
+    if record_status != oracle_status {
+        return Err(format!(
+            "hindsight record exited {record_status}, the program exits {oracle_status}; stderr:\n{}",
+            String::from_utf8_lossy(&record.stderr)
+        ));
+    }
+    if record.stdout != oracle.stdout {
+        return Err(format!(
+            "the program's stdout differs under hindsight record\n  oracle run: {:?}\n  record run: {:?}",
+            String::from_utf8_lossy(&oracle.stdout),
+            String::from_utf8_lossy(&record.stdout)
+        ));
+    }
+
+    common::run_dump(hindsight, &hsr, &dumped)?;
+    common::compare(&oracle_out, &dumped)
+        .map(|_| ())
+        .map_err(|report| {
+            format!(
+                "oracle ({}) vs hindsight ({}):\n{report}",
+                oracle_out.display(),
+                dumped.display()
+            )
+        })
+}
+
+/// Every fixture on the interpreter of minor version `minor` ("3.11").
+fn hindsight_matches_oracle(minor: &str) {
+    let Some(python) = common::interpreter(minor) else {
+        eprintln!(
+            "SKIPPED: interpreter {minor} not present (looked in {} and HINDSIGHT_TEST_PYTHONS)",
+            common::PYENV_VERSIONS
+        );
+        return;
+    };
+    if !python.supported() {
+        eprintln!(
+            "NOT YET SUPPORTED: hindsight does not record Python {minor} ({}) yet; supported: {:?}",
+            python.path.display(),
+            common::SUPPORTED
+        );
+        return;
+    }
+    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("hindsight-oracle-{minor}-"))
+        .tempdir()
+        .expect("a temporary directory");
+    let fixtures = common::fixtures();
+    assert!(
+        fixtures.len() >= 24,
+        "expected at least 24 fixtures, found {}",
+        fixtures.len()
+    );
+    let failures = common::run_all(&fixtures, |f| {
+        check_fixture(&hindsight, &python, f, dir.path())
+    });
+    if !failures.is_empty() {
+        // Keep the outputs so that the differences can be looked at.
+        let kept = dir.keep();
+        eprintln!("outputs kept in {}", kept.display());
+    }
+    common::report(
+        &format!("hindsight vs oracle on Python {minor}"),
+        fixtures.len(),
+        &failures,
+    );
+}
+
+/// One test per interpreter version, so a failure names the version.
+macro_rules! per_version {
+    ($($name:ident => $minor:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                hindsight_matches_oracle($minor);
+            }
+        )*
+    };
+}
+
+per_version! {
+    hindsight_matches_oracle_3_8 => "3.8",
+    hindsight_matches_oracle_3_9 => "3.9",
+    hindsight_matches_oracle_3_10 => "3.10",
+    hindsight_matches_oracle_3_11 => "3.11",
+    hindsight_matches_oracle_3_12 => "3.12",
+    hindsight_matches_oracle_3_13 => "3.13",
+}
+
+/// compare.py must pass equal streams and fail on changed reprs, broken id
+/// bijections, missing steps (tests/oracle/test_compare.py).
+#[test]
+fn compare_py_unit_tests() {
+    let mut cmd = Command::new(common::tool_python());
+    cmd.args(["-m", "unittest", "discover", "-s"])
+        .arg(common::oracle_dir())
+        .args(["-p", "test_*.py"])
+        .env("PYTHONHASHSEED", "0")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("HINDSIGHT_ORACLE_OUT");
+    let out = common::run_with_timeout(cmd, common::PYTHON_TIMEOUT).expect("unittest runs");
+    assert!(
+        out.status.success(),
+        "compare.py unit tests failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// oracle self-consistency: two oracle runs of every fixture compare equal
+/// (ids differ between runs), on every interpreter present; the oracle leaves
+/// the program's stdout and exit status alone.
+#[test]
+fn oracle_self_consistency() {
+    let interpreters = common::interpreters();
+    assert!(
+        !interpreters.is_empty(),
+        "no Python interpreter found to run the oracle with"
+    );
+    let failures = common::run_all(&interpreters, |python| {
+        let mut cmd = Command::new(common::tool_python());
+        cmd.arg(common::oracle_dir().join("selfcheck.py"))
+            .arg("--python")
+            .arg(&python.path)
+            .args(["--jobs", "1"])
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env_remove("HINDSIGHT_ORACLE_OUT");
+        let out = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT)?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    });
+    common::report("oracle self-consistency", interpreters.len(), &failures);
+}

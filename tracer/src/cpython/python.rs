@@ -1,0 +1,181 @@
+//! [`Python`]: everything resolved once about one interpreter process (its
+//! image, layout, load bias, and the runtime addresses of the type objects
+//! and singletons the decoder compares against).
+
+use std::path::{Path, PathBuf};
+
+use symbols::python::PythonImage;
+use symbols::unicode::UnicodePrintable;
+
+use super::DecodeError;
+use crate::addr::RemoteAddr;
+
+/// Runtime addresses of the builtin type objects the decoder recognises.
+#[derive(Debug, Clone, Default)]
+pub struct TypeAddrs {
+    pub none: RemoteAddr,
+    pub bool_: RemoteAddr,
+    pub int: RemoteAddr,
+    pub float: RemoteAddr,
+    pub complex: RemoteAddr,
+    pub str_: RemoteAddr,
+    pub bytes: RemoteAddr,
+    pub bytearray: RemoteAddr,
+    pub list: RemoteAddr,
+    pub tuple: RemoteAddr,
+    pub dict: RemoteAddr,
+    pub set: RemoteAddr,
+    pub frozenset: RemoteAddr,
+    pub range: RemoteAddr,
+    pub cell: RemoteAddr,
+    pub frame: RemoteAddr,
+    pub code: RemoteAddr,
+    pub object: RemoteAddr,
+    pub type_: RemoteAddr,
+}
+
+/// One interpreter process, resolved.
+pub struct Python {
+    pub version: symbols::PythonVersion,
+    pub layout: symbols::Layout,
+    /// The file holding the interpreter (libpython or the executable).
+    pub image_path: PathBuf,
+    /// Where the debug info came from, for messages and `doctor`.
+    pub debug_source: String,
+    /// Added to a file address of the image to get its runtime address.
+    pub load_bias: u64,
+    pub types: TypeAddrs,
+    /// `_Py_NoneStruct`, `_Py_TrueStruct`, `_Py_FalseStruct`.
+    pub none: RemoteAddr,
+    pub true_: RemoteAddr,
+    pub false_: RemoteAddr,
+    /// `_PyRuntime`.
+    pub runtime: RemoteAddr,
+    /// The variable `_PySet_Dummy` (holds the address of the set dummy key).
+    pub set_dummy_var: Option<RemoteAddr>,
+    printable: Option<UnicodePrintable>,
+    image: PythonImage,
+}
+
+impl std::fmt::Debug for Python {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Python")
+            .field("version", &self.version)
+            .field("image_path", &self.image_path)
+            .field("load_bias", &format_args!("{:#x}", self.load_bias))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Python {
+    /// Find and resolve the interpreter of process `pid` (from
+    /// /proc/PID/maps and /proc/PID/exe).
+    pub fn discover(pid: i32, debug_file: Option<&Path>) -> Result<Python, DecodeError> {
+        let maps = symbols::maps::read_maps(pid)?;
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map_err(|e| DecodeError::NotPython(format!("cannot read /proc/{pid}/exe: {e}")))?;
+        let image = match PythonImage::find_in_maps(&maps, &exe, debug_file) {
+            Ok(i) => i,
+            Err(symbols::SymbolsError::NotPython { what, checked }) => {
+                return Err(DecodeError::NotPython(format!(
+                    "{what} is not a CPython interpreter (checked: {checked})"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let bias = image
+            .elf
+            .load_bias(&maps)
+            .ok_or_else(|| DecodeError::Inconsistent {
+                what: format!(
+                    "{} is not mapped in process {pid} where expected",
+                    image.path.display()
+                ),
+            })?;
+        Python::from_image(image, bias)
+    }
+
+    /// Resolve an opened interpreter image loaded at `load_bias`.
+    pub fn from_image(image: PythonImage, load_bias: u64) -> Result<Python, DecodeError> {
+        let version = image.version;
+        if version.minor_pair() != (3, 11) {
+            return Err(DecodeError::Unsupported {
+                version: version.to_string(),
+            });
+        }
+        let layout = image.layout()?;
+        let sym = |name: &str| -> Result<RemoteAddr, DecodeError> {
+            image
+                .symbol(name)
+                .map(|s| RemoteAddr(s.addr.runtime(load_bias)))
+                .ok_or_else(|| DecodeError::MissingSymbol {
+                    name: name.to_string(),
+                    path: image.path.clone(),
+                })
+        };
+        let types = TypeAddrs {
+            none: sym("_PyNone_Type")?,
+            bool_: sym("PyBool_Type")?,
+            int: sym("PyLong_Type")?,
+            float: sym("PyFloat_Type")?,
+            complex: sym("PyComplex_Type")?,
+            str_: sym("PyUnicode_Type")?,
+            bytes: sym("PyBytes_Type")?,
+            bytearray: sym("PyByteArray_Type")?,
+            list: sym("PyList_Type")?,
+            tuple: sym("PyTuple_Type")?,
+            dict: sym("PyDict_Type")?,
+            set: sym("PySet_Type")?,
+            frozenset: sym("PyFrozenSet_Type")?,
+            range: sym("PyRange_Type")?,
+            cell: sym("PyCell_Type")?,
+            frame: sym("PyFrame_Type")?,
+            code: sym("PyCode_Type")?,
+            object: sym("PyBaseObject_Type")?,
+            type_: sym("PyType_Type")?,
+        };
+        let printable = match UnicodePrintable::load(&image) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                log::warn!(target: "tracer::cpython", "no unicode table, non-ASCII is escaped: {e}");
+                None
+            }
+        };
+        Ok(Python {
+            version,
+            image_path: image.path.clone(),
+            debug_source: match &image.debug_source {
+                symbols::DebugSource::Embedded => format!("embedded in {}", image.path.display()),
+                symbols::DebugSource::BuildId(p) => format!("build-id debug file {}", p.display()),
+                symbols::DebugSource::Given(p) => format!("given debug file {}", p.display()),
+            },
+            load_bias,
+            none: sym("_Py_NoneStruct")?,
+            true_: sym("_Py_TrueStruct")?,
+            false_: sym("_Py_FalseStruct")?,
+            runtime: sym("_PyRuntime")?,
+            set_dummy_var: sym("_PySet_Dummy").ok(),
+            layout,
+            types,
+            printable,
+            image,
+        })
+    }
+
+    /// Runtime address of a symbol of the interpreter image (e.g.
+    /// "none_bool", "Py_RunMain", "_PyRuntime").
+    pub fn symbol_addr(&self, name: &str) -> Option<RemoteAddr> {
+        self.image
+            .symbol(name)
+            .map(|s| RemoteAddr(s.addr.runtime(self.load_bias)))
+    }
+
+    /// `Py_UNICODE_ISPRINTABLE(c)` as this interpreter answers it.
+    pub fn is_printable(&self, c: u32) -> bool {
+        match &self.printable {
+            Some(p) => p.is_printable(c),
+            // Without the table, escape every non-ASCII code point.
+            None => false,
+        }
+    }
+}

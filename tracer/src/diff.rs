@@ -1,0 +1,288 @@
+//! Turns each step's full snapshot into the ops that change the previous
+//! step's state into it, keeping a mirror of what the store holds so that
+//! nothing unchanged is sent twice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use store::{FrameRec, Node, ObjAddr, Op, Scope, StepMeta};
+
+use crate::kinds;
+
+/// The recorder's copy of the state the store has after the last step.
+#[derive(Debug, Default)]
+pub struct Differ {
+    stack: Vec<FrameRec>,
+    locals: Vec<(Arc<str>, ObjAddr)>,
+    globals: Vec<(Arc<str>, ObjAddr)>,
+    heap: HashMap<ObjAddr, Node>,
+}
+
+/// One step's full state, as the decoder read it.
+pub struct StepState<'a> {
+    pub meta: StepMeta,
+    pub stack: &'a [FrameRec],
+    pub locals: &'a [(Arc<str>, ObjAddr)],
+    pub globals: &'a [(Arc<str>, ObjAddr)],
+    /// Every object reachable from the bindings and `meta.value`.
+    pub heap: HashMap<ObjAddr, Node>,
+}
+
+impl Differ {
+    pub fn new() -> Differ {
+        Differ::default()
+    }
+
+    /// The ops for one step, appended to `ops` (which starts with the step's
+    /// `Op::Step`).
+    pub fn diff(&mut self, step: StepState<'_>, ops: &mut Vec<Op>) {
+        ops.push(Op::Step(step.meta));
+        self.diff_stack(step.stack, ops);
+        self.diff_heap(step.heap, ops);
+        diff_scope(Scope::Locals, &mut self.locals, step.locals, ops);
+        diff_scope(Scope::Globals, &mut self.globals, step.globals, ops);
+    }
+
+    fn diff_stack(&mut self, new: &[FrameRec], ops: &mut Vec<Op>) {
+        let common = self
+            .stack
+            .iter()
+            .zip(new)
+            .take_while(|(a, b)| a == b)
+            .count();
+        if common < self.stack.len() {
+            ops.push(Op::StackTruncate(common as u32));
+            self.stack.truncate(common);
+        }
+        for f in &new[common..] {
+            ops.push(Op::StackPush(f.clone()));
+            self.stack.push(f.clone());
+        }
+    }
+
+    fn diff_heap(&mut self, new: HashMap<ObjAddr, Node>, ops: &mut Vec<Op>) {
+        let gone: Vec<ObjAddr> = self
+            .heap
+            .keys()
+            .filter(|a| !new.contains_key(a))
+            .copied()
+            .collect();
+        for addr in gone {
+            self.heap.remove(&addr);
+            ops.push(Op::HeapDel(addr));
+        }
+        for (addr, node) in new {
+            match self.heap.get_mut(&addr) {
+                Some(old) if *old == node => {}
+                Some(old) if items_only_change(old, &node) => {
+                    if let Some(op) = items_op(addr, &old.items, &node.items) {
+                        ops.push(op);
+                    }
+                    *old = node;
+                }
+                _ => {
+                    ops.push(Op::HeapSet(addr, node.clone()));
+                    self.heap.insert(addr, node);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `new` differs from `old` in its items alone, where a splice is
+/// cheaper than sending the node again.
+fn items_only_change(old: &Node, new: &Node) -> bool {
+    old.kind == new.kind
+        && matches!(
+            new.kind,
+            kinds::LIST | kinds::TUPLE | kinds::DICT | kinds::SET | kinds::FROZENSET
+        )
+        && old.type_name == new.type_name
+        && old.text == new.text
+        && old.attrs == new.attrs
+        && old.truncated == new.truncated
+        && new.items.len() >= 8
+}
+
+/// The smallest single splice turning `old` into `new`: the changed middle
+/// between the common prefix and the common suffix.
+fn items_op(addr: ObjAddr, old: &[ObjAddr], new: &[ObjAddr]) -> Option<Op> {
+    if old == new {
+        return None;
+    }
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let max_suffix = old.len().min(new.len()) - prefix;
+    let suffix = old
+        .iter()
+        .rev()
+        .zip(new.iter().rev())
+        .take(max_suffix)
+        .take_while(|(a, b)| a == b)
+        .count();
+    if old.len() == new.len() {
+        // Same length: overwrite the changed middle.
+        return Some(Op::HeapItems {
+            addr,
+            start: prefix as u32,
+            new: new[prefix..new.len() - suffix].to_vec(),
+            len: new.len() as u32,
+        });
+    }
+    // Different lengths (appends, cuts, insertions or removals in the
+    // middle): everything after the common prefix is sent again.
+    Some(Op::HeapItems {
+        addr,
+        start: prefix as u32,
+        new: new[prefix..].to_vec(),
+        len: new.len() as u32,
+    })
+}
+
+/// Bring one scope's bindings from `old` to `new`: unbinds and binds when
+/// that reproduces `new`'s order, else clear and bind everything.
+fn diff_scope(
+    scope: Scope,
+    old: &mut Vec<(Arc<str>, ObjAddr)>,
+    new: &[(Arc<str>, ObjAddr)],
+    ops: &mut Vec<Op>,
+) {
+    if old.as_slice() == new {
+        return;
+    }
+    let in_new = |name: &Arc<str>| new.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+    let in_old = |name: &Arc<str>| old.iter().any(|(n, _)| n == name);
+    // Result order of the incremental ops: survivors in old order, then new names.
+    let survivors: Vec<&Arc<str>> = old
+        .iter()
+        .filter(|(n, _)| in_new(n).is_some())
+        .map(|(n, _)| n)
+        .collect();
+    let added: Vec<&(Arc<str>, ObjAddr)> = new.iter().filter(|(n, _)| !in_old(n)).collect();
+    let order_ok = survivors.len() + added.len() == new.len()
+        && survivors.iter().zip(new.iter()).all(|(a, (b, _))| *a == b);
+    if !order_ok || (old.len() > 4 && survivors.is_empty()) {
+        ops.push(Op::ClearScope(scope));
+        for (name, value) in new {
+            ops.push(Op::Bind {
+                scope,
+                name: name.clone(),
+                value: *value,
+            });
+        }
+    } else {
+        for (name, _) in old.iter() {
+            if in_new(name).is_none() {
+                ops.push(Op::Unbind {
+                    scope,
+                    name: name.clone(),
+                });
+            }
+        }
+        for (name, value) in old.iter() {
+            if let Some(v) = in_new(name) {
+                if v != *value {
+                    ops.push(Op::Bind {
+                        scope,
+                        name: name.clone(),
+                        value: v,
+                    });
+                }
+            }
+        }
+        for (name, value) in added {
+            ops.push(Op::Bind {
+                scope,
+                name: name.clone(),
+                value: *value,
+            });
+        }
+    }
+    old.clear();
+    old.extend(new.iter().cloned());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[(&str, u64)]) -> Vec<(Arc<str>, ObjAddr)> {
+        v.iter()
+            .map(|(n, a)| (Arc::from(*n), ObjAddr(*a)))
+            .collect()
+    }
+
+    /// Applies scope ops the way the store does, to check the differ's ops
+    /// reproduce the new bindings in order.
+    fn apply_scope(state: &mut Vec<(Arc<str>, ObjAddr)>, ops: &[Op]) {
+        for op in ops {
+            match op {
+                Op::ClearScope(_) => state.clear(),
+                Op::Bind { name, value, .. } => {
+                    if let Some(e) = state.iter_mut().find(|(n, _)| n == name) {
+                        e.1 = *value;
+                    } else {
+                        state.push((name.clone(), *value));
+                    }
+                }
+                Op::Unbind { name, .. } => state.retain(|(n, _)| n != name),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn scope_diffs_reproduce_order() {
+        let cases = [
+            (vec![("a", 1), ("b", 2)], vec![("a", 1), ("b", 3)]),
+            (vec![("a", 1), ("b", 2)], vec![("b", 2)]),
+            (vec![("a", 1)], vec![("a", 1), ("c", 5)]),
+            (vec![("a", 1), ("b", 2)], vec![("b", 2), ("a", 1)]),
+            (vec![], vec![("x", 9)]),
+            (vec![("x", 9)], vec![]),
+        ];
+        for (old, new) in cases {
+            let mut mirror = names(&old);
+            let mut store_side = names(&old);
+            let mut ops = Vec::new();
+            diff_scope(Scope::Locals, &mut mirror, &names(&new), &mut ops);
+            apply_scope(&mut store_side, &ops);
+            assert_eq!(store_side, names(&new), "{old:?} -> {new:?}: {ops:?}");
+            assert_eq!(mirror, names(&new));
+        }
+    }
+
+    fn apply_items(items: &mut Vec<ObjAddr>, op: &Op) {
+        if let Op::HeapItems {
+            start, new, len, ..
+        } = op
+        {
+            let start = *start as usize;
+            if items.len() < start + new.len() {
+                items.resize(start + new.len(), ObjAddr(0));
+            }
+            items[start..start + new.len()].copy_from_slice(new);
+            items.resize(*len as usize, ObjAddr(0));
+        }
+    }
+
+    #[test]
+    fn item_splices() {
+        let a = |v: &[u64]| v.iter().map(|&x| ObjAddr(x)).collect::<Vec<_>>();
+        let cases = [
+            (a(&[1, 2, 3, 4]), a(&[1, 3, 2, 4])),
+            (a(&[1, 2, 3]), a(&[1, 2, 3, 4, 5])),
+            (a(&[1, 2, 3, 4]), a(&[1, 2])),
+            (a(&[1, 2, 3, 4]), a(&[1, 9, 2, 3, 4])),
+            (a(&[1, 2, 3, 4]), a(&[1, 3, 4])),
+            (a(&[1, 2]), a(&[])),
+            (a(&[]), a(&[7])),
+        ];
+        for (old, new) in cases {
+            let mut items = old.clone();
+            if let Some(op) = items_op(ObjAddr(1), &old, &new) {
+                apply_items(&mut items, &op);
+            }
+            assert_eq!(items, new, "{old:?} -> {new:?}");
+        }
+    }
+}

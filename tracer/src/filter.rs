@@ -1,0 +1,231 @@
+//! Which source files are recorded (spec/cli.md): by default the files under
+//! the main script's directory, leaving out the interpreter's standard
+//! library and anything under site-packages/dist-packages; `--include`,
+//! `--exclude` and `--all` change that.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What the user asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct FilterSpec {
+    /// Globs (matched against the absolute file path) that are recorded.
+    pub include: Vec<String>,
+    /// Globs that are never recorded (wins over `include`).
+    pub exclude: Vec<String>,
+    /// Record every Python frame.
+    pub all: bool,
+}
+
+/// The decision procedure, with a cache by file name.
+#[derive(Debug)]
+pub struct FileFilter {
+    spec: FilterSpec,
+    base: Option<String>,
+    stdlib: Vec<String>,
+    cache: HashMap<Arc<str>, bool>,
+}
+
+impl FileFilter {
+    /// `base_dir`: the main script's directory (or the working directory for
+    /// `-c`/`-m`); `stdlib_dirs`: the interpreter's standard library folders.
+    pub fn new(spec: FilterSpec, base_dir: Option<&Path>, stdlib_dirs: &[PathBuf]) -> FileFilter {
+        FileFilter {
+            spec,
+            base: base_dir.map(dir_prefix),
+            stdlib: stdlib_dirs.iter().map(|p| dir_prefix(p)).collect(),
+            cache: HashMap::new(),
+        }
+    }
+
+    /// Whether steps in `file` (a code object's `co_filename`) are recorded.
+    pub fn accepts(&mut self, file: &Arc<str>) -> bool {
+        if let Some(&hit) = self.cache.get(file) {
+            return hit;
+        }
+        let decision = self.decide(file);
+        log::debug!(target: "tracer::filter", "{file}: {}", if decision { "recorded" } else { "not recorded" });
+        self.cache.insert(file.clone(), decision);
+        decision
+    }
+
+    fn decide(&self, file: &str) -> bool {
+        if self.spec.exclude.iter().any(|g| glob_match(g, file)) {
+            return false;
+        }
+        if self.spec.all || self.spec.include.iter().any(|g| glob_match(g, file)) {
+            return true;
+        }
+        let Some(base) = &self.base else {
+            return false;
+        };
+        if !file.starts_with(base.as_str()) {
+            return false;
+        }
+        if file.contains("/site-packages/") || file.contains("/dist-packages/") {
+            return false;
+        }
+        // The stdlib is left out even when the script lives above it, unless
+        // the script's own directory is inside the stdlib.
+        !self
+            .stdlib
+            .iter()
+            .any(|s| file.starts_with(s.as_str()) && !base.starts_with(s.as_str()))
+    }
+}
+
+fn dir_prefix(p: &Path) -> String {
+    let mut s = p.to_string_lossy().into_owned();
+    if !s.ends_with('/') {
+        s.push('/');
+    }
+    s
+}
+
+/// Shell-style glob as Python's `fnmatch`: `*` matches any run of characters
+/// (slashes included), `?` one character, `[...]` a class (`[!...]` negated).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    // Iterative matcher with backtracking on the last star: linear in practice
+    // and never recursive, so no input can blow the stack.
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() {
+            match p[pi] {
+                '*' => {
+                    star = Some((pi, ti));
+                    pi += 1;
+                    continue;
+                }
+                '?' => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                '[' => {
+                    if let Some((matched, next)) = class_match(&p, pi, t[ti]) {
+                        if matched {
+                            pi = next;
+                            ti += 1;
+                            continue;
+                        }
+                    } else if t[ti] == '[' {
+                        pi += 1;
+                        ti += 1;
+                        continue;
+                    }
+                }
+                c if c == t[ti] => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some((sp, st)) => {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            }
+            None => return false,
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Match `c` against the class starting at `p[start] == '['`. Returns whether
+/// it matched and the index after the class, or `None` if the class is not
+/// closed (then `[` is literal).
+fn class_match(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
+    let mut i = start + 1;
+    let negate = i < p.len() && (p[i] == '!' || p[i] == '^');
+    if negate {
+        i += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    while i < p.len() && (first || p[i] != ']') {
+        first = false;
+        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
+            if p[i] <= c && c <= p[i + 2] {
+                matched = true;
+            }
+            i += 3;
+        } else {
+            if p[i] == c {
+                matched = true;
+            }
+            i += 1;
+        }
+    }
+    if i >= p.len() {
+        return None;
+    }
+    Some((matched != negate, i + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.py", "/a/b/c.py"));
+        assert!(glob_match("/a/*/c.py", "/a/x/y/c.py"));
+        assert!(!glob_match("*.py", "/a/b/c.pyc"));
+        assert!(glob_match("/a/?.py", "/a/b.py"));
+        assert!(glob_match("/a/[bc].py", "/a/c.py"));
+        assert!(!glob_match("/a/[!bc].py", "/a/c.py"));
+        assert!(glob_match("/a/[.py", "/a/[.py"));
+        assert!(glob_match("**", ""));
+        assert!(!glob_match("a", ""));
+    }
+
+    #[test]
+    fn default_rules() {
+        let mut f = FileFilter::new(
+            FilterSpec::default(),
+            Some(Path::new("/home/u/app")),
+            &[PathBuf::from("/usr/lib/python3.11")],
+        );
+        assert!(f.accepts(&Arc::from("/home/u/app/main.py")));
+        assert!(f.accepts(&Arc::from("/home/u/app/pkg/mod.py")));
+        assert!(!f.accepts(&Arc::from("/home/u/application.py")));
+        assert!(!f.accepts(&Arc::from(
+            "/home/u/app/.venv/lib/python3.11/site-packages/x.py"
+        )));
+        assert!(!f.accepts(&Arc::from("/usr/lib/python3.11/json/__init__.py")));
+        assert!(!f.accepts(&Arc::from("<frozen importlib._bootstrap>")));
+    }
+
+    #[test]
+    fn include_exclude_all() {
+        let spec = FilterSpec {
+            include: vec!["/usr/lib/python3.11/json/*".into()],
+            exclude: vec!["*/skip_*.py".into()],
+            all: false,
+        };
+        let mut f = FileFilter::new(
+            spec,
+            Some(Path::new("/app")),
+            &[PathBuf::from("/usr/lib/python3.11")],
+        );
+        assert!(f.accepts(&Arc::from("/usr/lib/python3.11/json/decoder.py")));
+        assert!(!f.accepts(&Arc::from("/app/skip_me.py")));
+        assert!(f.accepts(&Arc::from("/app/keep.py")));
+        let mut all = FileFilter::new(
+            FilterSpec {
+                all: true,
+                ..Default::default()
+            },
+            None,
+            &[],
+        );
+        assert!(all.accepts(&Arc::from("<frozen importlib._bootstrap>")));
+    }
+}

@@ -1,0 +1,207 @@
+//! Starting and ending a [`Tracee`]: launch a program stopped at its exec,
+//! detach leaving it running, kill it; dropping a live tracee kills it.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::marker::PhantomData;
+use std::process::Command;
+
+use crate::addr::Tid;
+use crate::procmem::ProcMem;
+use crate::ptrace::{Thread, TraceError, Tracee, OPTIONS};
+use crate::sys;
+
+/// Bound on wait statuses handled while stopping one thread for detach.
+const DETACH_WAIT_LIMIT: usize = 1000;
+
+/// io::Error's text without the " (os error N)" tail, for user messages.
+fn plain_reason(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+impl Tracee {
+    /// Fork; in the child pin to `cpu` (if Some), request PTRACE_TRACEME
+    /// and execvp(program, args). stdin/stdout/stderr/env/cwd are inherited.
+    /// Returns once the child has stopped at its exec (SIGTRAP), with the
+    /// options TRACECLONE, TRACEEXEC, EXITKILL and TRACESYSGOOD set. An exec
+    /// failure comes back as [`TraceError::Spawn`].
+    pub fn launch(
+        program: &OsStr,
+        args: &[OsString],
+        cpu: Option<usize>,
+    ) -> Result<Tracee, TraceError> {
+        let name = program.to_string_lossy().into_owned();
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        sys::traceme_on_exec(&mut cmd, cpu);
+        // std reports the child's exec errno through a CLOEXEC pipe.
+        let child = cmd.spawn().map_err(|e| TraceError::Spawn {
+            program: name.clone(),
+            reason: plain_reason(&e),
+        })?;
+        let pid = child.id() as i32;
+        // The std Child handle is not used again: we reap the process.
+        drop(child);
+        let mut tracee = Tracee {
+            pid,
+            mem: ProcMem::new(pid),
+            threads: vec![Thread {
+                tid: Tid(pid),
+                running: false,
+            }],
+            early: Vec::new(),
+            breakpoints: HashMap::new(),
+            cleared: Vec::new(),
+            finished: false,
+            _not_send: PhantomData,
+        };
+        let (_, status) = sys::wait_any(pid, 0).map_err(TraceError::Wait)?;
+        if !(libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP) {
+            if !libc::WIFSTOPPED(status) {
+                tracee.finished = true;
+            }
+            return Err(TraceError::BadStart { status });
+        }
+        sys::ptrace_setoptions(pid, OPTIONS)
+            .map_err(|e| TraceError::ptrace("SETOPTIONS", Tid(pid), e))?;
+        log::debug!(target: "tracer::ptrace", "launched {name} as pid {pid}");
+        Ok(tracee)
+    }
+
+    /// Stop every thread, remove all breakpoints, and detach from every
+    /// thread, leaving the process running. Threads must not be stopped at
+    /// a breakpoint the caller has not handled (their rip is past the int3).
+    pub fn detach(mut self) -> Result<(), TraceError> {
+        // Stop the running threads (new ones may appear while we do).
+        let mut pending: Vec<(Tid, i32)> = Vec::new();
+        let mut i = 0;
+        while i < self.threads.len() {
+            let t = self.threads[i];
+            if t.running {
+                if let Some(sig) = self.stop_for_detach(t.tid)? {
+                    pending.push((t.tid, sig));
+                }
+            }
+            i += 1;
+        }
+        self.clear_all_breakpoints()?;
+        let mut first_err = None;
+        for t in std::mem::take(&mut self.threads) {
+            let sig = pending.iter().find(|p| p.0 == t.tid).map_or(0, |p| p.1);
+            if let Err(e) = sys::ptrace_detach(t.tid.0, sig) {
+                // A thread that exited meanwhile is no loss.
+                if e.raw_os_error() != Some(libc::ESRCH) && first_err.is_none() {
+                    first_err = Some(TraceError::ptrace("DETACH", t.tid, e));
+                }
+            }
+        }
+        self.finished = true;
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Bring running thread `tid` to a stop with SIGSTOP, absorbing what it
+    /// reports first. Returns a signal to deliver on detach, if it had one.
+    fn stop_for_detach(&mut self, tid: Tid) -> Result<Option<i32>, TraceError> {
+        if let Err(e) = sys::tgkill(self.pid, tid.0, libc::SIGSTOP) {
+            if e.raw_os_error() == Some(libc::ESRCH) {
+                return Ok(None);
+            }
+            return Err(TraceError::ptrace("tgkill", tid, e));
+        }
+        let mut deliver = None;
+        for _ in 0..DETACH_WAIT_LIMIT {
+            let (_, status) = match sys::wait_any(tid.0, 0) {
+                Ok(s) => s,
+                Err(_) => return Ok(deliver),
+            };
+            if !libc::WIFSTOPPED(status) {
+                // It exited.
+                self.set_running(tid, false);
+                self.threads.retain(|t| t.tid != tid);
+                return Ok(deliver);
+            }
+            self.set_running(tid, false);
+            let sig = libc::WSTOPSIG(status);
+            let event = status >> 16;
+            if event == libc::PTRACE_EVENT_CLONE {
+                // A thread born now must be detached too; its own SIGSTOP
+                // is already queued, so count it as running.
+                if let Ok(msg) = sys::ptrace_geteventmsg(tid.0) {
+                    let new = Tid(msg as i32);
+                    if !self.is_known(new) {
+                        self.threads.push(Thread {
+                            tid: new,
+                            running: true,
+                        });
+                    }
+                }
+            } else if event == 0 && sig == libc::SIGSTOP {
+                return Ok(deliver);
+            } else if event == 0 && sig == libc::SIGTRAP {
+                // A trap on one of our breakpoints: rewind so the original
+                // instruction runs once the breakpoints are gone.
+                let mut regs = self.regs(tid)?;
+                let at = regs.rip.wrapping_sub(1);
+                if self.breakpoints.contains_key(&at) {
+                    regs.rip = at;
+                    self.set_regs(tid, &regs)?;
+                } else {
+                    deliver = Some(sig);
+                }
+            } else if event == 0 && sig != (libc::SIGTRAP | 0x80) {
+                deliver = Some(sig);
+            }
+            sys::ptrace_cont(tid.0, 0).map_err(|e| TraceError::ptrace("CONT", tid, e))?;
+            self.set_running(tid, true);
+        }
+        Err(TraceError::NotStopped { what: "detach" })
+    }
+
+    /// Kill the process (SIGKILL) and reap it.
+    pub fn kill(mut self) -> Result<(), TraceError> {
+        self.kill_and_reap()
+    }
+
+    fn kill_and_reap(&mut self) -> Result<(), TraceError> {
+        if self.finished {
+            return Ok(());
+        }
+        self.finished = true;
+        if let Err(e) = sys::kill(self.pid, libc::SIGKILL) {
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(TraceError::ptrace("kill", Tid(self.pid), e));
+            }
+        }
+        // Reap every thread, then the process. Bounded: each thread reports
+        // its end once.
+        let limit = self.threads.len() + 4096;
+        for _ in 0..limit {
+            match sys::wait_any(-1, 0) {
+                Ok((p, status))
+                    if p == self.pid && (libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) =>
+                {
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        self.threads.clear();
+        Ok(())
+    }
+}
+
+impl Drop for Tracee {
+    /// A tracee still alive when dropped (an error path) is killed, not left
+    /// stopped forever.
+    fn drop(&mut self) {
+        if let Err(e) = self.kill_and_reap() {
+            log::warn!(target: "tracer::ptrace", "could not kill the target: {e}");
+        }
+    }
+}

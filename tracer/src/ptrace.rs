@@ -1,0 +1,424 @@
+//! [`Tracee`]: a process under ptrace, its threads and the stops they report.
+//! Launching, detaching and killing live in `launch.rs`, breakpoints in
+//! `breakpoints.rs`; this file holds the types and the wait/resume loop,
+//! which is the hot path: no allocation per stop, one GETREGS per trap.
+
+use std::collections::HashMap;
+use std::io;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use crate::addr::{RemoteAddr, Tid};
+use crate::mem::{MemError, Memory};
+use crate::procmem::ProcMem;
+use crate::sys;
+
+/// The general-purpose registers of a stopped thread.
+pub type Regs = libc::user_regs_struct;
+
+/// What a traced thread stopped for.
+// Breakpoint carries the registers by value on purpose: boxing them would
+// allocate on every trap, the hot path.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, Copy)]
+pub enum Stop {
+    /// A thread hit one of our int3 breakpoints. `addr` is the breakpoint
+    /// address (rip - 1). regs as read.
+    Breakpoint {
+        tid: Tid,
+        addr: RemoteAddr,
+        regs: Regs,
+    },
+    /// A thread stopped for a signal meant for the target: resume it with
+    /// `sig` to deliver it unchanged.
+    Signal { tid: Tid, sig: i32 },
+    /// A new thread appeared (PTRACE_EVENT_CLONE). Both `parent` and `tid`
+    /// are stopped; the caller resumes each of them.
+    NewThread { parent: Tid, tid: Tid },
+    /// A thread (not the main one) exited.
+    ThreadExit { tid: Tid },
+    /// The process exec'd a new program (PTRACE_EVENT_EXEC): every other
+    /// thread is gone, the breakpoints went with the old image (already
+    /// forgotten), and the main thread `tid` is stopped after the exec.
+    Exec { tid: Tid },
+    /// The whole process ended.
+    Exited { code: i32 },
+    /// The whole process was killed by signal `sig`.
+    Killed { sig: i32 },
+}
+
+/// A ptrace operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error("cannot run {program}: {reason}")]
+    Spawn { program: String, reason: String },
+    #[error(
+        "ptrace {op} on thread {tid} was refused (EPERM): tracing needs CAP_SYS_PTRACE or a \
+         kernel.yama.ptrace_scope that allows it (check /proc/sys/kernel/yama/ptrace_scope; in a \
+         container, run it with --cap-add=SYS_PTRACE)"
+    )]
+    Permission { op: &'static str, tid: Tid },
+    #[error("thread {tid} of the target is gone (it exited or was killed) during ptrace {op}")]
+    Gone { op: &'static str, tid: Tid },
+    #[error("ptrace {op} on thread {tid} failed: {source}")]
+    Ptrace {
+        op: &'static str,
+        tid: Tid,
+        source: io::Error,
+    },
+    #[error("waiting for the target failed: {0}")]
+    Wait(io::Error),
+    #[error("the target stopped unexpectedly right after it started (wait status {status:#x}); it may not be executable")]
+    BadStart { status: i32 },
+    #[error("cannot read /proc/{pid}/auxv to find the program's entry point: {reason}")]
+    Auxv { pid: i32, reason: String },
+    #[error("cannot {what}: no thread of the target is stopped")]
+    NotStopped { what: &'static str },
+    #[error("thread {0} is not a thread of the target")]
+    UnknownThread(Tid),
+    #[error(transparent)]
+    Mem(#[from] MemError),
+}
+
+impl TraceError {
+    /// Classify a failed ptrace call.
+    pub(crate) fn ptrace(op: &'static str, tid: Tid, source: io::Error) -> TraceError {
+        match source.raw_os_error() {
+            Some(libc::EPERM) => TraceError::Permission { op, tid },
+            Some(libc::ESRCH) => TraceError::Gone { op, tid },
+            _ => TraceError::Ptrace { op, tid, source },
+        }
+    }
+}
+
+/// One traced thread.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Thread {
+    pub(crate) tid: Tid,
+    /// Resumed by us and not seen stopping since.
+    pub(crate) running: bool,
+}
+
+/// Options set on every tracee: follow threads, see execs, die with us, and
+/// mark syscall stops (we do not ask for them, but never confuse them).
+pub(crate) const OPTIONS: i32 = libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEEXEC
+    | libc::PTRACE_O_EXITKILL
+    | libc::PTRACE_O_TRACESYSGOOD;
+
+/// int3 is reported with this si_code.
+const SI_KERNEL: i32 = 0x80;
+
+/// How many recently cleared breakpoint addresses are remembered, to absorb
+/// traps other threads took on them before the clear.
+const CLEARED_MEMORY: usize = 64;
+
+/// A process under ptrace. Every call must come from the thread that
+/// launched it (ptrace is per tracer thread), hence not `Send`.
+pub struct Tracee {
+    pub(crate) pid: i32,
+    pub(crate) mem: ProcMem,
+    pub(crate) threads: Vec<Thread>,
+    /// New threads whose initial SIGSTOP arrived before their parent's
+    /// clone event.
+    pub(crate) early: Vec<Tid>,
+    /// Breakpoint address -> the original byte under the int3.
+    pub(crate) breakpoints: HashMap<u64, u8>,
+    /// Breakpoints cleared lately (ring of at most CLEARED_MEMORY).
+    pub(crate) cleared: Vec<u64>,
+    /// The process is gone, detached or killed: nothing left to clean up.
+    pub(crate) finished: bool,
+    pub(crate) _not_send: PhantomData<*mut ()>,
+}
+
+impl Tracee {
+    /// The process id.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The target's memory.
+    pub fn mem(&self) -> &ProcMem {
+        &self.mem
+    }
+
+    /// All known thread ids (the main thread first).
+    pub fn threads(&self) -> Vec<Tid> {
+        self.threads.iter().map(|t| t.tid).collect()
+    }
+
+    /// AT_ENTRY from /proc/PID/auxv: the executable's entry point (when it
+    /// is reached, ld.so has mapped all libraries).
+    pub fn entry_point(&self) -> Result<RemoteAddr, TraceError> {
+        let auxv_err = |reason: String| TraceError::Auxv {
+            pid: self.pid,
+            reason,
+        };
+        let data = std::fs::read(format!("/proc/{}/auxv", self.pid))
+            .map_err(|e| auxv_err(e.to_string()))?;
+        for pair in data.chunks_exact(16) {
+            let key = u64::from_ne_bytes(pair[..8].try_into().unwrap_or_default());
+            let val = u64::from_ne_bytes(pair[8..].try_into().unwrap_or_default());
+            if key == libc::AT_ENTRY {
+                return Ok(RemoteAddr(val));
+            }
+            if key == libc::AT_NULL {
+                break;
+            }
+        }
+        Err(auxv_err("it has no AT_ENTRY entry".into()))
+    }
+
+    /// The registers of stopped thread `tid` (one PTRACE_GETREGS).
+    pub fn regs(&self, tid: Tid) -> Result<Regs, TraceError> {
+        sys::ptrace_getregs(tid.0).map_err(|e| TraceError::ptrace("GETREGS", tid, e))
+    }
+
+    /// Set the registers of stopped thread `tid` (one PTRACE_SETREGS).
+    pub fn set_regs(&self, tid: Tid, regs: &Regs) -> Result<(), TraceError> {
+        sys::ptrace_setregs(tid.0, regs).map_err(|e| TraceError::ptrace("SETREGS", tid, e))
+    }
+
+    /// PTRACE_CONT the thread, delivering `sig` if Some.
+    pub fn resume(&mut self, tid: Tid, sig: Option<i32>) -> Result<(), TraceError> {
+        sys::ptrace_cont(tid.0, sig.unwrap_or(0))
+            .map_err(|e| TraceError::ptrace("CONT", tid, e))?;
+        self.set_running(tid, true);
+        Ok(())
+    }
+
+    /// Emulate `return value` from a function whose first instruction is the
+    /// breakpoint the thread just hit: rax = value, rip = *(u64*)rsp,
+    /// rsp += 8 (one read, one SETREGS; no single-step). The thread stays
+    /// stopped; resume it next.
+    pub fn emulate_return(
+        &mut self,
+        tid: Tid,
+        regs: &mut Regs,
+        value: u64,
+    ) -> Result<(), TraceError> {
+        let ret = self.mem.read_u64(RemoteAddr(regs.rsp))?;
+        regs.rax = value;
+        regs.rip = ret;
+        regs.rsp = regs.rsp.wrapping_add(8);
+        self.set_regs(tid, regs)
+    }
+
+    /// Wait for the next stop of any traced thread. Handles internally:
+    /// group-stops, ptrace events that are not interesting, the initial
+    /// SIGSTOP of new threads, traps on breakpoints cleared meanwhile.
+    pub fn wait(&mut self) -> Result<Stop, TraceError> {
+        loop {
+            let (tid, status) = sys::wait_any(-1, 0).map_err(TraceError::Wait)?;
+            if let Some(stop) = self.classify(Tid(tid), status)? {
+                return Ok(stop);
+            }
+        }
+    }
+
+    /// Like [`Tracee::wait`] but returns `Ok(None)` when no stop came within
+    /// `timeout`. It polls (WNOHANG, sleeping 20 µs growing to 1 ms between
+    /// polls), so it adds latency: use it for a target that may block for a
+    /// long time (--max-time), not on the per-trap hot path.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<Stop>, TraceError> {
+        let deadline = Instant::now() + timeout;
+        let mut nap = Duration::from_micros(20);
+        loop {
+            let (tid, status) = sys::wait_any(-1, libc::WNOHANG).map_err(TraceError::Wait)?;
+            if tid != 0 {
+                if let Some(stop) = self.classify(Tid(tid), status)? {
+                    return Ok(Some(stop));
+                }
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(nap.min(deadline - now));
+            nap = (nap * 2).min(Duration::from_millis(1));
+        }
+    }
+
+    /// Turn one wait status into a stop for the caller, or handle it here
+    /// (`None`: keep waiting).
+    fn classify(&mut self, tid: Tid, status: i32) -> Result<Option<Stop>, TraceError> {
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            let known = self.forget_thread(tid);
+            if tid.0 == self.pid {
+                self.finished = true;
+                self.threads.clear();
+                return Ok(Some(if libc::WIFEXITED(status) {
+                    Stop::Exited {
+                        code: libc::WEXITSTATUS(status),
+                    }
+                } else {
+                    Stop::Killed {
+                        sig: libc::WTERMSIG(status),
+                    }
+                }));
+            }
+            // An unknown child (not ours to report) is ignored.
+            return Ok(known.then_some(Stop::ThreadExit { tid }));
+        }
+        if !libc::WIFSTOPPED(status) {
+            return Ok(None);
+        }
+        let sig = libc::WSTOPSIG(status);
+        let event = status >> 16;
+        if !self.is_known(tid) {
+            // A new thread's first stop can overtake its parent's clone
+            // event: keep it stopped until the event names it.
+            if !self.early.contains(&tid) {
+                self.early.push(tid);
+            }
+            return Ok(None);
+        }
+        self.set_running(tid, false);
+        if event != 0 {
+            return self.on_event(tid, event);
+        }
+        if sig == (libc::SIGTRAP | 0x80) {
+            // A syscall stop we never asked for: just go on.
+            self.resume(tid, None)?;
+            return Ok(None);
+        }
+        if sig == libc::SIGTRAP {
+            let mut regs = self.regs(tid)?;
+            let at = regs.rip.wrapping_sub(1);
+            if self.breakpoints.contains_key(&at) {
+                return Ok(Some(Stop::Breakpoint {
+                    tid,
+                    addr: RemoteAddr(at),
+                    regs,
+                }));
+            }
+            if self.cleared.contains(&at)
+                && matches!(sys::ptrace_siginfo(tid.0), Ok((_, SI_KERNEL)))
+            {
+                // This thread hit a breakpoint another thread removed before
+                // we saw this trap: run the restored instruction.
+                regs.rip = at;
+                self.set_regs(tid, &regs)?;
+                self.resume(tid, None)?;
+                return Ok(None);
+            }
+            return Ok(Some(Stop::Signal { tid, sig }));
+        }
+        if matches!(
+            sig,
+            libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+        ) {
+            // Without PTRACE_SEIZE a group-stop looks like a signal stop;
+            // GETSIGINFO fails (EINVAL) only in the group-stop. Resuming it
+            // keeps the target running (job control is not supported).
+            if let Err(e) = sys::ptrace_siginfo(tid.0) {
+                if e.raw_os_error() == Some(libc::EINVAL) {
+                    self.resume(tid, None)?;
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(Stop::Signal { tid, sig }))
+    }
+
+    /// A PTRACE_EVENT stop of known thread `tid`.
+    fn on_event(&mut self, tid: Tid, event: i32) -> Result<Option<Stop>, TraceError> {
+        match event {
+            libc::PTRACE_EVENT_CLONE => {
+                let msg = sys::ptrace_geteventmsg(tid.0)
+                    .map_err(|e| TraceError::ptrace("GETEVENTMSG", tid, e))?;
+                let new = Tid(msg as i32);
+                if let Some(i) = self.early.iter().position(|&t| t == new) {
+                    self.early.swap_remove(i);
+                } else {
+                    // Its initial SIGSTOP is imminent; take it now so the
+                    // caller can resume the thread.
+                    self.await_initial_stop(new)?;
+                }
+                if !self.is_known(new) {
+                    self.threads.push(Thread {
+                        tid: new,
+                        running: false,
+                    });
+                }
+                Ok(Some(Stop::NewThread {
+                    parent: tid,
+                    tid: new,
+                }))
+            }
+            libc::PTRACE_EVENT_EXEC => {
+                // The old image is gone, and with it every other thread and
+                // every breakpoint; the thread now has the process id.
+                self.threads.clear();
+                self.threads.push(Thread {
+                    tid: Tid(self.pid),
+                    running: false,
+                });
+                self.early.clear();
+                self.forget_breakpoints();
+                Ok(Some(Stop::Exec { tid: Tid(self.pid) }))
+            }
+            _ => {
+                // PTRACE_EVENT_STOP and events we did not ask for.
+                self.resume(tid, None)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Wait for the first stop of new thread `tid` (its SIGSTOP).
+    fn await_initial_stop(&mut self, tid: Tid) -> Result<(), TraceError> {
+        // Bounded: anything but a stop or an exit here is not expected.
+        for _ in 0..16 {
+            let (got, status) = sys::wait_any(tid.0, 0).map_err(TraceError::Wait)?;
+            if got != tid.0 {
+                continue;
+            }
+            if libc::WIFSTOPPED(status) {
+                return Ok(());
+            }
+            if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+                return Err(TraceError::Gone { op: "clone", tid });
+            }
+        }
+        Err(TraceError::Gone { op: "clone", tid })
+    }
+
+    pub(crate) fn is_known(&self, tid: Tid) -> bool {
+        self.threads.iter().any(|t| t.tid == tid)
+    }
+
+    pub(crate) fn set_running(&mut self, tid: Tid, running: bool) {
+        if let Some(t) = self.threads.iter_mut().find(|t| t.tid == tid) {
+            t.running = running;
+        }
+    }
+
+    /// Drop `tid` from the thread list; whether it was there.
+    fn forget_thread(&mut self, tid: Tid) -> bool {
+        match self.threads.iter().position(|t| t.tid == tid) {
+            Some(i) => {
+                self.threads.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A stopped thread to make ptrace memory writes through.
+    pub(crate) fn stopped_thread(&self) -> Option<Tid> {
+        self.threads.iter().find(|t| !t.running).map(|t| t.tid)
+    }
+
+    /// Remember a cleared breakpoint address (bounded ring).
+    pub(crate) fn remember_cleared(&mut self, addr: u64) {
+        if self.cleared.contains(&addr) {
+            return;
+        }
+        if self.cleared.len() >= CLEARED_MEMORY {
+            self.cleared.remove(0);
+        }
+        self.cleared.push(addr);
+    }
+}

@@ -1,0 +1,536 @@
+//! `hindsight record`: launch a program under ptrace, wait for its
+//! interpreter to be ready, install the trace hook, and turn every trap into
+//! a recorded step until the program ends or a bound is reached.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use store::{
+    EventKind, ProgramEnd, RecordingEnd, RecordingHeader, Step, StepMeta, Writer, WriterOptions,
+};
+
+use crate::addr::{RemoteAddr, Tid};
+use crate::cpython::{DecodeError, Decoder, Python};
+use crate::diff::{Differ, StepState};
+use crate::filter::FileFilter;
+pub use crate::filter::FilterSpec;
+use crate::hook;
+use crate::ptrace::{Stop, TraceError, Tracee};
+use crate::session;
+
+/// Which events become steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    /// call, line, return and exception steps.
+    Line,
+    /// call and return steps only.
+    Call,
+}
+
+/// What happens to the program when a bound is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtBound {
+    /// End the program.
+    Stop,
+    /// Let it run on, untraced.
+    Detach,
+}
+
+/// Handed to the progress callback a few times a second.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub steps: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+/// Called with the recording's progress a few times a second.
+pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
+
+/// Everything `record` needs.
+pub struct RecordConfig {
+    /// `PYTHON ARGS...`.
+    pub program: Vec<OsString>,
+    pub output: PathBuf,
+    pub filter: FilterSpec,
+    pub granularity: Granularity,
+    pub max_steps: Option<u64>,
+    pub max_time: Option<Duration>,
+    pub at_bound: AtBound,
+    pub debug_file: Option<PathBuf>,
+    pub progress: Option<ProgressFn>,
+}
+
+/// How a recording ended.
+#[derive(Debug, Clone)]
+pub struct RecordOutcome {
+    pub end: ProgramEnd,
+    pub steps: u64,
+    pub bytes: u64,
+    /// Set when a bound (`--max-steps`, `--max-time`) ended the recording.
+    pub bound: Option<String>,
+}
+
+/// Why recording failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(
+        "{program} is not a CPython program: {why}. Run `hindsight record -- python3 script.py`"
+    )]
+    NotPython { program: String, why: String },
+    #[error(
+        "CPython {version} is not supported yet (supported: 3.11); run the program with python3.11"
+    )]
+    Unsupported { version: String },
+    #[error("cannot switch tracing on in the interpreter: {0}")]
+    Hook(#[from] crate::mem::MemError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Names of programs that may start Python by exec'ing it (pyenv shims are
+/// shell scripts): the recorder follows their exec instead of refusing them.
+const LAUNCHERS: &[&str] = &["sh", "bash", "dash", "zsh", "env"];
+
+/// Launch `cfg.program` and record it into `cfg.output`. While it runs,
+/// this process ignores SIGINT and SIGQUIT: they are the program's.
+pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
+    let Some(program) = cfg.program.first().cloned() else {
+        return Err(RecordError::Other(
+            "no program given: hindsight record -- python3 script.py".into(),
+        ));
+    };
+    let cpu = crate::sys::pick_cpu();
+    crate::sys::pin_current_thread(cpu);
+    let mut tracee = Tracee::launch(&program, &cfg.program[1..], Some(cpu))?;
+    // Ctrl-C in the terminal reaches the program too; it is the program's to
+    // handle, and hindsight must outlive it to finish the recording.
+    crate::sys::ignore_interactive_signals();
+    let pid = tracee.pid();
+    let main = Tid(pid);
+
+    let python = match session::wait_for_python(&mut tracee, cfg.debug_file.as_deref(), LAUNCHERS)?
+    {
+        session::Startup::Python(p) => *p,
+        session::Startup::Ended(end) => {
+            // The program ended before an interpreter ever started.
+            return Ok(RecordOutcome {
+                end,
+                steps: 0,
+                bytes: 0,
+                bound: None,
+            });
+        }
+        session::Startup::NotPython(why) => {
+            let _ = tracee.kill();
+            return Err(RecordError::NotPython {
+                program: program.to_string_lossy().into_owned(),
+                why,
+            });
+        }
+    };
+    if python.version.minor_pair() != (3, 11) {
+        let _ = tracee.kill();
+        return Err(RecordError::Unsupported {
+            version: python.version.to_string(),
+        });
+    }
+    let python = Arc::new(python);
+    let layout = &python.layout;
+
+    // Run until the interpreter is initialised and about to run the program.
+    let run_main = need_symbol(&python, "Py_RunMain")?;
+    let trap = need_symbol(&python, hook::TRAP_FUNCTION)?;
+    let runtime = need_symbol(&python, "_PyRuntime")?;
+    match session::run_to(&mut tracee, main, Some(run_main))? {
+        session::RunTo::Reached => {}
+        session::RunTo::Ended(end) => {
+            return Ok(RecordOutcome {
+                end,
+                steps: 0,
+                bytes: 0,
+                bound: None,
+            })
+        }
+        session::RunTo::Exec => {
+            let _ = tracee.kill();
+            return Err(RecordError::Other(
+                "the interpreter exec'd another program before running any Python code".into(),
+            ));
+        }
+    }
+    let tstate = hook::current_tstate(tracee.mem(), layout, runtime)?;
+    if tstate.is_null() {
+        let _ = tracee.kill();
+        return Err(RecordError::Other(
+            "the interpreter has no current thread state at Py_RunMain".into(),
+        ));
+    }
+    hook::install(tracee.mem(), layout, tstate, trap)?;
+    tracee.set_breakpoint(trap)?;
+
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let base = main_script_dir(&cfg.program[1..], &cwd);
+    let filter = FileFilter::new(
+        cfg.filter.clone(),
+        Some(&base),
+        &stdlib_dirs(&python.image_path, python.version.minor),
+    );
+    let header = RecordingHeader {
+        format_version: 0,
+        program: cfg
+            .program
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        cwd: cwd.to_string_lossy().into_owned(),
+        pid: pid as u32,
+        interpreter: format!("CPython {}", python.version),
+        interpreter_path: python.image_path.to_string_lossy().into_owned(),
+        mode: "record".into(),
+        started_unix_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+        recorder: format!("hindsight {}", env!("CARGO_PKG_VERSION")),
+    };
+    let writer = match Writer::create(&cfg.output, header, WriterOptions::default()) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = tracee.kill();
+            return Err(e.into());
+        }
+    };
+
+    let started = Instant::now();
+    let mut rec = Recorder {
+        decoder: Decoder::new(python.clone()),
+        differ: Differ::new(),
+        filter,
+        granularity: cfg.granularity,
+        steps: 0,
+        threads: vec![pid as u32],
+    };
+    let mut last_progress = Instant::now();
+    tracee.resume(main, None)?;
+    let (end, bound) = loop {
+        let stop = tracee.wait()?;
+        match stop {
+            Stop::Breakpoint {
+                tid,
+                addr,
+                mut regs,
+            } if addr == trap => {
+                let (frame, what, arg) =
+                    (RemoteAddr(regs.rsi), regs.rdx as i32, RemoteAddr(regs.rcx));
+                tracee.emulate_return(tid, &mut regs, 0)?;
+                let bound = bound_reached(&cfg, rec.steps, started);
+                if let Some(bound) = bound {
+                    let end = match cfg.at_bound {
+                        AtBound::Stop => {
+                            tracee.kill()?;
+                            ProgramEnd::Signaled(libc::SIGKILL)
+                        }
+                        AtBound::Detach => {
+                            hook::uninstall(tracee.mem(), layout, tstate)?;
+                            tracee.detach()?;
+                            ProgramEnd::Detached
+                        }
+                    };
+                    break (end, Some(bound));
+                }
+                if let Err(e) = rec.on_trap(&tracee, &writer, tid, frame, what, arg) {
+                    log::warn!(target: "tracer::record", "step not recorded: {e}");
+                }
+                tracee.resume(tid, None)?;
+            }
+            Stop::Breakpoint {
+                tid,
+                addr,
+                mut regs,
+            } => {
+                log::warn!(target: "tracer::record", "unexpected breakpoint at {addr} in thread {tid}");
+                tracee.step_back_over(tid, &mut regs, addr)?;
+                tracee.resume(tid, None)?;
+            }
+            Stop::Signal { tid, sig } => tracee.resume(tid, Some(sig))?,
+            Stop::NewThread { parent, tid } => {
+                rec.threads.push(tid.0 as u32);
+                tracee.resume(tid, None)?;
+                tracee.resume(parent, None)?;
+            }
+            Stop::ThreadExit { .. } => {}
+            Stop::Exec { .. } => {
+                // The program replaced itself with another: nothing of it is left to record.
+                tracee.detach()?;
+                break (
+                    ProgramEnd::Detached,
+                    Some("the program exec'd another program; it runs on untraced".into()),
+                );
+            }
+            Stop::Exited { code } => break (ProgramEnd::Exited(code), None),
+            Stop::Killed { sig } => break (ProgramEnd::Signaled(sig), None),
+        }
+        if let Some(cb) = cfg.progress.as_mut() {
+            if last_progress.elapsed() >= Duration::from_millis(250) {
+                last_progress = Instant::now();
+                let (steps, bytes) = writer.progress();
+                cb(&Progress {
+                    steps,
+                    bytes,
+                    elapsed: started.elapsed(),
+                });
+            }
+        }
+    };
+    let reason = match (&bound, &end) {
+        (Some(b), _) => b.clone(),
+        (None, ProgramEnd::Exited(c)) => format!("the program exited with status {c}"),
+        (None, ProgramEnd::Signaled(s)) => format!("the program was killed by signal {s}"),
+        (None, _) => "recording ended".into(),
+    };
+    let summary = writer.finish(RecordingEnd {
+        end,
+        reason,
+        steps: rec.steps,
+        threads: rec.threads.clone(),
+        duration_ms: started.elapsed().as_millis() as u64,
+    })?;
+    Ok(RecordOutcome {
+        end,
+        steps: summary.steps,
+        bytes: summary.bytes,
+        bound,
+    })
+}
+
+/// The per-step work, kept apart from the stop loop.
+struct Recorder {
+    decoder: Decoder,
+    differ: Differ,
+    filter: FileFilter,
+    granularity: Granularity,
+    steps: u64,
+    threads: Vec<u32>,
+}
+
+impl Recorder {
+    fn on_trap(
+        &mut self,
+        tracee: &Tracee,
+        writer: &Writer,
+        tid: Tid,
+        frame: RemoteAddr,
+        what: i32,
+        arg: RemoteAddr,
+    ) -> Result<(), RecordError> {
+        let Some(event) = event_kind(what) else {
+            // Not a trace event we know (or not a call from the tracing machinery at all).
+            return Ok(());
+        };
+        let mem = tracee.mem();
+        let code = self.decoder.frame_code(mem, frame)?;
+        let recorded = self.filter.accepts(&code.file);
+        if event == EventKind::Call && (!recorded || self.granularity == Granularity::Call) {
+            // Lines of this frame will never be steps: let CPython skip them.
+            hook::disable_line_events(mem, &self.decoder.python().layout, frame)?;
+        }
+        if !recorded
+            || (self.granularity == Granularity::Call
+                && !matches!(event, EventKind::Call | EventKind::Return))
+        {
+            return Ok(());
+        }
+        let snap = self.decoder.snapshot(mem, frame, what, arg)?;
+        let meta = StepMeta {
+            step: Step(self.steps),
+            event: snap.event,
+            thread: tid.0 as u32,
+            file: snap.file.clone(),
+            function: snap.function.clone(),
+            line: snap.line,
+            position: snap.position,
+            value: snap.value,
+        };
+        let mut ops = Vec::with_capacity(16);
+        self.differ.diff(
+            StepState {
+                meta,
+                stack: &snap.stack,
+                locals: &snap.locals,
+                globals: &snap.globals,
+                heap: snap.heap,
+            },
+            &mut ops,
+        );
+        writer.send(ops)?;
+        self.steps += 1;
+        Ok(())
+    }
+}
+
+fn event_kind(what: i32) -> Option<EventKind> {
+    match what {
+        0 => Some(EventKind::Call),
+        1 => Some(EventKind::Exception),
+        2 => Some(EventKind::Line),
+        3 => Some(EventKind::Return),
+        _ => None,
+    }
+}
+
+fn bound_reached(cfg: &RecordConfig, steps: u64, started: Instant) -> Option<String> {
+    if let Some(max) = cfg.max_steps {
+        if steps >= max {
+            return Some(format!("--max-steps {max} reached"));
+        }
+    }
+    if let Some(max) = cfg.max_time {
+        if started.elapsed() >= max {
+            return Some(format!("--max-time {}s reached", max.as_secs_f64()));
+        }
+    }
+    None
+}
+
+fn need_symbol(python: &Python, name: &str) -> Result<RemoteAddr, RecordError> {
+    python.symbol_addr(name).ok_or_else(|| {
+        RecordError::Other(format!(
+            "the interpreter {} has no symbol {name}; is its debug info complete?",
+            python.image_path.display()
+        ))
+    })
+}
+
+/// The directory whose files are recorded by default: the main script's, or
+/// the working directory for `-c`, `-m` and an interactive interpreter.
+pub fn main_script_dir(python_args: &[OsString], cwd: &Path) -> PathBuf {
+    let mut i = 0;
+    while i < python_args.len() {
+        let a = python_args[i].to_string_lossy();
+        if a == "-" || !a.starts_with('-') {
+            if a == "-" {
+                return cwd.to_path_buf();
+            }
+            let p = Path::new(a.as_ref());
+            let abs = if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                cwd.join(p)
+            };
+            return abs
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| cwd.to_path_buf());
+        }
+        if a == "--" {
+            i += 1;
+            continue;
+        }
+        // Options whose value may be the next argument.
+        let flags = a.trim_start_matches('-');
+        if a.starts_with("--") {
+            if a == "--check-hash-based-pycs" {
+                i += 1;
+            }
+        } else if let Some(pos) = flags.find(['c', 'm', 'W', 'X']) {
+            if flags.starts_with(['c', 'm'])
+                || flags[..pos].chars().all(|c| "bBdEhiIOPqsSuvx".contains(c))
+            {
+                let opt = flags.as_bytes()[pos];
+                if opt == b'c' || opt == b'm' {
+                    return cwd.to_path_buf();
+                }
+                if pos + 1 == flags.len() {
+                    i += 1;
+                }
+            }
+        }
+        i += 1;
+    }
+    cwd.to_path_buf()
+}
+
+/// Where the standard library of the interpreter at `image` lives.
+fn stdlib_dirs(image: &Path, minor: u8) -> Vec<PathBuf> {
+    let name = format!("python3.{minor}");
+    let mut dirs = Vec::new();
+    if let Some(dir) = image.parent() {
+        let prefix = match dir.file_name().and_then(|n| n.to_str()) {
+            Some("bin") | Some("lib") | Some("lib64") => dir.parent(),
+            _ => Some(dir),
+        };
+        if let Some(prefix) = prefix {
+            dirs.push(prefix.join("lib").join(&name));
+            dirs.push(prefix.join("lib64").join(&name));
+        }
+    }
+    for p in ["/usr/lib", "/usr/local/lib", "/usr/lib64"] {
+        dirs.push(Path::new(p).join(&name));
+    }
+    dirs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn main_script_directory() {
+        let cwd = Path::new("/work");
+        assert_eq!(
+            main_script_dir(&args(&["app.py"]), cwd),
+            PathBuf::from("/work")
+        );
+        assert_eq!(
+            main_script_dir(&args(&["-u", "/a/b/app.py", "x"]), cwd),
+            PathBuf::from("/a/b")
+        );
+        assert_eq!(
+            main_script_dir(&args(&["-X", "dev", "sub/app.py"]), cwd),
+            PathBuf::from("/work/sub")
+        );
+        assert_eq!(
+            main_script_dir(&args(&["-W", "ignore", "/x/y.py"]), cwd),
+            PathBuf::from("/x")
+        );
+        assert_eq!(
+            main_script_dir(&args(&["-c", "print(1)"]), cwd),
+            PathBuf::from("/work")
+        );
+        assert_eq!(
+            main_script_dir(&args(&["-m", "http.server"]), cwd),
+            PathBuf::from("/work")
+        );
+        assert_eq!(
+            main_script_dir(&args(&["-uc", "x"]), cwd),
+            PathBuf::from("/work")
+        );
+        assert_eq!(main_script_dir(&args(&[]), cwd), PathBuf::from("/work"));
+    }
+
+    #[test]
+    fn stdlib_of_pyenv_and_system() {
+        let d = stdlib_dirs(
+            Path::new("/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0"),
+            11,
+        );
+        assert!(d.contains(&PathBuf::from(
+            "/root/.pyenv/versions/3.11.7/lib/python3.11"
+        )));
+        let d = stdlib_dirs(Path::new("/usr/bin/python3.11"), 11);
+        assert!(d.contains(&PathBuf::from("/usr/lib/python3.11")));
+    }
+}

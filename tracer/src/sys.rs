@@ -1,0 +1,322 @@
+//! The raw system calls the tracer needs, each wrapped in a safe function:
+//! the only file of the project with `unsafe`. Callers get `io::Result`s and
+//! plain integers; nothing here knows about breakpoints or CPython.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+use nix::unistd::Pid;
+
+/// One remote range for `process_vm_readv`: laid out exactly like
+/// `struct iovec` on Linux (a pointer-sized base and a `size_t` length), but
+/// holding a plain integer because the address is never dereferenced here.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemoteIov {
+    /// Address in the target.
+    pub base: u64,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+// The cast of `&[RemoteIov]` to `*const libc::iovec` below relies on this.
+const _: () = assert!(std::mem::size_of::<RemoteIov>() == std::mem::size_of::<libc::iovec>());
+const _: () = assert!(std::mem::align_of::<RemoteIov>() == std::mem::align_of::<libc::iovec>());
+
+/// The kernel's limit on iovecs in one `process_vm_readv`.
+pub const IOV_MAX: usize = 1024;
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `process_vm_readv` of the `remote` ranges (at most [`IOV_MAX`]) into
+/// `local`, back to back. Returns the number of bytes read; a short count
+/// means the read stopped at the first unreadable remote range.
+pub fn vm_readv(pid: i32, local: &mut [u8], remote: &[RemoteIov]) -> io::Result<usize> {
+    let n = remote.len().min(IOV_MAX);
+    let liov = libc::iovec {
+        iov_base: local.as_mut_ptr().cast(),
+        iov_len: local.len(),
+    };
+    // SAFETY: the one local iovec covers exactly `local`, which we borrow
+    // mutably, so the kernel writes only into memory we own (it never writes
+    // more than `local.len()` bytes); the remote iovecs are addresses in
+    // another process and are only read by the kernel; RemoteIov has
+    // iovec's layout (asserted above) and `n <= remote.len()`.
+    let ret = unsafe {
+        libc::process_vm_readv(
+            pid,
+            &liov,
+            1,
+            remote.as_ptr().cast::<libc::iovec>(),
+            n as libc::c_ulong,
+            0,
+        )
+    };
+    check(ret as libc::c_long).map(|r| r as usize)
+}
+
+/// `process_vm_writev` of `local` to `addr` in the target. Returns the
+/// number of bytes written (short if the range crosses into a page that is
+/// unmapped or not writable).
+pub fn vm_writev(pid: i32, local: &[u8], addr: u64) -> io::Result<usize> {
+    let liov = libc::iovec {
+        iov_base: local.as_ptr() as *mut libc::c_void,
+        iov_len: local.len(),
+    };
+    let riov = RemoteIov {
+        base: addr,
+        len: local.len(),
+    };
+    // SAFETY: the kernel only reads `local` (borrowed for the call, length
+    // exact) and writes into the other process; `riov` has iovec's layout.
+    let ret = unsafe {
+        libc::process_vm_writev(
+            pid,
+            &liov,
+            1,
+            (&riov as *const RemoteIov).cast::<libc::iovec>(),
+            1,
+            0,
+        )
+    };
+    check(ret as libc::c_long).map(|r| r as usize)
+}
+
+/// A ptrace request that passes no pointers to our memory (CONT, DETACH,
+/// SETOPTIONS, POKEDATA, INTERRUPT, ...). `addr` and `data` are integers to
+/// the kernel for these requests.
+fn ptrace_plain(req: libc::c_uint, tid: i32, addr: u64, data: u64) -> io::Result<()> {
+    // SAFETY: for the requests routed here the kernel treats addr/data as
+    // integers (or as addresses in the tracee), never as pointers into our
+    // address space.
+    let ret = unsafe {
+        libc::ptrace(
+            req,
+            tid,
+            addr as *mut libc::c_void,
+            data as *mut libc::c_void,
+        )
+    };
+    check(ret).map(|_| ())
+}
+
+/// `PTRACE_TRACEME` is requested by the child in [`traceme_on_exec`].
+/// `PTRACE_SETOPTIONS`.
+pub fn ptrace_setoptions(tid: i32, options: i32) -> io::Result<()> {
+    ptrace_plain(libc::PTRACE_SETOPTIONS, tid, 0, options as u64)
+}
+
+/// `PTRACE_CONT`, delivering signal `sig` (0 for none).
+pub fn ptrace_cont(tid: i32, sig: i32) -> io::Result<()> {
+    ptrace_plain(libc::PTRACE_CONT, tid, 0, sig as u64)
+}
+
+/// `PTRACE_DETACH`, delivering signal `sig` (0 for none).
+pub fn ptrace_detach(tid: i32, sig: i32) -> io::Result<()> {
+    ptrace_plain(libc::PTRACE_DETACH, tid, 0, sig as u64)
+}
+
+/// `PTRACE_POKEDATA`: write one word at `addr` in the (stopped) tracee.
+pub fn ptrace_poke(tid: i32, addr: u64, word: u64) -> io::Result<()> {
+    ptrace_plain(libc::PTRACE_POKEDATA, tid, addr, word)
+}
+
+/// `PTRACE_PEEKDATA`: read one word at `addr` in the (stopped) tracee.
+pub fn ptrace_peek(tid: i32, addr: u64) -> io::Result<u64> {
+    clear_errno();
+    // SAFETY: PEEKDATA returns the word; addr is an address in the tracee
+    // and data is unused.
+    let ret = unsafe {
+        libc::ptrace(
+            libc::PTRACE_PEEKDATA,
+            tid,
+            addr as *mut libc::c_void,
+            0usize,
+        )
+    };
+    if ret == -1 {
+        // -1 is also a valid word: only errno tells them apart.
+        let e = io::Error::last_os_error();
+        if e.raw_os_error().unwrap_or(0) != 0 {
+            return Err(e);
+        }
+    }
+    Ok(ret as u64)
+}
+
+fn clear_errno() {
+    // SAFETY: __errno_location returns this thread's errno slot, always valid.
+    unsafe { *libc::__errno_location() = 0 };
+}
+
+/// `PTRACE_GETEVENTMSG`: the message of the last ptrace event (new thread id, ...).
+pub fn ptrace_geteventmsg(tid: i32) -> io::Result<u64> {
+    let mut msg: libc::c_ulong = 0;
+    // SAFETY: the kernel writes one unsigned long to `data`, which points to
+    // our local `msg`.
+    let ret = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETEVENTMSG,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            &mut msg as *mut libc::c_ulong,
+        )
+    };
+    check(ret).map(|_| msg as u64)
+}
+
+/// `PTRACE_GETREGS`.
+pub fn ptrace_getregs(tid: i32) -> io::Result<libc::user_regs_struct> {
+    let mut regs = std::mem::MaybeUninit::<libc::user_regs_struct>::uninit();
+    // SAFETY: the kernel fills the whole user_regs_struct `data` points to.
+    let ret = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGS,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            regs.as_mut_ptr(),
+        )
+    };
+    check(ret)?;
+    // SAFETY: the call succeeded, so the kernel initialised every byte.
+    Ok(unsafe { regs.assume_init() })
+}
+
+/// `PTRACE_SETREGS`.
+pub fn ptrace_setregs(tid: i32, regs: &libc::user_regs_struct) -> io::Result<()> {
+    // SAFETY: the kernel only reads the user_regs_struct `data` points to.
+    let ret = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGS,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            regs as *const libc::user_regs_struct,
+        )
+    };
+    check(ret).map(|_| ())
+}
+
+/// `PTRACE_GETSIGINFO`: `(si_signo, si_code)` of the signal the tracee is
+/// stopped for; fails with EINVAL in a group-stop.
+pub fn ptrace_siginfo(tid: i32) -> io::Result<(i32, i32)> {
+    let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
+    // SAFETY: the kernel fills the siginfo_t `data` points to.
+    let ret = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETSIGINFO,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            info.as_mut_ptr(),
+        )
+    };
+    check(ret)?;
+    // SAFETY: zero-initialised and then filled by the kernel.
+    let info = unsafe { info.assume_init() };
+    Ok((info.si_signo, info.si_code))
+}
+
+/// `waitpid(pid, __WALL | __WNOTHREAD | extra)`: only children and tracees
+/// of the calling thread, so several tracers in one process (test threads)
+/// never reap each other's targets. Returns `(pid, status)`; pid 0 with
+/// `WNOHANG` means nothing is ready.
+pub fn wait_any(pid: i32, extra: i32) -> io::Result<(i32, i32)> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: the kernel writes one int to `status`, our local.
+        let ret =
+            unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::__WNOTHREAD | extra) };
+        if ret == -1 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok((ret, status));
+    }
+}
+
+/// Send `sig` to one thread `tid` of process `pid`.
+pub fn tgkill(pid: i32, tid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: tgkill takes three integers.
+    let ret = unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) };
+    check(ret).map(|_| ())
+}
+
+/// Send `sig` to process `pid`.
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill takes two integers.
+    let ret = unsafe { libc::kill(pid, sig) };
+    check(ret as libc::c_long).map(|_| ())
+}
+
+/// Ignore SIGINT and SIGQUIT in this process: while it records a program
+/// launched in the same terminal, Ctrl-C is the program's to handle (the
+/// program's end then ends the recording). Call it only after the child has
+/// exec'd: an ignored signal stays ignored across exec.
+pub fn ignore_interactive_signals() {
+    for sig in [libc::SIGINT, libc::SIGQUIT] {
+        // SAFETY: installing SIG_IGN, a constant disposition, has no handler code to be unsafe.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+}
+
+/// Make `cmd`'s child pin itself to `cpu` (if given) and ask to be traced by
+/// its parent before it execs, so it stops with SIGTRAP right after the exec.
+pub fn traceme_on_exec(cmd: &mut Command, cpu: Option<usize>) {
+    // Build the CPU set before the fork: the child only makes system calls.
+    let set = cpu.and_then(|c| {
+        let mut s = CpuSet::new();
+        s.set(c).ok().map(|_| s)
+    });
+    let hook = move || -> io::Result<()> {
+        if let Some(set) = &set {
+            // Pinning is for speed only: a failure must not stop the program.
+            let _ = sched_setaffinity(Pid::from_raw(0), set);
+        }
+        ptrace_plain(libc::PTRACE_TRACEME as libc::c_uint, 0, 0, 0)
+    };
+    // SAFETY: the closure runs between fork and exec in the child and only
+    // makes two system calls (sched_setaffinity, ptrace); it allocates
+    // nothing and takes no locks, so it is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(hook);
+    }
+}
+
+/// Pin the calling thread to `cpu`. Returns whether it worked (pinning is
+/// an optimisation; failure is logged, not fatal).
+pub fn pin_current_thread(cpu: usize) -> bool {
+    let mut set = CpuSet::new();
+    if set.set(cpu).is_err() {
+        log::warn!(target: "tracer::sys", "cannot pin to CPU {cpu}: out of range");
+        return false;
+    }
+    match sched_setaffinity(Pid::from_raw(0), &set) {
+        Ok(()) => true,
+        Err(e) => {
+            log::warn!(target: "tracer::sys", "cannot pin the tracer to CPU {cpu}: {e}");
+            false
+        }
+    }
+}
+
+/// The CPU to run the tracer and the target on: the last CPU the current
+/// affinity mask allows (CPU 0 tends to take the most interrupts), or 0.
+pub fn pick_cpu() -> usize {
+    let Ok(set) = sched_getaffinity(Pid::from_raw(0)) else {
+        return 0;
+    };
+    (0..CpuSet::count())
+        .rev()
+        .find(|&c| set.is_set(c).unwrap_or(false))
+        .unwrap_or(0)
+}
