@@ -205,9 +205,13 @@ fn help_is_not_an_error() {
 }
 
 #[test]
-fn attach_is_not_implemented_yet() {
-    let line = assert_one_error_line(&hindsight(&["attach", "1"]));
-    assert!(line.contains("attach is not implemented yet"), "{line}");
+fn attach_to_a_missing_process() {
+    // PIDs above /proc/sys/kernel/pid_max (at most 2^22) never exist.
+    let line = assert_one_error_line(&hindsight(&["attach", "99999999"]));
+    assert!(
+        line.contains("99999999"),
+        "the error names the process: {line}"
+    );
 }
 
 // ---- files that are not recordings ----

@@ -13,65 +13,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use common::Interpreter;
-
-/// One fixture under the oracle and under hindsight; Err says what differed.
-fn check_fixture(
-    hindsight: &Path,
-    python: &Interpreter,
-    fixture: &Path,
-    dir: &Path,
-) -> Result<(), String> {
-    let stem = fixture
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .ok_or("fixture without a name")?;
-    let oracle_out = dir.join(format!("{stem}.oracle.jsonl"));
-    let hsr = dir.join(format!("{stem}.hsr"));
-    let dumped = dir.join(format!("{stem}.hindsight.jsonl"));
-    let expected = common::expected_status(fixture);
-
-    let oracle = common::run_oracle(&python.path, fixture, &oracle_out)?;
-    let oracle_status = common::status_code(&oracle);
-    if oracle_status != expected {
-        return Err(format!(
-            "the oracle run exited {oracle_status}, expected {expected}; stderr:\n{}",
-            String::from_utf8_lossy(&oracle.stderr)
-        ));
-    }
-
-    let record = common::run_record(hindsight, &python.path, fixture, &hsr)?;
-    let record_status = common::status_code(&record);
-    if record_status != oracle_status {
-        return Err(format!(
-            "hindsight record exited {record_status}, the program exits {oracle_status}; stderr:\n{}",
-            String::from_utf8_lossy(&record.stderr)
-        ));
-    }
-    if record.stdout != oracle.stdout {
-        return Err(format!(
-            "the program's stdout differs under hindsight record\n  oracle run: {:?}\n  record run: {:?}",
-            String::from_utf8_lossy(&oracle.stdout),
-            String::from_utf8_lossy(&record.stdout)
-        ));
-    }
-
-    common::run_dump(hindsight, &hsr, &dumped)?;
-    common::compare(&oracle_out, &dumped)
-        .map(|_| ())
-        .map_err(|report| {
-            format!(
-                "oracle ({}) vs hindsight ({}):\n{report}",
-                oracle_out.display(),
-                dumped.display()
-            )
-        })
-}
-
-/// Every fixture on the interpreter of minor version `minor` ("3.11").
+/// Every fixture under the oracle and under hindsight on one interpreter.
 fn hindsight_matches_oracle(minor: &str) {
     let Some(python) = common::interpreter(minor) else {
         eprintln!(
@@ -100,7 +45,13 @@ fn hindsight_matches_oracle(minor: &str) {
         fixtures.len()
     );
     let failures = common::run_all(&fixtures, |f| {
-        check_fixture(&hindsight, &python, f, dir.path())
+        common::check_program(
+            &hindsight,
+            &python,
+            f,
+            dir.path(),
+            common::expected_status(f),
+        )
     });
     if !failures.is_empty() {
         // Keep the outputs so that the differences can be looked at.

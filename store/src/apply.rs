@@ -21,7 +21,26 @@ pub const MAX_STACK: usize = 1 << 20;
 /// is the same state either way. `HeapItems` on an absent node, or beyond
 /// [`MAX_ITEMS`], is an error. On error the state may be partly updated.
 pub fn apply(state: &mut State, ops: &[Op]) -> Result<(), StoreError> {
-    let step = match ops.first() {
+    let step = first_step(state, ops)?;
+    for (i, op) in ops.iter().enumerate() {
+        apply_one(state, step, i, op.clone())?;
+    }
+    Ok(())
+}
+
+/// [`apply`], consuming the ops: nodes, frames and names move into the
+/// state instead of being copied (the reader's hot path).
+pub fn apply_owned(state: &mut State, ops: Vec<Op>) -> Result<(), StoreError> {
+    let step = first_step(state, &ops)?;
+    for (i, op) in ops.into_iter().enumerate() {
+        apply_one(state, step, i, op)?;
+    }
+    Ok(())
+}
+
+/// The step number of a step's ops, checking they start with `Op::Step`.
+fn first_step(state: &State, ops: &[Op]) -> Result<u64, StoreError> {
+    Ok(match ops.first() {
         Some(Op::Step(meta)) => meta.step.0,
         Some(_) => {
             return Err(StoreError::BadOps {
@@ -35,72 +54,74 @@ pub fn apply(state: &mut State, ops: &[Op]) -> Result<(), StoreError> {
                 what: "a step with no ops (it needs at least Op::Step)".into(),
             })
         }
-    };
+    })
+}
+
+/// Apply the `i`-th op of step `step`.
+fn apply_one(state: &mut State, step: u64, i: usize, op: Op) -> Result<(), StoreError> {
     let bad = |what: String| StoreError::BadOps { step, what };
-    for (i, op) in ops.iter().enumerate() {
-        match op {
-            Op::Step(meta) => {
-                if i != 0 {
-                    return Err(bad(format!("a second Op::Step at position {i}")));
-                }
-                state.meta = Some(meta.clone());
+    match op {
+        Op::Step(meta) => {
+            if i != 0 {
+                return Err(bad(format!("a second Op::Step at position {i}")));
             }
-            Op::StackTruncate(n) => state.stack.truncate(*n as usize),
-            Op::StackPush(frame) => {
-                if state.stack.len() >= MAX_STACK {
-                    return Err(bad(format!("the stack would exceed {MAX_STACK} frames")));
-                }
-                state.stack.push(frame.clone());
+            state.meta = Some(meta);
+        }
+        Op::StackTruncate(n) => state.stack.truncate(n as usize),
+        Op::StackPush(frame) => {
+            if state.stack.len() >= MAX_STACK {
+                return Err(bad(format!("the stack would exceed {MAX_STACK} frames")));
             }
-            Op::ClearScope(scope) => scope_mut(state, *scope).clear(),
-            Op::Bind { scope, name, value } => bind(scope_mut(state, *scope), name, *value),
-            Op::Unbind { scope, name } => {
-                let names = scope_mut(state, *scope);
-                if let Some(pos) = names.iter().position(|(n, _)| n == name) {
-                    names.remove(pos);
-                }
+            state.stack.push(frame);
+        }
+        Op::ClearScope(scope) => scope_mut(state, scope).clear(),
+        Op::Bind { scope, name, value } => bind(scope_mut(state, scope), name, value),
+        Op::Unbind { scope, name } => {
+            let names = scope_mut(state, scope);
+            if let Some(pos) = names.iter().position(|(n, _)| *n == name) {
+                names.remove(pos);
             }
-            Op::HeapSet(addr, node) => {
-                if node.items.len() > MAX_ITEMS as usize {
-                    return Err(bad(format!(
-                        "node {:#x} has {} items, more than {MAX_ITEMS}",
-                        addr.0,
-                        node.items.len()
-                    )));
-                }
-                state.heap.insert(*addr, node.clone());
+        }
+        Op::HeapSet(addr, node) => {
+            if node.items.len() > MAX_ITEMS as usize {
+                return Err(bad(format!(
+                    "node {:#x} has {} items, more than {MAX_ITEMS}",
+                    addr.0,
+                    node.items.len()
+                )));
             }
-            Op::HeapItems {
-                addr,
-                start,
-                new,
-                len,
-            } => {
-                let end = u64::from(*start) + new.len() as u64;
-                if end > u64::from(MAX_ITEMS) || *len > MAX_ITEMS {
-                    return Err(bad(format!(
-                        "HeapItems on {:#x} reaches {} items, more than {MAX_ITEMS}",
-                        addr.0,
-                        end.max(u64::from(*len))
-                    )));
-                }
-                let node = state.heap.get_mut(addr).ok_or_else(|| {
-                    bad(format!(
-                        "HeapItems on {:#x}, which is not in the heap",
-                        addr.0
-                    ))
-                })?;
-                let start = *start as usize;
-                let end = end as usize;
-                if node.items.len() < end {
-                    node.items.resize(end, ObjAddr(0));
-                }
-                node.items[start..end].copy_from_slice(new);
-                node.items.resize(*len as usize, ObjAddr(0));
+            state.heap.insert(addr, node);
+        }
+        Op::HeapItems {
+            addr,
+            start,
+            new,
+            len,
+        } => {
+            let end = u64::from(start) + new.len() as u64;
+            if end > u64::from(MAX_ITEMS) || len > MAX_ITEMS {
+                return Err(bad(format!(
+                    "HeapItems on {:#x} reaches {} items, more than {MAX_ITEMS}",
+                    addr.0,
+                    end.max(u64::from(len))
+                )));
             }
-            Op::HeapDel(addr) => {
-                state.heap.remove(addr);
+            let node = state.heap.get_mut(&addr).ok_or_else(|| {
+                bad(format!(
+                    "HeapItems on {:#x}, which is not in the heap",
+                    addr.0
+                ))
+            })?;
+            let start = start as usize;
+            let end = end as usize;
+            if node.items.len() < end {
+                node.items.resize(end, ObjAddr(0));
             }
+            node.items[start..end].copy_from_slice(&new);
+            node.items.resize(len as usize, ObjAddr(0));
+        }
+        Op::HeapDel(addr) => {
+            state.heap.remove(&addr);
         }
     }
     Ok(())
@@ -114,10 +135,10 @@ fn scope_mut(state: &mut State, scope: Scope) -> &mut Vec<(Arc<str>, ObjAddr)> {
 }
 
 /// Rebind in place (keeping the name's position) or append a new name.
-fn bind(names: &mut Vec<(Arc<str>, ObjAddr)>, name: &Arc<str>, value: ObjAddr) {
-    match names.iter_mut().find(|(n, _)| n == name) {
+fn bind(names: &mut Vec<(Arc<str>, ObjAddr)>, name: Arc<str>, value: ObjAddr) {
+    match names.iter_mut().find(|(n, _)| *n == name) {
         Some(slot) => slot.1 = value,
-        None => names.push((name.clone(), value)),
+        None => names.push((name, value)),
     }
 }
 

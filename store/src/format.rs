@@ -13,7 +13,9 @@ use std::path::Path;
 /// The first 8 bytes of every recording (PNG-style: catches text-mode mangling).
 pub const MAGIC: [u8; 8] = *b"\x89HSR\r\n\x1a\n";
 /// The format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added diff checkpoints (segment kind 6); version 1 files are
+/// still read.
+pub const FORMAT_VERSION: u32 = 2;
 /// Magic, version, header length, header CRC32.
 pub const PREAMBLE_LEN: u64 = 20;
 /// The largest header accepted.
@@ -44,6 +46,11 @@ pub enum SegKind {
     Index = 4,
     /// The footer (always the last 48 bytes of a complete file).
     Footer = 5,
+    /// The full state after step `first_step`, zstd-compressed with the raw
+    /// payload of the key checkpoint (the last kind-1 checkpoint before it
+    /// in the file) as the dictionary: consecutive states differ little, so
+    /// this costs a few hundred bytes where a full checkpoint costs kilobytes.
+    DiffCheckpoint = 6,
 }
 
 impl SegKind {
@@ -55,6 +62,7 @@ impl SegKind {
             3 => SegKind::End,
             4 => SegKind::Index,
             5 => SegKind::Footer,
+            6 => SegKind::DiffCheckpoint,
             _ => return None,
         })
     }
@@ -247,6 +255,12 @@ pub fn parse_frame(b: &[u8; FRAME_LEN as usize], offset: u64) -> Result<Frame, S
     if frame.stored_len > MAX_PAYLOAD_LEN || frame.raw_len > MAX_PAYLOAD_LEN {
         return Err(StoreError::corrupt("impossible segment length", offset));
     }
+    if kind == SegKind::DiffCheckpoint && flags & FLAG_ZSTD == 0 {
+        return Err(StoreError::corrupt(
+            "diff checkpoint without compression",
+            offset,
+        ));
+    }
     if flags & FLAG_ZSTD == 0 && frame.stored_len != frame.raw_len {
         return Err(StoreError::corrupt(
             "uncompressed segment with two lengths",
@@ -264,14 +278,51 @@ pub fn check_crc(frame_bytes: &[u8; FRAME_LEN as usize], frame: &Frame, payload:
     h.finalize() == frame.crc
 }
 
-/// The raw payload of a CRC-checked segment.
+thread_local! {
+    /// One zstd decompression context per thread, reused: creating one per
+    /// segment costs as much as decompressing a small segment.
+    static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The raw payload of a CRC-checked segment (not a diff checkpoint, which
+/// needs its key: [`decode_payload_with`]).
 pub fn decode_payload(frame: &Frame, stored: &[u8], offset: u64) -> Result<Vec<u8>, StoreError> {
+    decode_payload_with(frame, stored, offset, None)
+}
+
+/// The raw payload of a CRC-checked segment, decompressed with `dict` (the
+/// key checkpoint's raw payload) when it is a diff checkpoint.
+pub fn decode_payload_with(
+    frame: &Frame,
+    stored: &[u8],
+    offset: u64,
+    dict: Option<&[u8]>,
+) -> Result<Vec<u8>, StoreError> {
     if frame.flags & FLAG_ZSTD == 0 {
         return Ok(stored.to_vec());
     }
-    let raw = zstd::bulk::decompress(stored, frame.raw_len as usize).map_err(|e| {
+    let undecodable = |e: std::io::Error| {
         StoreError::corrupt(format!("segment payload does not decompress ({e})"), offset)
-    })?;
+    };
+    let raw = match (frame.kind, dict) {
+        (SegKind::DiffCheckpoint, Some(dict)) => zstd::bulk::Decompressor::with_dictionary(dict)
+            .and_then(|mut d| d.decompress(stored, frame.raw_len as usize))
+            .map_err(undecodable)?,
+        (SegKind::DiffCheckpoint, None) => {
+            return Err(StoreError::corrupt(
+                "diff checkpoint read without its key checkpoint",
+                offset,
+            ))
+        }
+        _ => DCTX
+            .with(|d| match &mut *d.borrow_mut() {
+                Some(d) => d.decompress(stored, frame.raw_len as usize),
+                d @ None => zstd::bulk::Decompressor::new()
+                    .and_then(|n| d.insert(n).decompress(stored, frame.raw_len as usize)),
+            })
+            .map_err(undecodable)?,
+    };
     if raw.len() != frame.raw_len as usize {
         return Err(StoreError::corrupt(
             format!(
@@ -293,6 +344,17 @@ pub fn read_segment(
     file_len: u64,
     path: &Path,
 ) -> Result<(Frame, Vec<u8>), StoreError> {
+    read_segment_with(file, offset, file_len, path, None)
+}
+
+/// [`read_segment`], with the key checkpoint's raw payload for a diff checkpoint.
+pub fn read_segment_with(
+    file: &File,
+    offset: u64,
+    file_len: u64,
+    path: &Path,
+    dict: Option<&[u8]>,
+) -> Result<(Frame, Vec<u8>), StoreError> {
     let mut fb = [0u8; FRAME_LEN as usize];
     if offset.saturating_add(FRAME_LEN) > file_len {
         return Err(StoreError::corrupt(
@@ -313,7 +375,7 @@ pub fn read_segment(
     if !check_crc(&fb, &frame, &stored) {
         return Err(StoreError::corrupt("segment CRC32 does not match", offset));
     }
-    let raw = decode_payload(&frame, &stored, offset)?;
+    let raw = decode_payload_with(&frame, &stored, offset, dict)?;
     Ok((frame, raw))
 }
 

@@ -9,12 +9,13 @@ pub mod apply;
 pub mod checkpoint;
 pub mod error;
 pub mod format;
+pub mod intern;
 pub mod model;
 pub mod reader;
 pub mod records;
 pub mod writer;
 
-pub use apply::apply;
+pub use apply::{apply, apply_owned};
 pub use error::StoreError;
 pub use format::FORMAT_VERSION;
 pub use model::{EventKind, FrameRec, Node, ObjAddr, Op, Position, Scope, State, Step, StepMeta};

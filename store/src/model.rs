@@ -51,7 +51,9 @@ pub struct Position {
 /// One frame of the stack.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FrameRec {
+    #[serde(deserialize_with = "crate::intern::de_arc_str")]
     pub function: Arc<str>,
+    #[serde(deserialize_with = "crate::intern::de_arc_str")]
     pub file: Arc<str>,
     pub line: u32,
 }
@@ -63,7 +65,9 @@ pub struct StepMeta {
     pub event: EventKind,
     /// OS thread id that ran the step.
     pub thread: u32,
+    #[serde(deserialize_with = "crate::intern::de_arc_str")]
     pub file: Arc<str>,
+    #[serde(deserialize_with = "crate::intern::de_arc_str")]
     pub function: Arc<str>,
     pub line: u32,
     pub position: Option<Position>,
@@ -76,6 +80,7 @@ pub struct StepMeta {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
     /// The type as it is shown to users.
+    #[serde(deserialize_with = "crate::intern::de_arc_str")]
     pub type_name: Arc<str>,
     /// A rendering tag chosen by the recorder; opaque to the store.
     pub kind: u8,
@@ -84,6 +89,7 @@ pub struct Node {
     /// Children, in order.
     pub items: Vec<ObjAddr>,
     /// Named children (instance attributes), when the object has them.
+    #[serde(deserialize_with = "crate::intern::de_attrs")]
     pub attrs: Option<Vec<(Arc<str>, ObjAddr)>>,
     /// The object was cut at a size limit.
     pub truncated: bool,
@@ -114,11 +120,16 @@ pub enum Op {
     /// Bind (or rebind) a name; a new name goes at the end of the scope's order.
     Bind {
         scope: Scope,
+        #[serde(deserialize_with = "crate::intern::de_arc_str")]
         name: Arc<str>,
         value: ObjAddr,
     },
     /// Remove a name from a scope.
-    Unbind { scope: Scope, name: Arc<str> },
+    Unbind {
+        scope: Scope,
+        #[serde(deserialize_with = "crate::intern::de_arc_str")]
+        name: Arc<str>,
+    },
     /// Insert or replace the node at an address.
     HeapSet(ObjAddr, Node),
     /// Change a node's items in place: overwrite `items[start..start+new.len()]`

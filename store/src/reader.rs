@@ -3,13 +3,13 @@
 //! killed), and rebuild the state at any step from the nearest checkpoint
 //! plus deltas.
 
-use crate::apply::apply;
+use crate::apply::{apply, apply_owned};
 use crate::checkpoint::decode_checkpoint;
 use crate::error::StoreError;
 use crate::format::{
     array32_prefix, check_crc, decode_payload, from_msgpack, le_u64, parse_frame, read_exact,
-    read_preamble, read_segment, read_up_to, Frame, IndexEntry, SegKind, FOOTER_PAYLOAD_LEN,
-    FRAME_LEN,
+    read_preamble, read_segment, read_segment_with, read_up_to, Frame, IndexEntry, SegKind,
+    FOOTER_PAYLOAD_LEN, FRAME_LEN,
 };
 use crate::model::{Op, State, Step, StepMeta};
 use crate::records::{RecordingEnd, RecordingHeader};
@@ -23,6 +23,15 @@ use std::sync::{Arc, Mutex};
 struct SegRef {
     first_step: u64,
     count: u32,
+    offset: u64,
+    /// A diff checkpoint's key checkpoint.
+    key: Option<KeyRef>,
+}
+
+/// Where a diff checkpoint's key checkpoint is.
+#[derive(Debug, Clone, Copy)]
+struct KeyRef {
+    first_step: u64,
     offset: u64,
 }
 
@@ -45,7 +54,12 @@ pub struct Reader {
     scanned_to: u64,
     /// The footer was read: nothing more will be appended.
     sealed: bool,
+    /// The last key (full) checkpoint added, for the diff checkpoints after it.
+    last_key: Option<KeyRef>,
     last_ops: Mutex<Option<(usize, Ops)>>,
+    /// The raw payload of the key checkpoint read last, by offset: the
+    /// dictionary of the diff checkpoints that follow it.
+    key_cache: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
 }
 
 impl Reader {
@@ -67,7 +81,9 @@ impl Reader {
             step_count: 0,
             scanned_to: data_start,
             sealed: false,
+            last_key: None,
             last_ops: Mutex::new(None),
+            key_cache: Mutex::new(None),
         };
         match r.read_index(data_start) {
             Ok(true) => return Ok(r),
@@ -81,6 +97,7 @@ impl Reader {
         r.checkpoints.clear();
         r.end = None;
         r.step_count = 0;
+        r.last_key = None;
         r.scan()?;
         Ok(r)
     }
@@ -238,7 +255,13 @@ impl Reader {
     }
 
     fn load_checkpoint(&self, c: SegRef) -> Result<State, StoreError> {
-        let raw = self.segment(c, SegKind::Checkpoint)?;
+        let raw = match c.key {
+            None => self.segment(c, SegKind::Checkpoint)?,
+            Some(k) => {
+                let dict = self.key_raw(k)?;
+                self.segment_with(c, SegKind::DiffCheckpoint, Some(&dict))?
+            }
+        };
         let state = decode_checkpoint(&raw, c.offset)?;
         match &state.meta {
             Some(m) if m.step.0 == c.first_step => Ok(state),
@@ -269,11 +292,12 @@ impl Reader {
             let mut de = rmp_serde::Deserializer::new(body);
             let seg_end = d.first_step + u64::from(d.count);
             for s in d.first_step..seg_end.min(to + 1) {
-                let ops = Vec::<Op>::deserialize(&mut de).map_err(|e| {
+                let mut ops = Vec::<Op>::deserialize(&mut de).map_err(|e| {
                     StoreError::corrupt(format!("step {s} does not decode ({e})"), d.offset)
                 })?;
                 if s >= n {
-                    apply(state, &ops).map_err(|e| {
+                    set_step(&mut ops, s);
+                    apply_owned(state, ops).map_err(|e| {
                         StoreError::corrupt(format!("step {s} cannot be applied: {e}"), d.offset)
                     })?;
                 }
@@ -328,7 +352,10 @@ impl Reader {
             }
         }
         let raw = self.segment(d, SegKind::Deltas)?;
-        let ops: Vec<Vec<Op>> = from_msgpack(&raw, "a deltas segment", d.offset)?;
+        let mut ops: Vec<Vec<Op>> = from_msgpack(&raw, "a deltas segment", d.offset)?;
+        for (k, step_ops) in ops.iter_mut().enumerate() {
+            set_step(step_ops, d.first_step + k as u64);
+        }
         if ops.len() != d.count as usize {
             return Err(StoreError::corrupt(
                 format!(
@@ -346,9 +373,41 @@ impl Reader {
         Ok((ops, i))
     }
 
+    /// The raw payload of a key checkpoint (cached: consecutive queries
+    /// mostly share their key).
+    fn key_raw(&self, k: KeyRef) -> Result<Arc<Vec<u8>>, StoreError> {
+        if let Some((off, raw)) = self.key_cache.lock().ok().and_then(|g| g.clone()) {
+            if off == k.offset {
+                return Ok(raw);
+            }
+        }
+        let s = SegRef {
+            first_step: k.first_step,
+            count: 1,
+            offset: k.offset,
+            key: None,
+        };
+        let raw = Arc::new(self.segment(s, SegKind::Checkpoint)?);
+        if let Ok(mut g) = self.key_cache.lock() {
+            *g = Some((k.offset, raw.clone()));
+        }
+        Ok(raw)
+    }
+
     /// Read a segment the table points at and check it is the one expected.
     fn segment(&self, s: SegRef, kind: SegKind) -> Result<Vec<u8>, StoreError> {
-        let (frame, raw) = read_segment(&self.file, s.offset, self.file_len, &self.path)?;
+        self.segment_with(s, kind, None)
+    }
+
+    /// [`Reader::segment`], with a diff checkpoint's dictionary.
+    fn segment_with(
+        &self,
+        s: SegRef,
+        kind: SegKind,
+        dict: Option<&[u8]>,
+    ) -> Result<Vec<u8>, StoreError> {
+        let (frame, raw) =
+            read_segment_with(&self.file, s.offset, self.file_len, &self.path, dict)?;
         if frame.kind != kind || frame.first_step != s.first_step || frame.count != s.count {
             return Err(StoreError::corrupt(
                 format!("expected a {kind:?} segment for step {}", s.first_step),
@@ -469,10 +528,11 @@ impl Reader {
         count: u32,
         offset: u64,
     ) -> Result<(), StoreError> {
-        let s = SegRef {
+        let mut s = SegRef {
             first_step,
             count,
             offset,
+            key: None,
         };
         match kind {
             SegKind::Deltas => {
@@ -488,7 +548,15 @@ impl Reader {
                 self.deltas.push(s);
                 self.step_count += u64::from(count);
             }
-            SegKind::Checkpoint => {
+            SegKind::Checkpoint | SegKind::DiffCheckpoint => {
+                if kind == SegKind::DiffCheckpoint {
+                    s.key = Some(self.last_key.ok_or_else(|| {
+                        StoreError::corrupt(
+                            format!("diff checkpoint for step {first_step} without a key checkpoint before it"),
+                            offset,
+                        )
+                    })?);
+                }
                 let after_last =
                     !matches!(self.checkpoints.last(), Some(c) if c.first_step >= first_step);
                 if first_step >= self.step_count || count != 1 || !after_last {
@@ -498,10 +566,21 @@ impl Reader {
                     ));
                 }
                 self.checkpoints.push(s);
+                if kind == SegKind::Checkpoint {
+                    self.last_key = Some(KeyRef { first_step, offset });
+                }
             }
             SegKind::End | SegKind::Index | SegKind::Footer => {}
         }
         Ok(())
+    }
+}
+
+/// Give a step read from a deltas segment its number, which the file does
+/// not hold (version 2 writes 0; version 1 wrote the same number).
+fn set_step(ops: &mut [Op], n: u64) {
+    if let Some(Op::Step(meta)) = ops.first_mut() {
+        meta.step = Step(n);
     }
 }
 

@@ -5,14 +5,14 @@
 //! `write` each, as soon as they are sealed, so a reader (or a crash) always
 //! sees a prefix of complete segments plus at most one torn one.
 
-use crate::apply::apply;
+use crate::apply::apply_owned;
 use crate::checkpoint::encode_checkpoint;
 use crate::error::StoreError;
 use crate::format::{
     array32_prefix, encode_preamble, encode_segment, to_msgpack, IndexEntry, SegKind,
     FORMAT_VERSION, ZSTD_LEVEL,
 };
-use crate::model::{Op, State};
+use crate::model::{Op, State, Step};
 use crate::records::{RecordingEnd, RecordingHeader, WriteSummary};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use std::fs::File;
@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// A deltas segment is sealed once its uncompressed ops reach this size.
-pub const SEGMENT_TARGET_BYTES: usize = 64 * 1024;
+pub const SEGMENT_TARGET_BYTES: usize = 256 * 1024;
 /// A deltas segment is sealed (and so visible to readers) at most this long
 /// after its first step arrived.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
@@ -37,13 +37,18 @@ pub struct WriterOptions {
     pub checkpoint_every: u64,
     /// Steps the channel holds before [`Writer::send`] blocks. 0 is taken as 1.
     pub channel_capacity: usize,
+    /// Every this many checkpoints one is a key (full, standalone) checkpoint;
+    /// the others are diff checkpoints compressed against the last key.
+    /// 0 or 1: every checkpoint is a key.
+    pub key_every: u64,
 }
 
 impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
-            checkpoint_every: 1000,
+            checkpoint_every: 500,
             channel_capacity: 4096,
+            key_every: 32,
         }
     }
 }
@@ -99,6 +104,9 @@ impl Writer {
             next_step: 0,
             since_checkpoint: 0,
             every: opts.checkpoint_every.max(1),
+            key_every: opts.key_every.max(1),
+            since_key: 0,
+            key_compressor: None,
             bytes: bytes.clone(),
         };
         let fail = failure.clone();
@@ -233,6 +241,12 @@ struct Sealer {
     /// Steps received since the last checkpoint.
     since_checkpoint: u64,
     every: u64,
+    /// A key checkpoint every this many checkpoints.
+    key_every: u64,
+    /// Checkpoints written since the last key checkpoint.
+    since_key: u64,
+    /// A compressor primed with the last key checkpoint's raw payload.
+    key_compressor: Option<zstd::bulk::Compressor<'static>>,
     bytes: Arc<AtomicU64>,
 }
 
@@ -264,9 +278,23 @@ impl Sealer {
         }
     }
 
-    fn step(&mut self, ops: Vec<Op>) -> Result<(), StoreError> {
-        apply(&mut self.state, &ops)?;
-        rmp_serde::encode::write(&mut self.pending, &ops).map_err(|e| StoreError::Encode {
+    fn step(&mut self, mut ops: Vec<Op>) -> Result<(), StoreError> {
+        // The step number is implied by the segment's first step; written as
+        // 0 it no longer breaks zstd's matches between similar steps.
+        let step = match ops.first_mut() {
+            Some(Op::Step(meta)) => std::mem::replace(&mut meta.step, Step(0)),
+            _ => Step(self.next_step),
+        };
+        let mark = self.pending.len();
+        let encoded = rmp_serde::encode::write(&mut self.pending, &ops);
+        if let Some(Op::Step(meta)) = ops.first_mut() {
+            meta.step = step;
+        }
+        if let Err(e) = apply_owned(&mut self.state, ops) {
+            self.pending.truncate(mark);
+            return Err(e);
+        }
+        encoded.map_err(|e| StoreError::Encode {
             what: format!("the ops of step {}", self.next_step),
             cause: e.to_string(),
         })?;
@@ -280,8 +308,7 @@ impl Sealer {
         if self.since_checkpoint >= self.every {
             self.since_checkpoint = 0;
             self.seal()?;
-            let raw = encode_checkpoint(&self.state)?;
-            self.write(SegKind::Checkpoint, self.next_step - 1, 1, &raw, true)?;
+            self.checkpoint()?;
         } else if self.pending.len() >= SEGMENT_TARGET_BYTES
             || self
                 .pending_since
@@ -289,6 +316,29 @@ impl Sealer {
         {
             self.seal()?;
         }
+        Ok(())
+    }
+
+    /// Write the state as a key checkpoint, or as a diff against the last key.
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        let raw = encode_checkpoint(&self.state)?;
+        let step = self.next_step - 1;
+        if let (Some(mut c), true) = (self.key_compressor.take(), self.since_key < self.key_every) {
+            let seg = encode_segment(SegKind::DiffCheckpoint, step, 1, &raw, Some(&mut c));
+            self.key_compressor = Some(c);
+            self.since_key += 1;
+            return self.write_segment(SegKind::DiffCheckpoint, step, 1, seg?);
+        }
+        self.write(SegKind::Checkpoint, step, 1, &raw, true)?;
+        self.since_key = 1;
+        self.key_compressor = Some(
+            zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, &raw).map_err(|e| {
+                StoreError::Encode {
+                    what: "the zstd compressor for diff checkpoints".into(),
+                    cause: e.to_string(),
+                }
+            })?,
+        );
         Ok(())
     }
 
@@ -347,6 +397,17 @@ impl Sealer {
             raw,
             compress.then_some(&mut self.compressor),
         )?;
+        self.write_segment(kind, first_step, count, seg)
+    }
+
+    /// Append an encoded segment and note it in the index.
+    fn write_segment(
+        &mut self,
+        kind: SegKind,
+        first_step: u64,
+        count: u32,
+        seg: Vec<u8>,
+    ) -> Result<(), StoreError> {
         self.file
             .write_all(&seg)
             .map_err(|e| StoreError::io(format!("writing {}", self.path.display()), e))?;

@@ -148,6 +148,7 @@ fn a_file_being_written_can_be_read() {
         WriterOptions {
             checkpoint_every: 100,
             channel_capacity: 4,
+            key_every: 3,
         },
     )
     .unwrap();

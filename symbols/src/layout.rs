@@ -77,6 +77,15 @@ pub struct RuntimeLayout {
     pub ts_current_frame: u32,
     /// `PyThreadState.use_tracing` (3.8-3.9).
     pub ts_use_tracing: u32,
+    /// `_PyRuntimeState.ceval.tracing_possible` (3.8): the eval loop checks
+    /// for line events only while it is non-zero.
+    pub runtime_tracing_possible: u32,
+    /// `PyInterpreterState.ceval.tracing_possible` (3.9).
+    pub interp_tracing_possible: u32,
+    /// `PyInterpreterState.sys_tracing_threads` (3.12+, a `Py_ssize_t`):
+    /// threads with a C trace function; the legacy-tracing events stay on
+    /// while it is non-zero.
+    pub interp_sys_tracing_threads: u32,
     pub ts_tracing: u32,
     pub ts_c_tracefunc: u32,
     pub ts_c_traceobj: u32,
@@ -232,6 +241,15 @@ pub struct ObjectsLayout {
     pub exception_args: u32,
     /// `PyBaseExceptionObject.dict`.
     pub exception_dict: u32,
+    /// `PyDictValues.capacity` (3.13+): slots in `values`.
+    pub dictvalues_capacity: u32,
+    /// `PyDictValues.size` (3.13+): entries of the insertion order, which
+    /// follows `values[capacity]`.
+    pub dictvalues_size: u32,
+    /// `PyDictValues.valid` (3.13+): inline values still hold the attributes.
+    pub dictvalues_valid: u32,
+    /// `PyDictValues.values` (3.13+).
+    pub dictvalues_values: u32,
 }
 
 /// Every field offset hindsight reads, for one interpreter.

@@ -87,6 +87,7 @@ const SETENTRY: &[&str] = &["setentry"];
 const RANGE: &[&str] = &["rangeobject"];
 const CELL: &[&str] = &["PyCellObject"];
 const EXC: &[&str] = &["PyBaseExceptionObject"];
+const DICTVALUES: &[&str] = &["PyDictValues", "_dictvalues"];
 
 /// The table. Version ranges follow the comments in `layout.rs` and CPython's headers.
 static ROWS: &[Row] = rows! {
@@ -127,6 +128,9 @@ static ROWS: &[Row] = rows! {
     runtime.ts_root_cframe <- TSTATE, off "root_cframe", 11..=12;
     runtime.ts_current_frame <- TSTATE, off "current_frame", 13..=13;
     runtime.ts_use_tracing <- TSTATE, off "use_tracing", 8..=9;
+    runtime.runtime_tracing_possible <- RUNTIME, off "ceval.tracing_possible", 8..=8;
+    runtime.interp_tracing_possible <- INTERP, off "ceval.tracing_possible", 9..=9;
+    runtime.interp_sys_tracing_threads <- INTERP, off "sys_tracing_threads", 12..=13;
     runtime.ts_tracing <- TSTATE, off "tracing", 8..=13;
     runtime.ts_c_tracefunc <- TSTATE, off "c_tracefunc", 8..=13;
     runtime.ts_c_traceobj <- TSTATE, off "c_traceobj", 8..=13;
@@ -232,6 +236,10 @@ static ROWS: &[Row] = rows! {
     objects.cell_ob_ref <- CELL, off "ob_ref", 8..=13;
     objects.exception_args <- EXC, off "args", 8..=13;
     objects.exception_dict <- EXC, off "dict", 8..=13;
+    objects.dictvalues_capacity <- DICTVALUES, off "capacity", 13..=13;
+    objects.dictvalues_size <- DICTVALUES, off "size", 13..=13;
+    objects.dictvalues_valid <- DICTVALUES, off "valid", 13..=13;
+    objects.dictvalues_values <- DICTVALUES, off "values", 13..=13;
 };
 
 /// Resolves every row that applies to `version` from `types`. Fields that do

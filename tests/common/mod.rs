@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Minor versions hindsight records today; extend when a version module lands.
-pub const SUPPORTED: &[&str] = &["3.11"];
+pub const SUPPORTED: &[&str] = &["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"];
 
 /// Every interpreter the tests look for, as pyenv installs them.
 pub const KNOWN_VERSIONS: &[&str] = &["3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"];
@@ -302,4 +302,56 @@ pub fn report(what: &str, total: usize, failures: &[(String, String)]) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+}
+
+/// Record `fixture` with hindsight and run it under the oracle: same exit
+/// status, same stdout, and every step equal (compare.py).
+pub fn check_program(
+    hindsight: &Path,
+    python: &Interpreter,
+    fixture: &Path,
+    dir: &Path,
+    expected: i32,
+) -> Result<(), String> {
+    let stem = fixture
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .ok_or("fixture without a name")?;
+    let oracle_out = dir.join(format!("{stem}.oracle.jsonl"));
+    let hsr = dir.join(format!("{stem}.hsr"));
+    let dumped = dir.join(format!("{stem}.hindsight.jsonl"));
+
+    let oracle = run_oracle(&python.path, fixture, &oracle_out)?;
+    let oracle_status = status_code(&oracle);
+    if oracle_status != expected {
+        return Err(format!(
+            "the oracle run exited {oracle_status}, expected {expected}; stderr:\n{}",
+            String::from_utf8_lossy(&oracle.stderr)
+        ));
+    }
+
+    let record = run_record(hindsight, &python.path, fixture, &hsr)?;
+    let record_status = status_code(&record);
+    if record_status != oracle_status {
+        return Err(format!(
+            "hindsight record exited {record_status}, the program exits {oracle_status}; stderr:\n{}",
+            String::from_utf8_lossy(&record.stderr)
+        ));
+    }
+    if record.stdout != oracle.stdout {
+        return Err(format!(
+            "the program's stdout differs under hindsight record\n  oracle run: {:?}\n  record run: {:?}",
+            String::from_utf8_lossy(&oracle.stdout),
+            String::from_utf8_lossy(&record.stdout)
+        ));
+    }
+
+    run_dump(hindsight, &hsr, &dumped)?;
+    compare(&oracle_out, &dumped).map(|_| ()).map_err(|report| {
+        format!(
+            "oracle ({}) vs hindsight ({}):\n{report}",
+            oracle_out.display(),
+            dumped.display()
+        )
+    })
 }

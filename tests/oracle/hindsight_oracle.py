@@ -120,6 +120,10 @@ class Oracle:
             if f_locals is frame.f_globals:
                 local_values = {}
             else:
+                if type(f_locals) is not dict:
+                    # 3.13+ (PEP 667): a function frame's f_locals is a
+                    # write-through FrameLocalsProxy; its items are the locals.
+                    f_locals = dict(f_locals)
                 local_values = render.render_mapping(f_locals, skip_dunder=False)
         state = {
             "step": 0,

@@ -154,6 +154,10 @@ def _instance_dict(x):
     return _dict_at_offset(x)
 
 
+# Py_TPFLAGS_MANAGED_DICT (3.11+).
+_MANAGED_DICT = 1 << 4
+
+
 def _dict_at_offset(x):
     """The dict at the type's tp_dictoffset, for types (often C bases such as
     _asyncio.Future) that keep an instance dict but expose no __dict__
@@ -162,6 +166,19 @@ def _dict_at_offset(x):
         off = type(x).__dictoffset__
     except Exception:
         return None
+    if off == -1 and _type_flags(type(x)) & _MANAGED_DICT:
+        # 3.12+: a managed dict (3.13: maybe still inline values) of a class
+        # whose C base hides __dict__ (asyncio's _GatheringFuture on 3.13).
+        import ctypes
+
+        get = ctypes.pythonapi.PyObject_GenericGetDict
+        get.restype = ctypes.py_object
+        get.argtypes = [ctypes.py_object, ctypes.c_void_p]
+        try:
+            value = get(x, None)
+        except Exception:
+            return None
+        return value if type(value) is dict else None
     if off <= 0:
         # Negative offsets belong to variable-sized objects (int, tuple
         # subclasses), which always get a __dict__ descriptor.
@@ -173,6 +190,27 @@ def _dict_at_offset(x):
         return None
     value = ctypes.cast(ptr, ctypes.py_object).value
     return value if type(value) is dict else None
+
+
+def _declared_slots(cls):
+    """The names `cls` declared in `__slots__`, mangled as the class statement
+    mangles them (`__x` in class `_C` is `_C__x`)."""
+    slots = _type_dict(cls).get("__slots__", ())
+    if type(slots) is str:
+        slots = (slots,)
+    try:
+        slots = tuple(slots)
+    except Exception:
+        return frozenset()
+    owner = _type_name(cls).lstrip("_")
+    out = set()
+    for s in slots:
+        if type(s) is not str:
+            continue
+        if s.startswith("__") and not s.endswith("__") and owner:
+            s = "_" + owner + s
+        out.add(s)
+    return frozenset(out)
 
 
 def attributes(x):
@@ -189,10 +227,15 @@ def attributes(x):
                 continue
         except Exception:
             continue
+        declared = _declared_slots(cls)
         for name, desc in _type_dict(cls).items():
             if type(desc) is not types.MemberDescriptorType:
                 continue
             slot = desc.__name__
+            if slot not in declared:
+                # A C struct member of an extension heap type (re.Pattern's
+                # `flags`), not a __slots__ entry.
+                continue
             if slot in ("__dict__", "__weakref__") or slot in out:
                 continue
             try:

@@ -3,7 +3,10 @@
 //! cost of one trap round trip (stop, GETREGS, one read, SETREGS, CONT), with
 //! tracer and target pinned to one CPU and, for comparison, unpinned.
 //!
-//! `cargo run --release -p tracer --example trap_bench -- [N]`
+//! `cargo run --release -p tracer --example trap_bench -- [N] [--json]`
+//!
+//! With `--json` it prints one JSON object instead (for scripts/bench):
+//! `{"traps": N, "cpu": C, "pinned_us": .., "unpinned_us": .., "plain_s": ..}`.
 
 use std::ffi::OsString;
 use std::process::Command;
@@ -23,8 +26,11 @@ int main(int argc, char **argv) {
 "#;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: u64 = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let json = args.iter().any(|a| a == "--json");
+    let n: u64 = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(200_000);
@@ -56,6 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let plain = t0.elapsed().as_secs_f64();
 
     let cpu = tracer::sys::pick_cpu();
+    let mut results = Vec::new();
     for pinned in [true, false] {
         // A fresh thread per run: its CPU affinity is its own.
         let exe = exe.clone();
@@ -96,12 +103,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .join()
         .map_err(|_| "bench thread panicked")??;
-        let how = if pinned {
-            format!("pinned to CPU {cpu}")
-        } else {
-            "unpinned".to_string()
-        };
-        println!("{n} traps, {how}: {per:.2} us per round trip");
+        results.push(per);
+        if !json {
+            let how = if pinned {
+                format!("pinned to CPU {cpu}")
+            } else {
+                "unpinned".to_string()
+            };
+            println!("{n} traps, {how}: {per:.2} us per round trip");
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "traps": n,
+                "cpu": cpu,
+                "pinned_us": results[0],
+                "unpinned_us": results[1],
+                "plain_s": plain,
+            })
+        );
     }
     Ok(())
 }

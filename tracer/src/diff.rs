@@ -43,6 +43,26 @@ impl Differ {
         diff_scope(Scope::Globals, &mut self.globals, step.globals, ops);
     }
 
+    /// The ops for one step whose heap changes were computed by the decoder
+    /// itself (`Decoder::snapshot_ops`): `heap_ops` is moved into `ops`, and
+    /// the stack and scopes are diffed. The heap mirror of [`Differ::diff`]
+    /// is not used.
+    pub fn diff_with_heap_ops(
+        &mut self,
+        meta: StepMeta,
+        stack: &[FrameRec],
+        locals: &[(Arc<str>, ObjAddr)],
+        globals: &[(Arc<str>, ObjAddr)],
+        heap_ops: &mut Vec<Op>,
+        ops: &mut Vec<Op>,
+    ) {
+        ops.push(Op::Step(meta));
+        self.diff_stack(stack, ops);
+        ops.append(heap_ops);
+        diff_scope(Scope::Locals, &mut self.locals, locals, ops);
+        diff_scope(Scope::Globals, &mut self.globals, globals, ops);
+    }
+
     fn diff_stack(&mut self, new: &[FrameRec], ops: &mut Vec<Op>) {
         let common = self
             .stack
@@ -91,7 +111,7 @@ impl Differ {
 
 /// Whether `new` differs from `old` in its items alone, where a splice is
 /// cheaper than sending the node again.
-fn items_only_change(old: &Node, new: &Node) -> bool {
+pub(crate) fn items_only_change(old: &Node, new: &Node) -> bool {
     old.kind == new.kind
         && matches!(
             new.kind,
@@ -106,7 +126,7 @@ fn items_only_change(old: &Node, new: &Node) -> bool {
 
 /// The smallest single splice turning `old` into `new`: the changed middle
 /// between the common prefix and the common suffix.
-fn items_op(addr: ObjAddr, old: &[ObjAddr], new: &[ObjAddr]) -> Option<Op> {
+pub(crate) fn items_op(addr: ObjAddr, old: &[ObjAddr], new: &[ObjAddr]) -> Option<Op> {
     if old == new {
         return None;
     }

@@ -51,6 +51,20 @@ impl FileFilter {
     }
 
     fn decide(&self, file: &str) -> bool {
+        // CPython 3.8 leaves the main script's co_filename relative to the
+        // working directory; the rules are about the absolute path.
+        let joined;
+        let file = if !file.starts_with('/') && !file.starts_with('<') && !file.is_empty() {
+            match std::env::current_dir() {
+                Ok(cwd) => {
+                    joined = cwd.join(file).to_string_lossy().into_owned();
+                    joined.as_str()
+                }
+                Err(_) => file,
+            }
+        } else {
+            file
+        };
         if self.spec.exclude.iter().any(|g| glob_match(g, file)) {
             return false;
         }

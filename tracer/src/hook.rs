@@ -3,7 +3,9 @@
 //! and turn on `use_tracing`, so that CPython's own tracing machinery calls it
 //! with (obj, frame, what, arg) for every call, line, return and exception
 //! event: one trap a step, semantics of `sys.settrace` by construction.
-//! Undone on detach.
+//! 3.12+ implement `sys.settrace` on sys.monitoring, so there the same trap
+//! is installed by calling `_PyEval_SetTrace` in the target
+//! ([`install_by_call`]). Undone on detach.
 
 use symbols::Layout;
 
@@ -39,7 +41,14 @@ pub fn install(
     trap: RemoteAddr,
 ) -> Result<(), MemError> {
     let rt = &layout.runtime;
+    if rt.ts_use_tracing != symbols::NA {
+        return install_38_39(mem, layout, tstate, trap);
+    }
     mem.write(tstate.at(rt.ts_c_tracefunc), &trap.0.to_ne_bytes())?;
+    // 3.12+ has C frames but no `use_tracing` in them.
+    if rt.ts_cframe == symbols::NA || rt.cframe_use_tracing == symbols::NA {
+        return Ok(());
+    }
     let cframe = mem.read_ptr(tstate.at(rt.ts_cframe))?;
     if !cframe.is_null() {
         mem.write(cframe.at(rt.cframe_use_tracing), &[USE_TRACING_ON])?;
@@ -52,10 +61,14 @@ pub fn install(
 /// every C frame of its chain, leaving the thread as if never traced.
 pub fn uninstall(mem: &ProcMem, layout: &Layout, tstate: RemoteAddr) -> Result<(), MemError> {
     let rt = &layout.runtime;
+    if rt.ts_use_tracing != symbols::NA {
+        return uninstall_38_39(mem, layout, tstate);
+    }
     mem.write(tstate.at(rt.ts_c_tracefunc), &0u64.to_ne_bytes())?;
     let profiling = mem.read_u64(tstate.at(rt.ts_c_profilefunc))? != 0;
-    if profiling {
-        // Another profiler still needs use_tracing; leave the flags to it.
+    if profiling || rt.ts_cframe == symbols::NA || rt.cframe_use_tracing == symbols::NA {
+        // Another profiler still needs use_tracing (leave the flags to it),
+        // or the C frames have none (3.12+).
         return Ok(());
     }
     let mut cframe = mem.read_ptr(tstate.at(rt.ts_cframe))?;
@@ -70,6 +83,128 @@ pub fn uninstall(mem: &ProcMem, layout: &Layout, tstate: RemoteAddr) -> Result<(
     Ok(())
 }
 
+/// 3.8/3.9: install `trap` as the C trace function of `tstate` and set
+/// `tstate->use_tracing`, as `_PyEval_SetTrace` does. The eval loop also
+/// needs `tracing_possible`: see [`count_trace_function`].
+fn install_38_39(
+    mem: &ProcMem,
+    layout: &Layout,
+    tstate: RemoteAddr,
+    trap: RemoteAddr,
+) -> Result<(), MemError> {
+    let rt = &layout.runtime;
+    mem.write(tstate.at(rt.ts_c_tracefunc), &trap.0.to_ne_bytes())?;
+    mem.write(tstate.at(rt.ts_use_tracing), &1i32.to_ne_bytes())?;
+    log::debug!(target: "tracer::hook", "trace hook at {trap} installed in thread state {tstate} (3.8/3.9)");
+    Ok(())
+}
+
+/// 3.8/3.9: remove the trace function and clear `use_tracing` unless a
+/// profiler still needs it.
+fn uninstall_38_39(mem: &ProcMem, layout: &Layout, tstate: RemoteAddr) -> Result<(), MemError> {
+    let rt = &layout.runtime;
+    mem.write(tstate.at(rt.ts_c_tracefunc), &0u64.to_ne_bytes())?;
+    let profiling = mem.read_u64(tstate.at(rt.ts_c_profilefunc))? != 0;
+    mem.write(
+        tstate.at(rt.ts_use_tracing),
+        &i32::from(profiling).to_ne_bytes(),
+    )
+}
+
+/// 3.8/3.9: add `delta` (+1 after [`install`], -1 after [`uninstall`]) to
+/// the count of threads with a C trace function, `tracing_possible`
+/// (3.8: `_PyRuntime.ceval`, 3.9: the thread's interpreter's `ceval`), as
+/// `_PyEval_SetTrace` does: while it is 0 the eval loop never reports line
+/// events. 3.12+: `sys_tracing_threads` of the interpreter. Does nothing in
+/// 3.10-3.11, where there is no count. Never takes the count below 0.
+pub fn count_trace_function(
+    mem: &ProcMem,
+    layout: &Layout,
+    runtime: RemoteAddr,
+    tstate: RemoteAddr,
+    delta: i32,
+) -> Result<(), MemError> {
+    let rt = &layout.runtime;
+    if rt.interp_sys_tracing_threads != symbols::NA {
+        // 3.12+: `_PyEval_SetTrace` counts traced threads in a Py_ssize_t,
+        // and `PyThreadState_Clear` takes one off for a thread that ends
+        // with a trace function: keep the count matching.
+        let interp = mem.read_ptr(tstate.at(rt.ts_interp))?;
+        if interp.is_null() {
+            return Ok(());
+        }
+        let at = interp.at(rt.interp_sys_tracing_threads);
+        let now = mem.read_u64(at)? as i64;
+        let new = now.saturating_add(i64::from(delta)).max(0);
+        return mem.write(at, &new.to_ne_bytes());
+    }
+    let at = if rt.runtime_tracing_possible != symbols::NA {
+        runtime.at(rt.runtime_tracing_possible)
+    } else if rt.interp_tracing_possible != symbols::NA {
+        let interp = mem.read_ptr(tstate.at(rt.ts_interp))?;
+        if interp.is_null() {
+            return Ok(());
+        }
+        interp.at(rt.interp_tracing_possible)
+    } else {
+        return Ok(());
+    };
+    let mut b = [0u8; 4];
+    mem.read(at, &mut b)?;
+    let now = i32::from_ne_bytes(b);
+    let new = now.saturating_add(delta).max(0);
+    mem.write(at, &new.to_ne_bytes())
+}
+
+/// Hook a thread of an interpreter that is already running (attach, or a
+/// thread born while recording): [`install`], the count of traced threads
+/// ([`count_trace_function`]), and, where C frames carry `use_tracing`
+/// (3.10-3.11), the same flag on EVERY C frame of the thread's chain: each
+/// eval loop below the current one reads its own `_PyCFrame` when it
+/// resumes, and a thread that has not started yet only has its root one.
+pub fn install_running(
+    mem: &ProcMem,
+    layout: &Layout,
+    runtime: RemoteAddr,
+    tstate: RemoteAddr,
+    trap: RemoteAddr,
+) -> Result<(), MemError> {
+    install(mem, layout, tstate, trap)?;
+    count_trace_function(mem, layout, runtime, tstate, 1)?;
+    let rt = &layout.runtime;
+    if rt.ts_cframe == symbols::NA || rt.cframe_use_tracing == symbols::NA {
+        return Ok(());
+    }
+    let mut cframe = mem.read_ptr(tstate.at(rt.ts_cframe))?;
+    if cframe.is_null() {
+        return Ok(());
+    }
+    // Copy what `install` wrote on the current C frame (its width and
+    // value are the version's) to every older one.
+    let mut on = [0u8; 1];
+    mem.read(cframe.at(rt.cframe_use_tracing), &mut on)?;
+    // Bounded walk: the chain is in untrusted memory.
+    for _ in 0..100_000 {
+        cframe = mem.read_ptr(cframe.at(rt.cframe_previous))?;
+        if cframe.is_null() {
+            break;
+        }
+        mem.write(cframe.at(rt.cframe_use_tracing), &on)?;
+    }
+    Ok(())
+}
+
+/// Undo [`install_running`]: [`uninstall`] and the count of traced threads.
+pub fn uninstall_running(
+    mem: &ProcMem,
+    layout: &Layout,
+    runtime: RemoteAddr,
+    tstate: RemoteAddr,
+) -> Result<(), MemError> {
+    uninstall(mem, layout, tstate)?;
+    count_trace_function(mem, layout, runtime, tstate, -1)
+}
+
 /// Stop line events for one frame (a `PyFrameObject`): what a recorder does
 /// for frames whose lines it does not record, so they cost no trap per line.
 pub fn disable_line_events(
@@ -78,4 +213,84 @@ pub fn disable_line_events(
     frame: RemoteAddr,
 ) -> Result<(), MemError> {
     mem.write(frame.at(layout.frame.f_trace_lines), &[0])
+}
+
+/// Whether this CPython implements `sys.settrace` on `sys.monitoring`
+/// (3.12+, Python/legacy_tracing.c): writing `c_tracefunc` alone reports
+/// nothing there, the code objects must be instrumented, which only
+/// `_PyEval_SetTrace` itself does ([`install_by_call`]).
+pub fn uses_monitoring(version: symbols::PythonVersion) -> bool {
+    version.major == 3 && version.minor >= 12
+}
+
+/// The functions [`install_by_call`] and [`uninstall_by_call`] call in the
+/// target: `PyThreadState_Get` and `_PyEval_SetTrace(tstate, func, arg)`.
+#[derive(Debug, Clone, Copy)]
+pub struct SetTraceFns {
+    pub thread_state_get: RemoteAddr,
+    pub set_trace: RemoteAddr,
+}
+
+/// Names of [`SetTraceFns`]' functions in libpython (3.13 keeps
+/// `_PyEval_SetTrace` local to the library: found in the symbol table).
+pub const THREAD_STATE_GET: &str = "PyThreadState_Get";
+pub const SET_TRACE: &str = "_PyEval_SetTrace";
+
+/// 3.12+: install `trap` as the C trace function of the thread `tid`
+/// (stopped where it holds the GIL, e.g. at `Py_RunMain`) by an inferior
+/// call of `_PyEval_SetTrace(PyThreadState_Get(), trap, NULL)`, exactly as
+/// `sys.settrace` would: it switches the legacy-tracing events of
+/// sys.monitoring on for every code object. `ret_trap` is an address the
+/// program never runs again. Returns the thread state.
+pub fn install_by_call(
+    tracee: &mut crate::ptrace::Tracee,
+    tid: crate::addr::Tid,
+    fns: SetTraceFns,
+    trap: RemoteAddr,
+    ret_trap: RemoteAddr,
+) -> Result<RemoteAddr, crate::inferior::InferiorError> {
+    let tstate = RemoteAddr(tracee.call_function(tid, fns.thread_state_get, &[], ret_trap)?);
+    if tstate.is_null() {
+        return Err(crate::inferior::InferiorError::Lost {
+            func: fns.thread_state_get,
+            tid,
+            why: "it returned no thread state".into(),
+        });
+    }
+    set_trace_call(tracee, tid, fns, tstate, trap.0, ret_trap)?;
+    log::debug!(target: "tracer::hook", "trace hook at {trap} installed in thread state {tstate} by _PyEval_SetTrace");
+    Ok(tstate)
+}
+
+/// 3.12+: undo [`install_by_call`]: `_PyEval_SetTrace(tstate, NULL, NULL)`
+/// in thread `tid`, which must hold the GIL (stopped at the trap, i.e.
+/// inside the trace function, is such a place).
+pub fn uninstall_by_call(
+    tracee: &mut crate::ptrace::Tracee,
+    tid: crate::addr::Tid,
+    fns: SetTraceFns,
+    tstate: RemoteAddr,
+    ret_trap: RemoteAddr,
+) -> Result<(), crate::inferior::InferiorError> {
+    set_trace_call(tracee, tid, fns, tstate, 0, ret_trap)
+}
+
+fn set_trace_call(
+    tracee: &mut crate::ptrace::Tracee,
+    tid: crate::addr::Tid,
+    fns: SetTraceFns,
+    tstate: RemoteAddr,
+    func: u64,
+    ret_trap: RemoteAddr,
+) -> Result<(), crate::inferior::InferiorError> {
+    let rc = tracee.call_function(tid, fns.set_trace, &[tstate.0, func, 0], ret_trap)?;
+    // An int: 0 on success, -1 when an audit hook refused sys.settrace.
+    if rc as u32 != 0 {
+        return Err(crate::inferior::InferiorError::Lost {
+            func: fns.set_trace,
+            tid,
+            why: format!("_PyEval_SetTrace returned {}", rc as u32 as i32),
+        });
+    }
+    Ok(())
 }

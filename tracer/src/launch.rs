@@ -58,6 +58,7 @@ impl Tracee {
             breakpoints: HashMap::new(),
             cleared: Vec::new(),
             finished: false,
+            seized: false,
             _not_send: PhantomData,
         };
         let (_, status) = sys::wait_any(pid, 0).map_err(TraceError::Wait)?;
@@ -76,7 +77,18 @@ impl Tracee {
     /// Stop every thread, remove all breakpoints, and detach from every
     /// thread, leaving the process running. Threads must not be stopped at
     /// a breakpoint the caller has not handled (their rip is past the int3).
-    pub fn detach(mut self) -> Result<(), TraceError> {
+    pub fn detach(self) -> Result<(), TraceError> {
+        self.detach_with(|_| {})
+    }
+
+    /// [`Tracee::detach`], calling `cleanup` once every thread is stopped and
+    /// before the breakpoints are removed: the moment to undo changes made
+    /// to the target's data (the trace hook) with no thread running.
+    pub fn detach_with(mut self, cleanup: impl FnOnce(&mut Tracee)) -> Result<(), TraceError> {
+        self.detach_in_place(cleanup)
+    }
+
+    fn detach_in_place(&mut self, cleanup: impl FnOnce(&mut Tracee)) -> Result<(), TraceError> {
         // Stop the running threads (new ones may appear while we do).
         let mut pending: Vec<(Tid, i32)> = Vec::new();
         let mut i = 0;
@@ -89,6 +101,7 @@ impl Tracee {
             }
             i += 1;
         }
+        cleanup(self);
         self.clear_all_breakpoints()?;
         let mut first_err = None;
         for t in std::mem::take(&mut self.threads) {
@@ -107,7 +120,14 @@ impl Tracee {
     /// Bring running thread `tid` to a stop with SIGSTOP, absorbing what it
     /// reports first. Returns a signal to deliver on detach, if it had one.
     fn stop_for_detach(&mut self, tid: Tid) -> Result<Option<i32>, TraceError> {
-        if let Err(e) = sys::tgkill(self.pid, tid.0, libc::SIGSTOP) {
+        // A seized thread is stopped without a signal (PTRACE_EVENT_STOP).
+        let sent = if self.seized {
+            nix::sys::ptrace::interrupt(nix::unistd::Pid::from_raw(tid.0))
+                .map_err(|e| io::Error::from_raw_os_error(e as i32))
+        } else {
+            sys::tgkill(self.pid, tid.0, libc::SIGSTOP)
+        };
+        if let Err(e) = sent {
             if e.raw_os_error() == Some(libc::ESRCH) {
                 return Ok(None);
             }
@@ -140,7 +160,10 @@ impl Tracee {
                         });
                     }
                 }
-            } else if event == 0 && sig == libc::SIGSTOP {
+            } else if (event == 0 && sig == libc::SIGSTOP && !self.seized)
+                || (event == libc::PTRACE_EVENT_STOP && self.seized)
+            {
+                // Our SIGSTOP, or our PTRACE_INTERRUPT of a seized thread.
                 return Ok(deliver);
             } else if event == 0 && sig == libc::SIGTRAP {
                 // A trap on one of our breakpoints: rewind so the original
@@ -200,6 +223,15 @@ impl Drop for Tracee {
     /// A tracee still alive when dropped (an error path) is killed, not left
     /// stopped forever.
     fn drop(&mut self) {
+        if self.seized {
+            // Not ours to kill: let it go (the owner undoes its hooks first).
+            if !self.finished {
+                if let Err(e) = self.detach_in_place(|_| {}) {
+                    log::warn!(target: "tracer::ptrace", "could not detach from the target: {e}");
+                }
+            }
+            return;
+        }
         if let Err(e) = self.kill_and_reap() {
             log::warn!(target: "tracer::ptrace", "could not kill the target: {e}");
         }

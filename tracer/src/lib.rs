@@ -15,8 +15,12 @@ pub mod render;
 pub mod sys;
 
 pub use addr::{RemoteAddr, Tid};
+pub mod attach;
 pub mod diff;
 pub mod filter;
 pub mod hook;
+pub mod inferior;
 pub mod record;
+pub mod seize;
 pub mod session;
+pub mod threads;

@@ -128,6 +128,9 @@ pub struct Tracee {
     pub(crate) cleared: Vec<u64>,
     /// The process is gone, detached or killed: nothing left to clean up.
     pub(crate) finished: bool,
+    /// Taken with PTRACE_SEIZE (attach), not launched: stopped with
+    /// PTRACE_INTERRUPT, never killed on drop.
+    pub(crate) seized: bool,
     pub(crate) _not_send: PhantomData<*mut ()>,
 }
 
@@ -212,6 +215,22 @@ impl Tracee {
             let (tid, status) = sys::wait_any(-1, 0).map_err(TraceError::Wait)?;
             if let Some(stop) = self.classify(Tid(tid), status)? {
                 return Ok(stop);
+            }
+        }
+    }
+
+    /// Like [`Tracee::wait`], but returns `Ok(None)` when `waker`, a child
+    /// process of this thread that is not traced, ends: another thread kills
+    /// the waker to interrupt a wait on a target that may block for a long
+    /// time, at no cost on the per-trap path.
+    pub fn wait_or_woken(&mut self, waker: i32) -> Result<Option<Stop>, TraceError> {
+        loop {
+            let (tid, status) = sys::wait_any(-1, 0).map_err(TraceError::Wait)?;
+            if tid == waker && (libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
+                return Ok(None);
+            }
+            if let Some(stop) = self.classify(Tid(tid), status)? {
+                return Ok(Some(stop));
             }
         }
     }

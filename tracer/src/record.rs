@@ -13,7 +13,7 @@ use store::{
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{DecodeError, Decoder, Python};
-use crate::diff::{Differ, StepState};
+use crate::diff::Differ;
 use crate::filter::FileFilter;
 pub use crate::filter::FilterSpec;
 use crate::hook;
@@ -87,7 +87,8 @@ pub enum RecordError {
     )]
     NotPython { program: String, why: String },
     #[error(
-        "CPython {version} is not supported yet (supported: 3.11); run the program with python3.11"
+        "CPython {version} is not supported yet (supported: {}); run the program with one of those",
+        crate::cpython::supported_list()
     )]
     Unsupported { version: String },
     #[error("cannot switch tracing on in the interpreter: {0}")]
@@ -137,7 +138,9 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
             });
         }
     };
-    if python.version.minor_pair() != (3, 11) {
+    if python.version.major != 3
+        || !crate::cpython::SUPPORTED_MINORS.contains(&python.version.minor)
+    {
         let _ = tracee.kill();
         return Err(RecordError::Unsupported {
             version: python.version.to_string(),
@@ -167,18 +170,52 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
             ));
         }
     }
-    let tstate = hook::current_tstate(tracee.mem(), layout, runtime)?;
-    if tstate.is_null() {
-        let _ = tracee.kill();
-        return Err(RecordError::Other(
-            "the interpreter has no current thread state at Py_RunMain".into(),
-        ));
-    }
-    hook::install(tracee.mem(), layout, tstate, trap)?;
+    // 3.12+: tracing is switched on by calling _PyEval_SetTrace in the target.
+    let set_trace = if hook::uses_monitoring(python.version) {
+        Some((
+            hook::SetTraceFns {
+                thread_state_get: need_symbol(&python, hook::THREAD_STATE_GET)?,
+                set_trace: need_symbol(&python, hook::SET_TRACE)?,
+            },
+            tracee.entry_point()?,
+        ))
+    } else {
+        None
+    };
+    let tstate = if let Some((fns, ret_trap)) = set_trace {
+        match hook::install_by_call(&mut tracee, main, fns, trap, ret_trap) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = tracee.kill();
+                return Err(RecordError::Other(format!(
+                    "cannot switch tracing on in the interpreter: {e}"
+                )));
+            }
+        }
+    } else {
+        let tstate = hook::current_tstate(tracee.mem(), layout, runtime)?;
+        if tstate.is_null() {
+            let _ = tracee.kill();
+            return Err(RecordError::Other(
+                "the interpreter has no current thread state at Py_RunMain".into(),
+            ));
+        }
+        hook::install(tracee.mem(), layout, tstate, trap)?;
+        hook::count_trace_function(tracee.mem(), layout, runtime, tstate, 1)?;
+        tstate
+    };
     tracee.set_breakpoint(trap)?;
 
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let base = main_script_dir(&cfg.program[1..], &cwd);
+    // The interpreter's own argv: after a launcher (env, a pyenv shim) exec'd
+    // it, hindsight's argument list no longer says which file is the script.
+    let argv = crate::attach::cmdline(pid);
+    let python_args = if argv.len() > 1 {
+        &argv[1..]
+    } else {
+        &cfg.program[1..]
+    };
+    let base = main_script_dir(python_args, &cwd);
     let filter = FileFilter::new(
         cfg.filter.clone(),
         Some(&base),
@@ -220,6 +257,9 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         threads: vec![pid as u32],
     };
     let mut last_progress = Instant::now();
+    // Every stop at the trace hook, recorded or not: what filtering and
+    // `--granularity call` save shows here (tests/granularity_test.rs).
+    let mut traps = 0u64;
     tracee.resume(main, None)?;
     let (end, bound) = loop {
         let stop = tracee.wait()?;
@@ -229,6 +269,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
                 addr,
                 mut regs,
             } if addr == trap => {
+                traps += 1;
                 let (frame, what, arg) =
                     (RemoteAddr(regs.rsi), regs.rdx as i32, RemoteAddr(regs.rcx));
                 tracee.emulate_return(tid, &mut regs, 0)?;
@@ -240,7 +281,24 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
                             ProgramEnd::Signaled(libc::SIGKILL)
                         }
                         AtBound::Detach => {
-                            hook::uninstall(tracee.mem(), layout, tstate)?;
+                            if let Some((fns, ret_trap)) = set_trace {
+                                hook::uninstall_by_call(&mut tracee, tid, fns, tstate, ret_trap)
+                                    .map_err(|e| {
+                                        RecordError::Other(format!(
+                                            "cannot switch tracing off in the interpreter: {e}"
+                                        ))
+                                    })?;
+                            } else {
+                                hook::uninstall(tracee.mem(), layout, tstate)?;
+                                hook::count_trace_function(
+                                    tracee.mem(),
+                                    layout,
+                                    runtime,
+                                    tstate,
+                                    -1,
+                                )?;
+                            }
+                            crate::threads::unhook_all(tracee.mem(), layout, runtime, trap)?;
                             tracee.detach()?;
                             ProgramEnd::Detached
                         }
@@ -264,6 +322,10 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
             Stop::Signal { tid, sig } => tracee.resume(tid, Some(sig))?,
             Stop::NewThread { parent, tid } => {
                 rec.threads.push(tid.0 as u32);
+                // Its thread state is linked already; hook it before it runs.
+                if let Err(e) = crate::threads::hook_all(tracee.mem(), layout, runtime, trap) {
+                    log::warn!(target: "tracer::record", "new thread {tid} not hooked: {e}");
+                }
                 tracee.resume(tid, None)?;
                 tracee.resume(parent, None)?;
             }
@@ -304,6 +366,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         threads: rec.threads.clone(),
         duration_ms: started.elapsed().as_millis() as u64,
     })?;
+    log::info!(target: "tracer::record", "{traps} traps taken for {} steps", summary.steps);
     Ok(RecordOutcome {
         end,
         steps: summary.steps,
@@ -313,17 +376,19 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
 }
 
 /// The per-step work, kept apart from the stop loop.
-struct Recorder {
-    decoder: Decoder,
-    differ: Differ,
-    filter: FileFilter,
-    granularity: Granularity,
-    steps: u64,
-    threads: Vec<u32>,
+pub(crate) struct Recorder {
+    pub(crate) decoder: Decoder,
+    pub(crate) differ: Differ,
+    pub(crate) filter: FileFilter,
+    pub(crate) granularity: Granularity,
+    pub(crate) steps: u64,
+    pub(crate) threads: Vec<u32>,
 }
 
 impl Recorder {
-    fn on_trap(
+    /// Turn one trap (the trace function's arguments) into a step, if its
+    /// event and file are recorded.
+    pub(crate) fn on_trap(
         &mut self,
         tracee: &Tracee,
         writer: &Writer,
@@ -349,7 +414,10 @@ impl Recorder {
         {
             return Ok(());
         }
-        let snap = self.decoder.snapshot(mem, frame, what, arg)?;
+        let mut heap_ops = Vec::new();
+        let snap = self
+            .decoder
+            .snapshot_ops(mem, frame, what, arg, &mut heap_ops)?;
         let meta = StepMeta {
             step: Step(self.steps),
             event: snap.event,
@@ -360,15 +428,13 @@ impl Recorder {
             position: snap.position,
             value: snap.value,
         };
-        let mut ops = Vec::with_capacity(16);
-        self.differ.diff(
-            StepState {
-                meta,
-                stack: &snap.stack,
-                locals: &snap.locals,
-                globals: &snap.globals,
-                heap: snap.heap,
-            },
+        let mut ops = Vec::with_capacity(16 + heap_ops.len());
+        self.differ.diff_with_heap_ops(
+            meta,
+            &snap.stack,
+            &snap.locals,
+            &snap.globals,
+            &mut heap_ops,
             &mut ops,
         );
         writer.send(ops)?;
@@ -401,7 +467,7 @@ fn bound_reached(cfg: &RecordConfig, steps: u64, started: Instant) -> Option<Str
     None
 }
 
-fn need_symbol(python: &Python, name: &str) -> Result<RemoteAddr, RecordError> {
+pub(crate) fn need_symbol(python: &Python, name: &str) -> Result<RemoteAddr, RecordError> {
     python.symbol_addr(name).ok_or_else(|| {
         RecordError::Other(format!(
             "the interpreter {} has no symbol {name}; is its debug info complete?",
@@ -460,7 +526,7 @@ pub fn main_script_dir(python_args: &[OsString], cwd: &Path) -> PathBuf {
 }
 
 /// Where the standard library of the interpreter at `image` lives.
-fn stdlib_dirs(image: &Path, minor: u8) -> Vec<PathBuf> {
+pub(crate) fn stdlib_dirs(image: &Path, minor: u8) -> Vec<PathBuf> {
     let name = format!("python3.{minor}");
     let mut dirs = Vec::new();
     if let Some(dir) = image.parent() {

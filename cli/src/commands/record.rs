@@ -1,10 +1,15 @@
-//! `hindsight record` (launch and record) and `hindsight attach` (not yet).
+//! `hindsight record` (launch and record) and `hindsight attach` (record a
+//! running process, then detach).
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Result};
 use store::ProgramEnd;
+use tracer::attach::{AttachConfig, Attached};
 use tracer::record::{AtBound, FilterSpec, Granularity, Progress, RecordConfig};
 
 use crate::args::{AtBoundArg, AttachArgs, GranularityArg, RecordArgs, RecordingOptions};
@@ -93,12 +98,74 @@ fn progress_line() -> Box<dyn FnMut(&Progress) + Send> {
     })
 }
 
-/// `hindsight attach`: a later issue.
+/// `hindsight attach PID`: record the running process until Ctrl-C,
+/// SIGTERM, a bound or its end, then detach. Prints one line on stderr once
+/// attached (scripts and tests wait for it) and one when done; exits 0.
 pub fn attach(args: AttachArgs) -> Result<i32> {
     let AttachArgs { opts, pid } = args;
-    let RecordingOptions { .. } = opts;
-    log::debug!("attach to {pid} requested");
-    bail!("attach is not implemented yet; run the program under `hindsight record -- python3 script.py` instead")
+    let RecordingOptions {
+        output,
+        include,
+        exclude,
+        all,
+        granularity: gran,
+        max_steps,
+        max_time,
+        debug_file,
+    } = opts;
+    // Ctrl-C and SIGTERM end the recording and detach; the target never sees them.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| anyhow!("cannot catch signal {sig} to detach cleanly: {e}"))?;
+    }
+    let shown = output.clone();
+    let cfg = AttachConfig {
+        pid,
+        output: output.clone(),
+        filter: FilterSpec {
+            include,
+            exclude,
+            all,
+        },
+        granularity: granularity(gran),
+        max_steps,
+        max_time,
+        debug_file,
+        progress: std::io::stderr().is_terminal().then(progress_line),
+        stop,
+        on_attached: Some(Box::new(move |a: &Attached| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "hindsight: attached to process {} ({}, {} threads), recording to {}; Ctrl-C or \
+                 SIGTERM detaches",
+                a.pid,
+                a.interpreter,
+                a.threads,
+                shown.display()
+            );
+        })),
+    };
+    let result = tracer::attach::attach(cfg);
+    if std::io::stderr().is_terminal() {
+        let _ = write!(std::io::stderr(), "\r\x1b[K");
+    }
+    let outcome = result?;
+    let how = match outcome.end {
+        ProgramEnd::Exited(c) => format!("process {pid} exited with status {c}"),
+        ProgramEnd::Signaled(s) => format!("process {pid} was killed by signal {s}"),
+        ProgramEnd::Detached | ProgramEnd::StillRunning => match &outcome.bound {
+            Some(b) => format!("{b}; detached from process {pid}"),
+            None => format!("detached from process {pid}"),
+        },
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "hindsight: {how}: recorded {} steps to {}",
+        outcome.steps,
+        output.display()
+    );
+    Ok(0)
 }
 
 #[cfg(test)]

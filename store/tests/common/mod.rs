@@ -177,6 +177,7 @@ pub fn write(path: &Path, ops: &[Vec<Op>], k: u64, finish: bool) {
         WriterOptions {
             checkpoint_every: k,
             channel_capacity: 16,
+            key_every: 4,
         },
     )
     .unwrap();

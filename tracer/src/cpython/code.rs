@@ -40,7 +40,7 @@ pub struct CodeInfo {
     pub first_opcode: u8,
     /// The location table.
     pub lines: LocTable,
-    fingerprint: [u64; 4],
+    pub(super) fingerprint: [u64; 4],
 }
 
 impl CodeInfo {
@@ -91,6 +91,9 @@ pub(crate) fn code_info(
 ) -> Result<Arc<CodeInfo>, DecodeError> {
     if addr.is_null() {
         return Err(DecodeError::inconsistent("frame without a code object"));
+    }
+    if py.layout.code.co_varnames != symbols::NA {
+        return super::code_legacy::code_info(mem, py, caches, addr);
     }
     let len = header_len(py);
     let buf = read_upto(mem, addr, len, len)?;

@@ -67,6 +67,9 @@ pub(crate) fn dict_items(
     limit: usize,
 ) -> Result<DictItems, String> {
     let o = &py.layout.objects;
+    if o.dictkeys_dk_size != symbols::NA {
+        return super::dicts_legacy::dict_items(mem, py, dict, limit);
+    }
     let end = [o.dict_ma_used, o.dict_ma_keys, o.dict_ma_values]
         .into_iter()
         .max()
@@ -143,6 +146,10 @@ fn split_items(
     let o = &py.layout.objects;
     if k.kind != v311::DICT_KEYS_SPLIT && k.kind != v311::DICT_KEYS_UNICODE {
         return Err(format!("values with keys of kind {}", k.kind));
+    }
+    if o.dictvalues_values != symbols::NA {
+        // 3.13: a PyDictValues header, the order after the values.
+        return super::managed::split_items_313(mem, py, k.entries, k.nentries, values, limit);
     }
     let before = |n: u64| RemoteAddr(values.0.wrapping_sub(n));
     let prefix = mem.read_vec(before(1), 1).map_err(|e| e.to_string())?[0] as usize;

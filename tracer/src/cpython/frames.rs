@@ -87,7 +87,7 @@ impl IFrame {
     }
 }
 
-fn event_kind(what: i32) -> Result<EventKind, DecodeError> {
+pub(super) fn event_kind(what: i32) -> Result<EventKind, DecodeError> {
     Ok(match what {
         0 => EventKind::Call,
         1 => EventKind::Exception,
@@ -147,6 +147,11 @@ pub(crate) fn snapshot(
             ));
         }
         let f = IFrame::read(mem, py, at)?;
+        if f.owner == super::v312::FRAME_OWNED_BY_CSTACK {
+            // 3.12+: a shim frame of the C stack, no Python frame.
+            at = f.previous;
+            continue;
+        }
         let c = code_info(mem, py, caches, f.code)?;
         if !f.is_incomplete(&c) {
             stack.push(FrameRec {
@@ -196,7 +201,7 @@ pub(crate) fn snapshot(
     })
 }
 
-fn cell_contents(
+pub(super) fn cell_contents(
     mem: &dyn Memory,
     py: &Python,
     v: RemoteAddr,
@@ -220,7 +225,13 @@ fn frame_locals(
     let optimized = code.flags & v311::CO_OPTIMIZED != 0;
     let n = code.localsplus_names.len();
     let mut out: Vec<(Arc<str>, RemoteAddr)> = Vec::new();
-    if !optimized {
+    // 3.13 (PEP 667): while an inlined comprehension's hidden locals are
+    // bound, a class body's f_locals is a proxy of its fast locals only.
+    let proxy = !optimized
+        && py.version.minor >= 13
+        && !(f.locals.is_null() || f.locals == f.globals)
+        && super::v313::hidden_locals_bound(mem, f.localsplus, &code.localsplus_kinds)?;
+    if !optimized && !proxy {
         if f.locals.is_null() || f.locals == f.globals {
             return Ok(out);
         }
@@ -259,7 +270,7 @@ fn frame_locals(
     }
     for (i, &slot) in slots.iter().enumerate() {
         let kind = code.localsplus_kinds[i];
-        if kind & v311::CO_FAST_FREE != 0 && !optimized {
+        if kind & v311::CO_FAST_FREE != 0 && !optimized && !proxy {
             continue;
         }
         let mut value = if f.stacktop != 0 {
@@ -293,7 +304,7 @@ fn frame_locals(
 }
 
 /// The module's globals, str keys only, without `__dunder__` names.
-fn module_globals(
+pub(super) fn module_globals(
     mem: &dyn Memory,
     py: &Python,
     caches: &mut Caches,
@@ -306,8 +317,11 @@ fn module_globals(
     let items = dicts::dict_items(mem, py, globals, limits.max_items)
         .map_err(|e| DecodeError::inconsistent(format!("frame globals dict: {e}")))?;
     let mut out = Vec::with_capacity(items.items.len());
-    for (k, v) in items.items {
-        let Ok(name) = objects::read_name(mem, py, caches, k) else {
+    // The key strs in one batched read.
+    let keys: Vec<RemoteAddr> = items.items.iter().map(|&(k, _)| k).collect();
+    let names = super::window::read_names(mem, py, caches, &keys);
+    for ((_, v), name) in items.items.into_iter().zip(names) {
+        let Ok(name) = name else {
             continue;
         };
         if name.starts_with("__") && name.ends_with("__") {

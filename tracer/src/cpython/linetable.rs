@@ -130,6 +130,12 @@ impl LocTable {
         LocTable { entries }
     }
 
+    /// A table from entries already decoded elsewhere (the line tables of
+    /// 3.8-3.10, in `lnotab`): entries must be in code order and not overlap.
+    pub fn from_entries(entries: Vec<LocEntry>) -> LocTable {
+        LocTable { entries }
+    }
+
     /// The entry covering code unit `unit`.
     pub fn entry(&self, unit: u32) -> Option<&LocEntry> {
         let i = self.entries.partition_point(|e| e.end <= unit);

@@ -4,14 +4,27 @@
 //! (`v311`); struct offsets come from the DWARF layout table.
 
 mod code;
+mod code_legacy;
 mod dicts;
+mod dicts_legacy;
 mod frames;
+mod frames_legacy;
 pub mod linetable;
+mod lnotab;
+mod managed;
+mod mirror;
 mod objects;
 mod python;
 mod read;
+mod stopmem;
 pub mod text;
 pub mod v311;
+pub mod v312;
+pub mod v313;
+mod window;
+
+/// Minor versions of CPython 3 this build decodes and records.
+pub const SUPPORTED_MINORS: &[u8] = &[8, 9, 10, 11, 12, 13];
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,7 +44,10 @@ pub enum DecodeError {
     #[error("not a CPython process: {0}")]
     NotPython(String),
     /// The interpreter's version is not decoded (yet).
-    #[error("CPython {version} is not supported by this build of hindsight (supported: 3.11)")]
+    #[error(
+        "CPython {version} is not supported by this build of hindsight (supported: {})",
+        supported_list()
+    )]
     Unsupported { version: String },
     /// Reading the interpreter's files failed.
     #[error(transparent)]
@@ -45,6 +61,15 @@ pub enum DecodeError {
     /// The target's memory does not hold what CPython would put there.
     #[error("inconsistent interpreter state: {what}")]
     Inconsistent { what: String },
+}
+
+/// [`SUPPORTED_MINORS`] as text, e.g. "3.8, 3.9, 3.10, 3.11".
+pub fn supported_list() -> String {
+    SUPPORTED_MINORS
+        .iter()
+        .map(|m| format!("3.{m}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl DecodeError {
@@ -83,6 +108,9 @@ pub(crate) struct Caches {
     pub types_checked: std::collections::HashSet<RemoteAddr>,
     pub names: HashMap<RemoteAddr, objects::CachedName>,
     pub set_dummy: Option<RemoteAddr>,
+    /// Snapshots stop at the bindings: [`Decoder::snapshot_ops`] walks the
+    /// heap itself, incrementally.
+    pub bindings_only: bool,
 }
 
 /// Decodes frames and objects of one traced process; owns its caches.
@@ -90,6 +118,9 @@ pub struct Decoder {
     python: Arc<Python>,
     limits: Limits,
     caches: Caches,
+    mirror: mirror::Mirror,
+    /// What `frame_code` read at the current stop, for `snapshot_ops`.
+    stop_reads: stopmem::StopReads,
 }
 
 impl Decoder {
@@ -99,6 +130,8 @@ impl Decoder {
             python,
             limits: Limits::default(),
             caches: Caches::default(),
+            mirror: mirror::Mirror::default(),
+            stop_reads: stopmem::StopReads::default(),
         }
     }
 
@@ -119,6 +152,27 @@ impl Decoder {
         mem: &dyn Memory,
         frame: RemoteAddr,
     ) -> Result<Arc<CodeInfo>, DecodeError> {
+        // Kept for the snapshot of this same stop (`snapshot_ops`).
+        self.stop_reads.begin(frame);
+        let kept = std::mem::take(&mut self.stop_reads);
+        let smem = stopmem::StopMem {
+            inner: mem,
+            kept: &kept,
+            record: true,
+        };
+        let r = self.frame_code_uncached(&smem, frame);
+        self.stop_reads = kept;
+        r
+    }
+
+    fn frame_code_uncached(
+        &mut self,
+        mem: &dyn Memory,
+        frame: RemoteAddr,
+    ) -> Result<Arc<CodeInfo>, DecodeError> {
+        if frames_legacy::applies(&self.python) {
+            return frames_legacy::frame_code(mem, &self.python, &mut self.caches, frame);
+        }
         let f = frames::FrameObj::read(mem, &self.python, frame)?;
         let iframe = frames::IFrame::read(mem, &self.python, f.iframe)?;
         code::code_info(mem, &self.python, &mut self.caches, iframe.code)
@@ -134,6 +188,17 @@ impl Decoder {
         arg: RemoteAddr,
     ) -> Result<Snapshot, DecodeError> {
         self.caches.types_checked.clear();
+        if frames_legacy::applies(&self.python) {
+            return frames_legacy::snapshot(
+                mem,
+                &self.python,
+                &mut self.caches,
+                &self.limits,
+                frame,
+                what,
+                arg,
+            );
+        }
         frames::snapshot(
             mem,
             &self.python,
@@ -143,6 +208,65 @@ impl Decoder {
             what,
             arg,
         )
+    }
+
+    /// The state at a trace-function call like [`Decoder::snapshot`], but
+    /// with an empty `heap`: the heap's changes since the previous call of
+    /// this method are appended to `heap_ops` instead (set, splice, delete).
+    /// The ops of consecutive calls, applied in order to one store, give
+    /// exactly the heaps [`Decoder::snapshot`] would give. After an error,
+    /// call [`Decoder::reset_mirror`] if the ops of earlier calls were lost.
+    pub fn snapshot_ops(
+        &mut self,
+        mem: &dyn Memory,
+        frame: RemoteAddr,
+        what: i32,
+        arg: RemoteAddr,
+        heap_ops: &mut Vec<store::Op>,
+    ) -> Result<Snapshot, DecodeError> {
+        self.caches.bindings_only = true;
+        // The frame reads `frame_code` made at this stop are reused.
+        let kept = std::mem::take(&mut self.stop_reads);
+        let smem = stopmem::StopMem {
+            inner: mem,
+            kept: &kept,
+            record: false,
+        };
+        let replay: &dyn Memory = if kept.is_for(frame) { &smem } else { mem };
+        let snap = self.snapshot(replay, frame, what, arg);
+        self.stop_reads = kept;
+        self.stop_reads.forget();
+        self.caches.bindings_only = false;
+        let snap = snap?;
+        let roots: Vec<RemoteAddr> = snap
+            .locals
+            .iter()
+            .chain(snap.globals.iter())
+            .map(|(_, v)| RemoteAddr(v.0))
+            .chain(snap.value.map(|v| RemoteAddr(v.0)))
+            .collect();
+        self.mirror.walk(
+            mem,
+            &self.python,
+            &mut self.caches,
+            &self.limits,
+            &roots,
+            heap_ops,
+        );
+        Ok(snap)
+    }
+
+    /// Forget what [`Decoder::frame_code`] read at this stop: call it when
+    /// the target ran or was written to before `snapshot_ops` of the same
+    /// stop (reads are reused only for the same frame, until then).
+    pub fn forget_stop_reads(&mut self) {
+        self.stop_reads.forget();
+    }
+
+    /// Forget the heap of earlier [`Decoder::snapshot_ops`] calls: the next
+    /// call sends every node again.
+    pub fn reset_mirror(&mut self) {
+        self.mirror.reset();
     }
 
     /// Decode the objects at `roots` (and everything reachable from them, as a

@@ -259,10 +259,19 @@ pub(crate) fn int_text(
     let hdr = mem
         .read_vec(addr, o.long_digit as usize)
         .map_err(|e| e.to_string())?;
-    let size = i64_at(&hdr, py.layout.object.ob_size).ok_or("no size")?;
-    let n = size.unsigned_abs() as usize;
+    let (negative, n) = if o.long_lv_tag != symbols::NA {
+        // 3.12+: sign and digit count packed in lv_tag.
+        let (neg, n) = super::v312::long_tag(u64_at(&hdr, o.long_lv_tag).ok_or("no lv_tag")?);
+        (neg, usize::try_from(n).unwrap_or(usize::MAX))
+    } else {
+        let size = i64_at(&hdr, py.layout.object.ob_size).ok_or("no size")?;
+        (size < 0, size.unsigned_abs() as usize)
+    };
     if n > text::MAX_INT_DIGITS {
-        return Ok((format!("<int of {} bits>", n as u64 * 30), true));
+        return Ok((
+            format!("<int of {} bits>", (n as u64).saturating_mul(30)),
+            true,
+        ));
     }
     let raw = mem
         .read_vec(addr.at(o.long_digit), n * 4)
@@ -274,7 +283,7 @@ pub(crate) fn int_text(
     if digits.iter().any(|&d| d >= 1 << v311::LONG_SHIFT) {
         return Err("int digit out of range".into());
     }
-    Ok((text::int_repr(size < 0, &digits, v311::LONG_SHIFT), false))
+    Ok((text::int_repr(negative, &digits, v311::LONG_SHIFT), false))
 }
 
 /// Type information for the type object at `tp`, cached (heap types are
@@ -448,11 +457,25 @@ fn slots_of(
 }
 
 /// An edge to a child object found while decoding a node.
-enum Child {
+pub(crate) enum Child {
     /// A container element (no attrs wanted).
     Item(RemoteAddr),
     /// An attribute value (attrs wanted at the parent's attribute depth + 1).
     Attr(RemoteAddr),
+}
+
+/// Decode the one object at `addr` (reached at attribute depth `depth` and
+/// nesting `level`): its node and the edges to its children, unwalked.
+pub(crate) fn decode_one(
+    mem: &dyn Memory,
+    py: &Python,
+    caches: &mut Caches,
+    limits: &Limits,
+    addr: RemoteAddr,
+    depth: u8,
+    level: u32,
+) -> (Node, Vec<Child>) {
+    Walker::new(mem, py, caches, limits).decode(addr, depth, level)
 }
 
 /// Walks the object graph from roots, breadth first, producing nodes.
@@ -497,8 +520,12 @@ impl<'a> Walker<'a> {
             .push_back((addr, 1.min(self.limits.attr_depth), 0));
     }
 
-    /// Decode everything queued.
+    /// Decode everything queued (nothing when the decoder walks the heap
+    /// incrementally itself: `Caches::bindings_only`).
     pub fn run(&mut self) {
+        if self.caches.bindings_only {
+            return;
+        }
         while let Some((addr, depth, level)) = self.queue.pop_front() {
             if let Some(&old) = self.seen.get(&addr) {
                 if !better(depth, old) {
@@ -554,7 +581,10 @@ impl<'a> Walker<'a> {
         };
         match self.decode_typed(addr, &ti, depth, level) {
             Ok(r) => r,
-            Err(e) => (unreadable(&ti.name, &e), Vec::new()),
+            Err(e) => {
+                log::debug!(target: "tracer::cpython", "{} at {addr} unreadable: {e}", ti.name);
+                (unreadable(&ti.name, &e), Vec::new())
+            }
         }
     }
 
@@ -801,18 +831,18 @@ impl<'a> Walker<'a> {
     ) -> Result<Vec<(Arc<str>, RemoteAddr)>, String> {
         let (mem, py) = (self.mem, self.py);
         let lim = self.limits.max_items;
-        let words = |n: u64| RemoteAddr(addr.0.wrapping_sub(8 * n));
-        let items = if ti.flags & v311::TPFLAGS_MANAGED_DICT != 0 {
-            let values = mem
-                .read_ptr(words(v311::MANAGED_VALUES_WORDS_BEFORE))
-                .map_err(|e| e.to_string())?;
-            if !values.is_null() {
-                dicts::values_items(mem, py, ti.cached_keys, values, lim)?.items
-            } else {
-                let d = mem
-                    .read_ptr(words(v311::MANAGED_DICT_WORDS_BEFORE))
-                    .map_err(|e| e.to_string())?;
-                self.dict_of(d, lim)?
+        let items = if ti.flags & v311::TPFLAGS_TYPE_SUBCLASS != 0 {
+            // A class (say one whose metaclass is abc.ABCMeta) exposes its
+            // namespace as a read-only mappingproxy, not an instance dict:
+            // its methods are not attributes of a value (values.md).
+            Vec::new()
+        } else if ti.flags & v311::TPFLAGS_MANAGED_DICT != 0 {
+            match super::managed::managed_dict(mem, py, addr, ti.flags, ti.basicsize)? {
+                super::managed::Managed::Values(values) => {
+                    dicts::values_items(mem, py, ti.cached_keys, values, lim)?.items
+                }
+                super::managed::Managed::Dict(d) => self.dict_of(d, lim)?,
+                super::managed::Managed::Nothing => Vec::new(),
             }
         } else if ti.dictoffset != 0 {
             let mut off = ti.dictoffset;

@@ -98,7 +98,7 @@ impl Python {
     /// Resolve an opened interpreter image loaded at `load_bias`.
     pub fn from_image(image: PythonImage, load_bias: u64) -> Result<Python, DecodeError> {
         let version = image.version;
-        if version.minor_pair() != (3, 11) {
+        if version.major != 3 || !super::SUPPORTED_MINORS.contains(&version.minor) {
             return Err(DecodeError::Unsupported {
                 version: version.to_string(),
             });

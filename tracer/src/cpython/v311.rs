@@ -9,6 +9,8 @@ pub const TPFLAGS_MANAGED_DICT: u64 = 1 << 4;
 pub const TPFLAGS_HEAPTYPE: u64 = 1 << 9;
 /// `Py_TPFLAGS_BASE_EXC_SUBCLASS`: the type derives from `BaseException`.
 pub const TPFLAGS_BASE_EXC_SUBCLASS: u64 = 1 << 30;
+/// `Py_TPFLAGS_TYPE_SUBCLASS`: instances are classes.
+pub const TPFLAGS_TYPE_SUBCLASS: u64 = 1 << 31;
 
 /// `PyLong_SHIFT`: bits per digit of an int.
 pub const LONG_SHIFT: u32 = 30;

@@ -1,0 +1,536 @@
+//! `hindsight attach PID` against running CPython 3.11 programs that are not
+//! hindsight's children: 50 attach/detach cycles leave a worker's output
+//! identical to an unattached run; a program blocked in a system call; new
+//! and existing threads; the target ending while recorded; signals reaching
+//! the target; a real `python3 -m http.server` serving on after detach; and
+//! the errors. Every wait is on a line a process prints (READY, hindsight's
+//! "attached" line), under a watchdog deadline; never a sleep.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+const PY311: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";
+
+/// Deadline for any one expected line or process end.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn hindsight_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_hindsight")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .join("tests/fixtures/attach")
+        .join(name)
+}
+
+fn python() -> Option<&'static str> {
+    if Path::new(PY311).exists() {
+        Some(PY311)
+    } else {
+        eprintln!("skipped: {PY311} is not installed");
+        None
+    }
+}
+
+/// Lines of a child's stream, read on a thread.
+fn lines_of(r: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Wait for a line satisfying `pred`; returns it. Panics at the deadline
+/// or when the stream ends, with the lines seen.
+#[track_caller]
+fn expect(rx: &Receiver<String>, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let end = Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if pred(&l) => return l,
+            Ok(l) => seen.push(l),
+            Err(e) => panic!("no line {what} ({e:?}); saw: {seen:?}"),
+        }
+    }
+}
+
+/// A target program: a python3.11 child of the test (not of hindsight).
+struct Target {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Receiver<String>,
+}
+
+impl Target {
+    fn start(args: &[&str]) -> Target {
+        let mut child = Command::new(python().expect("python"))
+            .arg("-u")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start python");
+        let out = lines_of(child.stdout.take().expect("stdout"));
+        let stdin = child.stdin.take();
+        Target { child, stdin, out }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn send(&mut self, line: &str) {
+        let s = self.stdin.as_mut().expect("stdin");
+        writeln!(s, "{line}").expect("write to the target");
+        s.flush().expect("flush");
+    }
+
+    #[track_caller]
+    fn expect(&self, what: &str) -> String {
+        expect(&self.out, what, |l| l.starts_with(what))
+    }
+
+    fn tracer_pid(&self) -> i32 {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1)
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `hindsight attach`, past its "attached" line.
+struct Attach {
+    child: Child,
+    err: Receiver<String>,
+}
+
+impl Attach {
+    #[track_caller]
+    fn start(pid: i32, out: &Path, extra: &[&str]) -> Attach {
+        let mut child = Command::new(hindsight_bin())
+            .arg("attach")
+            .arg(pid.to_string())
+            .arg("-o")
+            .arg(out)
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start hindsight");
+        let err = lines_of(child.stderr.take().expect("stderr"));
+        expect(&err, "hindsight: attached", |l| {
+            assert!(!l.contains("hindsight: ") || l.contains("attached"), "{l}");
+            l.starts_with("hindsight: attached")
+        });
+        Attach { child, err }
+    }
+
+    fn signal(&self, sig: i32) {
+        let r = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(r.success());
+    }
+
+    /// Wait for hindsight to end; its last stderr line.
+    #[track_caller]
+    fn finish(mut self) -> String {
+        let last = expect(&self.err, "hindsight's final line", |l| {
+            l.starts_with("hindsight: ")
+        });
+        let status = self.child.wait().expect("wait hindsight");
+        assert!(status.success(), "hindsight failed: {status:?}: {last}");
+        last
+    }
+}
+
+fn hindsight(args: &[&str]) -> Output {
+    Command::new(hindsight_bin())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run hindsight")
+}
+
+/// Every step of a recording as JSON (`hindsight steps --json`).
+#[track_caller]
+fn steps(hsr: &Path) -> Vec<serde_json::Value> {
+    let o = hindsight(&["steps", hsr.to_str().unwrap(), "--json"]);
+    assert!(
+        o.status.success(),
+        "steps: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON step"))
+        .collect()
+}
+
+fn info(hsr: &Path) -> String {
+    let o = hindsight(&["info", hsr.to_str().unwrap()]);
+    assert!(o.status.success(), "info: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn functions(steps: &[serde_json::Value]) -> HashSet<String> {
+    steps
+        .iter()
+        .filter_map(|s| s["function"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn fifty_attach_detach_cycles_leave_the_worker_unharmed() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let worker = fixture("worker.py");
+    let target = Target::start(&[worker.to_str().unwrap()]);
+    target.expect("READY");
+    let mut got: Vec<String> = Vec::new();
+    for i in 0..50 {
+        let hsr = dir.path().join(format!("cycle{i}.hsr"));
+        let a = Attach::start(target.pid(), &hsr, &["--max-steps", "40"]);
+        let last = a.finish();
+        assert!(last.contains("detached"), "{last}");
+        let s = steps(&hsr);
+        assert_eq!(s.len(), 40, "cycle {i}");
+        let o = hindsight(&["state", hsr.to_str().unwrap(), "39"]);
+        assert!(o.status.success(), "cycle {i}: {o:?}");
+        assert!(info(&hsr).contains("complete"), "cycle {i}");
+        assert_eq!(target.tracer_pid(), 0, "cycle {i}: still traced");
+        // The target runs on: a checksum line comes after every cycle.
+        got.push(target.expect("checksum"));
+    }
+    // Some more work after the last detach.
+    for _ in 0..20 {
+        got.push(target.expect("checksum"));
+    }
+    drop(target);
+    // The lines the test read are a subsequence of the output; an
+    // unattached run prints every checksum line up to the last one seen.
+    let last_round: u64 = got
+        .last()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let lines = (last_round / 500).to_string();
+    let plain = Command::new(py)
+        .arg(&worker)
+        .arg(&lines)
+        .output()
+        .expect("plain run");
+    let plain: HashSet<String> = String::from_utf8_lossy(&plain.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    for line in &got {
+        assert!(
+            plain.contains(line),
+            "{line} differs from the unattached run"
+        );
+    }
+}
+
+#[test]
+fn blocked_target_signals_and_sigterm() {
+    if python().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hsr = dir.path().join("blocked.hsr");
+    let mut target = Target::start(&[fixture("blocked.py").to_str().unwrap()]);
+    target.expect("READY");
+    // The target is blocked reading stdin: attach returns at once.
+    let a = Attach::start(target.pid(), &hsr, &[]);
+    target.send("work 5");
+    assert_eq!(target.expect("done"), "done 5 30");
+    // A signal meant for the target reaches it, handler and all.
+    Command::new("kill")
+        .args(["-USR1", &target.pid().to_string()])
+        .status()
+        .unwrap();
+    target.expect("usr1");
+    target.send("sleep");
+    target.expect("slept");
+    a.signal(libc::SIGTERM);
+    let last = a.finish();
+    assert!(last.contains("detached"), "{last}");
+    assert_eq!(target.tracer_pid(), 0);
+    // Unharmed after detach.
+    target.send("work 3");
+    assert_eq!(target.expect("done"), "done 3 5");
+    let s = steps(&hsr);
+    let f = functions(&s);
+    assert!(f.contains("handle") && f.contains("on_usr1"), "{f:?}");
+    assert!(info(&hsr).contains("detached"));
+}
+
+#[test]
+fn target_ending_while_recorded() {
+    if python().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hsr = dir.path().join("end.hsr");
+    let mut target = Target::start(&[fixture("blocked.py").to_str().unwrap()]);
+    target.expect("READY");
+    let a = Attach::start(target.pid(), &hsr, &[]);
+    target.send("work 2");
+    target.expect("done");
+    target.send("raise");
+    let last = a.finish();
+    assert!(last.contains("exited with status 1"), "{last}");
+    let s = steps(&hsr);
+    assert!(
+        s.iter().any(|x| x["event"] == "exception"),
+        "no exception step"
+    );
+    assert!(
+        info(&hsr).contains("exited with status 1"),
+        "{}",
+        info(&hsr)
+    );
+
+    // Killed by a signal while recorded.
+    let hsr = dir.path().join("killed.hsr");
+    let target = Target::start(&[fixture("blocked.py").to_str().unwrap()]);
+    target.expect("READY");
+    let a = Attach::start(target.pid(), &hsr, &[]);
+    Command::new("kill")
+        .args(["-KILL", &target.pid().to_string()])
+        .status()
+        .unwrap();
+    let last = a.finish();
+    assert!(last.contains("killed by signal 9"), "{last}");
+}
+
+#[test]
+fn threads_old_and_new_are_recorded() {
+    if python().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hsr = dir.path().join("threads.hsr");
+    let mut target = Target::start(&[fixture("threads.py").to_str().unwrap()]);
+    target.expect("READY");
+    let before: HashSet<i64> = std::fs::read_dir(format!("/proc/{}/task", target.pid()))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let a = Attach::start(target.pid(), &hsr, &[]);
+    target.send("spawn 50");
+    assert_eq!(target.expect("thread s1"), "thread s1 40425");
+    a.signal(libc::SIGINT);
+    a.finish();
+    let s = steps(&hsr);
+    let thread_of = |f: &str| -> HashSet<i64> {
+        s.iter()
+            .filter(|x| x["function"] == f)
+            .filter_map(|x| x["thread"].as_i64())
+            .collect()
+    };
+    let busy = thread_of("busy");
+    assert_eq!(busy.len(), 2, "both workers recorded: {busy:?}");
+    assert!(busy.is_subset(&before));
+    let new = thread_of("squares");
+    assert_eq!(new.len(), 1, "the new thread is recorded: {new:?}");
+    assert!(
+        new.is_disjoint(&before),
+        "squares ran in a thread born after attach"
+    );
+    let main = thread_of("main");
+    assert!(main.contains(&(target.pid() as i64)), "{main:?}");
+    // Unharmed.
+    target.send("spawn 3");
+    assert_eq!(target.expect("thread s2"), "thread s2 5");
+}
+
+/// GET `path` from 127.0.0.1:`port`; the whole response.
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read the response");
+    out
+}
+
+#[test]
+fn http_server_serves_on_after_detach() {
+    if python().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(site.join("hello.txt"), "hello from the server\n").unwrap();
+    let hsr = dir.path().join("http.hsr");
+    let target = Target::start(&[
+        "-m",
+        "http.server",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        site.to_str().unwrap(),
+    ]);
+    let line = target.expect("Serving HTTP on");
+    let port: u16 = line
+        .split("port ")
+        .nth(1)
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line}"));
+    // The first request initialises mimetypes (tens of thousands of steps
+    // with --all): serve it before attaching, as a server that has been
+    // up for a while would have.
+    assert!(http_get(port, "/hello.txt").starts_with("HTTP/1.0 200"));
+    let a = Attach::start(target.pid(), &hsr, &["--all"]);
+    for _ in 0..3 {
+        let r = http_get(port, "/hello.txt");
+        assert!(r.starts_with("HTTP/1.0 200"), "{r}");
+        assert!(r.ends_with("hello from the server\n"), "{r}");
+    }
+    a.signal(libc::SIGTERM);
+    a.finish();
+    assert_eq!(target.tracer_pid(), 0);
+    for _ in 0..10 {
+        let r = http_get(port, "/hello.txt");
+        assert!(r.starts_with("HTTP/1.0 200"), "{r}");
+        assert!(r.ends_with("hello from the server\n"), "{r}");
+    }
+    let r = http_get(port, "/missing");
+    assert!(r.starts_with("HTTP/1.0 404"), "{r}");
+    let f = functions(&steps(&hsr));
+    assert!(
+        f.contains("SimpleHTTPRequestHandler.do_GET") || f.contains("do_GET"),
+        "request handling not in the recording: {f:?}"
+    );
+}
+
+#[test]
+fn attach_errors_say_what_to_do() {
+    // No such process.
+    let o = hindsight(&["attach", "999999999"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("no process"), "{err}");
+    // Not a CPython.
+    let mut sleeper = Command::new("sleep").arg("1000").spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.hsr");
+    let o = hindsight(&[
+        "attach",
+        &sleeper.id().to_string(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a CPython"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    // Already traced (by another hindsight).
+    if python().is_none() {
+        return;
+    }
+    let target = Target::start(&[fixture("blocked.py").to_str().unwrap()]);
+    target.expect("READY");
+    let a = Attach::start(target.pid(), &dir.path().join("first.hsr"), &[]);
+    let o = hindsight(&[
+        "attach",
+        &target.pid().to_string(),
+        "-o",
+        dir.path().join("second.hsr").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("already traced"), "{err}");
+    a.signal(libc::SIGINT);
+    a.finish();
+}
+
+#[test]
+fn max_time_ends_an_attach_to_a_blocked_target() {
+    if python().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hsr = dir.path().join("bounded.hsr");
+    let mut target = Target::start(&[fixture("blocked.py").to_str().unwrap()]);
+    target.expect("READY");
+    // Blocked in read the whole time: only the clock can end the recording.
+    let a = Attach::start(target.pid(), &hsr, &["--max-time", "0.3"]);
+    let last = a.finish();
+    assert!(last.contains("--max-time"), "{last}");
+    assert_eq!(target.tracer_pid(), 0);
+    target.send("work 4");
+    assert_eq!(target.expect("done"), "done 4 14");
+}
+
+#[test]
+fn record_mode_records_threads_started_by_the_program() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let hsr = dir.path().join("rt.hsr");
+    let o = Command::new(hindsight_bin())
+        .args(["record", "-o", hsr.to_str().unwrap(), "--", py])
+        .arg(fixture("record_threads.py"))
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run hindsight record");
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "[10, 10]\n");
+    let s = steps(&hsr);
+    let sq: HashSet<i64> = s
+        .iter()
+        .filter(|x| x["function"] == "sq")
+        .filter_map(|x| x["thread"].as_i64())
+        .collect();
+    assert_eq!(sq.len(), 2, "both threads recorded: {sq:?}");
+    // Every line of both calls: call, 4 lines x (1 + 5 loop turns)..., the
+    // same count in each thread.
+    let per: Vec<usize> = sq
+        .iter()
+        .map(|t| {
+            s.iter()
+                .filter(|x| x["thread"].as_i64() == Some(*t))
+                .count()
+        })
+        .collect();
+    assert_eq!(per[0], per[1], "{per:?}");
+}

@@ -1,0 +1,126 @@
+//! Dict iteration over target memory for CPython 3.8-3.10: `PyDictKeysObject`
+//! with `dk_size` and index bytes sized by it (1, 2, 4 or 8 per slot), one
+//! entry kind (`PyDictKeyEntry`: hash, key, value), and split tables whose
+//! `ma_values[i]` pairs with the shared keys' entry `i`. Instance dicts are
+//! only reached through `tp_dictoffset` in these versions.
+
+use super::dicts::DictItems;
+use super::read::{i64_at, ptr_at};
+use super::{v311, Python};
+use crate::addr::RemoteAddr;
+use crate::mem::Memory;
+
+/// Bound on a table's slots and entries (see dicts.rs).
+const MAX_ENTRIES: i64 = 1 << 26;
+/// Entries read per request.
+const CHUNK: usize = 4096;
+
+/// `DK_IXSIZE`: bytes of one index slot for a table of `size` slots.
+fn index_bytes(size: u64) -> u64 {
+    if size <= 0xff {
+        1
+    } else if size <= 0xffff {
+        2
+    } else if size <= 0xffff_ffff {
+        4
+    } else {
+        8
+    }
+}
+
+fn ptr_in(e: &[u8], off: usize) -> RemoteAddr {
+    e.get(off..off + 8)
+        .and_then(|b| b.try_into().ok())
+        .map(|b| RemoteAddr(u64::from_ne_bytes(b)))
+        .unwrap_or_default()
+}
+
+/// Items of the 3.8-3.10 dict at `dict`, in iteration order, cut at `limit`.
+pub(crate) fn dict_items(
+    mem: &dyn Memory,
+    py: &Python,
+    dict: RemoteAddr,
+    limit: usize,
+) -> Result<DictItems, String> {
+    let o = &py.layout.objects;
+    let end = [o.dict_ma_used, o.dict_ma_keys, o.dict_ma_values]
+        .into_iter()
+        .max()
+        .unwrap_or(0) as usize
+        + 8;
+    let buf = mem.read_vec(dict, end).map_err(|e| e.to_string())?;
+    let used = i64_at(&buf, o.dict_ma_used).ok_or("no ma_used")?;
+    let keys = ptr_at(&buf, o.dict_ma_keys).ok_or("no ma_keys")?;
+    let values = ptr_at(&buf, o.dict_ma_values).ok_or("no ma_values")?;
+    if !(0..=MAX_ENTRIES).contains(&used) {
+        return Err(format!("implausible dict size {used}"));
+    }
+    if keys.is_null() {
+        return Err("dict without keys".into());
+    }
+    let hdr = mem
+        .read_vec(keys, o.dictkeys_dk_indices as usize)
+        .map_err(|e| e.to_string())?;
+    let size = i64_at(&hdr, o.dictkeys_dk_size).ok_or("no dk_size")?;
+    let nentries = i64_at(&hdr, o.dictkeys_dk_nentries).ok_or("no dk_nentries")?;
+    if !(1..=MAX_ENTRIES).contains(&size) || size & (size - 1) != 0 {
+        return Err(format!("implausible dict keys size {size}"));
+    }
+    if !(0..=size).contains(&nentries) {
+        return Err(format!("implausible dict entry count {nentries}"));
+    }
+    let esz = o.dict_key_entry_size as usize;
+    if !(v311::DICT_ENTRY_VALUE + 8..=64).contains(&esz) {
+        return Err(format!("implausible dict entry size {esz}"));
+    }
+    let entries = keys
+        .at(o.dictkeys_dk_indices)
+        .offset(size as u64 * index_bytes(size as u64))
+        .ok_or("dict entries beyond the address space")?;
+    let n = nentries as usize;
+    // Split table: values live apart, slot i pairs with entry i.
+    let vals = if values.is_null() {
+        None
+    } else {
+        Some(mem.read_vec(values, n * 8).map_err(|e| e.to_string())?)
+    };
+    let mut out = DictItems::default();
+    let mut i = 0usize;
+    while i < n {
+        let m = CHUNK.min(n - i);
+        let at = entries
+            .offset((i * esz) as u64)
+            .ok_or("dict entries overflow")?;
+        let chunk = mem.read_vec(at, m * esz).map_err(|e| e.to_string())?;
+        for (j, e) in chunk.chunks_exact(esz).enumerate() {
+            let key = ptr_in(e, v311::DICT_ENTRY_KEY);
+            let val = match &vals {
+                Some(v) => ptr_in(v, (i + j) * 8),
+                None => ptr_in(e, v311::DICT_ENTRY_VALUE),
+            };
+            if key.is_null() || val.is_null() {
+                continue;
+            }
+            if out.items.len() >= limit {
+                out.truncated = true;
+                return Ok(out);
+            }
+            out.items.push((key, val));
+        }
+        i += m;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::index_bytes;
+
+    #[test]
+    fn index_width_follows_dk_ixsize() {
+        assert_eq!(index_bytes(8), 1);
+        assert_eq!(index_bytes(256), 2);
+        assert_eq!(index_bytes(1 << 16), 4);
+        assert_eq!(index_bytes(1 << 33), 8);
+    }
+}

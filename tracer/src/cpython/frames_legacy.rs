@@ -1,0 +1,234 @@
+//! Frames of CPython 3.8-3.10, where the `PyFrameObject` passed to the trace
+//! function IS the frame: code, globals, locals dict and `f_localsplus` sit in
+//! it, the stack is its `f_back` chain, and `f_lasti` counts bytes (3.8-3.9)
+//! or code units (3.10). Assembles the same [`Snapshot`] as the 3.11 reader.
+
+use std::sync::Arc;
+
+use store::{EventKind, FrameRec, ObjAddr};
+
+use super::code::{code_info, CodeInfo};
+use super::frames::{cell_contents, event_kind, module_globals};
+use super::objects::{self, Limits, Walker};
+use super::read::{ptr_at, read_upto, u32_at};
+use super::{dicts, v311, Caches, DecodeError, Python, Snapshot};
+use crate::addr::RemoteAddr;
+use crate::mem::Memory;
+
+/// Bound on the frames of one thread's stack.
+const MAX_FRAMES: usize = 100_000;
+
+/// Whether `py` has pre-3.11 frames (no `_PyInterpreterFrame`).
+pub(crate) fn applies(py: &Python) -> bool {
+    py.layout.frame.f_code != symbols::NA
+}
+
+/// The fields of a 3.8-3.10 `PyFrameObject` the decoder uses.
+struct Frame {
+    back: RemoteAddr,
+    code: RemoteAddr,
+    globals: RemoteAddr,
+    locals: RemoteAddr,
+    /// `f_lasti` in code units (negative before the first instruction).
+    lasti: i64,
+    lineno: i32,
+    localsplus: RemoteAddr,
+}
+
+impl Frame {
+    fn read(mem: &dyn Memory, py: &Python, at: RemoteAddr) -> Result<Frame, DecodeError> {
+        let fl = &py.layout.frame;
+        let fields = [
+            py.layout.object.ob_type,
+            fl.f_back,
+            fl.f_code,
+            fl.f_globals,
+            fl.f_locals,
+            fl.f_lasti,
+            fl.f_lineno,
+            fl.f_localsplus,
+        ];
+        if fields.contains(&symbols::NA) {
+            return Err(DecodeError::inconsistent(
+                "the layout table lacks a frame field of CPython 3.8-3.10",
+            ));
+        }
+        let len = fields.iter().copied().max().unwrap_or(0) as usize + 8;
+        let buf = read_upto(mem, at, len, len)?;
+        let ty = ptr_at(&buf, py.layout.object.ob_type).unwrap_or_default();
+        if ty != py.types.frame {
+            return Err(DecodeError::inconsistent(format!(
+                "{at} is not a frame object (type {ty})"
+            )));
+        }
+        let p = |off| ptr_at(&buf, off).unwrap_or_default();
+        let raw_lasti = u32_at(&buf, fl.f_lasti).unwrap_or(0) as i32 as i64;
+        // 3.8-3.9 count bytes, 3.10 code units (co_lnotab vs co_linetable).
+        let lasti = if py.layout.code.co_lnotab != symbols::NA && raw_lasti >= 0 {
+            raw_lasti / 2
+        } else {
+            raw_lasti
+        };
+        Ok(Frame {
+            back: p(fl.f_back),
+            code: p(fl.f_code),
+            globals: p(fl.f_globals),
+            locals: p(fl.f_locals),
+            lasti,
+            lineno: u32_at(&buf, fl.f_lineno).unwrap_or(0) as i32,
+            localsplus: at.at(fl.f_localsplus),
+        })
+    }
+
+    /// `PyFrame_GetLineNumber`: `f_lineno` while CPython maintains it (3.8-3.9
+    /// under a trace function; 3.10 during the trace call), else the line table.
+    fn line(&self, code: &CodeInfo) -> u32 {
+        if self.lineno > 0 {
+            self.lineno as u32
+        } else {
+            code.line_at(self.lasti)
+        }
+    }
+}
+
+/// The code object of the frame passed to the trace function.
+pub(crate) fn frame_code(
+    mem: &dyn Memory,
+    py: &Python,
+    caches: &mut Caches,
+    frame: RemoteAddr,
+) -> Result<Arc<CodeInfo>, DecodeError> {
+    let f = Frame::read(mem, py, frame)?;
+    code_info(mem, py, caches, f.code)
+}
+
+/// The state at a trace-function call.
+pub(crate) fn snapshot(
+    mem: &dyn Memory,
+    py: &Python,
+    caches: &mut Caches,
+    limits: &Limits,
+    frame: RemoteAddr,
+    what: i32,
+    arg: RemoteAddr,
+) -> Result<Snapshot, DecodeError> {
+    let event = event_kind(what)?;
+    let top = Frame::read(mem, py, frame)?;
+    let code = code_info(mem, py, caches, top.code)?;
+    let line = top.line(&code);
+
+    let mut stack = vec![FrameRec {
+        function: code.function.clone(),
+        file: code.file.clone(),
+        line,
+    }];
+    let mut at = top.back;
+    while !at.is_null() {
+        if stack.len() >= MAX_FRAMES {
+            return Err(DecodeError::inconsistent(
+                "frame chain longer than 100000 frames",
+            ));
+        }
+        let f = Frame::read(mem, py, at)?;
+        let c = code_info(mem, py, caches, f.code)?;
+        stack.push(FrameRec {
+            function: c.function.clone(),
+            file: c.file.clone(),
+            line: f.line(&c),
+        });
+        at = f.back;
+    }
+    stack.reverse();
+
+    let locals = frame_locals(mem, py, caches, limits, &top, &code)?;
+    let globals = module_globals(mem, py, caches, limits, top.globals)?;
+    let value = match event {
+        EventKind::Return if arg.is_null() => Some(py.none),
+        EventKind::Return => Some(arg),
+        EventKind::Exception if !arg.is_null() => {
+            let items = objects::tuple_items(mem, py, arg, 3).map_err(DecodeError::inconsistent)?;
+            items.get(1).copied().filter(|a| !a.is_null())
+        }
+        _ => None,
+    };
+
+    let mut w = Walker::new(mem, py, caches, limits);
+    for (_, v) in locals.iter().chain(globals.iter()) {
+        w.add_root(*v);
+    }
+    if let Some(v) = value {
+        w.add_root(v);
+    }
+    w.run();
+    let heap = w.into_heap();
+    let conv =
+        |v: Vec<(Arc<str>, RemoteAddr)>| v.into_iter().map(|(k, a)| (k, ObjAddr(a.0))).collect();
+    Ok(Snapshot {
+        event,
+        file: code.file.clone(),
+        function: code.function.clone(),
+        line,
+        // Column positions exist from 3.11 on.
+        position: None,
+        stack,
+        locals: conv(locals),
+        globals: conv(globals),
+        value: value.map(|a| ObjAddr(a.0)),
+        heap,
+    })
+}
+
+/// What `frame.f_locals` holds: mirrors 3.8-3.10 `PyFrame_FastToLocalsWithError`,
+/// which merges `map_to_dict(co_varnames)`, then the cells, then (optimized
+/// code only) the free variables into the frame's locals dict, deleting the
+/// names whose slot is empty.
+fn frame_locals(
+    mem: &dyn Memory,
+    py: &Python,
+    caches: &mut Caches,
+    limits: &Limits,
+    f: &Frame,
+    code: &CodeInfo,
+) -> Result<Vec<(Arc<str>, RemoteAddr)>, DecodeError> {
+    let optimized = code.flags & v311::CO_OPTIMIZED != 0;
+    let mut out: Vec<(Arc<str>, RemoteAddr)> = Vec::new();
+    if !optimized {
+        if f.locals.is_null() || f.locals == f.globals {
+            return Ok(out);
+        }
+        // A class body (or exec with separate locals): the namespace dict.
+        let items = dicts::dict_items(mem, py, f.locals, limits.max_items)
+            .map_err(|e| DecodeError::inconsistent(format!("frame locals dict: {e}")))?;
+        for (k, v) in items.items {
+            if let Ok(name) = objects::read_name(mem, py, caches, k) {
+                out.push((name, v));
+            }
+        }
+    }
+    let n = code.localsplus_names.len();
+    if n == 0 {
+        return Ok(out);
+    }
+    let raw = mem.read_vec(f.localsplus, n * 8)?;
+    for (i, c) in raw.chunks_exact(8).enumerate() {
+        let kind = code.localsplus_kinds[i];
+        if kind & v311::CO_FAST_FREE != 0 && !optimized {
+            continue;
+        }
+        let mut value = RemoteAddr(u64::from_ne_bytes(c.try_into().unwrap_or_default()));
+        if !value.is_null() && kind & (v311::CO_FAST_CELL | v311::CO_FAST_FREE) != 0 {
+            value = cell_contents(mem, py, value)?.unwrap_or(RemoteAddr::NULL);
+        }
+        let name = &code.localsplus_names[i];
+        let existing = out.iter().position(|(k, _)| k == name);
+        match (value.is_null(), existing) {
+            (true, Some(p)) => {
+                out.remove(p);
+            }
+            (true, None) => {}
+            (false, Some(p)) => out[p].1 = value,
+            (false, None) => out.push((name.clone(), value)),
+        }
+    }
+    Ok(out)
+}

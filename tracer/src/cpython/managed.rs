@@ -1,0 +1,136 @@
+//! Where an instance of a `Py_TPFLAGS_MANAGED_DICT` class keeps its
+//! attributes, per version: 3.11 a values pointer (4 words before the
+//! object) or a dict pointer (3 words before); 3.12 one tagged word 3 words
+//! before (low bit set: the values pointer minus 1); 3.13 a dict pointer 3
+//! words before, or the values inline after the object
+//! (`Py_TPFLAGS_INLINE_VALUES`), each with its own `PyDictValues` header and
+//! insertion order.
+
+use super::read::{ptr_at, u8_at};
+use super::{v311, v312, v313, Python};
+use crate::addr::RemoteAddr;
+use crate::mem::Memory;
+
+/// Where the attributes of one managed-dict instance are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Managed {
+    /// Values of a split table whose keys are the type's `ht_cached_keys`.
+    Values(RemoteAddr),
+    /// A materialised dict.
+    Dict(RemoteAddr),
+    /// No attributes.
+    Nothing,
+}
+
+/// Where the instance at `obj` (of a type with `flags` and `basicsize`)
+/// keeps its attributes.
+pub(crate) fn managed_dict(
+    mem: &dyn Memory,
+    py: &Python,
+    obj: RemoteAddr,
+    flags: u64,
+    basicsize: i64,
+) -> Result<Managed, String> {
+    let word = |n: u64| -> Result<RemoteAddr, String> {
+        mem.read_ptr(RemoteAddr(obj.0.wrapping_sub(8 * n)))
+            .map_err(|e| e.to_string())
+    };
+    let dict = |d: RemoteAddr| {
+        if d.is_null() {
+            Managed::Nothing
+        } else {
+            Managed::Dict(d)
+        }
+    };
+    match py.version.minor {
+        ..=11 => {
+            let values = word(v311::MANAGED_VALUES_WORDS_BEFORE)?;
+            if !values.is_null() {
+                return Ok(Managed::Values(values));
+            }
+            Ok(dict(word(v311::MANAGED_DICT_WORDS_BEFORE)?))
+        }
+        12 => {
+            let p = word(v312::DICT_OR_VALUES_WORDS_BEFORE)?;
+            if p.0 & 1 != 0 {
+                // `_PyDictOrValues_SetValues` stores `values - 1`.
+                Ok(Managed::Values(RemoteAddr(p.0.wrapping_add(1))))
+            } else {
+                Ok(dict(p))
+            }
+        }
+        _ => {
+            let d = word(v313::MANAGED_DICT_WORDS_BEFORE)?;
+            if !d.is_null() || flags & v313::TPFLAGS_INLINE_VALUES == 0 {
+                return Ok(dict(d));
+            }
+            if !(16..=(1 << 24)).contains(&basicsize) {
+                return Err(format!("implausible basic size {basicsize}"));
+            }
+            let values = RemoteAddr(obj.0.wrapping_add(basicsize as u64));
+            let valid = py.layout.objects.dictvalues_valid;
+            let mut b = [0u8; 1];
+            mem.read(values.at(valid), &mut b)
+                .map_err(|e| e.to_string())?;
+            Ok(if b[0] != 0 {
+                Managed::Values(values)
+            } else {
+                Managed::Nothing
+            })
+        }
+    }
+}
+
+/// 3.13: items of the split values at `values` (a `PyDictValues`: header,
+/// `values[capacity]`, then `size` insertion-order bytes) over the
+/// `nentries` unicode entries at `entries` of their shared keys.
+pub(crate) fn split_items_313(
+    mem: &dyn Memory,
+    py: &Python,
+    entries: RemoteAddr,
+    nentries: usize,
+    values: RemoteAddr,
+    limit: usize,
+) -> Result<super::dicts::DictItems, String> {
+    let o = &py.layout.objects;
+    let hdr_len = o.dictvalues_values as usize;
+    if !(4..=64).contains(&hdr_len) {
+        return Err(format!(
+            "implausible PyDictValues header of {hdr_len} bytes"
+        ));
+    }
+    let hdr = mem.read_vec(values, hdr_len).map_err(|e| e.to_string())?;
+    let capacity = u8_at(&hdr, o.dictvalues_capacity).ok_or("no capacity")? as usize;
+    let size = u8_at(&hdr, o.dictvalues_size).ok_or("no size")? as usize;
+    if size > capacity {
+        return Err(format!("values of {size} entries in {capacity} slots"));
+    }
+    let esz = o.dict_unicode_entry_size as usize;
+    if !(16..=64).contains(&esz) {
+        return Err(format!("implausible dict entry size {esz}"));
+    }
+    // The values, then the order bytes right after them: one read.
+    let body = mem
+        .read_vec(values.at(o.dictvalues_values), capacity * 8 + size)
+        .map_err(|e| e.to_string())?;
+    let n = nentries.min(capacity);
+    let keys = mem.read_vec(entries, n * esz).map_err(|e| e.to_string())?;
+    let mut out = super::dicts::DictItems::default();
+    for &ix in &body[capacity * 8..capacity * 8 + size] {
+        let ix = ix as usize;
+        if ix >= n {
+            return Err(format!("values order index {ix} beyond {n} keys"));
+        }
+        let key = ptr_at(&keys[ix * esz..], v311::DICT_UENTRY_KEY as u32).unwrap_or_default();
+        let val = ptr_at(&body, (ix * 8) as u32).unwrap_or_default();
+        if key.is_null() || val.is_null() {
+            continue;
+        }
+        if out.items.len() >= limit {
+            out.truncated = true;
+            break;
+        }
+        out.items.push((key, val));
+    }
+    Ok(out)
+}

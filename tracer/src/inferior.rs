@@ -1,0 +1,144 @@
+//! Inferior calls: make a stopped thread of the target call one of the
+//! target's own functions (System V x86-64 ABI, integer arguments only) and
+//! come back with its return value, the thread's registers restored as they
+//! were. The return address pushed for the call holds an int3 of ours (an
+//! address the program never runs again, e.g. the executable's entry
+//! point), so the call ends in a trap, never in a single-step.
+//!
+//! Nothing here knows CPython: callers choose the function and check what
+//! the value means.
+
+use crate::addr::{RemoteAddr, Tid};
+use crate::ptrace::{Regs, Stop, TraceError, Tracee};
+
+/// Integer argument registers of the System V x86-64 calling convention.
+pub const MAX_ARGS: usize = 6;
+
+/// Bytes skipped below the thread's stack pointer before the call's frame:
+/// the 128-byte red zone a leaf function may use without moving rsp, and
+/// some slack.
+const STACK_GAP: u64 = 256;
+
+/// Stops of the calling thread tolerated during one call (signals passed on
+/// to the program) before giving up.
+const MAX_STOPS: usize = 10_000;
+
+/// An inferior call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InferiorError {
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error(transparent)]
+    Mem(#[from] crate::mem::MemError),
+    #[error("an inferior call takes at most {MAX_ARGS} integer arguments, not {0}")]
+    TooManyArgs(usize),
+    #[error("the program ended ({0}) during a call of its function at {1}")]
+    Ended(String, RemoteAddr),
+    #[error("the call of the function at {func} in thread {tid} did not come back: {why}")]
+    Lost {
+        func: RemoteAddr,
+        tid: Tid,
+        why: String,
+    },
+}
+
+impl Tracee {
+    /// Call the function at `func` with integer `args` in the stopped thread
+    /// `tid`, returning `rax`. `ret_trap` is an address never executed again
+    /// by the program (the executable's entry point): an int3 is placed there
+    /// for the return and removed afterwards unless one was already there.
+    /// The thread is left stopped with exactly the registers it had.
+    ///
+    /// Only `tid` runs during the call when the other threads are stopped;
+    /// a stop of another thread during the call is an error (the caller
+    /// picks a moment where no other thread runs Python, e.g. start-up).
+    pub fn call_function(
+        &mut self,
+        tid: Tid,
+        func: RemoteAddr,
+        args: &[u64],
+        ret_trap: RemoteAddr,
+    ) -> Result<u64, InferiorError> {
+        if args.len() > MAX_ARGS {
+            return Err(InferiorError::TooManyArgs(args.len()));
+        }
+        let saved = self.regs(tid)?;
+        let ours = !self.has_breakpoint(ret_trap);
+        if ours {
+            self.set_breakpoint(ret_trap)?;
+        }
+        let result = self.run_call(tid, func, args, ret_trap, &saved);
+        // Put the thread back the way it was, whatever happened (unless the
+        // program is gone).
+        if !matches!(result, Err(InferiorError::Ended(..))) {
+            if ours {
+                self.clear_breakpoint(ret_trap)?;
+            }
+            self.set_regs(tid, &saved)?;
+        }
+        result
+    }
+
+    fn run_call(
+        &mut self,
+        tid: Tid,
+        func: RemoteAddr,
+        args: &[u64],
+        ret_trap: RemoteAddr,
+        saved: &Regs,
+    ) -> Result<u64, InferiorError> {
+        let mut regs = *saved;
+        let slots = [
+            &mut regs.rdi,
+            &mut regs.rsi,
+            &mut regs.rdx,
+            &mut regs.rcx,
+            &mut regs.r8,
+            &mut regs.r9,
+        ];
+        for (slot, &a) in slots.into_iter().zip(args) {
+            *slot = a;
+        }
+        // At a function's first instruction rsp + 8 is 16-byte aligned: align,
+        // then push the return address.
+        let sp = (saved.rsp.wrapping_sub(STACK_GAP) & !15).wrapping_sub(8);
+        self.mem.write(RemoteAddr(sp), &ret_trap.0.to_ne_bytes())?;
+        regs.rsp = sp;
+        regs.rip = func.0;
+        // Varargs callers pass the number of vector registers used in al.
+        regs.rax = 0;
+        // Not in a system call: the kernel must not restart one on resume.
+        regs.orig_rax = u64::MAX;
+        self.set_regs(tid, &regs)?;
+        self.resume(tid, None)?;
+        let lost = |why: String| InferiorError::Lost { func, tid, why };
+        for _ in 0..MAX_STOPS {
+            match self.wait()? {
+                Stop::Breakpoint { tid: t, addr, regs } if t == tid && addr == ret_trap => {
+                    if regs.rsp != sp.wrapping_add(8) {
+                        return Err(lost(format!(
+                            "it returned with the stack at {:#x}, not {:#x}",
+                            regs.rsp,
+                            sp.wrapping_add(8)
+                        )));
+                    }
+                    log::debug!(target: "tracer::inferior", "call of {func} in {tid} returned {:#x}", regs.rax);
+                    return Ok(regs.rax);
+                }
+                Stop::Signal { tid: t, sig } if t == tid => {
+                    // The program's own signal: its handler runs on the
+                    // call's stack and returns into it.
+                    self.resume(tid, Some(sig))?;
+                }
+                Stop::Exited { code } => {
+                    return Err(InferiorError::Ended(format!("exit status {code}"), func))
+                }
+                Stop::Killed { sig } => {
+                    return Err(InferiorError::Ended(format!("signal {sig}"), func))
+                }
+                other => return Err(lost(format!("unexpected stop {other:?}"))),
+            }
+        }
+        Err(lost(format!("more than {MAX_STOPS} signals")))
+    }
+}

@@ -1,0 +1,171 @@
+//! The thread states of a running interpreter, and hooking all of them: at
+//! attach every existing thread, and while recording every thread born since
+//! (its `PyThreadState` is allocated and linked by the parent before the
+//! clone, so it is in the list when the clone event stops the parent, and
+//! the new thread has not run a single instruction yet). Unhooking finds its
+//! work by the trap address in `c_tracefunc`, so no list has to be kept.
+
+use symbols::Layout;
+
+use crate::addr::RemoteAddr;
+use crate::hook;
+use crate::mem::{MemError, Memory};
+use crate::procmem::ProcMem;
+
+/// Bound on interpreters walked (sub-interpreters are rare).
+const MAX_INTERPRETERS: usize = 256;
+
+/// Bound on thread states walked per interpreter.
+const MAX_THREADS: usize = 100_000;
+
+/// Every `PyThreadState` of every interpreter of the runtime at `runtime`
+/// (`_PyRuntime`), in list order. Reading stops at a bound or at the first
+/// unreadable link (the target's memory is untrusted).
+pub fn thread_states(
+    mem: &ProcMem,
+    layout: &Layout,
+    runtime: RemoteAddr,
+) -> Result<Vec<RemoteAddr>, MemError> {
+    let rt = &layout.runtime;
+    let mut out = Vec::new();
+    let mut interp = mem.read_ptr(runtime.at(rt.interpreters_head))?;
+    for _ in 0..MAX_INTERPRETERS {
+        if interp.is_null() {
+            break;
+        }
+        let mut ts = mem.read_ptr(interp.at(rt.interp_tstate_head))?;
+        for _ in 0..MAX_THREADS {
+            if ts.is_null() || out.contains(&ts) {
+                break;
+            }
+            out.push(ts);
+            ts = mem.read_ptr(ts.at(rt.ts_next))?;
+        }
+        interp = mem.read_ptr(interp.at(rt.interp_next))?;
+    }
+    Ok(out)
+}
+
+/// What [`hook_all`] found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HookCount {
+    /// Thread states hooked by this call.
+    pub hooked: usize,
+    /// Thread states that already had the trap as trace function.
+    pub already: usize,
+    /// Thread states left alone: another trace function (sys.settrace) is set.
+    pub foreign: usize,
+}
+
+/// Hook every thread state that has no C trace function yet with
+/// [`hook::install_running`]. Thread states with someone else's trace
+/// function are left alone and counted.
+pub fn hook_all(
+    mem: &ProcMem,
+    layout: &Layout,
+    runtime: RemoteAddr,
+    trap: RemoteAddr,
+) -> Result<HookCount, MemError> {
+    let mut count = HookCount::default();
+    for ts in thread_states(mem, layout, runtime)? {
+        let func = mem.read_u64(ts.at(layout.runtime.ts_c_tracefunc))?;
+        if func == trap.0 {
+            count.already += 1;
+        } else if func == 0 {
+            hook::install_running(mem, layout, runtime, ts, trap)?;
+            count.hooked += 1;
+        } else {
+            count.foreign += 1;
+        }
+    }
+    if count.hooked > 0 {
+        log::debug!(target: "tracer::threads", "hooked {} thread states", count.hooked);
+    }
+    Ok(count)
+}
+
+/// Unhook every thread state whose C trace function is `trap`. Every
+/// thread of the target must be stopped. Returns how many were unhooked;
+/// keeps going past a thread state it cannot restore and reports the first
+/// failure after the others are done.
+pub fn unhook_all(
+    mem: &ProcMem,
+    layout: &Layout,
+    runtime: RemoteAddr,
+    trap: RemoteAddr,
+) -> Result<usize, MemError> {
+    let mut n = 0;
+    let mut first_err = None;
+    for ts in thread_states(mem, layout, runtime)? {
+        let func = mem.read_u64(ts.at(layout.runtime.ts_c_tracefunc))?;
+        if func != trap.0 {
+            continue;
+        }
+        match hook::uninstall_running(mem, layout, runtime, ts) {
+            Ok(()) => n += 1,
+            Err(e) => {
+                log::warn!(target: "tracer::threads", "cannot unhook thread state {ts}: {e}");
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    first_err.map_or(Ok(n), Err)
+}
+
+/// Bound on frames walked per thread.
+const MAX_FRAMES: usize = 100_000;
+
+/// Turn line events back on (`f_trace_lines = 1`, CPython's default) for
+/// every frame object on every thread's stack: the recorder switched them
+/// off in frames it does not record. Frames not on a stack (suspended
+/// generators) are not reached; frames that are gone need nothing. Every
+/// thread must be stopped. Versions whose stack cannot be walked here
+/// (3.13's `current_frame`) are left as they are.
+pub fn restore_line_events(
+    mem: &ProcMem,
+    layout: &Layout,
+    runtime: RemoteAddr,
+) -> Result<usize, MemError> {
+    let rt = &layout.runtime;
+    let na = symbols::NA;
+    let mut n = 0;
+    for ts in thread_states(mem, layout, runtime)? {
+        // The frame objects of this thread, innermost first.
+        let mut objs = Vec::new();
+        if rt.ts_frame != na {
+            // 3.8-3.10: the frame object is the frame.
+            let mut f = mem.read_ptr(ts.at(rt.ts_frame))?;
+            while !f.is_null() && objs.len() < MAX_FRAMES {
+                objs.push(f);
+                f = mem.read_ptr(f.at(layout.frame.f_back))?;
+            }
+        } else if rt.ts_cframe != na && rt.cframe_current_frame != na {
+            // 3.11-3.12: interpreter frames, each with its frame object if
+            // one was ever made (the trace function's argument is one).
+            let cframe = mem.read_ptr(ts.at(rt.ts_cframe))?;
+            if cframe.is_null() {
+                continue;
+            }
+            let mut f = mem.read_ptr(cframe.at(rt.cframe_current_frame))?;
+            let mut walked = 0;
+            while !f.is_null() && walked < MAX_FRAMES {
+                let obj = mem.read_ptr(f.at(layout.iframe.frame_obj))?;
+                if !obj.is_null() {
+                    objs.push(obj);
+                }
+                f = mem.read_ptr(f.at(layout.iframe.previous))?;
+                walked += 1;
+            }
+        }
+        for obj in objs {
+            let at = obj.at(layout.frame.f_trace_lines);
+            let mut b = [0u8; 1];
+            mem.read(at, &mut b)?;
+            if b[0] == 0 {
+                mem.write(at, &[1])?;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}

@@ -1,0 +1,182 @@
+//! The incremental heap walk against the full one on a live CPython 3.11:
+//! a program changes its objects in stages (floats freed and made again at
+//! the same addresses by C code, sorts, deletes, attribute changes) and
+//! blocks after each; the heap ops of `Decoder::snapshot_ops`, applied in
+//! order, must give exactly the heap `Decoder::snapshot` reads at that stage.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use store::{Node, ObjAddr, Op};
+use tracer::cpython::{Decoder, Python};
+use tracer::mem::{MemError, Memory, ReadReq};
+use tracer::RemoteAddr;
+
+const PYTHON: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";
+
+const PROGRAM: &str = r#"
+import json, operator, sys
+
+class C:
+    pass
+
+def main():
+    vals = [float(i) for i in range(40)]
+    words = [str(i) * 3 for i in range(32)]
+    counts = {str(i): i * 1000 for i in range(20)}
+    t = tuple(float(i) / 3 for i in range(24))
+    obj = C()
+    obj.items = vals
+    def refloat():
+        vals[:] = map(operator.add, vals, [0.5] * len(vals))
+    stages = [
+        lambda: None,
+        refloat,
+        refloat,
+        lambda: vals.sort(reverse=True),
+        lambda: words.__setitem__(5, "changed"),
+        lambda: counts.update([(k, v + 1) for k, v in counts.items()]),
+        lambda: vals.__delitem__(slice(3, 9)),
+        refloat,
+        lambda: vals.append(t),
+        lambda: setattr(obj, "items", None),
+        lambda: vals.clear(),
+        lambda: words.reverse(),
+    ]
+    frame = sys._getframe()
+    for stage in stages:
+        stage()
+        print(json.dumps({"frame": hex(id(frame))}), flush=True)
+        print("READY", flush=True)
+        if not sys.stdin.readline():
+            return
+
+main()
+"#;
+
+/// Test-only memory reader over /proc/PID/mem (root may read any process).
+struct FileMem(File);
+
+impl Memory for FileMem {
+    fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
+        self.0
+            .read_exact_at(buf, addr.0)
+            .map_err(|source| MemError::Read {
+                addr,
+                len: buf.len(),
+                source,
+            })
+    }
+    fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
+        ok.clear();
+        let mut at = 0;
+        for r in reqs {
+            let dst = &mut out[at..at + r.len];
+            let good = self.read(r.addr, dst).is_ok();
+            if !good {
+                dst.fill(0);
+            }
+            ok.push(good);
+            at += r.len;
+        }
+    }
+}
+
+/// Apply heap ops the way the store does.
+fn apply(heap: &mut HashMap<ObjAddr, Node>, ops: &[Op]) {
+    for op in ops {
+        match op {
+            Op::HeapSet(a, n) => {
+                heap.insert(*a, n.clone());
+            }
+            Op::HeapItems {
+                addr,
+                start,
+                new,
+                len,
+            } => {
+                let items = &mut heap.get_mut(addr).expect("splice of a known node").items;
+                let start = *start as usize;
+                if items.len() < start + new.len() {
+                    items.resize(start + new.len(), ObjAddr(0));
+                }
+                items[start..start + new.len()].copy_from_slice(new);
+                items.resize(*len as usize, ObjAddr(0));
+            }
+            Op::HeapDel(a) => {
+                assert!(heap.remove(a).is_some(), "delete of an unknown node {a:?}");
+            }
+            other => panic!("not a heap op: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn incremental_heap_equals_full_walk() {
+    if !Path::new(PYTHON).exists() {
+        eprintln!("skipped: {PYTHON} not installed");
+        return;
+    }
+    let mut child = Command::new(PYTHON)
+        .args(["-c", PROGRAM])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start python");
+    let pid = child.id() as i32;
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut input = child.stdin.take().unwrap();
+    let mem = FileMem(File::open(format!("/proc/{pid}/mem")).expect("open /proc/PID/mem"));
+    // Discovered at the first stage, once the interpreter is up.
+    let mut decoders: Option<(Arc<Python>, Decoder)> = None;
+    let mut heap = HashMap::new();
+    let mut stages = 0;
+    loop {
+        let mut line = String::new();
+        if out.read_line(&mut line).expect("read stage") == 0 {
+            break;
+        }
+        let v: serde_json::Value = serde_json::from_str(&line).expect("stage JSON");
+        let mut ready = String::new();
+        out.read_line(&mut ready).expect("read READY");
+        assert_eq!(ready.trim(), "READY");
+        let s = v["frame"].as_str().unwrap();
+        let frame = RemoteAddr(u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap());
+
+        let (python, incremental) = decoders.get_or_insert_with(|| {
+            let p = Arc::new(Python::discover(pid, None).expect("discover the interpreter"));
+            (p.clone(), Decoder::new(p))
+        });
+        let full = Decoder::new(python.clone())
+            .snapshot(&mem, frame, 2, RemoteAddr::NULL)
+            .expect("full snapshot");
+        let mut ops = Vec::new();
+        let snap = incremental
+            .snapshot_ops(&mem, frame, 2, RemoteAddr::NULL, &mut ops)
+            .expect("incremental snapshot");
+        assert!(snap.heap.is_empty());
+        assert_eq!(snap.locals, full.locals, "stage {stages}: locals");
+        apply(&mut heap, &ops);
+        let mut diffs: Vec<String> = Vec::new();
+        for (a, n) in &full.heap {
+            if heap.get(a) != Some(n) {
+                diffs.push(format!("{a:?}: full {n:?}, incremental {:?}", heap.get(a)));
+            }
+        }
+        for a in heap.keys() {
+            if !full.heap.contains_key(a) {
+                diffs.push(format!("{a:?}: only in the incremental heap"));
+            }
+        }
+        assert!(diffs.is_empty(), "stage {stages}:\n{}", diffs.join("\n"));
+        stages += 1;
+        writeln!(input, "next").expect("resume the program");
+    }
+    let _ = child.wait();
+    assert_eq!(stages, 12, "every stage was checked");
+}
