@@ -453,3 +453,72 @@ fn doctor_on_python_without_debug_info_and_on_non_python() {
     assert_one_error_line(&hindsight(&["doctor", "--python", "/nonexistent/python"]));
     assert_one_error_line(&hindsight(&["doctor", "999999999"]));
 }
+
+/// An interpreter outside 3.8-3.13 (pyenv's 3.7 where present) is refused
+/// with one line naming its version, before the program runs.
+#[test]
+fn unsupported_version_is_refused() {
+    let python = "/root/.pyenv/versions/3.7.16/bin/python3.7";
+    if !Path::new(python).exists() {
+        eprintln!("SKIPPED: {python} not present; the unsupported-version check did not run");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("app.py");
+    std::fs::write(&script, "print('ran')\n").unwrap();
+    let out = dir.path().join("r.hsr");
+    let o = Command::new(env!("CARGO_BIN_EXE_hindsight"))
+        .args(["record", "-o", out.to_str().unwrap(), "--", python])
+        .arg(&script)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let line = assert_one_error_line(&o);
+    assert!(
+        line.contains("3.7.16") && line.contains("not supported"),
+        "{line}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("ran"),
+        "the program must not run"
+    );
+    let line = assert_one_error_line(&hindsight(&["doctor", "--python", python]));
+    assert!(line.contains("3.7.16"), "{line}");
+}
+
+/// `record --max-time` ends the recording while the program is blocked in a
+/// system call, not when it next runs Python: a program asleep for ten
+/// minutes is stopped and its recording is complete and says why.
+#[test]
+fn max_time_fires_while_the_program_sleeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("sleepy.py");
+    std::fs::write(
+        &script,
+        "import time\nx = 1\ntime.sleep(600)\nprint('woke')\n",
+    )
+    .unwrap();
+    let out = dir.path().join("r.hsr");
+    let o = Command::new(env!("CARGO_BIN_EXE_hindsight"))
+        .args([
+            "record",
+            "--max-time",
+            "1",
+            "-o",
+            out.to_str().unwrap(),
+            "--",
+        ])
+        .arg(format!("{PY311}/bin/python3.11"))
+        .arg(&script)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("woke"));
+    assert!(stderr(&o).contains("--max-time"), "{}", stderr(&o));
+    let info = hindsight(&["info", out.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        text.contains("complete") && !text.contains("incomplete") && text.contains("--max-time"),
+        "{text}"
+    );
+}

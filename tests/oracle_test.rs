@@ -137,3 +137,80 @@ fn oracle_self_consistency() {
     });
     common::report("oracle self-consistency", interpreters.len(), &failures);
 }
+
+/// A stripped interpreter (a copy of libpython without DWARF, as distributions
+/// ship it) recorded with its debug file given by `--debug-file` (made with
+/// `objcopy --only-keep-debug`): every step still equals the oracle.
+#[test]
+fn stripped_interpreter_with_debug_file() {
+    let Some(python) = common::interpreter("3.11") else {
+        eprintln!("SKIPPED: interpreter 3.11 not present");
+        return;
+    };
+    let prefix = python
+        .path
+        .parent()
+        .and_then(|b| b.parent())
+        .expect("pyenv layout: PREFIX/bin/python3.11")
+        .to_path_buf();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (bin, lib) = (dir.path().join("bin"), dir.path().join("lib"));
+    std::fs::create_dir_all(&bin).expect("bin");
+    std::fs::create_dir_all(&lib).expect("lib");
+    let stripped_python = bin.join("python3.11");
+    std::fs::copy(&python.path, &stripped_python).expect("copy python");
+    let original = prefix.join("lib/libpython3.11.so.1.0");
+    let debug_file = dir.path().join("libpython3.11.so.1.0.debug");
+    for (flag, out) in [
+        ("--strip-debug", lib.join("libpython3.11.so.1.0")),
+        ("--only-keep-debug", debug_file.clone()),
+    ] {
+        let st = Command::new("objcopy")
+            .arg(flag)
+            .arg(&original)
+            .arg(&out)
+            .status()
+            .expect("objcopy runs (binutils)");
+        assert!(st.success(), "objcopy {flag} failed");
+    }
+
+    let fixture = common::repo_root().join("tests/fixtures/closures.py");
+    let oracle_out = dir.path().join("oracle.jsonl");
+    let oracle = common::run_oracle(&python.path, &fixture, &oracle_out).expect("oracle runs");
+    assert!(
+        oracle.status.success(),
+        "{}",
+        String::from_utf8_lossy(&oracle.stderr)
+    );
+
+    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
+    let hsr = dir.path().join("r.hsr");
+    let mut cmd = Command::new(&hindsight);
+    cmd.args(["record", "-o"])
+        .arg(&hsr)
+        .arg("--debug-file")
+        .arg(&debug_file)
+        .arg("--")
+        .arg(&stripped_python)
+        .arg(&fixture)
+        .env("LD_LIBRARY_PATH", &lib)
+        .env("PYTHONHOME", &prefix)
+        .env("PYTHONHASHSEED", "0")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let out = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT).expect("record runs");
+    assert!(
+        out.status.success(),
+        "record with --debug-file failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dumped = dir.path().join("hindsight.jsonl");
+    common::run_dump(&hindsight, &hsr, &dumped).expect("dump");
+    common::compare(&oracle_out, &dumped).unwrap_or_else(|report| panic!("{report}"));
+
+    // The recording names the stripped library it read, not the original.
+    let mut info = Command::new(&hindsight);
+    info.arg("info").arg(&hsr);
+    let info = common::run_with_timeout(info, common::HINDSIGHT_TIMEOUT).expect("info");
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(text.contains(&lib.display().to_string()), "{text}");
+}

@@ -381,14 +381,14 @@ fn release(
 /// A child process of the tracer thread whose only job is to end when the
 /// watcher kills it: that ends the tracer's blocking wait (see
 /// [`Tracee::wait_or_woken`]) without touching the target.
-struct Waker {
+pub(crate) struct Waker {
     child: Child,
     /// Shared with the watcher, which kills whatever process it names.
-    pid: Arc<AtomicI32>,
+    pub(crate) pid: Arc<AtomicI32>,
 }
 
 impl Waker {
-    fn spawn() -> std::io::Result<Waker> {
+    pub(crate) fn spawn() -> std::io::Result<Waker> {
         let child = Self::start()?;
         let pid = Arc::new(AtomicI32::new(child.id() as i32));
         Ok(Waker { child, pid })
@@ -403,12 +403,12 @@ impl Waker {
             .spawn()
     }
 
-    fn current(&self) -> i32 {
+    pub(crate) fn current(&self) -> i32 {
         self.child.id() as i32
     }
 
     /// The previous helper ended (and was reaped by the wait): start another.
-    fn respawn(&mut self) -> std::io::Result<()> {
+    pub(crate) fn respawn(&mut self) -> std::io::Result<()> {
         self.child = Self::start()?;
         self.pid.store(self.child.id() as i32, Ordering::SeqCst);
         Ok(())
@@ -426,13 +426,17 @@ impl Drop for Waker {
 
 /// A thread that kills the waker once the stop flag is set or the deadline
 /// passes.
-struct Watcher {
+pub(crate) struct Watcher {
     done: Arc<AtomicBool>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Watcher {
-    fn start(stop: Arc<AtomicBool>, deadline: Option<Instant>, waker: Arc<AtomicI32>) -> Watcher {
+    pub(crate) fn start(
+        stop: Arc<AtomicBool>,
+        deadline: Option<Instant>,
+        waker: Arc<AtomicI32>,
+    ) -> Watcher {
         let done = Arc::new(AtomicBool::new(false));
         let d = done.clone();
         let handle = std::thread::Builder::new()
@@ -457,7 +461,7 @@ impl Watcher {
         Watcher { done, handle }
     }
 
-    fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.done.store(true, Ordering::SeqCst);
         if let Some(h) = self.handle.take() {
             let _ = h.join();

@@ -4,6 +4,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -261,8 +262,57 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     // `--granularity call` save shows here (tests/granularity_test.rs).
     let mut traps = 0u64;
     tracee.resume(main, None)?;
+    // With --max-time, a helper process whose death ends the wait lets the
+    // bound fire while the program is blocked (sleep, read, accept).
+    let deadline = cfg.max_time.map(|d| started + d);
+    let mut waker = match deadline {
+        Some(_) => Some(crate::attach::Waker::spawn().map_err(|e| {
+            RecordError::Other(format!(
+                "cannot start the helper process that ends a wait: {e}"
+            ))
+        })?),
+        None => None,
+    };
+    let watcher = waker.as_ref().map(|w| {
+        crate::attach::Watcher::start(Arc::new(AtomicBool::new(false)), deadline, w.pid.clone())
+    });
     let (end, bound) = loop {
-        let stop = tracee.wait()?;
+        let stop = match waker.as_mut() {
+            None => tracee.wait()?,
+            Some(w) => match tracee.wait_or_woken(w.current())? {
+                Some(stop) => stop,
+                None if deadline.is_some_and(|d| Instant::now() >= d) => {
+                    // The program is not running Python: end the recording now.
+                    let bound = bound_reached(&cfg, rec.steps, started)
+                        .unwrap_or_else(|| "--max-time reached".into());
+                    match (cfg.at_bound, set_trace) {
+                        (AtBound::Stop, _) => {
+                            tracee.kill()?;
+                            break (ProgramEnd::Signaled(libc::SIGKILL), Some(bound));
+                        }
+                        (AtBound::Detach, None) => {
+                            let mut undo = Ok(());
+                            tracee.detach_with(|t| {
+                                undo = unhook_running(t, layout, runtime, tstate, trap);
+                            })?;
+                            undo?;
+                            break (ProgramEnd::Detached, Some(bound));
+                        }
+                        (AtBound::Detach, Some(_)) => {
+                            // 3.12+: switching tracing off takes a call into
+                            // the interpreter at a safe point; the next trap
+                            // is one (bound_reached fires there).
+                            waker = None;
+                            continue;
+                        }
+                    }
+                }
+                None => {
+                    w.respawn().map_err(|e| RecordError::Other(e.to_string()))?;
+                    continue;
+                }
+            },
+        };
         match stop {
             Stop::Breakpoint {
                 tid,
@@ -353,6 +403,10 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
             }
         }
     };
+    if let Some(w) = watcher {
+        w.finish();
+    }
+    drop(waker);
     let reason = match (&bound, &end) {
         (Some(b), _) => b.clone(),
         (None, ProgramEnd::Exited(c)) => format!("the program exited with status {c}"),
@@ -441,6 +495,25 @@ impl Recorder {
         self.steps += 1;
         Ok(())
     }
+}
+
+/// Undo the trace hook of a 3.8-3.11 interpreter (every thread state, and
+/// line events of the frames on the stacks) while every thread is stopped
+/// but none is in the trap: detaching in the middle of a blocked wait.
+fn unhook_running(
+    t: &mut Tracee,
+    layout: &symbols::Layout,
+    runtime: RemoteAddr,
+    tstate: RemoteAddr,
+    trap: RemoteAddr,
+) -> Result<(), RecordError> {
+    hook::uninstall(t.mem(), layout, tstate)?;
+    hook::count_trace_function(t.mem(), layout, runtime, tstate, -1)?;
+    crate::threads::unhook_all(t.mem(), layout, runtime, trap)?;
+    if let Err(e) = crate::threads::restore_line_events(t.mem(), layout, runtime) {
+        log::warn!(target: "tracer::record", "line events not restored in some frame: {e}");
+    }
+    Ok(())
 }
 
 fn event_kind(what: i32) -> Option<EventKind> {
