@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use store::{ProgramEnd, RecordingEnd, RecordingHeader, Writer, WriterOptions};
+use store::{ProgramEnd, RecordingEnd, Writer, WriterOptions};
 
 use crate::addr::RemoteAddr;
 use crate::cpython::{DecodeError, Decoder, Python};
@@ -161,23 +161,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
         Some(&base),
         &stdlib_dirs(&python.image_path, python.version.minor),
     );
-    let header = RecordingHeader {
-        format_version: 0,
-        program: program
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
-        cwd: cwd.to_string_lossy().into_owned(),
-        pid: pid as u32,
-        interpreter: format!("CPython {}", python.version),
-        interpreter_path: python.image_path.to_string_lossy().into_owned(),
-        mode: "attach".into(),
-        started_unix_ms: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0),
-        recorder: format!("hindsight {}", env!("CARGO_PKG_VERSION")),
-    };
+    let header = crate::record::recording_header(&program, &cwd, pid, &python, "attach");
     let writer = match Writer::create(&cfg.output, header, WriterOptions::default()) {
         Ok(w) => w,
         Err(e) => {

@@ -222,24 +222,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         Some(&base),
         &stdlib_dirs(&python.image_path, python.version.minor),
     );
-    let header = RecordingHeader {
-        format_version: 0,
-        program: cfg
-            .program
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
-        cwd: cwd.to_string_lossy().into_owned(),
-        pid: pid as u32,
-        interpreter: format!("CPython {}", python.version),
-        interpreter_path: python.image_path.to_string_lossy().into_owned(),
-        mode: "record".into(),
-        started_unix_ms: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0),
-        recorder: format!("hindsight {}", env!("CARGO_PKG_VERSION")),
-    };
+    let header = recording_header(&cfg.program, &cwd, pid, &python, "record");
     let writer = match Writer::create(&cfg.output, header, WriterOptions::default()) {
         Ok(w) => w,
         Err(e) => {
@@ -427,6 +410,33 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         bytes: summary.bytes,
         bound,
     })
+}
+
+/// The header of a new recording of process `pid` running `program`.
+pub(crate) fn recording_header(
+    program: &[OsString],
+    cwd: &Path,
+    pid: i32,
+    python: &Python,
+    mode: &str,
+) -> RecordingHeader {
+    RecordingHeader {
+        format_version: 0,
+        program: program
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        cwd: cwd.to_string_lossy().into_owned(),
+        pid: pid as u32,
+        interpreter: format!("CPython {}", python.version),
+        interpreter_path: python.image_path.to_string_lossy().into_owned(),
+        mode: mode.into(),
+        started_unix_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+        recorder: format!("hindsight {}", env!("CARGO_PKG_VERSION")),
+    }
 }
 
 /// The per-step work, kept apart from the stop loop.
