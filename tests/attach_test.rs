@@ -277,13 +277,17 @@ fn blocked_target_signals_and_sigterm() {
     let a = Attach::start(target.pid(), &hsr, &[]);
     target.send("work 5");
     assert_eq!(target.expect("done"), "done 5 30");
-    // A signal meant for the target reaches it, handler and all.
+    // A signal meant for the target reaches it, handler and all. CPython
+    // runs a Python-level handler when it next checks for signals: if the
+    // signal lands just before the read() of the next line starts (likelier
+    // under tracing, which slows the target), that is once the read returns,
+    // exactly as it would be without hindsight; the next line wakes it.
     Command::new("kill")
         .args(["-USR1", &target.pid().to_string()])
         .status()
         .unwrap();
-    target.expect("usr1");
     target.send("sleep");
+    target.expect("usr1");
     target.expect("slept");
     a.signal(libc::SIGTERM);
     let last = a.finish();
