@@ -124,12 +124,8 @@ pub(crate) fn items_only_change(old: &Node, new: &Node) -> bool {
         && new.items.len() >= 8
 }
 
-/// The smallest single splice turning `old` into `new`: the changed middle
-/// between the common prefix and the common suffix.
-pub(crate) fn items_op(addr: ObjAddr, old: &[ObjAddr], new: &[ObjAddr]) -> Option<Op> {
-    if old == new {
-        return None;
-    }
+/// Common prefix and suffix lengths of two item lists (never overlapping).
+pub(crate) fn common_ends(old: &[ObjAddr], new: &[ObjAddr]) -> (usize, usize) {
     let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
     let max_suffix = old.len().min(new.len()) - prefix;
     let suffix = old
@@ -139,6 +135,16 @@ pub(crate) fn items_op(addr: ObjAddr, old: &[ObjAddr], new: &[ObjAddr]) -> Optio
         .take(max_suffix)
         .take_while(|(a, b)| a == b)
         .count();
+    (prefix, suffix)
+}
+
+/// The smallest single splice turning `old` into `new`: the changed middle
+/// between the common prefix and the common suffix.
+pub(crate) fn items_op(addr: ObjAddr, old: &[ObjAddr], new: &[ObjAddr]) -> Option<Op> {
+    if old == new {
+        return None;
+    }
+    let (prefix, suffix) = common_ends(old, new);
     if old.len() == new.len() {
         // Same length: overwrite the changed middle.
         return Some(Op::HeapItems {

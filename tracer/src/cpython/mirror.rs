@@ -19,7 +19,7 @@ use super::v311;
 use super::window::{WindowMem, Windows};
 use super::{Caches, Python};
 use crate::addr::RemoteAddr;
-use crate::diff;
+use crate::diff::{self, common_ends};
 use crate::kinds;
 use crate::mem::{Memory, ReadReq};
 
@@ -118,20 +118,6 @@ pub(crate) struct Mirror {
 
 fn better(new: u8, old: u8) -> bool {
     new != 0 && (old == 0 || new < old)
-}
-
-/// Common prefix and suffix lengths of two item lists.
-fn common_ends(old: &[ObjAddr], new: &[ObjAddr]) -> (usize, usize) {
-    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
-    let max_suffix = old.len().min(new.len()) - prefix;
-    let suffix = old
-        .iter()
-        .rev()
-        .zip(new.iter().rev())
-        .take(max_suffix)
-        .take_while(|(a, b)| a == b)
-        .count();
-    (prefix, suffix)
 }
 
 impl Mirror {
