@@ -3,6 +3,7 @@
 //! them), per spec/values.md. Version facts live in per-minor modules
 //! (`v311`); struct offsets come from the DWARF layout table.
 
+mod atoms;
 mod code;
 mod code_legacy;
 mod dicts;
@@ -18,6 +19,7 @@ mod python;
 mod read;
 mod stopmem;
 pub mod text;
+mod types;
 pub mod v311;
 pub mod v312;
 pub mod v313;
