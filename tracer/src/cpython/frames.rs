@@ -166,6 +166,29 @@ pub(crate) fn snapshot(
 
     let locals = frame_locals(mem, py, caches, limits, &top, &code)?;
     let globals = module_globals(mem, py, caches, limits, top.globals)?;
+    finish_snapshot(
+        mem, py, caches, limits, event, arg, &code, line, position, stack, locals, globals,
+    )
+}
+
+/// The version-independent end of a snapshot: the event's value (the return
+/// value, None for a frame left by an exception, or the exception instance),
+/// every object reachable from the bindings and that value, and the assembly.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn finish_snapshot(
+    mem: &dyn Memory,
+    py: &Python,
+    caches: &mut Caches,
+    limits: &Limits,
+    event: EventKind,
+    arg: RemoteAddr,
+    code: &CodeInfo,
+    line: u32,
+    position: Option<Position>,
+    stack: Vec<FrameRec>,
+    locals: Vec<(Arc<str>, RemoteAddr)>,
+    globals: Vec<(Arc<str>, RemoteAddr)>,
+) -> Result<Snapshot, DecodeError> {
     let value = match event {
         EventKind::Return if arg.is_null() => Some(py.none),
         EventKind::Return => Some(arg),

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use store::{EventKind, FrameRec, ObjAddr};
+use store::FrameRec;
 
 use super::code::{code_info, CodeInfo};
-use super::frames::{cell_contents, event_kind, module_globals};
-use super::objects::{self, Limits, Walker};
+use super::frames::{cell_contents, event_kind, finish_snapshot, module_globals};
+use super::objects::{self, Limits};
 use super::read::{ptr_at, read_upto, u32_at};
 use super::{dicts, v311, Caches, DecodeError, Python, Snapshot};
 use crate::addr::RemoteAddr;
@@ -142,40 +142,10 @@ pub(crate) fn snapshot(
 
     let locals = frame_locals(mem, py, caches, limits, &top, &code)?;
     let globals = module_globals(mem, py, caches, limits, top.globals)?;
-    let value = match event {
-        EventKind::Return if arg.is_null() => Some(py.none),
-        EventKind::Return => Some(arg),
-        EventKind::Exception if !arg.is_null() => {
-            let items = objects::tuple_items(mem, py, arg, 3).map_err(DecodeError::inconsistent)?;
-            items.get(1).copied().filter(|a| !a.is_null())
-        }
-        _ => None,
-    };
-
-    let mut w = Walker::new(mem, py, caches, limits);
-    for (_, v) in locals.iter().chain(globals.iter()) {
-        w.add_root(*v);
-    }
-    if let Some(v) = value {
-        w.add_root(v);
-    }
-    w.run();
-    let heap = w.into_heap();
-    let conv =
-        |v: Vec<(Arc<str>, RemoteAddr)>| v.into_iter().map(|(k, a)| (k, ObjAddr(a.0))).collect();
-    Ok(Snapshot {
-        event,
-        file: code.file.clone(),
-        function: code.function.clone(),
-        line,
-        // Column positions exist from 3.11 on.
-        position: None,
-        stack,
-        locals: conv(locals),
-        globals: conv(globals),
-        value: value.map(|a| ObjAddr(a.0)),
-        heap,
-    })
+    // Column positions (PEP 657) exist from 3.11 on.
+    finish_snapshot(
+        mem, py, caches, limits, event, arg, &code, line, None, stack, locals, globals,
+    )
 }
 
 /// What `frame.f_locals` holds: mirrors 3.8-3.10 `PyFrame_FastToLocalsWithError`,
