@@ -15,6 +15,23 @@ pub(crate) struct DictItems {
     pub truncated: bool,
 }
 
+impl DictItems {
+    /// Add one entry. Empty slots (a NULL key or value: deleted, or not set
+    /// in a split table) are skipped. Returns false when `limit` items are
+    /// already held: the entry is left out and the items are truncated.
+    pub(crate) fn push(&mut self, key: RemoteAddr, val: RemoteAddr, limit: usize) -> bool {
+        if key.is_null() || val.is_null() {
+            return true;
+        }
+        if self.items.len() >= limit {
+            self.truncated = true;
+            return false;
+        }
+        self.items.push((key, val));
+        true
+    }
+}
+
 /// Bound on a table's entries (2**26: far beyond any dict that fits the
 /// object budget, and keeps every read bounded).
 const MAX_ENTRIES: i64 = 1 << 26;
@@ -115,20 +132,11 @@ pub(crate) fn dict_items(
             .ok_or("dict entries overflow")?;
         let chunk = mem.read_vec(at, n * esz).map_err(|e| e.to_string())?;
         for e in chunk.chunks_exact(esz) {
-            let key = RemoteAddr(u64::from_ne_bytes(
-                e[koff..koff + 8].try_into().unwrap_or_default(),
-            ));
-            let val = RemoteAddr(u64::from_ne_bytes(
-                e[voff..voff + 8].try_into().unwrap_or_default(),
-            ));
-            if key.is_null() || val.is_null() {
-                continue;
-            }
-            if out.items.len() >= limit {
-                out.truncated = true;
+            let key = ptr_at(e, koff as u32).unwrap_or_default();
+            let val = ptr_at(e, voff as u32).unwrap_or_default();
+            if !out.push(key, val, limit) {
                 return Ok(out);
             }
-            out.items.push((key, val));
         }
         i += n;
     }
@@ -182,20 +190,11 @@ fn split_items(
         }
         let e = &entries[ix * esz..(ix + 1) * esz];
         let ko = v311::DICT_UENTRY_KEY;
-        let key = RemoteAddr(u64::from_ne_bytes(
-            e[ko..ko + 8].try_into().unwrap_or_default(),
-        ));
-        let val = RemoteAddr(u64::from_ne_bytes(
-            vals[ix * 8..ix * 8 + 8].try_into().unwrap_or_default(),
-        ));
-        if key.is_null() || val.is_null() {
-            continue;
-        }
-        if out.items.len() >= limit {
-            out.truncated = true;
+        let key = ptr_at(e, ko as u32).unwrap_or_default();
+        let val = ptr_at(&vals, (ix * 8) as u32).unwrap_or_default();
+        if !out.push(key, val, limit) {
             break;
         }
-        out.items.push((key, val));
     }
     Ok(out)
 }

@@ -98,14 +98,9 @@ pub(crate) fn dict_items(
                 Some(v) => ptr_in(v, (i + j) * 8),
                 None => ptr_in(e, v311::DICT_ENTRY_VALUE),
             };
-            if key.is_null() || val.is_null() {
-                continue;
-            }
-            if out.items.len() >= limit {
-                out.truncated = true;
+            if !out.push(key, val, limit) {
                 return Ok(out);
             }
-            out.items.push((key, val));
         }
         i += m;
     }

@@ -123,14 +123,9 @@ pub(crate) fn split_items_313(
         }
         let key = ptr_at(&keys[ix * esz..], v311::DICT_UENTRY_KEY as u32).unwrap_or_default();
         let val = ptr_at(&body, (ix * 8) as u32).unwrap_or_default();
-        if key.is_null() || val.is_null() {
-            continue;
-        }
-        if out.items.len() >= limit {
-            out.truncated = true;
+        if !out.push(key, val, limit) {
             break;
         }
-        out.items.push((key, val));
     }
     Ok(out)
 }
