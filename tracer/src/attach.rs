@@ -22,8 +22,8 @@ use crate::diff::Differ;
 use crate::filter::{FileFilter, FilterSpec};
 use crate::ptrace::{Stop, Tracee};
 use crate::record::{
-    main_script_dir, need_symbol, stdlib_dirs, Granularity, Progress, ProgressFn, RecordError,
-    RecordOutcome, Recorder,
+    main_script_dir, need_symbol, pass_stray_breakpoint, stdlib_dirs, tick_progress, Granularity,
+    ProgressFn, RecordError, RecordOutcome, Recorder,
 };
 use crate::seize::SeizeError;
 use crate::threads;
@@ -254,20 +254,10 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
                 tid,
                 addr,
                 mut regs,
-            } => {
-                log::warn!(target: "tracer::attach", "unexpected breakpoint at {addr} in thread {tid}");
-                tracee.step_back_over(tid, &mut regs, addr)?;
-                tracee.resume(tid, None)?;
-            }
+            } => pass_stray_breakpoint(&mut tracee, tid, &mut regs, addr)?,
             Stop::Signal { tid, sig } => tracee.resume(tid, Some(sig))?,
             Stop::NewThread { parent, tid } => {
-                rec.threads.push(tid.0 as u32);
-                // The new thread's state is linked already: hook it before it runs.
-                if let Err(e) = threads::hook_all(tracee.mem(), layout, runtime, trap) {
-                    log::warn!(target: "tracer::attach", "new thread {tid} not hooked: {e}");
-                }
-                tracee.resume(tid, None)?;
-                tracee.resume(parent, None)?;
+                rec.on_new_thread(&mut tracee, parent, tid, runtime, trap)?
             }
             Stop::ThreadExit { .. } => {}
             Stop::Exec { .. } => {
@@ -293,17 +283,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
                 )
             }
         }
-        if let Some(cb) = cfg.progress.as_mut() {
-            if last_progress.elapsed() >= Duration::from_millis(250) {
-                last_progress = Instant::now();
-                let (steps, bytes) = writer.progress();
-                cb(&Progress {
-                    steps,
-                    bytes,
-                    elapsed: started.elapsed(),
-                });
-            }
-        }
+        tick_progress(&mut cfg.progress, &mut last_progress, &writer, started);
     };
     watcher.finish();
     drop(waker);

@@ -347,20 +347,10 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
                 tid,
                 addr,
                 mut regs,
-            } => {
-                log::warn!(target: "tracer::record", "unexpected breakpoint at {addr} in thread {tid}");
-                tracee.step_back_over(tid, &mut regs, addr)?;
-                tracee.resume(tid, None)?;
-            }
+            } => pass_stray_breakpoint(&mut tracee, tid, &mut regs, addr)?,
             Stop::Signal { tid, sig } => tracee.resume(tid, Some(sig))?,
             Stop::NewThread { parent, tid } => {
-                rec.threads.push(tid.0 as u32);
-                // Its thread state is linked already; hook it before it runs.
-                if let Err(e) = crate::threads::hook_all(tracee.mem(), layout, runtime, trap) {
-                    log::warn!(target: "tracer::record", "new thread {tid} not hooked: {e}");
-                }
-                tracee.resume(tid, None)?;
-                tracee.resume(parent, None)?;
+                rec.on_new_thread(&mut tracee, parent, tid, runtime, trap)?
             }
             Stop::ThreadExit { .. } => {}
             Stop::Exec { .. } => {
@@ -374,17 +364,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
             Stop::Exited { code } => break (ProgramEnd::Exited(code), None),
             Stop::Killed { sig } => break (ProgramEnd::Signaled(sig), None),
         }
-        if let Some(cb) = cfg.progress.as_mut() {
-            if last_progress.elapsed() >= Duration::from_millis(250) {
-                last_progress = Instant::now();
-                let (steps, bytes) = writer.progress();
-                cb(&Progress {
-                    steps,
-                    bytes,
-                    elapsed: started.elapsed(),
-                });
-            }
-        }
+        tick_progress(&mut cfg.progress, &mut last_progress, &writer, started);
     };
     if let Some(w) = watcher {
         w.finish();
@@ -439,6 +419,39 @@ pub(crate) fn recording_header(
     }
 }
 
+/// A breakpoint that is not the trap (a one-shot one another thread reached
+/// late): run the original instruction and go on.
+pub(crate) fn pass_stray_breakpoint(
+    tracee: &mut Tracee,
+    tid: Tid,
+    regs: &mut crate::ptrace::Regs,
+    addr: RemoteAddr,
+) -> Result<(), TraceError> {
+    log::warn!(target: "tracer::record", "unexpected breakpoint at {addr} in thread {tid}");
+    tracee.step_back_over(tid, regs, addr)?;
+    tracee.resume(tid, None)
+}
+
+/// Call the progress callback, at most every 250 ms.
+pub(crate) fn tick_progress(
+    progress: &mut Option<ProgressFn>,
+    last: &mut Instant,
+    writer: &Writer,
+    started: Instant,
+) {
+    if let Some(cb) = progress.as_mut() {
+        if last.elapsed() >= Duration::from_millis(250) {
+            *last = Instant::now();
+            let (steps, bytes) = writer.progress();
+            cb(&Progress {
+                steps,
+                bytes,
+                elapsed: started.elapsed(),
+            });
+        }
+    }
+}
+
 /// The per-step work, kept apart from the stop loop.
 pub(crate) struct Recorder {
     pub(crate) decoder: Decoder,
@@ -450,6 +463,25 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
+    /// A new thread appeared: its thread state is linked already, so hook it
+    /// before it runs, then let both threads go on.
+    pub(crate) fn on_new_thread(
+        &mut self,
+        tracee: &mut Tracee,
+        parent: Tid,
+        tid: Tid,
+        runtime: RemoteAddr,
+        trap: RemoteAddr,
+    ) -> Result<(), TraceError> {
+        self.threads.push(tid.0 as u32);
+        let layout = &self.decoder.python().layout;
+        if let Err(e) = crate::threads::hook_all(tracee.mem(), layout, runtime, trap) {
+            log::warn!(target: "tracer::record", "new thread {tid} not hooked: {e}");
+        }
+        tracee.resume(tid, None)?;
+        tracee.resume(parent, None)
+    }
+
     /// Turn one trap (the trace function's arguments) into a step, if its
     /// event and file are recorded.
     pub(crate) fn on_trap(
