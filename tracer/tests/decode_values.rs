@@ -4,9 +4,7 @@
 //! must agree exactly.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -14,39 +12,11 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use store::{ObjAddr, State};
 use tracer::cpython::{Decoder, Python, Snapshot};
-use tracer::mem::{MemError, Memory, ReadReq};
+use tracer::procmem::ProcMem;
 use tracer::render;
 use tracer::RemoteAddr;
 
 const PYTHON: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";
-
-/// Test-only memory reader over /proc/PID/mem (root may read any process).
-struct FileMem(File);
-
-impl Memory for FileMem {
-    fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
-        self.0
-            .read_exact_at(buf, addr.0)
-            .map_err(|source| MemError::Read {
-                addr,
-                len: buf.len(),
-                source,
-            })
-    }
-    fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
-        ok.clear();
-        let mut at = 0;
-        for r in reqs {
-            let dst = &mut out[at..at + r.len];
-            let good = self.read(r.addr, dst).is_ok();
-            if !good {
-                dst.fill(0);
-            }
-            ok.push(good);
-            at += r.len;
-        }
-    }
-}
 
 /// The fixture process; killed when dropped.
 struct Fixture {
@@ -103,10 +73,10 @@ fn state_of(s: &Snapshot) -> State {
     }
 }
 
-fn setup() -> Option<(Fixture, FileMem, Decoder)> {
+fn setup() -> Option<(Fixture, ProcMem, Decoder)> {
     let fx = start()?;
     let pid = fx.child.id() as i32;
-    let mem = FileMem(File::open(format!("/proc/{pid}/mem")).expect("open /proc/PID/mem"));
+    let mem = ProcMem::new(pid);
     let python = Python::discover(pid, None).expect("discover the interpreter");
     assert_eq!(python.version.minor_pair(), (3, 11));
     Some((fx, mem, Decoder::new(Arc::new(python))))

@@ -5,16 +5,14 @@
 //! order, must give exactly the heap `Decoder::snapshot` reads at that stage.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use store::{Node, ObjAddr, Op};
 use tracer::cpython::{Decoder, Python};
-use tracer::mem::{MemError, Memory, ReadReq};
+use tracer::procmem::ProcMem;
 use tracer::RemoteAddr;
 
 const PYTHON: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";
@@ -58,34 +56,6 @@ def main():
 
 main()
 "#;
-
-/// Test-only memory reader over /proc/PID/mem (root may read any process).
-struct FileMem(File);
-
-impl Memory for FileMem {
-    fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
-        self.0
-            .read_exact_at(buf, addr.0)
-            .map_err(|source| MemError::Read {
-                addr,
-                len: buf.len(),
-                source,
-            })
-    }
-    fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
-        ok.clear();
-        let mut at = 0;
-        for r in reqs {
-            let dst = &mut out[at..at + r.len];
-            let good = self.read(r.addr, dst).is_ok();
-            if !good {
-                dst.fill(0);
-            }
-            ok.push(good);
-            at += r.len;
-        }
-    }
-}
 
 /// Apply heap ops the way the store does.
 fn apply(heap: &mut HashMap<ObjAddr, Node>, ops: &[Op]) {
@@ -131,7 +101,7 @@ fn incremental_heap_equals_full_walk() {
     let pid = child.id() as i32;
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut input = child.stdin.take().unwrap();
-    let mem = FileMem(File::open(format!("/proc/{pid}/mem")).expect("open /proc/PID/mem"));
+    let mem = ProcMem::new(pid);
     // Discovered at the first stage, once the interpreter is up.
     let mut decoders: Option<(Arc<Python>, Decoder)> = None;
     let mut heap = HashMap::new();
