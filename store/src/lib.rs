@@ -1,4 +1,4 @@
-//! hindsight's recording file: a writer thread fed by a bounded channel that
+//! hindsight's recording file: a writer thread fed by a bounded inbox that
 //! writes checkpoints and deltas, and a reader that rebuilds the state at any
 //! step. The store knows nothing of CPython: it keeps a heap of generic nodes
 //! by address, name bindings, a stack of frames and step records.
@@ -9,6 +9,7 @@ pub mod apply;
 pub mod checkpoint;
 pub mod error;
 pub mod format;
+mod inbox;
 pub mod intern;
 pub mod model;
 pub mod reader;

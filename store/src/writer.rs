@@ -1,6 +1,7 @@
-//! The recording writer: the recorder queues each step's ops on a bounded
-//! channel; a thread applies them to a running state, packs them into
-//! deltas segments, writes a checkpoint every K steps, and on finish the end
+//! The recording writer: the recorder queues each step's ops in a bounded
+//! inbox (crate::inbox) without waking anyone; a thread polls it every
+//! [`POLL`], applies the steps to a running state, packs them into deltas
+//! segments, writes a checkpoint every K steps, and on finish the end
 //! record, the index and the footer. Segments are written whole, one
 //! `write` each, as soon as they are sealed, so a reader (or a crash) always
 //! sees a prefix of complete segments plus at most one torn one.
@@ -12,9 +13,9 @@ use crate::format::{
     array32_prefix, encode_preamble, encode_segment, to_msgpack, IndexEntry, SegKind,
     FORMAT_VERSION, ZSTD_LEVEL,
 };
+use crate::inbox::{inbox, Consumer, End, Producer};
 use crate::model::{Op, State, Step};
 use crate::records::{RecordingEnd, RecordingHeader, WriteSummary};
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,8 +27,13 @@ use std::time::{Duration, Instant};
 /// A deltas segment is sealed once its uncompressed ops reach this size.
 pub const SEGMENT_TARGET_BYTES: usize = 256 * 1024;
 /// A deltas segment is sealed (and so visible to readers) at most this long
-/// after its first step arrived.
+/// after the writer thread took its first step from the inbox.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// The writer thread takes the queued steps at least this often. Sending a
+/// step wakes nobody (a wake-up per step costs the recorder a system call
+/// and, on its CPU, context switches), so a step reaches the file at most
+/// `POLL + FLUSH_INTERVAL` after [`Writer::send`].
+pub const POLL: Duration = Duration::from_millis(10);
 
 /// How the writer lays out the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +41,8 @@ pub struct WriterOptions {
     /// A full checkpoint after every this many steps (K); `state(n)` applies
     /// at most K-1 steps of deltas to a checkpoint. 0 is taken as 1.
     pub checkpoint_every: u64,
-    /// Steps the channel holds before [`Writer::send`] blocks. 0 is taken as 1.
+    /// Steps the inbox holds before [`Writer::send`] blocks (the writer
+    /// thread is woken early when it holds half of them). 0 is taken as 1.
     pub channel_capacity: usize,
     /// Every this many checkpoints one is a key (full, standalone) checkpoint;
     /// the others are diff checkpoints compressed against the last key.
@@ -53,15 +60,10 @@ impl Default for WriterOptions {
     }
 }
 
-enum Msg {
-    Ops(Vec<Op>),
-    Finish(RecordingEnd),
-}
-
 /// Writes one recording file from a background thread.
 pub struct Writer {
     path: PathBuf,
-    tx: Option<Sender<Msg>>,
+    tx: Option<Producer<Vec<Op>, RecordingEnd>>,
     thread: Option<JoinHandle<Result<WriteSummary, StoreError>>>,
     steps: AtomicU64,
     bytes: Arc<AtomicU64>,
@@ -70,11 +72,24 @@ pub struct Writer {
 
 impl Writer {
     /// Create (or truncate) the file, write the header, and start the
-    /// writer thread behind a bounded channel.
+    /// writer thread behind a bounded inbox.
     pub fn create(
+        path: &Path,
+        header: RecordingHeader,
+        opts: WriterOptions,
+    ) -> Result<Writer, StoreError> {
+        Writer::create_with_init(path, header, opts, Box::new(|| {}))
+    }
+
+    /// [`Writer::create`], running `init` first thing on the writer thread.
+    /// The thread inherits the caller's CPU affinity; a recorder pinned to
+    /// the traced program's CPU uses `init` to move the writer elsewhere, so
+    /// compressing and writing never compete with the program for its CPU.
+    pub fn create_with_init(
         path: &Path,
         mut header: RecordingHeader,
         opts: WriterOptions,
+        init: Box<dyn FnOnce() + Send>,
     ) -> Result<Writer, StoreError> {
         header.format_version = FORMAT_VERSION;
         let preamble = encode_preamble(&header)?;
@@ -84,7 +99,7 @@ impl Writer {
             .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
         let bytes = Arc::new(AtomicU64::new(preamble.len() as u64));
         let failure = Arc::new(Mutex::new(None));
-        let (tx, rx) = bounded(opts.channel_capacity.max(1));
+        let (tx, rx) = inbox(opts.channel_capacity);
         let compressor =
             zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| StoreError::Encode {
                 what: "the zstd compressor".into(),
@@ -113,13 +128,17 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("hindsight-store".into())
             .spawn(move || {
-                let r = sealer.run(rx);
+                init();
+                let mut rx = rx;
+                let r = sealer.run(&mut rx);
                 if let Err(e) = &r {
                     log::error!("recording writer stopped: {e}");
                     if let Ok(mut f) = fail.lock() {
                         *f = Some(e.to_string());
                     }
                 }
+                // Only now fail the sends, so they can report the cause.
+                drop(rx);
                 r
             })
             .map_err(|e| StoreError::io("starting the recording writer thread", e))?;
@@ -134,8 +153,9 @@ impl Writer {
     }
 
     /// Queue one step's ops (the first must be `Op::Step` with the next step
-    /// number, counting from 0). Blocks while the channel is full, so a slow
-    /// disk slows the recorder and memory stays bounded. Meant for one
+    /// number, counting from 0). A push under an uncontended lock that wakes
+    /// nobody, except every half inbox; blocks while the inbox is full, so a
+    /// slow disk slows the recorder and memory stays bounded. Meant for one
     /// producer thread.
     pub fn send(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         let expected = self.steps.load(Ordering::Relaxed);
@@ -158,7 +178,7 @@ impl Writer {
             }
         }
         let tx = self.tx.as_ref().ok_or_else(|| self.gone())?;
-        tx.send(Msg::Ops(ops)).map_err(|_| self.gone())?;
+        tx.push(ops).map_err(|_| self.gone())?;
         self.steps.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -175,16 +195,16 @@ impl Writer {
     /// and wait for the writer thread. `end.steps` is replaced by the number
     /// of steps written.
     pub fn finish(mut self, end: RecordingEnd) -> Result<WriteSummary, StoreError> {
+        // If the thread is gone, its result below says why.
         if let Some(tx) = self.tx.take() {
-            if tx.send(Msg::Finish(end)).is_err() {
-                // The thread is gone; its result below says why.
-                log::debug!("writer thread gone before finish");
-            }
+            tx.close(End::Finish(end));
         }
         self.join()
     }
 
     fn join(&mut self) -> Result<WriteSummary, StoreError> {
+        // Dropping the producer closes the inbox (End::Dropped) unless
+        // finish closed it already.
         self.tx = None;
         match self.thread.take() {
             Some(t) => match t.join() {
@@ -251,29 +271,32 @@ struct Sealer {
 }
 
 impl Sealer {
-    fn run(mut self, rx: Receiver<Msg>) -> Result<WriteSummary, StoreError> {
+    fn run(mut self, rx: &mut Consumer<Vec<Op>, RecordingEnd>) -> Result<WriteSummary, StoreError> {
+        // Swapped with the inbox on every take, so both keep their allocations.
+        let mut batch = Vec::new();
         loop {
-            let msg = match self.pending_since {
-                Some(since) => {
-                    match rx.recv_timeout(FLUSH_INTERVAL.saturating_sub(since.elapsed())) {
-                        Ok(m) => Some(m),
-                        Err(RecvTimeoutError::Timeout) => {
-                            self.seal()?;
-                            continue;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => None,
-                    }
-                }
-                None => rx.recv().ok(),
-            };
-            match msg {
-                Some(Msg::Ops(ops)) => self.step(ops)?,
-                Some(Msg::Finish(end)) => return self.finish(end),
-                None => {
+            let mut deadline = Instant::now() + POLL;
+            if let Some(since) = self.pending_since {
+                deadline = deadline.min(since + FLUSH_INTERVAL);
+            }
+            let end = rx.take(&mut batch, deadline);
+            for ops in batch.drain(..) {
+                self.step(ops)?;
+            }
+            match end {
+                Some(End::Finish(end)) => return self.finish(end),
+                Some(End::Dropped) => {
                     // Dropped without finish: keep everything received readable.
                     self.seal()?;
                     return Ok(self.summary());
                 }
+                None => {}
+            }
+            if self
+                .pending_since
+                .is_some_and(|t| t.elapsed() >= FLUSH_INTERVAL)
+            {
+                self.seal()?;
             }
         }
     }

@@ -162,13 +162,17 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
         &stdlib_dirs(&python.image_path, python.version.minor),
     );
     let header = crate::record::recording_header(&program, &cwd, pid, &python, "attach");
-    let writer = match Writer::create(&cfg.output, header, WriterOptions::default()) {
-        Ok(w) => w,
-        Err(e) => {
-            let _ = release(tracee, &python, runtime, trap);
-            return Err(e.into());
-        }
-    };
+    // The writer thread would inherit this thread's pinning: its compression
+    // and disk writes belong on another CPU than the target's.
+    let off_cpu = Box::new(move || crate::sys::pin_current_thread_away_from(cpu));
+    let writer =
+        match Writer::create_with_init(&cfg.output, header, WriterOptions::default(), off_cpu) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = release(tracee, &python, runtime, trap);
+                return Err(e.into());
+            }
+        };
     let mut waker = match Waker::spawn() {
         Ok(w) => w,
         Err(e) => {
@@ -189,6 +193,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
         granularity: cfg.granularity,
         steps: 0,
         threads: tracee.threads().iter().map(|t| t.0 as u32).collect(),
+        cache: crate::prefetch::StopCache::new(),
     };
     for tid in tracee.threads() {
         tracee.resume(tid, None)?;

@@ -9,6 +9,7 @@ pub mod cpython;
 pub mod kinds;
 mod launch;
 pub mod mem;
+pub mod prefetch;
 pub mod procmem;
 pub mod ptrace;
 pub mod render;

@@ -18,6 +18,7 @@ use crate::diff::Differ;
 use crate::filter::FileFilter;
 pub use crate::filter::FilterSpec;
 use crate::hook;
+use crate::prefetch::StopCache;
 use crate::ptrace::{Stop, TraceError, Tracee};
 use crate::session;
 
@@ -223,13 +224,17 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         &stdlib_dirs(&python.image_path, python.version.minor),
     );
     let header = recording_header(&cfg.program, &cwd, pid, &python, "record");
-    let writer = match Writer::create(&cfg.output, header, WriterOptions::default()) {
-        Ok(w) => w,
-        Err(e) => {
-            let _ = tracee.kill();
-            return Err(e.into());
-        }
-    };
+    // The writer thread would inherit this thread's pinning: its compression
+    // and disk writes belong on another CPU than the target's.
+    let off_cpu = Box::new(move || crate::sys::pin_current_thread_away_from(cpu));
+    let writer =
+        match Writer::create_with_init(&cfg.output, header, WriterOptions::default(), off_cpu) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = tracee.kill();
+                return Err(e.into());
+            }
+        };
 
     let started = Instant::now();
     let mut rec = Recorder {
@@ -239,6 +244,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         granularity: cfg.granularity,
         steps: 0,
         threads: vec![pid as u32],
+        cache: StopCache::new(),
     };
     let mut last_progress = Instant::now();
     // Every stop at the trace hook, recorded or not: what filtering and
@@ -384,6 +390,9 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         duration_ms: started.elapsed().as_millis() as u64,
     })?;
     log::info!(target: "tracer::record", "{traps} traps taken for {} steps", summary.steps);
+    let (hits, misses) = rec.cache.counts();
+    let (ranges, bytes, pages) = rec.cache.plan_size();
+    log::info!(target: "tracer::record", "stop cache: {hits} reads answered, {misses} missed; last plan {ranges} ranges, {bytes} bytes, {pages} pages");
     Ok(RecordOutcome {
         end,
         steps: summary.steps,
@@ -460,6 +469,8 @@ pub(crate) struct Recorder {
     pub(crate) granularity: Granularity,
     pub(crate) steps: u64,
     pub(crate) threads: Vec<u32>,
+    /// What the previous stop read, read again in one call at each stop.
+    pub(crate) cache: StopCache,
 }
 
 impl Recorder {
@@ -493,16 +504,43 @@ impl Recorder {
         what: i32,
         arg: RemoteAddr,
     ) -> Result<(), RecordError> {
+        self.cache.begin(tracee.mem());
+        let r = self.on_trap_cached(tracee, writer, tid, frame, what, arg);
+        self.cache.end();
+        if self.steps % 100_000 == 1
+            && log::log_enabled!(target: "tracer::record", log::Level::Debug)
+        {
+            let (ranges, bytes, pages) = self.cache.plan_size();
+            log::debug!(target: "tracer::record", "step {}: plan {ranges} ranges, {bytes} bytes, {pages} pages", self.steps);
+            for (a, l) in self.cache.plan() {
+                log::trace!(target: "tracer::record", "  {a:#x} +{l}");
+            }
+        }
+        r
+    }
+
+    fn on_trap_cached(
+        &mut self,
+        tracee: &Tracee,
+        writer: &Writer,
+        tid: Tid,
+        frame: RemoteAddr,
+        what: i32,
+        arg: RemoteAddr,
+    ) -> Result<(), RecordError> {
         let Some(event) = event_kind(what) else {
             // Not a trace event we know (or not a call from the tracing machinery at all).
             return Ok(());
         };
-        let mem = tracee.mem();
+        let cached = self.cache.mem(tracee.mem());
+        let mem: &dyn crate::mem::Memory = &cached;
+        self.decoder.begin_stop(tid.0 as u32, what);
         let code = self.decoder.frame_code(mem, frame)?;
         let recorded = self.filter.accepts(&code.file);
         if event == EventKind::Call && (!recorded || self.granularity == Granularity::Call) {
             // Lines of this frame will never be steps: let CPython skip them.
-            hook::disable_line_events(mem, &self.decoder.python().layout, frame)?;
+            hook::disable_line_events(tracee.mem(), &self.decoder.python().layout, frame)?;
+            self.cache.forget();
         }
         if !recorded
             || (self.granularity == Granularity::Call

@@ -5,6 +5,7 @@
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
@@ -292,9 +293,19 @@ pub fn traceme_on_exec(cmd: &mut Command, cpu: Option<usize>) {
     }
 }
 
+/// The CPUs this process was allowed before the first
+/// [`pin_current_thread`]: a thread inherits its creator's affinity, so once
+/// the tracer is pinned, only this remembers what a helper thread may use.
+static ALLOWED: OnceLock<CpuSet> = OnceLock::new();
+
 /// Pin the calling thread to `cpu`. Returns whether it worked (pinning is
 /// an optimisation; failure is logged, not fatal).
 pub fn pin_current_thread(cpu: usize) -> bool {
+    if ALLOWED.get().is_none() {
+        if let Ok(set) = sched_getaffinity(Pid::from_raw(0)) {
+            let _ = ALLOWED.set(set);
+        }
+    }
     let mut set = CpuSet::new();
     if set.set(cpu).is_err() {
         log::warn!(target: "tracer::sys", "cannot pin to CPU {cpu}: out of range");
@@ -309,6 +320,35 @@ pub fn pin_current_thread(cpu: usize) -> bool {
     }
 }
 
+/// Let the calling thread run on every CPU the process may use (its
+/// affinity before the tracer pinned itself) except `cpu`, so a helper
+/// thread (the recording writer) never takes CPU time from the tracer and
+/// the target pinned there. If `cpu` is the only CPU allowed, the affinity
+/// is left alone. Failure is logged, not fatal: this is an optimisation.
+pub fn pin_current_thread_away_from(cpu: usize) {
+    let allowed = match ALLOWED.get() {
+        Some(set) => Ok(*set),
+        None => sched_getaffinity(Pid::from_raw(0)),
+    };
+    let mut set = match allowed {
+        Ok(set) => set,
+        Err(e) => {
+            log::debug!(target: "tracer::sys", "cannot read the CPU affinity: {e}");
+            return;
+        }
+    };
+    if set.unset(cpu).is_err() {
+        log::debug!(target: "tracer::sys", "cannot avoid CPU {cpu}: out of range");
+        return;
+    }
+    if !(0..CpuSet::count()).any(|c| set.is_set(c).unwrap_or(false)) {
+        return;
+    }
+    if let Err(e) = sched_setaffinity(Pid::from_raw(0), &set) {
+        log::debug!(target: "tracer::sys", "cannot move a thread off CPU {cpu}: {e}");
+    }
+}
+
 /// The CPU to run the tracer and the target on: the last CPU the current
 /// affinity mask allows (CPU 0 tends to take the most interrupts), or 0.
 pub fn pick_cpu() -> usize {
@@ -319,4 +359,43 @@ pub fn pick_cpu() -> usize {
         .rev()
         .find(|&c| set.is_set(c).unwrap_or(false))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed_cpus() -> Vec<usize> {
+        let set = sched_getaffinity(Pid::from_raw(0)).unwrap();
+        (0..CpuSet::count())
+            .filter(|&c| set.is_set(c).unwrap_or(false))
+            .collect()
+    }
+
+    #[test]
+    fn a_helper_thread_moves_off_the_tracers_cpu() {
+        // On a thread of its own: pinning must not leak into other tests.
+        std::thread::spawn(|| {
+            let before = allowed_cpus();
+            let cpu = pick_cpu();
+            if !pin_current_thread(cpu) {
+                return; // pinning not permitted here: nothing to check
+            }
+            let helper = std::thread::spawn(move || {
+                pin_current_thread_away_from(cpu);
+                allowed_cpus()
+            })
+            .join()
+            .unwrap();
+            if before.len() > 1 {
+                assert!(!helper.contains(&cpu), "{helper:?} still has CPU {cpu}");
+                assert!(!helper.is_empty());
+                assert!(helper.iter().all(|c| before.contains(c)), "{helper:?}");
+            } else {
+                assert_eq!(helper, [cpu], "the only CPU is kept");
+            }
+        })
+        .join()
+        .unwrap();
+    }
 }

@@ -88,6 +88,27 @@ pub(crate) fn code_info(
     py: &Python,
     caches: &mut Caches,
     addr: RemoteAddr,
+    top: bool,
+) -> Result<Arc<CodeInfo>, DecodeError> {
+    if caches.stops.code_trusted(addr, top) {
+        if let Some(ci) = caches.codes.get(&addr) {
+            let ci = ci.clone();
+            caches.stops.saw_code(addr);
+            return Ok(ci);
+        }
+    }
+    let ci = read_code_info(mem, py, caches, addr)?;
+    caches.stops.saw_code(addr);
+    Ok(ci)
+}
+
+/// [`code_info`], reading the code object (the cache is validated against
+/// its header).
+fn read_code_info(
+    mem: &dyn Memory,
+    py: &Python,
+    caches: &mut Caches,
+    addr: RemoteAddr,
 ) -> Result<Arc<CodeInfo>, DecodeError> {
     if addr.is_null() {
         return Err(DecodeError::inconsistent("frame without a code object"));

@@ -114,7 +114,7 @@ pub(crate) fn snapshot(
     let event = event_kind(what)?;
     let fo = FrameObj::read(mem, py, frame)?;
     let top = IFrame::read(mem, py, fo.iframe)?;
-    let code = code_info(mem, py, caches, top.code)?;
+    let code = code_info(mem, py, caches, top.code, true)?;
     let lasti = code.lasti(top.prev_instr);
     let line = if fo.lineno > 0 {
         fo.lineno as u32
@@ -152,7 +152,7 @@ pub(crate) fn snapshot(
             at = f.previous;
             continue;
         }
-        let c = code_info(mem, py, caches, f.code)?;
+        let c = code_info(mem, py, caches, f.code, false)?;
         if !f.is_incomplete(&c) {
             stack.push(FrameRec {
                 function: c.function.clone(),
@@ -327,6 +327,10 @@ fn frame_locals(
 }
 
 /// The module's globals, str keys only, without `__dunder__` names.
+///
+/// The bindings are kept per dict and version tag (CPython gives a dict a
+/// new, never reused version at every change): while the tag stays the same,
+/// the dict is not read again, and `caches.globals_held` says so.
 pub(super) fn module_globals(
     mem: &dyn Memory,
     py: &Python,
@@ -334,8 +338,17 @@ pub(super) fn module_globals(
     limits: &Limits,
     globals: RemoteAddr,
 ) -> Result<Vec<(Arc<str>, RemoteAddr)>, DecodeError> {
+    caches.globals_held = false;
     if globals.is_null() {
         return Ok(Vec::new());
+    }
+    let vt = py.layout.objects.dict_ma_version_tag;
+    let version = mem.read_u64(globals.at(vt))?;
+    if let Some((v, bindings)) = caches.globals.get(&globals) {
+        if *v == version && version != 0 {
+            caches.globals_held = true;
+            return Ok(bindings.clone());
+        }
     }
     let items = dicts::dict_items(mem, py, globals, limits.max_items)
         .map_err(|e| DecodeError::inconsistent(format!("frame globals dict: {e}")))?;
@@ -352,5 +365,13 @@ pub(super) fn module_globals(
         }
         out.push((name, v));
     }
+    // A version read after the items (the target is stopped: the same).
+    if caches.globals.len() >= MAX_GLOBALS_KEPT {
+        caches.globals.clear();
+    }
+    caches.globals.insert(globals, (version, out.clone()));
     Ok(out)
 }
+
+/// Module dicts whose bindings are kept at once.
+const MAX_GLOBALS_KEPT: usize = 64;

@@ -99,7 +99,7 @@ pub(crate) fn frame_code(
     frame: RemoteAddr,
 ) -> Result<Arc<CodeInfo>, DecodeError> {
     let f = Frame::read(mem, py, frame)?;
-    code_info(mem, py, caches, f.code)
+    code_info(mem, py, caches, f.code, true)
 }
 
 /// The state at a trace-function call.
@@ -114,7 +114,7 @@ pub(crate) fn snapshot(
 ) -> Result<Snapshot, DecodeError> {
     let event = event_kind(what)?;
     let top = Frame::read(mem, py, frame)?;
-    let code = code_info(mem, py, caches, top.code)?;
+    let code = code_info(mem, py, caches, top.code, true)?;
     let line = top.line(&code);
 
     let mut stack = vec![FrameRec {
@@ -130,7 +130,7 @@ pub(crate) fn snapshot(
             ));
         }
         let f = Frame::read(mem, py, at)?;
-        let c = code_info(mem, py, caches, f.code)?;
+        let c = code_info(mem, py, caches, f.code, false)?;
         stack.push(FrameRec {
             function: c.function.clone(),
             file: c.file.clone(),

@@ -14,25 +14,20 @@ use std::hash::{BuildHasherDefault, Hasher};
 use store::{Node, ObjAddr, Op};
 
 use super::objects::{self, Child, Limits};
-use super::read::{i64_at, ptr_at, read_upto, u32_at};
+use super::read::{i64_at, ptr_at, read_upto, u32_at, u64_at};
 use super::v311;
 use super::window::{WindowMem, Windows};
 use super::{Caches, Python};
 use crate::addr::RemoteAddr;
-use crate::diff::{self, common_ends};
+use crate::diff;
 use crate::kinds;
-use crate::mem::{Memory, ReadReq};
+use crate::mem::Memory;
 
 /// Bytes read at an object not seen before: enough for the header of every
 /// builtin and the inline data of small ints, floats and short strs.
 const WINDOW: usize = 160;
-const PAGE: u64 = 4096;
-/// Pages one container's atom cache may cover (1 MiB).
-const MAX_PAGES: usize = 256;
 /// Atoms longer than this are decoded at every visit instead.
 const MAX_KEY: usize = 4096;
-/// Containers with fewer items validate them one by one.
-const MIN_KIDS: usize = 16;
 
 /// A multiplicative hash for addresses (SipHash costs more than the rest of
 /// a visit); the high half is folded in because addresses are aligned.
@@ -63,25 +58,40 @@ struct Entry {
     /// For immutable atoms: the object's bytes after the refcount, which
     /// determine its node completely; equal bytes mean an equal node.
     key: Vec<u8>,
+    /// The node cannot change while the object lives (immutable atoms,
+    /// instances of static types whose class cannot be reassigned). Such
+    /// nodes have no children.
+    stable: bool,
     /// Step of the last visit, and the attribute depth of that visit.
     visited: u64,
     vdepth: u8,
-    /// For a container whose items are all keyed atoms: their entries and
-    /// the memory pages holding them, to skip them while the pages hold the
-    /// same bytes.
-    kids: Option<Box<AtomKids>>,
-    /// The items were not all keyed atoms when last looked at; look again
-    /// only when the items change.
-    mixed: bool,
+    /// Last step at which the object was a root (a binding's value).
+    root: u64,
+    /// How many times the nodes of the mirror refer to this object.
+    refs: u32,
+    /// A container every item of which was a stable object the mirror held
+    /// when its items were last looked at: items at unchanged positions
+    /// need no visit.
+    kids_stable: bool,
+    /// [`Mirror::breaks`] when `kids_stable` was decided.
+    kids_epoch: u64,
 }
 
-struct AtomKids {
-    /// Slab index of each item, aligned with `node.items`.
-    idx: Vec<u32>,
-    /// Page addresses covering every item's key, sorted.
-    pages: Vec<u64>,
-    /// Those pages' bytes when the items were last validated.
-    bytes: Vec<u8>,
+impl Entry {
+    fn new(addr: RemoteAddr) -> Entry {
+        Entry {
+            addr,
+            node: None,
+            key: Vec::new(),
+            stable: false,
+            visited: 0,
+            vdepth: 0,
+            root: 0,
+            refs: 0,
+            kids_stable: false,
+            kids_epoch: 0,
+        }
+    }
 }
 
 /// One object to (re)decode in the current wave.
@@ -91,18 +101,16 @@ struct Visit {
     level: u32,
     /// Its window in the wave's batch, `None` over the object budget.
     win: Option<usize>,
-    /// First window of its atom pages (see [`AtomKids`]).
-    pages_win: usize,
-}
-
-/// A container whose atom cache is rebuilt at the end of the walk.
-struct Fixup {
-    slot: u32,
-    /// Items and cache before this step's change, to reuse what is unchanged.
-    old: Option<(Vec<ObjAddr>, Box<AtomKids>)>,
 }
 
 /// Objects of the previous step, by address, with their decoded nodes.
+///
+/// After each walk it holds exactly the objects reachable at that step:
+/// every object visited, plus stable objects held (`refs`) by the nodes of
+/// visited containers at positions that did not change. Mutable objects are
+/// visited at every step they are reachable, so liveness is a sweep of
+/// what was visited at the previous step and is not now, and of stable
+/// objects no node refers to any more.
 #[derive(Default)]
 pub(crate) struct Mirror {
     slab: Vec<Entry>,
@@ -113,11 +121,27 @@ pub(crate) struct Mirror {
     next: Vec<(RemoteAddr, u8, u32)>,
     visits: Vec<Visit>,
     windows: Windows,
-    fixups: Vec<Fixup>,
+    /// Slots visited at this step, and at the previous one.
+    touched: Vec<u32>,
+    touched_prev: Vec<u32>,
+    /// Slots whose `refs` fell to 0 at this step.
+    zeroed: Vec<u32>,
+    /// Times a stable object turned out not to be (its address was reused
+    /// by an object of another kind): `kids_stable` decided before cannot
+    /// be trusted.
+    breaks: u64,
 }
 
 fn better(new: u8, old: u8) -> bool {
     new != 0 && (old == 0 || new < old)
+}
+
+/// The objects a node refers to (items, then attribute values).
+fn kids(node: &Node) -> impl Iterator<Item = RemoteAddr> + '_ {
+    node.items
+        .iter()
+        .chain(node.attrs.iter().flatten().map(|(_, v)| v))
+        .map(|a| RemoteAddr(a.0))
 }
 
 impl Mirror {
@@ -125,15 +149,7 @@ impl Mirror {
         if let Some(&i) = self.index.get(&addr) {
             return i;
         }
-        let e = Entry {
-            addr,
-            node: None,
-            key: Vec::new(),
-            visited: 0,
-            vdepth: 0,
-            kids: None,
-            mixed: false,
-        };
+        let e = Entry::new(addr);
         let i = match self.free.pop() {
             Some(i) => {
                 self.slab[i as usize] = e;
@@ -148,24 +164,98 @@ impl Mirror {
         i
     }
 
-    /// Walk everything reachable from `roots` (each at attribute depth 1)
-    /// and append the ops that bring the previous step's heap to this one.
+    /// Mark a slot visited at this step; false if it was already.
+    fn mark(&mut self, slot: u32, depth: u8) -> bool {
+        let step = self.step;
+        let e = &mut self.slab[slot as usize];
+        let first = e.visited != step;
+        if first {
+            self.touched.push(slot);
+        }
+        e.visited = step;
+        e.vdepth = depth;
+        first
+    }
+
+    fn add_ref(&mut self, addr: RemoteAddr) {
+        let slot = self.slot_of(addr);
+        let e = &mut self.slab[slot as usize];
+        e.refs = e.refs.saturating_add(1);
+    }
+
+    fn drop_ref(&mut self, addr: RemoteAddr) {
+        if let Some(&slot) = self.index.get(&addr) {
+            let e = &mut self.slab[slot as usize];
+            e.refs = e.refs.saturating_sub(1);
+            if e.refs == 0 {
+                self.zeroed.push(slot);
+            }
+        }
+    }
+
+    /// Whether the object at `addr`, reached through a container or an
+    /// attribute, is one the store holds and that cannot have changed: a
+    /// stable node held at the previous step, and not a root then. (A root
+    /// can be changed in place: CPython appends to a `str` only its
+    /// variable refers to without copying it.) It is marked visited.
+    ///
+    /// `held`: the object has been referenced by something unchanged since
+    /// the previous step (a dict with the same version tag), so it was not
+    /// changed in place even if it was a root.
+    ///
+    /// An object reachable at two consecutive stops is taken to be the same
+    /// object: reading it again would only catch one freed and another
+    /// allocated at its address and stored in its place within one line.
+    fn reuse(&mut self, addr: RemoteAddr, depth: u8, held: bool) -> bool {
+        let step = self.step;
+        let Some(&i) = self.index.get(&addr) else {
+            return false;
+        };
+        let e = &self.slab[i as usize];
+        if !e.stable || e.node.is_none() || (e.root + 1 == step && !held) || e.visited == step {
+            return false;
+        }
+        self.mark(i, depth);
+        true
+    }
+
+    /// Whether the mirror holds a stable node for `addr` (a root read again
+    /// at this step counts: it is read, and stays stable unless it changed).
+    fn known_stable(&self, addr: RemoteAddr) -> bool {
+        self.index.get(&addr).is_some_and(|&i| {
+            let e = &self.slab[i as usize];
+            e.stable && e.node.is_some()
+        })
+    }
+
+    /// Walk everything reachable from `roots` (each at attribute depth 1;
+    /// the flag says the root is held, see [`Mirror::reuse`]) and append
+    /// the ops that bring the previous step's heap to this one.
     pub fn walk(
         &mut self,
         mem: &dyn Memory,
         py: &Python,
         caches: &mut Caches,
         limits: &Limits,
-        roots: &[RemoteAddr],
+        roots: &[(RemoteAddr, bool)],
         ops: &mut Vec<Op>,
     ) {
         self.step += 1;
         let step = self.step;
+        std::mem::swap(&mut self.touched, &mut self.touched_prev);
+        self.touched.clear();
+        self.zeroed.clear();
         let mut decoded = 0usize;
         self.queue.clear();
-        self.fixups.clear();
         let d0 = 1.min(limits.attr_depth);
-        self.queue.extend(roots.iter().map(|&r| (r, d0, 0)));
+        for &(r, held) in roots {
+            if held && decoded < limits.max_objects && self.reuse(r, d0, true) {
+                decoded += 1;
+            } else {
+                self.queue.push((r, d0, 0));
+            }
+        }
+        let mut first_wave = true;
         while !self.queue.is_empty() {
             // Which queued objects are visited, in queue order (the same
             // decisions the full walker makes), and their windows.
@@ -175,53 +265,47 @@ impl Mirror {
             for &(addr, depth, level) in &queue {
                 let slot = self.slot_of(addr);
                 let e = &mut self.slab[slot as usize];
+                if first_wave {
+                    e.root = step;
+                }
                 if e.visited == step && !better(depth, e.vdepth) {
                     continue;
                 }
-                e.visited = step;
-                e.vdepth = depth;
-                let mut pages_win = 0;
+                self.mark(slot, depth);
+                let e = &self.slab[slot as usize];
                 let win = if decoded >= limits.max_objects {
                     None
                 } else {
                     decoded += 1;
-                    let w = if e.key.is_empty() {
+                    Some(if e.key.is_empty() {
                         self.windows.want(addr, WINDOW)
                     } else {
                         // The key says how long the object was: read all of
                         // it even across a page end.
                         self.windows.want_exact(addr, 8 + e.key.len())
-                    };
-                    if let Some(k) = &e.kids {
-                        if !k.bytes.is_empty() {
-                            pages_win = w + 1;
-                            for &p in &k.pages {
-                                self.windows.want(RemoteAddr(p), PAGE as usize);
-                            }
-                        }
-                    }
-                    Some(w)
+                    })
                 };
                 self.visits.push(Visit {
                     slot,
                     depth,
                     level,
                     win,
-                    pages_win,
                 });
             }
+            first_wave = false;
             self.queue = queue;
             self.windows.read(mem);
             self.next.clear();
             for vi in 0..self.visits.len() {
                 let v = &self.visits[vi];
-                let (slot, depth, level, pages_win) = (v.slot, v.depth, v.level, v.pages_win);
-                let e = &mut self.slab[slot as usize];
+                let (slot, depth, level) = (v.slot, v.depth, v.level);
+                let e = &self.slab[slot as usize];
                 let addr = e.addr;
-                let (node, key, children) = match v.win {
+                let (node, key, stable, children) = match v.win {
                     None => (
                         objects::unreadable("?", "object budget of this snapshot exhausted"),
                         Vec::new(),
+                        false,
                         Vec::new(),
                     ),
                     Some(w) => {
@@ -236,94 +320,72 @@ impl Mirror {
                             base,
                             data,
                         };
-                        let (node, children) =
+                        let (node, children, stable) =
                             objects::decode_one(&wm, py, caches, limits, addr, depth, level);
                         let key = atom_key(py, &node, data, mem, addr);
-                        (node, key, children)
+                        (node, key, stable, children)
                     }
                 };
-                let is_cont = is_items_container(&node, &children);
-                let mut old_node = e.node.take();
-                let old_items = old_node.as_ref().map(|n| &n.items[..]);
-                let items_changed = old_items != Some(&node.items[..]);
-                let kids = if pages_win != 0 && is_cont {
-                    e.kids.take()
-                } else {
-                    None
-                };
-                match (kids, old_items) {
-                    (Some(k), Some(old)) => {
-                        // Items at unchanged positions are atoms the store
-                        // holds: check each key against the fresh pages.
-                        let (p, s) = common_ends(old, &node.items);
-                        let fresh = self.windows.pages(pages_win, k.pages.len());
-                        let all_same = fresh.as_deref() == Some(&k.bytes[..]);
-                        let olen = old.len();
-                        let mut failed = false;
-                        let reused = (0..p).chain(olen - s..olen);
-                        for oi in reused {
-                            let j = k.idx[oi];
-                            let c = &mut self.slab[j as usize];
-                            if c.visited == step {
-                                continue;
-                            }
-                            let same = all_same
-                                || fresh
-                                    .as_deref()
-                                    .is_some_and(|f| key_in_pages(&k.pages, f, c.addr, &c.key));
-                            if same {
-                                c.visited = step;
-                                c.vdepth = 0;
-                                decoded += 1;
-                            } else {
-                                failed = true;
-                                self.next.push((c.addr, 0, level + 1));
-                            }
-                        }
-                        let n = node.items.len();
-                        for a in &node.items[p..n - s] {
-                            self.next.push((RemoteAddr(a.0), 0, level + 1));
-                        }
-                        let e = &mut self.slab[slot as usize];
-                        if failed || fresh.is_none() {
-                            self.fixups.push(Fixup { slot, old: None });
-                        } else if items_changed {
-                            let old = old.to_vec();
-                            self.fixups.push(Fixup {
-                                slot,
-                                old: Some((old, k)),
-                            });
+                let e = &mut self.slab[slot as usize];
+                let old_node = e.node.take();
+                let fast = e.kids_stable
+                    && e.kids_epoch == self.breaks
+                    && is_items_container(&node, &children)
+                    && old_node
+                        .as_ref()
+                        .is_some_and(|o| o.kind == node.kind && o.attrs.is_none());
+                let mut all_stable = true;
+                if fast {
+                    // Items at unchanged positions are the stable objects
+                    // the mirror holds for them: visit the changed ones only.
+                    let old = &old_node.as_ref().expect("checked").items;
+                    let (p, s) = diff::common_ends(old, &node.items);
+                    let n = node.items.len();
+                    decoded += p + s;
+                    for a in &node.items[p..n - s] {
+                        let a = RemoteAddr(a.0);
+                        self.add_ref(a);
+                        if decoded < limits.max_objects && self.reuse(a, 0, false) {
+                            decoded += 1;
                         } else {
-                            let mut k = k;
-                            if !all_same {
-                                if let Some(f) = fresh {
-                                    k.bytes = f;
-                                }
-                            }
-                            e.kids = Some(k);
+                            all_stable &= self.known_stable(a);
+                            self.next.push((a, 0, level + 1));
                         }
                     }
-                    _ => {
-                        for c in children {
-                            self.next.push(match c {
-                                Child::Item(a) => (a, 0, level + 1),
-                                Child::Attr(a) => {
-                                    let d = if depth != 0 && depth < limits.attr_depth {
-                                        depth + 1
-                                    } else {
-                                        0
-                                    };
-                                    (a, d, level + 1)
-                                }
-                            });
+                    for a in &old[p..old.len() - s] {
+                        self.drop_ref(RemoteAddr(a.0));
+                    }
+                } else {
+                    for c in &children {
+                        let (a, d) = match *c {
+                            Child::Item(a) => (a, 0),
+                            Child::Attr(a) => {
+                                let d = if depth != 0 && depth < limits.attr_depth {
+                                    depth + 1
+                                } else {
+                                    0
+                                };
+                                (a, d)
+                            }
+                        };
+                        if decoded < limits.max_objects && self.reuse(a, d, false) {
+                            decoded += 1;
+                        } else {
+                            all_stable &= self.known_stable(a);
+                            self.next.push((a, d, level + 1));
                         }
-                        let e = &mut self.slab[slot as usize];
-                        e.kids = None;
-                        if is_cont && node.items.len() >= MIN_KIDS && (!e.mixed || items_changed) {
-                            self.fixups.push(Fixup { slot, old: None });
+                    }
+                    for a in kids(&node) {
+                        self.add_ref(a);
+                    }
+                    if let Some(old) = &old_node {
+                        for a in kids(old) {
+                            self.drop_ref(a);
                         }
                     }
                 }
+                let kids_stable = all_stable && is_items_container(&node, &children);
+                let mut old_node = old_node;
                 let oaddr = ObjAddr(addr.0);
                 match &mut old_node {
                     Some(old) if *old == node => {}
@@ -339,139 +401,54 @@ impl Mirror {
                     }
                 }
                 let e = &mut self.slab[slot as usize];
+                if e.stable && !stable {
+                    self.breaks += 1;
+                }
                 e.node = old_node;
                 e.key = key;
+                e.stable = stable;
+                e.kids_stable = kids_stable;
+                e.kids_epoch = self.breaks;
             }
             std::mem::swap(&mut self.queue, &mut self.next);
         }
         self.sweep(ops);
-        self.fix_kids(mem);
     }
 
-    /// Whatever was not reached this step is gone from the state.
+    /// Whatever is not reachable any more is gone from the state: what was
+    /// visited at the previous step and not at this one (unless it is a
+    /// stable object a container still holds), and stable objects no node
+    /// refers to any more.
     fn sweep(&mut self, ops: &mut Vec<Op>) {
         let step = self.step;
-        for (i, e) in self.slab.iter_mut().enumerate() {
-            if e.visited == step || e.visited == u64::MAX {
-                // Reached this step, or a free slot.
+        let prev = std::mem::take(&mut self.touched_prev);
+        for &slot in &prev {
+            let e = &self.slab[slot as usize];
+            if e.visited == step || e.visited == u64::MAX || (e.stable && e.refs > 0) {
                 continue;
             }
-            if e.node.is_some() {
-                ops.push(Op::HeapDel(ObjAddr(e.addr.0)));
+            self.delete(slot, ops);
+        }
+        self.touched_prev = prev;
+        while let Some(slot) = self.zeroed.pop() {
+            let e = &self.slab[slot as usize];
+            if e.visited == step || e.visited == u64::MAX || e.refs > 0 {
+                continue;
             }
-            self.index.remove(&e.addr);
-            *e = Entry {
-                addr: RemoteAddr::NULL,
-                node: None,
-                key: Vec::new(),
-                visited: u64::MAX,
-                vdepth: 0,
-                kids: None,
-                mixed: false,
-            };
-            self.free.push(i as u32);
+            self.delete(slot, ops);
         }
     }
 
-    /// (Re)build the atom caches of the containers that changed this step,
-    /// reading their pages now (the target is stopped: the same state the
-    /// items were validated in).
-    fn fix_kids(&mut self, mem: &dyn Memory) {
-        let fixups = std::mem::take(&mut self.fixups);
-        let mut reqs: Vec<ReadReq> = Vec::new();
-        let mut built: Vec<(u32, AtomKids)> = Vec::new();
-        for f in fixups {
-            let e = &self.slab[f.slot as usize];
-            if e.visited != self.step {
-                continue;
+    fn delete(&mut self, slot: u32, ops: &mut Vec<Op>) {
+        let e = std::mem::replace(&mut self.slab[slot as usize], Entry::new(RemoteAddr::NULL));
+        self.slab[slot as usize].visited = u64::MAX;
+        self.index.remove(&e.addr);
+        self.free.push(slot);
+        if let Some(node) = &e.node {
+            ops.push(Op::HeapDel(ObjAddr(e.addr.0)));
+            for a in kids(node) {
+                self.drop_ref(a);
             }
-            let Some(node) = &e.node else { continue };
-            let items = &node.items;
-            let (lo, hi, old_idx) = match &f.old {
-                Some((old, k)) => {
-                    let (p, s) = common_ends(old, items);
-                    (p, items.len() - s, Some((k, old.len())))
-                }
-                None => (0, 0, None),
-            };
-            let mut idx = Vec::with_capacity(items.len());
-            let mut pages: Vec<u64> = match &old_idx {
-                Some((k, _)) => k.pages.clone(),
-                None => Vec::new(),
-            };
-            let mut ok = true;
-            for (i, a) in items.iter().enumerate() {
-                let reuse = old_idx.as_ref().and_then(|(k, olen)| {
-                    if i < lo {
-                        k.idx.get(i).copied()
-                    } else if i >= hi {
-                        k.idx.get(olen - (items.len() - i)).copied()
-                    } else {
-                        None
-                    }
-                });
-                let j = match reuse {
-                    Some(j) => j,
-                    None => {
-                        let Some(&j) = self.index.get(&RemoteAddr(a.0)) else {
-                            ok = false;
-                            break;
-                        };
-                        let c = &self.slab[j as usize];
-                        if c.key.is_empty() || c.visited != self.step {
-                            ok = false;
-                            break;
-                        }
-                        let end = a.0 + 8 + c.key.len() as u64;
-                        let mut p = a.0 & !(PAGE - 1);
-                        while p < end {
-                            pages.push(p);
-                            p += PAGE;
-                        }
-                        j
-                    }
-                };
-                idx.push(j);
-            }
-            pages.sort_unstable();
-            pages.dedup();
-            if !ok || items.is_empty() || pages.len() > MAX_PAGES {
-                self.slab[f.slot as usize].mixed = true;
-                continue;
-            }
-            for &p in &pages {
-                reqs.push(ReadReq {
-                    addr: RemoteAddr(p),
-                    len: PAGE as usize,
-                });
-            }
-            built.push((
-                f.slot,
-                AtomKids {
-                    idx,
-                    pages,
-                    bytes: Vec::new(),
-                },
-            ));
-        }
-        if built.is_empty() {
-            return;
-        }
-        let mut buf = vec![0u8; reqs.len() * PAGE as usize];
-        let mut ok = Vec::new();
-        mem.read_batch(&reqs, &mut buf, &mut ok);
-        let mut at = 0usize;
-        for (slot, mut k) in built {
-            let n = k.pages.len();
-            let e = &mut self.slab[slot as usize];
-            e.mixed = false;
-            if ok[at..at + n].iter().all(|&b| b) {
-                k.bytes = buf[at * PAGE as usize..(at + n) * PAGE as usize].to_vec();
-                e.kids = Some(Box::new(k));
-            } else {
-                e.kids = None;
-            }
-            at += n;
         }
     }
 
@@ -480,26 +457,10 @@ impl Mirror {
         self.slab.clear();
         self.free.clear();
         self.index.clear();
+        self.touched.clear();
+        self.touched_prev.clear();
+        self.zeroed.clear();
     }
-}
-
-/// Whether the atom at `addr` still has bytes `key` after its refcount in
-/// `bytes`, the contents of the sorted `pages`.
-fn key_in_pages(pages: &[u64], bytes: &[u8], addr: RemoteAddr, key: &[u8]) -> bool {
-    let start = addr.0.wrapping_add(8);
-    let page = start & !(PAGE - 1);
-    let Ok(i) = pages.binary_search(&page) else {
-        return false;
-    };
-    let off = i * PAGE as usize + (start - page) as usize;
-    // A key crossing into the next page needs that page next in the list.
-    let end = off + key.len();
-    let last_page = (start + key.len() as u64 - 1) & !(PAGE - 1);
-    let pages_needed = ((last_page - page) / PAGE) as usize;
-    if pages.get(i + pages_needed) != Some(&last_page) {
-        return false;
-    }
-    bytes.get(off..end) == Some(key)
 }
 
 /// A container node whose children are exactly its items.
@@ -517,7 +478,7 @@ fn is_items_container(node: &Node, children: &[Child]) -> bool {
 ///
 /// An atom that goes on past its window (a page end cut it) is read whole.
 fn atom_key(py: &Python, node: &Node, data: &[u8], mem: &dyn Memory, addr: RemoteAddr) -> Vec<u8> {
-    if node.kind != kinds::ATOM || py.version.minor_pair() != (3, 11) {
+    if node.kind != kinds::ATOM {
         return Vec::new();
     }
     // A window cut by a page end may not even hold the size fields.
@@ -549,7 +510,7 @@ fn atom_key(py: &Python, node: &Node, data: &[u8], mem: &dyn Memory, addr: Remot
     }
 }
 
-/// Where the atom starting `data` ends (3.11 layouts).
+/// Where the atom starting `data` ends.
 fn atom_end(py: &Python, data: &[u8]) -> Option<usize> {
     let t = &py.types;
     let o = &py.layout.objects;
@@ -559,7 +520,13 @@ fn atom_end(py: &Python, data: &[u8]) -> Option<usize> {
     let end = if ty == t.none {
         ob.ob_type as usize + 8
     } else if ty == t.int || ty == t.bool_ {
-        o.long_digit as usize + 4 * size()?.max(1)
+        let digits = if o.long_lv_tag != symbols::NA {
+            // 3.12+: the digit count is packed in lv_tag.
+            super::v312::long_tag(u64_at(data, o.long_lv_tag)?).1 as usize
+        } else {
+            size()?
+        };
+        o.long_digit as usize + 4 * digits.max(1)
     } else if ty == t.float {
         o.float_ob_fval as usize + 8
     } else if ty == t.complex {

@@ -17,7 +17,6 @@ mod mirror;
 mod objects;
 mod python;
 mod read;
-mod stopmem;
 pub mod text;
 mod types;
 pub mod v311;
@@ -101,6 +100,9 @@ pub struct Snapshot {
     pub heap: HashMap<store::ObjAddr, store::Node>,
 }
 
+/// Names bound to objects, in order.
+pub(crate) type Bindings = Vec<(Arc<str>, RemoteAddr)>;
+
 /// Caches that outlive one snapshot (validated against address reuse).
 #[derive(Default)]
 pub(crate) struct Caches {
@@ -113,6 +115,56 @@ pub(crate) struct Caches {
     /// Snapshots stop at the bindings: [`Decoder::snapshot_ops`] walks the
     /// heap itself, incrementally.
     pub bindings_only: bool,
+    /// Module globals by dict: its version tag and the bindings read then.
+    pub globals: HashMap<RemoteAddr, (u64, Bindings)>,
+    /// The last globals read were unchanged since the previous read of the
+    /// same dict: the dict has held those values all along.
+    pub globals_held: bool,
+    /// Which code objects frames of this and the previous stop ran.
+    pub stops: StopCodes,
+}
+
+/// Code objects seen on the stack at consecutive stops of one thread.
+///
+/// Between two stops of a thread at most one frame is pushed (a call event
+/// is a stop) or popped (so is a return): every frame at a stop, except the
+/// top one at a call event, was on the stack at the previous stop, and its
+/// code object has been alive all along. Its cached [`CodeInfo`] needs no
+/// check against the target then.
+#[derive(Default)]
+pub(crate) struct StopCodes {
+    thread: Option<u32>,
+    call: bool,
+    prev: std::collections::HashSet<RemoteAddr>,
+    now: std::collections::HashSet<RemoteAddr>,
+}
+
+impl StopCodes {
+    /// A new stop of `thread` for a trace event `what`.
+    pub fn begin(&mut self, thread: u32, what: i32) {
+        if self.thread == Some(thread) {
+            std::mem::swap(&mut self.prev, &mut self.now);
+        } else {
+            self.prev.clear();
+        }
+        self.now.clear();
+        self.thread = Some(thread);
+        self.call = what == 0;
+    }
+
+    /// Whether the code at `addr`, run by the top frame (`top`) or one
+    /// below it, was seen alive without a gap.
+    pub fn code_trusted(&self, addr: RemoteAddr, top: bool) -> bool {
+        self.thread.is_some()
+            && (self.now.contains(&addr) || (self.prev.contains(&addr) && !(top && self.call)))
+    }
+
+    /// The code at `addr` was read (or trusted) at this stop.
+    pub fn saw_code(&mut self, addr: RemoteAddr) {
+        if self.thread.is_some() {
+            self.now.insert(addr);
+        }
+    }
 }
 
 /// Decodes frames and objects of one traced process; owns its caches.
@@ -121,8 +173,6 @@ pub struct Decoder {
     limits: Limits,
     caches: Caches,
     mirror: mirror::Mirror,
-    /// What `frame_code` read at the current stop, for `snapshot_ops`.
-    stop_reads: stopmem::StopReads,
 }
 
 impl Decoder {
@@ -133,7 +183,6 @@ impl Decoder {
             limits: Limits::default(),
             caches: Caches::default(),
             mirror: mirror::Mirror::default(),
-            stop_reads: stopmem::StopReads::default(),
         }
     }
 
@@ -147,27 +196,16 @@ impl Decoder {
         &self.python
     }
 
+    /// A new stop of `thread` at trace event `what`: code objects seen at
+    /// its previous stop need no check (see `StopCodes`). Without this
+    /// call every code object is checked against the target.
+    pub fn begin_stop(&mut self, thread: u32, what: i32) {
+        self.caches.stops.begin(thread, what);
+    }
+
     /// The code object of the frame passed to the trace function (a
     /// `PyFrameObject*`), cached per code object.
     pub fn frame_code(
-        &mut self,
-        mem: &dyn Memory,
-        frame: RemoteAddr,
-    ) -> Result<Arc<CodeInfo>, DecodeError> {
-        // Kept for the snapshot of this same stop (`snapshot_ops`).
-        self.stop_reads.begin(frame);
-        let kept = std::mem::take(&mut self.stop_reads);
-        let smem = stopmem::StopMem {
-            inner: mem,
-            kept: &kept,
-            record: true,
-        };
-        let r = self.frame_code_uncached(&smem, frame);
-        self.stop_reads = kept;
-        r
-    }
-
-    fn frame_code_uncached(
         &mut self,
         mem: &dyn Memory,
         frame: RemoteAddr,
@@ -177,7 +215,7 @@ impl Decoder {
         }
         let f = frames::FrameObj::read(mem, &self.python, frame)?;
         let iframe = frames::IFrame::read(mem, &self.python, f.iframe)?;
-        code::code_info(mem, &self.python, &mut self.caches, iframe.code)
+        code::code_info(mem, &self.python, &mut self.caches, iframe.code, true)
     }
 
     /// The full state at a trace-function call: `frame` is the
@@ -227,25 +265,18 @@ impl Decoder {
         heap_ops: &mut Vec<store::Op>,
     ) -> Result<Snapshot, DecodeError> {
         self.caches.bindings_only = true;
-        // The frame reads `frame_code` made at this stop are reused.
-        let kept = std::mem::take(&mut self.stop_reads);
-        let smem = stopmem::StopMem {
-            inner: mem,
-            kept: &kept,
-            record: false,
-        };
-        let replay: &dyn Memory = if kept.is_for(frame) { &smem } else { mem };
-        let snap = self.snapshot(replay, frame, what, arg);
-        self.stop_reads = kept;
-        self.stop_reads.forget();
+        let snap = self.snapshot(mem, frame, what, arg);
         self.caches.bindings_only = false;
         let snap = snap?;
-        let roots: Vec<RemoteAddr> = snap
+        // Values of unchanged globals have been held by their dict since it
+        // was last read: the walk may trust what it knows of them.
+        let held = self.caches.globals_held;
+        let roots: Vec<(RemoteAddr, bool)> = snap
             .locals
             .iter()
-            .chain(snap.globals.iter())
-            .map(|(_, v)| RemoteAddr(v.0))
-            .chain(snap.value.map(|v| RemoteAddr(v.0)))
+            .map(|(_, v)| (RemoteAddr(v.0), false))
+            .chain(snap.globals.iter().map(|(_, v)| (RemoteAddr(v.0), held)))
+            .chain(snap.value.map(|v| (RemoteAddr(v.0), false)))
             .collect();
         self.mirror.walk(
             mem,
@@ -256,13 +287,6 @@ impl Decoder {
             heap_ops,
         );
         Ok(snap)
-    }
-
-    /// Forget what [`Decoder::frame_code`] read at this stop: call it when
-    /// the target ran or was written to before `snapshot_ops` of the same
-    /// stop (reads are reused only for the same frame, until then).
-    pub fn forget_stop_reads(&mut self) {
-        self.stop_reads.forget();
     }
 
     /// Forget the heap of earlier [`Decoder::snapshot_ops`] calls: the next

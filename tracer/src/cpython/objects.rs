@@ -58,7 +58,8 @@ pub(crate) enum Child {
 }
 
 /// Decode the one object at `addr` (reached at attribute depth `depth` and
-/// nesting `level`): its node and the edges to its children, unwalked.
+/// nesting `level`): its node, the edges to its children, unwalked, and
+/// whether the node can never change while the object lives.
 pub(crate) fn decode_one(
     mem: &dyn Memory,
     py: &Python,
@@ -67,8 +68,33 @@ pub(crate) fn decode_one(
     addr: RemoteAddr,
     depth: u8,
     level: u32,
-) -> (Node, Vec<Child>) {
-    Walker::new(mem, py, caches, limits).decode(addr, depth, level)
+) -> (Node, Vec<Child>, bool) {
+    let mut w = Walker::new(mem, py, caches, limits);
+    let (node, children) = w.decode(addr, depth, level);
+    let stable = w.last_stable;
+    (node, children, stable)
+}
+
+/// Whether instances of a type have a node that cannot change while they
+/// live: immutable builtins, and instances of static types other than
+/// modules (whose `__class__` may be reassigned) and exceptions (whose
+/// `args` may be).
+fn stable_type(py: &Python, ty: RemoteAddr, ti: &TypeInfo) -> bool {
+    match ti.builtin {
+        Builtin::None
+        | Builtin::Bool
+        | Builtin::Int
+        | Builtin::Float
+        | Builtin::Complex
+        | Builtin::Str
+        | Builtin::Bytes
+        | Builtin::Range => true,
+        Builtin::Other => {
+            ti.flags & (v311::TPFLAGS_HEAPTYPE | v311::TPFLAGS_BASE_EXC_SUBCLASS) == 0
+                && ty != py.types.module
+        }
+        _ => false,
+    }
 }
 
 /// Walks the object graph from roots, breadth first, producing nodes.
@@ -82,6 +108,8 @@ pub(crate) struct Walker<'a> {
     seen: HashMap<RemoteAddr, u8>,
     queue: VecDeque<(RemoteAddr, u8, u32)>,
     decoded: usize,
+    /// Whether the last object decoded has a node that cannot change.
+    last_stable: bool,
 }
 
 fn better(new: u8, old: u8) -> bool {
@@ -104,6 +132,7 @@ impl<'a> Walker<'a> {
             seen: HashMap::new(),
             queue: VecDeque::new(),
             decoded: 0,
+            last_stable: false,
         }
     }
 
@@ -156,6 +185,7 @@ impl<'a> Walker<'a> {
     }
 
     fn decode(&mut self, addr: RemoteAddr, depth: u8, level: u32) -> (Node, Vec<Child>) {
+        self.last_stable = false;
         if addr.is_null() {
             return (unreadable("?", "NULL object pointer"), Vec::new());
         }
@@ -173,7 +203,10 @@ impl<'a> Walker<'a> {
             Err(e) => return (unreadable("?", &e), Vec::new()),
         };
         match self.decode_typed(addr, &ti, depth, level) {
-            Ok(r) => r,
+            Ok(r) => {
+                self.last_stable = stable_type(self.py, ty, &ti);
+                r
+            }
             Err(e) => {
                 log::debug!(target: "tracer::cpython", "{} at {addr} unreadable: {e}", ti.name);
                 (unreadable(&ti.name, &e), Vec::new())

@@ -150,20 +150,6 @@ impl Windows {
         }
     }
 
-    /// Windows `first..first + n` back to back (each must be a whole page
-    /// read completely), or `None`.
-    pub fn pages(&self, first: usize, n: usize) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(n * PAGE as usize);
-        for i in first..first + n {
-            let (_, d) = self.get(i);
-            if d.len() != PAGE as usize {
-                return None;
-            }
-            out.extend_from_slice(d);
-        }
-        Some(out)
-    }
-
     /// Window `i` of this batch: its address and the bytes read (empty when
     /// unreadable).
     pub fn get(&self, i: usize) -> (RemoteAddr, &[u8]) {

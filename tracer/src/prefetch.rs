@@ -1,0 +1,461 @@
+//! The read cache of one stop: every range the previous stop read is read
+//! again, up front, in one batched `process_vm_readv` (consecutive steps of a
+//! program read mostly the same frames, dicts and lists), and the decoders'
+//! reads are answered from it; what it misses is read from the target and
+//! becomes part of the next stop's plan.
+//!
+//! Everything it answers was read while the target was stopped at this stop,
+//! so a cached answer is exactly what a direct read would give. A write to the
+//! target, or letting it run, must be followed by [`StopCache::forget`] or
+//! [`StopCache::end`].
+
+use std::cell::RefCell;
+
+use crate::addr::RemoteAddr;
+use crate::mem::{MemError, Memory, ReadReq};
+
+/// Ranges closer than this are planned as one (the bytes between cost less
+/// than another iovec; the gap never reaches a page neither range touches).
+const MERGE_GAP: u64 = 256;
+/// Bound on the bytes prefetched at one stop.
+const MAX_PLAN_BYTES: usize = 16 << 20;
+/// Reads larger than this are neither cached nor planned.
+const MAX_CACHED_READ: usize = 1 << 20;
+
+/// One range held by the cache.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    addr: u64,
+    len: usize,
+    /// Offset of its bytes in `Inner::buf`.
+    at: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Ranges readable at this stop, sorted by address (they may overlap).
+    spans: Vec<Span>,
+    buf: Vec<u8>,
+    /// Ranges the decoders asked for at this stop: the next stop's plan.
+    touched: Vec<(u64, usize)>,
+    /// Ranges to prefetch at the next stop, sorted and merged.
+    plan: Vec<ReadReq>,
+    ok: Vec<bool>,
+    /// Reads answered from the cache and reads that missed, since creation.
+    hits: u64,
+    misses: u64,
+    /// Stops begun, and stops whose whole plan read in one call.
+    stops: u64,
+}
+
+/// Per-stop read cache with a plan learned from the previous stop.
+#[derive(Default)]
+pub struct StopCache {
+    inner: RefCell<Inner>,
+}
+
+impl StopCache {
+    /// A cache with an empty plan.
+    pub fn new() -> StopCache {
+        StopCache::default()
+    }
+
+    /// The target has stopped: read the plan (one batched read).
+    pub fn begin(&self, mem: &dyn Memory) {
+        let mut g = self.inner.borrow_mut();
+        let s = &mut *g;
+        s.stops += 1;
+        s.spans.clear();
+        s.touched.clear();
+        let total: usize = s.plan.iter().map(|r| r.len).sum();
+        s.buf.clear();
+        s.buf.resize(total, 0);
+        if total == 0 {
+            return;
+        }
+        mem.read_batch(&s.plan, &mut s.buf, &mut s.ok);
+        let mut at = 0usize;
+        for (r, &ok) in s.plan.iter().zip(s.ok.iter()) {
+            if ok {
+                s.spans.push(Span {
+                    addr: r.addr.0,
+                    len: r.len,
+                    at,
+                });
+            }
+            at += r.len;
+        }
+    }
+
+    /// Memory that answers from this cache, `inner` for the rest.
+    pub fn mem<'a>(&'a self, inner: &'a dyn Memory) -> CachedMem<'a> {
+        CachedMem { cache: self, inner }
+    }
+
+    /// The target wrote or ran: drop the bytes (the plan keeps learning).
+    pub fn forget(&self) {
+        let mut g = self.inner.borrow_mut();
+        g.spans.clear();
+    }
+
+    /// The stop is over: what was read becomes the next stop's plan.
+    pub fn end(&self) {
+        let mut g = self.inner.borrow_mut();
+        let s = &mut *g;
+        s.spans.clear();
+        s.touched.sort_unstable();
+        s.plan.clear();
+        let mut total = 0usize;
+        for &(addr, len) in &s.touched {
+            let end = addr.saturating_add(len as u64);
+            if let Some(last) = s.plan.last_mut() {
+                let last_end = last.addr.0 + last.len as u64;
+                if addr <= last_end.saturating_add(MERGE_GAP) {
+                    if end > last_end {
+                        total += (end - last_end) as usize;
+                        last.len = (end - last.addr.0) as usize;
+                    }
+                    continue;
+                }
+            }
+            if total + len > MAX_PLAN_BYTES {
+                break;
+            }
+            total += len;
+            s.plan.push(ReadReq {
+                addr: RemoteAddr(addr),
+                len,
+            });
+        }
+        s.touched.clear();
+    }
+
+    /// Forget the plan too (a new program, or a new thread's stack).
+    pub fn reset(&self) {
+        let mut g = self.inner.borrow_mut();
+        g.spans.clear();
+        g.touched.clear();
+        g.plan.clear();
+    }
+
+    /// The current plan: (ranges, bytes, distinct pages).
+    pub fn plan_size(&self) -> (usize, usize, usize) {
+        let g = self.inner.borrow();
+        let mut pages: Vec<u64> = Vec::new();
+        for r in &g.plan {
+            let mut p = r.addr.0 & !4095;
+            while p < r.addr.0 + r.len as u64 {
+                pages.push(p);
+                p += 4096;
+            }
+        }
+        pages.sort_unstable();
+        pages.dedup();
+        (
+            g.plan.len(),
+            g.plan.iter().map(|r| r.len).sum(),
+            pages.len(),
+        )
+    }
+
+    /// The current plan's ranges, for debugging.
+    pub fn plan(&self) -> Vec<(u64, usize)> {
+        self.inner
+            .borrow()
+            .plan
+            .iter()
+            .map(|r| (r.addr.0, r.len))
+            .collect()
+    }
+
+    /// (reads answered from the cache, reads that went to the target).
+    pub fn counts(&self) -> (u64, u64) {
+        let g = self.inner.borrow();
+        (g.hits, g.misses)
+    }
+}
+
+impl Inner {
+    /// The bytes of `[addr, addr + len)` if one span holds them all.
+    fn find(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        let end = addr.checked_add(len as u64)?;
+        // Spans may overlap: look back a few from the last one starting at
+        // or before `addr`.
+        let i = self.spans.partition_point(|s| s.addr <= addr);
+        for s in self.spans[..i].iter().rev().take(4) {
+            if end <= s.addr + s.len as u64 {
+                let off = s.at + (addr - s.addr) as usize;
+                return self.buf.get(off..off + len);
+            }
+        }
+        None
+    }
+
+    /// Keep bytes just read from the target for later reads of this stop.
+    fn insert(&mut self, addr: u64, data: &[u8]) {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(data);
+        let i = self.spans.partition_point(|s| s.addr <= addr);
+        self.spans.insert(
+            i,
+            Span {
+                addr,
+                len: data.len(),
+                at,
+            },
+        );
+    }
+
+    fn touch(&mut self, addr: u64, len: usize) {
+        if len <= MAX_CACHED_READ {
+            self.touched.push((addr, len));
+        }
+    }
+}
+
+/// [`Memory`] over a [`StopCache`].
+pub struct CachedMem<'a> {
+    cache: &'a StopCache,
+    inner: &'a dyn Memory,
+}
+
+impl Memory for CachedMem<'_> {
+    fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
+        let mut g = self.cache.inner.borrow_mut();
+        if let Some(d) = g.find(addr.0, buf.len()) {
+            buf.copy_from_slice(d);
+            g.hits += 1;
+            g.touch(addr.0, buf.len());
+            return Ok(());
+        }
+        g.misses += 1;
+        self.inner.read(addr, buf)?;
+        if buf.len() <= MAX_CACHED_READ {
+            g.insert(addr.0, buf);
+            g.touch(addr.0, buf.len());
+        }
+        Ok(())
+    }
+
+    fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
+        ok.clear();
+        ok.resize(reqs.len(), false);
+        let mut g = self.cache.inner.borrow_mut();
+        let mut missed: Vec<(usize, usize)> = Vec::new();
+        let mut off = 0usize;
+        for (i, r) in reqs.iter().enumerate() {
+            let Some(dst) = out.get_mut(off..off + r.len) else {
+                break;
+            };
+            if let Some(d) = g.find(r.addr.0, r.len) {
+                dst.copy_from_slice(d);
+                ok[i] = true;
+                g.hits += 1;
+                g.touch(r.addr.0, r.len);
+            } else {
+                missed.push((i, off));
+            }
+            off += r.len;
+        }
+        if missed.is_empty() {
+            return;
+        }
+        g.misses += missed.len() as u64;
+        let mreqs: Vec<ReadReq> = missed.iter().map(|&(i, _)| reqs[i]).collect();
+        let mut mbuf = vec![0u8; mreqs.iter().map(|r| r.len).sum()];
+        let mut mok = Vec::new();
+        self.inner.read_batch(&mreqs, &mut mbuf, &mut mok);
+        let mut moff = 0usize;
+        for (k, &(i, o)) in missed.iter().enumerate() {
+            let len = reqs[i].len;
+            let data = &mbuf[moff..moff + len];
+            out[o..o + len].copy_from_slice(data);
+            if mok.get(k).copied().unwrap_or(false) {
+                ok[i] = true;
+                if len <= MAX_CACHED_READ {
+                    g.insert(reqs[i].addr.0, data);
+                    g.touch(reqs[i].addr.0, len);
+                }
+            }
+            moff += len;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// Memory over a byte vector at 0x1000 that counts its calls.
+    struct VecMem {
+        data: RefCell<Vec<u8>>,
+        calls: Cell<u32>,
+    }
+
+    impl VecMem {
+        fn get(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+            let off = addr.checked_sub(0x1000)? as usize;
+            self.data.borrow().get(off..off + len).map(|s| s.to_vec())
+        }
+    }
+
+    impl Memory for VecMem {
+        fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
+            self.calls.set(self.calls.get() + 1);
+            match self.get(addr.0, buf.len()) {
+                Some(d) => {
+                    buf.copy_from_slice(&d);
+                    Ok(())
+                }
+                None => Err(MemError::Read {
+                    addr,
+                    len: buf.len(),
+                    source: std::io::Error::from_raw_os_error(libc::EFAULT),
+                }),
+            }
+        }
+
+        fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
+            self.calls.set(self.calls.get() + 1);
+            ok.clear();
+            let mut off = 0;
+            for r in reqs {
+                match self.get(r.addr.0, r.len) {
+                    Some(d) => {
+                        out[off..off + r.len].copy_from_slice(&d);
+                        ok.push(true);
+                    }
+                    None => {
+                        out[off..off + r.len].fill(0);
+                        ok.push(false);
+                    }
+                }
+                off += r.len;
+            }
+        }
+    }
+
+    fn mem() -> VecMem {
+        VecMem {
+            data: RefCell::new((0..65536u32).map(|i| (i % 253) as u8).collect()),
+            calls: Cell::new(0),
+        }
+    }
+
+    fn read(m: &dyn Memory, addr: u64, len: usize) -> Result<Vec<u8>, MemError> {
+        let mut b = vec![0u8; len];
+        m.read(RemoteAddr(addr), &mut b).map(|_| b)
+    }
+
+    #[test]
+    fn second_stop_reads_its_plan_in_one_call() {
+        let target = mem();
+        let cache = StopCache::new();
+        cache.begin(&target);
+        let want = [
+            (0x1010u64, 16usize),
+            (0x1040, 8),
+            (0x5000, 64),
+            (0x9000, 100),
+        ];
+        for &(a, l) in &want {
+            assert_eq!(
+                read(&cache.mem(&target), a, l).unwrap(),
+                target.get(a, l).unwrap()
+            );
+        }
+        cache.end();
+        assert_eq!(target.calls.get(), 4);
+        // The target changes between stops: the cache must show the new bytes.
+        target.data.borrow_mut()[0x4000] ^= 0xff;
+        target.calls.set(0);
+        cache.begin(&target);
+        assert_eq!(target.calls.get(), 1);
+        for &(a, l) in &want {
+            assert_eq!(
+                read(&cache.mem(&target), a, l).unwrap(),
+                target.get(a, l).unwrap()
+            );
+        }
+        assert_eq!(target.calls.get(), 1, "every read answered from the plan");
+        // A read of new memory still works, and one past the end fails.
+        assert_eq!(
+            read(&cache.mem(&target), 0x2000, 4).unwrap(),
+            target.get(0x2000, 4).unwrap()
+        );
+        assert!(read(&cache.mem(&target), 0x20000, 4).is_err());
+        cache.end();
+        let (hits, misses) = cache.counts();
+        assert_eq!((hits, misses), (4, 6));
+    }
+
+    #[test]
+    fn batches_mix_hits_misses_and_failures() {
+        let target = mem();
+        let cache = StopCache::new();
+        cache.begin(&target);
+        let _ = read(&cache.mem(&target), 0x1100, 32);
+        let reqs = [
+            ReadReq {
+                addr: RemoteAddr(0x1108),
+                len: 8,
+            }, // hit
+            ReadReq {
+                addr: RemoteAddr(0x3000),
+                len: 16,
+            }, // miss
+            ReadReq {
+                addr: RemoteAddr(0x90000),
+                len: 8,
+            }, // unreadable
+            ReadReq {
+                addr: RemoteAddr(0x1100),
+                len: 32,
+            }, // hit
+        ];
+        let mut out = vec![0u8; 64];
+        let mut ok = Vec::new();
+        cache.mem(&target).read_batch(&reqs, &mut out, &mut ok);
+        assert_eq!(ok, vec![true, true, false, true]);
+        assert_eq!(&out[0..8], &target.get(0x1108, 8).unwrap()[..]);
+        assert_eq!(&out[8..24], &target.get(0x3000, 16).unwrap()[..]);
+        assert_eq!(&out[24..32], &[0u8; 8]);
+        assert_eq!(&out[32..64], &target.get(0x1100, 32).unwrap()[..]);
+        // The miss is cached for the rest of the stop.
+        let calls = target.calls.get();
+        assert_eq!(
+            read(&cache.mem(&target), 0x3004, 8).unwrap(),
+            target.get(0x3004, 8).unwrap()
+        );
+        assert_eq!(target.calls.get(), calls);
+        // After forget, reads go to the target again.
+        cache.forget();
+        let _ = read(&cache.mem(&target), 0x3004, 8);
+        assert_eq!(target.calls.get(), calls + 1);
+    }
+
+    #[test]
+    fn plan_merges_near_ranges_and_drops_unmapped_ones() {
+        let target = mem();
+        let cache = StopCache::new();
+        cache.begin(&target);
+        for a in [0x1000u64, 0x1020, 0x1100, 0x3000] {
+            let _ = read(&cache.mem(&target), a, 8);
+        }
+        cache.end();
+        {
+            let g = cache.inner.borrow();
+            let plan: Vec<(u64, usize)> = g.plan.iter().map(|r| (r.addr.0, r.len)).collect();
+            assert_eq!(plan, vec![(0x1000, 0x108), (0x3000, 8)]);
+        }
+        // Memory that disappears leaves its range out of the spans.
+        target.data.borrow_mut().truncate(0x1000);
+        cache.begin(&target);
+        assert!(read(&cache.mem(&target), 0x3000, 8).is_err());
+        assert_eq!(
+            read(&cache.mem(&target), 0x1020, 8).unwrap(),
+            target.get(0x1020, 8).unwrap()
+        );
+    }
+}
