@@ -218,7 +218,12 @@ fn info_reads_a_recording_while_it_grows() {
             "steps went down: {seen:?} then {steps}"
         );
         seen.push(steps);
-        if seen.iter().filter(|&&s| s > 0).count() >= 2 && steps > seen[0] && seen[0] > 0 {
+        // Seen growing: a later count above the first non-zero one.
+        if seen
+            .iter()
+            .find(|&&s| s > 0)
+            .is_some_and(|&first| steps > first)
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -85,20 +85,25 @@ impl Reader {
             last_ops: Mutex::new(None),
             key_cache: Mutex::new(None),
         };
-        match r.read_index(data_start) {
+        let index_error = match r.read_index(data_start) {
             Ok(true) => return Ok(r),
-            Ok(false) => {}
-            Err(e) => log::warn!(
-                "{}: index unusable ({e}); scanning the segments instead",
-                path.display()
-            ),
-        }
+            Ok(false) => None,
+            Err(e) => Some(e),
+        };
         r.deltas.clear();
         r.checkpoints.clear();
         r.end = None;
         r.step_count = 0;
         r.last_key = None;
         r.scan()?;
+        // Said only when the scan worked: otherwise the scan's error is the
+        // one message the user gets.
+        if let Some(e) = index_error {
+            log::warn!(
+                "{}: index unusable ({e}); read by scanning the segments instead",
+                path.display()
+            );
+        }
         Ok(r)
     }
 

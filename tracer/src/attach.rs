@@ -234,21 +234,21 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
             } if addr == trap => {
                 let (frame, what, arg) =
                     (RemoteAddr(regs.rsi), regs.rdx as i32, RemoteAddr(regs.rcx));
-                tracee.emulate_return(tid, &mut regs, 0)?;
-                if let Some(max) = cfg.max_steps.filter(|&m| rec.steps >= m) {
+                rec.answer_trap(&mut tracee, tid, &mut regs)?;
+                let ending = if let Some(max) = cfg.max_steps.filter(|&m| rec.steps >= m) {
                     let b = format!("--max-steps {max} reached");
-                    break (None, b.clone(), Some(b));
-                }
-                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    Some((b.clone(), Some(b)))
+                } else if deadline.is_some_and(|d| Instant::now() >= d) {
                     let b = time_bound(&cfg);
-                    break (None, b.clone(), Some(b));
-                }
-                if cfg.stop.load(Ordering::Relaxed) {
-                    break (
-                        None,
-                        "hindsight was interrupted (SIGINT or SIGTERM)".into(),
-                        None,
-                    );
+                    Some((b.clone(), Some(b)))
+                } else if cfg.stop.load(Ordering::Relaxed) {
+                    Some(("hindsight was interrupted (SIGINT or SIGTERM)".into(), None))
+                } else {
+                    None
+                };
+                if let Some((reason, bound)) = ending {
+                    rec.cache.end();
+                    break (None, reason, bound);
                 }
                 if let Err(e) = rec.on_trap(&tracee, &writer, tid, frame, what, arg) {
                     log::warn!(target: "tracer::attach", "step not recorded: {e}");

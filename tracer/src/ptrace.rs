@@ -201,8 +201,20 @@ impl Tracee {
         value: u64,
     ) -> Result<(), TraceError> {
         let ret = self.mem.read_u64(RemoteAddr(regs.rsp))?;
+        self.return_to(tid, regs, value, RemoteAddr(ret))
+    }
+
+    /// [`Tracee::emulate_return`] with the return address `ret` (the word
+    /// at `rsp`) already read.
+    pub fn return_to(
+        &mut self,
+        tid: Tid,
+        regs: &mut Regs,
+        value: u64,
+        ret: RemoteAddr,
+    ) -> Result<(), TraceError> {
         regs.rax = value;
-        regs.rip = ret;
+        regs.rip = ret.0;
         regs.rsp = regs.rsp.wrapping_add(8);
         self.set_regs(tid, regs)
     }

@@ -18,6 +18,7 @@ use crate::diff::Differ;
 use crate::filter::FileFilter;
 pub use crate::filter::FilterSpec;
 use crate::hook;
+use crate::mem::Memory;
 use crate::prefetch::StopCache;
 use crate::ptrace::{Stop, TraceError, Tracee};
 use crate::session;
@@ -311,9 +312,10 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
                 traps += 1;
                 let (frame, what, arg) =
                     (RemoteAddr(regs.rsi), regs.rdx as i32, RemoteAddr(regs.rcx));
-                tracee.emulate_return(tid, &mut regs, 0)?;
+                rec.answer_trap(&mut tracee, tid, &mut regs)?;
                 let bound = bound_reached(&cfg, rec.steps, started);
                 if let Some(bound) = bound {
+                    rec.cache.end();
                     let end = match cfg.at_bound {
                         AtBound::Stop => {
                             tracee.kill()?;
@@ -493,8 +495,33 @@ impl Recorder {
         tracee.resume(parent, None)
     }
 
+    /// A thread stopped in the trap: start this stop's read cache and make
+    /// the trace function return 0 (its return address is read with the
+    /// rest of the stop's reads, in the cache's one call).
+    pub(crate) fn answer_trap(
+        &mut self,
+        tracee: &mut Tracee,
+        tid: Tid,
+        regs: &mut crate::ptrace::Regs,
+    ) -> Result<(), TraceError> {
+        self.cache.begin(tracee.mem());
+        let ret = self
+            .cache
+            .mem(tracee.mem())
+            .read_ptr(RemoteAddr(regs.rsp))
+            .map_err(TraceError::from);
+        match ret {
+            Ok(ret) => tracee.return_to(tid, regs, 0, ret),
+            Err(e) => {
+                self.cache.end();
+                Err(e)
+            }
+        }
+    }
+
     /// Turn one trap (the trace function's arguments) into a step, if its
-    /// event and file are recorded.
+    /// event and file are recorded; ends the stop begun by
+    /// [`Recorder::answer_trap`].
     pub(crate) fn on_trap(
         &mut self,
         tracee: &Tracee,
@@ -504,7 +531,6 @@ impl Recorder {
         what: i32,
         arg: RemoteAddr,
     ) -> Result<(), RecordError> {
-        self.cache.begin(tracee.mem());
         let r = self.on_trap_cached(tracee, writer, tid, frame, what, arg);
         self.cache.end();
         if self.steps % 100_000 == 1
@@ -533,7 +559,7 @@ impl Recorder {
             return Ok(());
         };
         let cached = self.cache.mem(tracee.mem());
-        let mem: &dyn crate::mem::Memory = &cached;
+        let mem: &dyn Memory = &cached;
         self.decoder.begin_stop(tid.0 as u32, what);
         let code = self.decoder.frame_code(mem, frame)?;
         let recorded = self.filter.accepts(&code.file);

@@ -13,7 +13,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use store::{Node, ObjAddr, Op};
 
-use super::objects::{self, Child, Limits};
+use super::objects::{self, Limits};
 use super::read::{i64_at, ptr_at, read_upto, u32_at, u64_at};
 use super::v311;
 use super::window::{WindowMem, Windows};
@@ -301,12 +301,11 @@ impl Mirror {
                 let (slot, depth, level) = (v.slot, v.depth, v.level);
                 let e = &self.slab[slot as usize];
                 let addr = e.addr;
-                let (node, key, stable, children) = match v.win {
+                let (node, key, stable) = match v.win {
                     None => (
                         objects::unreadable("?", "object budget of this snapshot exhausted"),
                         Vec::new(),
                         false,
-                        Vec::new(),
                     ),
                     Some(w) => {
                         let (base, data) = self.windows.get(w);
@@ -320,17 +319,17 @@ impl Mirror {
                             base,
                             data,
                         };
-                        let (node, children, stable) =
+                        let (node, stable) =
                             objects::decode_one(&wm, py, caches, limits, addr, depth, level);
                         let key = atom_key(py, &node, data, mem, addr);
-                        (node, key, stable, children)
+                        (node, key, stable)
                     }
                 };
                 let e = &mut self.slab[slot as usize];
                 let old_node = e.node.take();
                 let fast = e.kids_stable
                     && e.kids_epoch == self.breaks
-                    && is_items_container(&node, &children)
+                    && is_items_container(&node)
                     && old_node
                         .as_ref()
                         .is_some_and(|o| o.kind == node.kind && o.attrs.is_none());
@@ -356,18 +355,10 @@ impl Mirror {
                         self.drop_ref(RemoteAddr(a.0));
                     }
                 } else {
-                    for c in &children {
-                        let (a, d) = match *c {
-                            Child::Item(a) => (a, 0),
-                            Child::Attr(a) => {
-                                let d = if depth != 0 && depth < limits.attr_depth {
-                                    depth + 1
-                                } else {
-                                    0
-                                };
-                                (a, d)
-                            }
-                        };
+                    let d = objects::attr_child_depth(depth, limits);
+                    let n = node.items.len();
+                    for (i, a) in kids(&node).enumerate() {
+                        let d = if i < n { 0 } else { d };
                         if decoded < limits.max_objects && self.reuse(a, d, false) {
                             decoded += 1;
                         } else {
@@ -384,7 +375,7 @@ impl Mirror {
                         }
                     }
                 }
-                let kids_stable = all_stable && is_items_container(&node, &children);
+                let kids_stable = all_stable && is_items_container(&node);
                 let mut old_node = old_node;
                 let oaddr = ObjAddr(addr.0);
                 match &mut old_node {
@@ -464,12 +455,11 @@ impl Mirror {
 }
 
 /// A container node whose children are exactly its items.
-fn is_items_container(node: &Node, children: &[Child]) -> bool {
+fn is_items_container(node: &Node) -> bool {
     matches!(
         node.kind,
         kinds::LIST | kinds::TUPLE | kinds::DICT | kinds::SET | kinds::FROZENSET
     ) && node.attrs.is_none()
-        && children.len() == node.items.len()
 }
 
 /// The validation key of an atom whose node depends on nothing but its own

@@ -49,17 +49,10 @@ impl Default for Limits {
     }
 }
 
-/// An edge to a child object found while decoding a node.
-pub(crate) enum Child {
-    /// A container element (no attrs wanted).
-    Item(RemoteAddr),
-    /// An attribute value (attrs wanted at the parent's attribute depth + 1).
-    Attr(RemoteAddr),
-}
-
 /// Decode the one object at `addr` (reached at attribute depth `depth` and
-/// nesting `level`): its node, the edges to its children, unwalked, and
-/// whether the node can never change while the object lives.
+/// nesting `level`): its node (its children, unwalked, are its items and
+/// its attribute values) and whether the node can never change while the
+/// object lives.
 pub(crate) fn decode_one(
     mem: &dyn Memory,
     py: &Python,
@@ -68,18 +61,29 @@ pub(crate) fn decode_one(
     addr: RemoteAddr,
     depth: u8,
     level: u32,
-) -> (Node, Vec<Child>, bool) {
+) -> (Node, bool) {
     let mut w = Walker::new(mem, py, caches, limits);
-    let (node, children) = w.decode(addr, depth, level);
+    let node = w.decode(addr, depth, level);
     let stable = w.last_stable;
-    (node, children, stable)
+    (node, stable)
+}
+
+/// The attribute depth of a child reached through an attribute of an object
+/// at depth `depth` (0: no attrs wanted).
+pub(crate) fn attr_child_depth(depth: u8, limits: &Limits) -> u8 {
+    if depth != 0 && depth < limits.attr_depth {
+        depth + 1
+    } else {
+        0
+    }
 }
 
 /// Whether instances of a type have a node that cannot change while they
 /// live: immutable builtins, and instances of static types other than
-/// modules (whose `__class__` may be reassigned) and exceptions (whose
-/// `args` may be).
-fn stable_type(py: &Python, ty: RemoteAddr, ti: &TypeInfo) -> bool {
+/// exceptions (whose `args` may change). A module's `__class__` may be
+/// reassigned to a subclass of `ModuleType`; modules do that while they are
+/// imported, before anything binds them, so a module is taken as stable too.
+fn stable_type(ti: &TypeInfo) -> bool {
     match ti.builtin {
         Builtin::None
         | Builtin::Bool
@@ -91,7 +95,6 @@ fn stable_type(py: &Python, ty: RemoteAddr, ti: &TypeInfo) -> bool {
         | Builtin::Range => true,
         Builtin::Other => {
             ti.flags & (v311::TPFLAGS_HEAPTYPE | v311::TPFLAGS_BASE_EXC_SUBCLASS) == 0
-                && ty != py.types.module
         }
         _ => false,
     }
@@ -159,19 +162,13 @@ impl<'a> Walker<'a> {
                 unreadable("?", "object budget of this snapshot exhausted")
             } else {
                 self.decoded += 1;
-                let (node, children) = self.decode(addr, depth, level);
-                for c in children {
-                    match c {
-                        Child::Item(a) => self.queue.push_back((a, 0, level + 1)),
-                        Child::Attr(a) => {
-                            let d = if depth != 0 && depth < self.limits.attr_depth {
-                                depth + 1
-                            } else {
-                                0
-                            };
-                            self.queue.push_back((a, d, level + 1));
-                        }
-                    }
+                let node = self.decode(addr, depth, level);
+                for a in &node.items {
+                    self.queue.push_back((RemoteAddr(a.0), 0, level + 1));
+                }
+                let d = attr_child_depth(depth, self.limits);
+                for (_, a) in node.attrs.iter().flatten() {
+                    self.queue.push_back((RemoteAddr(a.0), d, level + 1));
                 }
                 node
             };
@@ -184,32 +181,27 @@ impl<'a> Walker<'a> {
         self.heap
     }
 
-    fn decode(&mut self, addr: RemoteAddr, depth: u8, level: u32) -> (Node, Vec<Child>) {
+    fn decode(&mut self, addr: RemoteAddr, depth: u8, level: u32) -> Node {
         self.last_stable = false;
         if addr.is_null() {
-            return (unreadable("?", "NULL object pointer"), Vec::new());
+            return unreadable("?", "NULL object pointer");
         }
         let ty = match self.mem.read_ptr(addr.at(self.py.layout.object.ob_type)) {
             Ok(t) => t,
-            Err(e) => {
-                return (
-                    unreadable("?", &format!("cannot read object header: {e}")),
-                    Vec::new(),
-                )
-            }
+            Err(e) => return unreadable("?", &format!("cannot read object header: {e}")),
         };
         let ti = match type_info(self.mem, self.py, self.caches, ty) {
             Ok(t) => t,
-            Err(e) => return (unreadable("?", &e), Vec::new()),
+            Err(e) => return unreadable("?", &e),
         };
         match self.decode_typed(addr, &ti, depth, level) {
             Ok(r) => {
-                self.last_stable = stable_type(self.py, ty, &ti);
+                self.last_stable = stable_type(&ti);
                 r
             }
             Err(e) => {
                 log::debug!(target: "tracer::cpython", "{} at {addr} unreadable: {e}", ti.name);
-                (unreadable(&ti.name, &e), Vec::new())
+                unreadable(&ti.name, &e)
             }
         }
     }
@@ -220,36 +212,25 @@ impl<'a> Walker<'a> {
         ti: &TypeInfo,
         depth: u8,
         level: u32,
-    ) -> Result<(Node, Vec<Child>), String> {
+    ) -> Result<Node, String> {
         let (mem, py, lim) = (self.mem, self.py, self.limits);
         let o = &py.layout.objects;
-        let atom = |text: String, truncated: bool| {
-            (
-                Node {
-                    type_name: ti.name.clone(),
-                    kind: kinds::ATOM,
-                    text,
-                    items: Vec::new(),
-                    attrs: None,
-                    truncated,
-                },
-                Vec::new(),
-            )
+        let atom = |text: String, truncated: bool| Node {
+            type_name: ti.name.clone(),
+            kind: kinds::ATOM,
+            text,
+            items: Vec::new(),
+            attrs: None,
+            truncated,
         };
         let too_deep = level >= lim.max_depth;
-        let container = |kind: u8, items: Vec<RemoteAddr>, truncated: bool| {
-            let children = items.iter().map(|&a| Child::Item(a)).collect();
-            (
-                Node {
-                    type_name: ti.name.clone(),
-                    kind,
-                    text: String::new(),
-                    items: items.into_iter().map(|a| ObjAddr(a.0)).collect(),
-                    attrs: None,
-                    truncated,
-                },
-                children,
-            )
+        let container = |kind: u8, items: Vec<RemoteAddr>, truncated: bool| Node {
+            type_name: ti.name.clone(),
+            kind,
+            text: String::new(),
+            items: items.into_iter().map(|a| ObjAddr(a.0)).collect(),
+            attrs: None,
+            truncated,
         };
         let size = || -> Result<i64, String> {
             let s = mem
@@ -413,12 +394,7 @@ impl<'a> Walker<'a> {
 
     /// Any other object: `<type object at 0x..>`, with attrs for instances
     /// of heap types at attribute depth 1..=3 and args for exceptions.
-    fn opaque(
-        &mut self,
-        addr: RemoteAddr,
-        ti: &TypeInfo,
-        depth: u8,
-    ) -> Result<(Node, Vec<Child>), String> {
+    fn opaque(&mut self, addr: RemoteAddr, ti: &TypeInfo, depth: u8) -> Result<Node, String> {
         let mut node = Node {
             type_name: ti.name.clone(),
             kind: kinds::OPAQUE,
@@ -427,7 +403,6 @@ impl<'a> Walker<'a> {
             attrs: None,
             truncated: false,
         };
-        let mut children = Vec::new();
         if ti.flags & v311::TPFLAGS_BASE_EXC_SUBCLASS != 0 {
             let args = self
                 .mem
@@ -435,18 +410,14 @@ impl<'a> Walker<'a> {
             if let Ok(a) = args {
                 if !a.is_null() {
                     node.items.push(ObjAddr(a.0));
-                    children.push(Child::Item(a));
                 }
             }
         }
         if depth != 0 && ti.flags & v311::TPFLAGS_HEAPTYPE != 0 {
             let attrs = self.attrs(addr, ti)?;
-            for (_, v) in &attrs {
-                children.push(Child::Attr(*v));
-            }
             node.attrs = Some(attrs.into_iter().map(|(k, v)| (k, ObjAddr(v.0))).collect());
         }
-        Ok((node, children))
+        Ok(node)
     }
 
     /// The instance `__dict__` entries with str keys, then set `__slots__`.

@@ -32,7 +32,6 @@ pub struct TypeAddrs {
     pub code: RemoteAddr,
     pub object: RemoteAddr,
     pub type_: RemoteAddr,
-    pub module: RemoteAddr,
 }
 
 /// One interpreter process, resolved.
@@ -134,7 +133,6 @@ impl Python {
             code: sym("PyCode_Type")?,
             object: sym("PyBaseObject_Type")?,
             type_: sym("PyType_Type")?,
-            module: sym("PyModule_Type")?,
         };
         let printable = match UnicodePrintable::load(&image) {
             Ok(p) => Some(p),
