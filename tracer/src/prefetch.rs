@@ -19,9 +19,6 @@ use crate::mem::{MemError, Memory, ReadReq};
 const MERGE_GAP: u64 = 256;
 /// Page size: the unit of what a remote read costs.
 const PAGE: u64 = 4096;
-/// Stops a range is kept in the plan after its last use, while its page is
-/// read anyway.
-const MAX_AGE: u8 = 0;
 /// Bound on the bytes prefetched at one stop.
 const MAX_PLAN_BYTES: usize = 16 << 20;
 /// Reads larger than this are neither cached nor planned.
@@ -43,10 +40,8 @@ struct Inner {
     buf: Vec<u8>,
     /// Ranges the decoders asked for at this stop: the next stop's plan.
     touched: Vec<(u64, usize)>,
-    /// Ranges to prefetch at the next stop, sorted and merged, and the
-    /// stops since each was last used.
+    /// Ranges to prefetch at the next stop, sorted and merged.
     plan: Vec<ReadReq>,
-    ages: Vec<u8>,
     ok: Vec<bool>,
     /// Reads answered from the cache and reads that missed, since creation.
     hits: u64,
@@ -105,41 +100,17 @@ impl StopCache {
         g.spans.clear();
     }
 
-    /// The stop is over: what was read becomes the next stop's plan, with
-    /// what earlier stops read on the same pages (a loop variable's objects
-    /// come back to the same few addresses), for [`MAX_AGE`] stops.
+    /// The stop is over: what was read becomes the next stop's plan.
     pub fn end(&self) {
         let mut g = self.inner.borrow_mut();
         let s = &mut *g;
         s.spans.clear();
-        // Ranges of this stop (age 0), and of the old plan (one stop older).
-        let mut all: Vec<(u64, usize, u8)> = s.touched.iter().map(|&(a, l)| (a, l, 0)).collect();
-        let mut pages: Vec<u64> = Vec::new();
-        for &(a, l) in &s.touched {
-            let mut p = a & !(PAGE - 1);
-            while p < a + l as u64 {
-                pages.push(p);
-                p += PAGE;
-            }
-        }
-        pages.sort_unstable();
-        pages.dedup();
-        for (r, &age) in s.plan.iter().zip(s.ages.iter()) {
-            let first = r.addr.0 & !(PAGE - 1);
-            let last = (r.addr.0 + r.len as u64 - 1) & !(PAGE - 1);
-            let on_pages =
-                pages.binary_search(&first).is_ok() && pages.binary_search(&last).is_ok();
-            if age < MAX_AGE && on_pages && last - first <= PAGE {
-                all.push((r.addr.0, r.len, age + 1));
-            }
-        }
-        all.sort_unstable();
+        s.touched.sort_unstable();
         s.plan.clear();
-        s.ages.clear();
         let mut total = 0usize;
-        for (addr, len, age) in all {
-            let end = addr.saturating_add(len as u64);
-            if let (Some(last), Some(last_age)) = (s.plan.last_mut(), s.ages.last_mut()) {
+        for &(addr, len) in &s.touched {
+            let end = addr + len as u64;
+            if let Some(last) = s.plan.last_mut() {
                 let last_end = last.addr.0 + last.len as u64;
                 // One iovec per page costs less than two: ranges on the
                 // same page, or close, are read as one.
@@ -149,7 +120,6 @@ impl StopCache {
                         total += (end - last_end) as usize;
                         last.len = (end - last.addr.0) as usize;
                     }
-                    *last_age = (*last_age).min(age);
                     continue;
                 }
             }
@@ -161,7 +131,6 @@ impl StopCache {
                 addr: RemoteAddr(addr),
                 len,
             });
-            s.ages.push(age);
         }
         s.touched.clear();
     }
@@ -172,7 +141,6 @@ impl StopCache {
         g.spans.clear();
         g.touched.clear();
         g.plan.clear();
-        g.ages.clear();
     }
 
     /// The current plan: (ranges, bytes, distinct pages).
