@@ -1,7 +1,9 @@
 //! Address and thread newtypes: a runtime address in the traced process is
 //! never confused with an address in an ELF file or with a plain integer.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// An address in the traced process's memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -42,3 +44,29 @@ impl fmt::Display for Tid {
         write!(f, "{}", self.0)
     }
 }
+
+/// A multiplicative hash for addresses: SipHash costs more than the work a
+/// lookup saves on the per-step path, and addresses are not chosen by an
+/// adversary who could flood one bucket. The high half is folded in because
+/// addresses are aligned.
+#[derive(Default, Clone, Copy)]
+pub struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+/// A map keyed by address, with [`AddrHasher`].
+pub type AddrMap<V> = HashMap<RemoteAddr, V, BuildHasherDefault<AddrHasher>>;
+/// A set of addresses, with [`AddrHasher`].
+pub type AddrSet = HashSet<RemoteAddr, BuildHasherDefault<AddrHasher>>;

@@ -152,11 +152,27 @@ pub(crate) fn read_ptrs(
     at: RemoteAddr,
     n: usize,
 ) -> Result<Vec<RemoteAddr>, String> {
-    let raw = mem.read_vec(at, n * 8).map_err(|e| e.to_string())?;
-    Ok(raw
-        .chunks_exact(8)
-        .map(|c| RemoteAddr(u64::from_ne_bytes(c.try_into().unwrap_or_default())))
-        .collect())
+    if n > crate::mem::MAX_READ / 8 {
+        return Err(format!("refused to read {n} pointers at {at}"));
+    }
+    // In page-sized pieces through a stack buffer: no zeroed heap buffer
+    // besides the result (a list's item array is read at every step).
+    let mut out = Vec::with_capacity(n);
+    let mut buf = [0u8; 4096];
+    let mut done = 0usize;
+    while done < n {
+        let k = (n - done).min(buf.len() / 8);
+        let piece = &mut buf[..k * 8];
+        mem.read(RemoteAddr(at.0.wrapping_add(done as u64 * 8)), piece)
+            .map_err(|e| e.to_string())?;
+        out.extend(
+            piece
+                .chunks_exact(8)
+                .map(|c| RemoteAddr(u64::from_ne_bytes(c.try_into().unwrap_or_default()))),
+        );
+        done += k;
+    }
+    Ok(out)
 }
 
 /// Contents of the `bytes` object at `addr` (at most `limit` bytes) and

@@ -8,9 +8,6 @@
 //! re-decoded when reached again at a better depth), so the state it leaves
 //! in the store is the state a full walk would produce.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use store::{Node, ObjAddr, Op};
 
 use super::objects::{self, Limits};
@@ -18,7 +15,7 @@ use super::read::{i64_at, ptr_at, read_upto, u32_at, u64_at};
 use super::v311;
 use super::window::{WindowMem, Windows};
 use super::{Caches, Python};
-use crate::addr::RemoteAddr;
+use crate::addr::{AddrMap, RemoteAddr};
 use crate::diff;
 use crate::kinds;
 use crate::mem::Memory;
@@ -28,27 +25,6 @@ use crate::mem::Memory;
 const WINDOW: usize = 160;
 /// Atoms longer than this are decoded at every visit instead.
 const MAX_KEY: usize = 4096;
-
-/// A multiplicative hash for addresses (SipHash costs more than the rest of
-/// a visit); the high half is folded in because addresses are aligned.
-#[derive(Default, Clone, Copy)]
-struct AddrHasher(u64);
-
-impl Hasher for AddrHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(b as u64);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-    fn finish(&self) -> u64 {
-        self.0 ^ (self.0 >> 29)
-    }
-}
-
-type AddrMap<V> = HashMap<RemoteAddr, V, BuildHasherDefault<AddrHasher>>;
 
 /// What the mirror knows about one object of the last step.
 struct Entry {

@@ -35,7 +35,7 @@ pub use code::CodeInfo;
 pub use objects::Limits;
 pub use python::{Python, TypeAddrs};
 
-use crate::addr::RemoteAddr;
+use crate::addr::{AddrMap, AddrSet, RemoteAddr};
 use crate::mem::{MemError, Memory};
 
 /// Decoding failed.
@@ -106,17 +106,17 @@ pub(crate) type Bindings = Vec<(Arc<str>, RemoteAddr)>;
 /// Caches that outlive one snapshot (validated against address reuse).
 #[derive(Default)]
 pub(crate) struct Caches {
-    pub codes: HashMap<RemoteAddr, Arc<CodeInfo>>,
-    pub types: HashMap<RemoteAddr, Arc<objects::TypeInfo>>,
+    pub codes: AddrMap<Arc<CodeInfo>>,
+    pub types: AddrMap<Arc<objects::TypeInfo>>,
     /// Types validated during the current snapshot.
-    pub types_checked: std::collections::HashSet<RemoteAddr>,
-    pub names: HashMap<RemoteAddr, objects::CachedName>,
+    pub types_checked: AddrSet,
+    pub names: AddrMap<objects::CachedName>,
     pub set_dummy: Option<RemoteAddr>,
     /// Snapshots stop at the bindings: [`Decoder::snapshot_ops`] walks the
     /// heap itself, incrementally.
     pub bindings_only: bool,
     /// Module globals by dict: its version tag and the bindings read then.
-    pub globals: HashMap<RemoteAddr, (u64, Bindings)>,
+    pub globals: AddrMap<(u64, Bindings)>,
     /// The last globals read were unchanged since the previous read of the
     /// same dict: the dict has held those values all along.
     pub globals_held: bool,
@@ -135,8 +135,8 @@ pub(crate) struct Caches {
 pub(crate) struct StopCodes {
     thread: Option<u32>,
     call: bool,
-    prev: std::collections::HashSet<RemoteAddr>,
-    now: std::collections::HashSet<RemoteAddr>,
+    prev: AddrSet,
+    now: AddrSet,
 }
 
 impl StopCodes {
