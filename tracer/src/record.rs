@@ -392,6 +392,9 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         duration_ms: started.elapsed().as_millis() as u64,
     })?;
     log::info!(target: "tracer::record", "{traps} traps taken for {} steps", summary.steps);
+    if let Some((user, system)) = crate::sys::thread_cpu_times() {
+        log::info!(target: "tracer::record", "tracer thread CPU: user {:.2} s, system {:.2} s", user.as_secs_f64(), system.as_secs_f64());
+    }
     let (hits, misses) = rec.cache.counts();
     let (ranges, bytes, pages) = rec.cache.plan_size();
     log::info!(target: "tracer::record", "stop cache: {hits} reads answered, {misses} missed; last plan {ranges} ranges, {bytes} bytes, {pages} pages");

@@ -51,6 +51,11 @@ struct Entry {
     kids_stable: bool,
     /// [`Mirror::breaks`] when `kids_stable` was decided.
     kids_epoch: u64,
+    /// For a dict: its version tag when decoded, and whether it was too deep
+    /// for items then. CPython gives a dict a new version, never used
+    /// before, at every change and at its creation: the same tag is the same
+    /// items.
+    dict_tag: Option<(u64, bool)>,
 }
 
 impl Entry {
@@ -66,6 +71,7 @@ impl Entry {
             refs: 0,
             kids_stable: false,
             kids_epoch: 0,
+            dict_tag: None,
         }
     }
 }
@@ -277,6 +283,7 @@ impl Mirror {
                 let (slot, depth, level) = (v.slot, v.depth, v.level);
                 let e = &self.slab[slot as usize];
                 let addr = e.addr;
+                let mut tag = None;
                 let (node, key, stable) = match v.win {
                     None => (
                         objects::unreadable("?", "object budget of this snapshot exhausted"),
@@ -290,17 +297,34 @@ impl Mirror {
                             // The same immutable atom: same node, no children.
                             continue;
                         }
-                        let wm = WindowMem {
-                            inner: mem,
-                            base,
-                            data,
-                        };
-                        let (node, stable) =
-                            objects::decode_one(&wm, py, caches, limits, addr, depth, level);
-                        let key = atom_key(py, &node, data, mem, addr);
-                        (node, key, stable)
+                        tag = dict_tag(py, data, level >= limits.max_depth);
+                        match (&e.node, tag) {
+                            (Some(old), Some(_)) if tag == e.dict_tag => {
+                                if e.kids_stable && e.kids_epoch == self.breaks {
+                                    // The same items, all of them held stable
+                                    // objects: nothing to visit.
+                                    continue;
+                                }
+                                (old.clone(), Vec::new(), false)
+                            }
+                            _ => {
+                                let wm = WindowMem {
+                                    inner: mem,
+                                    base,
+                                    data,
+                                };
+                                let (node, stable) = objects::decode_one(
+                                    &wm, py, caches, limits, addr, depth, level,
+                                );
+                                let key = atom_key(py, &node, data, mem, addr);
+                                (node, key, stable)
+                            }
+                        }
                     }
                 };
+                if node.kind != kinds::DICT {
+                    tag = None;
+                }
                 let e = &mut self.slab[slot as usize];
                 let old_node = e.node.take();
                 let fast = e.kids_stable
@@ -376,6 +400,7 @@ impl Mirror {
                 e.stable = stable;
                 e.kids_stable = kids_stable;
                 e.kids_epoch = self.breaks;
+                e.dict_tag = tag;
             }
             std::mem::swap(&mut self.queue, &mut self.next);
         }
@@ -428,6 +453,17 @@ impl Mirror {
         self.touched_prev.clear();
         self.zeroed.clear();
     }
+}
+
+/// The version tag of the exact `dict` whose first bytes are `data`, and
+/// whether it is reached too deep for items (`None` for anything else, or a
+/// dict without a version).
+fn dict_tag(py: &Python, data: &[u8], deep: bool) -> Option<(u64, bool)> {
+    if ptr_at(data, py.layout.object.ob_type)? != py.types.dict {
+        return None;
+    }
+    let v = u64_at(data, py.layout.objects.dict_ma_version_tag)?;
+    (v != 0).then_some((v, deep))
 }
 
 /// A container node whose children are exactly its items.
