@@ -361,6 +361,22 @@ pub fn pick_cpu() -> usize {
         .unwrap_or(0)
 }
 
+/// User and system CPU time of the calling thread so far, from
+/// `/proc/thread-self/stat` (clock ticks of 10 ms).
+pub fn thread_cpu_times() -> Option<(std::time::Duration, std::time::Duration)> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name, which may hold spaces: state is the
+    // first, utime and stime the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |s: &str| {
+        s.parse::<u64>()
+            .ok()
+            .map(|t| std::time::Duration::from_millis(t * 10))
+    };
+    Some((tick(f.get(11)?)?, tick(f.get(12)?)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,20 +414,4 @@ mod tests {
         .join()
         .unwrap();
     }
-}
-
-/// User and system CPU time of the calling thread so far, from
-/// `/proc/thread-self/stat` (clock ticks of 10 ms).
-pub fn thread_cpu_times() -> Option<(std::time::Duration, std::time::Duration)> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // Fields after the command name, which may hold spaces: state is the
-    // first, utime and stime the 12th and 13th.
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |s: &str| {
-        s.parse::<u64>()
-            .ok()
-            .map(|t| std::time::Duration::from_millis(t * 10))
-    };
-    Some((tick(f.get(11)?)?, tick(f.get(12)?)?))
 }

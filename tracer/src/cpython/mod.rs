@@ -10,6 +10,7 @@ mod dicts;
 mod dicts_legacy;
 mod frames;
 mod frames_legacy;
+mod keys;
 pub mod linetable;
 mod lnotab;
 mod managed;

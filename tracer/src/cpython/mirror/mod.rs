@@ -10,21 +10,16 @@
 
 use store::{Node, ObjAddr, Op};
 
+mod life;
+
+use super::keys::{atom_key, dict_tag, WINDOW};
 use super::objects::{self, Limits};
-use super::read::{i64_at, ptr_at, read_upto, u32_at, u64_at};
-use super::v311;
 use super::window::{WindowMem, Windows};
 use super::{Caches, Python};
 use crate::addr::{AddrMap, RemoteAddr};
 use crate::diff;
 use crate::kinds;
 use crate::mem::Memory;
-
-/// Bytes read at an object not seen before: enough for the header of every
-/// builtin and the inline data of small ints, floats and short strs.
-const WINDOW: usize = 160;
-/// Atoms longer than this are decoded at every visit instead.
-const MAX_KEY: usize = 4096;
 
 /// What the mirror knows about one object of the last step.
 struct Entry {
@@ -56,6 +51,10 @@ struct Entry {
     /// before, at every change and at its creation: the same tag is the same
     /// items.
     dict_tag: Option<(u64, bool)>,
+    /// Not reachable any more (the store has deleted it), but kept: when it
+    /// is reached again, the key or the dict version may show it unchanged
+    /// without decoding it (a caller's objects while a callee runs).
+    dormant: bool,
 }
 
 impl Entry {
@@ -72,6 +71,7 @@ impl Entry {
             kids_stable: false,
             kids_epoch: 0,
             dict_tag: None,
+            dormant: false,
         }
     }
 }
@@ -112,6 +112,18 @@ pub(crate) struct Mirror {
     /// by an object of another kind): `kids_stable` decided before cannot
     /// be trusted.
     breaks: u64,
+    /// Dormant entries held, and roughly the bytes of their nodes.
+    dormant: usize,
+    dormant_bytes: usize,
+}
+
+/// Bounds on dormant entries: past either they are all forgotten.
+const MAX_DORMANT: usize = 200_000;
+const MAX_DORMANT_BYTES: usize = 64 << 20;
+
+/// Roughly the memory a node holds.
+fn node_bytes(n: &Node) -> usize {
+    64 + n.text.len() + n.items.len() * 8 + n.attrs.as_ref().map_or(0, |a| a.len() * 24)
 }
 
 fn better(new: u8, old: u8) -> bool {
@@ -194,7 +206,12 @@ impl Mirror {
             return false;
         };
         let e = &self.slab[i as usize];
-        if !e.stable || e.node.is_none() || (e.root + 1 == step && !held) || e.visited == step {
+        if !e.stable
+            || e.dormant
+            || e.node.is_none()
+            || (e.root + 1 == step && !held)
+            || e.visited == step
+        {
             return false;
         }
         self.mark(i, depth);
@@ -206,7 +223,7 @@ impl Mirror {
     fn known_stable(&self, addr: RemoteAddr) -> bool {
         self.index.get(&addr).is_some_and(|&i| {
             let e = &self.slab[i as usize];
-            e.stable && e.node.is_some()
+            e.stable && !e.dormant && e.node.is_some()
         })
     }
 
@@ -281,8 +298,15 @@ impl Mirror {
             for vi in 0..self.visits.len() {
                 let v = &self.visits[vi];
                 let (slot, depth, level) = (v.slot, v.depth, v.level);
-                let e = &self.slab[slot as usize];
+                let e = &mut self.slab[slot as usize];
                 let addr = e.addr;
+                let dormant = std::mem::replace(&mut e.dormant, false);
+                if dormant {
+                    let b = e.node.as_ref().map_or(0, node_bytes);
+                    self.dormant = self.dormant.saturating_sub(1);
+                    self.dormant_bytes = self.dormant_bytes.saturating_sub(b);
+                }
+                let e = &self.slab[slot as usize];
                 let mut tag = None;
                 let (node, key, stable) = match v.win {
                     None => (
@@ -295,30 +319,36 @@ impl Mirror {
                         let k = e.key.len();
                         if e.node.is_some() && k != 0 && data.get(8..8 + k) == Some(&e.key[..]) {
                             // The same immutable atom: same node, no children.
+                            if dormant {
+                                let node = e.node.clone().expect("checked");
+                                ops.push(Op::HeapSet(ObjAddr(addr.0), node));
+                            }
                             continue;
                         }
                         tag = dict_tag(py, data, level >= limits.max_depth);
-                        match (&e.node, tag) {
-                            (Some(old), Some(_)) if tag == e.dict_tag => {
-                                if e.kids_stable && e.kids_epoch == self.breaks {
-                                    // The same items, all of them held stable
-                                    // objects: nothing to visit.
-                                    continue;
-                                }
-                                (old.clone(), Vec::new(), false)
+                        let same_dict = e.node.is_some() && tag.is_some() && tag == e.dict_tag;
+                        let kids_ok = e.kids_stable && e.kids_epoch == self.breaks;
+                        if same_dict {
+                            if kids_ok && !dormant {
+                                // The same items, all of them held stable
+                                // objects: nothing to visit.
+                                continue;
                             }
-                            _ => {
-                                let wm = WindowMem {
-                                    inner: mem,
-                                    base,
-                                    data,
-                                };
-                                let (node, stable) = objects::decode_one(
-                                    &wm, py, caches, limits, addr, depth, level,
-                                );
-                                let key = atom_key(py, &node, data, mem, addr);
-                                (node, key, stable)
+                            if kids_ok && self.revive_kids(slot, ops) {
+                                continue;
                             }
+                            let old = self.slab[slot as usize].node.clone();
+                            (old.expect("checked"), Vec::new(), false)
+                        } else {
+                            let wm = WindowMem {
+                                inner: mem,
+                                base,
+                                data,
+                            };
+                            let (node, stable) =
+                                objects::decode_one(&wm, py, caches, limits, addr, depth, level);
+                            let key = atom_key(py, &node, data, mem, addr);
+                            (node, key, stable)
                         }
                     }
                 };
@@ -326,7 +356,8 @@ impl Mirror {
                     tag = None;
                 }
                 let e = &mut self.slab[slot as usize];
-                let old_node = e.node.take();
+                // A dormant node is not in the store: send the node whole.
+                let old_node = e.node.take().filter(|_| !dormant);
                 let fast = e.kids_stable
                     && e.kids_epoch == self.breaks
                     && is_items_container(&node)
@@ -407,43 +438,6 @@ impl Mirror {
         self.sweep(ops);
     }
 
-    /// Whatever is not reachable any more is gone from the state: what was
-    /// visited at the previous step and not at this one (unless it is a
-    /// stable object a container still holds), and stable objects no node
-    /// refers to any more.
-    fn sweep(&mut self, ops: &mut Vec<Op>) {
-        let step = self.step;
-        let prev = std::mem::take(&mut self.touched_prev);
-        for &slot in &prev {
-            let e = &self.slab[slot as usize];
-            if e.visited == step || e.visited == u64::MAX || (e.stable && e.refs > 0) {
-                continue;
-            }
-            self.delete(slot, ops);
-        }
-        self.touched_prev = prev;
-        while let Some(slot) = self.zeroed.pop() {
-            let e = &self.slab[slot as usize];
-            if e.visited == step || e.visited == u64::MAX || e.refs > 0 {
-                continue;
-            }
-            self.delete(slot, ops);
-        }
-    }
-
-    fn delete(&mut self, slot: u32, ops: &mut Vec<Op>) {
-        let e = std::mem::replace(&mut self.slab[slot as usize], Entry::new(RemoteAddr::NULL));
-        self.slab[slot as usize].visited = u64::MAX;
-        self.index.remove(&e.addr);
-        self.free.push(slot);
-        if let Some(node) = &e.node {
-            ops.push(Op::HeapDel(ObjAddr(e.addr.0)));
-            for a in kids(node) {
-                self.drop_ref(a);
-            }
-        }
-    }
-
     /// Forget everything (the next walk sends every node again).
     pub fn reset(&mut self) {
         self.slab.clear();
@@ -452,18 +446,9 @@ impl Mirror {
         self.touched.clear();
         self.touched_prev.clear();
         self.zeroed.clear();
+        self.dormant = 0;
+        self.dormant_bytes = 0;
     }
-}
-
-/// The version tag of the exact `dict` whose first bytes are `data`, and
-/// whether it is reached too deep for items (`None` for anything else, or a
-/// dict without a version).
-fn dict_tag(py: &Python, data: &[u8], deep: bool) -> Option<(u64, bool)> {
-    if ptr_at(data, py.layout.object.ob_type)? != py.types.dict {
-        return None;
-    }
-    let v = u64_at(data, py.layout.objects.dict_ma_version_tag)?;
-    (v != 0).then_some((v, deep))
 }
 
 /// A container node whose children are exactly its items.
@@ -472,87 +457,4 @@ fn is_items_container(node: &Node) -> bool {
         node.kind,
         kinds::LIST | kinds::TUPLE | kinds::DICT | kinds::SET | kinds::FROZENSET
     ) && node.attrs.is_none()
-}
-
-/// The validation key of an atom whose node depends on nothing but its own
-/// bytes after the refcount (exact `int`, `bool`, `float`, `complex`, `str`,
-/// `bytes`, `None`), when the whole object is inside `data`; else empty.
-///
-/// An atom that goes on past its window (a page end cut it) is read whole.
-fn atom_key(py: &Python, node: &Node, data: &[u8], mem: &dyn Memory, addr: RemoteAddr) -> Vec<u8> {
-    if node.kind != kinds::ATOM {
-        return Vec::new();
-    }
-    // A window cut by a page end may not even hold the size fields.
-    let end = match atom_end(py, data) {
-        Some(end) => Some(end),
-        None if data.len() < WINDOW => read_upto(mem, addr, 96, 32)
-            .ok()
-            .filter(|more| more.get(..data.len()) == Some(data))
-            .and_then(|more| atom_end(py, &more)),
-        None => None,
-    };
-    let end = match end {
-        Some(end) if end <= data.len() => end,
-        Some(end) if end <= MAX_KEY => {
-            let Ok(whole) = mem.read_vec(addr, end) else {
-                return Vec::new();
-            };
-            // The object must still be the one just decoded.
-            if whole.get(..data.len()) != Some(data) {
-                return Vec::new();
-            }
-            return whole[8..].to_vec();
-        }
-        _ => return Vec::new(),
-    };
-    match data.get(8..end) {
-        Some(k) if end > 8 => k.to_vec(),
-        _ => Vec::new(),
-    }
-}
-
-/// Where the atom starting `data` ends.
-fn atom_end(py: &Python, data: &[u8]) -> Option<usize> {
-    let t = &py.types;
-    let o = &py.layout.objects;
-    let ob = &py.layout.object;
-    let ty = ptr_at(data, ob.ob_type)?;
-    let size = || i64_at(data, ob.ob_size).map(|s| s.unsigned_abs() as usize);
-    let end = if ty == t.none {
-        ob.ob_type as usize + 8
-    } else if ty == t.int || ty == t.bool_ {
-        let digits = if o.long_lv_tag != symbols::NA {
-            // 3.12+: the digit count is packed in lv_tag.
-            super::v312::long_tag(u64_at(data, o.long_lv_tag)?).1 as usize
-        } else {
-            size()?
-        };
-        o.long_digit as usize + 4 * digits.max(1)
-    } else if ty == t.float {
-        o.float_ob_fval as usize + 8
-    } else if ty == t.complex {
-        o.complex_cval as usize + 16
-    } else if ty == t.bytes {
-        o.bytes_ob_sval as usize + size()? + 1
-    } else if ty == t.str_ {
-        let len = usize::try_from(i64_at(data, o.unicode_length)?).ok()?;
-        let state = u32_at(data, o.unicode_state)?;
-        let bit = |b: u32, w: u32| (state >> b) & ((1 << w) - 1);
-        let kind = bit(o.unicode_state_kind_bit, v311::UNICODE_KIND_BITS) as usize;
-        let compact = bit(o.unicode_state_compact_bit, 1) == 1;
-        let ascii = bit(o.unicode_state_ascii_bit, 1) == 1;
-        if !compact || !matches!(kind, 1 | 2 | 4) {
-            return None;
-        }
-        let head = if ascii {
-            o.ascii_size
-        } else {
-            o.compact_unicode_size
-        } as usize;
-        head.checked_add(len.checked_add(1)?.checked_mul(kind)?)?
-    } else {
-        return None;
-    };
-    (end > 8).then_some(end)
 }

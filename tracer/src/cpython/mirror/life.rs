@@ -1,0 +1,111 @@
+//! Liveness of the mirror's objects: what left the state at a step is
+//! deleted from the store but kept dormant, and what comes back unchanged
+//! (same atom bytes, same dict version) is put back without decoding it.
+
+use store::{ObjAddr, Op};
+
+use super::{kids, node_bytes, Entry, Mirror, MAX_DORMANT, MAX_DORMANT_BYTES};
+use crate::addr::RemoteAddr;
+
+impl Mirror {
+    /// Whatever is not reachable any more is gone from the state: what was
+    /// visited at the previous step and not at this one (unless it is a
+    /// stable object a container still holds), and stable objects no node
+    /// refers to any more.
+    pub(super) fn sweep(&mut self, ops: &mut Vec<Op>) {
+        let step = self.step;
+        let prev = std::mem::take(&mut self.touched_prev);
+        for &slot in &prev {
+            let e = &self.slab[slot as usize];
+            if e.visited == step || e.visited == u64::MAX || e.dormant || (e.stable && e.refs > 0) {
+                continue;
+            }
+            self.retire(slot, ops);
+        }
+        self.touched_prev = prev;
+        while let Some(slot) = self.zeroed.pop() {
+            let e = &self.slab[slot as usize];
+            if e.visited == step || e.visited == u64::MAX || e.dormant || e.refs > 0 {
+                continue;
+            }
+            self.retire(slot, ops);
+        }
+        if self.dormant > MAX_DORMANT || self.dormant_bytes > MAX_DORMANT_BYTES {
+            self.forget_dormant();
+        }
+    }
+
+    /// An object left the state: delete it from the store, keep what is
+    /// known of it (dormant).
+    fn retire(&mut self, slot: u32, ops: &mut Vec<Op>) {
+        let e = &mut self.slab[slot as usize];
+        let Some(node) = e.node.take() else {
+            self.delete(slot);
+            return;
+        };
+        e.dormant = true;
+        self.dormant += 1;
+        self.dormant_bytes += node_bytes(&node);
+        ops.push(Op::HeapDel(ObjAddr(e.addr.0)));
+        for a in kids(&node) {
+            self.drop_ref(a);
+        }
+        self.slab[slot as usize].node = Some(node);
+    }
+
+    /// Drop an entry altogether (nothing of it is in the store).
+    fn delete(&mut self, slot: u32) {
+        let e = std::mem::replace(&mut self.slab[slot as usize], Entry::new(RemoteAddr::NULL));
+        self.slab[slot as usize].visited = u64::MAX;
+        self.index.remove(&e.addr);
+        self.free.push(slot);
+    }
+
+    fn forget_dormant(&mut self) {
+        for slot in 0..self.slab.len() as u32 {
+            if self.slab[slot as usize].dormant {
+                self.delete(slot);
+            }
+        }
+        self.dormant = 0;
+        self.dormant_bytes = 0;
+    }
+
+    /// A dormant dict came back with the same version tag and items that
+    /// were all stable: it has held the same objects all along, so they are
+    /// what the mirror knew. Put them and the dict back in the store.
+    /// False (nothing done) when one of them is not known any more.
+    pub(super) fn revive_kids(&mut self, slot: u32, ops: &mut Vec<Op>) -> bool {
+        let Some(node) = self.slab[slot as usize].node.clone() else {
+            return false;
+        };
+        let mut kid_slots = Vec::with_capacity(node.items.len());
+        for a in &node.items {
+            match self.index.get(&RemoteAddr(a.0)) {
+                Some(&i)
+                    if self.slab[i as usize].stable && self.slab[i as usize].node.is_some() =>
+                {
+                    kid_slots.push(i)
+                }
+                _ => return false,
+            }
+        }
+        for i in kid_slots {
+            let e = &mut self.slab[i as usize];
+            e.refs = e.refs.saturating_add(1);
+            if e.visited == self.step {
+                continue;
+            }
+            if e.dormant {
+                e.dormant = false;
+                let kid = e.node.clone().expect("checked");
+                self.dormant = self.dormant.saturating_sub(1);
+                self.dormant_bytes = self.dormant_bytes.saturating_sub(node_bytes(&kid));
+                ops.push(Op::HeapSet(ObjAddr(e.addr.0), kid));
+            }
+            self.mark(i, 0);
+        }
+        ops.push(Op::HeapSet(ObjAddr(self.slab[slot as usize].addr.0), node));
+        true
+    }
+}
