@@ -1,6 +1,7 @@
 //! The incremental heap walk against the full one on a live CPython 3.11:
 //! a program changes its objects in stages (floats freed and made again at
-//! the same addresses by C code, sorts, deletes, attribute changes) and
+//! the same addresses by C code, sorts, deletes, attribute changes, objects
+//! out of reach for a while, changed or not meanwhile) and
 //! blocks after each; the heap ops of `Decoder::snapshot_ops`, applied in
 //! order, must give exactly the heap `Decoder::snapshot` reads at that stage.
 
@@ -32,6 +33,19 @@ def main():
     obj.items = vals
     def refloat():
         vals[:] = map(operator.add, vals, [0.5] * len(vals))
+    # Out of reach of the frame's bindings (sys is walked as an opaque
+    # object) while alive, then back: unchanged, and changed meanwhile.
+    def hide():
+        nonlocal counts, words
+        sys._hidden = (counts, words)
+        counts = words = None
+    def change_hidden():
+        sys._hidden[0]["new"] = 10**6
+        sys._hidden[1][0] = "zzz"
+    def unhide():
+        nonlocal counts, words
+        counts, words = sys._hidden
+        del sys._hidden
     stages = [
         lambda: None,
         refloat,
@@ -45,6 +59,12 @@ def main():
         lambda: setattr(obj, "items", None),
         lambda: vals.clear(),
         lambda: words.reverse(),
+        hide,
+        lambda: None,
+        unhide,
+        hide,
+        change_hidden,
+        unhide,
     ]
     frame = sys._getframe()
     for stage in stages:
@@ -148,5 +168,5 @@ fn incremental_heap_equals_full_walk() {
         writeln!(input, "next").expect("resume the program");
     }
     let _ = child.wait();
-    assert_eq!(stages, 12, "every stage was checked");
+    assert_eq!(stages, 18, "every stage was checked");
 }
