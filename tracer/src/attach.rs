@@ -22,9 +22,9 @@ use crate::diff::Differ;
 use crate::filter::{FileFilter, FilterSpec};
 use crate::ptrace::{Stop, Tracee};
 use crate::record::{
-    main_script_dir, need_symbol, pass_stray_breakpoint, stdlib_dirs, tick_progress, Granularity,
-    ProgressFn, RecordError, RecordOutcome, Recorder,
+    main_script_dir, need_symbol, stdlib_dirs, Granularity, ProgressFn, RecordError, RecordOutcome,
 };
+use crate::recorder::{pass_stray_breakpoint, tick_progress, Recorder};
 use crate::seize::SeizeError;
 use crate::threads;
 

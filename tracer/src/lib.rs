@@ -22,6 +22,7 @@ pub mod filter;
 pub mod hook;
 pub mod inferior;
 pub mod record;
+mod recorder;
 pub mod seize;
 pub mod session;
 pub mod threads;

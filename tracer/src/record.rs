@@ -8,9 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use store::{
-    EventKind, ProgramEnd, RecordingEnd, RecordingHeader, Step, StepMeta, Writer, WriterOptions,
-};
+use store::{ProgramEnd, RecordingEnd, RecordingHeader, Writer, WriterOptions};
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{DecodeError, Decoder, Python};
@@ -18,9 +16,9 @@ use crate::diff::Differ;
 use crate::filter::FileFilter;
 pub use crate::filter::FilterSpec;
 use crate::hook;
-use crate::mem::Memory;
 use crate::prefetch::StopCache;
 use crate::ptrace::{Stop, TraceError, Tracee};
+use crate::recorder::{pass_stray_breakpoint, tick_progress, Recorder};
 use crate::session;
 
 /// Which events become steps.
@@ -433,179 +431,6 @@ pub(crate) fn recording_header(
     }
 }
 
-/// A breakpoint that is not the trap (a one-shot one another thread reached
-/// late): run the original instruction and go on.
-pub(crate) fn pass_stray_breakpoint(
-    tracee: &mut Tracee,
-    tid: Tid,
-    regs: &mut crate::ptrace::Regs,
-    addr: RemoteAddr,
-) -> Result<(), TraceError> {
-    log::warn!(target: "tracer::record", "unexpected breakpoint at {addr} in thread {tid}");
-    tracee.step_back_over(tid, regs, addr)?;
-    tracee.resume(tid, None)
-}
-
-/// Call the progress callback, at most every 250 ms.
-pub(crate) fn tick_progress(
-    progress: &mut Option<ProgressFn>,
-    last: &mut Instant,
-    writer: &Writer,
-    started: Instant,
-) {
-    if let Some(cb) = progress.as_mut() {
-        if last.elapsed() >= Duration::from_millis(250) {
-            *last = Instant::now();
-            let (steps, bytes) = writer.progress();
-            cb(&Progress {
-                steps,
-                bytes,
-                elapsed: started.elapsed(),
-            });
-        }
-    }
-}
-
-/// The per-step work, kept apart from the stop loop.
-pub(crate) struct Recorder {
-    pub(crate) decoder: Decoder,
-    pub(crate) differ: Differ,
-    pub(crate) filter: FileFilter,
-    pub(crate) granularity: Granularity,
-    pub(crate) steps: u64,
-    pub(crate) threads: Vec<u32>,
-    /// What the previous stop read, read again in one call at each stop.
-    pub(crate) cache: StopCache,
-}
-
-impl Recorder {
-    /// A new thread appeared: its thread state is linked already, so hook it
-    /// before it runs, then let both threads go on.
-    pub(crate) fn on_new_thread(
-        &mut self,
-        tracee: &mut Tracee,
-        parent: Tid,
-        tid: Tid,
-        runtime: RemoteAddr,
-        trap: RemoteAddr,
-    ) -> Result<(), TraceError> {
-        self.threads.push(tid.0 as u32);
-        let layout = &self.decoder.python().layout;
-        if let Err(e) = crate::threads::hook_all(tracee.mem(), layout, runtime, trap) {
-            log::warn!(target: "tracer::record", "new thread {tid} not hooked: {e}");
-        }
-        tracee.resume(tid, None)?;
-        tracee.resume(parent, None)
-    }
-
-    /// A thread stopped in the trap: start this stop's read cache and make
-    /// the trace function return 0 (its return address is read with the
-    /// rest of the stop's reads, in the cache's one call).
-    pub(crate) fn answer_trap(
-        &mut self,
-        tracee: &mut Tracee,
-        tid: Tid,
-        regs: &mut crate::ptrace::Regs,
-    ) -> Result<(), TraceError> {
-        self.cache.begin(tracee.mem());
-        let ret = self
-            .cache
-            .mem(tracee.mem())
-            .read_ptr(RemoteAddr(regs.rsp))
-            .map_err(TraceError::from);
-        match ret {
-            Ok(ret) => tracee.return_to(tid, regs, 0, ret),
-            Err(e) => {
-                self.cache.end();
-                Err(e)
-            }
-        }
-    }
-
-    /// Turn one trap (the trace function's arguments) into a step, if its
-    /// event and file are recorded; ends the stop begun by
-    /// [`Recorder::answer_trap`].
-    pub(crate) fn on_trap(
-        &mut self,
-        tracee: &Tracee,
-        writer: &Writer,
-        tid: Tid,
-        frame: RemoteAddr,
-        what: i32,
-        arg: RemoteAddr,
-    ) -> Result<(), RecordError> {
-        let r = self.on_trap_cached(tracee, writer, tid, frame, what, arg);
-        self.cache.end();
-        if self.steps % 100_000 == 1
-            && log::log_enabled!(target: "tracer::record", log::Level::Debug)
-        {
-            let (ranges, bytes, pages) = self.cache.plan_size();
-            log::debug!(target: "tracer::record", "step {}: plan {ranges} ranges, {bytes} bytes, {pages} pages", self.steps);
-            for (a, l) in self.cache.plan() {
-                log::trace!(target: "tracer::record", "  {a:#x} +{l}");
-            }
-        }
-        r
-    }
-
-    fn on_trap_cached(
-        &mut self,
-        tracee: &Tracee,
-        writer: &Writer,
-        tid: Tid,
-        frame: RemoteAddr,
-        what: i32,
-        arg: RemoteAddr,
-    ) -> Result<(), RecordError> {
-        let Some(event) = event_kind(what) else {
-            // Not a trace event we know (or not a call from the tracing machinery at all).
-            return Ok(());
-        };
-        let cached = self.cache.mem(tracee.mem());
-        let mem: &dyn Memory = &cached;
-        self.decoder.begin_stop(tid.0 as u32, what);
-        let code = self.decoder.frame_code(mem, frame)?;
-        let recorded = self.filter.accepts(&code.file);
-        if event == EventKind::Call && (!recorded || self.granularity == Granularity::Call) {
-            // Lines of this frame will never be steps: let CPython skip them.
-            hook::disable_line_events(tracee.mem(), &self.decoder.python().layout, frame)?;
-            self.cache.forget();
-        }
-        if !recorded
-            || (self.granularity == Granularity::Call
-                && !matches!(event, EventKind::Call | EventKind::Return))
-        {
-            return Ok(());
-        }
-        let mut heap_ops = Vec::new();
-        let snap = self
-            .decoder
-            .snapshot_ops(mem, frame, what, arg, &mut heap_ops)?;
-        let meta = StepMeta {
-            step: Step(self.steps),
-            event: snap.event,
-            thread: tid.0 as u32,
-            file: snap.file.clone(),
-            function: snap.function.clone(),
-            line: snap.line,
-            position: snap.position,
-            value: snap.value,
-        };
-        let mut ops = Vec::with_capacity(16 + heap_ops.len());
-        self.differ.diff_with_heap_ops(
-            meta,
-            &snap.stack,
-            &snap.locals,
-            &snap.globals,
-            &mut heap_ops,
-            &mut ops,
-        );
-        writer.send(ops)?;
-        self.steps += 1;
-        Ok(())
-    }
-}
-
 /// Undo the trace hook of a 3.8-3.11 interpreter (every thread state, and
 /// line events of the frames on the stacks) while every thread is stopped
 /// but none is in the trap: detaching in the middle of a blocked wait.
@@ -623,16 +448,6 @@ fn unhook_running(
         log::warn!(target: "tracer::record", "line events not restored in some frame: {e}");
     }
     Ok(())
-}
-
-fn event_kind(what: i32) -> Option<EventKind> {
-    match what {
-        0 => Some(EventKind::Call),
-        1 => Some(EventKind::Exception),
-        2 => Some(EventKind::Line),
-        3 => Some(EventKind::Return),
-        _ => None,
-    }
 }
 
 fn bound_reached(cfg: &RecordConfig, steps: u64, started: Instant) -> Option<String> {
