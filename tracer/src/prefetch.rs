@@ -24,6 +24,16 @@ const MAX_PLAN_BYTES: usize = 16 << 20;
 /// Reads larger than this are neither cached nor planned.
 const MAX_CACHED_READ: usize = 1 << 20;
 
+/// Pages the range `[addr, addr + len)` touches.
+fn pages_of(addr: u64, len: usize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    let first = addr / PAGE;
+    let last = (addr + len as u64 - 1) / PAGE;
+    (last - first + 1) as usize
+}
+
 /// One range held by the cache.
 #[derive(Debug, Clone, Copy)]
 struct Span {
@@ -133,6 +143,15 @@ impl StopCache {
             });
         }
         s.touched.clear();
+        if s.stops % 100_000 == 1
+            && log::log_enabled!(target: "tracer::prefetch", log::Level::Debug)
+        {
+            let pages: usize = s.plan.iter().map(|r| pages_of(r.addr.0, r.len)).sum();
+            log::debug!(target: "tracer::prefetch", "stop {}: plan of {} ranges, {total} bytes, ~{pages} pages", s.stops, s.plan.len());
+            for r in &s.plan {
+                log::trace!(target: "tracer::prefetch", "  {} +{}", r.addr, r.len);
+            }
+        }
     }
 
     /// Forget the plan too (a new program, or a new thread's stack).
@@ -143,34 +162,12 @@ impl StopCache {
         g.plan.clear();
     }
 
-    /// The current plan: (ranges, bytes, distinct pages).
+    /// The current plan: (ranges, bytes, pages).
     pub fn plan_size(&self) -> (usize, usize, usize) {
         let g = self.inner.borrow();
-        let mut pages: Vec<u64> = Vec::new();
-        for r in &g.plan {
-            let mut p = r.addr.0 & !4095;
-            while p < r.addr.0 + r.len as u64 {
-                pages.push(p);
-                p += 4096;
-            }
-        }
-        pages.sort_unstable();
-        pages.dedup();
-        (
-            g.plan.len(),
-            g.plan.iter().map(|r| r.len).sum(),
-            pages.len(),
-        )
-    }
-
-    /// The current plan's ranges, for debugging.
-    pub fn plan(&self) -> Vec<(u64, usize)> {
-        self.inner
-            .borrow()
-            .plan
-            .iter()
-            .map(|r| (r.addr.0, r.len))
-            .collect()
+        let bytes = g.plan.iter().map(|r| r.len).sum();
+        let pages = g.plan.iter().map(|r| pages_of(r.addr.0, r.len)).sum();
+        (g.plan.len(), bytes, pages)
     }
 
     /// (reads answered from the cache, reads that went to the target).

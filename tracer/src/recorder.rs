@@ -119,15 +119,6 @@ impl Recorder {
     ) -> Result<(), RecordError> {
         let r = self.on_trap_cached(tracee, writer, tid, frame, what, arg);
         self.cache.end();
-        if self.steps % 100_000 == 1
-            && log::log_enabled!(target: "tracer::record", log::Level::Debug)
-        {
-            let (ranges, bytes, pages) = self.cache.plan_size();
-            log::debug!(target: "tracer::record", "step {}: plan {ranges} ranges, {bytes} bytes, {pages} pages", self.steps);
-            for (a, l) in self.cache.plan() {
-                log::trace!(target: "tracer::record", "  {a:#x} +{l}");
-            }
-        }
         r
     }
 
