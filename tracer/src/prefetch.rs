@@ -19,6 +19,9 @@ use crate::mem::{MemError, Memory, ReadReq};
 const MERGE_GAP: u64 = 256;
 /// Page size: the unit of what a remote read costs.
 const PAGE: u64 = 4096;
+/// Bytes read before and after each range, within its page.
+const PAD_BEFORE: u64 = 256;
+const PAD_AFTER: u64 = 512;
 /// Bound on the bytes prefetched at one stop.
 const MAX_PLAN_BYTES: usize = 16 << 20;
 /// Reads larger than this are neither cached nor planned.
@@ -119,7 +122,16 @@ impl StopCache {
         s.plan.clear();
         let mut total = 0usize;
         for &(addr, len) in &s.touched {
+            // Widened within its page: bytes cost little once the page is
+            // read, and a loop's new objects land next to its old ones
+            // (pymalloc hands out a pool's blocks in order) as a callee's
+            // frame lands after its caller's.
+            let page = addr & !(PAGE - 1);
             let end = addr + len as u64;
+            let page_end = ((end - 1) & !(PAGE - 1)) + PAGE;
+            let addr = addr.saturating_sub(PAD_BEFORE).max(page);
+            let end = end.saturating_add(PAD_AFTER).min(page_end);
+            let len = (end - addr) as usize;
             if let Some(last) = s.plan.last_mut() {
                 let last_end = last.addr.0 + last.len as u64;
                 // One iovec per page costs less than two: ranges on the
@@ -449,7 +461,8 @@ mod tests {
         {
             let g = cache.inner.borrow();
             let plan: Vec<(u64, usize)> = g.plan.iter().map(|r| (r.addr.0, r.len)).collect();
-            assert_eq!(plan, vec![(0x1000, 0x108), (0x3000, 8)]);
+            // Each range widened within its page (256 bytes before, 512 after).
+            assert_eq!(plan, vec![(0x1000, 0x308), (0x3000, 0x208)]);
         }
         // Memory that disappears leaves its range out of the spans.
         target.data.borrow_mut().truncate(0x1000);
