@@ -77,18 +77,35 @@ impl StopCache {
 
     /// The target has stopped: read the plan (one batched read).
     pub fn begin(&self, mem: &dyn Memory) {
+        self.begin_with(mem, None);
+    }
+
+    /// [`StopCache::begin`], with one more range read in the same call
+    /// when the plan does not hold it (what the stop's registers point at).
+    pub fn begin_with(&self, mem: &dyn Memory, extra: Option<ReadReq>) {
         let mut g = self.inner.borrow_mut();
         let s = &mut *g;
         s.stops += 1;
         s.spans.clear();
         s.touched.clear();
+        let n = s.plan.len();
+        if let Some(x) = extra {
+            let end = x.addr.0.saturating_add(x.len as u64);
+            let i = s.plan.partition_point(|r| r.addr.0 <= x.addr.0);
+            let covered = i > 0 && {
+                let r = &s.plan[i - 1];
+                end <= r.addr.0 + r.len as u64
+            };
+            if !covered && x.len > 0 {
+                s.plan.push(x);
+            }
+        }
         let total: usize = s.plan.iter().map(|r| r.len).sum();
         s.buf.clear();
         s.buf.resize(total, 0);
-        if total == 0 {
-            return;
+        if total > 0 {
+            mem.read_batch(&s.plan, &mut s.buf, &mut s.ok);
         }
-        mem.read_batch(&s.plan, &mut s.buf, &mut s.ok);
         let mut at = 0usize;
         for (r, &ok) in s.plan.iter().zip(s.ok.iter()) {
             if ok {
@@ -100,6 +117,10 @@ impl StopCache {
             }
             at += r.len;
         }
+        // The extra range goes back out of the plan (it is planned again
+        // only if the decoders read it), and into its place among the spans.
+        s.plan.truncate(n);
+        s.spans.sort_unstable_by_key(|sp| sp.addr);
     }
 
     /// Memory that answers from this cache, `inner` for the rest.

@@ -11,10 +11,14 @@ use crate::cpython::Decoder;
 use crate::diff::Differ;
 use crate::filter::FileFilter;
 use crate::hook;
-use crate::mem::Memory;
+use crate::mem::{Memory, ReadReq};
 use crate::prefetch::StopCache;
 use crate::ptrace::{TraceError, Tracee};
 use crate::record::{Granularity, Progress, ProgressFn, RecordError};
+
+/// Bytes read at the frame object of a trap, with the stop's plan: the
+/// head of a `PyFrameObject` of every supported version.
+const FRAME_PREFETCH: usize = 512;
 
 /// A breakpoint that is not the trap (a one-shot one another thread reached
 /// late): run the original instruction and go on.
@@ -90,7 +94,13 @@ impl Recorder {
         tid: Tid,
         regs: &mut crate::ptrace::Regs,
     ) -> Result<(), TraceError> {
-        self.cache.begin(tracee.mem());
+        // The frame object the trace function got: new at a call event, so
+        // not in the plan; read with it.
+        let frame = ReadReq {
+            addr: RemoteAddr(regs.rsi),
+            len: FRAME_PREFETCH.min((4096 - regs.rsi % 4096) as usize),
+        };
+        self.cache.begin_with(tracee.mem(), Some(frame));
         let ret = self
             .cache
             .mem(tracee.mem())

@@ -128,14 +128,21 @@ pub(crate) struct Caches {
 /// Code objects seen on the stack at consecutive stops of one thread.
 ///
 /// Between two stops of a thread at most one frame is pushed (a call event
-/// is a stop) or popped (so is a return): every frame at a stop, except the
-/// top one at a call event, was on the stack at the previous stop, and its
-/// code object has been alive all along. Its cached [`CodeInfo`] needs no
-/// check against the target then.
+/// is a stop) or popped (so is a return, also of a frame left by an
+/// exception): every frame at a stop, except the top one at a call event,
+/// was on the stack at the previous stop, and its code object has been
+/// alive all along. At a call event after any event but a return, every
+/// frame of the previous stop is still on the stack, so a code object one
+/// of them ran is still that object. A cached [`CodeInfo`] needs no check
+/// against the target then.
 #[derive(Default)]
 pub(crate) struct StopCodes {
     thread: Option<u32>,
+    /// This stop is a call event, and the previous one of the thread was a
+    /// return.
     call: bool,
+    after_return: bool,
+    last_what: i32,
     prev: AddrSet,
     now: AddrSet,
 }
@@ -145,19 +152,23 @@ impl StopCodes {
     pub fn begin(&mut self, thread: u32, what: i32) {
         if self.thread == Some(thread) {
             std::mem::swap(&mut self.prev, &mut self.now);
+            self.after_return = self.last_what == v311::PY_TRACE_RETURN;
         } else {
             self.prev.clear();
+            self.after_return = true;
         }
         self.now.clear();
         self.thread = Some(thread);
-        self.call = what == 0;
+        self.call = what == v311::PY_TRACE_CALL;
+        self.last_what = what;
     }
 
     /// Whether the code at `addr`, run by the top frame (`top`) or one
     /// below it, was seen alive without a gap.
     pub fn code_trusted(&self, addr: RemoteAddr, top: bool) -> bool {
         self.thread.is_some()
-            && (self.now.contains(&addr) || (self.prev.contains(&addr) && !(top && self.call)))
+            && (self.now.contains(&addr)
+                || (self.prev.contains(&addr) && !(top && self.call && self.after_return)))
     }
 
     /// The code at `addr` was read (or trusted) at this stop.

@@ -66,3 +66,8 @@ pub const DICT_UENTRY_VALUE: usize = 8;
 
 /// `sizeof(PyMemberDef)` and its fields, when the layout table lacks them.
 pub const MEMBER_DEF_SIZE: u32 = 40;
+
+/// `PyTrace_CALL` and `PyTrace_RETURN`: the `what` of a trace function call
+/// (the same in every supported version).
+pub const PY_TRACE_CALL: i32 = 0;
+pub const PY_TRACE_RETURN: i32 = 3;
