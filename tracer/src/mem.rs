@@ -73,3 +73,71 @@ pub trait Memory {
         Ok(v)
     }
 }
+
+/// Test memory: bytes at address 0x1000, counting the calls made to it.
+#[cfg(test)]
+pub(crate) mod testmem {
+    use super::{MemError, Memory, ReadReq};
+    use crate::addr::RemoteAddr;
+    use std::cell::{Cell, RefCell};
+
+    /// Memory over a byte vector at 0x1000 that counts its calls.
+    pub(crate) struct VecMem {
+        pub data: RefCell<Vec<u8>>,
+        pub calls: Cell<u32>,
+    }
+
+    impl VecMem {
+        pub fn new(data: Vec<u8>) -> VecMem {
+            VecMem {
+                data: RefCell::new(data),
+                calls: Cell::new(0),
+            }
+        }
+
+        /// The bytes at `[addr, addr + len)`, if all are held.
+        pub fn get(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+            let off = usize::try_from(addr.checked_sub(0x1000)?).ok()?;
+            self.data
+                .borrow()
+                .get(off..off.checked_add(len)?)
+                .map(|s| s.to_vec())
+        }
+    }
+
+    impl Memory for VecMem {
+        fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
+            self.calls.set(self.calls.get() + 1);
+            match self.get(addr.0, buf.len()) {
+                Some(d) => {
+                    buf.copy_from_slice(&d);
+                    Ok(())
+                }
+                None => Err(MemError::Read {
+                    addr,
+                    len: buf.len(),
+                    source: std::io::Error::from_raw_os_error(libc::EFAULT),
+                }),
+            }
+        }
+
+        fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
+            self.calls.set(self.calls.get() + 1);
+            ok.clear();
+            let mut off = 0;
+            for r in reqs {
+                match self.get(r.addr.0, r.len) {
+                    Some(d) => {
+                        out[off..off + r.len].copy_from_slice(&d);
+                        ok.push(true);
+                    }
+                    None => {
+                        out[off..off + r.len].fill(0);
+                        ok.push(false);
+                    }
+                }
+                off += r.len;
+            }
+        }
+    }
+}

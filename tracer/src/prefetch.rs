@@ -320,62 +320,10 @@ impl Memory for CachedMem<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
-
-    /// Memory over a byte vector at 0x1000 that counts its calls.
-    struct VecMem {
-        data: RefCell<Vec<u8>>,
-        calls: Cell<u32>,
-    }
-
-    impl VecMem {
-        fn get(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
-            let off = addr.checked_sub(0x1000)? as usize;
-            self.data.borrow().get(off..off + len).map(|s| s.to_vec())
-        }
-    }
-
-    impl Memory for VecMem {
-        fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
-            self.calls.set(self.calls.get() + 1);
-            match self.get(addr.0, buf.len()) {
-                Some(d) => {
-                    buf.copy_from_slice(&d);
-                    Ok(())
-                }
-                None => Err(MemError::Read {
-                    addr,
-                    len: buf.len(),
-                    source: std::io::Error::from_raw_os_error(libc::EFAULT),
-                }),
-            }
-        }
-
-        fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
-            self.calls.set(self.calls.get() + 1);
-            ok.clear();
-            let mut off = 0;
-            for r in reqs {
-                match self.get(r.addr.0, r.len) {
-                    Some(d) => {
-                        out[off..off + r.len].copy_from_slice(&d);
-                        ok.push(true);
-                    }
-                    None => {
-                        out[off..off + r.len].fill(0);
-                        ok.push(false);
-                    }
-                }
-                off += r.len;
-            }
-        }
-    }
+    use crate::mem::testmem::VecMem;
 
     fn mem() -> VecMem {
-        VecMem {
-            data: RefCell::new((0..65536u32).map(|i| (i % 253) as u8).collect()),
-            calls: Cell::new(0),
-        }
+        VecMem::new((0..65536u32).map(|i| (i % 253) as u8).collect())
     }
 
     fn read(m: &dyn Memory, addr: u64, len: usize) -> Result<Vec<u8>, MemError> {

@@ -221,43 +221,11 @@ impl Memory for WindowMem<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Memory over a byte vector starting at address 0x1000.
-    struct VecMem(Vec<u8>);
-
-    impl Memory for VecMem {
-        fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
-            let off = addr.0.wrapping_sub(0x1000) as usize;
-            match self.0.get(off..off.wrapping_add(buf.len())) {
-                Some(s) if off.checked_add(buf.len()).is_some() => {
-                    buf.copy_from_slice(s);
-                    Ok(())
-                }
-                _ => Err(MemError::Read {
-                    addr,
-                    len: buf.len(),
-                    source: std::io::Error::from_raw_os_error(libc::EFAULT),
-                }),
-            }
-        }
-
-        fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
-            ok.clear();
-            let mut off = 0;
-            for r in reqs {
-                let good = self.read(r.addr, &mut out[off..off + r.len]).is_ok();
-                if !good {
-                    out[off..off + r.len].fill(0);
-                }
-                ok.push(good);
-                off += r.len;
-            }
-        }
-    }
+    use crate::mem::testmem::VecMem;
 
     #[test]
     fn merged_and_failed_windows() {
-        let mem = VecMem((0..8192u32).map(|i| (i % 251) as u8).collect());
+        let mem = VecMem::new((0..8192u32).map(|i| (i % 251) as u8).collect());
         let mut w = Windows::default();
         w.clear();
         let a = w.want(RemoteAddr(0x1010), 16);
