@@ -358,7 +358,15 @@ impl Mirror {
                 let e = &mut self.slab[slot as usize];
                 // A dormant node is not in the store: send the node whole.
                 let old_node = e.node.take().filter(|_| !dormant);
-                let fast = e.kids_stable
+                // No container proves it holds the same objects at
+                // unchanged positions: an item may have been freed and
+                // another made at its address and stored in its place within
+                // one line (a tuple too, when the tuple itself was made again
+                // at its own address). Only a dict's version tag proves it
+                // (the `same_dict` path above).
+                let immutable = false;
+                let fast = immutable
+                    && e.kids_stable
                     && e.kids_epoch == self.breaks
                     && is_items_container(&node)
                     && old_node
@@ -390,7 +398,7 @@ impl Mirror {
                     let n = node.items.len();
                     for (i, a) in kids(&node).enumerate() {
                         let d = if i < n { 0 } else { d };
-                        if decoded < limits.max_objects && self.reuse(a, d, false) {
+                        if immutable && decoded < limits.max_objects && self.reuse(a, d, false) {
                             decoded += 1;
                         } else {
                             all_stable &= self.known_stable(a);
