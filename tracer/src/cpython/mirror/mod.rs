@@ -10,6 +10,7 @@
 
 use store::{Node, ObjAddr, Op};
 
+mod held;
 mod life;
 
 use super::keys::{atom_key, dict_tag, WINDOW};
@@ -46,6 +47,9 @@ struct Entry {
     kids_stable: bool,
     /// [`Mirror::breaks`] when `kids_stable` was decided.
     kids_epoch: u64,
+    /// For such a container: the pages its items' keys lie on, to check
+    /// them all with a few page compares (`held`).
+    kid_pages: Option<Box<held::KidPages>>,
     /// For a dict: its version tag when decoded, and whether it was too deep
     /// for items then. CPython gives a dict a new version, never used
     /// before, at every change and at its creation: the same tag is the same
@@ -70,6 +74,7 @@ impl Entry {
             refs: 0,
             kids_stable: false,
             kids_epoch: 0,
+            kid_pages: None,
             dict_tag: None,
             dormant: false,
         }
@@ -358,52 +363,57 @@ impl Mirror {
                 let e = &mut self.slab[slot as usize];
                 // A dormant node is not in the store: send the node whole.
                 let old_node = e.node.take().filter(|_| !dormant);
-                // No container proves it holds the same objects at
-                // unchanged positions: an item may have been freed and
-                // another made at its address and stored in its place within
-                // one line (a tuple too, when the tuple itself was made again
-                // at its own address). Only a dict's version tag proves it
-                // (the `same_dict` path above).
-                let immutable = false;
-                let fast = immutable
-                    && e.kids_stable
+                // Items at unchanged positions are not trusted on their
+                // address alone (one may have been freed and another made
+                // at its address and stored in its place within one line):
+                // they are checked against their pages, or visited again.
+                let fast = e.kids_stable
                     && e.kids_epoch == self.breaks
                     && is_items_container(&node)
                     && old_node
                         .as_ref()
                         .is_some_and(|o| o.kind == node.kind && o.attrs.is_none());
+                let mut kp = e.kid_pages.take();
                 let mut all_stable = true;
+                let mut handled = false;
                 if fast {
-                    // Items at unchanged positions are the stable objects
-                    // the mirror holds for them: visit the changed ones only.
                     let old = &old_node.as_ref().expect("checked").items;
                     let (p, s) = diff::common_ends(old, &node.items);
                     let n = node.items.len();
-                    decoded += p + s;
-                    for a in &node.items[p..n - s] {
-                        let a = RemoteAddr(a.0);
-                        self.add_ref(a);
-                        if decoded < limits.max_objects && self.reuse(a, 0, false) {
-                            decoded += 1;
-                        } else {
-                            all_stable &= self.known_stable(a);
+                    let (mid_old, mid_new) = (&old[p..old.len() - s], &node.items[p..n - s]);
+                    let checked = match kp.take() {
+                        // The same items, in another order: the same pages.
+                        Some(mut k) if same_items(mid_old, mid_new) => {
+                            self.check_kid_pages(mem, &mut k).map(|c| (k, c))
+                        }
+                        _ => self.build_kid_pages(mem, &node.items),
+                    };
+                    if let Some((k, changed)) = checked {
+                        handled = true;
+                        decoded += n;
+                        all_stable = changed.is_empty();
+                        for &a in &changed {
                             self.next.push((a, 0, level + 1));
                         }
+                        if all_stable {
+                            kp = Some(k);
+                        }
+                        for a in mid_new {
+                            self.add_ref(RemoteAddr(a.0));
+                        }
+                        for a in mid_old {
+                            self.drop_ref(RemoteAddr(a.0));
+                        }
                     }
-                    for a in &old[p..old.len() - s] {
-                        self.drop_ref(RemoteAddr(a.0));
-                    }
-                } else {
+                }
+                if !handled {
+                    kp = None;
                     let d = objects::attr_child_depth(depth, limits);
                     let n = node.items.len();
                     for (i, a) in kids(&node).enumerate() {
                         let d = if i < n { 0 } else { d };
-                        if immutable && decoded < limits.max_objects && self.reuse(a, d, false) {
-                            decoded += 1;
-                        } else {
-                            all_stable &= self.known_stable(a);
-                            self.next.push((a, d, level + 1));
-                        }
+                        all_stable &= self.known_stable(a);
+                        self.next.push((a, d, level + 1));
                     }
                     for a in kids(&node) {
                         self.add_ref(a);
@@ -439,6 +449,7 @@ impl Mirror {
                 e.stable = stable;
                 e.kids_stable = kids_stable;
                 e.kids_epoch = self.breaks;
+                e.kid_pages = kp;
                 e.dict_tag = tag;
             }
             std::mem::swap(&mut self.queue, &mut self.next);
@@ -457,6 +468,17 @@ impl Mirror {
         self.dormant = 0;
         self.dormant_bytes = 0;
     }
+}
+
+/// Whether two short runs of items hold the same objects (in any order).
+fn same_items(a: &[ObjAddr], b: &[ObjAddr]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort_unstable_by_key(|x| x.0);
+    b.sort_unstable_by_key(|x| x.0);
+    a == b
 }
 
 /// A container node whose children are exactly its items.
