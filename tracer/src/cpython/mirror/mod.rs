@@ -37,8 +37,6 @@ struct Entry {
     /// Step of the last visit, and the attribute depth of that visit.
     visited: u64,
     vdepth: u8,
-    /// Last step at which the object was a root (a binding's value).
-    root: u64,
     /// How many times the nodes of the mirror refer to this object.
     refs: u32,
     /// A container every item of which was a stable object the mirror held
@@ -70,7 +68,6 @@ impl Entry {
             stable: false,
             visited: 0,
             vdepth: 0,
-            root: 0,
             refs: 0,
             kids_stable: false,
             kids_epoch: 0,
@@ -192,31 +189,17 @@ impl Mirror {
         }
     }
 
-    /// Whether the object at `addr`, reached through a container or an
-    /// attribute, is one the store holds and that cannot have changed: a
-    /// stable node held at the previous step, and not a root then. (A root
-    /// can be changed in place: CPython appends to a `str` only its
-    /// variable refers to without copying it.) It is marked visited.
-    ///
-    /// `held`: the object has been referenced by something unchanged since
-    /// the previous step (a dict with the same version tag), so it was not
-    /// changed in place even if it was a root.
-    ///
-    /// An object reachable at two consecutive stops is taken to be the same
-    /// object: reading it again would only catch one freed and another
-    /// allocated at its address and stored in its place within one line.
-    fn reuse(&mut self, addr: RemoteAddr, depth: u8, held: bool) -> bool {
-        let step = self.step;
+    /// Whether the object at `addr`, a value of a dict whose version tag has
+    /// not changed since the previous step, is a stable node the mirror
+    /// holds: the dict has referenced it all along and changed nothing, so
+    /// it is the same object, unchanged (not even a `str` appended to in
+    /// place: that takes a reference count of 1). It is marked visited.
+    fn reuse_held(&mut self, addr: RemoteAddr, depth: u8) -> bool {
         let Some(&i) = self.index.get(&addr) else {
             return false;
         };
         let e = &self.slab[i as usize];
-        if !e.stable
-            || e.dormant
-            || e.node.is_none()
-            || (e.root + 1 == step && !held)
-            || e.visited == step
-        {
+        if !e.stable || e.dormant || e.node.is_none() || e.visited == self.step {
             return false;
         }
         self.mark(i, depth);
@@ -233,7 +216,7 @@ impl Mirror {
     }
 
     /// Walk everything reachable from `roots` (each at attribute depth 1;
-    /// the flag says the root is held, see [`Mirror::reuse`]) and append
+    /// the flag says the root is held, see [`Mirror::reuse_held`]) and append
     /// the ops that bring the previous step's heap to this one.
     pub fn walk(
         &mut self,
@@ -253,13 +236,12 @@ impl Mirror {
         self.queue.clear();
         let d0 = 1.min(limits.attr_depth);
         for &(r, held) in roots {
-            if held && decoded < limits.max_objects && self.reuse(r, d0, true) {
+            if held && decoded < limits.max_objects && self.reuse_held(r, d0) {
                 decoded += 1;
             } else {
                 self.queue.push((r, d0, 0));
             }
         }
-        let mut first_wave = true;
         while !self.queue.is_empty() {
             // Which queued objects are visited, in queue order (the same
             // decisions the full walker makes), and their windows.
@@ -269,9 +251,6 @@ impl Mirror {
             for &(addr, depth, level) in &queue {
                 let slot = self.slot_of(addr);
                 let e = &mut self.slab[slot as usize];
-                if first_wave {
-                    e.root = step;
-                }
                 if e.visited == step && !better(depth, e.vdepth) {
                     continue;
                 }
@@ -296,7 +275,6 @@ impl Mirror {
                     win,
                 });
             }
-            first_wave = false;
             self.queue = queue;
             self.windows.read(mem);
             self.next.clear();
