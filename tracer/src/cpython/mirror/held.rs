@@ -24,7 +24,13 @@ pub(super) struct KidPages {
     /// index of the page the key starts on (a key running into the next
     /// page is read across both, which are then consecutive in `bytes`).
     by_page: Vec<Vec<(u32, u32)>>,
+    /// Items added since the pages were chosen (appended): not on them,
+    /// visited at every step instead, until there are too many.
+    pub extras: Vec<RemoteAddr>,
 }
+
+/// Appended items kept outside the pages before the pages are chosen again.
+pub(super) const MAX_EXTRAS: usize = 64;
 
 impl Mirror {
     /// Pages for `items` (every one a keyed atom the mirror holds, its key
@@ -72,6 +78,7 @@ impl Mirror {
             pages,
             bytes,
             by_page,
+            extras: Vec::new(),
         });
         let changed = self.changed_keys(&mut kp, None);
         Some((kp, changed))

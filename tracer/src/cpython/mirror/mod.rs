@@ -359,9 +359,19 @@ impl Mirror {
                     let (p, s) = diff::common_ends(old, &node.items);
                     let n = node.items.len();
                     let (mid_old, mid_new) = (&old[p..old.len() - s], &node.items[p..n - s]);
+                    // Appended items (nothing removed) are visited until the
+                    // pages are chosen again.
+                    let appended = mid_old.is_empty() && s == 0;
                     let checked = match kp.take() {
                         // The same items, in another order: the same pages.
-                        Some(mut k) if same_items(mid_old, mid_new) => {
+                        Some(mut k)
+                            if same_items(mid_old, mid_new)
+                                || (appended
+                                    && k.extras.len() + mid_new.len() <= held::MAX_EXTRAS) =>
+                        {
+                            if !same_items(mid_old, mid_new) {
+                                k.extras.extend(mid_new.iter().map(|a| RemoteAddr(a.0)));
+                            }
                             self.check_kid_pages(mem, &mut k).map(|c| (k, c))
                         }
                         _ => self.build_kid_pages(mem, &node.items),
@@ -370,7 +380,7 @@ impl Mirror {
                         handled = true;
                         decoded += n;
                         all_stable = changed.is_empty();
-                        for &a in &changed {
+                        for &a in changed.iter().chain(&k.extras) {
                             self.next.push((a, 0, level + 1));
                         }
                         if all_stable {
