@@ -20,6 +20,10 @@ const MAX_PAGES: usize = 256;
 pub(super) struct KidPages {
     pages: Vec<u64>,
     bytes: Vec<u8>,
+    /// The pages as reads, and a buffer for a step's fresh bytes (kept: a
+    /// check runs at every step).
+    reqs: Vec<ReadReq>,
+    fresh: Vec<u8>,
     /// For each page, the items whose key touches it: slab index, and the
     /// index of the page the key starts on (a key running into the next
     /// page is read across both, which are then consecutive in `bytes`).
@@ -73,14 +77,26 @@ impl Mirror {
             };
             by_page[pi].push((j, fi as u32));
         }
-        let bytes = read_pages(mem, &pages)?;
+        let reqs: Vec<ReadReq> = pages
+            .iter()
+            .map(|&p| ReadReq {
+                addr: RemoteAddr(p),
+                len: PAGE as usize,
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        if !read_pages(mem, &reqs, &mut bytes) {
+            return None;
+        }
         let mut kp = Box::new(KidPages {
             pages,
             bytes,
+            reqs,
+            fresh: Vec::new(),
             by_page,
             extras: Vec::new(),
         });
-        let changed = self.changed_keys(&mut kp, None);
+        let changed = self.changed_keys(&mut kp, false);
         Some((kp, changed))
     }
 
@@ -91,22 +107,21 @@ impl Mirror {
         mem: &dyn Memory,
         kp: &mut KidPages,
     ) -> Option<Vec<RemoteAddr>> {
-        let fresh = read_pages(mem, &kp.pages)?;
-        Some(self.changed_keys(kp, Some(fresh)))
+        let mut fresh = std::mem::take(&mut kp.fresh);
+        let ok = read_pages(mem, &kp.reqs, &mut fresh);
+        kp.fresh = fresh;
+        ok.then(|| self.changed_keys(kp, true))
     }
 
-    /// Compare the keys of the items on every page that differs from the
-    /// reference (every page when `fresh` is `None`: the reference was just
-    /// read), then take `fresh` as the reference.
-    fn changed_keys(&self, kp: &mut KidPages, fresh: Option<Vec<u8>>) -> Vec<RemoteAddr> {
+    /// Compare the keys of the items on every page where `kp.fresh` differs
+    /// from the reference (with `fresh` false, every page of the reference,
+    /// just read), then take the fresh bytes as the reference.
+    fn changed_keys(&self, kp: &mut KidPages, fresh: bool) -> Vec<RemoteAddr> {
         let mut changed = Vec::new();
         let p = PAGE as usize;
-        let now: &[u8] = match &fresh {
-            Some(f) => f,
-            None => &kp.bytes,
-        };
+        let now: &[u8] = if fresh { &kp.fresh } else { &kp.bytes };
         for i in 0..kp.pages.len() {
-            if fresh.is_some() && now[i * p..(i + 1) * p] == kp.bytes[i * p..(i + 1) * p] {
+            if fresh && now[i * p..(i + 1) * p] == kp.bytes[i * p..(i + 1) * p] {
                 continue;
             }
             for &(j, fi) in &kp.by_page[i] {
@@ -124,24 +139,19 @@ impl Mirror {
                 }
             }
         }
-        if let Some(f) = fresh {
-            kp.bytes = f;
+        if fresh {
+            std::mem::swap(&mut kp.bytes, &mut kp.fresh);
         }
         changed
     }
 }
 
-/// The bytes of `pages`, back to back; `None` if one is unreadable.
-fn read_pages(mem: &dyn Memory, pages: &[u64]) -> Option<Vec<u8>> {
-    let reqs: Vec<ReadReq> = pages
-        .iter()
-        .map(|&p| ReadReq {
-            addr: RemoteAddr(p),
-            len: PAGE as usize,
-        })
-        .collect();
-    let mut buf = vec![0u8; pages.len() * PAGE as usize];
+/// Read `reqs` (whole pages) back to back into `buf`; false if one is
+/// unreadable.
+fn read_pages(mem: &dyn Memory, reqs: &[ReadReq], buf: &mut Vec<u8>) -> bool {
+    buf.clear();
+    buf.resize(reqs.len() * PAGE as usize, 0);
     let mut ok = Vec::new();
-    mem.read_batch(&reqs, &mut buf, &mut ok);
-    ok.iter().all(|&b| b).then_some(buf)
+    mem.read_batch(reqs, buf, &mut ok);
+    ok.iter().all(|&b| b)
 }

@@ -362,14 +362,15 @@ impl Mirror {
                     // Appended items (nothing removed) are visited until the
                     // pages are chosen again.
                     let appended = mid_old.is_empty() && s == 0;
+                    // The same items, in another order: the same pages.
+                    let permuted = same_items(mid_old, mid_new);
                     let checked = match kp.take() {
-                        // The same items, in another order: the same pages.
                         Some(mut k)
-                            if same_items(mid_old, mid_new)
+                            if permuted
                                 || (appended
                                     && k.extras.len() + mid_new.len() <= held::MAX_EXTRAS) =>
                         {
-                            if !same_items(mid_old, mid_new) {
+                            if !permuted {
                                 k.extras.extend(mid_new.iter().map(|a| RemoteAddr(a.0)));
                             }
                             self.check_kid_pages(mem, &mut k).map(|c| (k, c))
