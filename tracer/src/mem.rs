@@ -47,6 +47,25 @@ pub trait Memory {
     /// range is left zero-filled, and does not spoil the others).
     fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>);
 
+    /// Call `f` with the bytes of `[addr, addr + len)`: where they already
+    /// are when this memory holds them (no copy), else read into `scratch`.
+    /// False, and `f` not called, when they are unreadable. `f` must not
+    /// read through this memory.
+    fn view(
+        &self,
+        addr: RemoteAddr,
+        len: usize,
+        scratch: &mut Vec<u8>,
+        f: &mut dyn FnMut(&[u8]),
+    ) -> bool {
+        scratch.resize(len, 0);
+        if self.read(addr, &mut scratch[..len]).is_err() {
+            return false;
+        }
+        f(&scratch[..len]);
+        true
+    }
+
     /// Read a native-endian `u64`.
     fn read_u64(&self, addr: RemoteAddr) -> Result<u64, MemError> {
         let mut b = [0u8; 8];

@@ -101,7 +101,8 @@ impl StopCache {
             }
         }
         let total: usize = s.plan.iter().map(|r| r.len).sum();
-        s.buf.clear();
+        // Not zeroed first: the read writes every byte (zeros where a range
+        // is unreadable), and the buffer is kept from stop to stop.
         s.buf.resize(total, 0);
         if total > 0 {
             mem.read_batch(&s.plan, &mut s.buf, &mut s.ok);
@@ -270,6 +271,30 @@ impl Memory for CachedMem<'_> {
             g.touch(addr.0, buf.len());
         }
         Ok(())
+    }
+
+    fn view(
+        &self,
+        addr: RemoteAddr,
+        len: usize,
+        scratch: &mut Vec<u8>,
+        f: &mut dyn FnMut(&[u8]),
+    ) -> bool {
+        {
+            let mut g = self.cache.inner.borrow_mut();
+            if let Some(d) = g.find(addr.0, len) {
+                f(d);
+                g.hits += 1;
+                g.touch(addr.0, len);
+                return true;
+            }
+        }
+        scratch.resize(len, 0);
+        if self.read(addr, &mut scratch[..len]).is_err() {
+            return false;
+        }
+        f(&scratch[..len]);
+        true
     }
 
     fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {

@@ -1,7 +1,8 @@
 //! The incremental heap walk against the full one on a live CPython 3.11:
 //! a program changes its objects in stages (floats freed and made again at
 //! the same addresses by C code, sorts, deletes, attribute changes, objects
-//! out of reach for a while, changed or not meanwhile) and
+//! out of reach for a while, changed or not meanwhile, ints of a checked
+//! list moved, duplicated, replaced, freed and their addresses reused) and
 //! blocks after each; the heap ops of `Decoder::snapshot_ops`, applied in
 //! order, must give exactly the heap `Decoder::snapshot` reads at that stage.
 
@@ -29,6 +30,7 @@ def main():
     words = [str(i) * 3 for i in range(32)]
     counts = {str(i): i * 1000 for i in range(20)}
     t = tuple(float(i) / 3 for i in range(24))
+    held = [10**6 + i for i in range(40)]
     obj = C()
     obj.items = vals
     def refloat():
@@ -46,6 +48,24 @@ def main():
         nonlocal counts, words
         counts, words = sys._hidden
         del sys._hidden
+    def swap():
+        held[3], held[4] = held[4], held[3]
+    def dup():
+        # The old held[7] is freed; held[8]'s object is at two positions.
+        held[7] = held[8]
+    def reuse():
+        # New ints, out of reach, at the freed addresses.
+        sys._keep = [10**6 + 321 + i for i in range(4)]
+    def replace():
+        held[8] = 10**6 + 777
+        held[9] = None
+        held[9] = 10**6 + 778
+        held.append(10**6 + 5)
+        held.append(held[0])
+    def shrink():
+        del held[-3:]
+        held[7] = None
+        sys._keep = [10**6 + 654 + i for i in range(4)]
     stages = [
         lambda: None,
         refloat,
@@ -65,6 +85,13 @@ def main():
         hide,
         change_hidden,
         unhide,
+        swap,
+        dup,
+        reuse,
+        replace,
+        reuse,
+        shrink,
+        lambda: None,
     ]
     frame = sys._getframe()
     for stage in stages:
@@ -168,5 +195,5 @@ fn incremental_heap_equals_full_walk() {
         writeln!(input, "next").expect("resume the program");
     }
     let _ = child.wait();
-    assert_eq!(stages, 18, "every stage was checked");
+    assert_eq!(stages, 25, "every stage was checked");
 }

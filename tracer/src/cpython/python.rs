@@ -51,6 +51,10 @@ pub struct Python {
     pub false_: RemoteAddr,
     /// `_PyRuntime`.
     pub runtime: RemoteAddr,
+    /// Bytes of `_PyRuntime` (0 when the symbol table does not say): from
+    /// 3.11 on it holds the statically allocated objects (small ints, the
+    /// interpreter's own strings), which are never freed.
+    pub runtime_size: u64,
     /// The variable `_PySet_Dummy` (holds the address of the set dummy key).
     pub set_dummy_var: Option<RemoteAddr>,
     printable: Option<UnicodePrintable>,
@@ -154,6 +158,7 @@ impl Python {
             true_: sym("_Py_TrueStruct")?,
             false_: sym("_Py_FalseStruct")?,
             runtime: sym("_PyRuntime")?,
+            runtime_size: image.symbol("_PyRuntime").map_or(0, |s| s.size),
             set_dummy_var: sym("_PySet_Dummy").ok(),
             layout,
             types,
@@ -168,6 +173,13 @@ impl Python {
         self.image
             .symbol(name)
             .map(|s| RemoteAddr(s.addr.runtime(self.load_bias)))
+    }
+
+    /// Whether `addr` lies in static storage of the interpreter (inside
+    /// `_PyRuntime`): an immutable object there is the same object, with
+    /// the same value, for the whole run.
+    pub fn is_static(&self, addr: RemoteAddr) -> bool {
+        addr.0 >= self.runtime.0 && addr.0 - self.runtime.0 < self.runtime_size
     }
 
     /// `Py_UNICODE_ISPRINTABLE(c)` as this interpreter answers it.

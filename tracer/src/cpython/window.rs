@@ -106,7 +106,8 @@ impl Windows {
                 self.span_at[s] + (w.addr.0 - self.spans[s].addr.0) as usize;
             self.wants[i as usize].got = w.len;
         }
-        self.buf.clear();
+        // Not zeroed first: the read writes every byte (zeros where a span
+        // is unreadable).
         self.buf.resize(total, 0);
         mem.read_batch(&self.spans, &mut self.buf, &mut self.ok);
         if self.ok.iter().all(|&b| b) {

@@ -20,21 +20,28 @@ const MAX_PAGES: usize = 256;
 pub(super) struct KidPages {
     pages: Vec<u64>,
     bytes: Vec<u8>,
-    /// The pages as reads, and a buffer for a step's fresh bytes (kept: a
-    /// check runs at every step).
-    reqs: Vec<ReadReq>,
-    fresh: Vec<u8>,
-    /// For each page, the items whose key touches it: slab index, and the
-    /// index of the page the key starts on (a key running into the next
-    /// page is read across both, which are then consecutive in `bytes`).
+    /// Buffers kept for the check that runs at every step: bytes of a page
+    /// the stop's read does not hold, and the pages found changed.
+    scratch: Vec<u8>,
+    dirty: Vec<usize>,
+    /// For each page, the items whose key touches it, once per position
+    /// in the container: slab index, and the index of the page the key
+    /// starts on (a key running into the next page is read across both,
+    /// which are then consecutive in `bytes`).
     by_page: Vec<Vec<(u32, u32)>>,
+    /// Items placed on the pages since the last check: their keys are
+    /// compared at the next check whatever their pages did.
+    recheck: Vec<(u32, u32)>,
     /// Items added since the pages were chosen (appended): not on them,
     /// visited at every step instead, until there are too many.
     pub extras: Vec<RemoteAddr>,
 }
 
-/// Appended items kept outside the pages before the pages are chosen again.
+/// Items kept outside the pages before the pages are chosen again.
 pub(super) const MAX_EXTRAS: usize = 64;
+/// Items replaced at one step that the pages follow one by one; past this
+/// the pages are chosen again.
+pub(super) const MAX_EDIT: usize = 64;
 
 impl Mirror {
     /// Pages for `items` (every one a keyed atom the mirror holds, its key
@@ -63,8 +70,9 @@ impl Mirror {
                 p += PAGE;
             }
         }
+        // Duplicates stay: an item held at two positions is on its pages
+        // twice, so that replacing one of them leaves the other.
         kids.sort_unstable();
-        kids.dedup();
         let mut pages: Vec<u64> = kids.iter().map(|&(p, _, _)| p).collect();
         pages.dedup();
         if pages.is_empty() || pages.len() > MAX_PAGES {
@@ -91,65 +99,188 @@ impl Mirror {
         let mut kp = Box::new(KidPages {
             pages,
             bytes,
-            reqs,
-            fresh: Vec::new(),
+            scratch: Vec::new(),
+            dirty: Vec::new(),
             by_page,
+            recheck: Vec::new(),
             extras: Vec::new(),
         });
-        let changed = self.changed_keys(&mut kp, false);
+        let all: Vec<usize> = (0..kp.pages.len()).collect();
+        let changed = self.changed_keys(&mut kp, &all);
         Some((kp, changed))
     }
 
-    /// Read the pages again; the items whose key no longer matches (their
-    /// pages' bytes become the reference). `None` when a page is unreadable.
+    /// Follow a replacement, in the container, of the items `removed` by
+    /// `added` (each counted once per position): a removed item leaves its
+    /// pages (or the extras), an added one goes on its pages when they are
+    /// among them and it is a keyed atom the mirror holds, to the extras
+    /// otherwise. False when the pages cannot follow (choose them again).
+    pub(super) fn edit_kid_pages(
+        &self,
+        kp: &mut KidPages,
+        removed: &[ObjAddr],
+        added: &[ObjAddr],
+    ) -> bool {
+        for a in removed {
+            let addr = RemoteAddr(a.0);
+            if let Some(i) = kp.extras.iter().position(|&x| x == addr) {
+                kp.extras.swap_remove(i);
+                continue;
+            }
+            match self.index.get(&addr) {
+                Some(&j) if kp.remove(j, addr) => {}
+                _ => return false,
+            }
+        }
+        for a in added {
+            let addr = RemoteAddr(a.0);
+            if !self.place(kp, addr) {
+                if kp.extras.len() >= MAX_EXTRAS {
+                    return false;
+                }
+                kp.extras.push(addr);
+            }
+        }
+        true
+    }
+
+    /// Put one more occurrence of `addr` on the pages, to be compared at
+    /// the next check: false when it is not a keyed atom the mirror holds or
+    /// its key's pages are not all among them, in order.
+    fn place(&self, kp: &mut KidPages, addr: RemoteAddr) -> bool {
+        let Some(&j) = self.index.get(&addr) else {
+            return false;
+        };
+        let e = &self.slab[j as usize];
+        if e.key.is_empty() || e.dormant || e.node.is_none() {
+            return false;
+        }
+        let Some(start) = addr.0.checked_add(8) else {
+            return false;
+        };
+        let Some(last) = start.checked_add(e.key.len() as u64 - 1) else {
+            return false;
+        };
+        let first = start & !(PAGE - 1);
+        let Ok(fi) = kp.pages.binary_search(&first) else {
+            return false;
+        };
+        let n = ((last - first) / PAGE) as usize + 1;
+        let fits = (0..n).all(|k| kp.pages.get(fi + k) == Some(&(first + k as u64 * PAGE)));
+        if !fits {
+            return false;
+        }
+        for k in 0..n {
+            kp.by_page[fi + k].push((j, fi as u32));
+        }
+        kp.recheck.push((j, fi as u32));
+        true
+    }
+
+    /// Look at the pages again (in place, where the stop's read holds
+    /// them); the items whose key no longer matches. Changed pages become
+    /// the reference. `None` when a page is unreadable.
     pub(super) fn check_kid_pages(
         &self,
         mem: &dyn Memory,
         kp: &mut KidPages,
     ) -> Option<Vec<RemoteAddr>> {
-        let mut fresh = std::mem::take(&mut kp.fresh);
-        let ok = read_pages(mem, &kp.reqs, &mut fresh);
-        kp.fresh = fresh;
-        ok.then(|| self.changed_keys(kp, true))
+        let p = PAGE as usize;
+        let mut scratch = std::mem::take(&mut kp.scratch);
+        let mut dirty = std::mem::take(&mut kp.dirty);
+        dirty.clear();
+        let mut ok = true;
+        for (i, &page) in kp.pages.iter().enumerate() {
+            let reference = &mut kp.bytes[i * p..(i + 1) * p];
+            let mut differs = false;
+            ok = mem.view(RemoteAddr(page), p, &mut scratch, &mut |now| {
+                if now != &reference[..] {
+                    reference.copy_from_slice(now);
+                    differs = true;
+                }
+            });
+            if !ok {
+                break;
+            }
+            if differs {
+                dirty.push(i);
+            }
+        }
+        kp.scratch = scratch;
+        let changed = ok.then(|| self.changed_keys(kp, &dirty));
+        kp.dirty = dirty;
+        changed
     }
 
-    /// Compare the keys of the items on every page where `kp.fresh` differs
-    /// from the reference (with `fresh` false, every page of the reference,
-    /// just read), then take the fresh bytes as the reference.
-    fn changed_keys(&self, kp: &mut KidPages, fresh: bool) -> Vec<RemoteAddr> {
+    /// Compare with the reference bytes the keys of the items on pages
+    /// `dirty`, and of the items placed since the last check.
+    fn changed_keys(&self, kp: &mut KidPages, dirty: &[usize]) -> Vec<RemoteAddr> {
         let mut changed = Vec::new();
-        let p = PAGE as usize;
-        let now: &[u8] = if fresh { &kp.fresh } else { &kp.bytes };
-        for i in 0..kp.pages.len() {
-            if fresh && now[i * p..(i + 1) * p] == kp.bytes[i * p..(i + 1) * p] {
-                continue;
-            }
+        for &i in dirty {
             for &(j, fi) in &kp.by_page[i] {
-                let e = &self.slab[j as usize];
-                let fi = fi as usize;
-                let off = fi * p + (e.addr.0 + 8 - kp.pages[fi]) as usize;
-                let end = off + e.key.len();
-                // The key's pages must be consecutive in memory to be
-                // consecutive in `now`.
-                let last = fi + (end - 1) / p - off / p;
-                let consecutive =
-                    kp.pages.get(last) == Some(&(kp.pages[fi] + (last - fi) as u64 * PAGE));
-                if !consecutive || now.get(off..end) != Some(&e.key[..]) {
-                    changed.push(e.addr);
+                if self.key_differs(&kp.pages, &kp.bytes, j, fi) {
+                    changed.push(self.slab[j as usize].addr);
                 }
             }
         }
-        if fresh {
-            std::mem::swap(&mut kp.bytes, &mut kp.fresh);
+        for &(j, fi) in &kp.recheck {
+            if self.key_differs(&kp.pages, &kp.bytes, j, fi) {
+                changed.push(self.slab[j as usize].addr);
+            }
         }
+        kp.recheck.clear();
         changed
+    }
+}
+
+impl Mirror {
+    /// Whether item `j`, whose key starts on page `fi`, no longer has its
+    /// key in `now` (the pages' bytes back to back).
+    fn key_differs(&self, pages: &[u64], now: &[u8], j: u32, fi: u32) -> bool {
+        let p = PAGE as usize;
+        let e = &self.slab[j as usize];
+        let fi = fi as usize;
+        let off = fi * p + (e.addr.0 + 8 - pages[fi]) as usize;
+        let end = off + e.key.len();
+        // The key's pages must be consecutive in memory to be consecutive
+        // in `now`.
+        let last = fi + (end - 1) / p - off / p;
+        let consecutive = pages.get(last) == Some(&(pages[fi] + (last - fi) as u64 * PAGE));
+        !consecutive || now.get(off..end) != Some(&e.key[..])
+    }
+}
+
+impl KidPages {
+    /// Take one occurrence of item `j` at `addr` off its pages (and off
+    /// `recheck`); false when it is not on them.
+    fn remove(&mut self, j: u32, addr: RemoteAddr) -> bool {
+        let Some(start) = addr.0.checked_add(8) else {
+            return false;
+        };
+        let Ok(fi) = self.pages.binary_search(&(start & !(PAGE - 1))) else {
+            return false;
+        };
+        let want = (j, fi as u32);
+        let mut pi = fi;
+        while let Some(pos) = self
+            .by_page
+            .get(pi)
+            .and_then(|v| v.iter().position(|&x| x == want))
+        {
+            self.by_page[pi].swap_remove(pos);
+            pi += 1;
+        }
+        if let Some(pos) = self.recheck.iter().position(|&x| x == want) {
+            self.recheck.swap_remove(pos);
+        }
+        pi > fi
     }
 }
 
 /// Read `reqs` (whole pages) back to back into `buf`; false if one is
 /// unreadable.
 fn read_pages(mem: &dyn Memory, reqs: &[ReadReq], buf: &mut Vec<u8>) -> bool {
-    buf.clear();
+    // Every byte is written by the read (an unreadable page is zeroed).
     buf.resize(reqs.len() * PAGE as usize, 0);
     let mut ok = Vec::new();
     mem.read_batch(reqs, buf, &mut ok);

@@ -78,12 +78,16 @@ impl Entry {
     }
 }
 
+/// The window of a visit that needs none (an object that cannot change).
+const FIXED: usize = usize::MAX;
+
 /// One object to (re)decode in the current wave.
 struct Visit {
     slot: u32,
     depth: u8,
     level: u32,
-    /// Its window in the wave's batch, `None` over the object budget.
+    /// Its window in the wave's batch ([`FIXED`]: none needed), `None`
+    /// over the object budget.
     win: Option<usize>,
 }
 
@@ -256,8 +260,14 @@ impl Mirror {
                 }
                 self.mark(slot, depth);
                 let e = &self.slab[slot as usize];
+                // An immutable atom in static storage cannot change or be
+                // freed: what the mirror knows of it is what it is.
+                let fixed = e.stable && !e.key.is_empty() && e.node.is_some() && py.is_static(addr);
                 let win = if decoded >= limits.max_objects {
                     None
+                } else if fixed {
+                    decoded += 1;
+                    Some(FIXED)
                 } else {
                     decoded += 1;
                     Some(if e.key.is_empty() {
@@ -297,6 +307,13 @@ impl Mirror {
                         Vec::new(),
                         false,
                     ),
+                    Some(FIXED) => {
+                        if dormant {
+                            let node = e.node.clone().expect("checked");
+                            ops.push(Op::HeapSet(ObjAddr(addr.0), node));
+                        }
+                        continue;
+                    }
                     Some(w) => {
                         let (base, data) = self.windows.get(w);
                         let k = e.key.len();
@@ -359,23 +376,17 @@ impl Mirror {
                     let (p, s) = diff::common_ends(old, &node.items);
                     let n = node.items.len();
                     let (mid_old, mid_new) = (&old[p..old.len() - s], &node.items[p..n - s]);
-                    // Appended items (nothing removed) are visited until the
-                    // pages are chosen again.
-                    let appended = mid_old.is_empty() && s == 0;
-                    // The same items, in another order: the same pages.
-                    let permuted = same_items(mid_old, mid_new);
-                    let checked = match kp.take() {
-                        Some(mut k)
-                            if permuted
-                                || (appended
-                                    && k.extras.len() + mid_new.len() <= held::MAX_EXTRAS) =>
-                        {
-                            if !permuted {
-                                k.extras.extend(mid_new.iter().map(|a| RemoteAddr(a.0)));
-                            }
-                            self.check_kid_pages(mem, &mut k).map(|c| (k, c))
-                        }
-                        _ => self.build_kid_pages(mem, &node.items),
+                    // The same items in another order are on the same pages;
+                    // a few replaced (or appended) ones are moved one by one.
+                    let kept = kp.take().and_then(|mut k| {
+                        (same_items(mid_old, mid_new)
+                            || (mid_old.len() + mid_new.len() <= held::MAX_EDIT
+                                && self.edit_kid_pages(&mut k, mid_old, mid_new)))
+                        .then_some(k)
+                    });
+                    let checked = match kept {
+                        Some(mut k) => self.check_kid_pages(mem, &mut k).map(|c| (k, c)),
+                        None => self.build_kid_pages(mem, &node.items),
                     };
                     if let Some((k, changed)) = checked {
                         handled = true;
