@@ -119,8 +119,9 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     }
     let python = Arc::new(python);
     let layout = &python.layout;
-    let trap = need_symbol(&python, crate::hook::TRAP_FUNCTION)?;
+    let trap_function = need_symbol(&python, crate::hook::TRAP_FUNCTION)?;
     let runtime = need_symbol(&python, "_PyRuntime")?;
+    let (trap, returning) = crate::hook::trap_address(&mut tracee, trap_function)?;
 
     // The hook: the trap first, so no thread can call the trace function
     // before the breakpoint is there.
@@ -194,6 +195,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
         steps: 0,
         threads: tracee.threads().iter().map(|t| t.0 as u32).collect(),
         cache: crate::prefetch::StopCache::new(),
+        returning,
     };
     for tid in tracee.threads() {
         tracee.resume(tid, None)?;

@@ -1,5 +1,6 @@
-//! int3 breakpoints of a [`Tracee`]: insert, remove, and the one-shot
-//! "step back over" that lets the original instruction run.
+//! int3 breakpoints of a [`Tracee`]: insert, remove, the one-shot
+//! "step back over" that lets the original instruction run, and the
+//! returning trap (an int3 that a thread runs past without any help).
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::mem::Memory;
@@ -7,6 +8,15 @@ use crate::ptrace::{Regs, TraceError, Tracee};
 
 /// The x86 `int3` opcode.
 const INT3: u8 = 0xcc;
+/// `xor eax, eax; ret`: the whole body of a function that returns 0.
+const RETURN_0: [u8; 3] = [0x31, 0xc0, 0xc3];
+/// `nop`: what a returning trap becomes when it is removed.
+const NOP: u8 = 0x90;
+/// Bytes compilers pad between functions with (parts of the multi-byte
+/// NOPs `66 2e 0f 1f 84 00 ..`, `0f 1f 40 00`, `90`, and `int3`/zero fill).
+const PADDING: [u8; 8] = [0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x40, 0x90];
+/// Function alignment the padding runs up to.
+const FUNC_ALIGN: u64 = 16;
 
 impl Tracee {
     /// Insert an int3 at `addr`, saving the original byte; idempotent.
@@ -62,6 +72,40 @@ impl Tracee {
     /// Whether there is a breakpoint at `addr`.
     pub fn has_breakpoint(&self, addr: RemoteAddr) -> bool {
         self.breakpoints.contains_key(&addr.0)
+    }
+
+    /// Prepare a returning trap next to `func`, a function whose whole body
+    /// is `xor eax, eax; ret`: the alignment padding after it becomes
+    /// `nop; xor eax, eax; ret` (a function that returns 0, like `func`).
+    /// Its address is returned; [`Tracee::set_breakpoint`] on it then makes
+    /// the `nop` an int3 that a stopped thread simply runs past (resumed, it
+    /// returns 0 to its caller: no registers to set, nothing to read), and
+    /// clearing it leaves the `nop`, so a thread anywhere in it, or about to
+    /// call it, still returns 0. `None` (nothing written) when `func` is not
+    /// such a function or the padding is too short or not padding.
+    pub fn prepare_returning_trap(
+        &mut self,
+        func: RemoteAddr,
+    ) -> Result<Option<RemoteAddr>, TraceError> {
+        let via = self.stopped_thread().ok_or(TraceError::NotStopped {
+            what: "write a returning trap",
+        })?;
+        let stub = func.0.wrapping_add(RETURN_0.len() as u64);
+        let aligned = stub.next_multiple_of(FUNC_ALIGN);
+        if aligned.saturating_sub(stub) < 4 {
+            return Ok(None);
+        }
+        let mut code = [0u8; 7];
+        self.mem.read(func, &mut code)?;
+        if code[..3] != RETURN_0 || !code[3..].iter().all(|b| PADDING.contains(b) || *b == INT3) {
+            return Ok(None);
+        }
+        let stub = RemoteAddr(stub);
+        let mut body = [NOP; 4];
+        body[1..].copy_from_slice(&RETURN_0);
+        self.mem.write_via(via, stub, &body)?;
+        log::debug!(target: "tracer::ptrace", "returning trap prepared at {stub}");
+        Ok(Some(stub))
     }
 
     /// After a one-shot breakpoint at `addr` was hit by `tid`: clear it and

@@ -5,18 +5,41 @@
 //! event: one trap a step, semantics of `sys.settrace` by construction.
 //! 3.12+ implement `sys.settrace` on sys.monitoring, so there the same trap
 //! is installed by calling `_PyEval_SetTrace` in the target
-//! ([`install_by_call`]). Undone on detach.
+//! ([`install_by_call`]). Undone on detach, except that the padding after
+//! the trap function keeps the copy of it the trap was (`nop; xor eax,eax;
+//! ret`): a thread inside it when the trap is removed still returns 0, and
+//! nothing else ever runs it.
 
 use symbols::Layout;
 
 use crate::addr::RemoteAddr;
 use crate::mem::{MemError, Memory};
 use crate::procmem::ProcMem;
+use crate::ptrace::{TraceError, Tracee};
 
-/// The libpython function trapped on: `none_bool` is `xor eax,eax; ret`, so
-/// a caller that is not the tracing machinery gets exactly its behaviour when
-/// the trap handler performs `return 0`.
+/// The libpython function trapped on: `none_bool` is `xor eax,eax; ret`.
+/// The trap is a copy of it in the padding after it, led by an int3
+/// ([`trap_address`]), or, without room there, the function itself with its
+/// `return 0` performed by the tracer; either way a caller that is not the
+/// tracing machinery gets exactly its behaviour.
 pub const TRAP_FUNCTION: &str = "none_bool";
+
+/// Where the trace function points: a returning trap next to
+/// [`TRAP_FUNCTION`] when its padding allows one (the trap then costs no
+/// register write), else the function itself (its `return 0` performed by
+/// the tracer); and which of the two.
+pub fn trap_address(
+    tracee: &mut Tracee,
+    function: RemoteAddr,
+) -> Result<(RemoteAddr, bool), TraceError> {
+    Ok(match tracee.prepare_returning_trap(function)? {
+        Some(stub) => (stub, true),
+        None => {
+            log::info!(target: "tracer::hook", "no room for a returning trap after {TRAP_FUNCTION}: its return is emulated");
+            (function, false)
+        }
+    })
+}
 
 /// `use_tracing` value CPython 3.11 stores when a trace function is set.
 const USE_TRACING_ON: u8 = 255;

@@ -152,7 +152,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
 
     // Run until the interpreter is initialised and about to run the program.
     let run_main = need_symbol(&python, "Py_RunMain")?;
-    let trap = need_symbol(&python, hook::TRAP_FUNCTION)?;
+    let trap_function = need_symbol(&python, hook::TRAP_FUNCTION)?;
     let runtime = need_symbol(&python, "_PyRuntime")?;
     match session::run_to(&mut tracee, main, Some(run_main))? {
         session::RunTo::Reached => {}
@@ -171,6 +171,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
             ));
         }
     }
+    let (trap, returning) = hook::trap_address(&mut tracee, trap_function)?;
     // 3.12+: tracing is switched on by calling _PyEval_SetTrace in the target.
     let set_trace = if hook::uses_monitoring(python.version) {
         Some((
@@ -244,6 +245,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         steps: 0,
         threads: vec![pid as u32],
         cache: StopCache::new(),
+        returning,
     };
     let mut last_progress = Instant::now();
     // Every stop at the trace hook, recorded or not: what filtering and

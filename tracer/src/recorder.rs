@@ -63,6 +63,9 @@ pub(crate) struct Recorder {
     pub(crate) threads: Vec<u32>,
     /// What the previous stop read, read again in one call at each stop.
     pub(crate) cache: StopCache,
+    /// The trap returns by itself ([`Tracee::prepare_returning_trap`]);
+    /// otherwise its `return 0` is performed by setting registers.
+    pub(crate) returning: bool,
 }
 
 impl Recorder {
@@ -86,8 +89,9 @@ impl Recorder {
     }
 
     /// A thread stopped in the trap: start this stop's read cache and make
-    /// the trace function return 0 (its return address is read with the
-    /// rest of the stop's reads, in the cache's one call).
+    /// the trace function return 0: nothing to do for a returning trap,
+    /// else registers set (its return address is read with the rest of the
+    /// stop's reads, in the cache's one call).
     pub(crate) fn answer_trap(
         &mut self,
         tracee: &mut Tracee,
@@ -101,6 +105,9 @@ impl Recorder {
             len: FRAME_PREFETCH.min((4096 - regs.rsi % 4096) as usize),
         };
         self.cache.begin_with(tracee.mem(), Some(frame));
+        if self.returning {
+            return Ok(());
+        }
         let ret = self
             .cache
             .mem(tracee.mem())

@@ -1,5 +1,6 @@
 //! Traps: a breakpoint on a function answered by emulate_return (the program
-//! sees the emulated value; hit counts exact), signals delivered unchanged,
+//! sees the emulated value; hit counts exact), a returning trap run past
+//! (and what is left when it is removed), signals delivered unchanged,
 //! threads followed to completion with the breakpoint hit in every thread.
 
 mod ptrace_util;
@@ -227,4 +228,78 @@ fn detach_leaves_the_program_running_without_breakpoints() {
     // Some calls returned 0, the rest their real value: a positive sum.
     let sum: i64 = prog.output().trim().parse().unwrap();
     assert!(sum > 0);
+}
+
+/// `zero` and `tight` are `xor eax,eax; ret`; `zero` is followed by alignment
+/// padding, `tight` directly by another function. The program calls `hook`
+/// (a pointer to `zero`) `argv[2]` times, adding 1 to each result, and writes
+/// the sum to argv[1].
+const RETURNING: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+__asm__(".text\n.p2align 4\n.globl zero\nzero:\n xor %eax,%eax\n ret\n"
+        ".p2align 4\n.globl tight\ntight:\n xor %eax,%eax\n ret\n"
+        ".globl seven\nseven:\n mov $7,%eax\n ret\n");
+long zero(long), tight(long), seven(long);
+long (*volatile hook)(long) = zero;
+int main(int argc, char **argv) {
+    long n = atol(argv[2]), s = 0;
+    for (long i = 0; i < n; i++) s += hook(i) + 1;
+    FILE *f = fopen(argv[1], "w");
+    fprintf(f, "%ld\n", s + tight(0) + seven(0) - 7);
+    fclose(f);
+    return 0;
+}
+"#;
+
+#[test]
+fn a_returning_trap_is_run_past_and_leaves_a_function_that_returns_0() {
+    let prog = ptrace_util::CProg::build("returning", RETURNING);
+    let mut t = Tracee::launch(prog.exe.as_os_str(), &prog.args(&["100"]), None).unwrap();
+    let main = Tid(t.pid());
+    let (zero, tight, seven) = (prog.sym("zero"), prog.sym("tight"), prog.sym("seven"));
+    // No room after `tight`, and `seven` does not return 0: nothing written.
+    let mut before = [0u8; 24];
+    use tracer::mem::Memory;
+    t.mem().read(tight, &mut before).unwrap();
+    assert_eq!(t.prepare_returning_trap(tight).unwrap(), None);
+    assert_eq!(t.prepare_returning_trap(seven).unwrap(), None);
+    let mut after = [0u8; 24];
+    t.mem().read(tight, &mut after).unwrap();
+    assert_eq!(before, after);
+
+    let stub = t
+        .prepare_returning_trap(zero)
+        .unwrap()
+        .expect("padding after zero");
+    assert_eq!(stub.0, zero.0 + 3);
+    t.mem()
+        .write_via(main, prog.sym("hook"), &stub.0.to_ne_bytes())
+        .unwrap();
+    t.set_breakpoint(stub).unwrap();
+    t.resume(main, None).unwrap();
+    let mut hits = 0;
+    loop {
+        match t.wait().unwrap() {
+            Stop::Breakpoint { tid, addr, regs } => {
+                assert_eq!(addr, stub);
+                assert_eq!(regs.rip, stub.0 + 1);
+                hits += 1;
+                if hits == 10 {
+                    // Removed: the calls after it run the nop and return 0.
+                    t.clear_breakpoint(stub).unwrap();
+                }
+                // Nothing set: the thread runs on past the int3.
+                t.resume(tid, None).unwrap();
+            }
+            Stop::Signal { tid, sig } => t.resume(tid, Some(sig)).unwrap(),
+            Stop::Exited { code } => {
+                assert_eq!(code, 0);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(hits, 10);
+    assert_eq!(prog.output().trim(), "100");
 }
