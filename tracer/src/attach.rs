@@ -19,11 +19,9 @@ use store::{ProgramEnd, RecordingEnd, Writer, WriterOptions};
 use crate::addr::RemoteAddr;
 use crate::cpython::{DecodeError, Decoder, Python};
 use crate::diff::Differ;
-use crate::filter::{FileFilter, FilterSpec};
+use crate::filter::{main_script_dir, stdlib_dirs, FileFilter, FilterSpec};
 use crate::ptrace::{Stop, Tracee};
-use crate::record::{
-    main_script_dir, need_symbol, stdlib_dirs, Granularity, ProgressFn, RecordError, RecordOutcome,
-};
+use crate::record::{need_symbol, Granularity, ProgressFn, RecordError, RecordOutcome};
 use crate::recorder::{pass_stray_breakpoint, tick_progress, Recorder};
 use crate::seize::SeizeError;
 use crate::threads;

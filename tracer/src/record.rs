@@ -13,8 +13,8 @@ use store::{ProgramEnd, RecordingEnd, RecordingHeader, Writer, WriterOptions};
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{DecodeError, Decoder, Python};
 use crate::diff::Differ;
-use crate::filter::FileFilter;
 pub use crate::filter::FilterSpec;
+use crate::filter::{main_script_dir, stdlib_dirs, FileFilter};
 use crate::hook;
 use crate::prefetch::StopCache;
 use crate::ptrace::{Stop, TraceError, Tracee};
@@ -473,129 +473,4 @@ pub(crate) fn need_symbol(python: &Python, name: &str) -> Result<RemoteAddr, Rec
             python.image_path.display()
         ))
     })
-}
-
-/// The directory whose files are recorded by default: the main script's, or
-/// the working directory for `-c`, `-m` and an interactive interpreter.
-pub fn main_script_dir(python_args: &[OsString], cwd: &Path) -> PathBuf {
-    let mut i = 0;
-    while i < python_args.len() {
-        let a = python_args[i].to_string_lossy();
-        if a == "-" || !a.starts_with('-') {
-            if a == "-" {
-                return cwd.to_path_buf();
-            }
-            let p = Path::new(a.as_ref());
-            let abs = if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                cwd.join(p)
-            };
-            return abs
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| cwd.to_path_buf());
-        }
-        if a == "--" {
-            i += 1;
-            continue;
-        }
-        // Options whose value may be the next argument.
-        let flags = a.trim_start_matches('-');
-        if a.starts_with("--") {
-            if a == "--check-hash-based-pycs" {
-                i += 1;
-            }
-        } else if let Some(pos) = flags.find(['c', 'm', 'W', 'X']) {
-            if flags.starts_with(['c', 'm'])
-                || flags[..pos].chars().all(|c| "bBdEhiIOPqsSuvx".contains(c))
-            {
-                let opt = flags.as_bytes()[pos];
-                if opt == b'c' || opt == b'm' {
-                    return cwd.to_path_buf();
-                }
-                if pos + 1 == flags.len() {
-                    i += 1;
-                }
-            }
-        }
-        i += 1;
-    }
-    cwd.to_path_buf()
-}
-
-/// Where the standard library of the interpreter at `image` lives.
-pub(crate) fn stdlib_dirs(image: &Path, minor: u8) -> Vec<PathBuf> {
-    let name = format!("python3.{minor}");
-    let mut dirs = Vec::new();
-    if let Some(dir) = image.parent() {
-        let prefix = match dir.file_name().and_then(|n| n.to_str()) {
-            Some("bin") | Some("lib") | Some("lib64") => dir.parent(),
-            _ => Some(dir),
-        };
-        if let Some(prefix) = prefix {
-            dirs.push(prefix.join("lib").join(&name));
-            dirs.push(prefix.join("lib64").join(&name));
-        }
-    }
-    for p in ["/usr/lib", "/usr/local/lib", "/usr/lib64"] {
-        dirs.push(Path::new(p).join(&name));
-    }
-    dirs
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
-
-    #[test]
-    fn main_script_directory() {
-        let cwd = Path::new("/work");
-        assert_eq!(
-            main_script_dir(&args(&["app.py"]), cwd),
-            PathBuf::from("/work")
-        );
-        assert_eq!(
-            main_script_dir(&args(&["-u", "/a/b/app.py", "x"]), cwd),
-            PathBuf::from("/a/b")
-        );
-        assert_eq!(
-            main_script_dir(&args(&["-X", "dev", "sub/app.py"]), cwd),
-            PathBuf::from("/work/sub")
-        );
-        assert_eq!(
-            main_script_dir(&args(&["-W", "ignore", "/x/y.py"]), cwd),
-            PathBuf::from("/x")
-        );
-        assert_eq!(
-            main_script_dir(&args(&["-c", "print(1)"]), cwd),
-            PathBuf::from("/work")
-        );
-        assert_eq!(
-            main_script_dir(&args(&["-m", "http.server"]), cwd),
-            PathBuf::from("/work")
-        );
-        assert_eq!(
-            main_script_dir(&args(&["-uc", "x"]), cwd),
-            PathBuf::from("/work")
-        );
-        assert_eq!(main_script_dir(&args(&[]), cwd), PathBuf::from("/work"));
-    }
-
-    #[test]
-    fn stdlib_of_pyenv_and_system() {
-        let d = stdlib_dirs(
-            Path::new("/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0"),
-            11,
-        );
-        assert!(d.contains(&PathBuf::from(
-            "/root/.pyenv/versions/3.11.7/lib/python3.11"
-        )));
-        let d = stdlib_dirs(Path::new("/usr/bin/python3.11"), 11);
-        assert!(d.contains(&PathBuf::from("/usr/lib/python3.11")));
-    }
 }

@@ -18,6 +18,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod locate;
+
 /// Where one segment is.
 #[derive(Debug, Clone, Copy)]
 struct SegRef {
@@ -421,164 +423,6 @@ impl Reader {
         }
         Ok(raw)
     }
-
-    /// Use the footer and index of a complete file. `Ok(false)`: there is no
-    /// footer (incomplete file).
-    fn read_index(&mut self, data_start: u64) -> Result<bool, StoreError> {
-        let footer_len = FRAME_LEN + FOOTER_PAYLOAD_LEN;
-        if self.file_len < data_start + footer_len {
-            return Ok(false);
-        }
-        let at = self.file_len - footer_len;
-        let mut fb = [0u8; FRAME_LEN as usize];
-        read_exact(&self.file, at, &mut fb, &self.path)?;
-        let frame = match parse_frame(&fb, at) {
-            Ok(f) if f.kind == SegKind::Footer => f,
-            _ => return Ok(false),
-        };
-        let mut payload = [0u8; FOOTER_PAYLOAD_LEN as usize];
-        read_exact(&self.file, at + FRAME_LEN, &mut payload, &self.path)?;
-        if u64::from(frame.stored_len) != FOOTER_PAYLOAD_LEN || !check_crc(&fb, &frame, &payload) {
-            return Ok(false);
-        }
-        let index_at = le_u64(&payload[0..8]);
-        let end_at = le_u64(&payload[8..16]);
-        let steps = frame.first_step;
-        let (_, raw) = read_kind(&self.file, index_at, at, &self.path, SegKind::Index)?;
-        let entries: Vec<IndexEntry> = from_msgpack(&raw, "the index", index_at)?;
-        let (_, raw) = read_kind(&self.file, end_at, index_at, &self.path, SegKind::End)?;
-        let end: RecordingEnd = from_msgpack(&raw, "the end record", end_at)?;
-        let mut prev_end = data_start;
-        for e in &entries {
-            let bad = || StoreError::corrupt("the index does not match the segments", index_at);
-            let kind = SegKind::from_u8(e.kind).ok_or_else(bad)?;
-            if e.offset < prev_end {
-                return Err(bad());
-            }
-            prev_end = e.offset.saturating_add(FRAME_LEN + u64::from(e.stored_len));
-            if prev_end > index_at {
-                return Err(bad());
-            }
-            self.add_segment(kind, e.first_step, e.count, e.offset)?;
-        }
-        if self.step_count != steps {
-            return Err(StoreError::corrupt(
-                format!(
-                    "the index covers {} steps, the footer says {steps}",
-                    self.step_count
-                ),
-                at,
-            ));
-        }
-        self.end = Some(end);
-        self.sealed = true;
-        self.scanned_to = self.file_len;
-        Ok(true)
-    }
-
-    /// Walk the segment frames from `scanned_to`, adding every complete
-    /// segment; stop quietly at a torn last segment.
-    fn scan(&mut self) -> Result<(), StoreError> {
-        let mut off = self.scanned_to;
-        while off < self.file_len && !self.sealed {
-            let mut fb = [0u8; FRAME_LEN as usize];
-            let got = read_up_to(&self.file, off, &mut fb, &self.path)?;
-            if (got as u64) < FRAME_LEN {
-                log::info!("{}: torn frame at {off} ignored", self.path.display());
-                break;
-            }
-            let frame = parse_frame(&fb, off)?;
-            let end = off + frame.total_len();
-            if end > self.file_len {
-                log::info!("{}: torn segment at {off} ignored", self.path.display());
-                break;
-            }
-            let mut stored = vec![0u8; frame.stored_len as usize];
-            read_exact(&self.file, off + FRAME_LEN, &mut stored, &self.path)?;
-            if !check_crc(&fb, &frame, &stored) {
-                if end == self.file_len {
-                    log::info!(
-                        "{}: torn last segment at {off} ignored",
-                        self.path.display()
-                    );
-                    break;
-                }
-                return Err(StoreError::corrupt("segment CRC32 does not match", off));
-            }
-            match frame.kind {
-                SegKind::End => {
-                    let raw = decode_payload(&frame, &stored, off)?;
-                    self.end = Some(from_msgpack(&raw, "the end record", off)?);
-                }
-                SegKind::Footer => {
-                    if end != self.file_len {
-                        return Err(StoreError::corrupt("data after the footer", end));
-                    }
-                    self.sealed = true;
-                }
-                SegKind::Index => {}
-                kind => self.add_segment(kind, frame.first_step, frame.count, off)?,
-            }
-            off = end;
-            self.scanned_to = off;
-        }
-        Ok(())
-    }
-
-    /// Add a checkpoint or deltas segment to the table, checking the order.
-    fn add_segment(
-        &mut self,
-        kind: SegKind,
-        first_step: u64,
-        count: u32,
-        offset: u64,
-    ) -> Result<(), StoreError> {
-        let mut s = SegRef {
-            first_step,
-            count,
-            offset,
-            key: None,
-        };
-        match kind {
-            SegKind::Deltas => {
-                if first_step != self.step_count || count == 0 {
-                    return Err(StoreError::corrupt(
-                        format!(
-                            "deltas segment for steps from {first_step} where step {} was expected",
-                            self.step_count
-                        ),
-                        offset,
-                    ));
-                }
-                self.deltas.push(s);
-                self.step_count += u64::from(count);
-            }
-            SegKind::Checkpoint | SegKind::DiffCheckpoint => {
-                if kind == SegKind::DiffCheckpoint {
-                    s.key = Some(self.last_key.ok_or_else(|| {
-                        StoreError::corrupt(
-                            format!("diff checkpoint for step {first_step} without a key checkpoint before it"),
-                            offset,
-                        )
-                    })?);
-                }
-                let after_last =
-                    !matches!(self.checkpoints.last(), Some(c) if c.first_step >= first_step);
-                if first_step >= self.step_count || count != 1 || !after_last {
-                    return Err(StoreError::corrupt(
-                        format!("checkpoint for step {first_step} out of order"),
-                        offset,
-                    ));
-                }
-                self.checkpoints.push(s);
-                if kind == SegKind::Checkpoint {
-                    self.last_key = Some(KeyRef { first_step, offset });
-                }
-            }
-            SegKind::End | SegKind::Index | SegKind::Footer => {}
-        }
-        Ok(())
-    }
 }
 
 /// Give a step read from a deltas segment its number, which the file does
@@ -589,25 +433,7 @@ fn set_step(ops: &mut [Op], n: u64) {
     }
 }
 
-/// Read a segment of a given kind that must end before `limit`.
-fn read_kind(
-    file: &File,
-    offset: u64,
-    limit: u64,
-    path: &Path,
-    kind: SegKind,
-) -> Result<(Frame, Vec<u8>), StoreError> {
-    let (frame, raw) = read_segment(file, offset, limit, path)?;
-    if frame.kind != kind {
-        return Err(StoreError::corrupt(
-            format!("expected the {kind:?} segment"),
-            offset,
-        ));
-    }
-    Ok((frame, raw))
-}
-
-fn file_len(file: &File, path: &Path) -> Result<u64, StoreError> {
+pub(super) fn file_len(file: &File, path: &Path) -> Result<u64, StoreError> {
     file.metadata()
         .map(|m| m.len())
         .map_err(|e| StoreError::io(format!("reading the size of {}", path.display()), e))
