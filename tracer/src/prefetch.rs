@@ -26,6 +26,8 @@ const PAD_AFTER: u64 = 512;
 const MAX_PLAN_BYTES: usize = 16 << 20;
 /// Reads larger than this are neither cached nor planned.
 const MAX_CACHED_READ: usize = 1 << 20;
+/// A missed read is widened to its whole pages when they are at most this.
+const MISS_PAGES_BYTES: usize = 2 * PAGE as usize;
 
 /// Pages the range `[addr, addr + len)` touches.
 fn pages_of(addr: u64, len: usize) -> usize {
@@ -56,6 +58,8 @@ struct Inner {
     /// Ranges to prefetch at the next stop, sorted and merged.
     plan: Vec<ReadReq>,
     ok: Vec<bool>,
+    /// The pages of a missed read (kept: misses happen at most stops).
+    miss_buf: Vec<u8>,
     /// Reads answered from the cache and reads that missed, since creation.
     hits: u64,
     misses: u64,
@@ -265,6 +269,30 @@ impl Memory for CachedMem<'_> {
             return Ok(());
         }
         g.misses += 1;
+        // A miss costs a system call and the pages it touches: read those
+        // pages whole (the objects next to this one are likely read next,
+        // an instance's attributes, a new loop's objects). Within the pages
+        // of the range, so the wider read fails only where the range does.
+        if let Some(end) = addr.0.checked_add(buf.len() as u64) {
+            let first = addr.0 & !(PAGE - 1);
+            let last = end.saturating_sub(1) & !(PAGE - 1);
+            let wide = (last - first + PAGE) as usize;
+            if !buf.is_empty() && wide <= MISS_PAGES_BYTES {
+                let mut page = std::mem::take(&mut g.miss_buf);
+                page.resize(wide, 0);
+                let read = self.inner.read(RemoteAddr(first), &mut page);
+                if read.is_ok() {
+                    let off = (addr.0 - first) as usize;
+                    buf.copy_from_slice(&page[off..off + buf.len()]);
+                    g.insert(first, &page);
+                    g.touch(addr.0, buf.len());
+                }
+                g.miss_buf = page;
+                if read.is_ok() {
+                    return Ok(());
+                }
+            }
+        }
         self.inner.read(addr, buf)?;
         if buf.len() <= MAX_CACHED_READ {
             g.insert(addr.0, buf);
@@ -374,7 +402,8 @@ mod tests {
             );
         }
         cache.end();
-        assert_eq!(target.calls.get(), 4);
+        // 0x1040 is on the page the miss at 0x1010 read whole.
+        assert_eq!(target.calls.get(), 3);
         // The target changes between stops: the cache must show the new bytes.
         target.data.borrow_mut()[0x4000] ^= 0xff;
         target.calls.set(0);
@@ -395,7 +424,7 @@ mod tests {
         assert!(read(&cache.mem(&target), 0x20000, 4).is_err());
         cache.end();
         let (hits, misses) = cache.counts();
-        assert_eq!((hits, misses), (4, 6));
+        assert_eq!((hits, misses), (5, 5));
     }
 
     #[test]
