@@ -58,12 +58,7 @@ pub trait Memory {
         scratch: &mut Vec<u8>,
         f: &mut dyn FnMut(&[u8]),
     ) -> bool {
-        scratch.resize(len, 0);
-        if self.read(addr, &mut scratch[..len]).is_err() {
-            return false;
-        }
-        f(&scratch[..len]);
-        true
+        view_by_read(self, addr, len, scratch, f)
     }
 
     /// Read a native-endian `u64`.
@@ -91,6 +86,23 @@ pub trait Memory {
         self.read(addr, &mut v)?;
         Ok(v)
     }
+}
+
+/// [`Memory::view`] by reading into `scratch` (what a memory that holds
+/// no bytes of its own does).
+pub fn view_by_read<M: Memory + ?Sized>(
+    mem: &M,
+    addr: RemoteAddr,
+    len: usize,
+    scratch: &mut Vec<u8>,
+    f: &mut dyn FnMut(&[u8]),
+) -> bool {
+    scratch.resize(len, 0);
+    if mem.read(addr, &mut scratch[..len]).is_err() {
+        return false;
+    }
+    f(&scratch[..len]);
+    true
 }
 
 /// Test memory: bytes at address 0x1000, counting the calls made to it.

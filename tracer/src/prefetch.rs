@@ -317,12 +317,7 @@ impl Memory for CachedMem<'_> {
                 return true;
             }
         }
-        scratch.resize(len, 0);
-        if self.read(addr, &mut scratch[..len]).is_err() {
-            return false;
-        }
-        f(&scratch[..len]);
-        true
+        crate::mem::view_by_read(self, addr, len, scratch, f)
     }
 
     fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
