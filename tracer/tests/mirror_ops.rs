@@ -66,6 +66,21 @@ def main():
         del held[-3:]
         held[7] = None
         sys._keep = [10**6 + 654 + i for i in range(4)]
+    # The checked list out of reach, changed there (an item freed and
+    # another made at its address in its place, an append), and back.
+    def hide_held():
+        nonlocal held
+        sys._held = held
+        held = None
+    def change_held():
+        h = sys._held
+        h[2] = None
+        h[2] = 10**6 + len(h) * 3
+        h.append(10**6 + len(h))
+    def unhide_held():
+        nonlocal held
+        held = sys._held
+        del sys._held
     stages = [
         lambda: None,
         refloat,
@@ -91,6 +106,14 @@ def main():
         replace,
         reuse,
         shrink,
+        lambda: None,
+        hide_held,
+        lambda: None,
+        unhide_held,
+        lambda: None,
+        hide_held,
+        change_held,
+        unhide_held,
         lambda: None,
     ]
     frame = sys._getframe()
@@ -195,5 +218,5 @@ fn incremental_heap_equals_full_walk() {
         writeln!(input, "next").expect("resume the program");
     }
     let _ = child.wait();
-    assert_eq!(stages, 25, "every stage was checked");
+    assert_eq!(stages, 33, "every stage was checked");
 }

@@ -71,6 +71,27 @@ impl Mirror {
         self.dormant_bytes = 0;
     }
 
+    /// An item of a container that came back into the state, found
+    /// unchanged by its pages: if it left the state with the container,
+    /// put it back in the store as it was.
+    pub(super) fn revive_held(&mut self, addr: RemoteAddr, ops: &mut Vec<Op>) {
+        let Some(&i) = self.index.get(&addr) else {
+            return;
+        };
+        let e = &mut self.slab[i as usize];
+        if !e.dormant || e.visited == self.step {
+            return;
+        }
+        let Some(node) = e.node.clone() else {
+            return;
+        };
+        e.dormant = false;
+        self.dormant = self.dormant.saturating_sub(1);
+        self.dormant_bytes = self.dormant_bytes.saturating_sub(node_bytes(&node));
+        ops.push(Op::HeapSet(ObjAddr(addr.0), node));
+        self.mark(i, 0);
+    }
+
     /// A dormant dict came back with the same version tag and items that
     /// were all stable: it has held the same objects all along, so they are
     /// what the mirror knew. Put them and the dict back in the store.

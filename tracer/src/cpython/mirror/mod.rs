@@ -357,7 +357,11 @@ impl Mirror {
                 }
                 let e = &mut self.slab[slot as usize];
                 // A dormant node is not in the store: send the node whole.
-                let old_node = e.node.take().filter(|_| !dormant);
+                // Its items are still what its pages were checked against.
+                let (old_node, dormant_node) = match e.node.take() {
+                    Some(n) if dormant => (None, Some(n)),
+                    n => (n, None),
+                };
                 // Items at unchanged positions are not trusted on their
                 // address alone (one may have been freed and another made
                 // at its address and stored in its place within one line):
@@ -367,12 +371,14 @@ impl Mirror {
                     && is_items_container(&node)
                     && old_node
                         .as_ref()
+                        .or(dormant_node.as_ref())
                         .is_some_and(|o| o.kind == node.kind && o.attrs.is_none());
                 let mut kp = e.kid_pages.take();
                 let mut all_stable = true;
                 let mut handled = false;
                 if fast {
-                    let old = &old_node.as_ref().expect("checked").items;
+                    let base = old_node.as_ref().or(dormant_node.as_ref());
+                    let old = &base.expect("checked").items;
                     let (p, s) = diff::common_ends(old, &node.items);
                     let n = node.items.len();
                     let (mid_old, mid_new) = (&old[p..old.len() - s], &node.items[p..n - s]);
@@ -395,14 +401,38 @@ impl Mirror {
                         for &a in changed.iter().chain(&k.extras) {
                             self.next.push((a, 0, level + 1));
                         }
+                        let visited_again =
+                            |a: &RemoteAddr| changed.contains(a) || k.extras.contains(a);
+                        let revive: Vec<RemoteAddr> = if dormant {
+                            node.items
+                                .iter()
+                                .map(|a| RemoteAddr(a.0))
+                                .filter(|a| !visited_again(a))
+                                .collect()
+                        } else {
+                            Vec::new()
+                        };
                         if all_stable {
                             kp = Some(k);
                         }
-                        for a in mid_new {
-                            self.add_ref(RemoteAddr(a.0));
-                        }
-                        for a in mid_old {
-                            self.drop_ref(RemoteAddr(a.0));
+                        if dormant {
+                            // Its items' references went when it left the
+                            // state: hold them again, and put back in the
+                            // store those that left with it (unchanged, the
+                            // pages say; the changed ones are visited).
+                            for a in &node.items {
+                                self.add_ref(RemoteAddr(a.0));
+                            }
+                            for a in revive {
+                                self.revive_held(a, ops);
+                            }
+                        } else {
+                            for a in mid_new {
+                                self.add_ref(RemoteAddr(a.0));
+                            }
+                            for a in mid_old {
+                                self.drop_ref(RemoteAddr(a.0));
+                            }
                         }
                     }
                 }
