@@ -163,6 +163,11 @@ impl StopCodes {
         self.last_what = what;
     }
 
+    /// The thread of this stop, once [`StopCodes::begin`] was called.
+    pub fn thread(&self) -> Option<u32> {
+        self.thread
+    }
+
     /// Whether the code at `addr`, run by the top frame (`top`) or one
     /// below it, was seen alive without a gap.
     pub fn code_trusted(&self, addr: RemoteAddr, top: bool) -> bool {
@@ -290,12 +295,19 @@ impl Decoder {
             .chain(snap.globals.iter().map(|(_, v)| (RemoteAddr(v.0), held)))
             .chain(snap.value.map(|v| (RemoteAddr(v.0), false)))
             .collect();
+        let stop = self.caches.stops.thread().map(|thread| mirror::Stop {
+            thread,
+            depth: snap.stack.len() as u32,
+        });
         self.mirror.walk(
             mem,
             &self.python,
             &mut self.caches,
             &self.limits,
-            &roots,
+            mirror::Roots {
+                roots: &roots,
+                stop,
+            },
             heap_ops,
         );
         Ok(snap)

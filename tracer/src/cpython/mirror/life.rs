@@ -1,10 +1,12 @@
 //! Liveness of the mirror's objects: what left the state at a step is
 //! deleted from the store but kept dormant, and what comes back unchanged
 //! (same atom bytes, same dict version) is put back without decoding it.
+//! What left at a call (the caller's objects) is parked instead: kept in
+//! the store until a step of the caller or an outer frame does not reach it.
 
 use store::{ObjAddr, Op};
 
-use super::{kids, node_bytes, Entry, Mirror, MAX_DORMANT, MAX_DORMANT_BYTES};
+use super::{kids, node_bytes, Entry, Mirror, Stop, MAX_DORMANT, MAX_DORMANT_BYTES};
 use crate::addr::RemoteAddr;
 
 impl Mirror {
@@ -12,15 +14,27 @@ impl Mirror {
     /// visited at the previous step and not at this one (unless it is a
     /// stable object a container still holds), and stable objects no node
     /// refers to any more.
-    pub(super) fn sweep(&mut self, ops: &mut Vec<Op>) {
+    pub(super) fn sweep(&mut self, stop: Option<Stop>, ops: &mut Vec<Op>) {
         let step = self.step;
+        if let Some(stop) = stop {
+            self.unpark(stop, ops);
+        }
+        // One or more frames deeper in the same thread: what leaves is the
+        // previous step's frame's, still on the stack: parked at its depth.
+        let last = std::mem::replace(&mut self.last, stop);
+        let park = match (last, stop) {
+            (Some(l), Some(s)) if l.thread == s.thread && s.depth > l.depth => {
+                Some((l.thread, l.depth))
+            }
+            _ => None,
+        };
         let prev = std::mem::take(&mut self.touched_prev);
         for &slot in &prev {
             let e = &self.slab[slot as usize];
             if e.visited == step || e.visited == u64::MAX || e.dormant || (e.stable && e.refs > 0) {
                 continue;
             }
-            self.retire(slot, ops);
+            self.retire(slot, park, ops);
         }
         self.touched_prev = prev;
         while let Some(slot) = self.zeroed.pop() {
@@ -28,16 +42,39 @@ impl Mirror {
             if e.visited == step || e.visited == u64::MAX || e.dormant || e.refs > 0 {
                 continue;
             }
-            self.retire(slot, ops);
+            self.retire(slot, park, ops);
         }
         if self.dormant > MAX_DORMANT || self.dormant_bytes > MAX_DORMANT_BYTES {
-            self.forget_dormant();
+            self.forget_dormant(ops);
         }
     }
 
-    /// An object left the state: delete it from the store, keep what is
-    /// known of it (dormant).
-    fn retire(&mut self, slot: u32, ops: &mut Vec<Op>) {
+    /// A step of `stop.thread` at `stop.depth`: its entries parked by this
+    /// frame or deeper ones that this step did not reach are gone from the
+    /// state for good; delete them from the store.
+    fn unpark(&mut self, stop: Stop, ops: &mut Vec<Op>) {
+        let Some(i) = self.parked.iter().position(|(t, _)| *t == stop.thread) else {
+            return;
+        };
+        let mut list = std::mem::take(&mut self.parked[i].1);
+        while let Some(&(depth, slot)) = list.last() {
+            if depth < stop.depth {
+                break;
+            }
+            list.pop();
+            let e = &mut self.slab[slot as usize];
+            if e.parked && e.visited != self.step {
+                e.parked = false;
+                ops.push(Op::HeapDel(ObjAddr(e.addr.0)));
+            }
+        }
+        self.parked[i].1 = list;
+    }
+
+    /// An object left the state: delete it from the store (or, `park`ed
+    /// by a thread's frame at a depth, keep it there), keep what is known of
+    /// it (dormant).
+    fn retire(&mut self, slot: u32, park: Option<(u32, u32)>, ops: &mut Vec<Op>) {
         let e = &mut self.slab[slot as usize];
         let Some(node) = e.node.take() else {
             self.delete(slot);
@@ -46,7 +83,20 @@ impl Mirror {
         e.dormant = true;
         self.dormant += 1;
         self.dormant_bytes += node_bytes(&node);
-        ops.push(Op::HeapDel(ObjAddr(e.addr.0)));
+        match park {
+            Some((thread, depth)) => {
+                e.parked = true;
+                let i = match self.parked.iter().position(|(t, _)| *t == thread) {
+                    Some(i) => i,
+                    None => {
+                        self.parked.push((thread, Vec::new()));
+                        self.parked.len() - 1
+                    }
+                };
+                self.parked[i].1.push((depth, slot));
+            }
+            None => ops.push(Op::HeapDel(ObjAddr(e.addr.0))),
+        }
         for a in kids(&node) {
             self.drop_ref(a);
         }
@@ -61,14 +111,19 @@ impl Mirror {
         self.free.push(slot);
     }
 
-    fn forget_dormant(&mut self) {
+    fn forget_dormant(&mut self, ops: &mut Vec<Op>) {
         for slot in 0..self.slab.len() as u32 {
-            if self.slab[slot as usize].dormant {
+            let e = &self.slab[slot as usize];
+            if e.dormant {
+                if e.parked {
+                    ops.push(Op::HeapDel(ObjAddr(e.addr.0)));
+                }
                 self.delete(slot);
             }
         }
         self.dormant = 0;
         self.dormant_bytes = 0;
+        self.parked.clear();
     }
 
     /// An item of a container that came back into the state, found
@@ -88,15 +143,18 @@ impl Mirror {
         e.dormant = false;
         self.dormant = self.dormant.saturating_sub(1);
         self.dormant_bytes = self.dormant_bytes.saturating_sub(node_bytes(&node));
-        ops.push(Op::HeapSet(ObjAddr(addr.0), node));
+        if !std::mem::replace(&mut e.parked, false) {
+            ops.push(Op::HeapSet(ObjAddr(addr.0), node));
+        }
         self.mark(i, 0);
     }
 
     /// A dormant dict came back with the same version tag and items that
     /// were all stable: it has held the same objects all along, so they are
-    /// what the mirror knew. Put them and the dict back in the store.
+    /// what the mirror knew. Put them and the dict back in the store (what
+    /// of them is not still there, parked; `in_store`: the dict is).
     /// False (nothing done) when one of them is not known any more.
-    pub(super) fn revive_kids(&mut self, slot: u32, ops: &mut Vec<Op>) -> bool {
+    pub(super) fn revive_kids(&mut self, slot: u32, in_store: bool, ops: &mut Vec<Op>) -> bool {
         let Some(node) = self.slab[slot as usize].node.clone() else {
             return false;
         };
@@ -122,11 +180,15 @@ impl Mirror {
                 let kid = e.node.clone().expect("checked");
                 self.dormant = self.dormant.saturating_sub(1);
                 self.dormant_bytes = self.dormant_bytes.saturating_sub(node_bytes(&kid));
-                ops.push(Op::HeapSet(ObjAddr(e.addr.0), kid));
+                if !std::mem::replace(&mut e.parked, false) {
+                    ops.push(Op::HeapSet(ObjAddr(e.addr.0), kid));
+                }
             }
             self.mark(i, 0);
         }
-        ops.push(Op::HeapSet(ObjAddr(self.slab[slot as usize].addr.0), node));
+        if !in_store {
+            ops.push(Op::HeapSet(ObjAddr(self.slab[slot as usize].addr.0), node));
+        }
         true
     }
 }

@@ -57,6 +57,10 @@ struct Entry {
     /// is reached again, the key or the dict version may show it unchanged
     /// without decoding it (a caller's objects while a callee runs).
     dormant: bool,
+    /// Dormant, but still in the store: it left the state at a call, held
+    /// by the caller (see [`Stop`]), and is deleted from the store only if
+    /// a step of that frame or an outer one does not reach it again.
+    parked: bool,
 }
 
 impl Entry {
@@ -74,12 +78,30 @@ impl Entry {
             kid_pages: None,
             dict_tag: None,
             dormant: false,
+            parked: false,
         }
     }
 }
 
 /// The window of a visit that needs none (an object that cannot change).
 const FIXED: usize = usize::MAX;
+
+/// Where the step of a walk is: objects that leave the state at a step
+/// deeper in the same thread than the previous one are that step's
+/// caller's (or an outer frame's), and usually come back when it resumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stop {
+    pub thread: u32,
+    /// Frames on the thread's stack.
+    pub depth: u32,
+}
+
+/// What a walk starts from: the roots (each with whether it is held, see
+/// [`Mirror::reuse_held`]), and where the step is.
+pub(crate) struct Roots<'a> {
+    pub roots: &'a [(RemoteAddr, bool)],
+    pub stop: Option<Stop>,
+}
 
 /// One object to (re)decode in the current wave.
 struct Visit {
@@ -121,6 +143,11 @@ pub(crate) struct Mirror {
     /// Dormant entries held, and roughly the bytes of their nodes.
     dormant: usize,
     dormant_bytes: usize,
+    /// Parked entries, per thread, with the depth of the frame they left
+    /// with (never decreasing towards the end of each list).
+    parked: Vec<(u32, Vec<(u32, u32)>)>,
+    /// The previous walk's place.
+    last: Option<Stop>,
 }
 
 /// Bounds on dormant entries: past either they are all forgotten.
@@ -219,18 +246,18 @@ impl Mirror {
         })
     }
 
-    /// Walk everything reachable from `roots` (each at attribute depth 1;
-    /// the flag says the root is held, see [`Mirror::reuse_held`]) and append
-    /// the ops that bring the previous step's heap to this one.
+    /// Walk everything reachable from the roots (each at attribute depth 1)
+    /// and append the ops that bring the previous step's heap to this one.
     pub fn walk(
         &mut self,
         mem: &dyn Memory,
         py: &Python,
         caches: &mut Caches,
         limits: &Limits,
-        roots: &[(RemoteAddr, bool)],
+        from: Roots<'_>,
         ops: &mut Vec<Op>,
     ) {
+        let Roots { roots, stop } = from;
         self.step += 1;
         let step = self.step;
         std::mem::swap(&mut self.touched, &mut self.touched_prev);
@@ -294,6 +321,8 @@ impl Mirror {
                 let e = &mut self.slab[slot as usize];
                 let addr = e.addr;
                 let dormant = std::mem::replace(&mut e.dormant, false);
+                // Parked: still in the store, so nothing to send back.
+                let parked = std::mem::replace(&mut e.parked, false);
                 if dormant {
                     let b = e.node.as_ref().map_or(0, node_bytes);
                     self.dormant = self.dormant.saturating_sub(1);
@@ -308,7 +337,7 @@ impl Mirror {
                         false,
                     ),
                     Some(FIXED) => {
-                        if dormant {
+                        if dormant && !parked {
                             let node = e.node.clone().expect("checked");
                             ops.push(Op::HeapSet(ObjAddr(addr.0), node));
                         }
@@ -319,7 +348,7 @@ impl Mirror {
                         let k = e.key.len();
                         if e.node.is_some() && k != 0 && data.get(8..8 + k) == Some(&e.key[..]) {
                             // The same immutable atom: same node, no children.
-                            if dormant {
+                            if dormant && !parked {
                                 let node = e.node.clone().expect("checked");
                                 ops.push(Op::HeapSet(ObjAddr(addr.0), node));
                             }
@@ -334,7 +363,7 @@ impl Mirror {
                                 // objects: nothing to visit.
                                 continue;
                             }
-                            if kids_ok && self.revive_kids(slot, ops) {
+                            if kids_ok && self.revive_kids(slot, parked, ops) {
                                 continue;
                             }
                             let old = self.slab[slot as usize].node.clone();
@@ -356,10 +385,12 @@ impl Mirror {
                     tag = None;
                 }
                 let e = &mut self.slab[slot as usize];
-                // A dormant node is not in the store: send the node whole.
-                // Its items are still what its pages were checked against.
+                // A dormant node that is not parked is not in the store: it
+                // is sent whole. Its items are still what its pages were
+                // checked against; the references of a dormant node's items
+                // went when it left the state.
                 let (old_node, dormant_node) = match e.node.take() {
-                    Some(n) if dormant => (None, Some(n)),
+                    Some(n) if dormant && !parked => (None, Some(n)),
                     n => (n, None),
                 };
                 // Items at unchanged positions are not trusted on their
@@ -448,7 +479,7 @@ impl Mirror {
                     for a in kids(&node) {
                         self.add_ref(a);
                     }
-                    if let Some(old) = &old_node {
+                    if let Some(old) = old_node.as_ref().filter(|_| !dormant) {
                         for a in kids(old) {
                             self.drop_ref(a);
                         }
@@ -484,7 +515,7 @@ impl Mirror {
             }
             std::mem::swap(&mut self.queue, &mut self.next);
         }
-        self.sweep(ops);
+        self.sweep(stop, ops);
     }
 
     /// Forget everything (the next walk sends every node again).
@@ -497,6 +528,8 @@ impl Mirror {
         self.zeroed.clear();
         self.dormant = 0;
         self.dormant_bytes = 0;
+        self.parked.clear();
+        self.last = None;
     }
 }
 
