@@ -8,10 +8,14 @@
 //! re-decoded when reached again at a better depth), so the state it leaves
 //! in the store is the state a full walk would produce.
 
-use store::{Node, ObjAddr, Op};
+use store::{ObjAddr, Op};
 
+mod entry;
 mod held;
 mod life;
+
+use entry::{better, is_items_container, kids, node_bytes, same_items, Entry, Visit, FIXED};
+pub(crate) use entry::{Roots, Stop};
 
 use super::keys::{atom_key, dict_tag, WINDOW};
 use super::objects::{self, Limits};
@@ -22,105 +26,15 @@ use crate::diff;
 use crate::kinds;
 use crate::mem::Memory;
 
-/// What the mirror knows about one object of the last step.
-struct Entry {
-    addr: RemoteAddr,
-    /// The node the store holds (`None` until first decoded).
-    node: Option<Node>,
-    /// For immutable atoms: the object's bytes after the refcount, which
-    /// determine its node completely; equal bytes mean an equal node.
-    key: Vec<u8>,
-    /// The node cannot change while the object lives (immutable atoms,
-    /// instances of static types whose class cannot be reassigned). Such
-    /// nodes have no children.
-    stable: bool,
-    /// Step of the last visit, and the attribute depth of that visit.
-    visited: u64,
-    vdepth: u8,
-    /// How many times the nodes of the mirror refer to this object.
-    refs: u32,
-    /// A container every item of which was a stable object the mirror held
-    /// when its items were last looked at: items at unchanged positions
-    /// need no visit.
-    kids_stable: bool,
-    /// [`Mirror::breaks`] when `kids_stable` was decided.
-    kids_epoch: u64,
-    /// For such a container: the pages its items' keys lie on, to check
-    /// them all with a few page compares (`held`).
-    kid_pages: Option<Box<held::KidPages>>,
-    /// For a dict: its version tag when decoded, and whether it was too deep
-    /// for items then. CPython gives a dict a new version, never used
-    /// before, at every change and at its creation: the same tag is the same
-    /// items.
-    dict_tag: Option<(u64, bool)>,
-    /// Not reachable any more (the store has deleted it), but kept: when it
-    /// is reached again, the key or the dict version may show it unchanged
-    /// without decoding it (a caller's objects while a callee runs).
-    dormant: bool,
-    /// Dormant, but still in the store: it left the state at a call, held
-    /// by the caller (see [`Stop`]), and is deleted from the store only if
-    /// a step of that frame or an outer one does not reach it again.
-    parked: bool,
-}
-
-impl Entry {
-    fn new(addr: RemoteAddr) -> Entry {
-        Entry {
-            addr,
-            node: None,
-            key: Vec::new(),
-            stable: false,
-            visited: 0,
-            vdepth: 0,
-            refs: 0,
-            kids_stable: false,
-            kids_epoch: 0,
-            kid_pages: None,
-            dict_tag: None,
-            dormant: false,
-            parked: false,
-        }
-    }
-}
-
-/// The window of a visit that needs none (an object that cannot change).
-const FIXED: usize = usize::MAX;
-
-/// Where the step of a walk is: objects that leave the state at a step
-/// deeper in the same thread than the previous one are that step's
-/// caller's (or an outer frame's), and usually come back when it resumes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stop {
-    pub thread: u32,
-    /// Frames on the thread's stack.
-    pub depth: u32,
-}
-
-/// What a walk starts from: the roots (each with whether it is held, see
-/// [`Mirror::reuse_held`]), and where the step is.
-pub(crate) struct Roots<'a> {
-    pub roots: &'a [(RemoteAddr, bool)],
-    pub stop: Option<Stop>,
-}
-
-/// One object to (re)decode in the current wave.
-struct Visit {
-    slot: u32,
-    depth: u8,
-    level: u32,
-    /// Its window in the wave's batch ([`FIXED`]: none needed), `None`
-    /// over the object budget.
-    win: Option<usize>,
-}
-
 /// Objects of the previous step, by address, with their decoded nodes.
 ///
-/// After each walk it holds exactly the objects reachable at that step:
+/// After each walk the store holds the objects reachable at that step:
 /// every object visited, plus stable objects held (`refs`) by the nodes of
-/// visited containers at positions that did not change. Mutable objects are
-/// visited at every step they are reachable, so liveness is a sweep of
-/// what was visited at the previous step and is not now, and of stable
-/// objects no node refers to any more.
+/// visited containers at positions that did not change; and the objects
+/// outer frames of the thread left behind, parked (`life.rs`). Mutable
+/// objects are visited at every step they are reachable, so liveness is a
+/// sweep of what was visited at the previous step and is not now, and of
+/// stable objects no node refers to any more.
 #[derive(Default)]
 pub(crate) struct Mirror {
     slab: Vec<Entry>,
@@ -153,23 +67,6 @@ pub(crate) struct Mirror {
 /// Bounds on dormant entries: past either they are all forgotten.
 const MAX_DORMANT: usize = 200_000;
 const MAX_DORMANT_BYTES: usize = 64 << 20;
-
-/// Roughly the memory a node holds.
-fn node_bytes(n: &Node) -> usize {
-    64 + n.text.len() + n.items.len() * 8 + n.attrs.as_ref().map_or(0, |a| a.len() * 24)
-}
-
-fn better(new: u8, old: u8) -> bool {
-    new != 0 && (old == 0 || new < old)
-}
-
-/// The objects a node refers to (items, then attribute values).
-fn kids(node: &Node) -> impl Iterator<Item = RemoteAddr> + '_ {
-    node.items
-        .iter()
-        .chain(node.attrs.iter().flatten().map(|(_, v)| v))
-        .map(|a| RemoteAddr(a.0))
-}
 
 impl Mirror {
     fn slot_of(&mut self, addr: RemoteAddr) -> u32 {
@@ -531,23 +428,4 @@ impl Mirror {
         self.parked.clear();
         self.last = None;
     }
-}
-
-/// Whether two short runs of items hold the same objects (in any order).
-fn same_items(a: &[ObjAddr], b: &[ObjAddr]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let (mut a, mut b) = (a.to_vec(), b.to_vec());
-    a.sort_unstable_by_key(|x| x.0);
-    b.sort_unstable_by_key(|x| x.0);
-    a == b
-}
-
-/// A container node whose children are exactly its items.
-fn is_items_container(node: &Node) -> bool {
-    matches!(
-        node.kind,
-        kinds::LIST | kinds::TUPLE | kinds::DICT | kinds::SET | kinds::FROZENSET
-    ) && node.attrs.is_none()
 }
