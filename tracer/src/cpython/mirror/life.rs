@@ -133,20 +133,42 @@ impl Mirror {
         let Some(&i) = self.index.get(&addr) else {
             return;
         };
-        let e = &mut self.slab[i as usize];
-        if !e.dormant || e.visited == self.step {
+        let e = &self.slab[i as usize];
+        if !e.dormant || e.visited == self.step || e.node.is_none() {
             return;
         }
-        let Some(node) = e.node.clone() else {
-            return;
-        };
-        e.dormant = false;
-        self.dormant = self.dormant.saturating_sub(1);
-        self.dormant_bytes = self.dormant_bytes.saturating_sub(node_bytes(&node));
-        if !std::mem::replace(&mut e.parked, false) {
-            ops.push(Op::HeapSet(ObjAddr(addr.0), node));
-        }
+        self.wake_unchanged(i, ops);
         self.mark(i, 0);
+    }
+
+    /// Entry `slot` is reached again: neither dormant nor parked any more.
+    /// Whether it was (dormant, parked).
+    pub(super) fn wake(&mut self, slot: u32) -> (bool, bool) {
+        let e = &mut self.slab[slot as usize];
+        let dormant = std::mem::replace(&mut e.dormant, false);
+        let parked = std::mem::replace(&mut e.parked, false);
+        if dormant {
+            let b = e.node.as_ref().map_or(0, node_bytes);
+            self.dormant = self.dormant.saturating_sub(1);
+            self.dormant_bytes = self.dormant_bytes.saturating_sub(b);
+        }
+        (dormant, parked)
+    }
+
+    /// [`Mirror::wake`] an entry whose node is still right, and put the
+    /// node back in the store if it left it (dormant, not parked).
+    fn wake_unchanged(&mut self, slot: u32, ops: &mut Vec<Op>) {
+        if let (true, false) = self.wake(slot) {
+            self.put_back(slot, ops);
+        }
+    }
+
+    /// Send the node of entry `slot` to the store again, whole.
+    pub(super) fn put_back(&self, slot: u32, ops: &mut Vec<Op>) {
+        let e = &self.slab[slot as usize];
+        if let Some(node) = &e.node {
+            ops.push(Op::HeapSet(ObjAddr(e.addr.0), node.clone()));
+        }
     }
 
     /// A dormant dict came back with the same version tag and items that
@@ -175,15 +197,7 @@ impl Mirror {
             if e.visited == self.step {
                 continue;
             }
-            if e.dormant {
-                e.dormant = false;
-                let kid = e.node.clone().expect("checked");
-                self.dormant = self.dormant.saturating_sub(1);
-                self.dormant_bytes = self.dormant_bytes.saturating_sub(node_bytes(&kid));
-                if !std::mem::replace(&mut e.parked, false) {
-                    ops.push(Op::HeapSet(ObjAddr(e.addr.0), kid));
-                }
-            }
+            self.wake_unchanged(i, ops);
             self.mark(i, 0);
         }
         if !in_store {

@@ -214,20 +214,13 @@ impl Mirror {
             self.next.clear();
             for vi in 0..self.visits.len() {
                 let v = &self.visits[vi];
-                let (slot, depth, level) = (v.slot, v.depth, v.level);
-                let e = &mut self.slab[slot as usize];
-                let addr = e.addr;
-                let dormant = std::mem::replace(&mut e.dormant, false);
+                let (slot, depth, level, win) = (v.slot, v.depth, v.level, v.win);
+                let addr = self.slab[slot as usize].addr;
                 // Parked: still in the store, so nothing to send back.
-                let parked = std::mem::replace(&mut e.parked, false);
-                if dormant {
-                    let b = e.node.as_ref().map_or(0, node_bytes);
-                    self.dormant = self.dormant.saturating_sub(1);
-                    self.dormant_bytes = self.dormant_bytes.saturating_sub(b);
-                }
+                let (dormant, parked) = self.wake(slot);
                 let e = &self.slab[slot as usize];
                 let mut tag = None;
-                let (node, key, stable) = match v.win {
+                let (node, key, stable) = match win {
                     None => (
                         objects::unreadable("?", "object budget of this snapshot exhausted"),
                         Vec::new(),
@@ -235,8 +228,7 @@ impl Mirror {
                     ),
                     Some(FIXED) => {
                         if dormant && !parked {
-                            let node = e.node.clone().expect("checked");
-                            ops.push(Op::HeapSet(ObjAddr(addr.0), node));
+                            self.put_back(slot, ops);
                         }
                         continue;
                     }
@@ -246,8 +238,7 @@ impl Mirror {
                         if e.node.is_some() && k != 0 && data.get(8..8 + k) == Some(&e.key[..]) {
                             // The same immutable atom: same node, no children.
                             if dormant && !parked {
-                                let node = e.node.clone().expect("checked");
-                                ops.push(Op::HeapSet(ObjAddr(addr.0), node));
+                                self.put_back(slot, ops);
                             }
                             continue;
                         }
@@ -329,30 +320,20 @@ impl Mirror {
                         for &a in changed.iter().chain(&k.extras) {
                             self.next.push((a, 0, level + 1));
                         }
-                        let visited_again =
-                            |a: &RemoteAddr| changed.contains(a) || k.extras.contains(a);
-                        let revive: Vec<RemoteAddr> = if dormant {
-                            node.items
-                                .iter()
-                                .map(|a| RemoteAddr(a.0))
-                                .filter(|a| !visited_again(a))
-                                .collect()
-                        } else {
-                            Vec::new()
-                        };
-                        if all_stable {
-                            kp = Some(k);
-                        }
                         if dormant {
                             // Its items' references went when it left the
                             // state: hold them again, and put back in the
                             // store those that left with it (unchanged, the
-                            // pages say; the changed ones are visited).
+                            // pages say; the changed ones and the extras are
+                            // visited).
                             for a in &node.items {
                                 self.add_ref(RemoteAddr(a.0));
                             }
-                            for a in revive {
-                                self.revive_held(a, ops);
+                            for a in &node.items {
+                                let a = RemoteAddr(a.0);
+                                if !changed.contains(&a) && !k.extras.contains(&a) {
+                                    self.revive_held(a, ops);
+                                }
                             }
                         } else {
                             for a in mid_new {
@@ -361,6 +342,9 @@ impl Mirror {
                             for a in mid_old {
                                 self.drop_ref(RemoteAddr(a.0));
                             }
+                        }
+                        if all_stable {
+                            kp = Some(k);
                         }
                     }
                 }
