@@ -4,7 +4,7 @@
 //! while its callees run (they usually come back when it resumes), so the
 //! check is made where no caller is left: at every module-level step the
 //! heap holds exactly the objects reachable from the step's bindings and
-//! value.
+//! value. On every supported interpreter present.
 
 mod common;
 
@@ -39,16 +39,24 @@ fn reachable(state: &State) -> HashSet<ObjAddr> {
 
 #[test]
 fn module_level_steps_hold_only_reachable_objects() {
-    let Some(py) = common::interpreter("3.11") else {
-        eprintln!("SKIPPED: python3.11 not present");
+    let pythons: Vec<_> = common::interpreters()
+        .into_iter()
+        .filter(|p| p.supported())
+        .collect();
+    if pythons.is_empty() {
+        eprintln!("SKIPPED: no supported interpreter present");
         return;
-    };
+    }
     let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
-    for name in FIXTURES {
-        let fixture = common::repo_root().join("tests/fixtures").join(name);
-        let hsr = dir.path().join(format!("{name}.hsr"));
+    let runs = pythons
+        .iter()
+        .flat_map(|p| FIXTURES.iter().map(move |&f| (p, f)));
+    for (py, file) in runs {
+        let name = format!("{file} on {}", py.minor);
+        let fixture = common::repo_root().join("tests/fixtures").join(file);
+        let hsr = dir.path().join(format!("{file}-{}.hsr", py.minor));
         let out = common::run_record(&hindsight, &py.path, &fixture, &hsr).unwrap();
         assert!(out.status.success(), "{name}: {out:?}");
         let reader = Reader::open(&hsr).unwrap();
