@@ -22,7 +22,7 @@ use crate::diff::Differ;
 use crate::filter::{main_script_dir, stdlib_dirs, FileFilter, FilterSpec};
 use crate::ptrace::{Stop, Tracee};
 use crate::record::{need_symbol, Granularity, ProgressFn, RecordError, RecordOutcome};
-use crate::recorder::{pass_stray_breakpoint, tick_progress, Recorder};
+use crate::recorder::{pass_stray_breakpoint, release_forked_child, tick_progress, Recorder};
 use crate::seize::SeizeError;
 use crate::threads;
 
@@ -263,6 +263,10 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
             Stop::Signal { tid, sig } => tracee.resume(tid, Some(sig))?,
             Stop::NewThread { parent, tid } => {
                 rec.on_new_thread(&mut tracee, parent, tid, runtime, trap)?
+            }
+            Stop::Forked { parent, child } => {
+                release_forked_child(&mut tracee, child, layout, runtime, trap)?;
+                tracee.resume(parent, None)?;
             }
             Stop::ThreadExit { .. } => {}
             Stop::Exec { .. } => {

@@ -67,6 +67,16 @@ impl Tracee {
     pub fn forget_breakpoints(&mut self) {
         self.breakpoints.clear();
         self.cleared.clear();
+        self.adopted.clear();
+    }
+
+    /// Report stops at the int3 at `addr` as breakpoint stops; its owner
+    /// wrote it and removes it (ptrace cannot write there: the probe's code,
+    /// mapped shared and read-only in the target).
+    pub fn adopt_breakpoint(&mut self, addr: RemoteAddr) {
+        if !self.adopted.contains(&addr.0) {
+            self.adopted.push(addr.0);
+        }
     }
 
     /// Whether there is a breakpoint at `addr`.

@@ -14,6 +14,7 @@ use symbols::Layout;
 
 use crate::addr::RemoteAddr;
 use crate::mem::{MemError, Memory};
+use crate::probe::Probe;
 use crate::procmem::ProcMem;
 use crate::ptrace::{TraceError, Tracee};
 
@@ -38,6 +39,51 @@ pub fn trap_address(
             log::info!(target: "tracer::hook", "no room for a returning trap after {TRAP_FUNCTION}: its return is emulated");
             (function, false)
         }
+    })
+}
+
+/// Where the trace function points (`hook_fn`) and where a thread calling
+/// it stops (`addr`), as [`choose_trap`] set them up.
+pub struct Trap {
+    pub hook_fn: RemoteAddr,
+    pub addr: RemoteAddr,
+    /// The stopped thread returns 0 by itself when resumed.
+    pub returning: bool,
+    /// The probe, when the trace function is its entry.
+    pub probe: Option<Probe>,
+}
+
+/// The probe (placed with the stopped thread `tid`) when `probe` asks for
+/// it and the target allows it, else [`trap_address`]'s trap next to
+/// `function`.
+pub fn choose_trap(
+    tracee: &mut Tracee,
+    tid: crate::addr::Tid,
+    function: RemoteAddr,
+    probe: bool,
+) -> Result<Trap, TraceError> {
+    if probe {
+        let at = tracee.entry_point()?;
+        match Probe::install(tracee, tid, at) {
+            Ok(p) => {
+                return Ok(Trap {
+                    hook_fn: p.entry(),
+                    addr: p.trap(),
+                    returning: true,
+                    probe: Some(p),
+                })
+            }
+            Err(e) => {
+                log::warn!(target: "tracer::hook", "recording without the probe (each stop reads the target with process_vm_readv): {e}");
+            }
+        }
+    }
+    let (addr, returning) = trap_address(tracee, function)?;
+    Ok(Trap {
+        hook_fn: addr,
+        addr,
+        returning,
+        probe: None,
     })
 }
 
@@ -226,6 +272,25 @@ pub fn uninstall_running(
 ) -> Result<(), MemError> {
     uninstall(mem, layout, tstate)?;
     count_trace_function(mem, layout, runtime, tstate, -1)
+}
+
+/// Undo the trace hook of a 3.8-3.11 interpreter (every thread state, and
+/// line events of the frames on the stacks) while every thread is stopped
+/// but none is in the trap: detaching in the middle of a blocked wait.
+pub fn unhook_running(
+    mem: &ProcMem,
+    layout: &Layout,
+    runtime: RemoteAddr,
+    tstate: RemoteAddr,
+    trap: RemoteAddr,
+) -> Result<(), MemError> {
+    uninstall(mem, layout, tstate)?;
+    count_trace_function(mem, layout, runtime, tstate, -1)?;
+    crate::threads::unhook_all(mem, layout, runtime, trap)?;
+    if let Err(e) = crate::threads::restore_line_events(mem, layout, runtime) {
+        log::warn!(target: "tracer::hook", "line events not restored in some frame: {e}");
+    }
+    Ok(())
 }
 
 /// Stop line events for one frame (a `PyFrameObject`): what a recorder does

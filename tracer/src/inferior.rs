@@ -9,6 +9,7 @@
 //! the value means.
 
 use crate::addr::{RemoteAddr, Tid};
+use crate::mem::Memory;
 use crate::ptrace::{Regs, Stop, TraceError, Tracee};
 
 /// Integer argument registers of the System V x86-64 calling convention.
@@ -22,6 +23,9 @@ const STACK_GAP: u64 = 256;
 /// Stops of the calling thread tolerated during one call (signals passed on
 /// to the program) before giving up.
 const MAX_STOPS: usize = 10_000;
+
+/// `syscall`, the instruction an inferior system call runs.
+const SYSCALL: [u8; 2] = [0x0f, 0x05];
 
 /// An inferior call failed.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +83,60 @@ impl Tracee {
         result
     }
 
+    /// Make the stopped thread `tid` run system call `nr` with `args` and
+    /// come back with its result (`-errno` on failure, as the kernel gives
+    /// it). `at` is an address never executed again by the program (the
+    /// executable's entry point): a `syscall` instruction and an int3 are
+    /// written there for the call and the original bytes put back. The
+    /// thread is left stopped with exactly the registers it had.
+    pub fn call_syscall(
+        &mut self,
+        tid: Tid,
+        nr: i64,
+        args: &[u64],
+        at: RemoteAddr,
+    ) -> Result<i64, InferiorError> {
+        if args.len() > MAX_ARGS {
+            return Err(InferiorError::TooManyArgs(args.len()));
+        }
+        let saved = self.regs(tid)?;
+        let mut orig = [0u8; SYSCALL.len()];
+        self.mem.read(at, &mut orig)?;
+        self.mem.write_via(tid, at, &SYSCALL)?;
+        let back = RemoteAddr(at.0 + SYSCALL.len() as u64);
+        let ours = !self.has_breakpoint(back);
+        if ours {
+            self.set_breakpoint(back)?;
+        }
+        let mut regs = saved;
+        let slots = [
+            &mut regs.rdi,
+            &mut regs.rsi,
+            &mut regs.rdx,
+            &mut regs.r10,
+            &mut regs.r8,
+            &mut regs.r9,
+        ];
+        for (slot, &a) in slots.into_iter().zip(args) {
+            *slot = a;
+        }
+        regs.rax = nr as u64;
+        regs.rip = at.0;
+        regs.orig_rax = u64::MAX;
+        let result = self
+            .set_regs(tid, &regs)
+            .map_err(InferiorError::from)
+            .and_then(|_| self.run_until(tid, back, None, at));
+        if !matches!(result, Err(InferiorError::Ended(..))) {
+            if ours {
+                self.clear_breakpoint(back)?;
+            }
+            self.mem.write_via(tid, at, &orig)?;
+            self.set_regs(tid, &saved)?;
+        }
+        result.map(|rax| rax as i64)
+    }
+
     fn run_call(
         &mut self,
         tid: Tid,
@@ -110,19 +168,35 @@ impl Tracee {
         // Not in a system call: the kernel must not restart one on resume.
         regs.orig_rax = u64::MAX;
         self.set_regs(tid, &regs)?;
+        self.run_until(tid, ret_trap, Some(sp.wrapping_add(8)), func)
+    }
+
+    /// Resume `tid` until it stops at the breakpoint `trap` (with the stack
+    /// at `rsp`, when given), passing the program's own signals on; its
+    /// `rax` then. `what` names the call in errors.
+    fn run_until(
+        &mut self,
+        tid: Tid,
+        trap: RemoteAddr,
+        rsp: Option<u64>,
+        what: RemoteAddr,
+    ) -> Result<u64, InferiorError> {
         self.resume(tid, None)?;
-        let lost = |why: String| InferiorError::Lost { func, tid, why };
+        let lost = |why: String| InferiorError::Lost {
+            func: what,
+            tid,
+            why,
+        };
         for _ in 0..MAX_STOPS {
             match self.wait()? {
-                Stop::Breakpoint { tid: t, addr, regs } if t == tid && addr == ret_trap => {
-                    if regs.rsp != sp.wrapping_add(8) {
+                Stop::Breakpoint { tid: t, addr, regs } if t == tid && addr == trap => {
+                    if let Some(sp) = rsp.filter(|&sp| sp != regs.rsp) {
                         return Err(lost(format!(
-                            "it returned with the stack at {:#x}, not {:#x}",
-                            regs.rsp,
-                            sp.wrapping_add(8)
+                            "it returned with the stack at {:#x}, not {sp:#x}",
+                            regs.rsp
                         )));
                     }
-                    log::debug!(target: "tracer::inferior", "call of {func} in {tid} returned {:#x}", regs.rax);
+                    log::debug!(target: "tracer::inferior", "call at {what} in {tid} returned {:#x}", regs.rax);
                     return Ok(regs.rax);
                 }
                 Stop::Signal { tid: t, sig } if t == tid => {
@@ -131,10 +205,10 @@ impl Tracee {
                     self.resume(tid, Some(sig))?;
                 }
                 Stop::Exited { code } => {
-                    return Err(InferiorError::Ended(format!("exit status {code}"), func))
+                    return Err(InferiorError::Ended(format!("exit status {code}"), what))
                 }
                 Stop::Killed { sig } => {
-                    return Err(InferiorError::Ended(format!("signal {sig}"), func))
+                    return Err(InferiorError::Ended(format!("signal {sig}"), what))
                 }
                 other => return Err(lost(format!("unexpected stop {other:?}"))),
             }

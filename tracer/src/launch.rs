@@ -57,6 +57,7 @@ impl Tracee {
             early: Vec::new(),
             breakpoints: HashMap::new(),
             cleared: Vec::new(),
+            adopted: Vec::new(),
             finished: false,
             seized: false,
             _not_send: PhantomData,

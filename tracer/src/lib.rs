@@ -10,6 +10,7 @@ pub mod kinds;
 mod launch;
 pub mod mem;
 pub mod prefetch;
+pub mod probe;
 pub mod procmem;
 pub mod ptrace;
 pub mod render;

@@ -61,6 +61,19 @@ pub trait Memory {
         view_by_read(self, addr, len, scratch, f)
     }
 
+    /// A number naming this stop, when this memory can tell what changed
+    /// since the previous stop ([`Memory::unchanged_since`]); 0 when not.
+    fn stop_serial(&self) -> u64 {
+        0
+    }
+
+    /// Whether `[addr, addr + len)` certainly holds what it held at stop
+    /// `serial` (false when that cannot be told: only the previous stop's
+    /// serial can answer true).
+    fn unchanged_since(&self, _serial: u64, _addr: RemoteAddr, _len: usize) -> bool {
+        false
+    }
+
     /// Read a native-endian `u64`.
     fn read_u64(&self, addr: RemoteAddr) -> Result<u64, MemError> {
         let mut b = [0u8; 8];

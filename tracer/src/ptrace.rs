@@ -35,6 +35,11 @@ pub enum Stop {
     /// A new thread appeared (PTRACE_EVENT_CLONE). Both `parent` and `tid`
     /// are stopped; the caller resumes each of them.
     NewThread { parent: Tid, tid: Tid },
+    /// A thread forked (PTRACE_EVENT_FORK): the child process, a copy of
+    /// the target with its hooks, is attached and stopped. The caller
+    /// undoes what it changed in the child's memory, lets it go with
+    /// [`Tracee::release_fork`], and resumes `parent`.
+    Forked { parent: Tid, child: Tid },
     /// A thread (not the main one) exited.
     ThreadExit { tid: Tid },
     /// The process exec'd a new program (PTRACE_EVENT_EXEC): every other
@@ -102,6 +107,7 @@ pub(crate) struct Thread {
 /// Options set on every tracee: follow threads, see execs, die with us, and
 /// mark syscall stops (we do not ask for them, but never confuse them).
 pub(crate) const OPTIONS: i32 = libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEFORK
     | libc::PTRACE_O_TRACEEXEC
     | libc::PTRACE_O_EXITKILL
     | libc::PTRACE_O_TRACESYSGOOD;
@@ -126,6 +132,9 @@ pub struct Tracee {
     pub(crate) breakpoints: HashMap<u64, u8>,
     /// Breakpoints cleared lately (ring of at most CLEARED_MEMORY).
     pub(crate) cleared: Vec<u64>,
+    /// Breakpoints whose int3 their owner writes and removes (code ptrace
+    /// cannot write: the probe's shared mapping).
+    pub(crate) adopted: Vec<u64>,
     /// The process is gone, detached or killed: nothing left to clean up.
     pub(crate) finished: bool,
     /// Taken with PTRACE_SEIZE (attach), not launched: stopped with
@@ -317,7 +326,7 @@ impl Tracee {
         if sig == libc::SIGTRAP {
             let mut regs = self.regs(tid)?;
             let at = regs.rip.wrapping_sub(1);
-            if self.breakpoints.contains_key(&at) {
+            if self.breakpoints.contains_key(&at) || self.adopted.contains(&at) {
                 return Ok(Some(Stop::Breakpoint {
                     tid,
                     addr: RemoteAddr(at),
@@ -378,6 +387,17 @@ impl Tracee {
                     tid: new,
                 }))
             }
+            libc::PTRACE_EVENT_FORK => {
+                let msg = sys::ptrace_geteventmsg(tid.0)
+                    .map_err(|e| TraceError::ptrace("GETEVENTMSG", tid, e))?;
+                let child = Tid(msg as i32);
+                if let Some(i) = self.early.iter().position(|&t| t == child) {
+                    self.early.swap_remove(i);
+                } else {
+                    self.await_initial_stop(child)?;
+                }
+                Ok(Some(Stop::Forked { parent: tid, child }))
+            }
             libc::PTRACE_EVENT_EXEC => {
                 // The old image is gone, and with it every other thread and
                 // every breakpoint; the thread now has the process id.
@@ -395,6 +415,16 @@ impl Tracee {
                 self.resume(tid, None)?;
                 Ok(None)
             }
+        }
+    }
+
+    /// Let a forked child (stopped, see [`Stop::Forked`]) run on untraced.
+    pub fn release_fork(&mut self, child: Tid) -> Result<(), TraceError> {
+        match sys::ptrace_detach(child.0, 0) {
+            Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                Err(TraceError::ptrace("DETACH", child, e))
+            }
+            _ => Ok(()),
         }
     }
 

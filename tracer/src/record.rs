@@ -18,7 +18,7 @@ use crate::filter::{main_script_dir, stdlib_dirs, FileFilter};
 use crate::hook;
 use crate::prefetch::StopCache;
 use crate::ptrace::{Stop, TraceError, Tracee};
-use crate::recorder::{pass_stray_breakpoint, tick_progress, Recorder};
+use crate::recorder::{pass_stray_breakpoint, release_forked_child, tick_progress, Recorder};
 use crate::session;
 
 /// Which events become steps.
@@ -62,6 +62,10 @@ pub struct RecordConfig {
     pub at_bound: AtBound,
     pub debug_file: Option<PathBuf>,
     pub progress: Option<ProgressFn>,
+    /// Place the probe in the target ([`crate::probe`]): each stop's reads
+    /// refreshed in shared memory before the trap. Without it (or when it
+    /// cannot be set up) the stop reads with `process_vm_readv`.
+    pub probe: bool,
 }
 
 /// How a recording ended.
@@ -171,7 +175,13 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
             ));
         }
     }
-    let (trap, returning) = hook::trap_address(&mut tracee, trap_function)?;
+    // `hook_fn` is what the interpreter calls, `trap` where it stops.
+    let hook::Trap {
+        hook_fn,
+        addr: trap,
+        returning,
+        probe,
+    } = hook::choose_trap(&mut tracee, main, trap_function, cfg.probe)?;
     // 3.12+: tracing is switched on by calling _PyEval_SetTrace in the target.
     let set_trace = if hook::uses_monitoring(python.version) {
         Some((
@@ -185,7 +195,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         None
     };
     let tstate = if let Some((fns, ret_trap)) = set_trace {
-        match hook::install_by_call(&mut tracee, main, fns, trap, ret_trap) {
+        match hook::install_by_call(&mut tracee, main, fns, hook_fn, ret_trap) {
             Ok(t) => t,
             Err(e) => {
                 let _ = tracee.kill();
@@ -202,11 +212,15 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
                 "the interpreter has no current thread state at Py_RunMain".into(),
             ));
         }
-        hook::install(tracee.mem(), layout, tstate, trap)?;
+        hook::install(tracee.mem(), layout, tstate, hook_fn)?;
         hook::count_trace_function(tracee.mem(), layout, runtime, tstate, 1)?;
         tstate
     };
-    tracee.set_breakpoint(trap)?;
+    if probe.is_some() {
+        tracee.adopt_breakpoint(trap);
+    } else {
+        tracee.set_breakpoint(trap)?;
+    }
 
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     // The interpreter's own argv: after a launcher (env, a pyenv shim) exec'd
@@ -247,6 +261,9 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         cache: StopCache::new(),
         returning,
     };
+    if let Some(p) = probe {
+        rec.cache.attach_probe(p);
+    }
     let mut last_progress = Instant::now();
     // Every stop at the trace hook, recorded or not: what filtering and
     // `--granularity call` save shows here (tests/granularity_test.rs).
@@ -282,8 +299,10 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
                         }
                         (AtBound::Detach, None) => {
                             let mut undo = Ok(());
+                            rec.disarm_probe();
                             tracee.detach_with(|t| {
-                                undo = unhook_running(t, layout, runtime, tstate, trap);
+                                undo =
+                                    hook::unhook_running(t.mem(), layout, runtime, tstate, hook_fn);
                             })?;
                             undo?;
                             break (ProgramEnd::Detached, Some(bound));
@@ -339,7 +358,8 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
                                     -1,
                                 )?;
                             }
-                            crate::threads::unhook_all(tracee.mem(), layout, runtime, trap)?;
+                            crate::threads::unhook_all(tracee.mem(), layout, runtime, hook_fn)?;
+                            rec.disarm_probe();
                             tracee.detach()?;
                             ProgramEnd::Detached
                         }
@@ -356,9 +376,19 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
                 addr,
                 mut regs,
             } => pass_stray_breakpoint(&mut tracee, tid, &mut regs, addr)?,
-            Stop::Signal { tid, sig } => tracee.resume(tid, Some(sig))?,
+            Stop::Signal { tid, sig } => {
+                if rec.probe_fault(&mut tracee, tid, sig)? {
+                    tracee.resume(tid, None)?
+                } else {
+                    tracee.resume(tid, Some(sig))?
+                }
+            }
             Stop::NewThread { parent, tid } => {
-                rec.on_new_thread(&mut tracee, parent, tid, runtime, trap)?
+                rec.on_new_thread(&mut tracee, parent, tid, runtime, hook_fn)?
+            }
+            Stop::Forked { parent, child } => {
+                release_forked_child(&mut tracee, child, layout, runtime, hook_fn)?;
+                tracee.resume(parent, None)?;
             }
             Stop::ThreadExit { .. } => {}
             Stop::Exec { .. } => {
@@ -398,6 +428,10 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     let (hits, misses) = rec.cache.counts();
     let (ranges, bytes, pages) = rec.cache.plan_size();
     log::info!(target: "tracer::record", "stop cache: {hits} reads answered, {misses} missed; last plan {ranges} ranges, {bytes} bytes, {pages} pages");
+    if let Some(p) = rec.cache.probe_mut().as_ref() {
+        let (calls, faults) = p.counts();
+        log::info!(target: "tracer::probe", "probe: {calls} calls, {faults} faults recovered");
+    }
     Ok(RecordOutcome {
         end,
         steps: summary.steps,
@@ -431,25 +465,6 @@ pub(crate) fn recording_header(
             .unwrap_or(0),
         recorder: format!("hindsight {}", env!("CARGO_PKG_VERSION")),
     }
-}
-
-/// Undo the trace hook of a 3.8-3.11 interpreter (every thread state, and
-/// line events of the frames on the stacks) while every thread is stopped
-/// but none is in the trap: detaching in the middle of a blocked wait.
-fn unhook_running(
-    t: &mut Tracee,
-    layout: &symbols::Layout,
-    runtime: RemoteAddr,
-    tstate: RemoteAddr,
-    trap: RemoteAddr,
-) -> Result<(), RecordError> {
-    hook::uninstall(t.mem(), layout, tstate)?;
-    hook::count_trace_function(t.mem(), layout, runtime, tstate, -1)?;
-    crate::threads::unhook_all(t.mem(), layout, runtime, trap)?;
-    if let Err(e) = crate::threads::restore_line_events(t.mem(), layout, runtime) {
-        log::warn!(target: "tracer::record", "line events not restored in some frame: {e}");
-    }
-    Ok(())
 }
 
 fn bound_reached(cfg: &RecordConfig, steps: u64, started: Instant) -> Option<String> {

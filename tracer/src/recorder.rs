@@ -33,6 +33,29 @@ pub(crate) fn pass_stray_breakpoint(
     tracee.resume(tid, None)
 }
 
+/// A forked child of the target is a copy of it, trace hook included
+/// (`hook_fn` in its thread states): remove the hook from its memory and
+/// let it run on untraced (a recording follows one process; left hooked,
+/// its first step would stop it on a trap nobody answers).
+pub(crate) fn release_forked_child(
+    tracee: &mut Tracee,
+    child: Tid,
+    layout: &symbols::Layout,
+    runtime: RemoteAddr,
+    hook_fn: RemoteAddr,
+) -> Result<(), TraceError> {
+    let mem = crate::procmem::ProcMem::new(child.0);
+    match crate::threads::unhook_all(&mem, layout, runtime, hook_fn) {
+        Ok(n) => {
+            log::info!(target: "tracer::record", "forked child {child} runs on untraced ({n} thread states unhooked)")
+        }
+        Err(e) => {
+            log::warn!(target: "tracer::record", "forked child {child}: trace hook not removed: {e}")
+        }
+    }
+    tracee.release_fork(child)
+}
+
 /// Call the progress callback, at most every 250 ms.
 pub(crate) fn tick_progress(
     progress: &mut Option<ProgressFn>,
@@ -86,6 +109,33 @@ impl Recorder {
         }
         tracee.resume(tid, None)?;
         tracee.resume(parent, None)
+    }
+
+    /// Thread `tid` stopped for signal `sig`: when it is a fault of the
+    /// probe (a planned page gone), recover it; true then (the signal is
+    /// not the program's and is not delivered).
+    pub(crate) fn probe_fault(
+        &mut self,
+        tracee: &mut Tracee,
+        tid: Tid,
+        sig: i32,
+    ) -> Result<bool, TraceError> {
+        if sig != libc::SIGSEGV && sig != libc::SIGBUS {
+            return Ok(false);
+        }
+        let mut probe = self.cache.probe_mut();
+        let Some(p) = probe.as_mut() else {
+            return Ok(false);
+        };
+        let mut regs = tracee.regs(tid)?;
+        p.recover(tracee, tid, &mut regs)
+    }
+
+    /// Before detaching: the probe's trap becomes a `nop`.
+    pub(crate) fn disarm_probe(&mut self) {
+        if let Some(p) = self.cache.probe_mut().as_mut() {
+            p.disarm();
+        }
     }
 
     /// A thread stopped in the trap: start this stop's read cache and make

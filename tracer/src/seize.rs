@@ -17,8 +17,10 @@ use crate::sys;
 
 /// Options of a seized process: like a launched one, but without
 /// PTRACE_O_EXITKILL: a process hindsight did not start is not killed with it.
-const SEIZE_OPTIONS: i32 =
-    libc::PTRACE_O_TRACECLONE | libc::PTRACE_O_TRACEEXEC | libc::PTRACE_O_TRACESYSGOOD;
+const SEIZE_OPTIONS: i32 = libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEEXEC
+    | libc::PTRACE_O_TRACESYSGOOD;
 
 /// Rounds of "list the threads, seize the new ones" before giving up on a
 /// process that creates threads faster than they can be seized.
@@ -85,6 +87,7 @@ impl Tracee {
             early: Vec::new(),
             breakpoints: HashMap::new(),
             cleared: Vec::new(),
+            adopted: Vec::new(),
             finished: false,
             seized: true,
             _not_send: PhantomData,

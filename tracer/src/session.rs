@@ -103,6 +103,11 @@ pub fn run_to(
                 tracee.resume(tid, None)?;
                 tracee.resume(parent, None)?;
             }
+            Stop::Forked { parent, child } => {
+                // Nothing is hooked yet: the child goes as it is.
+                tracee.release_fork(child)?;
+                tracee.resume(parent, None)?;
+            }
             Stop::ThreadExit { .. } => {}
             Stop::Exec { .. } => {
                 // The old image and its breakpoints are gone.

@@ -377,6 +377,66 @@ pub fn thread_cpu_times() -> Option<(std::time::Duration, std::time::Duration)> 
     Some((tick(f.get(11)?)?, tick(f.get(12)?)?))
 }
 
+/// A file mapped shared and writable into the tracer: the probe's memory,
+/// mapped in the target too. The target writes it only while one of its
+/// threads runs the probe, before the trap that stops it; the tracer reads
+/// and writes it while that thread is stopped (or before any runs it).
+pub struct SharedMap {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+impl SharedMap {
+    /// Map the first `len` bytes of `file` (opened read-write) shared.
+    pub fn new(file: &std::fs::File, len: usize) -> io::Result<SharedMap> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a fresh mapping chosen by the kernel (no address given), so
+        // no existing memory of this process is affected; the result is checked.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
+        Ok(SharedMap { ptr, len })
+    }
+
+    /// The mapped bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` bytes for as long as `self` lives; the
+        // borrow of `self` bounds the slice's life.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// The mapped bytes, writable.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`, and `&mut self` makes this the only slice.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for SharedMap {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `new` made; no slice of it
+        // outlives `self`.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+impl std::fmt::Debug for SharedMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedMap({:p}, {} bytes)", self.ptr, self.len)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

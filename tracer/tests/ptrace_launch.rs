@@ -19,7 +19,13 @@ fn sh(script: &str) -> Tracee {
 
 /// Resume the main thread and run to the end, passing signals through.
 fn run_to_end(t: &mut Tracee) -> Stop {
+    run_counting_forks(t).0
+}
+
+/// [`run_to_end`], letting forked children go; and how many there were.
+fn run_counting_forks(t: &mut Tracee) -> (Stop, usize) {
     let main = Tid(t.pid());
+    let mut forks = 0;
     t.resume(main, None).expect("resume");
     loop {
         match t.wait().expect("wait") {
@@ -28,12 +34,17 @@ fn run_to_end(t: &mut Tracee) -> Stop {
                 t.resume(tid, None).expect("resume new");
                 t.resume(parent, None).expect("resume parent");
             }
+            Stop::Forked { parent, child } => {
+                forks += 1;
+                t.release_fork(child).expect("release child");
+                t.resume(parent, None).expect("resume parent");
+            }
             Stop::Exec { tid } => t.resume(tid, None).expect("resume after exec"),
             Stop::ThreadExit { .. } => {}
             Stop::Breakpoint { tid, addr, .. } => {
                 panic!("unexpected breakpoint at {addr} in {tid}")
             }
-            end @ (Stop::Exited { .. } | Stop::Killed { .. }) => return end,
+            end @ (Stop::Exited { .. } | Stop::Killed { .. }) => return (end, forks),
         }
     }
 }
@@ -42,6 +53,15 @@ fn run_to_end(t: &mut Tracee) -> Stop {
 fn exit_code_passes_through() {
     let mut t = sh("exit 3");
     assert!(matches!(run_to_end(&mut t), Stop::Exited { code: 3 }));
+}
+
+#[test]
+fn forks_are_reported_and_the_children_run_on() {
+    // Two subshells (forks) whose exit codes the shell adds up.
+    let mut t = sh("(exit 2); a=$?; (exit 3); exit $((a + $?))");
+    let (end, forks) = run_counting_forks(&mut t);
+    assert!(matches!(end, Stop::Exited { code: 5 }), "{end:?}");
+    assert!(forks >= 2, "{forks} forks reported");
 }
 
 #[test]

@@ -41,6 +41,8 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         },
         debug_file: opts.debug_file,
         progress,
+        // Off only to compare or to rule it out (docs/benchmarks.md).
+        probe: std::env::var_os("HINDSIGHT_NO_PROBE").is_none(),
     };
     let result = tracer::record::record(cfg);
     if std::io::stderr().is_terminal() {

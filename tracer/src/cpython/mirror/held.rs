@@ -35,6 +35,9 @@ pub(super) struct KidPages {
     /// Items added since the pages were chosen (appended): not on them,
     /// visited at every step instead, until there are too many.
     pub extras: Vec<RemoteAddr>,
+    /// The stop whose bytes `bytes` all are ([`Memory::stop_serial`]; 0:
+    /// unknown): pages the memory knows unchanged since are not compared.
+    synced: u64,
 }
 
 /// Items kept outside the pages before the pages are chosen again.
@@ -104,6 +107,7 @@ impl Mirror {
             by_page,
             recheck: Vec::new(),
             extras: Vec::new(),
+            synced: mem.stop_serial(),
         });
         let all: Vec<usize> = (0..kp.pages.len()).collect();
         let changed = self.changed_keys(&mut kp, &all);
@@ -190,7 +194,11 @@ impl Mirror {
         let mut dirty = std::mem::take(&mut kp.dirty);
         dirty.clear();
         let mut ok = true;
+        let since = kp.synced;
         for (i, &page) in kp.pages.iter().enumerate() {
+            if since != 0 && mem.unchanged_since(since, RemoteAddr(page), p) {
+                continue;
+            }
             let reference = &mut kp.bytes[i * p..(i + 1) * p];
             let mut differs = false;
             ok = mem.view(RemoteAddr(page), p, &mut scratch, &mut |now| {
@@ -207,6 +215,7 @@ impl Mirror {
             }
         }
         kp.scratch = scratch;
+        kp.synced = if ok { mem.stop_serial() } else { 0 };
         let changed = ok.then(|| self.changed_keys(kp, &dirty));
         kp.dirty = dirty;
         changed

@@ -13,6 +13,7 @@ use std::cell::RefCell;
 
 use crate::addr::RemoteAddr;
 use crate::mem::{MemError, Memory, ReadReq};
+use crate::probe::Probe;
 
 /// Ranges closer than this are planned as one (the bytes between cost less
 /// than another iovec; the gap never reaches a page neither range touches).
@@ -44,9 +45,15 @@ fn pages_of(addr: u64, len: usize) -> usize {
 struct Span {
     addr: u64,
     len: usize,
-    /// Offset of its bytes in `Inner::buf`.
+    /// Offset of its bytes in `Inner::buf`, or in the probe's shadow.
     at: usize,
+    /// Its index among the probe's placed ranges when its bytes are in the
+    /// shadow, else `NOT_SHADOW`.
+    placed: u32,
 }
+
+/// [`Span::placed`] of bytes in `Inner::buf`.
+const NOT_SHADOW: u32 = u32::MAX;
 
 #[derive(Default)]
 struct Inner {
@@ -65,6 +72,13 @@ struct Inner {
     misses: u64,
     /// Stops begun, and stops whose whole plan read in one call.
     stops: u64,
+    /// The probe in the target, when there is one: it refreshes the plan's
+    /// ranges in memory shared with us before each trap.
+    probe: Option<Probe>,
+    /// Whether the probe refreshed the plan at this stop, and at the one
+    /// before (then what it found unchanged is unchanged since that stop).
+    fresh: bool,
+    was_fresh: bool,
 }
 
 /// Per-stop read cache with a plan learned from the previous stop.
@@ -92,32 +106,66 @@ impl StopCache {
         s.stops += 1;
         s.spans.clear();
         s.touched.clear();
+        s.buf.clear();
+        // What the probe refreshed before the trap is read in place.
+        let mut covered = 0usize;
+        s.was_fresh = s.fresh;
+        s.fresh = false;
+        if let Some(p) = &s.probe {
+            let placed = p.fresh();
+            s.fresh = !placed.is_empty();
+            covered = placed.len().min(s.plan.len());
+            for (k, (r, at)) in placed[..covered].iter().enumerate() {
+                s.spans.push(Span {
+                    addr: r.addr.0,
+                    len: r.len,
+                    at: *at,
+                    placed: k as u32,
+                });
+            }
+        }
+        let mut extra = extra.filter(|x| x.len > 0);
+        if let (Some(x), Some(p)) = (extra, &s.probe) {
+            if let Some(bytes) = p.frame(x.addr) {
+                s.spans.push(Span {
+                    addr: x.addr.0,
+                    len: bytes.len(),
+                    at: 0,
+                    placed: NOT_SHADOW,
+                });
+                s.buf.extend_from_slice(bytes);
+                extra = None;
+            }
+        }
         let n = s.plan.len();
         if let Some(x) = extra {
             let end = x.addr.0.saturating_add(x.len as u64);
             let i = s.plan.partition_point(|r| r.addr.0 <= x.addr.0);
-            let covered = i > 0 && {
+            let held = i > 0 && {
                 let r = &s.plan[i - 1];
                 end <= r.addr.0 + r.len as u64
             };
-            if !covered && x.len > 0 {
+            if !held {
                 s.plan.push(x);
             }
         }
-        let total: usize = s.plan.iter().map(|r| r.len).sum();
+        let rest = &s.plan[covered..];
+        let total: usize = rest.iter().map(|r| r.len).sum();
+        let base = s.buf.len();
         // Not zeroed first: the read writes every byte (zeros where a range
         // is unreadable), and the buffer is kept from stop to stop.
-        s.buf.resize(total, 0);
+        s.buf.resize(base + total, 0);
         if total > 0 {
-            mem.read_batch(&s.plan, &mut s.buf, &mut s.ok);
+            mem.read_batch(rest, &mut s.buf[base..], &mut s.ok);
         }
-        let mut at = 0usize;
-        for (r, &ok) in s.plan.iter().zip(s.ok.iter()) {
+        let mut at = base;
+        for (r, &ok) in rest.iter().zip(s.ok.iter()) {
             if ok {
                 s.spans.push(Span {
                     addr: r.addr.0,
                     len: r.len,
                     at,
+                    placed: NOT_SHADOW,
                 });
             }
             at += r.len;
@@ -126,6 +174,20 @@ impl StopCache {
         // only if the decoders read it), and into its place among the spans.
         s.plan.truncate(n);
         s.spans.sort_unstable_by_key(|sp| sp.addr);
+    }
+
+    /// Use `probe` to refresh the plan from the next stop on.
+    pub fn attach_probe(&self, probe: Probe) {
+        let mut g = self.inner.borrow_mut();
+        let s = &mut *g;
+        let mut probe = probe;
+        probe.set_plan(&s.plan);
+        s.probe = Some(probe);
+    }
+
+    /// The probe in use, if any.
+    pub fn probe_mut(&self) -> std::cell::RefMut<'_, Option<Probe>> {
+        std::cell::RefMut::map(self.inner.borrow_mut(), |g| &mut g.probe)
     }
 
     /// Memory that answers from this cache, `inner` for the rest.
@@ -181,6 +243,9 @@ impl StopCache {
             });
         }
         s.touched.clear();
+        if let Some(p) = s.probe.as_mut() {
+            p.set_plan(&s.plan);
+        }
         if s.stops % 100_000 == 1
             && log::log_enabled!(target: "tracer::prefetch", log::Level::Debug)
         {
@@ -195,9 +260,13 @@ impl StopCache {
     /// Forget the plan too (a new program, or a new thread's stack).
     pub fn reset(&self) {
         let mut g = self.inner.borrow_mut();
-        g.spans.clear();
-        g.touched.clear();
-        g.plan.clear();
+        let s = &mut *g;
+        s.spans.clear();
+        s.touched.clear();
+        s.plan.clear();
+        if let Some(p) = s.probe.as_mut() {
+            p.set_plan(&[]);
+        }
     }
 
     /// The current plan: (ranges, bytes, pages).
@@ -218,17 +287,27 @@ impl StopCache {
 impl Inner {
     /// The bytes of `[addr, addr + len)` if one span holds them all.
     fn find(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        let (s, off) = self.span_of(addr, len)?;
+        let bytes = match (&self.probe, s.placed) {
+            (Some(p), k) if k != NOT_SHADOW => p.shadow(),
+            _ => &self.buf[..],
+        };
+        bytes.get(off..off + len)
+    }
+
+    /// The span holding all of `[addr, addr + len)`, and the offset of
+    /// `addr` in its bytes.
+    fn span_of(&self, addr: u64, len: usize) -> Option<(&Span, usize)> {
         let end = addr.checked_add(len as u64)?;
         // Spans may overlap: look back a few from the last one starting at
         // or before `addr`.
         let i = self.spans.partition_point(|s| s.addr <= addr);
-        for s in self.spans[..i].iter().rev().take(4) {
-            if end <= s.addr + s.len as u64 {
-                let off = s.at + (addr - s.addr) as usize;
-                return self.buf.get(off..off + len);
-            }
-        }
-        None
+        let s = self.spans[..i]
+            .iter()
+            .rev()
+            .take(4)
+            .find(|s| end <= s.addr + s.len as u64)?;
+        Some((s, s.at + (addr - s.addr) as usize))
     }
 
     /// Keep bytes just read from the target for later reads of this stop.
@@ -242,6 +321,7 @@ impl Inner {
                 addr,
                 len: data.len(),
                 at,
+                placed: NOT_SHADOW,
             },
         );
     }
@@ -320,6 +400,34 @@ impl Memory for CachedMem<'_> {
         crate::mem::view_by_read(self, addr, len, scratch, f)
     }
 
+    fn stop_serial(&self) -> u64 {
+        let g = self.cache.inner.borrow();
+        if g.fresh {
+            g.stops
+        } else {
+            0
+        }
+    }
+
+    fn unchanged_since(&self, serial: u64, addr: RemoteAddr, len: usize) -> bool {
+        let mut g = self.cache.inner.borrow_mut();
+        if serial == 0 || serial + 1 != g.stops || !g.fresh || !g.was_fresh {
+            return false;
+        }
+        let same = match (g.span_of(addr.0, len), &g.probe) {
+            (Some((s, off)), Some(p)) if s.placed != NOT_SHADOW => {
+                p.unchanged(s.placed as usize, off, len)
+            }
+            _ => false,
+        };
+        if same {
+            // Known without a look, and planned again like a read.
+            g.hits += 1;
+            g.touch(addr.0, len);
+        }
+        same
+    }
+
     fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
         ok.clear();
         ok.resize(reqs.len(), false);
@@ -366,129 +474,4 @@ impl Memory for CachedMem<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mem::testmem::VecMem;
-
-    fn mem() -> VecMem {
-        VecMem::new((0..65536u32).map(|i| (i % 253) as u8).collect())
-    }
-
-    fn read(m: &dyn Memory, addr: u64, len: usize) -> Result<Vec<u8>, MemError> {
-        let mut b = vec![0u8; len];
-        m.read(RemoteAddr(addr), &mut b).map(|_| b)
-    }
-
-    #[test]
-    fn second_stop_reads_its_plan_in_one_call() {
-        let target = mem();
-        let cache = StopCache::new();
-        cache.begin(&target);
-        let want = [
-            (0x1010u64, 16usize),
-            (0x1040, 8),
-            (0x5000, 64),
-            (0x9000, 100),
-        ];
-        for &(a, l) in &want {
-            assert_eq!(
-                read(&cache.mem(&target), a, l).unwrap(),
-                target.get(a, l).unwrap()
-            );
-        }
-        cache.end();
-        // 0x1040 is on the page the miss at 0x1010 read whole.
-        assert_eq!(target.calls.get(), 3);
-        // The target changes between stops: the cache must show the new bytes.
-        target.data.borrow_mut()[0x4000] ^= 0xff;
-        target.calls.set(0);
-        cache.begin(&target);
-        assert_eq!(target.calls.get(), 1);
-        for &(a, l) in &want {
-            assert_eq!(
-                read(&cache.mem(&target), a, l).unwrap(),
-                target.get(a, l).unwrap()
-            );
-        }
-        assert_eq!(target.calls.get(), 1, "every read answered from the plan");
-        // A read of new memory still works, and one past the end fails.
-        assert_eq!(
-            read(&cache.mem(&target), 0x2000, 4).unwrap(),
-            target.get(0x2000, 4).unwrap()
-        );
-        assert!(read(&cache.mem(&target), 0x20000, 4).is_err());
-        cache.end();
-        let (hits, misses) = cache.counts();
-        assert_eq!((hits, misses), (5, 5));
-    }
-
-    #[test]
-    fn batches_mix_hits_misses_and_failures() {
-        let target = mem();
-        let cache = StopCache::new();
-        cache.begin(&target);
-        let _ = read(&cache.mem(&target), 0x1100, 32);
-        let reqs = [
-            ReadReq {
-                addr: RemoteAddr(0x1108),
-                len: 8,
-            }, // hit
-            ReadReq {
-                addr: RemoteAddr(0x3000),
-                len: 16,
-            }, // miss
-            ReadReq {
-                addr: RemoteAddr(0x90000),
-                len: 8,
-            }, // unreadable
-            ReadReq {
-                addr: RemoteAddr(0x1100),
-                len: 32,
-            }, // hit
-        ];
-        let mut out = vec![0u8; 64];
-        let mut ok = Vec::new();
-        cache.mem(&target).read_batch(&reqs, &mut out, &mut ok);
-        assert_eq!(ok, vec![true, true, false, true]);
-        assert_eq!(&out[0..8], &target.get(0x1108, 8).unwrap()[..]);
-        assert_eq!(&out[8..24], &target.get(0x3000, 16).unwrap()[..]);
-        assert_eq!(&out[24..32], &[0u8; 8]);
-        assert_eq!(&out[32..64], &target.get(0x1100, 32).unwrap()[..]);
-        // The miss is cached for the rest of the stop.
-        let calls = target.calls.get();
-        assert_eq!(
-            read(&cache.mem(&target), 0x3004, 8).unwrap(),
-            target.get(0x3004, 8).unwrap()
-        );
-        assert_eq!(target.calls.get(), calls);
-        // After forget, reads go to the target again.
-        cache.forget();
-        let _ = read(&cache.mem(&target), 0x3004, 8);
-        assert_eq!(target.calls.get(), calls + 1);
-    }
-
-    #[test]
-    fn plan_merges_near_ranges_and_drops_unmapped_ones() {
-        let target = mem();
-        let cache = StopCache::new();
-        cache.begin(&target);
-        for a in [0x1000u64, 0x1020, 0x1100, 0x3000] {
-            let _ = read(&cache.mem(&target), a, 8);
-        }
-        cache.end();
-        {
-            let g = cache.inner.borrow();
-            let plan: Vec<(u64, usize)> = g.plan.iter().map(|r| (r.addr.0, r.len)).collect();
-            // Each range widened within its page (256 bytes before, 512 after).
-            assert_eq!(plan, vec![(0x1000, 0x308), (0x3000, 0x208)]);
-        }
-        // Memory that disappears leaves its range out of the spans.
-        target.data.borrow_mut().truncate(0x1000);
-        cache.begin(&target);
-        assert!(read(&cache.mem(&target), 0x3000, 8).is_err());
-        assert_eq!(
-            read(&cache.mem(&target), 0x1020, 8).unwrap(),
-            target.get(0x1020, 8).unwrap()
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,130 @@
+//! The probe (tracer/src/probe.rs): the code hindsight places in the
+//! target to refresh each stop's reads in shared memory. Recordings made
+//! with it equal recordings made without it (HINDSIGHT_NO_PROBE=1, every
+//! read through process_vm_readv), and a probe that faults on memory the
+//! program unmapped since the plan was made is recovered without the
+//! program noticing. On every supported interpreter present.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Fixtures whose steps change objects in place, inside C calls too, and
+/// reuse addresses: what the shadow must follow exactly.
+const SAME_FIXTURES: &[&str] = &[
+    "held.py",
+    "c_mutations.py",
+    "address_reuse.py",
+    "unmapped.py",
+];
+
+fn pythons() -> Vec<common::Interpreter> {
+    common::interpreters()
+        .into_iter()
+        .filter(|p| p.supported())
+        .collect()
+}
+
+fn record(py: &common::Interpreter, file: &str, hsr: &std::path::Path, probe: bool) -> String {
+    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
+    let mut cmd = Command::new(&hindsight);
+    cmd.arg("record")
+        .arg("-o")
+        .arg(hsr)
+        .arg("--")
+        .arg(&py.path)
+        .arg(common::repo_root().join("tests/fixtures").join(file))
+        .env("RUST_LOG", "tracer::probe=info")
+        .env("PYTHONHASHSEED", "0")
+        .env_remove("HINDSIGHT_NO_PROBE");
+    if !probe {
+        cmd.env("HINDSIGHT_NO_PROBE", "1");
+    }
+    let out = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{file} on {}: record failed ({}): {stderr}",
+        py.minor,
+        out.status
+    );
+    stderr
+}
+
+/// "probe: N calls, M faults recovered" from the log, as (N, M).
+fn probe_counts(stderr: &str) -> Option<(u64, u64)> {
+    let line = stderr.lines().find(|l| l.contains("faults recovered"))?;
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let n = nums.len();
+    (n >= 2).then(|| (nums[n - 2], nums[n - 1]))
+}
+
+#[test]
+fn recordings_with_and_without_the_probe_are_equal() {
+    let pythons = pythons();
+    if pythons.is_empty() {
+        eprintln!("SKIPPED: no supported interpreter present");
+        return;
+    }
+    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for py in &pythons {
+        for &file in SAME_FIXTURES {
+            let name = format!("{file} on {}", py.minor);
+            let mut dumps = Vec::new();
+            for probe in [true, false] {
+                let hsr = dir.path().join(format!("{file}-{}-{probe}.hsr", py.minor));
+                let stderr = record(py, file, &hsr, probe);
+                let counts = probe_counts(&stderr);
+                if probe {
+                    // The probe ran at every trap (none of this is a silent fallback).
+                    assert!(
+                        counts.is_some_and(|(calls, _)| calls > 0),
+                        "{name}: the probe was not used: {stderr}"
+                    );
+                } else {
+                    assert!(counts.is_none(), "{name}: the probe was used: {stderr}");
+                }
+                let jsonl = hsr.with_extension("jsonl");
+                common::run_dump(&hindsight, &hsr, &jsonl).unwrap();
+                dumps.push(jsonl);
+            }
+            if let Err(e) = common::compare(&dumps[0], &dumps[1]) {
+                failures.push((name, e));
+            }
+        }
+    }
+    common::report(
+        "probe vs plain reads",
+        pythons.len() * SAME_FIXTURES.len(),
+        &failures,
+    );
+}
+
+#[test]
+fn a_probe_fault_on_unmapped_memory_is_recovered() {
+    let pythons = pythons();
+    if pythons.is_empty() {
+        eprintln!("SKIPPED: no supported interpreter present");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for py in &pythons {
+        let hsr = dir.path().join(format!("unmapped-{}.hsr", py.minor));
+        let stderr = record(py, "unmapped.py", &hsr, true);
+        let (calls, faults) = probe_counts(&stderr)
+            .unwrap_or_else(|| panic!("on {}: no probe counts in: {stderr}", py.minor));
+        // The freed lists' item arrays were in the plan when they went
+        // back to the system: the probe met them unmapped.
+        assert!(
+            calls > 0 && faults > 0,
+            "on {}: {calls} calls, {faults} faults: {stderr}",
+            py.minor
+        );
+    }
+}
