@@ -3,7 +3,8 @@
 //! with it equal recordings made without it (HINDSIGHT_NO_PROBE=1, every
 //! read through process_vm_readv), and a probe that faults on memory the
 //! program unmapped since the plan was made is recovered without the
-//! program noticing. On every supported interpreter present.
+//! program noticing. Both builds of the probe (AVX2 where the CPU has it,
+//! and the baseline one). On every supported interpreter present.
 
 mod common;
 
@@ -26,7 +27,18 @@ fn pythons() -> Vec<common::Interpreter> {
         .collect()
 }
 
-fn record(py: &common::Interpreter, file: &str, hsr: &std::path::Path, probe: bool) -> String {
+/// How a recording uses the probe.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Mode {
+    /// The build for this CPU.
+    Best,
+    /// The baseline x86-64 build (HINDSIGHT_PROBE_BASELINE).
+    Baseline,
+    /// No probe (HINDSIGHT_NO_PROBE).
+    Off,
+}
+
+fn record(py: &common::Interpreter, file: &str, hsr: &std::path::Path, mode: Mode) -> String {
     let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
     let mut cmd = Command::new(&hindsight);
     cmd.arg("record")
@@ -37,9 +49,16 @@ fn record(py: &common::Interpreter, file: &str, hsr: &std::path::Path, probe: bo
         .arg(common::repo_root().join("tests/fixtures").join(file))
         .env("RUST_LOG", "tracer::probe=info")
         .env("PYTHONHASHSEED", "0")
-        .env_remove("HINDSIGHT_NO_PROBE");
-    if !probe {
-        cmd.env("HINDSIGHT_NO_PROBE", "1");
+        .env_remove("HINDSIGHT_NO_PROBE")
+        .env_remove("HINDSIGHT_PROBE_BASELINE");
+    match mode {
+        Mode::Best => {}
+        Mode::Baseline => {
+            cmd.env("HINDSIGHT_PROBE_BASELINE", "1");
+        }
+        Mode::Off => {
+            cmd.env("HINDSIGHT_NO_PROBE", "1");
+        }
     }
     let out = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT).unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -77,11 +96,11 @@ fn recordings_with_and_without_the_probe_are_equal() {
         for &file in SAME_FIXTURES {
             let name = format!("{file} on {}", py.minor);
             let mut dumps = Vec::new();
-            for probe in [true, false] {
-                let hsr = dir.path().join(format!("{file}-{}-{probe}.hsr", py.minor));
-                let stderr = record(py, file, &hsr, probe);
+            for mode in [Mode::Off, Mode::Best, Mode::Baseline] {
+                let hsr = dir.path().join(format!("{file}-{}-{mode:?}.hsr", py.minor));
+                let stderr = record(py, file, &hsr, mode);
                 let counts = probe_counts(&stderr);
-                if probe {
+                if mode != Mode::Off {
                     // The probe ran at every trap (none of this is a silent fallback).
                     assert!(
                         counts.is_some_and(|(calls, _)| calls > 0),
@@ -94,8 +113,10 @@ fn recordings_with_and_without_the_probe_are_equal() {
                 common::run_dump(&hindsight, &hsr, &jsonl).unwrap();
                 dumps.push(jsonl);
             }
-            if let Err(e) = common::compare(&dumps[0], &dumps[1]) {
-                failures.push((name, e));
+            for (mode, dump) in [(Mode::Best, &dumps[1]), (Mode::Baseline, &dumps[2])] {
+                if let Err(e) = common::compare(&dumps[0], dump) {
+                    failures.push((format!("{name}, {mode:?} build"), e));
+                }
             }
         }
     }
@@ -116,7 +137,7 @@ fn a_probe_fault_on_unmapped_memory_is_recovered() {
     let dir = tempfile::tempdir().unwrap();
     for py in &pythons {
         let hsr = dir.path().join(format!("unmapped-{}.hsr", py.minor));
-        let stderr = record(py, "unmapped.py", &hsr, true);
+        let stderr = record(py, "unmapped.py", &hsr, Mode::Best);
         let (calls, faults) = probe_counts(&stderr)
             .unwrap_or_else(|| panic!("on {}: no probe counts in: {stderr}", py.minor));
         // The freed lists' item arrays were in the plan when they went

@@ -14,7 +14,7 @@ use symbols::Layout;
 
 use crate::addr::RemoteAddr;
 use crate::mem::{MemError, Memory};
-use crate::probe::Probe;
+use crate::probe::{Probe, ProbeMode};
 use crate::procmem::ProcMem;
 use crate::ptrace::{TraceError, Tracee};
 
@@ -53,18 +53,18 @@ pub struct Trap {
     pub probe: Option<Probe>,
 }
 
-/// The probe (placed with the stopped thread `tid`) when `probe` asks for
-/// it and the target allows it, else [`trap_address`]'s trap next to
+/// The probe (placed with the stopped thread `tid`) unless `probe` is off
+/// or the target does not allow it, else [`trap_address`]'s trap next to
 /// `function`.
 pub fn choose_trap(
     tracee: &mut Tracee,
     tid: crate::addr::Tid,
     function: RemoteAddr,
-    probe: bool,
+    probe: ProbeMode,
 ) -> Result<Trap, TraceError> {
-    if probe {
+    if probe != ProbeMode::Off {
         let at = tracee.entry_point()?;
-        match Probe::install(tracee, tid, at) {
+        match Probe::install(tracee, tid, at, probe) {
             Ok(p) => {
                 return Ok(Trap {
                     hook_fn: p.entry(),

@@ -21,8 +21,42 @@ use crate::mem::ReadReq;
 use crate::ptrace::{Regs, TraceError, Tracee};
 use crate::sys::SharedMap;
 
+/// One build of the probe: its machine code and where its labels are.
+#[derive(Debug)]
+pub struct Blob {
+    name: &'static str,
+    code: &'static [u8],
+    /// The trace function.
+    entry: usize,
+    /// The 8-byte immediate that becomes the context's address.
+    ctx_imm: usize,
+    /// Where a fault's recovery resumes (after the call of the refresh).
+    back: usize,
+    /// The `nop` that becomes the trap.
+    trap: usize,
+}
+
 mod code {
     include!(concat!(env!("OUT_DIR"), "/probe_code.rs"));
+}
+
+/// Whether and how the recorder uses the probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeMode {
+    /// Every stop reads the target with `process_vm_readv`.
+    Off,
+    /// The fastest build this CPU runs (the target runs on the same machine).
+    Best,
+    /// The build for the baseline x86-64 instruction set, whatever the CPU.
+    Baseline,
+}
+
+fn blob(mode: ProbeMode) -> &'static Blob {
+    if mode == ProbeMode::Best && std::arch::is_x86_feature_detected!("avx2") {
+        &code::AVX2
+    } else {
+        &code::SSE2
+    }
 }
 
 /// The x86 `int3` and `nop` opcodes: the probe's trap armed and disarmed.
@@ -30,7 +64,7 @@ const INT3: u8 = 0xcc;
 const NOP: u8 = 0x90;
 /// Bytes of the code mapping (the probe's code is well under a page).
 const CODE_BYTES: usize = 4096;
-const _: () = assert!(code::CODE.len() <= CODE_BYTES);
+const _: () = assert!(code::SSE2.code.len() <= CODE_BYTES && code::AVX2.code.len() <= CODE_BYTES);
 
 // The context, at the start of the data mapping (keep in step with probe.c).
 /// rsp after the entry's pushes, then rbx, rbp, r12-r15.
@@ -87,6 +121,7 @@ pub enum ProbeError {
 #[derive(Debug)]
 pub struct Probe {
     map: SharedMap,
+    blob: &'static Blob,
     code: RemoteAddr,
     /// The plan's generation last written; the probe copies it to
     /// `done_gen` once it has refreshed that plan.
@@ -106,7 +141,12 @@ impl Probe {
     /// Create the probe's memory in the target through system calls made by
     /// the stopped thread `tid`, and write its code. `at` is an address the
     /// program never runs again (for the `syscall` instruction).
-    pub fn install(tracee: &mut Tracee, tid: Tid, at: RemoteAddr) -> Result<Probe, ProbeError> {
+    pub fn install(
+        tracee: &mut Tracee,
+        tid: Tid,
+        at: RemoteAddr,
+        mode: ProbeMode,
+    ) -> Result<Probe, ProbeError> {
         let regs = tracee.regs(tid)?;
         let pid = tracee.pid();
         // The name goes below the thread's stack pointer, past the red zone.
@@ -166,13 +206,15 @@ impl Probe {
         });
         let _ = sys(SYS_CLOSE, &[fd], "close");
         let (code, data, mut map) = here?;
+        let blob = blob(mode);
         let bytes = map.bytes_mut();
-        bytes[..code::CODE.len()].copy_from_slice(code::CODE);
-        bytes[code::CTX_IMM..code::CTX_IMM + 8].copy_from_slice(&data.to_ne_bytes());
-        bytes[code::TRAP] = INT3;
-        log::info!(target: "tracer::probe", "probe at {:#x}, context at {data:#x}", code);
+        bytes[..blob.code.len()].copy_from_slice(blob.code);
+        bytes[blob.ctx_imm..blob.ctx_imm + 8].copy_from_slice(&data.to_ne_bytes());
+        bytes[blob.trap] = INT3;
+        log::info!(target: "tracer::probe", "probe ({}) at {code:#x}, context at {data:#x}", blob.name);
         Ok(Probe {
             map,
+            blob,
             code: RemoteAddr(code),
             plan_gen: 0,
             placed: Vec::new(),
@@ -184,19 +226,20 @@ impl Probe {
 
     /// The trace function to install: the probe's entry.
     pub fn entry(&self) -> RemoteAddr {
-        RemoteAddr(self.code.0 + code::ENTRY as u64)
+        RemoteAddr(self.code.0 + self.blob.entry as u64)
     }
 
     /// Where its trap is: an int3 (for [`Tracee::adopt_breakpoint`]) that
     /// a stopped thread runs past (the probe then returns 0).
     pub fn trap(&self) -> RemoteAddr {
-        RemoteAddr(self.code.0 + code::TRAP as u64)
+        RemoteAddr(self.code.0 + self.blob.trap as u64)
     }
 
     /// Make the trap a `nop` before detaching: a thread still in the probe
     /// then returns 0 without a stop nobody would answer.
     pub fn disarm(&mut self) {
-        self.map.bytes_mut()[code::TRAP] = NOP;
+        let trap = self.blob.trap;
+        self.map.bytes_mut()[trap] = NOP;
     }
 
     fn ctx(&self) -> &[u8] {
@@ -307,7 +350,7 @@ impl Probe {
         tid: Tid,
         regs: &mut Regs,
     ) -> Result<bool, TraceError> {
-        if !(self.code.0..self.code.0 + code::CODE.len() as u64).contains(&regs.rip) {
+        if !(self.code.0..self.code.0 + self.blob.code.len() as u64).contains(&regs.rip) {
             return Ok(false);
         }
         let saved: [u64; 7] = std::array::from_fn(|i| self.word(OFF_SAVED + 8 * i));
@@ -315,7 +358,7 @@ impl Probe {
             regs.rsp, regs.rbx, regs.rbp, regs.r12, regs.r13, regs.r14, regs.r15,
         ] = saved;
         log::debug!(target: "tracer::probe", "probe faulted at {:#x} in thread {tid}: its stop reads the plan itself", regs.rip);
-        regs.rip = self.code.0 + code::BACK as u64;
+        regs.rip = self.code.0 + self.blob.back as u64;
         tracee.set_regs(tid, regs)?;
         // Not refreshed: this stop must not take the shadow for current.
         self.set_word(OFF_DONE_GEN, u64::MAX);
@@ -333,6 +376,7 @@ impl Probe {
         file.set_len((CODE_BYTES + DATA_BYTES) as u64).unwrap();
         Probe {
             map: SharedMap::new(&file, CODE_BYTES + DATA_BYTES).unwrap(),
+            blob: blob(ProbeMode::Best),
             code: RemoteAddr(0x1000),
             plan_gen: 0,
             placed: Vec::new(),

@@ -17,6 +17,7 @@ pub use crate::filter::FilterSpec;
 use crate::filter::{main_script_dir, stdlib_dirs, FileFilter};
 use crate::hook;
 use crate::prefetch::StopCache;
+use crate::probe::ProbeMode;
 use crate::ptrace::{Stop, TraceError, Tracee};
 use crate::recorder::{pass_stray_breakpoint, release_forked_child, tick_progress, Recorder};
 use crate::session;
@@ -65,7 +66,7 @@ pub struct RecordConfig {
     /// Place the probe in the target ([`crate::probe`]): each stop's reads
     /// refreshed in shared memory before the trap. Without it (or when it
     /// cannot be set up) the stop reads with `process_vm_readv`.
-    pub probe: bool,
+    pub probe: ProbeMode,
 }
 
 /// How a recording ended.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 use store::ProgramEnd;
 use tracer::attach::{AttachConfig, Attached};
+use tracer::probe::ProbeMode;
 use tracer::record::{AtBound, FilterSpec, Granularity, Progress, RecordConfig};
 
 use crate::args::{AtBoundArg, AttachArgs, GranularityArg, RecordArgs, RecordingOptions};
@@ -41,8 +42,7 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         },
         debug_file: opts.debug_file,
         progress,
-        // Off only to compare or to rule it out (docs/benchmarks.md).
-        probe: std::env::var_os("HINDSIGHT_NO_PROBE").is_none(),
+        probe: probe_mode(),
     };
     let result = tracer::record::record(cfg);
     if std::io::stderr().is_terminal() {
@@ -168,6 +168,19 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
         output.display()
     );
     Ok(0)
+}
+
+/// The probe unless `HINDSIGHT_NO_PROBE` is set (to compare, or to rule it
+/// out); `HINDSIGHT_PROBE_BASELINE` picks its build for the baseline
+/// instruction set (to test that build on any CPU).
+fn probe_mode() -> ProbeMode {
+    if std::env::var_os("HINDSIGHT_NO_PROBE").is_some() {
+        ProbeMode::Off
+    } else if std::env::var_os("HINDSIGHT_PROBE_BASELINE").is_some() {
+        ProbeMode::Baseline
+    } else {
+        ProbeMode::Best
+    }
 }
 
 #[cfg(test)]

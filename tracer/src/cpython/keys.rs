@@ -26,6 +26,30 @@ pub(super) fn dict_tag(py: &Python, data: &[u8], deep: bool) -> Option<(u64, boo
     (v != 0).then_some((v, deep))
 }
 
+/// What says a list's items are the ones it had: its type, size and item
+/// array (from its window), the number of items read, whether it was too
+/// deep for items, and the stop at which its items were those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ListFp {
+    pub head: [u64; 3],
+    pub read: usize,
+    pub deep: bool,
+    pub serial: u64,
+}
+
+/// The type, size and item array pointer of an exact `list` in `data`.
+pub(super) fn list_head(py: &Python, data: &[u8]) -> Option<[u64; 3]> {
+    let ty = ptr_at(data, py.layout.object.ob_type)?;
+    if ty != py.types.list {
+        return None;
+    }
+    Some([
+        ty.0,
+        u64_at(data, py.layout.object.ob_size)?,
+        u64_at(data, py.layout.objects.list_ob_item)?,
+    ])
+}
+
 /// The validation key of an atom whose node depends on nothing but its own
 /// bytes after the refcount (exact `int`, `bool`, `float`, `complex`, `str`,
 /// `bytes`, `None`), when the whole object is inside `data`; else empty.

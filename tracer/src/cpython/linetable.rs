@@ -18,6 +18,19 @@ pub struct LocEntry {
 #[derive(Debug, Clone, Default)]
 pub struct LocTable {
     entries: Vec<LocEntry>,
+    /// The entry found last: consecutive steps of a frame look up the same
+    /// or the next entries.
+    last: Hint,
+}
+
+/// An index remembered across lookups (relaxed: only a starting guess).
+#[derive(Debug, Default)]
+struct Hint(std::sync::atomic::AtomicU32);
+
+impl Clone for Hint {
+    fn clone(&self) -> Self {
+        Hint(self.0.load(std::sync::atomic::Ordering::Relaxed).into())
+    }
 }
 
 /// Bound on the entries of one table (every entry covers at least one code
@@ -127,18 +140,35 @@ impl LocTable {
             });
             unit = end;
         }
-        LocTable { entries }
+        LocTable {
+            entries,
+            last: Hint::default(),
+        }
     }
 
     /// A table from entries already decoded elsewhere (the line tables of
     /// 3.8-3.10, in `lnotab`): entries must be in code order and not overlap.
     pub fn from_entries(entries: Vec<LocEntry>) -> LocTable {
-        LocTable { entries }
+        LocTable {
+            entries,
+            last: Hint::default(),
+        }
     }
 
     /// The entry covering code unit `unit`.
     pub fn entry(&self, unit: u32) -> Option<&LocEntry> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let guess = self.last.0.load(Relaxed) as usize;
+        for i in [guess, guess + 1] {
+            if let Some(e) = self.entries.get(i) {
+                if e.start <= unit && unit < e.end {
+                    self.last.0.store(i as u32, Relaxed);
+                    return Some(e);
+                }
+            }
+        }
         let i = self.entries.partition_point(|e| e.end <= unit);
+        self.last.0.store(i as u32, Relaxed);
         self.entries.get(i).filter(|e| e.start <= unit)
     }
 

@@ -5,6 +5,7 @@ use store::{Node, ObjAddr};
 
 use super::held;
 use crate::addr::RemoteAddr;
+use crate::cpython::keys::ListFp;
 use crate::kinds;
 
 /// What the mirror knows about one object of the last step.
@@ -38,6 +39,9 @@ pub(super) struct Entry {
     /// before, at every change and at its creation: the same tag is the same
     /// items.
     pub(super) dict_tag: Option<(u64, bool)>,
+    /// For an exact list: what showed its items unchanged at the last visit
+    /// (with a memory that tells what changed between stops).
+    pub(super) list_fp: Option<ListFp>,
     /// Not reachable any more (the store has deleted it unless it is
     /// `parked`), but kept: when it is reached again, the key or the dict
     /// version may show it unchanged without decoding it.
@@ -62,6 +66,7 @@ impl Entry {
             kids_epoch: 0,
             kid_pages: None,
             dict_tag: None,
+            list_fp: None,
             dormant: false,
             parked: false,
         }

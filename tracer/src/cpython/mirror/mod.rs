@@ -17,7 +17,7 @@ mod life;
 use entry::{better, is_items_container, kids, node_bytes, same_items, Entry, Visit, FIXED};
 pub(crate) use entry::{Roots, Stop};
 
-use super::keys::{atom_key, dict_tag, WINDOW};
+use super::keys::{atom_key, dict_tag, list_head, ListFp, WINDOW};
 use super::objects::{self, Limits};
 use super::window::{WindowMem, Windows};
 use super::{Caches, Python};
@@ -220,6 +220,11 @@ impl Mirror {
                 let (dormant, parked) = self.wake(slot);
                 let e = &self.slab[slot as usize];
                 let mut tag = None;
+                let mut head = None;
+                // A list whose header and item array are as they were at
+                // the previous stop: its node is the one held (its items
+                // are still checked below, by their pages or a visit).
+                let mut reused = false;
                 let (node, key, stable) = match win {
                     None => (
                         objects::unreadable("?", "object budget of this snapshot exhausted"),
@@ -242,8 +247,22 @@ impl Mirror {
                             }
                             continue;
                         }
-                        tag = dict_tag(py, data, level >= limits.max_depth);
+                        let deep = level >= limits.max_depth;
+                        tag = dict_tag(py, data, deep);
+                        head = list_head(py, data);
                         let same_dict = e.node.is_some() && tag.is_some() && tag == e.dict_tag;
+                        reused = !dormant
+                            && e.node.is_some()
+                            && e.list_fp.is_some_and(|fp| {
+                                head == Some(fp.head)
+                                    && fp.deep == deep
+                                    && (fp.read == 0
+                                        || mem.unchanged_since(
+                                            fp.serial,
+                                            RemoteAddr(fp.head[2]),
+                                            fp.read * 8,
+                                        ))
+                            });
                         let kids_ok = e.kids_stable && e.kids_epoch == self.breaks;
                         if same_dict {
                             if kids_ok && !dormant {
@@ -254,6 +273,9 @@ impl Mirror {
                             if kids_ok && self.revive_kids(slot, parked, ops) {
                                 continue;
                             }
+                            let old = self.slab[slot as usize].node.clone();
+                            (old.expect("checked"), Vec::new(), false)
+                        } else if reused {
                             let old = self.slab[slot as usize].node.clone();
                             (old.expect("checked"), Vec::new(), false)
                         } else {
@@ -298,7 +320,11 @@ impl Mirror {
                 if fast {
                     let base = old_node.as_ref().or(dormant_node.as_ref());
                     let old = &base.expect("checked").items;
-                    let (p, s) = diff::common_ends(old, &node.items);
+                    let (p, s) = if reused {
+                        (old.len(), 0)
+                    } else {
+                        diff::common_ends(old, &node.items)
+                    };
                     let n = node.items.len();
                     let (mid_old, mid_new) = (&old[p..old.len() - s], &node.items[p..n - s]);
                     // The same items in another order are on the same pages;
@@ -370,6 +396,7 @@ impl Mirror {
                 let mut old_node = old_node;
                 let oaddr = ObjAddr(addr.0);
                 match &mut old_node {
+                    Some(_) if reused => {}
                     Some(old) if *old == node => {}
                     Some(old) if diff::items_only_change(old, &node) => {
                         if let Some(op) = diff::items_op(oaddr, &old.items, &node.items) {
@@ -393,6 +420,16 @@ impl Mirror {
                 e.kids_epoch = self.breaks;
                 e.kid_pages = kp;
                 e.dict_tag = tag;
+                let serial = mem.stop_serial();
+                e.list_fp = head.filter(|_| serial != 0).and_then(|head| {
+                    let node = e.node.as_ref()?;
+                    (node.kind == kinds::LIST && node.attrs.is_none()).then_some(ListFp {
+                        head,
+                        read: node.items.len(),
+                        deep: level >= limits.max_depth,
+                        serial,
+                    })
+                });
             }
             std::mem::swap(&mut self.queue, &mut self.next);
         }
