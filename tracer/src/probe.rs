@@ -311,9 +311,16 @@ impl Probe {
             return false;
         }
         let dirty = &self.ctx()[DIRTY..SHADOW];
+        // Eight flags at a time: a page is 64 of them.
         dirty
             .get(at / CHUNK..=(at + len - 1) / CHUNK)
-            .is_some_and(|d| d.iter().all(|&b| b == 0))
+            .is_some_and(|d| {
+                let (words, rest) = d.split_at(d.len() / 8 * 8);
+                words.chunks_exact(8).fold(0u64, |acc, w| {
+                    acc | u64::from_ne_bytes(w.try_into().unwrap_or([1; 8]))
+                }) == 0
+                    && rest.iter().all(|&b| b == 0)
+            })
     }
 
     /// The shadow: the plan's ranges back to back, as [`Probe::set_plan`]
