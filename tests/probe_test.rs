@@ -149,3 +149,61 @@ fn a_probe_fault_on_unmapped_memory_is_recovered() {
         );
     }
 }
+
+/// `record --max-steps N --at-bound detach`: the probe's trap is disarmed
+/// and the hook removed before hindsight lets go, and the program runs on
+/// to its end unharmed (its last act writes a file).
+#[test]
+fn a_program_detached_at_a_bound_runs_on() {
+    let pythons = pythons();
+    if pythons.is_empty() {
+        eprintln!("SKIPPED: no supported interpreter present");
+        return;
+    }
+    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("long.py");
+    std::fs::write(
+        &script,
+        "import sys\n\
+         def work(n):\n    t = []\n    for i in range(n):\n        t.append(i * i)\n    return sum(t)\n\
+         total = sum(work(200) for _ in range(50))\n\
+         open(sys.argv[1], 'w').write(str(total))\n",
+    )
+    .unwrap();
+    for py in &pythons {
+        let done = dir.path().join(format!("done-{}", py.minor));
+        let hsr = dir.path().join(format!("detach-{}.hsr", py.minor));
+        let mut cmd = Command::new(&hindsight);
+        cmd.args(["record", "--max-steps", "500", "--at-bound", "detach", "-o"])
+            .arg(&hsr)
+            .arg("--")
+            .arg(&py.path)
+            .arg(&script)
+            .arg(&done)
+            .env("RUST_LOG", "tracer::probe=info")
+            .env_remove("HINDSIGHT_NO_PROBE");
+        let out = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "on {}: {}: {stderr}",
+            py.minor,
+            out.status
+        );
+        assert!(
+            probe_counts(&stderr).is_some(),
+            "on {}: no probe: {stderr}",
+            py.minor
+        );
+        // The program goes on by itself after hindsight has gone.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !done.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let text = std::fs::read_to_string(&done)
+            .unwrap_or_else(|e| panic!("on {}: the program did not finish: {e}", py.minor));
+        assert_eq!(text, "132335000", "on {}", py.minor);
+    }
+}

@@ -74,6 +74,14 @@ pub trait Memory {
         false
     }
 
+    /// For the page at page-aligned `page`: a mask of its 64-byte blocks
+    /// (bit k: bytes 64k..64k+64) that may differ from what they were at
+    /// stop `serial`; every other block certainly holds the same bytes.
+    /// `None` when that cannot be told.
+    fn changed_blocks_since(&self, _serial: u64, _page: RemoteAddr) -> Option<u64> {
+        None
+    }
+
     /// Read a native-endian `u64`.
     fn read_u64(&self, addr: RemoteAddr) -> Result<u64, MemError> {
         let mut b = [0u8; 8];

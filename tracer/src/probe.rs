@@ -303,6 +303,27 @@ impl Probe {
         }
     }
 
+    /// For the 4096 bytes at offset `at` of the shadow, in the `k`-th placed
+    /// range: which of their 64-byte blocks the refresh may have changed
+    /// (bit b: bytes `at + 64b..`), when the range was placed the same at
+    /// the previous stop. A block not aligned with the shadow's chunks
+    /// counts as changed when either chunk under it did.
+    pub fn dirty_blocks(&self, k: usize, at: usize) -> Option<u64> {
+        if !self.stable.get(k).copied().unwrap_or(false) {
+            return None;
+        }
+        let dirty = &self.ctx()[DIRTY..SHADOW];
+        let (q, shifted) = (at / CHUNK, at % CHUNK != 0);
+        let flags = dirty.get(q..q + 64 + shifted as usize)?;
+        let mut mask = 0u64;
+        for b in 0..64 {
+            if flags[b] != 0 || (shifted && flags[b + 1] != 0) {
+                mask |= 1 << b;
+            }
+        }
+        Some(mask)
+    }
+
     /// Whether the `k`-th placed range was placed the same at the previous
     /// stop, and its bytes at `at..at + len` of the shadow are as they were
     /// then (the refresh found every chunk they touch unchanged).
@@ -465,6 +486,38 @@ mod tests {
         p.set_plan(&[req(0x2000, 100), req(0x3000, 4096)]);
         p.run_here(0x5f00, &|addr, buf| buf.fill(addr as u8 ^ 0x5a));
         assert!(!p.unchanged(1, 128, 64));
+    }
+
+    #[test]
+    fn dirty_blocks_of_a_page_follow_the_chunks_under_them() {
+        let mut p = Probe::for_tests();
+        // The page starts 32 bytes into a range: its blocks straddle chunks.
+        let plan = [req(0x2fe0, 4096 + 32)];
+        p.set_plan(&plan);
+        p.run_here(0x5f00, &|_, buf| buf.fill(7));
+        assert_eq!(p.dirty_blocks(0, 32), None, "new in this plan");
+        p.set_plan(&plan);
+        p.run_here(0x5f00, &|addr, buf| {
+            buf.fill(7);
+            // Byte 0x3000 + 100 of the page: chunk 2 of the range.
+            if addr == 0x2fe0 {
+                buf[(0x3000 + 100 - addr) as usize] = 8;
+            }
+        });
+        // Block 1 (bytes 64..128) lies on chunks 1 and 2; block 2 on 2 and 3.
+        assert_eq!(p.dirty_blocks(0, 32), Some(0b110));
+        // Aligned, a block is one chunk.
+        let plan = [req(0x3000, 4096)];
+        p.set_plan(&plan);
+        p.run_here(0x5f00, &|_, buf| buf.fill(7));
+        p.set_plan(&plan);
+        p.run_here(0x5f00, &|addr, buf| {
+            buf.fill(7);
+            if addr == 0x3000 {
+                buf[4095] = 9;
+            }
+        });
+        assert_eq!(p.dirty_blocks(0, 0), Some(1 << 63));
     }
 
     #[test]

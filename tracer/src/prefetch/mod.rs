@@ -339,6 +339,35 @@ pub struct CachedMem<'a> {
     inner: &'a dyn Memory,
 }
 
+impl CachedMem<'_> {
+    /// Ask `known` (the probe, the range's index among its placed ones,
+    /// and the offset of `addr` in the shadow) about `[addr, addr + len)`
+    /// when what changed since stop `serial` can be told there: that stop
+    /// was the previous one and both refreshed the plan. What it answers
+    /// true for counts as read (and is planned again).
+    fn since(
+        &self,
+        serial: u64,
+        addr: RemoteAddr,
+        len: usize,
+        known: impl FnOnce(&Probe, usize, usize) -> bool,
+    ) -> bool {
+        let mut g = self.cache.inner.borrow_mut();
+        if serial == 0 || serial + 1 != g.stops || !g.fresh || !g.was_fresh {
+            return false;
+        }
+        let told = match (g.span_of(addr.0, len), &g.probe) {
+            (Some((s, off)), Some(p)) if s.placed != NOT_SHADOW => known(p, s.placed as usize, off),
+            _ => false,
+        };
+        if told {
+            g.hits += 1;
+            g.touch(addr.0, len);
+        }
+        told
+    }
+}
+
 impl Memory for CachedMem<'_> {
     fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
         let mut g = self.cache.inner.borrow_mut();
@@ -410,22 +439,16 @@ impl Memory for CachedMem<'_> {
     }
 
     fn unchanged_since(&self, serial: u64, addr: RemoteAddr, len: usize) -> bool {
-        let mut g = self.cache.inner.borrow_mut();
-        if serial == 0 || serial + 1 != g.stops || !g.fresh || !g.was_fresh {
-            return false;
-        }
-        let same = match (g.span_of(addr.0, len), &g.probe) {
-            (Some((s, off)), Some(p)) if s.placed != NOT_SHADOW => {
-                p.unchanged(s.placed as usize, off, len)
-            }
-            _ => false,
-        };
-        if same {
-            // Known without a look, and planned again like a read.
-            g.hits += 1;
-            g.touch(addr.0, len);
-        }
-        same
+        self.since(serial, addr, len, |p, k, off| p.unchanged(k, off, len))
+    }
+
+    fn changed_blocks_since(&self, serial: u64, page: RemoteAddr) -> Option<u64> {
+        let mut mask = None;
+        self.since(serial, page, PAGE as usize, |p, k, off| {
+            mask = p.dirty_blocks(k, off);
+            mask.is_some()
+        });
+        mask
     }
 
     fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {

@@ -21,9 +21,10 @@ pub(super) struct KidPages {
     pages: Vec<u64>,
     bytes: Vec<u8>,
     /// Buffers kept for the check that runs at every step: bytes of a page
-    /// the stop's read does not hold, and the pages found changed.
+    /// the stop's read does not hold, and the pages found changed (with
+    /// the mask of their 64-byte blocks that may have).
     scratch: Vec<u8>,
-    dirty: Vec<usize>,
+    dirty: Vec<(usize, u64)>,
     /// For each page, the items whose key touches it, once per position
     /// in the container: slab index, and the index of the page the key
     /// starts on (a key running into the next page is read across both,
@@ -109,7 +110,7 @@ impl Mirror {
             extras: Vec::new(),
             synced: mem.stop_serial(),
         });
-        let all: Vec<usize> = (0..kp.pages.len()).collect();
+        let all: Vec<(usize, u64)> = (0..kp.pages.len()).map(|i| (i, u64::MAX)).collect();
         let changed = self.changed_keys(&mut kp, &all);
         Some((kp, changed))
     }
@@ -196,22 +197,39 @@ impl Mirror {
         let mut ok = true;
         let since = kp.synced;
         for (i, &page) in kp.pages.iter().enumerate() {
-            if since != 0 && mem.unchanged_since(since, RemoteAddr(page), p) {
+            let reference = &mut kp.bytes[i * p..(i + 1) * p];
+            // Where the memory knows which blocks may have changed since
+            // the reference was taken, only those are looked at.
+            let known = match since {
+                0 => None,
+                s => mem.changed_blocks_since(s, RemoteAddr(page)),
+            };
+            if known == Some(0) {
                 continue;
             }
-            let reference = &mut kp.bytes[i * p..(i + 1) * p];
-            let mut differs = false;
-            ok = mem.view(RemoteAddr(page), p, &mut scratch, &mut |now| {
-                if now != &reference[..] {
-                    reference.copy_from_slice(now);
-                    differs = true;
+            let mut mask = 0u64;
+            ok = mem.view(RemoteAddr(page), p, &mut scratch, &mut |now| match known {
+                Some(blocks) => {
+                    for b in (0..64).filter(|b| blocks & (1 << b) != 0) {
+                        let r = b * 64..b * 64 + 64;
+                        if now[r.clone()] != reference[r.clone()] {
+                            reference[r.clone()].copy_from_slice(&now[r]);
+                            mask |= 1 << b;
+                        }
+                    }
+                }
+                None => {
+                    if now != &reference[..] {
+                        reference.copy_from_slice(now);
+                        mask = u64::MAX;
+                    }
                 }
             });
             if !ok {
                 break;
             }
-            if differs {
-                dirty.push(i);
+            if mask != 0 {
+                dirty.push((i, mask));
             }
         }
         kp.scratch = scratch;
@@ -222,11 +240,16 @@ impl Mirror {
     }
 
     /// Compare with the reference bytes the keys of the items on pages
-    /// `dirty`, and of the items placed since the last check.
-    fn changed_keys(&self, kp: &mut KidPages, dirty: &[usize]) -> Vec<RemoteAddr> {
+    /// `dirty` whose bytes there touch a changed block, and of the items
+    /// placed since the last check.
+    fn changed_keys(&self, kp: &mut KidPages, dirty: &[(usize, u64)]) -> Vec<RemoteAddr> {
         let mut changed = Vec::new();
-        for &i in dirty {
+        for &(i, mask) in dirty {
+            let page = kp.pages[i];
             for &(j, fi) in &kp.by_page[i] {
+                if mask != u64::MAX && !self.key_touches(page, mask, j) {
+                    continue;
+                }
                 if self.key_differs(&kp.pages, &kp.bytes, j, fi) {
                     changed.push(self.slab[j as usize].addr);
                 }
@@ -243,6 +266,24 @@ impl Mirror {
 }
 
 impl Mirror {
+    /// Whether the key of item `j` has bytes in a block of `page` set in
+    /// `mask` (bit b: bytes 64b..64b+64 of the page).
+    fn key_touches(&self, page: u64, mask: u64, j: u32) -> bool {
+        let e = &self.slab[j as usize];
+        let start = (e.addr.0 + 8).max(page);
+        let end = (e.addr.0 + 8 + e.key.len() as u64).min(page + PAGE);
+        if start >= end {
+            return false;
+        }
+        let (first, last) = ((start - page) / 64, (end - 1 - page) / 64);
+        let span = if last - first >= 63 {
+            u64::MAX
+        } else {
+            ((1u64 << (last - first + 1)) - 1) << first
+        };
+        mask & span != 0
+    }
+
     /// Whether item `j`, whose key starts on page `fi`, no longer has its
     /// key in `now` (the pages' bytes back to back).
     fn key_differs(&self, pages: &[u64], now: &[u8], j: u32, fi: u32) -> bool {
