@@ -313,7 +313,7 @@ impl Probe {
             return None;
         }
         let dirty = &self.ctx()[DIRTY..SHADOW];
-        let (q, shifted) = (at / CHUNK, at % CHUNK != 0);
+        let (q, shifted) = (at / CHUNK, !at.is_multiple_of(CHUNK));
         let flags = dirty.get(q..q + 64 + shifted as usize)?;
         let mut mask = 0u64;
         for b in 0..64 {
