@@ -20,11 +20,16 @@ const SAME_FIXTURES: &[&str] = &[
     "unmapped.py",
 ];
 
+/// The supported interpreters present (saying so when there is none).
 fn pythons() -> Vec<common::Interpreter> {
-    common::interpreters()
+    let found: Vec<_> = common::interpreters()
         .into_iter()
         .filter(|p| p.supported())
-        .collect()
+        .collect();
+    if found.is_empty() {
+        eprintln!("SKIPPED: no supported interpreter present");
+    }
+    found
 }
 
 /// How a recording uses the probe.
@@ -86,7 +91,6 @@ fn probe_counts(stderr: &str) -> Option<(u64, u64)> {
 fn recordings_with_and_without_the_probe_are_equal() {
     let pythons = pythons();
     if pythons.is_empty() {
-        eprintln!("SKIPPED: no supported interpreter present");
         return;
     }
     let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
@@ -131,7 +135,6 @@ fn recordings_with_and_without_the_probe_are_equal() {
 fn a_probe_fault_on_unmapped_memory_is_recovered() {
     let pythons = pythons();
     if pythons.is_empty() {
-        eprintln!("SKIPPED: no supported interpreter present");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -157,7 +160,6 @@ fn a_probe_fault_on_unmapped_memory_is_recovered() {
 fn a_program_detached_at_a_bound_runs_on() {
     let pythons = pythons();
     if pythons.is_empty() {
-        eprintln!("SKIPPED: no supported interpreter present");
         return;
     }
     let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
