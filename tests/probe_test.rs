@@ -20,18 +20,6 @@ const SAME_FIXTURES: &[&str] = &[
     "unmapped.py",
 ];
 
-/// The supported interpreters present (saying so when there is none).
-fn pythons() -> Vec<common::Interpreter> {
-    let found: Vec<_> = common::interpreters()
-        .into_iter()
-        .filter(|p| p.supported())
-        .collect();
-    if found.is_empty() {
-        eprintln!("SKIPPED: no supported interpreter present");
-    }
-    found
-}
-
 /// How a recording uses the probe.
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
@@ -89,7 +77,7 @@ fn probe_counts(stderr: &str) -> Option<(u64, u64)> {
 
 #[test]
 fn recordings_with_and_without_the_probe_are_equal() {
-    let pythons = pythons();
+    let pythons = common::supported_interpreters();
     if pythons.is_empty() {
         return;
     }
@@ -133,7 +121,7 @@ fn recordings_with_and_without_the_probe_are_equal() {
 
 #[test]
 fn a_probe_fault_on_unmapped_memory_is_recovered() {
-    let pythons = pythons();
+    let pythons = common::supported_interpreters();
     if pythons.is_empty() {
         return;
     }
@@ -158,7 +146,7 @@ fn a_probe_fault_on_unmapped_memory_is_recovered() {
 /// to its end unharmed (its last act writes a file).
 #[test]
 fn a_program_detached_at_a_bound_runs_on() {
-    let pythons = pythons();
+    let pythons = common::supported_interpreters();
     if pythons.is_empty() {
         return;
     }

@@ -129,6 +129,19 @@ pub fn interpreters() -> Vec<Interpreter> {
     found
 }
 
+/// The supported interpreters present, saying so on stderr when there is
+/// none (the caller's test then has nothing to check).
+pub fn supported_interpreters() -> Vec<Interpreter> {
+    let found: Vec<_> = interpreters()
+        .into_iter()
+        .filter(|p| p.supported())
+        .collect();
+    if found.is_empty() {
+        eprintln!("SKIPPED: no supported interpreter present");
+    }
+    found
+}
+
 /// The interpreter of minor version `minor` ("3.11"), if present.
 pub fn interpreter(minor: &str) -> Option<Interpreter> {
     candidate_paths()

@@ -66,17 +66,30 @@ impl Tracee {
         if args.len() > MAX_ARGS {
             return Err(InferiorError::TooManyArgs(args.len()));
         }
+        self.with_return_trap(tid, ret_trap, |t, saved| {
+            t.run_call(tid, func, args, ret_trap, saved)
+        })
+    }
+
+    /// Run `call` (given the thread's registers) with an int3 at `trap`,
+    /// then put the thread back the way it was, whatever happened (unless
+    /// the program is gone): the int3 removed unless it was there before,
+    /// the registers restored.
+    fn with_return_trap(
+        &mut self,
+        tid: Tid,
+        trap: RemoteAddr,
+        call: impl FnOnce(&mut Tracee, &Regs) -> Result<u64, InferiorError>,
+    ) -> Result<u64, InferiorError> {
         let saved = self.regs(tid)?;
-        let ours = !self.has_breakpoint(ret_trap);
+        let ours = !self.has_breakpoint(trap);
         if ours {
-            self.set_breakpoint(ret_trap)?;
+            self.set_breakpoint(trap)?;
         }
-        let result = self.run_call(tid, func, args, ret_trap, &saved);
-        // Put the thread back the way it was, whatever happened (unless the
-        // program is gone).
+        let result = call(self, &saved);
         if !matches!(result, Err(InferiorError::Ended(..))) {
             if ours {
-                self.clear_breakpoint(ret_trap)?;
+                self.clear_breakpoint(trap)?;
             }
             self.set_regs(tid, &saved)?;
         }
@@ -99,40 +112,31 @@ impl Tracee {
         if args.len() > MAX_ARGS {
             return Err(InferiorError::TooManyArgs(args.len()));
         }
-        let saved = self.regs(tid)?;
         let mut orig = [0u8; SYSCALL.len()];
         self.mem.read(at, &mut orig)?;
         self.mem.write_via(tid, at, &SYSCALL)?;
         let back = RemoteAddr(at.0 + SYSCALL.len() as u64);
-        let ours = !self.has_breakpoint(back);
-        if ours {
-            self.set_breakpoint(back)?;
-        }
-        let mut regs = saved;
-        let slots = [
-            &mut regs.rdi,
-            &mut regs.rsi,
-            &mut regs.rdx,
-            &mut regs.r10,
-            &mut regs.r8,
-            &mut regs.r9,
-        ];
-        for (slot, &a) in slots.into_iter().zip(args) {
-            *slot = a;
-        }
-        regs.rax = nr as u64;
-        regs.rip = at.0;
-        regs.orig_rax = u64::MAX;
-        let result = self
-            .set_regs(tid, &regs)
-            .map_err(InferiorError::from)
-            .and_then(|_| self.run_until(tid, back, None, at));
-        if !matches!(result, Err(InferiorError::Ended(..))) {
-            if ours {
-                self.clear_breakpoint(back)?;
+        let result = self.with_return_trap(tid, back, |t, saved| {
+            let mut regs = *saved;
+            let slots = [
+                &mut regs.rdi,
+                &mut regs.rsi,
+                &mut regs.rdx,
+                &mut regs.r10,
+                &mut regs.r8,
+                &mut regs.r9,
+            ];
+            for (slot, &a) in slots.into_iter().zip(args) {
+                *slot = a;
             }
+            regs.rax = nr as u64;
+            regs.rip = at.0;
+            regs.orig_rax = u64::MAX;
+            t.set_regs(tid, &regs)?;
+            t.run_until(tid, back, None, at)
+        });
+        if !matches!(result, Err(InferiorError::Ended(..))) {
             self.mem.write_via(tid, at, &orig)?;
-            self.set_regs(tid, &saved)?;
         }
         result.map(|rax| rax as i64)
     }

@@ -292,11 +292,17 @@ impl Probe {
         n
     }
 
+    /// Whether the probe refreshed the current plan (just before this
+    /// stop's trap: every trap follows a refresh, or a fault).
+    fn refreshed(&self) -> bool {
+        self.word(OFF_DONE_GEN) == self.plan_gen
+    }
+
     /// The ranges of the plan the shadow holds at this stop, with their
     /// offsets in it: none unless the probe refreshed the current plan just
     /// before the trap.
     pub fn fresh(&self) -> &[(ReadReq, usize)] {
-        if self.word(OFF_DONE_GEN) == self.plan_gen {
+        if self.refreshed() {
             &self.placed
         } else {
             &[]
@@ -315,13 +321,8 @@ impl Probe {
         let dirty = &self.ctx()[DIRTY..SHADOW];
         let (q, shifted) = (at / CHUNK, !at.is_multiple_of(CHUNK));
         let flags = dirty.get(q..q + 64 + shifted as usize)?;
-        // Most pages did not change at all: eight flags at a time first.
-        let any = flags.chunks(8).fold(0u64, |acc, w| {
-            let mut b = [0u8; 8];
-            b[..w.len()].copy_from_slice(w);
-            acc | u64::from_ne_bytes(b)
-        });
-        if any == 0 {
+        // Most pages did not change at all.
+        if all_clear(flags) {
             return Some(0);
         }
         let mut mask = 0u64;
@@ -341,16 +342,9 @@ impl Probe {
             return false;
         }
         let dirty = &self.ctx()[DIRTY..SHADOW];
-        // Eight flags at a time: a page is 64 of them.
         dirty
             .get(at / CHUNK..=(at + len - 1) / CHUNK)
-            .is_some_and(|d| {
-                let (words, rest) = d.split_at(d.len() / 8 * 8);
-                words.chunks_exact(8).fold(0u64, |acc, w| {
-                    acc | u64::from_ne_bytes(w.try_into().unwrap_or([1; 8]))
-                }) == 0
-                    && rest.iter().all(|&b| b == 0)
-            })
+            .is_some_and(all_clear)
     }
 
     /// The shadow: the plan's ranges back to back, as [`Probe::set_plan`]
@@ -363,10 +357,7 @@ impl Probe {
     /// probe copied them.
     pub fn frame(&self, frame: RemoteAddr) -> Option<&[u8]> {
         let len = self.word(OFF_FRAME_LEN) as usize;
-        if self.word(OFF_DONE_GEN) != self.plan_gen
-            || self.word(OFF_FRAME) != frame.0
-            || len > FRAME_MAX
-        {
+        if !self.refreshed() || self.word(OFF_FRAME) != frame.0 || len > FRAME_MAX {
             return None;
         }
         Some(&self.ctx()[FRAME_BUF..FRAME_BUF + len])
@@ -402,6 +393,16 @@ impl Probe {
         self.faults += 1;
         Ok(true)
     }
+}
+
+/// Whether every dirty flag in `flags` is clear (eight at a time: a page
+/// is 64 of them).
+fn all_clear(flags: &[u8]) -> bool {
+    let mut words = flags.chunks_exact(8);
+    let any = words.by_ref().fold(0u64, |acc, w| {
+        acc | u64::from_ne_bytes(w.try_into().unwrap_or([1; 8]))
+    });
+    any == 0 && words.remainder().iter().all(|&b| b == 0)
 }
 
 #[cfg(test)]

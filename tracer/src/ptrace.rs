@@ -366,16 +366,7 @@ impl Tracee {
     fn on_event(&mut self, tid: Tid, event: i32) -> Result<Option<Stop>, TraceError> {
         match event {
             libc::PTRACE_EVENT_CLONE => {
-                let msg = sys::ptrace_geteventmsg(tid.0)
-                    .map_err(|e| TraceError::ptrace("GETEVENTMSG", tid, e))?;
-                let new = Tid(msg as i32);
-                if let Some(i) = self.early.iter().position(|&t| t == new) {
-                    self.early.swap_remove(i);
-                } else {
-                    // Its initial SIGSTOP is imminent; take it now so the
-                    // caller can resume the thread.
-                    self.await_initial_stop(new)?;
-                }
+                let new = self.take_new(tid)?;
                 if !self.is_known(new) {
                     self.threads.push(Thread {
                         tid: new,
@@ -388,14 +379,7 @@ impl Tracee {
                 }))
             }
             libc::PTRACE_EVENT_FORK => {
-                let msg = sys::ptrace_geteventmsg(tid.0)
-                    .map_err(|e| TraceError::ptrace("GETEVENTMSG", tid, e))?;
-                let child = Tid(msg as i32);
-                if let Some(i) = self.early.iter().position(|&t| t == child) {
-                    self.early.swap_remove(i);
-                } else {
-                    self.await_initial_stop(child)?;
-                }
+                let child = self.take_new(tid)?;
                 Ok(Some(Stop::Forked { parent: tid, child }))
             }
             libc::PTRACE_EVENT_EXEC => {
@@ -426,6 +410,22 @@ impl Tracee {
             }
             _ => Ok(()),
         }
+    }
+
+    /// The thread or process that the clone or fork event `tid` stopped
+    /// for created, once it is stopped too: its first stop (a SIGSTOP) may
+    /// have come already (kept in `early`), else it is imminent and taken
+    /// now, so the caller can resume it.
+    fn take_new(&mut self, tid: Tid) -> Result<Tid, TraceError> {
+        let msg = sys::ptrace_geteventmsg(tid.0)
+            .map_err(|e| TraceError::ptrace("GETEVENTMSG", tid, e))?;
+        let new = Tid(msg as i32);
+        if let Some(i) = self.early.iter().position(|&t| t == new) {
+            self.early.swap_remove(i);
+        } else {
+            self.await_initial_stop(new)?;
+        }
+        Ok(new)
     }
 
     /// Wait for the first stop of new thread `tid` (its SIGSTOP).

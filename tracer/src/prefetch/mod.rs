@@ -1,6 +1,8 @@
-//! The read cache of one stop: every range the previous stop read is read
-//! again, up front, in one batched `process_vm_readv` (consecutive steps of a
-//! program read mostly the same frames, dicts and lists), and the decoders'
+//! The read cache of one stop: every range the previous stop read is the
+//! plan of the next (consecutive steps of a program read mostly the same
+//! frames, dicts and lists). With the probe in the target (`probe.rs`) the
+//! plan is refreshed there, in memory shared with us, before the trap; else
+//! it is read up front in one batched `process_vm_readv`. The decoders'
 //! reads are answered from it; what it misses is read from the target and
 //! becomes part of the next stop's plan.
 //!
@@ -326,6 +328,12 @@ impl Inner {
         );
     }
 
+    /// A read answered from this stop's bytes: counted, and planned again.
+    fn hit(&mut self, addr: u64, len: usize) {
+        self.hits += 1;
+        self.touch(addr, len);
+    }
+
     fn touch(&mut self, addr: u64, len: usize) {
         if len > 0 && len <= MAX_CACHED_READ && addr.checked_add(len as u64).is_some() {
             self.touched.push((addr, len));
@@ -361,8 +369,7 @@ impl CachedMem<'_> {
             _ => false,
         };
         if told {
-            g.hits += 1;
-            g.touch(addr.0, len);
+            g.hit(addr.0, len);
         }
         told
     }
@@ -373,8 +380,7 @@ impl Memory for CachedMem<'_> {
         let mut g = self.cache.inner.borrow_mut();
         if let Some(d) = g.find(addr.0, buf.len()) {
             buf.copy_from_slice(d);
-            g.hits += 1;
-            g.touch(addr.0, buf.len());
+            g.hit(addr.0, buf.len());
             return Ok(());
         }
         g.misses += 1;
@@ -421,8 +427,7 @@ impl Memory for CachedMem<'_> {
             let mut g = self.cache.inner.borrow_mut();
             if let Some(d) = g.find(addr.0, len) {
                 f(d);
-                g.hits += 1;
-                g.touch(addr.0, len);
+                g.hit(addr.0, len);
                 return true;
             }
         }
@@ -464,8 +469,7 @@ impl Memory for CachedMem<'_> {
             if let Some(d) = g.find(r.addr.0, r.len) {
                 dst.copy_from_slice(d);
                 ok[i] = true;
-                g.hits += 1;
-                g.touch(r.addr.0, r.len);
+                g.hit(r.addr.0, r.len);
             } else {
                 missed.push((i, off));
             }

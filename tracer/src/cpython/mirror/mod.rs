@@ -264,18 +264,17 @@ impl Mirror {
                                         ))
                             });
                         let kids_ok = e.kids_stable && e.kids_epoch == self.breaks;
-                        if same_dict {
-                            if kids_ok && !dormant {
-                                // The same items, all of them held stable
-                                // objects: nothing to visit.
-                                continue;
+                        if same_dict || reused {
+                            if same_dict && kids_ok {
+                                if !dormant {
+                                    // The same items, all of them held stable
+                                    // objects: nothing to visit.
+                                    continue;
+                                }
+                                if self.revive_kids(slot, parked, ops) {
+                                    continue;
+                                }
                             }
-                            if kids_ok && self.revive_kids(slot, parked, ops) {
-                                continue;
-                            }
-                            let old = self.slab[slot as usize].node.clone();
-                            (old.expect("checked"), Vec::new(), false)
-                        } else if reused {
                             let old = self.slab[slot as usize].node.clone();
                             (old.expect("checked"), Vec::new(), false)
                         } else {
