@@ -18,7 +18,11 @@ const SAME_FIXTURES: &[&str] = &[
     "c_mutations.py",
     "address_reuse.py",
     "unmapped.py",
+    "quiet_lines.py",
 ];
+
+/// The fixture whose quiet lines the probe takes without a trap.
+const QUIET: &str = "quiet_lines.py";
 
 /// How a recording uses the probe.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -29,12 +33,25 @@ enum Mode {
     Baseline,
     /// No probe (HINDSIGHT_NO_PROBE).
     Off,
+    /// The probe, every step with a trap (HINDSIGHT_NO_TRAPLESS).
+    Trapped,
 }
 
 fn record(py: &common::Interpreter, file: &str, hsr: &std::path::Path, mode: Mode) -> String {
+    record_with(py, file, hsr, mode, &[])
+}
+
+fn record_with(
+    py: &common::Interpreter,
+    file: &str,
+    hsr: &std::path::Path,
+    mode: Mode,
+    args: &[&str],
+) -> String {
     let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
     let mut cmd = Command::new(&hindsight);
     cmd.arg("record")
+        .args(args)
         .arg("-o")
         .arg(hsr)
         .arg("--")
@@ -43,9 +60,13 @@ fn record(py: &common::Interpreter, file: &str, hsr: &std::path::Path, mode: Mod
         .env("RUST_LOG", "tracer::probe=info")
         .env("PYTHONHASHSEED", "0")
         .env_remove("HINDSIGHT_NO_PROBE")
+        .env_remove("HINDSIGHT_NO_TRAPLESS")
         .env_remove("HINDSIGHT_PROBE_BASELINE");
     match mode {
         Mode::Best => {}
+        Mode::Trapped => {
+            cmd.env("HINDSIGHT_NO_TRAPLESS", "1");
+        }
         Mode::Baseline => {
             cmd.env("HINDSIGHT_PROBE_BASELINE", "1");
         }
@@ -65,14 +86,16 @@ fn record(py: &common::Interpreter, file: &str, hsr: &std::path::Path, mode: Mod
 }
 
 /// "probe: N calls, M faults recovered" from the log, as (N, M).
-fn probe_counts(stderr: &str) -> Option<(u64, u64)> {
+/// The probe's counts the recording logged: (calls, steps taken without
+/// a trap, faults recovered).
+fn probe_counts(stderr: &str) -> Option<(u64, u64, u64)> {
     let line = stderr.lines().find(|l| l.contains("faults recovered"))?;
     let nums: Vec<u64> = line
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|w| w.parse().ok())
         .collect();
     let n = nums.len();
-    (n >= 2).then(|| (nums[n - 2], nums[n - 1]))
+    (n >= 3).then(|| (nums[n - 3], nums[n - 2], nums[n - 1]))
 }
 
 #[test]
@@ -95,8 +118,13 @@ fn recordings_with_and_without_the_probe_are_equal() {
                 if mode != Mode::Off {
                     // The probe ran at every trap (none of this is a silent fallback).
                     assert!(
-                        counts.is_some_and(|(calls, _)| calls > 0),
+                        counts.is_some_and(|(calls, _, _)| calls > 0),
                         "{name}: the probe was not used: {stderr}"
+                    );
+                    // Its quiet lines went without a trap (what is compared).
+                    assert!(
+                        file != QUIET || counts.is_some_and(|(_, trapless, _)| trapless > 0),
+                        "{name}: no step without a trap: {stderr}"
                     );
                 } else {
                     assert!(counts.is_none(), "{name}: the probe was used: {stderr}");
@@ -129,7 +157,7 @@ fn a_probe_fault_on_unmapped_memory_is_recovered() {
     for py in &pythons {
         let hsr = dir.path().join(format!("unmapped-{}.hsr", py.minor));
         let stderr = record(py, "unmapped.py", &hsr, Mode::Best);
-        let (calls, faults) = probe_counts(&stderr)
+        let (calls, _, faults) = probe_counts(&stderr)
             .unwrap_or_else(|| panic!("on {}: no probe counts in: {stderr}", py.minor));
         // The freed lists' item arrays were in the plan when they went
         // back to the system: the probe met them unmapped.
@@ -139,6 +167,59 @@ fn a_probe_fault_on_unmapped_memory_is_recovered() {
             py.minor
         );
     }
+}
+
+/// `record` arguments: at most `max` steps, then the program runs on.
+fn bounded(max: &str) -> [&str; 4] {
+    ["--max-steps", max, "--at-bound", "detach"]
+}
+
+/// Steps taken without a trap count toward `--max-steps` like the others:
+/// the recording holds exactly the bound's steps, the same as when every
+/// step traps.
+#[test]
+fn a_step_bound_counts_steps_taken_without_a_trap() {
+    let pythons = common::supported_interpreters();
+    if pythons.is_empty() {
+        return;
+    }
+    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for py in &pythons {
+        // Bounds that fall next to quiet lines (one in two of these does).
+        for bound in 56..=63 {
+            let hsr = dir.path().join(format!("bound-{}-{bound}.hsr", py.minor));
+            let max = bound.to_string();
+            let stderr = record_with(py, QUIET, &hsr, Mode::Best, &bounded(&max));
+            assert!(
+                stderr.contains(&format!("recorded {bound} steps")),
+                "on {} to {bound} steps: {stderr}",
+                py.minor
+            );
+        }
+        let mut dumps = Vec::new();
+        for mode in [Mode::Best, Mode::Trapped] {
+            let hsr = dir.path().join(format!("bound-{}-{mode:?}.hsr", py.minor));
+            let stderr = record_with(py, QUIET, &hsr, mode, &bounded("57"));
+            let trapless = probe_counts(&stderr).map(|(_, t, _)| t);
+            match mode {
+                Mode::Best => assert!(trapless > Some(0), "on {}: {stderr}", py.minor),
+                _ => assert_eq!(trapless, Some(0), "on {}: {stderr}", py.minor),
+            }
+            let jsonl = hsr.with_extension("jsonl");
+            common::run_dump(&hindsight, &hsr, &jsonl).unwrap();
+            dumps.push(jsonl);
+        }
+        if let Err(e) = common::compare(&dumps[1], &dumps[0]) {
+            failures.push((format!("{QUIET} on {} to 57 steps", py.minor), e));
+        }
+    }
+    common::report(
+        "steps without a trap under a bound",
+        pythons.len(),
+        &failures,
+    );
 }
 
 /// `record --max-steps N --at-bound detach`: the probe's trap is disarmed

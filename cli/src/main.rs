@@ -10,6 +10,11 @@ mod recording;
 
 use clap::Parser;
 
+/// See Cargo.toml: memory freed by another thread than the one that
+/// allocated it, at every step.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     failure::install_panic_hook();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();

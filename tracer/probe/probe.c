@@ -4,14 +4,22 @@
  * the shared context) into the shared shadow, so the tracer reads them there
  * instead of through a process_vm_readv whose cost grows with every page.
  *
+ * A line step of the frame the tracer armed, where no word the previous
+ * stop read changed but the frame's position (the watch masks say which
+ * words it read and which are the position), takes no trap: the probe logs
+ * the position's two words and returns, and the tracer makes those steps at
+ * its next stop. The state of such a step is the previous step's, at
+ * another line.
+ *
  * Freestanding and position independent: no globals, no calls out, no
  * relocations (build.rs refuses any). The context's address is an
  * immediate the tracer patches in at `hs_ctx_imm`.
  *
  * A fault here (a planned page unmapped since the plan was made) stops the
  * thread with SIGSEGV under ptrace before any handler runs; the tracer sets
- * the registers the entry saved in the context back, resumes at `hs_back`,
- * and reads that stop's plan itself. Layout of the context: tracer/src/probe.rs.
+ * the registers the entry saved in the context back, resumes at `hs_back`
+ * with a nonzero rax (so to the trap), and reads that stop's plan itself.
+ * Layout of the context: tracer/src/probe.rs.
  */
 
 typedef unsigned long u64;
@@ -26,13 +34,25 @@ typedef u64 __attribute__((aligned(1), may_alias)) u64u;
 #define OFF_FRAME 0x58
 #define OFF_FRAME_LEN 0x60
 #define OFF_CALLS 0x68
+#define OFF_ARMED 0x70
+#define OFF_ARMED_GEN 0x78
+#define OFF_BUDGET 0x80
+#define OFF_KEEP 0x88
+#define OFF_LOG_N 0x90
+#define OFF_LINE_AT 0x98
+#define OFF_FRAME_WATCH 0xa8
+#define OFF_TRAPLESS 0xb0
 #define FRAME_BUF 0x100
 #define FRAME_MAX 0x200
+#define LOG 0x300
+#define LOG_MAX 192
 #define RANGES 0x1000
 #define MAX_RANGES 8192
 #define DIRTY (RANGES + MAX_RANGES * 16)
 #define SHADOW_BYTES (4u << 20)
-#define SHADOW (DIRTY + SHADOW_BYTES / 64)
+#define WATCH (DIRTY + SHADOW_BYTES / 64)
+#define SHADOW (WATCH + SHADOW_BYTES / 64)
+#define PY_TRACE_LINE 2
 
 #define FIELD(c, off) (*(volatile u64 *)((u8 *)(c) + (off)))
 
@@ -44,10 +64,15 @@ struct range {
 
 /* dst = src over len bytes, writing only the 64-byte chunks that differ
  * (unchanged shadow lines stay clean in both processes' caches), and for
- * each chunk whether it changed (dirty[k] for the k-th chunk from dst). */
-static inline __attribute__((always_inline)) void refresh_range(u8 *dst, const u8 *src, u32 len,
-                                                                u8 *dirty)
+ * each chunk whether it changed since the last trap (dirty[k] for the k-th
+ * chunk from dst; `keep` 1 adds to the flags, 0 replaces them). Returns the
+ * changed words the watch masks name (bit w of watch[k]: word w of chunk k)
+ * as a nonzero value. */
+static inline __attribute__((always_inline)) u32 refresh_range(u8 *dst, const u8 *src, u32 len,
+                                                               u8 *dirty, const u8 *watch,
+                                                               u8 keep)
 {
+    u32 hit = 0;
     u32 i = 0;
     for (; i + 64 <= len; i += 64) {
         const u64u *s = (const u64u *)(src + i);
@@ -55,34 +80,52 @@ static inline __attribute__((always_inline)) void refresh_range(u8 *dst, const u
         u64 x = 0;
         for (int w = 0; w < 8; w++)
             x |= s[w] ^ d[w];
-        if (x)
-            for (int w = 0; w < 8; w++)
+        u8 changed = 0;
+        if (x) {
+            u32 m = 0;
+            for (int w = 0; w < 8; w++) {
+                m |= (u32)(s[w] != d[w]) << w;
                 d[w] = s[w];
-        *dirty++ = x != 0;
+            }
+            hit |= m & *watch;
+            changed = 1;
+        }
+        *dirty = (*dirty & keep) | changed;
+        dirty++;
+        watch++;
     }
     if (i < len) {
-        u8 x = 0;
-        for (; i < len; i++) {
-            x |= dst[i] ^ src[i];
+        u32 m = 0;
+        for (u32 j = 0; i < len; i++, j++) {
+            if (dst[i] != src[i])
+                m |= 1u << (j / 8);
             dst[i] = src[i];
         }
-        *dirty = x != 0;
+        hit |= m & *watch;
+        *dirty = (*dirty & keep) | (m != 0);
     }
+    return hit;
 }
 
-static __attribute__((used, noipa)) void hs_refresh(u8 *ctx, u64 frame)
+/* Refresh the plan and the frame's bytes; 0 when this step goes without a
+ * trap (logged), else 1. */
+static __attribute__((used, noipa)) u64 hs_refresh(u8 *ctx, u64 frame, u64 what)
 {
     u64 n = FIELD(ctx, OFF_NRANGES);
     const struct range *r = (const struct range *)(ctx + RANGES);
     u8 *shadow = ctx + SHADOW;
     u8 *dirty = ctx + DIRTY;
+    const u8 *watch = ctx + WATCH;
+    u8 keep = FIELD(ctx, OFF_KEEP) & 1;
+    u32 hit = 0;
     if (n > MAX_RANGES)
         n = MAX_RANGES;
     for (u64 k = 0; k < n; k++) {
         u64 at = r[k].at, len = r[k].len;
         if (at > SHADOW_BYTES || len > SHADOW_BYTES - at || at % 64)
             break;
-        refresh_range(shadow + at, (const u8 *)r[k].addr, (u32)len, dirty + at / 64);
+        hit |= refresh_range(shadow + at, (const u8 *)r[k].addr, (u32)len, dirty + at / 64,
+                             watch + at / 64, keep);
     }
     /* The frame object the trace function got (new at a call event). */
     u64 flen = 0;
@@ -91,18 +134,40 @@ static __attribute__((used, noipa)) void hs_refresh(u8 *ctx, u64 frame)
         if (flen > FRAME_MAX)
             flen = FRAME_MAX;
         u8 unused[FRAME_MAX / 64];
-        refresh_range(ctx + FRAME_BUF, (const u8 *)frame, (u32)flen, unused);
+        u8 fwatch[FRAME_MAX / 64];
+        u64 fw = FIELD(ctx, OFF_FRAME_WATCH);
+        for (int b = 0; b < FRAME_MAX / 64; b++)
+            fwatch[b] = (u8)(fw >> (8 * b));
+        hit |= refresh_range(ctx + FRAME_BUF, (const u8 *)frame, (u32)flen, unused, fwatch, 0);
     }
     FIELD(ctx, OFF_FRAME) = frame;
     FIELD(ctx, OFF_FRAME_LEN) = flen;
     FIELD(ctx, OFF_CALLS) += 1;
+    u64 logged = FIELD(ctx, OFF_LOG_N);
+    if (frame && frame == FIELD(ctx, OFF_ARMED) && (u32)what == PY_TRACE_LINE && !hit
+        && FIELD(ctx, OFF_ARMED_GEN) == FIELD(ctx, OFF_PLAN_GEN) && FIELD(ctx, OFF_BUDGET) > 0
+        && logged < LOG_MAX) {
+        /* Both words lie in what was just refreshed: readable. */
+        u64 *e = (u64 *)(ctx + LOG + logged * 16);
+        e[0] = *(volatile u64 *)FIELD(ctx, OFF_LINE_AT);
+        e[1] = *(volatile u64 *)FIELD(ctx, OFF_LINE_AT + 8);
+        FIELD(ctx, OFF_LOG_N) = logged + 1;
+        FIELD(ctx, OFF_BUDGET) -= 1;
+        FIELD(ctx, OFF_KEEP) = 1;
+        FIELD(ctx, OFF_TRAPLESS) += 1;
+        return 0;
+    }
+    FIELD(ctx, OFF_ARMED) = 0;
+    FIELD(ctx, OFF_KEEP) = 0;
     FIELD(ctx, OFF_DONE_GEN) = FIELD(ctx, OFF_PLAN_GEN);
+    return 1;
 }
 
 /* The trace function: int (*)(PyObject *, PyFrameObject *, int, PyObject *).
  * Keeps its arguments for the tracer (rsi, rdx, rcx at the trap are what
  * CPython passed), saves what a fault recovery must restore, refreshes the
- * shadow, traps, returns 0. The nop at hs_trap becomes the int3. */
+ * shadow, traps unless the refresh logged the step, returns 0. The nop at
+ * hs_trap becomes the int3. */
 __asm__(
     ".text\n"
     ".globl hs_entry\n"
@@ -121,14 +186,17 @@ __asm__(
     "    mov %r13, 0x20(%rdi)\n"
     "    mov %r14, 0x28(%rdi)\n"
     "    mov %r15, 0x30(%rdi)\n"
-    "    call hs_refresh\n" /* (ctx, frame): rsi is still the frame */
+    "    call hs_refresh\n" /* (ctx, frame, what): rsi and rdx are still those */
     ".globl hs_back\n"
     "hs_back:\n"
     "    pop %rcx\n"
     "    pop %rdx\n"
     "    pop %rsi\n"
+    "    test %rax, %rax\n"
+    "    jz 1f\n"
     ".globl hs_trap\n"
     "hs_trap:\n"
     "    nop\n"
+    "1:\n"
     "    xor %eax, %eax\n"
     "    ret\n");

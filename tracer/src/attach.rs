@@ -18,7 +18,6 @@ use store::{ProgramEnd, RecordingEnd, Writer, WriterOptions};
 
 use crate::addr::RemoteAddr;
 use crate::cpython::{DecodeError, Decoder, Python};
-use crate::diff::Differ;
 use crate::filter::{main_script_dir, stdlib_dirs, FileFilter, FilterSpec};
 use crate::ptrace::{Stop, Tracee};
 use crate::record::{need_symbol, Granularity, ProgressFn, RecordError, RecordOutcome};
@@ -185,16 +184,13 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     let deadline = cfg.max_time.map(|d| started + d);
     let watcher = Watcher::start(cfg.stop.clone(), deadline, waker.pid.clone());
 
-    let mut rec = Recorder {
-        decoder: Decoder::new(python.clone()),
-        differ: Differ::new(),
+    let mut rec = Recorder::new(
+        Decoder::new(python.clone()),
         filter,
-        granularity: cfg.granularity,
-        steps: 0,
-        threads: tracee.threads().iter().map(|t| t.0 as u32).collect(),
-        cache: crate::prefetch::StopCache::new(),
+        cfg.granularity,
+        tracee.threads().iter().map(|t| t.0 as u32).collect(),
         returning,
-    };
+    );
     for tid in tracee.threads() {
         tracee.resume(tid, None)?;
     }

@@ -63,6 +63,21 @@ impl Differ {
         diff_scope(Scope::Globals, &mut self.globals, globals, ops);
     }
 
+    /// The ops of a step whose state is the last step's but for the top
+    /// frame's line (`meta.line`): what [`Differ::diff`] would send.
+    pub fn line_step(&mut self, meta: StepMeta, ops: &mut Vec<Op>) {
+        let line = meta.line;
+        ops.push(Op::Step(meta));
+        let depth = self.stack.len();
+        if let Some(top) = self.stack.last_mut() {
+            if top.line != line {
+                top.line = line;
+                ops.push(Op::StackTruncate(depth as u32 - 1));
+                ops.push(Op::StackPush(top.clone()));
+            }
+        }
+    }
+
     fn diff_stack(&mut self, new: &[FrameRec], ops: &mut Vec<Op>) {
         let common = self
             .stack

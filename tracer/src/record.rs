@@ -12,11 +12,9 @@ use store::{ProgramEnd, RecordingEnd, RecordingHeader, Writer, WriterOptions};
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{DecodeError, Decoder, Python};
-use crate::diff::Differ;
 pub use crate::filter::FilterSpec;
 use crate::filter::{main_script_dir, stdlib_dirs, FileFilter};
 use crate::hook;
-use crate::prefetch::StopCache;
 use crate::probe::ProbeMode;
 use crate::ptrace::{Stop, TraceError, Tracee};
 use crate::recorder::{pass_stray_breakpoint, release_forked_child, tick_progress, Recorder};
@@ -67,6 +65,9 @@ pub struct RecordConfig {
     /// refreshed in shared memory before the trap. Without it (or when it
     /// cannot be set up) the stop reads with `process_vm_readv`.
     pub probe: ProbeMode,
+    /// Let the probe take line steps that change nothing but the line
+    /// without a trap (`docs/probe.md`); off, every step traps.
+    pub trapless: bool,
 }
 
 /// How a recording ended.
@@ -252,16 +253,15 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         };
 
     let started = Instant::now();
-    let mut rec = Recorder {
-        decoder: Decoder::new(python.clone()),
-        differ: Differ::new(),
+    let mut rec = Recorder::new(
+        Decoder::new(python.clone()),
         filter,
-        granularity: cfg.granularity,
-        steps: 0,
-        threads: vec![pid as u32],
-        cache: StopCache::new(),
+        cfg.granularity,
+        vec![pid as u32],
         returning,
-    };
+    );
+    rec.max_steps = cfg.max_steps;
+    rec.trapless_allowed = cfg.trapless;
     if let Some(p) = probe {
         rec.cache.attach_probe(p);
     }
@@ -330,6 +330,10 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
                 mut regs,
             } if addr == trap => {
                 traps += 1;
+                // The steps before this one that took no trap come first.
+                if let Err(e) = rec.drain_trapless(&writer) {
+                    log::warn!(target: "tracer::record", "steps not recorded: {e}");
+                }
                 let (frame, what, arg) =
                     (RemoteAddr(regs.rsi), regs.rdx as i32, RemoteAddr(regs.rcx));
                 rec.answer_trap(&mut tracee, tid, &mut regs)?;
@@ -409,6 +413,9 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         w.finish();
     }
     drop(waker);
+    // Steps taken without a trap since the last stop (the program may have
+    // ended right after them): their words are in the probe's memory, here.
+    rec.drain_trapless(&writer)?;
     let reason = match (&bound, &end) {
         (Some(b), _) => b.clone(),
         (None, ProgramEnd::Exited(c)) => format!("the program exited with status {c}"),
@@ -430,8 +437,8 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     let (ranges, bytes, pages) = rec.cache.plan_size();
     log::info!(target: "tracer::record", "stop cache: {hits} reads answered, {misses} missed; last plan {ranges} ranges, {bytes} bytes, {pages} pages");
     if let Some(p) = rec.cache.probe_mut().as_ref() {
-        let (calls, faults) = p.counts();
-        log::info!(target: "tracer::probe", "probe: {calls} calls, {faults} faults recovered");
+        let (calls, faults, trapless) = p.counts();
+        log::info!(target: "tracer::probe", "probe: {calls} calls, {trapless} steps without a trap, {faults} faults recovered");
     }
     Ok(RecordOutcome {
         end,

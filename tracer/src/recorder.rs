@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use store::{EventKind, Step, StepMeta, Writer};
 
 use crate::addr::{RemoteAddr, Tid};
-use crate::cpython::Decoder;
+use crate::cpython::{Decoder, LineWatch};
 use crate::diff::Differ;
 use crate::filter::FileFilter;
 use crate::hook;
@@ -89,9 +89,96 @@ pub(crate) struct Recorder {
     /// The trap returns by itself ([`Tracee::prepare_returning_trap`]);
     /// otherwise its `return 0` is performed by setting registers.
     pub(crate) returning: bool,
+    /// Steps recorded at most (`--max-steps`): bounds the steps the probe
+    /// may take without a trap.
+    pub(crate) max_steps: Option<u64>,
+    /// Whether the probe may take steps without a trap at all.
+    pub(crate) trapless_allowed: bool,
+    /// The frame the probe may take line steps of without a trap, since
+    /// the last recorded step, and the thread running it.
+    armed: Option<(LineWatch, u32)>,
+    /// The words the probe logged for each such step (kept: no allocation).
+    trapless: Vec<[u64; 2]>,
 }
 
 impl Recorder {
+    /// A recorder with nothing recorded yet.
+    pub(crate) fn new(
+        decoder: Decoder,
+        filter: FileFilter,
+        granularity: Granularity,
+        threads: Vec<u32>,
+        returning: bool,
+    ) -> Recorder {
+        Recorder {
+            decoder,
+            differ: Differ::new(),
+            filter,
+            granularity,
+            steps: 0,
+            threads,
+            cache: StopCache::new(),
+            returning,
+            max_steps: None,
+            trapless_allowed: false,
+            armed: None,
+            trapless: Vec::new(),
+        }
+    }
+
+    /// Record the steps the probe took without a trap since the last stop
+    /// (line steps of the armed frame: the last step's state at another
+    /// line). Call at every stop before its own step, and at the end.
+    pub(crate) fn drain_trapless(&mut self, writer: &Writer) -> Result<(), RecordError> {
+        let Some((watch, thread)) = self.armed.take() else {
+            return Ok(());
+        };
+        let mut log = std::mem::take(&mut self.trapless);
+        self.cache.take_trapless(&mut log);
+        let code = watch.code();
+        let mut sent = Ok(());
+        for words in log.drain(..) {
+            let (line, position) = watch.position(words);
+            let meta = StepMeta {
+                step: Step(self.steps),
+                event: EventKind::Line,
+                thread,
+                file: code.file.clone(),
+                function: code.function.clone(),
+                line,
+                position,
+                value: None,
+            };
+            let mut ops = Vec::with_capacity(3);
+            self.differ.line_step(meta, &mut ops);
+            sent = writer.send(ops);
+            if sent.is_err() {
+                break;
+            }
+            self.steps += 1;
+        }
+        self.trapless = log;
+        Ok(sent?)
+    }
+
+    /// After a recorded step of `frame`: let the probe take its next line
+    /// steps without a trap while nothing the step read changes.
+    fn arm(&mut self, frame: RemoteAddr, tid: Tid) {
+        self.armed = None;
+        if !self.trapless_allowed || self.granularity != Granularity::Line {
+            return;
+        }
+        let Some(watch) = self.decoder.line_watch() else {
+            return;
+        };
+        let budget = self
+            .max_steps
+            .map_or(u64::MAX, |m| m.saturating_sub(self.steps));
+        if self.cache.arm(frame, watch.at, budget) {
+            self.armed = Some((watch.clone(), tid.0 as u32));
+        }
+    }
+
     /// A new thread appeared: its thread state is linked already, so hook it
     /// before it runs, then let both threads go on.
     pub(crate) fn on_new_thread(
@@ -186,9 +273,13 @@ impl Recorder {
     ) -> Result<(), RecordError> {
         let r = self.on_trap_cached(tracee, writer, tid, frame, what, arg);
         self.cache.end();
-        r
+        if let Ok(true) = r {
+            self.arm(frame, tid);
+        }
+        r.map(|_| ())
     }
 
+    /// Whether a step was recorded.
     fn on_trap_cached(
         &mut self,
         tracee: &Tracee,
@@ -197,10 +288,10 @@ impl Recorder {
         frame: RemoteAddr,
         what: i32,
         arg: RemoteAddr,
-    ) -> Result<(), RecordError> {
+    ) -> Result<bool, RecordError> {
         let Some(event) = event_kind(what) else {
             // Not a trace event we know (or not a call from the tracing machinery at all).
-            return Ok(());
+            return Ok(false);
         };
         let cached = self.cache.mem(tracee.mem());
         let mem: &dyn Memory = &cached;
@@ -216,7 +307,7 @@ impl Recorder {
             || (self.granularity == Granularity::Call
                 && !matches!(event, EventKind::Call | EventKind::Return))
         {
-            return Ok(());
+            return Ok(false);
         }
         let mut heap_ops = Vec::new();
         let snap = self
@@ -243,7 +334,7 @@ impl Recorder {
         );
         writer.send(ops)?;
         self.steps += 1;
-        Ok(())
+        Ok(true)
     }
 }
 

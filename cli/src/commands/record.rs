@@ -43,6 +43,8 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         debug_file: opts.debug_file,
         progress,
         probe: probe_mode(),
+        // To compare, or to rule them out: every step then traps.
+        trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
     };
     let result = tracer::record::record(cfg);
     if std::io::stderr().is_terminal() {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use store::{EventKind, FrameRec, ObjAddr, Position};
 
 use super::code::{code_info, CodeInfo};
+use super::linewatch::{self, LineForm, LineWatch};
 use super::objects::{self, Limits, Walker};
 use super::read::{ptr_at, read_upto, u32_at, u8_at};
 use super::v311;
@@ -116,22 +117,23 @@ pub(crate) fn snapshot(
     let top = IFrame::read(mem, py, fo.iframe)?;
     let code = code_info(mem, py, caches, top.code, true)?;
     let lasti = code.lasti(top.prev_instr);
-    let line = if fo.lineno > 0 {
-        fo.lineno as u32
-    } else {
-        code.line_at(lasti)
-    };
-    let position = u32::try_from(lasti)
-        .ok()
-        .and_then(|u| code.lines.entry(u))
-        .and_then(|e| {
-            Some(Position {
-                line: e.line?,
-                end_line: e.end_line?,
-                col: e.col?,
-                end_col: e.end_col?,
-            })
-        });
+    let (line, position) = linewatch::instr_position(&code, fo.lineno, lasti);
+    // Line steps of this frame may go without a trap once it runs (before
+    // its first instruction, the locals are read another way).
+    caches.line_watch = (matches!(event, EventKind::Line | EventKind::Call)
+        && lasti >= 0
+        && py.layout.iframe.prev_instr.is_multiple_of(8))
+    .then(|| {
+        let lineno = py.layout.frame.f_lineno;
+        LineWatch::new(
+            [
+                fo.iframe.at(py.layout.iframe.prev_instr),
+                frame.at(lineno & !7),
+            ],
+            code.clone(),
+            LineForm::Instr { lineno },
+        )
+    });
 
     // The stack: this frame, then every complete frame before it.
     let mut stack = vec![FrameRec {

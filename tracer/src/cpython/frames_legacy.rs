@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use store::FrameRec;
+use store::{EventKind, FrameRec};
 
 use super::code::{code_info, CodeInfo};
 use super::frames::{cell_contents, event_kind, finish_snapshot, module_globals};
+use super::linewatch::{self, LineForm, LineWatch};
 use super::objects::{self, Limits};
 use super::read::{ptr_at, read_upto, u32_at};
 use super::{dicts, v311, Caches, DecodeError, Python, Snapshot};
@@ -63,12 +64,7 @@ impl Frame {
         }
         let p = |off| ptr_at(&buf, off).unwrap_or_default();
         let raw_lasti = u32_at(&buf, fl.f_lasti).unwrap_or(0) as i32 as i64;
-        // 3.8-3.9 count bytes, 3.10 code units (co_lnotab vs co_linetable).
-        let lasti = if py.layout.code.co_lnotab != symbols::NA && raw_lasti >= 0 {
-            raw_lasti / 2
-        } else {
-            raw_lasti
-        };
+        let lasti = linewatch::code_units(raw_lasti, lasti_counts_bytes(py));
         Ok(Frame {
             back: p(fl.f_back),
             code: p(fl.f_code),
@@ -80,15 +76,16 @@ impl Frame {
         })
     }
 
-    /// `PyFrame_GetLineNumber`: `f_lineno` while CPython maintains it (3.8-3.9
-    /// under a trace function; 3.10 during the trace call), else the line table.
+    /// `PyFrame_GetLineNumber`.
     fn line(&self, code: &CodeInfo) -> u32 {
-        if self.lineno > 0 {
-            self.lineno as u32
-        } else {
-            code.line_at(self.lasti)
-        }
+        linewatch::lasti_line(code, self.lineno, self.lasti)
     }
+}
+
+/// 3.8-3.9 count `f_lasti` in bytes, 3.10 in code units (co_lnotab vs
+/// co_linetable).
+fn lasti_counts_bytes(py: &Python) -> bool {
+    py.layout.code.co_lnotab != symbols::NA
 }
 
 /// The code object of the frame passed to the trace function.
@@ -116,6 +113,18 @@ pub(crate) fn snapshot(
     let top = Frame::read(mem, py, frame)?;
     let code = code_info(mem, py, caches, top.code, true)?;
     let line = top.line(&code);
+    let fl = &py.layout.frame;
+    caches.line_watch = matches!(event, EventKind::Line | EventKind::Call).then(|| {
+        LineWatch::new(
+            [frame.at(fl.f_lasti & !7), frame.at(fl.f_lineno & !7)],
+            code.clone(),
+            LineForm::Lasti {
+                lasti: fl.f_lasti,
+                lineno: fl.f_lineno,
+                bytes: lasti_counts_bytes(py),
+            },
+        )
+    });
 
     let mut stack = vec![FrameRec {
         function: code.function.clone(),

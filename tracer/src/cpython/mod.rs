@@ -12,6 +12,7 @@ mod frames;
 mod frames_legacy;
 mod keys;
 pub mod linetable;
+mod linewatch;
 mod lnotab;
 mod managed;
 mod mirror;
@@ -33,6 +34,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use code::CodeInfo;
+pub use linewatch::LineWatch;
 pub use objects::Limits;
 pub use python::{Python, TypeAddrs};
 
@@ -123,6 +125,9 @@ pub(crate) struct Caches {
     pub globals_held: bool,
     /// Which code objects frames of this and the previous stop ran.
     pub stops: StopCodes,
+    /// Where the last snapshot's top frame keeps its position, when its
+    /// next line steps may be taken without a trap.
+    pub line_watch: Option<LineWatch>,
 }
 
 /// Code objects seen on the stack at consecutive stops of one thread.
@@ -235,6 +240,13 @@ impl Decoder {
         code::code_info(mem, &self.python, &mut self.caches, iframe.code, true)
     }
 
+    /// Where the top frame of the last snapshot keeps its position, when
+    /// the state of its next line steps is the snapshot's as long as no
+    /// word the snapshot read changes but those.
+    pub fn line_watch(&self) -> Option<&LineWatch> {
+        self.caches.line_watch.as_ref()
+    }
+
     /// The full state at a trace-function call: `frame` is the
     /// `PyFrameObject*`, `what` the `PyTrace_*` code, `arg` its argument.
     pub fn snapshot(
@@ -245,6 +257,7 @@ impl Decoder {
         arg: RemoteAddr,
     ) -> Result<Snapshot, DecodeError> {
         self.caches.types_checked.clear();
+        self.caches.line_watch = None;
         if frames_legacy::applies(&self.python) {
             return frames_legacy::snapshot(
                 mem,

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::mem::testmem::VecMem;
+use crate::mem::MemError;
 
 fn mem() -> VecMem {
     VecMem::new((0..65536u32).map(|i| (i % 253) as u8).collect())

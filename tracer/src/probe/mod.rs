@@ -65,6 +65,7 @@ const NOP: u8 = 0x90;
 /// Bytes of the code mapping (the probe's code is well under a page).
 const CODE_BYTES: usize = 4096;
 const _: () = assert!(code::SSE2.code.len() <= CODE_BYTES && code::AVX2.code.len() <= CODE_BYTES);
+const _: () = assert!(LOG + LOG_MAX * 16 <= RANGES && FRAME_BUF + FRAME_MAX <= LOG);
 
 // The context, at the start of the data mapping (keep in step with probe.c).
 /// rsp after the entry's pushes, then rbx, rbp, r12-r15.
@@ -75,8 +76,24 @@ const OFF_NRANGES: usize = 0x50;
 const OFF_FRAME: usize = 0x58;
 const OFF_FRAME_LEN: usize = 0x60;
 const OFF_CALLS: usize = 0x68;
+/// The frame whose line steps may go without a trap (0: none); the plan
+/// generation, and the number of steps, that holds for.
+const OFF_ARMED: usize = 0x70;
+const OFF_ARMED_GEN: usize = 0x78;
+const OFF_BUDGET: usize = 0x80;
+/// 1 when the last refresh took no trap (dirty flags then accumulate).
+const OFF_KEEP: usize = 0x88;
+/// Steps logged without a trap, and the two addresses each logs a word of.
+const OFF_LOG_N: usize = 0x90;
+const OFF_LINE_AT: usize = 0x98;
+/// Bit w: word w of the frame's bytes was read by the armed stop.
+const OFF_FRAME_WATCH: usize = 0xa8;
+const OFF_TRAPLESS: usize = 0xb0;
 const FRAME_BUF: usize = 0x100;
 const FRAME_MAX: usize = 0x200;
+const LOG: usize = 0x300;
+/// Steps the probe logs at most between two traps.
+pub const LOG_MAX: usize = 192;
 const RANGES: usize = 0x1000;
 /// Ranges of a plan the probe refreshes (16 bytes each: addr, len, at).
 pub const MAX_RANGES: usize = 8192;
@@ -86,7 +103,9 @@ const DIRTY: usize = RANGES + MAX_RANGES * 16;
 /// Bytes of the shadow: a plan beyond it is read the usual way past this.
 pub const SHADOW_BYTES: usize = 4 << 20;
 const CHUNK: usize = 64;
-const SHADOW: usize = DIRTY + SHADOW_BYTES / CHUNK;
+/// One byte per chunk of the shadow: bit w says the armed stop read word w.
+const WATCH: usize = DIRTY + SHADOW_BYTES / CHUNK;
+const SHADOW: usize = WATCH + SHADOW_BYTES / CHUNK;
 const DATA_BYTES: usize = SHADOW + SHADOW_BYTES;
 
 // Linux x86-64 system call numbers and flags the setup uses.
@@ -134,6 +153,15 @@ pub struct Probe {
     stable: Vec<bool>,
     /// The previous plan's `placed`.
     before: Vec<(ReadReq, usize)>,
+    /// The shadow's bytes from this offset on hold no range of this plan or
+    /// the previous one: new ranges go there, so the bytes of those they
+    /// replace can still be copied into them.
+    free_at: usize,
+    /// Whether the last [`Probe::set_plan`] placed every range anew from
+    /// offset 0 (the previous plan's bytes are then overwritten).
+    repacked: bool,
+    /// The armed stop's watch mask of the frame's bytes (bit w: word w).
+    frame_watch: u64,
     faults: u64,
 }
 
@@ -220,6 +248,9 @@ impl Probe {
             placed: Vec::new(),
             stable: Vec::new(),
             before: Vec::new(),
+            free_at: 0,
+            repacked: false,
+            frame_watch: 0,
             faults: 0,
         })
     }
@@ -240,6 +271,7 @@ impl Probe {
     pub fn disarm(&mut self) {
         let trap = self.blob.trap;
         self.map.bytes_mut()[trap] = NOP;
+        self.set_word(OFF_ARMED, 0);
     }
 
     fn ctx(&self) -> &[u8] {
@@ -259,113 +291,9 @@ impl Probe {
         self.ctx_mut()[off..off + 8].copy_from_slice(&v.to_ne_bytes());
     }
 
-    /// Make `plan` (sorted ranges) the probe's for the next stop; returns
-    /// how many of its first ranges the shadow will hold, one after the
-    /// other from offset 0, each at a multiple of 64 (the rest does not
-    /// fit).
-    pub fn set_plan(&mut self, plan: &[ReadReq]) -> usize {
-        std::mem::swap(&mut self.before, &mut self.placed);
-        self.placed.clear();
-        self.stable.clear();
-        let mut at = 0usize;
-        for r in plan.iter().take(MAX_RANGES) {
-            if r.len > SHADOW_BYTES - at {
-                break;
-            }
-            let e = RANGES + self.placed.len() * 16;
-            let ctx = self.ctx_mut();
-            ctx[e..e + 8].copy_from_slice(&r.addr.0.to_ne_bytes());
-            ctx[e + 8..e + 12].copy_from_slice(&(r.len as u32).to_ne_bytes());
-            ctx[e + 12..e + 16].copy_from_slice(&(at as u32).to_ne_bytes());
-            let was = self
-                .before
-                .binary_search_by_key(&r.addr.0, |(b, _)| b.addr.0);
-            self.stable
-                .push(was.is_ok_and(|i| self.before[i].0.len == r.len && self.before[i].1 == at));
-            self.placed.push((*r, at));
-            at = (at + r.len).next_multiple_of(CHUNK).min(SHADOW_BYTES);
-        }
-        let n = self.placed.len();
-        self.set_word(OFF_NRANGES, n as u64);
-        self.plan_gen += 1;
-        self.set_word(OFF_PLAN_GEN, self.plan_gen);
-        n
-    }
-
-    /// Whether the probe refreshed the current plan (just before this
-    /// stop's trap: every trap follows a refresh, or a fault).
-    fn refreshed(&self) -> bool {
-        self.word(OFF_DONE_GEN) == self.plan_gen
-    }
-
-    /// The ranges of the plan the shadow holds at this stop, with their
-    /// offsets in it: none unless the probe refreshed the current plan just
-    /// before the trap.
-    pub fn fresh(&self) -> &[(ReadReq, usize)] {
-        if self.refreshed() {
-            &self.placed
-        } else {
-            &[]
-        }
-    }
-
-    /// For the 4096 bytes at offset `at` of the shadow, in the `k`-th placed
-    /// range: which of their 64-byte blocks the refresh may have changed
-    /// (bit b: bytes `at + 64b..`), when the range was placed the same at
-    /// the previous stop. A block not aligned with the shadow's chunks
-    /// counts as changed when either chunk under it did.
-    pub fn dirty_blocks(&self, k: usize, at: usize) -> Option<u64> {
-        if !self.stable.get(k).copied().unwrap_or(false) {
-            return None;
-        }
-        let dirty = &self.ctx()[DIRTY..SHADOW];
-        let (q, shifted) = (at / CHUNK, !at.is_multiple_of(CHUNK));
-        let flags = dirty.get(q..q + 64 + shifted as usize)?;
-        // Most pages did not change at all.
-        if all_clear(flags) {
-            return Some(0);
-        }
-        let mut mask = 0u64;
-        for b in 0..64 {
-            if flags[b] != 0 || (shifted && flags[b + 1] != 0) {
-                mask |= 1 << b;
-            }
-        }
-        Some(mask)
-    }
-
-    /// Whether the `k`-th placed range was placed the same at the previous
-    /// stop, and its bytes at `at..at + len` of the shadow are as they were
-    /// then (the refresh found every chunk they touch unchanged).
-    pub fn unchanged(&self, k: usize, at: usize, len: usize) -> bool {
-        if len == 0 || !self.stable.get(k).copied().unwrap_or(false) {
-            return false;
-        }
-        let dirty = &self.ctx()[DIRTY..SHADOW];
-        dirty
-            .get(at / CHUNK..=(at + len - 1) / CHUNK)
-            .is_some_and(all_clear)
-    }
-
-    /// The shadow: the plan's ranges back to back, as [`Probe::set_plan`]
-    /// placed them.
-    pub fn shadow(&self) -> &[u8] {
-        &self.ctx()[SHADOW..]
-    }
-
-    /// The bytes at the frame the trace function got at this stop, when the
-    /// probe copied them.
-    pub fn frame(&self, frame: RemoteAddr) -> Option<&[u8]> {
-        let len = self.word(OFF_FRAME_LEN) as usize;
-        if !self.refreshed() || self.word(OFF_FRAME) != frame.0 || len > FRAME_MAX {
-            return None;
-        }
-        Some(&self.ctx()[FRAME_BUF..FRAME_BUF + len])
-    }
-
-    /// Calls of the probe so far, and faults recovered.
-    pub fn counts(&self) -> (u64, u64) {
-        (self.word(OFF_CALLS), self.faults)
+    /// Calls of the probe so far, faults recovered, steps without a trap.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (self.word(OFF_CALLS), self.faults, self.word(OFF_TRAPLESS))
     }
 
     /// Thread `tid` stopped with SIGSEGV or SIGBUS at `regs`: when it was
@@ -387,7 +315,11 @@ impl Probe {
         ] = saved;
         log::debug!(target: "tracer::probe", "probe faulted at {:#x} in thread {tid}: its stop reads the plan itself", regs.rip);
         regs.rip = self.code.0 + self.blob.back as u64;
+        // Nonzero: on to the trap.
+        regs.rax = 1;
         tracee.set_regs(tid, regs)?;
+        self.set_word(OFF_ARMED, 0);
+        self.set_word(OFF_KEEP, 0);
         // Not refreshed: this stop must not take the shadow for current.
         self.set_word(OFF_DONE_GEN, u64::MAX);
         self.faults += 1;
@@ -395,150 +327,7 @@ impl Probe {
     }
 }
 
-/// Whether every dirty flag in `flags` is clear (eight at a time: a page
-/// is 64 of them).
-fn all_clear(flags: &[u8]) -> bool {
-    let mut words = flags.chunks_exact(8);
-    let any = words.by_ref().fold(0u64, |acc, w| {
-        acc | u64::from_ne_bytes(w.try_into().unwrap_or([1; 8]))
-    });
-    any == 0 && words.remainder().iter().all(|&b| b == 0)
-}
-
+mod plan;
+mod steps;
 #[cfg(test)]
-impl Probe {
-    /// A probe over a plain file, with no target: the tests play the
-    /// probe's part ([`Probe::run_here`]).
-    pub(crate) fn for_tests() -> Probe {
-        let file = tempfile::tempfile().unwrap();
-        file.set_len((CODE_BYTES + DATA_BYTES) as u64).unwrap();
-        Probe {
-            map: SharedMap::new(&file, CODE_BYTES + DATA_BYTES).unwrap(),
-            blob: blob(ProbeMode::Best),
-            code: RemoteAddr(0x1000),
-            plan_gen: 0,
-            placed: Vec::new(),
-            stable: Vec::new(),
-            before: Vec::new(),
-            faults: 0,
-        }
-    }
-
-    /// What the probe does before a trap, with `read` as the target's
-    /// memory: copy the plan into the shadow and the frame's bytes.
-    pub(crate) fn run_here(&mut self, frame: u64, read: &dyn Fn(u64, &mut [u8])) {
-        let n = self.word(OFF_NRANGES) as usize;
-        for k in 0..n {
-            let e = RANGES + k * 16;
-            let c = self.ctx();
-            let addr = u64::from_ne_bytes(c[e..e + 8].try_into().unwrap());
-            let len = u32::from_ne_bytes(c[e + 8..e + 12].try_into().unwrap()) as usize;
-            let at = u32::from_ne_bytes(c[e + 12..e + 16].try_into().unwrap()) as usize;
-            let mut now = vec![0u8; len];
-            read(addr, &mut now);
-            for (c, chunk) in now.chunks(CHUNK).enumerate() {
-                let o = SHADOW + at + c * CHUNK;
-                let changed = self.ctx()[o..o + chunk.len()] != *chunk;
-                self.ctx_mut()[o..o + chunk.len()].copy_from_slice(chunk);
-                self.ctx_mut()[DIRTY + at / CHUNK + c] = changed as u8;
-            }
-        }
-        let flen = (4096 - (frame & 4095) as usize).min(FRAME_MAX);
-        read(frame, &mut self.ctx_mut()[FRAME_BUF..FRAME_BUF + flen]);
-        self.set_word(OFF_FRAME, frame);
-        self.set_word(OFF_FRAME_LEN, flen as u64);
-        let gen = self.word(OFF_PLAN_GEN);
-        self.set_word(OFF_DONE_GEN, gen);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn req(addr: u64, len: usize) -> ReadReq {
-        ReadReq {
-            addr: RemoteAddr(addr),
-            len,
-        }
-    }
-
-    #[test]
-    fn a_plan_is_held_only_once_the_probe_ran_for_it() {
-        let mut p = Probe::for_tests();
-        assert_eq!(p.set_plan(&[req(0x1000, 64), req(0x3000, 4096)]), 2);
-        assert!(p.fresh().is_empty(), "the probe has not run");
-        p.run_here(0x5f00, &|addr, buf| buf.fill(addr as u8 ^ 0x5a));
-        let at: Vec<usize> = p.fresh().iter().map(|&(_, at)| at).collect();
-        assert_eq!(at, [0, 64]);
-        assert!(p.shadow()[..64].iter().all(|&b| b == 0x5a));
-        assert!(p.shadow()[64..64 + 4096].iter().all(|&b| b == 0x5a));
-        assert!(!p.unchanged(1, 64, 4096), "new in this plan");
-        // The frame's bytes up to its page's end.
-        assert_eq!(p.frame(RemoteAddr(0x5f00)).map(|b| b.len()), Some(0x100));
-        assert!(p.frame(RemoteAddr(0x6000)).is_none(), "another frame");
-        // A new plan is not held until the probe runs again.
-        p.set_plan(&[req(0x1000, 64), req(0x3000, 4096)]);
-        assert!(p.fresh().is_empty());
-        assert!(p.frame(RemoteAddr(0x5f00)).is_none());
-        // The same plan again: what did not change since is known.
-        p.run_here(0x5f00, &|addr, buf| {
-            buf.fill(addr as u8 ^ 0x5a);
-            if addr == 0x3000 {
-                buf[100] = 1;
-            }
-        });
-        assert!(p.unchanged(0, 0, 64));
-        assert!(p.unchanged(1, 64 + 128, 64 * 10), "chunks after the change");
-        assert!(!p.unchanged(1, 64, 4096));
-        assert!(!p.unchanged(1, 64 + 100, 1));
-        // A range that moved in the shadow is not known unchanged.
-        p.set_plan(&[req(0x2000, 100), req(0x3000, 4096)]);
-        p.run_here(0x5f00, &|addr, buf| buf.fill(addr as u8 ^ 0x5a));
-        assert!(!p.unchanged(1, 128, 64));
-    }
-
-    #[test]
-    fn dirty_blocks_of_a_page_follow_the_chunks_under_them() {
-        let mut p = Probe::for_tests();
-        // The page starts 32 bytes into a range: its blocks straddle chunks.
-        let plan = [req(0x2fe0, 4096 + 32)];
-        p.set_plan(&plan);
-        p.run_here(0x5f00, &|_, buf| buf.fill(7));
-        assert_eq!(p.dirty_blocks(0, 32), None, "new in this plan");
-        p.set_plan(&plan);
-        p.run_here(0x5f00, &|addr, buf| {
-            buf.fill(7);
-            // Byte 0x3000 + 100 of the page: chunk 2 of the range.
-            if addr == 0x2fe0 {
-                buf[(0x3000 + 100 - addr) as usize] = 8;
-            }
-        });
-        // Block 1 (bytes 64..128) lies on chunks 1 and 2; block 2 on 2 and 3.
-        assert_eq!(p.dirty_blocks(0, 32), Some(0b110));
-        // Aligned, a block is one chunk.
-        let plan = [req(0x3000, 4096)];
-        p.set_plan(&plan);
-        p.run_here(0x5f00, &|_, buf| buf.fill(7));
-        p.set_plan(&plan);
-        p.run_here(0x5f00, &|addr, buf| {
-            buf.fill(7);
-            if addr == 0x3000 {
-                buf[4095] = 9;
-            }
-        });
-        assert_eq!(p.dirty_blocks(0, 0), Some(1 << 63));
-    }
-
-    #[test]
-    fn what_does_not_fit_is_left_to_the_stop() {
-        let mut p = Probe::for_tests();
-        let big = SHADOW_BYTES / 2 + 1;
-        let plan = [req(0x10000, big), req(0x900000, big), req(0x2000000, 8)];
-        assert_eq!(p.set_plan(&plan), 1, "the second range does not fit");
-        let many: Vec<ReadReq> = (0..MAX_RANGES as u64 + 10)
-            .map(|i| req(0x10000 + i * 64, 8))
-            .collect();
-        assert_eq!(p.set_plan(&many), MAX_RANGES);
-    }
-}
+mod tests;

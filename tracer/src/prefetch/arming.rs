@@ -1,0 +1,133 @@
+//! What the stop cache tells the probe for steps without a trap: the
+//! bytes of ranges new in the plan (this stop's, so the next refresh
+//! compares with what this stop saw), which words this stop read, and the
+//! frame armed; and the log of the steps it took without one.
+
+use super::{Inner, StopCache, NOT_SHADOW};
+use crate::addr::RemoteAddr;
+use crate::mem::ReadReq;
+
+impl StopCache {
+    /// Let the next line steps of `frame` go without a trap while no word
+    /// this stop read changes but those at `line_at` (the frame's
+    /// position, logged at each such step), at most `budget` of them. False
+    /// when this stop's bytes are not all in the probe.
+    pub fn arm(&self, frame: RemoteAddr, line_at: [RemoteAddr; 2], budget: u64) -> bool {
+        let mut g = self.inner.borrow_mut();
+        let s = &mut *g;
+        let Some(p) = s.probe.as_mut() else {
+            return false;
+        };
+        if !s.armable || budget == 0 {
+            return false;
+        }
+        for w in line_at {
+            let placed = p.placed().0;
+            let i = placed.partition_point(|(r, _)| r.addr.0 <= w.0);
+            if i > 0 {
+                p.unwatch(Some(i - 1), w.0);
+            }
+            p.unwatch(None, w.0);
+        }
+        p.arm(frame, line_at, budget);
+        true
+    }
+
+    /// The steps the probe took without a trap since the last stop.
+    pub fn take_trapless(&self, out: &mut Vec<[u64; 2]>) {
+        if let Some(p) = self.inner.borrow_mut().probe.as_mut() {
+            p.take_log(out);
+        }
+    }
+}
+
+impl Inner {
+    /// Fill the ranges new in the probe's plan with this stop's bytes (from
+    /// the spans: the stop read every byte it touched), so the next refresh
+    /// compares them with what this stop saw. Ranges filled whole count as
+    /// stable. False when the plan was placed anew (the old bytes are gone).
+    pub(super) fn fill_new(&mut self) -> bool {
+        let Some(p) = self.probe.as_mut() else {
+            return false;
+        };
+        if p.repacked() {
+            return false;
+        }
+        let (placed, stable) = p.placed();
+        let new: Vec<(usize, ReadReq, usize)> = placed
+            .iter()
+            .zip(stable)
+            .enumerate()
+            .filter(|(_, (_, &st))| !st)
+            .map(|(k, (&(r, at), _))| (k, r, at))
+            .collect();
+        for (k, r, at) in new {
+            let (start, end) = (r.addr.0, r.addr.0 + r.len as u64);
+            let mut cur = start;
+            let mut whole = true;
+            while cur < end {
+                let i = self.spans.partition_point(|sp| sp.addr <= cur);
+                let covering = self.spans[..i]
+                    .iter()
+                    .rev()
+                    .take(4)
+                    .filter(|sp| cur < sp.addr + sp.len as u64)
+                    .max_by_key(|sp| sp.addr + sp.len as u64);
+                let Some(sp) = covering.copied() else {
+                    whole = false;
+                    cur = self.spans.get(i).map_or(end, |sp| sp.addr.min(end));
+                    continue;
+                };
+                let n = ((sp.addr + sp.len as u64).min(end) - cur) as usize;
+                let src = sp.at + (cur - sp.addr) as usize;
+                let dst = at + (cur - start) as usize;
+                let shadow = p.shadow_mut();
+                if sp.placed != NOT_SHADOW {
+                    shadow.copy_within(src..src + n, dst);
+                } else {
+                    shadow[dst..dst + n].copy_from_slice(&self.buf[src..src + n]);
+                }
+                cur += n as u64;
+            }
+            if whole {
+                p.mark_stable(k);
+            }
+        }
+        true
+    }
+
+    /// Tell the probe which words of its plan (and of the frame's bytes)
+    /// this stop read; false if one of them lies outside the plan.
+    pub(super) fn watch_touched(&mut self) -> bool {
+        let Some(p) = self.probe.as_mut() else {
+            return false;
+        };
+        p.clear_watch();
+        let frame = p.frame_range();
+        let mut j = 0usize;
+        let mut last = (0, 0);
+        for &(addr, len) in &self.touched {
+            if (addr, len) == last {
+                continue;
+            }
+            last = (addr, len);
+            let end = addr + len as u64;
+            if let Some(f) = frame {
+                if addr < f.addr.0 + f.len as u64 && f.addr.0 < end {
+                    p.watch(None, addr, len);
+                }
+            }
+            let placed = p.placed().0;
+            while j < placed.len() && placed[j].0.addr.0 + placed[j].0.len as u64 <= addr {
+                j += 1;
+            }
+            match placed.get(j) {
+                Some((r, _)) if r.addr.0 <= addr && end <= r.addr.0 + r.len as u64 => {
+                    p.watch(Some(j), addr, len)
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,116 @@
+//! Steps the probe takes without a trap: which words of the shadow and
+//! of the frame the last stop read (a change of one makes the next step
+//! trap), the frame armed, and the log of the position words of each step
+//! taken without one.
+
+use super::*;
+
+impl Probe {
+    /// Forget which words the stop read (before [`Probe::watch`] says it
+    /// again for this stop).
+    pub fn clear_watch(&mut self) {
+        for k in 0..self.placed.len() {
+            let (r, at) = self.placed[k];
+            let end = (at + r.len).div_ceil(CHUNK);
+            self.ctx_mut()[WATCH + at / CHUNK..WATCH + end].fill(0);
+        }
+        self.frame_watch = 0;
+    }
+
+    /// The stop read `[addr, addr + len)`, which the `k`-th placed range
+    /// holds (or the frame's bytes, `k` None): a change of any of its words
+    /// makes the next step trap. Ranges are 8-byte aligned, so the
+    /// shadow's words are the target's.
+    pub fn watch(&mut self, k: Option<usize>, addr: u64, len: usize) {
+        let (base, at, space) = match k {
+            Some(k) => {
+                let (r, at) = self.placed[k];
+                (r.addr.0, at, r.len)
+            }
+            None => (self.word(OFF_FRAME), 0, self.word(OFF_FRAME_LEN) as usize),
+        };
+        let Some(off) = addr.checked_sub(base).map(|o| o as usize) else {
+            return;
+        };
+        let end = (off + len).min(space);
+        if off >= end {
+            return;
+        }
+        let (first, last) = ((at + off) / 8, (at + end).div_ceil(8));
+        match k {
+            Some(_) => set_bits(&mut self.ctx_mut()[WATCH..SHADOW], first, last),
+            None => {
+                for w in first..last.min(64) {
+                    self.frame_watch |= 1 << w;
+                }
+            }
+        }
+    }
+
+    /// The word at `addr` may change without a trap (the frame's position):
+    /// no longer watched in the `k`-th range (or the frame's bytes).
+    pub fn unwatch(&mut self, k: Option<usize>, addr: u64) {
+        match k {
+            Some(k) => {
+                let (r, at) = self.placed[k];
+                let Some(off) = addr.checked_sub(r.addr.0) else {
+                    return;
+                };
+                if addr.is_multiple_of(8) && off as usize + 8 <= r.len {
+                    let w = (at + off as usize) / 8;
+                    self.ctx_mut()[WATCH + w / 8] &= !(1 << (w % 8));
+                }
+            }
+            None => {
+                let frame = self.word(OFF_FRAME);
+                if let Some(off) = addr
+                    .checked_sub(frame)
+                    .filter(|o| o.is_multiple_of(8) && *o < FRAME_MAX as u64)
+                {
+                    self.frame_watch &= !(1 << (off / 8));
+                }
+            }
+        }
+    }
+
+    /// Let line steps of `frame` at the next stops go without a trap (at
+    /// most `budget`) while no watched word changes, logging the words at
+    /// `line_at` (8-byte aligned, in the plan or the frame's bytes).
+    pub fn arm(&mut self, frame: RemoteAddr, line_at: [RemoteAddr; 2], budget: u64) {
+        self.set_word(OFF_ARMED, 0);
+        self.set_word(OFF_FRAME_WATCH, self.frame_watch);
+        self.set_word(OFF_LINE_AT, line_at[0].0);
+        self.set_word(OFF_LINE_AT + 8, line_at[1].0);
+        self.set_word(OFF_BUDGET, budget.min(LOG_MAX as u64));
+        self.set_word(OFF_ARMED_GEN, self.plan_gen);
+        self.set_word(OFF_ARMED, frame.0);
+    }
+
+    /// The steps taken without a trap since the last stop (their two
+    /// logged words each), appended to `out`; the log is emptied.
+    pub fn take_log(&mut self, out: &mut Vec<[u64; 2]>) {
+        let n = (self.word(OFF_LOG_N) as usize).min(LOG_MAX);
+        for i in 0..n {
+            out.push([self.word(LOG + 16 * i), self.word(LOG + 16 * i + 8)]);
+        }
+        self.set_word(OFF_LOG_N, 0);
+    }
+}
+
+/// Set bits `first..last` of `bits` (bit i: bit i % 8 of byte i / 8).
+pub(super) fn set_bits(bits: &mut [u8], first: usize, last: usize) {
+    let (mut i, last) = (first, last.min(bits.len() * 8));
+    while i < last && i % 8 != 0 {
+        bits[i / 8] |= 1 << (i % 8);
+        i += 1;
+    }
+    let whole = (last - i.min(last)) / 8;
+    if whole > 0 {
+        bits[i / 8..i / 8 + whole].fill(0xff);
+        i += whole * 8;
+    }
+    while i < last {
+        bits[i / 8] |= 1 << (i % 8);
+        i += 1;
+    }
+}

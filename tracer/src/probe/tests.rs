@@ -1,0 +1,203 @@
+//! The probe's plan and shadow, with the tests playing the probe's part.
+
+use super::steps::set_bits;
+use super::*;
+
+impl Probe {
+    /// A probe over a plain file, with no target: the tests play the
+    /// probe's part ([`Probe::run_here`]).
+    pub(crate) fn for_tests() -> Probe {
+        let file = tempfile::tempfile().unwrap();
+        file.set_len((CODE_BYTES + DATA_BYTES) as u64).unwrap();
+        Probe {
+            map: SharedMap::new(&file, CODE_BYTES + DATA_BYTES).unwrap(),
+            blob: blob(ProbeMode::Best),
+            code: RemoteAddr(0x1000),
+            plan_gen: 0,
+            placed: Vec::new(),
+            stable: Vec::new(),
+            before: Vec::new(),
+            free_at: 0,
+            repacked: false,
+            frame_watch: 0,
+            faults: 0,
+        }
+    }
+
+    /// What the probe does before a trap, with `read` as the target's
+    /// memory: copy the plan into the shadow and the frame's bytes.
+    pub(crate) fn run_here(&mut self, frame: u64, read: &dyn Fn(u64, &mut [u8])) {
+        let n = self.word(OFF_NRANGES) as usize;
+        for k in 0..n {
+            let e = RANGES + k * 16;
+            let c = self.ctx();
+            let addr = u64::from_ne_bytes(c[e..e + 8].try_into().unwrap());
+            let len = u32::from_ne_bytes(c[e + 8..e + 12].try_into().unwrap()) as usize;
+            let at = u32::from_ne_bytes(c[e + 12..e + 16].try_into().unwrap()) as usize;
+            let mut now = vec![0u8; len];
+            read(addr, &mut now);
+            for (c, chunk) in now.chunks(CHUNK).enumerate() {
+                let o = SHADOW + at + c * CHUNK;
+                let changed = self.ctx()[o..o + chunk.len()] != *chunk;
+                self.ctx_mut()[o..o + chunk.len()].copy_from_slice(chunk);
+                self.ctx_mut()[DIRTY + at / CHUNK + c] = changed as u8;
+            }
+        }
+        let flen = (4096 - (frame & 4095) as usize).min(FRAME_MAX);
+        read(frame, &mut self.ctx_mut()[FRAME_BUF..FRAME_BUF + flen]);
+        self.set_word(OFF_FRAME, frame);
+        self.set_word(OFF_FRAME_LEN, flen as u64);
+        let gen = self.word(OFF_PLAN_GEN);
+        self.set_word(OFF_DONE_GEN, gen);
+    }
+}
+
+fn req(addr: u64, len: usize) -> ReadReq {
+    ReadReq {
+        addr: RemoteAddr(addr),
+        len,
+    }
+}
+
+#[test]
+fn a_plan_is_held_only_once_the_probe_ran_for_it() {
+    let mut p = Probe::for_tests();
+    assert_eq!(p.set_plan(&[req(0x1000, 64), req(0x3000, 4096)]), 2);
+    assert!(p.fresh().is_empty(), "the probe has not run");
+    p.run_here(0x5f00, &|addr, buf| buf.fill(addr as u8 ^ 0x5a));
+    let at: Vec<usize> = p.fresh().iter().map(|&(_, at)| at).collect();
+    assert_eq!(at, [0, 64]);
+    assert!(p.shadow()[..64].iter().all(|&b| b == 0x5a));
+    assert!(p.shadow()[64..64 + 4096].iter().all(|&b| b == 0x5a));
+    assert!(!p.unchanged(1, 64, 4096), "new in this plan");
+    // The frame's bytes up to its page's end.
+    assert_eq!(p.frame(RemoteAddr(0x5f00)).map(|b| b.len()), Some(0x100));
+    assert!(p.frame(RemoteAddr(0x6000)).is_none(), "another frame");
+    // A new plan is not held until the probe runs again.
+    p.set_plan(&[req(0x1000, 64), req(0x3000, 4096)]);
+    assert!(p.fresh().is_empty());
+    assert!(p.frame(RemoteAddr(0x5f00)).is_none());
+    // The same plan again: what did not change since is known.
+    p.run_here(0x5f00, &|addr, buf| {
+        buf.fill(addr as u8 ^ 0x5a);
+        if addr == 0x3000 {
+            buf[100] = 1;
+        }
+    });
+    assert!(p.unchanged(0, 0, 64));
+    assert!(p.unchanged(1, 64 + 128, 64 * 10), "chunks after the change");
+    assert!(!p.unchanged(1, 64, 4096));
+    assert!(!p.unchanged(1, 64 + 100, 1));
+    // A range that moved in the shadow is not known unchanged.
+    p.set_plan(&[req(0x2000, 100), req(0x3000, 4096)]);
+    p.run_here(0x5f00, &|addr, buf| buf.fill(addr as u8 ^ 0x5a));
+    assert!(!p.unchanged(1, 128, 64));
+}
+
+#[test]
+fn dirty_blocks_of_a_page_follow_the_chunks_under_them() {
+    let mut p = Probe::for_tests();
+    // The page starts 32 bytes into a range: its blocks straddle chunks.
+    let plan = [req(0x2fe0, 4096 + 32)];
+    p.set_plan(&plan);
+    p.run_here(0x5f00, &|_, buf| buf.fill(7));
+    assert_eq!(p.dirty_blocks(0, 32), None, "new in this plan");
+    p.set_plan(&plan);
+    p.run_here(0x5f00, &|addr, buf| {
+        buf.fill(7);
+        // Byte 0x3000 + 100 of the page: chunk 2 of the range.
+        if addr == 0x2fe0 {
+            buf[(0x3000 + 100 - addr) as usize] = 8;
+        }
+    });
+    // Block 1 (bytes 64..128) lies on chunks 1 and 2; block 2 on 2 and 3.
+    assert_eq!(p.dirty_blocks(0, 32), Some(0b110));
+    // Aligned, a block is one chunk.
+    let plan = [req(0x3000, 4096)];
+    p.set_plan(&plan);
+    p.run_here(0x5f00, &|_, buf| buf.fill(7));
+    p.set_plan(&plan);
+    p.run_here(0x5f00, &|addr, buf| {
+        buf.fill(7);
+        if addr == 0x3000 {
+            buf[4095] = 9;
+        }
+    });
+    let at = p.placed().0[0].1;
+    assert_eq!(at % 64, 0);
+    assert_eq!(p.dirty_blocks(0, at), Some(1 << 63));
+}
+
+#[test]
+fn a_range_kept_in_the_plan_keeps_its_place() {
+    let mut p = Probe::for_tests();
+    p.set_plan(&[req(0x1000, 100), req(0x3000, 64)]);
+    let first: Vec<usize> = p.placed().0.iter().map(|&(_, at)| at).collect();
+    assert_eq!(first, [0, 128]);
+    // A range before the kept one does not move it; new ones go past both.
+    p.set_plan(&[req(0x800, 8), req(0x3000, 64), req(0x4000, 16)]);
+    let (placed, stable) = p.placed();
+    let at: Vec<usize> = placed.iter().map(|&(_, at)| at).collect();
+    assert_eq!(at, [192, 128, 256]);
+    assert_eq!(stable, [false, true, false]);
+    assert!(!p.repacked());
+    // A range of another length is another range.
+    p.set_plan(&[req(0x3000, 128)]);
+    assert_eq!(p.placed().0[0].1, 320);
+    assert_eq!(p.placed().1, [false]);
+    // Out of free space: every range placed anew from 0.
+    let big = SHADOW_BYTES - 200;
+    p.set_plan(&[req(0x3000, 128), req(0x100000, big)]);
+    assert!(p.repacked());
+    let at: Vec<usize> = p.placed().0.iter().map(|&(_, at)| at).collect();
+    assert_eq!(at, [0, 128]);
+}
+
+#[test]
+fn watched_words_are_the_ones_read_but_the_position() {
+    let mut p = Probe::for_tests();
+    p.set_plan(&[req(0x1000, 256)]);
+    p.clear_watch();
+    // Bytes 0x1008..0x1011 read: words 1 and 2; a whole chunk from 0x1040.
+    p.watch(Some(0), 0x1008, 9);
+    p.watch(Some(0), 0x1040, 64);
+    let watch = |p: &Probe, c: usize| p.ctx()[WATCH + c];
+    assert_eq!(watch(&p, 0), 0b110);
+    assert_eq!(watch(&p, 1), 0xff);
+    assert_eq!(watch(&p, 2), 0);
+    p.unwatch(Some(0), 0x1048);
+    assert_eq!(watch(&p, 1), 0xfd);
+    // Not 8-byte aligned: left watched.
+    p.unwatch(Some(0), 0x100c);
+    assert_eq!(watch(&p, 0), 0b110);
+    p.clear_watch();
+    assert_eq!((watch(&p, 0), watch(&p, 1)), (0, 0));
+}
+
+#[test]
+fn set_bits_sets_exactly_the_range() {
+    for (first, last) in [(0, 0), (3, 5), (0, 8), (5, 27), (8, 24), (1, 63), (60, 64)] {
+        let mut bits = [0u8; 8];
+        set_bits(&mut bits, first, last);
+        for i in 0..64 {
+            let set = bits[i / 8] & (1 << (i % 8)) != 0;
+            assert_eq!(
+                set,
+                (first..last).contains(&i),
+                "bit {i} of {first}..{last}"
+            );
+        }
+    }
+}
+
+#[test]
+fn what_does_not_fit_is_left_to_the_stop() {
+    let mut p = Probe::for_tests();
+    let big = SHADOW_BYTES / 2 + 1;
+    let plan = [req(0x10000, big), req(0x900000, big), req(0x2000000, 8)];
+    assert_eq!(p.set_plan(&plan), 1, "the second range does not fit");
+    let many: Vec<ReadReq> = (0..MAX_RANGES as u64 + 10)
+        .map(|i| req(0x10000 + i * 64, 8))
+        .collect();
+    assert_eq!(p.set_plan(&many), MAX_RANGES);
+}
