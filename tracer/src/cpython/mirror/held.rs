@@ -26,10 +26,8 @@ pub(super) struct KidPages {
     scratch: Vec<u8>,
     dirty: Vec<(usize, u64)>,
     /// For each page, the items whose key touches it, once per position
-    /// in the container: slab index, and the index of the page the key
-    /// starts on (a key running into the next page is read across both,
-    /// which are then consecutive in `bytes`).
-    by_page: Vec<Vec<(u32, u32)>>,
+    /// in the container.
+    by_page: Vec<Vec<Kid>>,
     /// Items placed on the pages since the last check: their keys are
     /// compared at the next check whatever their pages did.
     recheck: Vec<(u32, u32)>,
@@ -39,6 +37,36 @@ pub(super) struct KidPages {
     /// The stop whose bytes `bytes` all are ([`Memory::stop_serial`]; 0:
     /// unknown): pages the memory knows unchanged since are not compared.
     synced: u64,
+}
+
+/// An item on one of the pages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Kid {
+    /// Its slab index.
+    j: u32,
+    /// The index of the page its key starts on (a key running into the
+    /// next page is read across both, which are then consecutive in
+    /// `bytes`).
+    fi: u32,
+    /// The 64-byte blocks of this page its key has bytes in (bit b: bytes
+    /// 64b..64b+64): kept here so that a changed block finds its items
+    /// without a look at every item of the page.
+    blocks: u64,
+}
+
+/// The blocks of `page` the `len` bytes at `start` have bytes in.
+fn key_blocks(page: u64, start: u64, len: usize) -> u64 {
+    let begin = start.max(page);
+    let end = (start + len as u64).min(page + PAGE);
+    if begin >= end {
+        return 0;
+    }
+    let (first, last) = ((begin - page) / 64, (end - 1 - page) / 64);
+    if last - first >= 63 {
+        u64::MAX
+    } else {
+        ((1u64 << (last - first + 1)) - 1) << first
+    }
 }
 
 /// Items kept outside the pages before the pages are chosen again.
@@ -82,12 +110,17 @@ impl Mirror {
         if pages.is_empty() || pages.len() > MAX_PAGES {
             return None;
         }
-        let mut by_page: Vec<Vec<(u32, u32)>> = vec![Vec::new(); pages.len()];
+        let mut by_page: Vec<Vec<Kid>> = vec![Vec::new(); pages.len()];
         for &(p, j, first) in &kids {
             let (Ok(pi), Ok(fi)) = (pages.binary_search(&p), pages.binary_search(&first)) else {
                 return None;
             };
-            by_page[pi].push((j, fi as u32));
+            let e = &self.slab[j as usize];
+            by_page[pi].push(Kid {
+                j,
+                fi: fi as u32,
+                blocks: key_blocks(p, e.addr.0 + 8, e.key.len()),
+            });
         }
         let reqs: Vec<ReadReq> = pages
             .iter()
@@ -176,7 +209,12 @@ impl Mirror {
             return false;
         }
         for k in 0..n {
-            kp.by_page[fi + k].push((j, fi as u32));
+            let page = first + k as u64 * PAGE;
+            kp.by_page[fi + k].push(Kid {
+                j,
+                fi: fi as u32,
+                blocks: key_blocks(page, start, e.key.len()),
+            });
         }
         kp.recheck.push((j, fi as u32));
         true
@@ -245,13 +283,9 @@ impl Mirror {
     fn changed_keys(&self, kp: &mut KidPages, dirty: &[(usize, u64)]) -> Vec<RemoteAddr> {
         let mut changed = Vec::new();
         for &(i, mask) in dirty {
-            let page = kp.pages[i];
-            for &(j, fi) in &kp.by_page[i] {
-                if mask != u64::MAX && !self.key_touches(page, mask, j) {
-                    continue;
-                }
-                if self.key_differs(&kp.pages, &kp.bytes, j, fi) {
-                    changed.push(self.slab[j as usize].addr);
+            for kid in &kp.by_page[i] {
+                if mask & kid.blocks != 0 && self.key_differs(&kp.pages, &kp.bytes, kid.j, kid.fi) {
+                    changed.push(self.slab[kid.j as usize].addr);
                 }
             }
         }
@@ -266,24 +300,6 @@ impl Mirror {
 }
 
 impl Mirror {
-    /// Whether the key of item `j` has bytes in a block of `page` set in
-    /// `mask` (bit b: bytes 64b..64b+64 of the page).
-    fn key_touches(&self, page: u64, mask: u64, j: u32) -> bool {
-        let e = &self.slab[j as usize];
-        let start = (e.addr.0 + 8).max(page);
-        let end = (e.addr.0 + 8 + e.key.len() as u64).min(page + PAGE);
-        if start >= end {
-            return false;
-        }
-        let (first, last) = ((start - page) / 64, (end - 1 - page) / 64);
-        let span = if last - first >= 63 {
-            u64::MAX
-        } else {
-            ((1u64 << (last - first + 1)) - 1) << first
-        };
-        mask & span != 0
-    }
-
     /// Whether item `j`, whose key starts on page `fi`, no longer has its
     /// key in `now` (the pages' bytes back to back).
     fn key_differs(&self, pages: &[u64], now: &[u8], j: u32, fi: u32) -> bool {
@@ -315,7 +331,7 @@ impl KidPages {
         while let Some(pos) = self
             .by_page
             .get(pi)
-            .and_then(|v| v.iter().position(|&x| x == want))
+            .and_then(|v| v.iter().position(|x| (x.j, x.fi) == want))
         {
             self.by_page[pi].swap_remove(pos);
             pi += 1;
