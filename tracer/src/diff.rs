@@ -326,4 +326,38 @@ mod tests {
             assert_eq!(items, new, "{old:?} -> {new:?}");
         }
     }
+
+    #[test]
+    fn a_line_step_sends_what_a_full_diff_would() {
+        let frame = |f: &str, line: u32| FrameRec {
+            function: Arc::from(f),
+            file: Arc::from("a.py"),
+            line,
+        };
+        let meta = |line: u32| StepMeta {
+            step: store::Step(1),
+            event: store::EventKind::Line,
+            thread: 1,
+            file: Arc::from("a.py"),
+            function: Arc::from("f"),
+            line,
+            position: None,
+            value: None,
+        };
+        let locals = names(&[("x", 7)]);
+        for line in [3, 4] {
+            let stack = [frame("<module>", 10), frame("f", 3)];
+            let (mut full, mut quick) = (Differ::new(), Differ::new());
+            for d in [&mut full, &mut quick] {
+                let mut ops = Vec::new();
+                d.diff_with_heap_ops(meta(3), &stack, &locals, &[], &mut Vec::new(), &mut ops);
+            }
+            let moved = [frame("<module>", 10), frame("f", line)];
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            full.diff_with_heap_ops(meta(line), &moved, &locals, &[], &mut Vec::new(), &mut a);
+            quick.line_step(meta(line), &mut b);
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "to line {line}");
+            assert_eq!(full.stack, quick.stack);
+        }
+    }
 }

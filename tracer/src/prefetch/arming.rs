@@ -3,7 +3,7 @@
 //! compares with what this stop saw), which words this stop read, and the
 //! frame armed; and the log of the steps it took without one.
 
-use super::{Inner, StopCache, NOT_SHADOW};
+use super::{Inner, Span, StopCache, NOT_SHADOW};
 use crate::addr::RemoteAddr;
 use crate::mem::ReadReq;
 
@@ -43,9 +43,11 @@ impl StopCache {
 
 impl Inner {
     /// Fill the ranges new in the probe's plan with this stop's bytes (from
-    /// the spans: the stop read every byte it touched), so the next refresh
-    /// compares them with what this stop saw. Ranges filled whole count as
-    /// stable. False when the plan was placed anew (the old bytes are gone).
+    /// the spans: every byte the stop read is in one), so the next refresh
+    /// compares them with what this stop saw. A range filled whole counts as
+    /// stable; in one that is not, the bytes no span holds (padding the plan
+    /// added) were not read, so neither watched nor asked about as unchanged.
+    /// False when the plan was placed anew (the old bytes are gone).
     pub(super) fn fill_new(&mut self) -> bool {
         let Some(p) = self.probe.as_mut() else {
             return false;
@@ -67,13 +69,21 @@ impl Inner {
             let mut whole = true;
             while cur < end {
                 let i = self.spans.partition_point(|sp| sp.addr <= cur);
-                let covering = self.spans[..i]
-                    .iter()
-                    .rev()
-                    .take(4)
-                    .filter(|sp| cur < sp.addr + sp.len as u64)
-                    .max_by_key(|sp| sp.addr + sp.len as u64);
-                let Some(sp) = covering.copied() else {
+                let holds = |sp: &&Span| cur < sp.addr + sp.len as u64;
+                // Spans may overlap: a few back from the last one starting
+                // at or before `cur`, and only if none of those holds it,
+                // all of them (a byte the stop read must not be missed).
+                let near = self.spans[..i].iter().rev().take(4).filter(holds);
+                let covering = near
+                    .max_by_key(|sp| sp.addr + sp.len as u64)
+                    .or_else(|| {
+                        self.spans[..i]
+                            .iter()
+                            .filter(holds)
+                            .max_by_key(|sp| sp.addr + sp.len as u64)
+                    })
+                    .copied();
+                let Some(sp) = covering else {
                     whole = false;
                     cur = self.spans.get(i).map_or(end, |sp| sp.addr.min(end));
                     continue;
