@@ -5,8 +5,8 @@
  * instead of through a process_vm_readv whose cost grows with every page.
  *
  * A line step of the frame the tracer armed, where no word the previous
- * stop read changed but the frame's position (the watch masks say which
- * words it read and which are the position), takes no trap: the probe logs
+ * stop read changed but the frame's position (the watch mask says which
+ * words of the plan it read, the position's left out), takes no trap: the probe logs
  * the position's two words and returns, and the tracer makes those steps at
  * its next stop. The state of such a step is the previous step's, at
  * another line.
@@ -40,8 +40,7 @@ typedef u64 __attribute__((aligned(1), may_alias)) u64u;
 #define OFF_KEEP 0x88
 #define OFF_LOG_N 0x90
 #define OFF_LINE_AT 0x98
-#define OFF_FRAME_WATCH 0xa8
-#define OFF_TRAPLESS 0xb0
+#define OFF_TRAPLESS 0xa8
 #define FRAME_BUF 0x100
 #define FRAME_MAX 0x200
 #define LOG 0x300
@@ -133,12 +132,10 @@ static __attribute__((used, noipa)) u64 hs_refresh(u8 *ctx, u64 frame, u64 what)
         flen = 4096 - (frame & 4095);
         if (flen > FRAME_MAX)
             flen = FRAME_MAX;
+        /* Its bytes the stop read are in the plan too, watched there. */
         u8 unused[FRAME_MAX / 64];
-        u8 fwatch[FRAME_MAX / 64];
-        u64 fw = FIELD(ctx, OFF_FRAME_WATCH);
-        for (int b = 0; b < FRAME_MAX / 64; b++)
-            fwatch[b] = (u8)(fw >> (8 * b));
-        hit |= refresh_range(ctx + FRAME_BUF, (const u8 *)frame, (u32)flen, unused, fwatch, 0);
+        const u8 unwatched[FRAME_MAX / 64] = {0};
+        refresh_range(ctx + FRAME_BUF, (const u8 *)frame, (u32)flen, unused, unwatched, 0);
     }
     FIELD(ctx, OFF_FRAME) = frame;
     FIELD(ctx, OFF_FRAME_LEN) = flen;

@@ -25,9 +25,8 @@ impl StopCache {
             let placed = p.placed().0;
             let i = placed.partition_point(|(r, _)| r.addr.0 <= w.0);
             if i > 0 {
-                p.unwatch(Some(i - 1), w.0);
+                p.unwatch(i - 1, w.0);
             }
-            p.unwatch(None, w.0);
         }
         p.arm(frame, line_at, budget);
         true
@@ -106,14 +105,14 @@ impl Inner {
         true
     }
 
-    /// Tell the probe which words of its plan (and of the frame's bytes)
-    /// this stop read; false if one of them lies outside the plan.
+    /// Tell the probe which words of its plan this stop read (the frame's
+    /// among them: its reads are planned like any other); false if one of
+    /// them lies outside the plan.
     pub(super) fn watch_touched(&mut self) -> bool {
         let Some(p) = self.probe.as_mut() else {
             return false;
         };
         p.clear_watch();
-        let frame = p.frame_range();
         let mut j = 0usize;
         let mut last = (0, 0);
         for &(addr, len) in &self.touched {
@@ -122,18 +121,13 @@ impl Inner {
             }
             last = (addr, len);
             let end = addr + len as u64;
-            if let Some(f) = frame {
-                if addr < f.addr.0 + f.len as u64 && f.addr.0 < end {
-                    p.watch(None, addr, len);
-                }
-            }
             let placed = p.placed().0;
             while j < placed.len() && placed[j].0.addr.0 + placed[j].0.len as u64 <= addr {
                 j += 1;
             }
             match placed.get(j) {
                 Some((r, _)) if r.addr.0 <= addr && end <= r.addr.0 + r.len as u64 => {
-                    p.watch(Some(j), addr, len)
+                    p.watch(j, addr, len)
                 }
                 _ => return false,
             }

@@ -167,3 +167,70 @@ fn the_probes_shadow_answers_the_plan() {
         target.get(0x1010, 16).unwrap()
     );
 }
+
+#[test]
+fn a_range_new_in_the_plan_holds_what_the_stop_read() {
+    let target = mem();
+    let cache = StopCache::new();
+    cache.begin(&target);
+    let _ = read(&cache.mem(&target), 0x1010, 16);
+    cache.attach_probe(Probe::for_tests());
+    cache.end();
+    let refresh = |cache: &StopCache| {
+        cache
+            .probe_mut()
+            .as_mut()
+            .unwrap()
+            .run_here(0x9000, &|addr, buf| {
+                buf.copy_from_slice(&target.get(addr, buf.len()).unwrap())
+            })
+    };
+    refresh(&cache);
+    // A stop that reads its plan again and a new object (a miss).
+    cache.begin(&target);
+    let _ = read(&cache.mem(&target), 0x1010, 16);
+    let _ = read(&cache.mem(&target), 0x5010, 16);
+    cache.end();
+    assert!(
+        cache.inner.borrow().armable,
+        "every byte read is in the probe"
+    );
+    {
+        let probe = cache.probe_mut();
+        let p = probe.as_ref().unwrap();
+        let (placed, stable) = p.placed();
+        assert_eq!(placed.len(), 2);
+        // The new range went past the kept one, filled with the target's
+        // bytes before the probe ever ran for it, and counts as stable.
+        let (r, at) = placed[1];
+        assert_eq!(r.addr.0, 0x5000);
+        assert!(at >= placed[0].1 + placed[0].0.len);
+        assert_eq!(stable, [true, true]);
+        assert_eq!(
+            &p.shadow()[at..at + r.len],
+            &target.get(r.addr.0, r.len).unwrap()[..]
+        );
+    }
+    // Armed, with the position's word no longer watched.
+    assert!(cache.arm(RemoteAddr(0x9000), [RemoteAddr(0x5018); 2], 10));
+    // Not after a stop that wrote to the target, nor after one the probe
+    // did not refresh (a fault), nor with no step left.
+    for (refreshed, wrote) in [(true, true), (false, false)] {
+        if refreshed {
+            refresh(&cache);
+        }
+        cache.begin(&target);
+        let _ = read(&cache.mem(&target), 0x1010, 16);
+        if wrote {
+            cache.forget();
+        }
+        cache.end();
+        assert!(!cache.arm(RemoteAddr(0x9000), [RemoteAddr(0x5018); 2], 10));
+    }
+    refresh(&cache);
+    cache.begin(&target);
+    let _ = read(&cache.mem(&target), 0x1010, 16);
+    cache.end();
+    assert!(!cache.arm(RemoteAddr(0x9000), [RemoteAddr(0x5018); 2], 0));
+    assert!(cache.arm(RemoteAddr(0x9000), [RemoteAddr(0x5018); 2], 1));
+}

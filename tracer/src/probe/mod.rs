@@ -86,9 +86,7 @@ const OFF_KEEP: usize = 0x88;
 /// Steps logged without a trap, and the two addresses each logs a word of.
 const OFF_LOG_N: usize = 0x90;
 const OFF_LINE_AT: usize = 0x98;
-/// Bit w: word w of the frame's bytes was read by the armed stop.
-const OFF_FRAME_WATCH: usize = 0xa8;
-const OFF_TRAPLESS: usize = 0xb0;
+const OFF_TRAPLESS: usize = 0xa8;
 const FRAME_BUF: usize = 0x100;
 const FRAME_MAX: usize = 0x200;
 const LOG: usize = 0x300;
@@ -160,8 +158,6 @@ pub struct Probe {
     /// Whether the last [`Probe::set_plan`] placed every range anew from
     /// offset 0 (the previous plan's bytes are then overwritten).
     repacked: bool,
-    /// The armed stop's watch mask of the frame's bytes (bit w: word w).
-    frame_watch: u64,
     faults: u64,
 }
 
@@ -250,7 +246,6 @@ impl Probe {
             before: Vec::new(),
             free_at: 0,
             repacked: false,
-            frame_watch: 0,
             faults: 0,
         })
     }

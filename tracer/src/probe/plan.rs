@@ -176,15 +176,6 @@ impl Probe {
         }
         Some(&self.ctx()[FRAME_BUF..FRAME_BUF + len])
     }
-
-    /// The frame whose bytes the last refresh copied, and how many.
-    pub fn frame_range(&self) -> Option<ReadReq> {
-        let len = self.word(OFF_FRAME_LEN) as usize;
-        (self.refreshed() && len <= FRAME_MAX).then(|| ReadReq {
-            addr: RemoteAddr(self.word(OFF_FRAME)),
-            len,
-        })
-    }
 }
 
 /// Whether every dirty flag in `flags` is clear (eight at a time: a page

@@ -1,7 +1,6 @@
-//! Steps the probe takes without a trap: which words of the shadow and
-//! of the frame the last stop read (a change of one makes the next step
-//! trap), the frame armed, and the log of the position words of each step
-//! taken without one.
+//! Steps the probe takes without a trap: which words of the shadow the
+//! last stop read (a change of one makes the next step trap), the frame
+//! armed, and the log of the position words of each step taken without one.
 
 use super::*;
 
@@ -14,71 +13,41 @@ impl Probe {
             let end = (at + r.len).div_ceil(CHUNK);
             self.ctx_mut()[WATCH + at / CHUNK..WATCH + end].fill(0);
         }
-        self.frame_watch = 0;
     }
 
     /// The stop read `[addr, addr + len)`, which the `k`-th placed range
-    /// holds (or the frame's bytes, `k` None): a change of any of its words
-    /// makes the next step trap. Ranges are 8-byte aligned, so the
-    /// shadow's words are the target's.
-    pub fn watch(&mut self, k: Option<usize>, addr: u64, len: usize) {
-        let (base, at, space) = match k {
-            Some(k) => {
-                let (r, at) = self.placed[k];
-                (r.addr.0, at, r.len)
-            }
-            None => (self.word(OFF_FRAME), 0, self.word(OFF_FRAME_LEN) as usize),
-        };
-        let Some(off) = addr.checked_sub(base).map(|o| o as usize) else {
+    /// holds: a change of any of its words makes the next step trap.
+    /// Ranges are 8-byte aligned, so the shadow's words are the target's.
+    pub fn watch(&mut self, k: usize, addr: u64, len: usize) {
+        let (r, at) = self.placed[k];
+        let Some(off) = addr.checked_sub(r.addr.0).map(|o| o as usize) else {
             return;
         };
-        let end = (off + len).min(space);
-        if off >= end {
-            return;
-        }
-        let (first, last) = ((at + off) / 8, (at + end).div_ceil(8));
-        match k {
-            Some(_) => set_bits(&mut self.ctx_mut()[WATCH..SHADOW], first, last),
-            None => {
-                for w in first..last.min(64) {
-                    self.frame_watch |= 1 << w;
-                }
-            }
+        let end = (off + len).min(r.len);
+        if off < end {
+            let (first, last) = ((at + off) / 8, (at + end).div_ceil(8));
+            set_bits(&mut self.ctx_mut()[WATCH..SHADOW], first, last);
         }
     }
 
     /// The word at `addr` may change without a trap (the frame's position):
-    /// no longer watched in the `k`-th range (or the frame's bytes).
-    pub fn unwatch(&mut self, k: Option<usize>, addr: u64) {
-        match k {
-            Some(k) => {
-                let (r, at) = self.placed[k];
-                let Some(off) = addr.checked_sub(r.addr.0) else {
-                    return;
-                };
-                if addr.is_multiple_of(8) && off as usize + 8 <= r.len {
-                    let w = (at + off as usize) / 8;
-                    self.ctx_mut()[WATCH + w / 8] &= !(1 << (w % 8));
-                }
-            }
-            None => {
-                let frame = self.word(OFF_FRAME);
-                if let Some(off) = addr
-                    .checked_sub(frame)
-                    .filter(|o| o.is_multiple_of(8) && *o < FRAME_MAX as u64)
-                {
-                    self.frame_watch &= !(1 << (off / 8));
-                }
-            }
+    /// no longer watched in the `k`-th range.
+    pub fn unwatch(&mut self, k: usize, addr: u64) {
+        let (r, at) = self.placed[k];
+        let Some(off) = addr.checked_sub(r.addr.0) else {
+            return;
+        };
+        if addr.is_multiple_of(8) && off as usize + 8 <= r.len {
+            let w = (at + off as usize) / 8;
+            self.ctx_mut()[WATCH + w / 8] &= !(1 << (w % 8));
         }
     }
 
     /// Let line steps of `frame` at the next stops go without a trap (at
     /// most `budget`) while no watched word changes, logging the words at
-    /// `line_at` (8-byte aligned, in the plan or the frame's bytes).
+    /// `line_at` (8-byte aligned, in the plan).
     pub fn arm(&mut self, frame: RemoteAddr, line_at: [RemoteAddr; 2], budget: u64) {
         self.set_word(OFF_ARMED, 0);
-        self.set_word(OFF_FRAME_WATCH, self.frame_watch);
         self.set_word(OFF_LINE_AT, line_at[0].0);
         self.set_word(OFF_LINE_AT + 8, line_at[1].0);
         self.set_word(OFF_BUDGET, budget.min(LOG_MAX as u64));

@@ -19,7 +19,6 @@ impl Probe {
             before: Vec::new(),
             free_at: 0,
             repacked: false,
-            frame_watch: 0,
             faults: 0,
         }
     }
@@ -159,16 +158,16 @@ fn watched_words_are_the_ones_read_but_the_position() {
     p.set_plan(&[req(0x1000, 256)]);
     p.clear_watch();
     // Bytes 0x1008..0x1011 read: words 1 and 2; a whole chunk from 0x1040.
-    p.watch(Some(0), 0x1008, 9);
-    p.watch(Some(0), 0x1040, 64);
+    p.watch(0, 0x1008, 9);
+    p.watch(0, 0x1040, 64);
     let watch = |p: &Probe, c: usize| p.ctx()[WATCH + c];
     assert_eq!(watch(&p, 0), 0b110);
     assert_eq!(watch(&p, 1), 0xff);
     assert_eq!(watch(&p, 2), 0);
-    p.unwatch(Some(0), 0x1048);
+    p.unwatch(0, 0x1048);
     assert_eq!(watch(&p, 1), 0xfd);
     // Not 8-byte aligned: left watched.
-    p.unwatch(Some(0), 0x100c);
+    p.unwatch(0, 0x100c);
     assert_eq!(watch(&p, 0), 0b110);
     p.clear_watch();
     assert_eq!((watch(&p, 0), watch(&p, 1)), (0, 0));
