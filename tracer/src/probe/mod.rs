@@ -236,10 +236,16 @@ impl Probe {
         bytes[blob.ctx_imm..blob.ctx_imm + 8].copy_from_slice(&data.to_ne_bytes());
         bytes[blob.trap] = INT3;
         log::info!(target: "tracer::probe", "probe ({}) at {code:#x}, context at {data:#x}", blob.name);
-        Ok(Probe {
+        Ok(Probe::new(map, blob, RemoteAddr(code)))
+    }
+
+    /// The probe whose code is at `code` in the target, with `map` (code
+    /// and context) mapped here, before any plan.
+    fn new(map: SharedMap, blob: &'static Blob, code: RemoteAddr) -> Probe {
+        Probe {
             map,
             blob,
-            code: RemoteAddr(code),
+            code,
             plan_gen: 0,
             placed: Vec::new(),
             stable: Vec::new(),
@@ -247,7 +253,7 @@ impl Probe {
             free_at: 0,
             repacked: false,
             faults: 0,
-        })
+        }
     }
 
     /// The trace function to install: the probe's entry.

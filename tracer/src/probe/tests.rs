@@ -9,18 +9,11 @@ impl Probe {
     pub(crate) fn for_tests() -> Probe {
         let file = tempfile::tempfile().unwrap();
         file.set_len((CODE_BYTES + DATA_BYTES) as u64).unwrap();
-        Probe {
-            map: SharedMap::new(&file, CODE_BYTES + DATA_BYTES).unwrap(),
-            blob: blob(ProbeMode::Best),
-            code: RemoteAddr(0x1000),
-            plan_gen: 0,
-            placed: Vec::new(),
-            stable: Vec::new(),
-            before: Vec::new(),
-            free_at: 0,
-            repacked: false,
-            faults: 0,
-        }
+        Probe::new(
+            SharedMap::new(&file, CODE_BYTES + DATA_BYTES).unwrap(),
+            blob(ProbeMode::Best),
+            RemoteAddr(0x1000),
+        )
     }
 
     /// What the probe does before a trap, with `read` as the target's
