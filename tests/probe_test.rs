@@ -48,6 +48,27 @@ fn record_with(
     mode: Mode,
     args: &[&str],
 ) -> String {
+    let script = common::repo_root().join("tests/fixtures").join(file);
+    record_script(py, &script, hsr, mode, args)
+}
+
+fn record_path(
+    py: &common::Interpreter,
+    script: &std::path::Path,
+    hsr: &std::path::Path,
+    mode: Mode,
+) -> String {
+    record_script(py, script, hsr, mode, &[])
+}
+
+fn record_script(
+    py: &common::Interpreter,
+    script: &std::path::Path,
+    hsr: &std::path::Path,
+    mode: Mode,
+    args: &[&str],
+) -> String {
+    let file = script.display();
     let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
     let mut cmd = Command::new(&hindsight);
     cmd.arg("record")
@@ -56,7 +77,7 @@ fn record_with(
         .arg(hsr)
         .arg("--")
         .arg(&py.path)
-        .arg(common::repo_root().join("tests/fixtures").join(file))
+        .arg(script)
         .env("RUST_LOG", "tracer::probe=info")
         .env("PYTHONHASHSEED", "0")
         .env_remove("HINDSIGHT_NO_PROBE")
@@ -277,4 +298,79 @@ fn a_program_detached_at_a_bound_runs_on() {
             .unwrap_or_else(|e| panic!("on {}: the program did not finish: {e}", py.minor));
         assert_eq!(text, "132335000", "on {}", py.minor);
     }
+}
+
+/// Two threads switching the interpreter between them every few
+/// instructions, mid-line, while each runs lines that change nothing: every
+/// thread's own steps (event, line, locals) are those of a recording where
+/// every step traps, and some steps went without a trap.
+#[test]
+fn threads_switching_between_quiet_lines_keep_their_steps() {
+    let pythons = common::supported_interpreters();
+    if pythons.is_empty() {
+        return;
+    }
+    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("switching.py");
+    std::fs::write(
+        &script,
+        "import sys, threading\n\
+         sys.setswitchinterval(1e-6)\n\
+         def work(name, n):\n    total = 0\n    for k in range(n):\n        if k < 0:\n            pass\n        total += k\n        k == total\n    return total\n\
+         ts = [threading.Thread(target=work, args=(nm, 200)) for nm in ('a', 'b')]\n\
+         for t in ts:\n    t.start()\n\
+         for t in ts:\n    t.join()\n",
+    )
+    .unwrap();
+    for py in &pythons {
+        let mut per_name = Vec::new();
+        for mode in [Mode::Best, Mode::Trapped] {
+            let hsr = dir
+                .path()
+                .join(format!("switching-{}-{mode:?}.hsr", py.minor));
+            let stderr = record_path(py, &script, &hsr, mode);
+            let trapless = probe_counts(&stderr).map(|(_, t, _)| t);
+            if mode == Mode::Best {
+                assert!(trapless > Some(0), "on {}: {stderr}", py.minor);
+            }
+            let jsonl = hsr.with_extension("jsonl");
+            common::run_dump(&hindsight, &hsr, &jsonl).unwrap();
+            per_name.push(steps_of_work(&std::fs::read_to_string(&jsonl).unwrap()));
+        }
+        assert_eq!(per_name[0].len(), 2, "on {}: both threads", py.minor);
+        assert_eq!(per_name[0], per_name[1], "on {}", py.minor);
+    }
+}
+
+/// The steps of `work` in a dump, per thread, keyed by its `name` local:
+/// (event, line, each local's name and repr).
+fn steps_of_work(dump: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut by_thread: std::collections::BTreeMap<i64, Vec<serde_json::Value>> = Default::default();
+    for line in dump.lines() {
+        let step: serde_json::Value = serde_json::from_str(line).unwrap();
+        if step["function"] == "work" {
+            let tid = step["thread"].as_i64().unwrap();
+            by_thread.entry(tid).or_default().push(step);
+        }
+    }
+    by_thread
+        .into_values()
+        .map(|steps| {
+            let name = steps[0]["locals"]["name"]["repr"].to_string();
+            let seq = steps
+                .iter()
+                .map(|s| {
+                    let locals: Vec<String> = s["locals"]
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", v["repr"]))
+                        .collect();
+                    format!("{} {} {}", s["event"], s["line"], locals.join(","))
+                })
+                .collect();
+            (name, seq)
+        })
+        .collect()
 }

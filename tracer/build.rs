@@ -2,7 +2,7 @@
 //! in a target: compiled with the C compiler Rust links with, its `.text`
 //! taken out of the object file, refused if it needs any relocation (the
 //! bytes must run wherever they land), and its symbols' offsets written out
-//! as constants for `probe.rs`, once per instruction set it is built for.
+//! as constants for `probe/mod.rs`, once per instruction set it is built for.
 
 use std::env;
 use std::fmt::Write as _;

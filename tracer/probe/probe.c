@@ -19,7 +19,7 @@
  * thread with SIGSEGV under ptrace before any handler runs; the tracer sets
  * the registers the entry saved in the context back, resumes at `hs_back`
  * with a nonzero rax (so to the trap), and reads that stop's plan itself.
- * Layout of the context: tracer/src/probe.rs.
+ * Layout of the context: tracer/src/probe/mod.rs.
  */
 
 typedef unsigned long u64;
@@ -27,7 +27,7 @@ typedef unsigned int u32;
 typedef unsigned char u8;
 typedef u64 __attribute__((aligned(1), may_alias)) u64u;
 
-/* Keep in step with tracer/src/probe.rs. */
+/* Keep in step with tracer/src/probe/mod.rs. */
 #define OFF_PLAN_GEN 0x40
 #define OFF_DONE_GEN 0x48
 #define OFF_NRANGES 0x50

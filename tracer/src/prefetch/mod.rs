@@ -1,6 +1,6 @@
 //! The read cache of one stop: every range the previous stop read is the
 //! plan of the next (consecutive steps of a program read mostly the same
-//! frames, dicts and lists). With the probe in the target (`probe.rs`) the
+//! frames, dicts and lists). With the probe in the target (`probe/`) the
 //! plan is refreshed there, in memory shared with us, before the trap; else
 //! it is read up front in one batched `process_vm_readv`. The decoders'
 //! reads are answered from it; what it misses is read from the target and
