@@ -22,3 +22,15 @@ pub const FROZENSET: u8 = 6;
 /// The object could not be read consistently: repr is
 /// `<unreadable {type_name} object at 0x{addr:x}>` and `text` says why.
 pub const UNREADABLE: u8 = 7;
+
+/// An [`UNREADABLE`] node of type `type_name`, saying why in its text.
+pub(crate) fn unreadable(type_name: &str, why: &str) -> store::Node {
+    store::Node {
+        type_name: std::sync::Arc::from(type_name),
+        kind: UNREADABLE,
+        text: why.to_string(),
+        items: Vec::new(),
+        attrs: None,
+        truncated: false,
+    }
+}

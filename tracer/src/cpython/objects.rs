@@ -21,6 +21,7 @@ pub(crate) use super::atoms::{
     CachedName,
 };
 pub(crate) use super::types::{type_info, Builtin, TypeInfo};
+pub(crate) use crate::kinds::unreadable;
 
 /// Size limits of one snapshot (spec/values.md defaults).
 #[derive(Debug, Clone)]
@@ -486,17 +487,5 @@ impl<'a> Walker<'a> {
             return Ok(Vec::new());
         }
         Ok(dicts::dict_items(self.mem, self.py, d, lim)?.items)
-    }
-}
-
-/// An UNREADABLE node.
-pub(crate) fn unreadable(type_name: &str, why: &str) -> Node {
-    Node {
-        type_name: Arc::from(type_name),
-        kind: kinds::UNREADABLE,
-        text: why.to_string(),
-        items: Vec::new(),
-        attrs: None,
-        truncated: false,
     }
 }

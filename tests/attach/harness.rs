@@ -1,0 +1,205 @@
+//! The harness of attach_test.rs: target programs that print what they do,
+//! `hindsight attach` runs, and the reading commands, each waited on under a
+//! deadline.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+pub const PY311: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";
+
+/// Deadline for any one expected line or process end.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+pub fn hindsight_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_hindsight")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .join("tests/fixtures/attach")
+        .join(name)
+}
+
+pub fn python() -> Option<&'static str> {
+    if Path::new(PY311).exists() {
+        Some(PY311)
+    } else {
+        eprintln!("skipped: {PY311} is not installed");
+        None
+    }
+}
+
+/// Lines of a child's stream, read on a thread.
+pub fn lines_of(r: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Wait for a line satisfying `pred`; returns it. Panics at the deadline
+/// or when the stream ends, with the lines seen.
+#[track_caller]
+pub fn expect(rx: &Receiver<String>, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let end = Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if pred(&l) => return l,
+            Ok(l) => seen.push(l),
+            Err(e) => panic!("no line {what} ({e:?}); saw: {seen:?}"),
+        }
+    }
+}
+
+/// A target program: a python3.11 child of the test (not of hindsight).
+pub struct Target {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Receiver<String>,
+}
+
+impl Target {
+    pub fn start(args: &[&str]) -> Target {
+        let mut child = Command::new(python().expect("python"))
+            .arg("-u")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start python");
+        let out = lines_of(child.stdout.take().expect("stdout"));
+        let stdin = child.stdin.take();
+        Target { child, stdin, out }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn send(&mut self, line: &str) {
+        let s = self.stdin.as_mut().expect("stdin");
+        writeln!(s, "{line}").expect("write to the target");
+        s.flush().expect("flush");
+    }
+
+    #[track_caller]
+    pub fn expect(&self, what: &str) -> String {
+        expect(&self.out, what, |l| l.starts_with(what))
+    }
+
+    pub fn tracer_pid(&self) -> i32 {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1)
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `hindsight attach`, past its "attached" line.
+pub struct Attach {
+    child: Child,
+    err: Receiver<String>,
+}
+
+impl Attach {
+    #[track_caller]
+    pub fn start(pid: i32, out: &Path, extra: &[&str]) -> Attach {
+        let mut child = Command::new(hindsight_bin())
+            .arg("attach")
+            .arg(pid.to_string())
+            .arg("-o")
+            .arg(out)
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start hindsight");
+        let err = lines_of(child.stderr.take().expect("stderr"));
+        expect(&err, "hindsight: attached", |l| {
+            assert!(!l.contains("hindsight: ") || l.contains("attached"), "{l}");
+            l.starts_with("hindsight: attached")
+        });
+        Attach { child, err }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        let r = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(r.success());
+    }
+
+    /// Wait for hindsight to end; its last stderr line.
+    #[track_caller]
+    pub fn finish(mut self) -> String {
+        let last = expect(&self.err, "hindsight's final line", |l| {
+            l.starts_with("hindsight: ")
+        });
+        let status = self.child.wait().expect("wait hindsight");
+        assert!(status.success(), "hindsight failed: {status:?}: {last}");
+        last
+    }
+}
+
+pub fn hindsight(args: &[&str]) -> Output {
+    Command::new(hindsight_bin())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run hindsight")
+}
+
+/// Every step of a recording as JSON (`hindsight steps --json`).
+#[track_caller]
+pub fn steps(hsr: &Path) -> Vec<serde_json::Value> {
+    let o = hindsight(&["steps", hsr.to_str().unwrap(), "--json"]);
+    assert!(
+        o.status.success(),
+        "steps: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON step"))
+        .collect()
+}
+
+pub fn info(hsr: &Path) -> String {
+    let o = hindsight(&["info", hsr.to_str().unwrap()]);
+    assert!(o.status.success(), "info: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn functions(steps: &[serde_json::Value]) -> HashSet<String> {
+    steps
+        .iter()
+        .filter_map(|s| s["function"].as_str().map(str::to_string))
+        .collect()
+}
