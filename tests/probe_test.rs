@@ -107,6 +107,14 @@ fn record_script(
 }
 
 /// "probe: N calls, M faults recovered" from the log, as (N, M).
+/// The interpreters to run on (none present: the test is skipped), the
+/// hindsight binary, and a scratch directory.
+fn setup() -> Option<(Vec<common::Interpreter>, PathBuf, tempfile::TempDir)> {
+    let pythons = common::supported_interpreters();
+    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
+    (!pythons.is_empty()).then(|| (pythons, hindsight, tempfile::tempdir().unwrap()))
+}
+
 /// The probe's counts the recording logged: (calls, steps taken without
 /// a trap, faults recovered).
 fn probe_counts(stderr: &str) -> Option<(u64, u64, u64)> {
@@ -121,12 +129,9 @@ fn probe_counts(stderr: &str) -> Option<(u64, u64, u64)> {
 
 #[test]
 fn recordings_with_and_without_the_probe_are_equal() {
-    let pythons = common::supported_interpreters();
-    if pythons.is_empty() {
+    let Some((pythons, hindsight, dir)) = setup() else {
         return;
-    }
-    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
-    let dir = tempfile::tempdir().unwrap();
+    };
     let mut failures = Vec::new();
     for py in &pythons {
         for &file in SAME_FIXTURES {
@@ -170,11 +175,9 @@ fn recordings_with_and_without_the_probe_are_equal() {
 
 #[test]
 fn a_probe_fault_on_unmapped_memory_is_recovered() {
-    let pythons = common::supported_interpreters();
-    if pythons.is_empty() {
+    let Some((pythons, _, dir)) = setup() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    };
     for py in &pythons {
         let hsr = dir.path().join(format!("unmapped-{}.hsr", py.minor));
         let stderr = record(py, "unmapped.py", &hsr, Mode::Best);
@@ -200,12 +203,9 @@ fn bounded(max: &str) -> [&str; 4] {
 /// step traps.
 #[test]
 fn a_step_bound_counts_steps_taken_without_a_trap() {
-    let pythons = common::supported_interpreters();
-    if pythons.is_empty() {
+    let Some((pythons, hindsight, dir)) = setup() else {
         return;
-    }
-    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
-    let dir = tempfile::tempdir().unwrap();
+    };
     let mut failures = Vec::new();
     for py in &pythons {
         // Bounds that fall next to quiet lines (one in two of these does).
@@ -248,12 +248,9 @@ fn a_step_bound_counts_steps_taken_without_a_trap() {
 /// to its end unharmed (its last act writes a file).
 #[test]
 fn a_program_detached_at_a_bound_runs_on() {
-    let pythons = common::supported_interpreters();
-    if pythons.is_empty() {
+    let Some((pythons, hindsight, dir)) = setup() else {
         return;
-    }
-    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
-    let dir = tempfile::tempdir().unwrap();
+    };
     let script = dir.path().join("long.py");
     std::fs::write(
         &script,
@@ -306,12 +303,9 @@ fn a_program_detached_at_a_bound_runs_on() {
 /// every step traps, and some steps went without a trap.
 #[test]
 fn threads_switching_between_quiet_lines_keep_their_steps() {
-    let pythons = common::supported_interpreters();
-    if pythons.is_empty() {
+    let Some((pythons, hindsight, dir)) = setup() else {
         return;
-    }
-    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
-    let dir = tempfile::tempdir().unwrap();
+    };
     let script = dir.path().join("switching.py");
     std::fs::write(
         &script,
