@@ -284,8 +284,7 @@ pub fn unhook_running(
     tstate: RemoteAddr,
     trap: RemoteAddr,
 ) -> Result<(), MemError> {
-    uninstall(mem, layout, tstate)?;
-    count_trace_function(mem, layout, runtime, tstate, -1)?;
+    uninstall_running(mem, layout, runtime, tstate)?;
     crate::threads::unhook_all(mem, layout, runtime, trap)?;
     if let Err(e) = crate::threads::restore_line_events(mem, layout, runtime) {
         log::warn!(target: "tracer::hook", "line events not restored in some frame: {e}");

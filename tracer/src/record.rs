@@ -354,14 +354,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
                                         ))
                                     })?;
                             } else {
-                                hook::uninstall(tracee.mem(), layout, tstate)?;
-                                hook::count_trace_function(
-                                    tracee.mem(),
-                                    layout,
-                                    runtime,
-                                    tstate,
-                                    -1,
-                                )?;
+                                hook::uninstall_running(tracee.mem(), layout, runtime, tstate)?;
                             }
                             crate::threads::unhook_all(tracee.mem(), layout, runtime, hook_fn)?;
                             rec.disarm_probe();

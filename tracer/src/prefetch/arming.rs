@@ -15,12 +15,13 @@ impl StopCache {
     pub fn arm(&self, frame: RemoteAddr, line_at: [RemoteAddr; 2], budget: u64) -> bool {
         let mut g = self.inner.borrow_mut();
         let s = &mut *g;
+        // Which words the stop read is told only to a probe that will use it.
+        if !s.armable || budget == 0 || !s.watch_touched() {
+            return false;
+        }
         let Some(p) = s.probe.as_mut() else {
             return false;
         };
-        if !s.armable || budget == 0 {
-            return false;
-        }
         for w in line_at {
             let placed = p.placed().0;
             let i = placed.partition_point(|(r, _)| r.addr.0 <= w.0);

@@ -86,8 +86,9 @@ struct Inner {
     /// The stop read bytes it did not keep (too many at once, or
     /// unreadable): the probe cannot watch them.
     untracked: bool,
-    /// The probe holds this stop's bytes of every word it read, and knows
-    /// which those are: the next step may go without a trap.
+    /// The probe holds this stop's bytes of every word it read: the next
+    /// step may go without a trap once it is told which words those are
+    /// (`touched`, kept until the next stop begins for that).
     armable: bool,
 }
 
@@ -263,11 +264,9 @@ impl StopCache {
                 && !s.untracked
                 && placed == s.plan.len()
                 && !p.repacked()
-                && s.fill_new()
-                && s.watch_touched();
+                && s.fill_new();
         }
         s.spans.clear();
-        s.touched.clear();
         if s.stops % 100_000 == 1
             && log::log_enabled!(target: "tracer::prefetch", log::Level::Debug)
         {

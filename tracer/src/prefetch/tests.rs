@@ -126,6 +126,18 @@ fn plan_merges_near_ranges_and_drops_unmapped_ones() {
     );
 }
 
+/// Play the probe's part before a trap at frame 0x9000: refresh the plan
+/// from `target`.
+fn refresh(cache: &StopCache, target: &VecMem) {
+    cache
+        .probe_mut()
+        .as_mut()
+        .unwrap()
+        .run_here(0x9000, &|addr, buf| {
+            buf.copy_from_slice(&target.get(addr, buf.len()).unwrap())
+        });
+}
+
 #[test]
 fn the_probes_shadow_answers_the_plan() {
     let target = mem();
@@ -137,13 +149,7 @@ fn the_probes_shadow_answers_the_plan() {
     cache.attach_probe(Probe::for_tests());
     cache.end();
     // The probe copies the plan before the trap; the stop reads nothing.
-    cache
-        .probe_mut()
-        .as_mut()
-        .unwrap()
-        .run_here(0x9000, &|addr, buf| {
-            buf.copy_from_slice(&target.get(addr, buf.len()).unwrap())
-        });
+    refresh(&cache, &target);
     target.calls.set(0);
     let frame = ReadReq {
         addr: RemoteAddr(0x9000),
@@ -176,16 +182,7 @@ fn a_range_new_in_the_plan_holds_what_the_stop_read() {
     let _ = read(&cache.mem(&target), 0x1010, 16);
     cache.attach_probe(Probe::for_tests());
     cache.end();
-    let refresh = |cache: &StopCache| {
-        cache
-            .probe_mut()
-            .as_mut()
-            .unwrap()
-            .run_here(0x9000, &|addr, buf| {
-                buf.copy_from_slice(&target.get(addr, buf.len()).unwrap())
-            })
-    };
-    refresh(&cache);
+    refresh(&cache, &target);
     // A stop that reads its plan again and a new object (a miss).
     cache.begin(&target);
     let _ = read(&cache.mem(&target), 0x1010, 16);
@@ -217,7 +214,7 @@ fn a_range_new_in_the_plan_holds_what_the_stop_read() {
     // did not refresh (a fault), nor with no step left.
     for (refreshed, wrote) in [(true, true), (false, false)] {
         if refreshed {
-            refresh(&cache);
+            refresh(&cache, &target);
         }
         cache.begin(&target);
         let _ = read(&cache.mem(&target), 0x1010, 16);
@@ -227,7 +224,7 @@ fn a_range_new_in_the_plan_holds_what_the_stop_read() {
         cache.end();
         assert!(!cache.arm(RemoteAddr(0x9000), [RemoteAddr(0x5018); 2], 10));
     }
-    refresh(&cache);
+    refresh(&cache, &target);
     cache.begin(&target);
     let _ = read(&cache.mem(&target), 0x1010, 16);
     cache.end();

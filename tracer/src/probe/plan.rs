@@ -18,14 +18,9 @@ impl Probe {
         self.repacked = false;
         let mut free = self.free_at;
         for r in plan.iter().take(MAX_RANGES) {
-            let was = self
-                .before
-                .binary_search_by_key(&r.addr.0, |(b, _)| b.addr.0)
-                .ok()
-                .map(|i| self.before[i])
-                .filter(|(b, _)| b.len == r.len);
+            let was = self.placed_before(r);
             let at = match was {
-                Some((_, at)) => at,
+                Some(at) => at,
                 None if r.len <= SHADOW_BYTES - free => {
                     let at = free;
                     free = (free + r.len).next_multiple_of(CHUNK).min(SHADOW_BYTES);
@@ -54,15 +49,22 @@ impl Probe {
             if r.len > SHADOW_BYTES - at {
                 break;
             }
-            let was = self
-                .before
-                .binary_search_by_key(&r.addr.0, |(b, _)| b.addr.0);
-            self.stable
-                .push(was.is_ok_and(|i| self.before[i].0.len == r.len && self.before[i].1 == at));
+            self.stable.push(self.placed_before(r) == Some(at));
             self.placed.push((*r, at));
             at = (at + r.len).next_multiple_of(CHUNK).min(SHADOW_BYTES);
         }
         self.free_at = at;
+    }
+
+    /// Where the previous plan placed the range `r` (same address and
+    /// length), if it had it.
+    fn placed_before(&self, r: &ReadReq) -> Option<usize> {
+        let i = self
+            .before
+            .binary_search_by_key(&r.addr.0, |(b, _)| b.addr.0)
+            .ok()?;
+        let (b, at) = self.before[i];
+        (b.len == r.len).then_some(at)
     }
 
     /// Write the placed ranges into the context, for the next refresh.
