@@ -28,7 +28,7 @@ fn header() -> RecordingHeader {
 fn int_node(v: i64) -> Node {
     Node {
         type_name: Arc::from("int"),
-        kind: tracer::kinds::ATOM,
+        kind: values::kinds::ATOM,
         text: v.to_string(),
         items: vec![],
         attrs: None,

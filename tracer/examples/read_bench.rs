@@ -9,8 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use tracer::mem::{Memory, ReadReq};
-use tracer::procmem::ProcMem;
+use tracer::memory::procmem::ProcMem;
+use tracer::memory::{Memory, ReadReq};
 use tracer::RemoteAddr;
 
 const SRC: &str = r#"

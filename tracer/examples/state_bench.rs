@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         let state = reader.state(n)?;
         raw.push(t.elapsed().as_secs_f64() * 1e6);
-        let json = tracer::render::state_json(&state).to_string();
+        let json = values::render::state_json(&state).to_string();
         rendered.push(t.elapsed().as_secs_f64() * 1e6);
         bytes += json.len();
     }

@@ -2,28 +2,19 @@
 //! ptrace, traps the interpreter's trace hook, reads frames and objects out of
 //! the target's memory and emits each step as ops for the store. Only this
 //! crate touches ptrace.
+//!
+//! The wings, in the order a step flows through them (docs/architecture.md):
+//! [`ptrace`] (process control) -> [`memory`] and [`probe`] (reading the
+//! target, the probe placed in it) -> [`interp`] (hooking the interpreter)
+//! -> [`cpython`] (decoding) -> [`record`] (the stop loop, diff, store ops).
 
 pub mod addr;
-mod breakpoints;
 pub mod cpython;
-pub mod kinds;
-mod launch;
-pub mod mem;
-pub mod prefetch;
+pub mod interp;
+pub mod memory;
 pub mod probe;
-pub mod procmem;
 pub mod ptrace;
-pub mod render;
+pub mod record;
 pub mod sys;
 
 pub use addr::{RemoteAddr, Tid};
-pub mod attach;
-pub mod diff;
-pub mod filter;
-pub mod hook;
-pub mod inferior;
-pub mod record;
-mod recorder;
-pub mod seize;
-pub mod session;
-pub mod threads;

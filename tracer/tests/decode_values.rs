@@ -12,9 +12,9 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use store::{ObjAddr, State};
 use tracer::cpython::{Decoder, Python, Snapshot};
-use tracer::procmem::ProcMem;
-use tracer::render;
+use tracer::memory::procmem::ProcMem;
 use tracer::RemoteAddr;
+use values::render;
 
 const PYTHON: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";
 
@@ -167,7 +167,7 @@ fn decode_function_frame_matches_cpython() {
         };
         let node = &snap.heap[&by_name[name.as_str()]];
         // Dict items are key, value pairs: twice the element limit.
-        let cap = if node.kind == tracer::kinds::DICT {
+        let cap = if node.kind == values::kinds::DICT {
             20_000
         } else {
             10_000
@@ -192,7 +192,7 @@ fn decode_function_frame_matches_cpython() {
                 .heap
                 .get(&a)
                 .unwrap_or_else(|| panic!("{group}: {} missing", e["id"]));
-            assert_eq!(node.kind, tracer::kinds::ATOM, "{group} {}", e["repr"]);
+            assert_eq!(node.kind, values::kinds::ATOM, "{group} {}", e["repr"]);
             assert_eq!(node.text, e["repr"].as_str().unwrap(), "{group}");
             assert_eq!(&*node.type_name, e["type"].as_str().unwrap(), "{group}");
         }
@@ -200,7 +200,7 @@ fn decode_function_frame_matches_cpython() {
 
     // Deep nesting is decoded without blowing up, and bounded.
     let deep = &snap.heap[&by_name["deep"]];
-    assert_eq!(deep.kind, tracer::kinds::LIST);
+    assert_eq!(deep.kind, values::kinds::LIST);
 
     // Globals: str keys, no dunders, same objects.
     let got: HashMap<String, String> = snap
@@ -283,7 +283,7 @@ fn decode_class_body_module_and_events() {
     assert!(dec.snapshot(&mem, frame, 9, RemoteAddr::NULL).is_err());
     let heap = dec.objects(&mem, &[RemoteAddr(16), RemoteAddr(frame.0 + 1)]);
     assert_eq!(heap.len(), 2);
-    assert!(heap.values().all(|n| n.kind == tracer::kinds::UNREADABLE));
+    assert!(heap.values().all(|n| n.kind == values::kinds::UNREADABLE));
 
     let _ = fx.child.stdin.as_ref().map(|mut s| s.write_all(b"\n"));
 }

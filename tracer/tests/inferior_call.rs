@@ -5,8 +5,8 @@
 
 mod ptrace_util;
 
+use tracer::interp::startup::{self, RunTo};
 use tracer::ptrace::{Stop, Tracee};
-use tracer::session::{self, RunTo};
 use tracer::Tid;
 
 const PROG: &str = r#"
@@ -45,7 +45,7 @@ fn calls_return_values_and_leave_the_thread_as_it_was() {
     let main = Tid(t.pid());
     let entry = t.entry_point().unwrap();
     assert!(matches!(
-        session::run_to(&mut t, main, Some(prog.sym("stop_here"))).unwrap(),
+        startup::run_to(&mut t, main, Some(prog.sym("stop_here"))).unwrap(),
         RunTo::Reached
     ));
     let before = t.regs(main).unwrap();

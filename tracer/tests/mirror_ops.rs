@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use store::{Node, ObjAddr, Op};
 use tracer::cpython::{Decoder, Python};
-use tracer::procmem::ProcMem;
+use tracer::memory::procmem::ProcMem;
 use tracer::RemoteAddr;
 
 const PYTHON: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";

@@ -4,7 +4,7 @@
 
 mod ptrace_util;
 
-use tracer::mem::{MemError, Memory, ReadReq, MAX_READ};
+use tracer::memory::{MemError, Memory, ReadReq, MAX_READ};
 use tracer::ptrace::{Stop, Tracee};
 use tracer::{RemoteAddr, Tid};
 

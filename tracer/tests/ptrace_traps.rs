@@ -216,7 +216,7 @@ fn detach_leaves_the_program_running_without_breakpoints() {
         }
     }
     let mut orig = [0u8; 1];
-    tracer::mem::Memory::read(t.mem(), RemoteAddr(check.0), &mut orig).unwrap();
+    tracer::memory::Memory::read(t.mem(), RemoteAddr(check.0), &mut orig).unwrap();
     assert_eq!(orig[0], 0xcc);
     t.detach().unwrap();
     // No longer traced: it is our plain child now; it finishes on its own.
@@ -260,7 +260,7 @@ fn a_returning_trap_is_run_past_and_leaves_a_function_that_returns_0() {
     let (zero, tight, seven) = (prog.sym("zero"), prog.sym("tight"), prog.sym("seven"));
     // No room after `tight`, and `seven` does not return 0: nothing written.
     let mut before = [0u8; 24];
-    use tracer::mem::Memory;
+    use tracer::memory::Memory;
     t.mem().read(tight, &mut before).unwrap();
     assert_eq!(t.prepare_returning_trap(tight).unwrap(), None);
     assert_eq!(t.prepare_returning_trap(seven).unwrap(), None);

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use store::{ObjAddr, State, Step};
-use tracer::render;
+use values::render;
 
 use crate::out;
 use crate::recording::{store_error, Recording};
@@ -98,7 +98,7 @@ mod tests {
             ObjAddr(addr),
             Node {
                 type_name: Arc::from("int"),
-                kind: tracer::kinds::ATOM,
+                kind: values::kinds::ATOM,
                 text: text.into(),
                 items: vec![],
                 attrs: None,

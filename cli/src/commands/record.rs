@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Result};
 use store::ProgramEnd;
-use tracer::attach::{AttachConfig, Attached};
 use tracer::probe::ProbeMode;
 use tracer::record::{AtBound, FilterSpec, Granularity, Progress, RecordConfig};
+use tracer::record::{AttachConfig, Attached};
 
 use crate::args::{AtBoundArg, AttachArgs, GranularityArg, RecordArgs, RecordingOptions};
 use crate::out::human_bytes;
@@ -150,7 +150,7 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
             );
         })),
     };
-    let result = tracer::attach::attach(cfg);
+    let result = tracer::record::attach(cfg);
     if std::io::stderr().is_terminal() {
         let _ = write!(std::io::stderr(), "\r\x1b[K");
     }

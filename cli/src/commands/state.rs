@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::Value;
 use store::{EventKind, State, Step};
-use tracer::render;
+use values::render;
 
 use crate::args::RangeArgs;
 use crate::out;

@@ -9,7 +9,7 @@ use super::text;
 use super::v311;
 use super::{Caches, Python};
 use crate::addr::RemoteAddr;
-use crate::mem::Memory;
+use crate::memory::Memory;
 
 /// A cached `str` read as a name (interned names live long).
 pub(crate) struct CachedName {
@@ -152,7 +152,7 @@ pub(crate) fn read_ptrs(
     at: RemoteAddr,
     n: usize,
 ) -> Result<Vec<RemoteAddr>, String> {
-    if n > crate::mem::MAX_READ / 8 {
+    if n > crate::memory::MAX_READ / 8 {
         return Err(format!("refused to read {n} pointers at {at}"));
     }
     // In page-sized pieces through a stack buffer: no zeroed heap buffer

@@ -8,7 +8,7 @@ use super::linetable::LocTable;
 use super::read::{ptr_at, read_upto, u32_at};
 use super::{objects, Caches, DecodeError, Python};
 use crate::addr::RemoteAddr;
-use crate::mem::Memory;
+use crate::memory::Memory;
 
 /// Bound on `co_nlocalsplus` (CPython's own limit is far lower in practice).
 const MAX_LOCALSPLUS: usize = 1 << 16;

@@ -10,7 +10,7 @@ use super::code::CodeInfo;
 use super::read::{ptr_at, read_upto, u32_at, u64_at};
 use super::{lnotab, objects, v311, Caches, DecodeError, Python};
 use crate::addr::RemoteAddr;
-use crate::mem::Memory;
+use crate::memory::Memory;
 
 /// Bound on names per tuple (CPython's own limits are far lower in practice).
 const MAX_NAMES: usize = 1 << 16;

@@ -6,7 +6,7 @@ use super::read::{i64_at, ptr_at, u8_at};
 use super::v311;
 use super::Python;
 use crate::addr::RemoteAddr;
-use crate::mem::Memory;
+use crate::memory::Memory;
 
 /// Key/value pairs in iteration order, cut at the item limit.
 #[derive(Debug, Default)]

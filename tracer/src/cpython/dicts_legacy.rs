@@ -8,7 +8,7 @@ use super::dicts::DictItems;
 use super::read::{i64_at, ptr_at};
 use super::{v311, Python};
 use crate::addr::RemoteAddr;
-use crate::mem::Memory;
+use crate::memory::Memory;
 
 /// Bound on a table's slots and entries (see dicts.rs).
 const MAX_ENTRIES: i64 = 1 << 26;

@@ -13,7 +13,7 @@ use super::read::{ptr_at, read_upto, u32_at, u8_at};
 use super::v311;
 use super::{dicts, Caches, DecodeError, Python, Snapshot};
 use crate::addr::RemoteAddr;
-use crate::mem::Memory;
+use crate::memory::Memory;
 
 /// Bound on the frames of one thread's stack.
 const MAX_FRAMES: usize = 100_000;

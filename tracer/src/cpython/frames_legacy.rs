@@ -14,7 +14,7 @@ use super::objects::{self, Limits};
 use super::read::{ptr_at, read_upto, u32_at};
 use super::{dicts, v311, Caches, DecodeError, Python, Snapshot};
 use crate::addr::RemoteAddr;
-use crate::mem::Memory;
+use crate::memory::Memory;
 
 /// Bound on the frames of one thread's stack.
 const MAX_FRAMES: usize = 100_000;

@@ -7,8 +7,8 @@ use super::read::{i64_at, ptr_at, read_upto, u32_at, u64_at};
 use super::v311;
 use super::Python;
 use crate::addr::RemoteAddr;
-use crate::kinds;
-use crate::mem::Memory;
+use crate::memory::Memory;
+use values::kinds;
 
 /// Bytes read at an object not seen before (the mirror's window).
 pub(super) const WINDOW: usize = 160;

@@ -9,7 +9,7 @@
 use super::read::{ptr_at, u8_at};
 use super::{v311, v312, v313, Python};
 use crate::addr::RemoteAddr;
-use crate::mem::Memory;
+use crate::memory::Memory;
 
 /// Where the attributes of one managed-dict instance are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

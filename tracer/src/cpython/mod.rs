@@ -19,6 +19,7 @@ mod mirror;
 mod objects;
 mod python;
 mod read;
+pub(crate) mod splice;
 pub mod text;
 mod types;
 pub mod v311;
@@ -39,7 +40,7 @@ pub use objects::Limits;
 pub use python::{Python, TypeAddrs};
 
 use crate::addr::{AddrMap, AddrSet, RemoteAddr};
-use crate::mem::{MemError, Memory};
+use crate::memory::{MemError, Memory};
 
 /// Decoding failed.
 #[derive(Debug, thiserror::Error)]

@@ -13,15 +13,15 @@ use super::text;
 use super::v311;
 use super::{Caches, Python};
 use crate::addr::RemoteAddr;
-use crate::kinds;
-use crate::mem::Memory;
+use crate::memory::Memory;
+use values::kinds;
 
 pub(crate) use super::atoms::{
     bytes_data, int_text, read_name, read_ptrs, str_chars, tuple_items, tuple_items_trunc,
     CachedName,
 };
 pub(crate) use super::types::{type_info, Builtin, TypeInfo};
-pub(crate) use crate::kinds::unreadable;
+pub(crate) use values::kinds::unreadable;
 
 /// Size limits of one snapshot (spec/values.md defaults).
 #[derive(Debug, Clone)]

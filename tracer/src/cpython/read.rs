@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::addr::RemoteAddr;
-use crate::mem::{MemError, Memory};
+use crate::memory::{MemError, Memory};
 use symbols::NA;
 
 /// `u64` at byte `off` of `buf` (`None` when the field is absent or outside).

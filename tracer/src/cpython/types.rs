@@ -10,7 +10,7 @@ use super::read::{c_string, i64_at, ptr_at, read_upto, u32_at, u64_at};
 use super::v311;
 use super::{Caches, Python};
 use crate::addr::RemoteAddr;
-use crate::mem::Memory;
+use crate::memory::Memory;
 
 /// Which builtin an exact type is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

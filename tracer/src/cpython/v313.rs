@@ -15,10 +15,10 @@ pub const OP_COPY_FREE_VARS: u8 = 62;
 /// `_PyFrame_HasHiddenLocals`: whether any `CO_FAST_HIDDEN` slot of the
 /// `localsplus` array at `localsplus` (kinds `kinds`) is bound.
 pub(crate) fn hidden_locals_bound(
-    mem: &dyn crate::mem::Memory,
+    mem: &dyn crate::memory::Memory,
     localsplus: crate::addr::RemoteAddr,
     kinds: &[u8],
-) -> Result<bool, crate::mem::MemError> {
+) -> Result<bool, crate::memory::MemError> {
     let hidden = super::v312::CO_FAST_HIDDEN;
     if !kinds.iter().any(|k| k & hidden != 0) {
         return Ok(false);

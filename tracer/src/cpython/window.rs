@@ -4,7 +4,7 @@
 //! existing per-object readers need no change to be batched.
 
 use crate::addr::RemoteAddr;
-use crate::mem::{MemError, Memory, ReadReq};
+use crate::memory::{MemError, Memory, ReadReq};
 
 /// Page size: windows never cross a page end, so a window next to an
 /// unmapped page still reads.
@@ -222,7 +222,7 @@ impl Memory for WindowMem<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mem::testmem::VecMem;
+    use crate::memory::testmem::VecMem;
 
     #[test]
     fn merged_and_failed_windows() {

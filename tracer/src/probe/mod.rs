@@ -16,8 +16,8 @@
 use std::fs::OpenOptions;
 
 use crate::addr::{RemoteAddr, Tid};
-use crate::inferior::InferiorError;
-use crate::mem::ReadReq;
+use crate::memory::ReadReq;
+use crate::ptrace::inferior::InferiorError;
 use crate::ptrace::{Regs, TraceError, Tracee};
 use crate::sys::SharedMap;
 
@@ -329,6 +329,7 @@ impl Probe {
 }
 
 mod plan;
+pub mod prefetch;
 mod steps;
 #[cfg(test)]
 mod tests;

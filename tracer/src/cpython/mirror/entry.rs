@@ -6,7 +6,7 @@ use store::{Node, ObjAddr};
 use super::held;
 use crate::addr::RemoteAddr;
 use crate::cpython::keys::ListFp;
-use crate::kinds;
+use values::kinds;
 
 /// What the mirror knows about one object of the last step.
 pub(super) struct Entry {

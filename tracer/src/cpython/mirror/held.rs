@@ -10,7 +10,7 @@ use store::ObjAddr;
 
 use super::Mirror;
 use crate::addr::RemoteAddr;
-use crate::mem::{Memory, ReadReq};
+use crate::memory::{Memory, ReadReq};
 
 const PAGE: u64 = 4096;
 /// Pages one container's check may cover (1 MiB).

@@ -19,12 +19,12 @@ pub(crate) use entry::{Roots, Stop};
 
 use super::keys::{atom_key, dict_tag, list_head, ListFp, WINDOW};
 use super::objects::{self, Limits};
+use super::splice;
 use super::window::{WindowMem, Windows};
 use super::{Caches, Python};
 use crate::addr::{AddrMap, RemoteAddr};
-use crate::diff;
-use crate::kinds;
-use crate::mem::Memory;
+use crate::memory::Memory;
+use values::kinds;
 
 /// Objects of the previous step, by address, with their decoded nodes.
 ///
@@ -322,7 +322,7 @@ impl Mirror {
                     let (p, s) = if reused {
                         (old.len(), 0)
                     } else {
-                        diff::common_ends(old, &node.items)
+                        splice::common_ends(old, &node.items)
                     };
                     let n = node.items.len();
                     let (mid_old, mid_new) = (&old[p..old.len() - s], &node.items[p..n - s]);
@@ -397,8 +397,8 @@ impl Mirror {
                 match &mut old_node {
                     Some(_) if reused => {}
                     Some(old) if *old == node => {}
-                    Some(old) if diff::items_only_change(old, &node) => {
-                        if let Some(op) = diff::items_op(oaddr, &old.items, &node.items) {
+                    Some(old) if splice::items_only_change(old, &node) => {
+                        if let Some(op) = splice::items_op(oaddr, &old.items, &node.items) {
                             ops.push(op);
                         }
                         *old = node;

@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 
 use crate::addr::RemoteAddr;
-use crate::mem::{Memory, ReadReq};
+use crate::memory::{Memory, ReadReq};
 use crate::probe::Probe;
 
 /// Ranges closer than this are planned as one (the bytes between cost less

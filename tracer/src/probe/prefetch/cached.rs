@@ -4,7 +4,7 @@
 
 use super::{StopCache, MAX_CACHED_READ, MISS_PAGES_BYTES, NOT_SHADOW, PAGE};
 use crate::addr::RemoteAddr;
-use crate::mem::{MemError, Memory, ReadReq};
+use crate::memory::{MemError, Memory, ReadReq};
 use crate::probe::Probe;
 
 /// [`Memory`] over a [`StopCache`].
@@ -99,7 +99,7 @@ impl Memory for CachedMem<'_> {
                 return true;
             }
         }
-        crate::mem::view_by_read(self, addr, len, scratch, f)
+        crate::memory::view_by_read(self, addr, len, scratch, f)
     }
 
     fn stop_serial(&self) -> u64 {

@@ -3,7 +3,7 @@
 //! returning trap (an int3 that a thread runs past without any help).
 
 use crate::addr::{RemoteAddr, Tid};
-use crate::mem::Memory;
+use crate::memory::Memory;
 use crate::ptrace::{Regs, TraceError, Tracee};
 
 /// The x86 `int3` opcode.

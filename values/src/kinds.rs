@@ -24,7 +24,7 @@ pub const FROZENSET: u8 = 6;
 pub const UNREADABLE: u8 = 7;
 
 /// An [`UNREADABLE`] node of type `type_name`, saying why in its text.
-pub(crate) fn unreadable(type_name: &str, why: &str) -> store::Node {
+pub fn unreadable(type_name: &str, why: &str) -> store::Node {
     store::Node {
         type_name: std::sync::Arc::from(type_name),
         kind: UNREADABLE,

@@ -1,5 +1,5 @@
 //! Renders a recorded [`State`] as the JSON of spec/values.md, reading each
-//! node's `kind` as tracer/src/kinds.rs defines it. The test oracle applies
+//! node's `kind` as [`crate::kinds`] defines it. The test oracle applies
 //! the same rules in Python, so every rule here is part of the contract.
 //!
 //! The heap is untrusted (it comes from a file that came from target memory):

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use std::process::Command;
 
 use crate::addr::Tid;
-use crate::procmem::ProcMem;
+use crate::memory::procmem::ProcMem;
 use crate::ptrace::{Thread, TraceError, Tracee, OPTIONS};
 use crate::sys;
 

@@ -1,5 +1,8 @@
 //! Reading the traced process's memory: the [`Memory`] trait every decoder
-//! reads through, with batching, and its errors.
+//! reads through, with batching, and its errors; [`procmem`] implements it
+//! over `process_vm_readv` and `/proc/PID/mem`.
+
+pub mod procmem;
 
 use crate::addr::RemoteAddr;
 

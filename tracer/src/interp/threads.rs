@@ -8,9 +8,9 @@
 use symbols::Layout;
 
 use crate::addr::RemoteAddr;
-use crate::hook;
-use crate::mem::{MemError, Memory};
-use crate::procmem::ProcMem;
+use crate::interp::hook;
+use crate::memory::procmem::ProcMem;
+use crate::memory::{MemError, Memory};
 
 /// Bound on interpreters walked (sub-interpreters are rare).
 const MAX_INTERPRETERS: usize = 256;
@@ -168,4 +168,22 @@ pub fn restore_line_events(
         }
     }
     Ok(n)
+}
+
+/// Undo the trace hook of a 3.8-3.11 interpreter (every thread state, and
+/// line events of the frames on the stacks) while every thread is stopped
+/// but none is in the trap: detaching in the middle of a blocked wait.
+pub fn unhook_running(
+    mem: &ProcMem,
+    layout: &Layout,
+    runtime: RemoteAddr,
+    tstate: RemoteAddr,
+    trap: RemoteAddr,
+) -> Result<(), MemError> {
+    hook::uninstall_running(mem, layout, runtime, tstate)?;
+    unhook_all(mem, layout, runtime, trap)?;
+    if let Err(e) = restore_line_events(mem, layout, runtime) {
+        log::warn!(target: "tracer::hook", "line events not restored in some frame: {e}");
+    }
+    Ok(())
 }

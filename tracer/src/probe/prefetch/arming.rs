@@ -5,7 +5,7 @@
 
 use super::{Inner, Span, StopCache, NOT_SHADOW};
 use crate::addr::RemoteAddr;
-use crate::mem::ReadReq;
+use crate::memory::ReadReq;
 
 impl StopCache {
     /// Let the next line steps of `frame` go without a trap while no word

@@ -1,13 +1,11 @@
-//! Turns each step's full snapshot into the ops that change the previous
-//! step's state into it, keeping a mirror of what the store holds so that
-//! nothing unchanged is sent twice.
+//! Turns each step's stack and bindings into the ops that change the
+//! previous step's into them, keeping a copy of what the store holds so
+//! that nothing unchanged is sent twice. The heap's ops come from the
+//! decoder's own mirror (`Decoder::snapshot_ops`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use store::{FrameRec, Node, ObjAddr, Op, Scope, StepMeta};
-
-use crate::kinds;
+use store::{FrameRec, ObjAddr, Op, Scope, StepMeta};
 
 /// The recorder's copy of the state the store has after the last step.
 #[derive(Debug, Default)]
@@ -15,38 +13,17 @@ pub struct Differ {
     stack: Vec<FrameRec>,
     locals: Vec<(Arc<str>, ObjAddr)>,
     globals: Vec<(Arc<str>, ObjAddr)>,
-    heap: HashMap<ObjAddr, Node>,
-}
-
-/// One step's full state, as the decoder read it.
-pub struct StepState<'a> {
-    pub meta: StepMeta,
-    pub stack: &'a [FrameRec],
-    pub locals: &'a [(Arc<str>, ObjAddr)],
-    pub globals: &'a [(Arc<str>, ObjAddr)],
-    /// Every object reachable from the bindings and `meta.value`.
-    pub heap: HashMap<ObjAddr, Node>,
 }
 
 impl Differ {
+    /// A differ of an empty state.
     pub fn new() -> Differ {
         Differ::default()
     }
 
-    /// The ops for one step, appended to `ops` (which starts with the step's
-    /// `Op::Step`).
-    pub fn diff(&mut self, step: StepState<'_>, ops: &mut Vec<Op>) {
-        ops.push(Op::Step(step.meta));
-        self.diff_stack(step.stack, ops);
-        self.diff_heap(step.heap, ops);
-        diff_scope(Scope::Locals, &mut self.locals, step.locals, ops);
-        diff_scope(Scope::Globals, &mut self.globals, step.globals, ops);
-    }
-
     /// The ops for one step whose heap changes were computed by the decoder
     /// itself (`Decoder::snapshot_ops`): `heap_ops` is moved into `ops`, and
-    /// the stack and scopes are diffed. The heap mirror of [`Differ::diff`]
-    /// is not used.
+    /// the stack and scopes are diffed.
     pub fn diff_with_heap_ops(
         &mut self,
         meta: StepMeta,
@@ -64,7 +41,7 @@ impl Differ {
     }
 
     /// The ops of a step whose state is the last step's but for the top
-    /// frame's line (`meta.line`): what [`Differ::diff`] would send.
+    /// frame's line (`meta.line`): what a full diff would send.
     pub fn line_step(&mut self, meta: StepMeta, ops: &mut Vec<Op>) {
         let line = meta.line;
         ops.push(Op::Step(meta));
@@ -94,89 +71,6 @@ impl Differ {
             self.stack.push(f.clone());
         }
     }
-
-    fn diff_heap(&mut self, new: HashMap<ObjAddr, Node>, ops: &mut Vec<Op>) {
-        let gone: Vec<ObjAddr> = self
-            .heap
-            .keys()
-            .filter(|a| !new.contains_key(a))
-            .copied()
-            .collect();
-        for addr in gone {
-            self.heap.remove(&addr);
-            ops.push(Op::HeapDel(addr));
-        }
-        for (addr, node) in new {
-            match self.heap.get_mut(&addr) {
-                Some(old) if *old == node => {}
-                Some(old) if items_only_change(old, &node) => {
-                    if let Some(op) = items_op(addr, &old.items, &node.items) {
-                        ops.push(op);
-                    }
-                    *old = node;
-                }
-                _ => {
-                    ops.push(Op::HeapSet(addr, node.clone()));
-                    self.heap.insert(addr, node);
-                }
-            }
-        }
-    }
-}
-
-/// Whether `new` differs from `old` in its items alone, where a splice is
-/// cheaper than sending the node again.
-pub(crate) fn items_only_change(old: &Node, new: &Node) -> bool {
-    old.kind == new.kind
-        && matches!(
-            new.kind,
-            kinds::LIST | kinds::TUPLE | kinds::DICT | kinds::SET | kinds::FROZENSET
-        )
-        && old.type_name == new.type_name
-        && old.text == new.text
-        && old.attrs == new.attrs
-        && old.truncated == new.truncated
-        && new.items.len() >= 8
-}
-
-/// Common prefix and suffix lengths of two item lists (never overlapping).
-pub(crate) fn common_ends(old: &[ObjAddr], new: &[ObjAddr]) -> (usize, usize) {
-    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
-    let max_suffix = old.len().min(new.len()) - prefix;
-    let suffix = old
-        .iter()
-        .rev()
-        .zip(new.iter().rev())
-        .take(max_suffix)
-        .take_while(|(a, b)| a == b)
-        .count();
-    (prefix, suffix)
-}
-
-/// The smallest single splice turning `old` into `new`: the changed middle
-/// between the common prefix and the common suffix.
-pub(crate) fn items_op(addr: ObjAddr, old: &[ObjAddr], new: &[ObjAddr]) -> Option<Op> {
-    if old == new {
-        return None;
-    }
-    let (prefix, suffix) = common_ends(old, new);
-    if old.len() == new.len() {
-        // Same length: overwrite the changed middle.
-        return Some(Op::HeapItems {
-            addr,
-            start: prefix as u32,
-            new: new[prefix..new.len() - suffix].to_vec(),
-            len: new.len() as u32,
-        });
-    }
-    // Different lengths (appends, cuts, insertions or removals in the
-    // middle): everything after the common prefix is sent again.
-    Some(Op::HeapItems {
-        addr,
-        start: prefix as u32,
-        new: new[prefix..].to_vec(),
-        len: new.len() as u32,
-    })
 }
 
 /// Bring one scope's bindings from `old` to `new`: unbinds and binds when
@@ -289,41 +183,6 @@ mod tests {
             apply_scope(&mut store_side, &ops);
             assert_eq!(store_side, names(&new), "{old:?} -> {new:?}: {ops:?}");
             assert_eq!(mirror, names(&new));
-        }
-    }
-
-    fn apply_items(items: &mut Vec<ObjAddr>, op: &Op) {
-        if let Op::HeapItems {
-            start, new, len, ..
-        } = op
-        {
-            let start = *start as usize;
-            if items.len() < start + new.len() {
-                items.resize(start + new.len(), ObjAddr(0));
-            }
-            items[start..start + new.len()].copy_from_slice(new);
-            items.resize(*len as usize, ObjAddr(0));
-        }
-    }
-
-    #[test]
-    fn item_splices() {
-        let a = |v: &[u64]| v.iter().map(|&x| ObjAddr(x)).collect::<Vec<_>>();
-        let cases = [
-            (a(&[1, 2, 3, 4]), a(&[1, 3, 2, 4])),
-            (a(&[1, 2, 3]), a(&[1, 2, 3, 4, 5])),
-            (a(&[1, 2, 3, 4]), a(&[1, 2])),
-            (a(&[1, 2, 3, 4]), a(&[1, 9, 2, 3, 4])),
-            (a(&[1, 2, 3, 4]), a(&[1, 3, 4])),
-            (a(&[1, 2]), a(&[])),
-            (a(&[]), a(&[7])),
-        ];
-        for (old, new) in cases {
-            let mut items = old.clone();
-            if let Some(op) = items_op(ObjAddr(1), &old, &new) {
-                apply_items(&mut items, &op);
-            }
-            assert_eq!(items, new, "{old:?} -> {new:?}");
         }
     }
 

@@ -9,7 +9,7 @@
 //! the value means.
 
 use crate::addr::{RemoteAddr, Tid};
-use crate::mem::Memory;
+use crate::memory::Memory;
 use crate::ptrace::{Regs, Stop, TraceError, Tracee};
 
 /// Integer argument registers of the System V x86-64 calling convention.
@@ -33,7 +33,7 @@ pub enum InferiorError {
     #[error(transparent)]
     Trace(#[from] TraceError),
     #[error(transparent)]
-    Mem(#[from] crate::mem::MemError),
+    Mem(#[from] crate::memory::MemError),
     #[error("an inferior call takes at most {MAX_ARGS} integer arguments, not {0}")]
     TooManyArgs(usize),
     #[error("the program ended ({0}) during a call of its function at {1}")]

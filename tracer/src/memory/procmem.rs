@@ -5,7 +5,7 @@
 use std::io;
 
 use crate::addr::{RemoteAddr, Tid};
-use crate::mem::{MemError, Memory, ReadReq, MAX_READ};
+use crate::memory::{MemError, Memory, ReadReq, MAX_READ};
 use crate::sys::{self, RemoteIov, IOV_MAX};
 
 /// The memory of a traced process.

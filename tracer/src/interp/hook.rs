@@ -13,9 +13,9 @@
 use symbols::Layout;
 
 use crate::addr::RemoteAddr;
-use crate::mem::{MemError, Memory};
+use crate::memory::procmem::ProcMem;
+use crate::memory::{MemError, Memory};
 use crate::probe::{Probe, ProbeMode};
-use crate::procmem::ProcMem;
 use crate::ptrace::{TraceError, Tracee};
 
 /// The libpython function trapped on: `none_bool` is `xor eax,eax; ret`.
@@ -274,24 +274,6 @@ pub fn uninstall_running(
     count_trace_function(mem, layout, runtime, tstate, -1)
 }
 
-/// Undo the trace hook of a 3.8-3.11 interpreter (every thread state, and
-/// line events of the frames on the stacks) while every thread is stopped
-/// but none is in the trap: detaching in the middle of a blocked wait.
-pub fn unhook_running(
-    mem: &ProcMem,
-    layout: &Layout,
-    runtime: RemoteAddr,
-    tstate: RemoteAddr,
-    trap: RemoteAddr,
-) -> Result<(), MemError> {
-    uninstall_running(mem, layout, runtime, tstate)?;
-    crate::threads::unhook_all(mem, layout, runtime, trap)?;
-    if let Err(e) = crate::threads::restore_line_events(mem, layout, runtime) {
-        log::warn!(target: "tracer::hook", "line events not restored in some frame: {e}");
-    }
-    Ok(())
-}
-
 /// Stop line events for one frame (a `PyFrameObject`): what a recorder does
 /// for frames whose lines it does not record, so they cost no trap per line.
 pub fn disable_line_events(
@@ -335,10 +317,10 @@ pub fn install_by_call(
     fns: SetTraceFns,
     trap: RemoteAddr,
     ret_trap: RemoteAddr,
-) -> Result<RemoteAddr, crate::inferior::InferiorError> {
+) -> Result<RemoteAddr, crate::ptrace::inferior::InferiorError> {
     let tstate = RemoteAddr(tracee.call_function(tid, fns.thread_state_get, &[], ret_trap)?);
     if tstate.is_null() {
-        return Err(crate::inferior::InferiorError::Lost {
+        return Err(crate::ptrace::inferior::InferiorError::Lost {
             func: fns.thread_state_get,
             tid,
             why: "it returned no thread state".into(),
@@ -358,7 +340,7 @@ pub fn uninstall_by_call(
     fns: SetTraceFns,
     tstate: RemoteAddr,
     ret_trap: RemoteAddr,
-) -> Result<(), crate::inferior::InferiorError> {
+) -> Result<(), crate::ptrace::inferior::InferiorError> {
     set_trace_call(tracee, tid, fns, tstate, 0, ret_trap)
 }
 
@@ -369,11 +351,11 @@ fn set_trace_call(
     tstate: RemoteAddr,
     func: u64,
     ret_trap: RemoteAddr,
-) -> Result<(), crate::inferior::InferiorError> {
+) -> Result<(), crate::ptrace::inferior::InferiorError> {
     let rc = tracee.call_function(tid, fns.set_trace, &[tstate.0, func, 0], ret_trap)?;
     // An int: 0 on success, -1 when an audit hook refused sys.settrace.
     if rc as u32 != 0 {
-        return Err(crate::inferior::InferiorError::Lost {
+        return Err(crate::ptrace::inferior::InferiorError::Lost {
             func: fns.set_trace,
             tid,
             why: format!("_PyEval_SetTrace returned {}", rc as u32 as i32),

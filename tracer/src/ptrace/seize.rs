@@ -11,7 +11,7 @@ use nix::sys::ptrace;
 use nix::unistd::Pid;
 
 use crate::addr::Tid;
-use crate::procmem::ProcMem;
+use crate::memory::procmem::ProcMem;
 use crate::ptrace::{Thread, TraceError, Tracee};
 use crate::sys;
 

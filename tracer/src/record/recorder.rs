@@ -1,80 +1,22 @@
-//! The per-step work shared by `record` and `attach`: a [`Recorder`] turns
-//! each trap into a step (its stop cache, decoder, differ and filter), and
-//! the small helpers of both stop loops.
-
-use std::time::{Duration, Instant};
+//! The per-step work of the stop loop: a [`Recorder`] turns each trap into
+//! a step (its stop cache, decoder, differ and filter).
 
 use store::{EventKind, Step, StepMeta, Writer};
 
+use super::config::Granularity;
+use super::diff::Differ;
+use super::error::RecordError;
+use super::filter::FileFilter;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, LineWatch};
-use crate::diff::Differ;
-use crate::filter::FileFilter;
-use crate::hook;
-use crate::mem::{Memory, ReadReq};
-use crate::prefetch::StopCache;
+use crate::interp::hook;
+use crate::memory::{Memory, ReadReq};
+use crate::probe::prefetch::StopCache;
 use crate::ptrace::{TraceError, Tracee};
-use crate::record::{Granularity, Progress, ProgressFn, RecordError};
 
 /// Bytes read at the frame object of a trap, with the stop's plan: the
 /// head of a `PyFrameObject` of every supported version.
 const FRAME_PREFETCH: usize = 512;
-
-/// A breakpoint that is not the trap (a one-shot one another thread reached
-/// late): run the original instruction and go on.
-pub(crate) fn pass_stray_breakpoint(
-    tracee: &mut Tracee,
-    tid: Tid,
-    regs: &mut crate::ptrace::Regs,
-    addr: RemoteAddr,
-) -> Result<(), TraceError> {
-    log::warn!(target: "tracer::record", "unexpected breakpoint at {addr} in thread {tid}");
-    tracee.step_back_over(tid, regs, addr)?;
-    tracee.resume(tid, None)
-}
-
-/// A forked child of the target is a copy of it, trace hook included
-/// (`hook_fn` in its thread states): remove the hook from its memory and
-/// let it run on untraced (a recording follows one process; left hooked,
-/// its first step would stop it on a trap nobody answers).
-pub(crate) fn release_forked_child(
-    tracee: &mut Tracee,
-    child: Tid,
-    layout: &symbols::Layout,
-    runtime: RemoteAddr,
-    hook_fn: RemoteAddr,
-) -> Result<(), TraceError> {
-    let mem = crate::procmem::ProcMem::new(child.0);
-    match crate::threads::unhook_all(&mem, layout, runtime, hook_fn) {
-        Ok(n) => {
-            log::info!(target: "tracer::record", "forked child {child} runs on untraced ({n} thread states unhooked)")
-        }
-        Err(e) => {
-            log::warn!(target: "tracer::record", "forked child {child}: trace hook not removed: {e}")
-        }
-    }
-    tracee.release_fork(child)
-}
-
-/// Call the progress callback, at most every 250 ms.
-pub(crate) fn tick_progress(
-    progress: &mut Option<ProgressFn>,
-    last: &mut Instant,
-    writer: &Writer,
-    started: Instant,
-) {
-    if let Some(cb) = progress.as_mut() {
-        if last.elapsed() >= Duration::from_millis(250) {
-            *last = Instant::now();
-            let (steps, bytes) = writer.progress();
-            cb(&Progress {
-                steps,
-                bytes,
-                elapsed: started.elapsed(),
-            });
-        }
-    }
-}
 
 /// The per-step work, kept apart from the stop loop.
 pub(crate) struct Recorder {
@@ -191,7 +133,7 @@ impl Recorder {
     ) -> Result<(), TraceError> {
         self.threads.push(tid.0 as u32);
         let layout = &self.decoder.python().layout;
-        if let Err(e) = crate::threads::hook_all(tracee.mem(), layout, runtime, trap) {
+        if let Err(e) = crate::interp::threads::hook_all(tracee.mem(), layout, runtime, trap) {
             log::warn!(target: "tracer::record", "new thread {tid} not hooked: {e}");
         }
         tracee.resume(tid, None)?;

@@ -1,8 +1,8 @@
 //! Tests of the stop cache: plans, misses, batches, and the probe's shadow.
 
 use super::*;
-use crate::mem::testmem::VecMem;
-use crate::mem::MemError;
+use crate::memory::testmem::VecMem;
+use crate::memory::MemError;
 
 fn mem() -> VecMem {
     VecMem::new((0..65536u32).map(|i| (i % 253) as u8).collect())

@@ -9,8 +9,8 @@ use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use crate::addr::{RemoteAddr, Tid};
-use crate::mem::{MemError, Memory};
-use crate::procmem::ProcMem;
+use crate::memory::procmem::ProcMem;
+use crate::memory::{MemError, Memory};
 use crate::sys;
 
 /// The general-purpose registers of a stopped thread.

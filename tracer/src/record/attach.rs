@@ -1,0 +1,182 @@
+//! `hindsight attach PID`: seize a running CPython process, hook every one
+//! of its threads (and every thread it starts meanwhile), and hand it to
+//! the stop loop ([`super::stops`]), which records steps from the next one
+//! on and ends on a signal to hindsight, a bound, or the target's own end.
+//! Ending removes every trap, restores every hooked thread state and
+//! detaches: the target runs on as if never attached.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::config::{AttachConfig, Attached, RecordOutcome};
+use super::error::{need_symbol, RecordError};
+use super::open::{cmdline, create_writer, file_filter, recording_header};
+use super::recorder::Recorder;
+use super::stops::{self, release, Bounds, Hooked, Origin, Session};
+use super::waker::Waker;
+use crate::cpython::{DecodeError, Decoder, Python};
+use crate::interp::{hook, threads};
+use crate::ptrace::Tracee;
+
+/// Minor versions of CPython 3 whose hook is plain writes to thread states
+/// (c_tracefunc and use_tracing), which is what attaching to a running
+/// interpreter needs. 3.12+ installs tracing with a call into the target.
+const ATTACH_MINORS: std::ops::RangeInclusive<u8> = 8..=11;
+
+/// Attach to `cfg.pid`, record into `cfg.output`, detach.
+pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
+    let pid = cfg.pid;
+    let cpu = crate::sys::pick_cpu();
+    crate::sys::pin_current_thread(cpu);
+    let tracee = Tracee::seize(pid)?;
+    // Every thread is stopped; nothing in the target is changed yet, so an
+    // error up to the hook just lets go (dropping a seized tracee detaches).
+    let python = Arc::new(attachable_python(pid, &cfg)?);
+    let (mut tracee, hooked, hook) = hook_all(tracee, python.clone())?;
+    // From here on, an error must unhook before it lets go.
+    let unhook = |tracee, h: &Hooked| {
+        let _ = release(tracee, &h.python, h.runtime, h.trap);
+    };
+
+    let program = cmdline(pid);
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_else(|_| "/".into());
+    let filter = file_filter(
+        cfg.filter.clone(),
+        program.get(1..).unwrap_or(&[]),
+        &cwd,
+        &python,
+    );
+    let header = recording_header(&program, &cwd, pid, &python, "attach");
+    let writer = match create_writer(&cfg.output, header, cpu) {
+        Ok(w) => w,
+        Err(e) => {
+            unhook(tracee, &hooked);
+            return Err(e.into());
+        }
+    };
+    let waker = match Waker::spawn() {
+        Ok(w) => w,
+        Err(e) => {
+            unhook(tracee, &hooked);
+            return Err(RecordError::Other(format!(
+                "cannot start the helper process that ends a wait: {e}"
+            )));
+        }
+    };
+    let started = Instant::now();
+    let threads = tracee.threads().iter().map(|t| t.0 as u32).collect();
+    let rec = Recorder::new(
+        Decoder::new(python.clone()),
+        filter,
+        cfg.granularity,
+        threads,
+        hook.returning,
+    );
+    for tid in tracee.threads() {
+        tracee.resume(tid, None)?;
+    }
+    if let Some(f) = cfg.on_attached.take() {
+        f(&Attached {
+            pid,
+            interpreter: format!("CPython {}", python.version),
+            threads: hook.thread_states,
+        });
+    }
+    let session = Session {
+        tracee,
+        hooked,
+        writer,
+        rec,
+    };
+    let bounds = Bounds {
+        max_steps: cfg.max_steps,
+        max_time: cfg.max_time,
+        stop: Some(cfg.stop),
+        progress: cfg.progress,
+    };
+    stops::run(session, bounds, Some(waker), started)
+}
+
+/// The interpreter of process `pid`, if attach supports it.
+fn attachable_python(pid: i32, cfg: &AttachConfig) -> Result<Python, RecordError> {
+    let python = match Python::discover(pid, cfg.debug_file.as_deref()) {
+        Ok(p) => p,
+        Err(DecodeError::NotPython(why)) => {
+            return Err(RecordError::Other(format!(
+                "process {pid} is not a CPython process: {why}; attach to a python3 process"
+            )))
+        }
+        Err(DecodeError::Unsupported { version }) => {
+            return Err(RecordError::Unsupported { version })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if python.version.major != 3 || !ATTACH_MINORS.contains(&python.version.minor) {
+        return Err(RecordError::Other(format!(
+            "attaching to CPython {} is not supported yet (attach supports 3.{}-3.{}); record \
+             the program from its start with `hindsight record -- python3 script.py` instead",
+            python.version,
+            ATTACH_MINORS.start(),
+            ATTACH_MINORS.end()
+        )));
+    }
+    Ok(python)
+}
+
+/// What [`hook_all`] found.
+struct HookAll {
+    /// The trap returns by itself.
+    returning: bool,
+    /// Thread states that carry the hook.
+    thread_states: usize,
+}
+
+/// Set the trap, then point every thread state's trace function at it (the
+/// trap first, so no thread can call the trace function before the
+/// breakpoint is there). On failure the target is let go, unhooked.
+fn hook_all(
+    mut tracee: Tracee,
+    python: Arc<Python>,
+) -> Result<(Tracee, Hooked, HookAll), RecordError> {
+    let pid = tracee.pid();
+    let trap_function = need_symbol(&python, hook::TRAP_FUNCTION)?;
+    let runtime = need_symbol(&python, "_PyRuntime")?;
+    let (trap, returning) = hook::trap_address(&mut tracee, trap_function)?;
+    tracee.set_breakpoint(trap)?;
+    let layout = &python.layout;
+    let hooked = threads::hook_all(tracee.mem(), layout, runtime, trap);
+    let why = match hooked {
+        Ok(c) if c.hooked + c.already > 0 => {
+            if c.foreign > 0 {
+                log::warn!(
+                    target: "tracer::attach",
+                    "{} thread(s) already have a trace function (sys.settrace) and are not recorded",
+                    c.foreign
+                );
+            }
+            let h = Hooked {
+                python,
+                runtime,
+                trap,
+                hook_fn: trap,
+                origin: Origin::Seized,
+            };
+            let found = HookAll {
+                returning,
+                thread_states: c.hooked + c.already,
+            };
+            return Ok((tracee, h, found));
+        }
+        Ok(c) if c.foreign > 0 => RecordError::Other(format!(
+            "cannot record process {pid}: every thread already has a trace function (a \
+             debugger or coverage tool using sys.settrace?); stop that tool first"
+        )),
+        Ok(_) => RecordError::Other(format!(
+            "cannot record process {pid}: its interpreter has no thread state yet (still \
+             starting?); try again"
+        )),
+        Err(e) => RecordError::Hook(e),
+    };
+    let _ = release(tracee, &python, runtime, trap);
+    Err(why)
+}

@@ -1,0 +1,103 @@
+//! What a recording is asked to do: the configurations of `record` and
+//! `attach`, the knobs they share, and what a finished recording reports.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::ProgramEnd;
+
+use super::filter::FilterSpec;
+use crate::probe::ProbeMode;
+
+/// Which events become steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    /// call, line, return and exception steps.
+    Line,
+    /// call and return steps only.
+    Call,
+}
+
+/// What happens to the program when a bound is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtBound {
+    /// End the program.
+    Stop,
+    /// Let it run on, untraced.
+    Detach,
+}
+
+/// Handed to the progress callback a few times a second.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub steps: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+/// Called with the recording's progress a few times a second.
+pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
+
+/// Everything `record` needs.
+pub struct RecordConfig {
+    /// `PYTHON ARGS...`.
+    pub program: Vec<OsString>,
+    pub output: PathBuf,
+    pub filter: FilterSpec,
+    pub granularity: Granularity,
+    pub max_steps: Option<u64>,
+    pub max_time: Option<Duration>,
+    pub at_bound: AtBound,
+    pub debug_file: Option<PathBuf>,
+    pub progress: Option<ProgressFn>,
+    /// Place the probe in the target ([`crate::probe`]): each stop's reads
+    /// refreshed in shared memory before the trap. Without it (or when it
+    /// cannot be set up) the stop reads with `process_vm_readv`.
+    pub probe: ProbeMode,
+    /// Let the probe take line steps that change nothing but the line
+    /// without a trap (`docs/probe.md`); off, every step traps.
+    pub trapless: bool,
+}
+
+/// Everything `attach` needs.
+pub struct AttachConfig {
+    pub pid: i32,
+    pub output: PathBuf,
+    pub filter: FilterSpec,
+    pub granularity: Granularity,
+    pub max_steps: Option<u64>,
+    pub max_time: Option<Duration>,
+    pub debug_file: Option<PathBuf>,
+    pub progress: Option<ProgressFn>,
+    /// Set (by hindsight's SIGINT/SIGTERM handler) to end the recording and
+    /// detach.
+    pub stop: Arc<AtomicBool>,
+    /// Called once every thread is hooked and the target runs again.
+    pub on_attached: Option<OnAttached>,
+}
+
+/// Called once with what was found on attaching.
+pub type OnAttached = Box<dyn FnOnce(&Attached)>;
+
+/// What was found on attaching, for the caller's message.
+#[derive(Debug, Clone)]
+pub struct Attached {
+    pub pid: i32,
+    /// "CPython 3.11.7".
+    pub interpreter: String,
+    /// Thread states hooked.
+    pub threads: usize,
+}
+
+/// How a recording ended.
+#[derive(Debug, Clone)]
+pub struct RecordOutcome {
+    pub end: ProgramEnd,
+    pub steps: u64,
+    pub bytes: u64,
+    /// Set when a bound (`--max-steps`, `--max-time`) ended the recording.
+    pub bound: Option<String>,
+}

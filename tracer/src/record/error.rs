@@ -1,0 +1,48 @@
+//! Why a recording failed, with what the user can do about it.
+
+use crate::addr::RemoteAddr;
+use crate::cpython::{DecodeError, Python};
+use crate::ptrace::{SeizeError, TraceError};
+
+/// Why recording failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(
+        "{program} is not a CPython program: {why}. Run `hindsight record -- python3 script.py`"
+    )]
+    NotPython { program: String, why: String },
+    #[error(
+        "CPython {version} is not supported yet (supported: {}); run the program with one of those",
+        crate::cpython::supported_list()
+    )]
+    Unsupported { version: String },
+    #[error("cannot switch tracing on in the interpreter: {0}")]
+    Hook(#[from] crate::memory::MemError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<SeizeError> for RecordError {
+    fn from(e: SeizeError) -> RecordError {
+        match e {
+            SeizeError::Trace(t) => RecordError::Trace(t),
+            other => RecordError::Other(other.to_string()),
+        }
+    }
+}
+
+/// The address of `name` in the interpreter, or an error naming it.
+pub(crate) fn need_symbol(python: &Python, name: &str) -> Result<RemoteAddr, RecordError> {
+    python.symbol_addr(name).ok_or_else(|| {
+        RecordError::Other(format!(
+            "the interpreter {} has no symbol {name}; is its debug info complete?",
+            python.image_path.display()
+        ))
+    })
+}

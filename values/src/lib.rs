@@ -1,0 +1,7 @@
+//! The values contract of docs/spec/values.md: what each recorded node's
+//! `kind` means ([`kinds`]) and how a recorded state renders to JSON and
+//! text ([`render`]). Readers of a recording use it without linking the
+//! recorder.
+
+pub mod kinds;
+pub mod render;
