@@ -2,11 +2,15 @@
 //! start of `_PyRuntime`, cross-checked against the DWARF layout. A
 //! disagreement means the DWARF does not describe this binary (a debug file
 //! of another build), so it is an error naming the field.
+//!
+//! python.rs runs the check while it resolves the layout; this file takes
+//! the interpreter's ELF files, not the `PythonImage`, so as not to import
+//! python.rs back.
 
 use crate::dwarf::TypeIndex;
+use crate::elf::ElfPair;
 use crate::error::SymbolsError;
 use crate::layout::Layout;
-use crate::python::PythonImage;
 
 /// The cookie `_Py_DebugOffsets` starts with.
 const COOKIE: &[u8; 8] = b"xdebugpy";
@@ -71,11 +75,11 @@ pub(crate) struct DebugOffsets {
     values: Vec<Value>,
 }
 
-/// Reads `_Py_DebugOffsets` from the static bytes of `_PyRuntime`, placing
-/// each member by DWARF. `None` when the binary has no such table (before
-/// 3.13) or `_PyRuntime` has no static bytes.
+/// Reads `_Py_DebugOffsets` from the static bytes of `_PyRuntime` in the
+/// interpreter's `files`, placing each member by DWARF. `None` when the binary
+/// has no such table (before 3.13) or `_PyRuntime` has no static bytes.
 pub(crate) fn read(
-    image: &PythonImage,
+    files: ElfPair<'_>,
     types: &TypeIndex<'_>,
 ) -> Result<Option<DebugOffsets>, SymbolsError> {
     const NAMES: &[&str] = &["_Py_DebugOffsets"];
@@ -83,19 +87,19 @@ pub(crate) fn read(
         log::debug!("no _Py_DebugOffsets in DWARF; skipping the cross-check");
         return Ok(None);
     };
-    let Some(rt) = image.symbol("_PyRuntime") else {
+    let Some(rt) = files.symbol("_PyRuntime") else {
         return Ok(None);
     };
     let Some(bytes) = usize::try_from(size)
         .ok()
-        .and_then(|n| image.read_static(rt.addr, n))
+        .and_then(|n| files.read_static(rt.addr, n))
     else {
         log::debug!("_PyRuntime has no static bytes; skipping the _Py_DebugOffsets cross-check");
         return Ok(None);
     };
     if bytes.get(..8) != Some(&COOKIE[..]) {
         return Err(SymbolsError::BadData {
-            path: image.path.clone(),
+            path: files.path().to_path_buf(),
             what: "_PyRuntime does not start with the _Py_DebugOffsets cookie \"xdebugpy\"".into(),
         });
     }
@@ -138,25 +142,37 @@ pub(crate) fn check(dbg: &DebugOffsets, layout: &Layout) -> Result<(), SymbolsEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::elf::ElfFile;
+    use crate::version::PythonVersion;
     use std::path::Path;
 
     const LIB313: &str = "/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0";
 
+    /// Runs `f` on a pyenv libpython (DWARF embedded, no debug file) and its
+    /// type index; `None` when the file is absent.
+    fn with_lib<T>(path: &str, f: impl FnOnce(ElfPair<'_>, &TypeIndex<'_>) -> T) -> Option<T> {
+        if !Path::new(path).exists() {
+            eprintln!("{path} absent; skipping");
+            return None;
+        }
+        let elf = ElfFile::open(Path::new(path)).unwrap();
+        let files = ElfPair {
+            main: &elf,
+            debug: None,
+        };
+        Some(crate::dwarf::with_types(&elf, |t| f(files, t)).unwrap())
+    }
+
     #[test]
     fn cross_check_313_and_detect_a_mismatch() {
-        if !Path::new(LIB313).exists() {
-            eprintln!("{LIB313} absent; skipping");
+        let Some((layout, dbg)) = with_lib(LIB313, |files, t| {
+            (
+                crate::resolve::resolve(t, PythonVersion::new(3, 13, 0)).unwrap(),
+                read(files, t).unwrap().expect("3.13 has _Py_DebugOffsets"),
+            )
+        }) else {
             return;
-        }
-        let img = PythonImage::open(Path::new(LIB313), None).unwrap();
-        let (layout, dbg) = img
-            .with_types(|t| {
-                (
-                    crate::resolve::resolve(t, img.version).unwrap(),
-                    read(&img, t).unwrap().expect("3.13 has _Py_DebugOffsets"),
-                )
-            })
-            .unwrap();
+        };
         assert!(
             dbg.values.len() >= 35,
             "only {} fields checked",
@@ -173,12 +189,8 @@ mod tests {
     #[test]
     fn older_versions_have_no_table() {
         let lib = "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0";
-        if !Path::new(lib).exists() {
-            return;
+        if let Some(none) = with_lib(lib, |files, t| read(files, t).unwrap().is_none()) {
+            assert!(none);
         }
-        let img = PythonImage::open(Path::new(lib), None).unwrap();
-        assert!(img
-            .with_types(|t| read(&img, t).unwrap().is_none())
-            .unwrap());
     }
 }

@@ -244,6 +244,53 @@ impl ElfFile {
     }
 }
 
+/// An interpreter's ELF file with its separate debug file, if any, read as
+/// one: what debug_offsets.rs and unicode.rs need of an interpreter, without
+/// the rest of `PythonImage` (python.rs calls them, so they must not know it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ElfPair<'a> {
+    /// The file that is mapped and run.
+    pub(crate) main: &'a ElfFile,
+    /// Its separate debug file (`None` when the DWARF is embedded).
+    pub(crate) debug: Option<&'a ElfFile>,
+}
+
+impl<'a> ElfPair<'a> {
+    /// The main file's path, for messages.
+    pub(crate) fn path(self) -> &'a Path {
+        self.main.path()
+    }
+
+    /// A symbol by name, from the main file then the debug file: a stripped
+    /// library keeps `.symtab` (static functions and objects) only in the latter.
+    pub(crate) fn symbol(self, name: &str) -> Option<Symbol> {
+        self.main
+            .symbol(name)
+            .or_else(|| self.debug.and_then(|d| d.symbol(name)))
+    }
+
+    /// Every symbol of that name (main file, else debug file): file-local
+    /// statics such as `index1` can repeat.
+    pub(crate) fn symbols_named(self, name: &str) -> &'a [Symbol] {
+        let main = self.main.symbols_named(name);
+        if !main.is_empty() {
+            return main;
+        }
+        self.debug.map(|d| d.symbols_named(name)).unwrap_or(&[])
+    }
+
+    /// Static initialized bytes, from the main file: a debug file's data
+    /// sections are NOBITS.
+    pub(crate) fn read_static(self, addr: FileAddr, len: usize) -> Option<&'a [u8]> {
+        self.main.read_static(addr, len)
+    }
+
+    /// The file that holds the DWARF.
+    pub(crate) fn dwarf_file(self) -> &'a ElfFile {
+        self.debug.unwrap_or(self.main)
+    }
+}
+
 /// Largest file we read: far above any libpython (~30 MB with DWARF), small
 /// enough that a wrong path to a huge file fails instead of eating memory.
 const MAX_FILE: u64 = 2 << 30;

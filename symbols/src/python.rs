@@ -1,15 +1,22 @@
 //! Which file is the interpreter, its version, and where its debug info is.
+//!
+//! This is the one file that knows a whole interpreter ([`PythonImage`]):
+//! the readers it drives are given only what they need (debug_offsets.rs and
+//! unicode.rs the ELF files and DWARF index, version.rs bytes and a path), so
+//! none imports this file back.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::addr::FileAddr;
-use crate::dwarf::{DwarfData, TypeIndex};
-use crate::elf::{hex, ElfFile, Symbol};
+use crate::dwarf::TypeIndex;
+use crate::elf::{hex, ElfFile, ElfPair, Symbol};
 use crate::error::SymbolsError;
 use crate::layout::Layout;
 use crate::maps::Mapping;
-use crate::version::{minor_from_file_name, PythonVersion};
+use crate::unicode::{record_shape, UnicodePrintable};
+use crate::version::{minor_from_file_name, version_strings, PythonVersion};
+use crate::{debug_offsets, dwarf, resolve};
 
 /// Where distributions install separate debug files, searched by build-id.
 pub const DEFAULT_DEBUG_ROOT: &str = "/usr/lib/debug";
@@ -43,8 +50,8 @@ pub struct PythonImage {
     pub version: PythonVersion,
     /// `(sizeof(_PyUnicode_TypeRecord), offsetof flags)`, noted while the DWARF
     /// is indexed for [`PythonImage::layout`] so that
-    /// [`crate::UnicodePrintable::load`] need not index it again.
-    pub(crate) unicode_record: OnceLock<Option<(u64, u64)>>,
+    /// [`UnicodePrintable::load`] need not index it again.
+    unicode_record: OnceLock<Option<(u64, u64)>>,
 }
 
 impl PythonImage {
@@ -151,53 +158,50 @@ impl PythonImage {
         })
     }
 
+    /// The main file and the debug file, as the readers that need no more of
+    /// the interpreter take them.
+    pub(crate) fn files(&self) -> ElfPair<'_> {
+        ElfPair {
+            main: &self.elf,
+            debug: self.debug.as_ref(),
+        }
+    }
+
     /// A symbol's file address, looked up in the main file then the debug file.
     pub fn symbol(&self, name: &str) -> Option<Symbol> {
-        self.elf
-            .symbol(name)
-            .or_else(|| self.debug.as_ref().and_then(|d| d.symbol(name)))
+        self.files().symbol(name)
     }
 
     /// Every symbol of that name (main file, else debug file): file-local
     /// statics such as `index1` can repeat.
     pub fn symbols_named(&self, name: &str) -> &[Symbol] {
-        let main = self.elf.symbols_named(name);
-        if !main.is_empty() {
-            return main;
-        }
-        self.debug
-            .as_ref()
-            .map(|d| d.symbols_named(name))
-            .unwrap_or(&[])
+        self.files().symbols_named(name)
     }
 
     /// Static initialized bytes (from the main file: a debug file has NOBITS sections).
     pub fn read_static(&self, addr: FileAddr, len: usize) -> Option<&[u8]> {
-        self.elf.read_static(addr, len)
+        self.files().read_static(addr, len)
     }
 
     /// The file that holds the DWARF.
     pub fn dwarf_file(&self) -> &ElfFile {
-        self.debug.as_ref().unwrap_or(&self.elf)
+        self.files().dwarf_file()
     }
 
     /// Runs `f` on an index of the DWARF struct types (built on each call:
     /// ~0.3 s for libpython; keep what you need from it).
     pub fn with_types<T>(&self, f: impl FnOnce(&TypeIndex<'_>) -> T) -> Result<T, SymbolsError> {
-        let file = self.dwarf_file();
-        let data = DwarfData::load(file)?;
-        let types = TypeIndex::build(&data, file.path())?;
-        Ok(f(&types))
+        dwarf::with_types(self.dwarf_file(), f)
     }
 
     /// The struct layout (see layout.rs), resolved from DWARF for `self.version`.
     /// On 3.13+, also checked against `_Py_DebugOffsets` at the start of `_PyRuntime`.
     pub fn layout(&self) -> Result<Layout, SymbolsError> {
         let (layout, debug_offsets) = self.with_types(|types| {
-            let _ = self.unicode_record.set(crate::unicode::record_shape(types));
-            let layout = crate::resolve::resolve(types, self.version);
+            let _ = self.unicode_record.set(record_shape(types));
+            let layout = resolve::resolve(types, self.version);
             let check = if self.version.minor >= 13 {
-                crate::debug_offsets::read(self, types)
+                debug_offsets::read(self.files(), types)
             } else {
                 Ok(None)
             };
@@ -205,9 +209,88 @@ impl PythonImage {
         })?;
         let layout = layout?;
         if let Some(dbg) = debug_offsets? {
-            crate::debug_offsets::check(&dbg, &layout)?;
+            debug_offsets::check(&dbg, &layout)?;
         }
         Ok(layout)
+    }
+}
+
+// Reading the version needs the ELF reader and the error type, which
+// version.rs must not import (error.rs imports it), hence here.
+impl PythonVersion {
+    /// Reads the version of the interpreter in `image`: `Py_Version`
+    /// (`PY_VERSION_HEX`, exported by 3.11+) when present, else the
+    /// `PY_VERSION` string in `.rodata`, checked against the `3.X` in the file
+    /// name (`libpython3.X.so`, `python3.X`). A version outside 3.8..=3.13 is
+    /// [`SymbolsError::UnsupportedVersion`], which carries the version found.
+    pub fn detect(image: &ElfFile) -> Result<PythonVersion, SymbolsError> {
+        let v = detect_any(image)?;
+        if !v.is_supported() {
+            return Err(SymbolsError::UnsupportedVersion {
+                version: v,
+                path: image.path().to_path_buf(),
+            });
+        }
+        Ok(v)
+    }
+}
+
+fn detect_any(image: &ElfFile) -> Result<PythonVersion, SymbolsError> {
+    let from_name = minor_from_file_name(image.path());
+    if let Some(sym) = image.symbol("Py_Version") {
+        if let Some(b) = image.read_static(sym.addr, 4) {
+            let hex = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let v = PythonVersion::from_hex(hex);
+            if v.major == 3 {
+                return Ok(v);
+            }
+            log::warn!(
+                "Py_Version in {} is {hex:#x}, not 3.x; trying .rodata",
+                image.path().display()
+            );
+        }
+    }
+    let data = image
+        .section_data(".rodata")
+        .unwrap_or_else(|| image.data());
+    let found = version_strings(data);
+    // A build prefix or other path may contain a version-like string too;
+    // trust the one agreeing with the file name, then the most frequent.
+    let mut best: Option<(PythonVersion, usize)> = None;
+    for (v, n) in &found {
+        if from_name.is_some_and(|m| m != v.minor) {
+            continue;
+        }
+        match best {
+            Some((_, bn)) if bn >= *n => {}
+            _ => best = Some((*v, *n)),
+        }
+    }
+    best.map(|(v, _)| v)
+        .ok_or_else(|| SymbolsError::UnknownVersion {
+            path: image.path().to_path_buf(),
+            why: format!(
+                "no Py_Version symbol and no version string{} in .rodata",
+                from_name.map(|m| format!(" 3.{m}.N")).unwrap_or_default()
+            ),
+        })
+}
+
+// Here, not in unicode.rs: `PythonImage::layout` calls unicode.rs while it
+// indexes the DWARF, so unicode.rs must not know `PythonImage`.
+impl UnicodePrintable {
+    /// Built from the interpreter's own `_PyUnicode_TypeRecords`, `index1` and
+    /// `index2` (the two-level table `makeunicodedata.py` emits), found with
+    /// [`PythonImage::symbol`] and read with [`PythonImage::read_static`]; the
+    /// `_PyUnicode_TypeRecord` shape is the one [`PythonImage::layout`] noted,
+    /// else it is read from the DWARF now. The table's `SHIFT` and element
+    /// widths are derived from the arrays' sizes; every index is bounds-checked.
+    pub fn load(image: &PythonImage) -> Result<UnicodePrintable, SymbolsError> {
+        let shape = match image.unicode_record.get() {
+            Some(s) => *s,
+            None => image.with_types(record_shape).ok().flatten(),
+        };
+        UnicodePrintable::from_files(image.files(), shape)
     }
 }
 
@@ -289,5 +372,24 @@ fn check_build_id(main: &ElfFile, dbg: &ElfFile) -> Result<(), SymbolsError> {
             debug_id: hex(b),
         }),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_notes_the_unicode_record_shape() {
+        let lib = Path::new("/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0");
+        if !lib.exists() {
+            return;
+        }
+        let img = PythonImage::open(lib, None).unwrap();
+        let shape = img.with_types(record_shape).unwrap();
+        assert!(shape.is_some());
+        // layout() notes the shape so that load() does not index DWARF again.
+        img.layout().unwrap();
+        assert_eq!(img.unicode_record.get(), Some(&shape));
     }
 }

@@ -343,7 +343,7 @@ pub fn table_fields() -> impl Iterator<Item = &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::python::PythonImage;
+    use crate::elf::ElfFile;
 
     #[test]
     fn every_missing_field_is_reported_at_once() {
@@ -351,11 +351,12 @@ mod tests {
         if !lib.exists() {
             return;
         }
-        let img = PythonImage::open(lib, None).unwrap();
+        let elf = ElfFile::open(lib).unwrap();
         // 3.10's rows against 3.11's DWARF: the 3.10-only fields are missing.
-        let err = img
-            .with_types(|t| resolve(t, PythonVersion::new(3, 10, 0)).unwrap_err())
-            .unwrap();
+        let err = crate::dwarf::with_types(&elf, |t| {
+            resolve(t, PythonVersion::new(3, 10, 0)).unwrap_err()
+        })
+        .unwrap();
         let msg = err.to_string();
         let SymbolsError::MissingFields { fields, version } = err else {
             panic!("{msg}")

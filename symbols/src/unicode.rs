@@ -1,11 +1,15 @@
 //! CPython's own "is printable" table (`Objects/unicodectype.c`), read out of
 //! the interpreter binary so that `str` reprs escape exactly what that
 //! interpreter escapes.
+//!
+//! This file reads the tables from the interpreter's ELF files only; the
+//! public entry taking a whole interpreter, [`UnicodePrintable::load`], is in
+//! python.rs, which calls `record_shape` here while it indexes the DWARF
+//! (so this file cannot import python.rs back).
 
 use crate::dwarf::TypeIndex;
-use crate::elf::Symbol;
+use crate::elf::{ElfPair, Symbol};
 use crate::error::SymbolsError;
-use crate::python::PythonImage;
 
 /// `PRINTABLE_MASK` in unicodectype.c (the same in 3.8-3.13).
 const PRINTABLE_MASK: u16 = 0x400;
@@ -17,6 +21,7 @@ const RECORD_SIZE: u64 = 16;
 const FLAGS_OFFSET: u64 = 14;
 
 /// A bitset over every code point: printable per the interpreter's tables.
+/// Made by [`UnicodePrintable::load`] (in python.rs).
 #[derive(Debug, Clone)]
 pub struct UnicodePrintable {
     bits: Vec<u64>,
@@ -24,22 +29,21 @@ pub struct UnicodePrintable {
 
 impl UnicodePrintable {
     /// Built from the interpreter's own `_PyUnicode_TypeRecords`, `index1`,
-    /// `index2` (the two-level table `makeunicodedata.py` emits), read with
-    /// [`PythonImage::symbol`] and [`PythonImage::read_static`]. The table's
-    /// `SHIFT` and element widths are not in the binary as such; they are
-    /// derived from the arrays' sizes (see `split`), and every index is
-    /// bounds-checked.
-    pub fn load(image: &PythonImage) -> Result<UnicodePrintable, SymbolsError> {
+    /// `index2` (the two-level table `makeunicodedata.py` emits), looked up
+    /// and read in `files`. `shape` is [`record_shape`] from the DWARF, `None`
+    /// for CPython's own (the same in 3.8-3.13). The table's `SHIFT` and
+    /// element widths are not in the binary as such; they are derived from
+    /// the arrays' sizes (see `split`), and every index is bounds-checked.
+    pub(crate) fn from_files(
+        files: ElfPair<'_>,
+        shape: Option<(u64, u64)>,
+    ) -> Result<UnicodePrintable, SymbolsError> {
         let bad = |what: String| SymbolsError::BadData {
-            path: image.path.clone(),
+            path: files.path().to_path_buf(),
             what,
         };
-        let shape = match image.unicode_record.get() {
-            Some(s) => *s,
-            None => image.with_types(record_shape).ok().flatten(),
-        };
         let (rec_size, flags_off) = shape.unwrap_or((RECORD_SIZE, FLAGS_OFFSET));
-        let records = one(image, "_PyUnicode_TypeRecords")?;
+        let records = one(files, "_PyUnicode_TypeRecords")?;
         let nrec = records.size / rec_size.max(1);
         if nrec == 0 || nrec > 0x10000 || flags_off + 2 > rec_size {
             return Err(bad(format!(
@@ -47,7 +51,7 @@ impl UnicodePrintable {
                 records.size
             )));
         }
-        let rec_bytes = read(image, records)?;
+        let rec_bytes = read(files, records)?;
         let printable: Vec<bool> = (0..nrec as usize)
             .map(|i| {
                 let o = i * rec_size as usize + flags_off as usize;
@@ -57,9 +61,9 @@ impl UnicodePrintable {
         // index1/index2 are file-local statics; a static interpreter may also
         // carry unicodedata's arrays of the same names: try every pair.
         let mut last_err = bad("no index1/index2 symbols".into());
-        for i1 in image.symbols_named("index1") {
-            for i2 in image.symbols_named("index2") {
-                match build(image, *i1, *i2, &printable) {
+        for i1 in files.symbols_named("index1") {
+            for i2 in files.symbols_named("index2") {
+                match build(files, *i1, *i2, &printable) {
                     Ok(t) => return Ok(t),
                     Err(e) => last_err = e,
                 }
@@ -86,21 +90,21 @@ pub(crate) fn record_shape(t: &TypeIndex<'_>) -> Option<(u64, u64)> {
     ))
 }
 
-fn one(image: &PythonImage, name: &str) -> Result<Symbol, SymbolsError> {
-    image
+fn one(files: ElfPair<'_>, name: &str) -> Result<Symbol, SymbolsError> {
+    files
         .symbol(name)
         .ok_or_else(|| SymbolsError::MissingSymbol {
             name: name.into(),
-            path: image.path.clone(),
+            path: files.path().to_path_buf(),
         })
 }
 
-fn read(image: &PythonImage, s: Symbol) -> Result<&[u8], SymbolsError> {
+fn read(files: ElfPair<'_>, s: Symbol) -> Result<&[u8], SymbolsError> {
     let len = usize::try_from(s.size).unwrap_or(usize::MAX);
-    image
+    files
         .read_static(s.addr, len)
         .ok_or_else(|| SymbolsError::BadData {
-            path: image.path.clone(),
+            path: files.path().to_path_buf(),
             what: format!("cannot read {} bytes of static data at {}", s.size, s.addr),
         })
 }
@@ -145,13 +149,13 @@ fn split(size1: u64, size2: u64, nrec: u64) -> Option<(u32, u64, u64)> {
 }
 
 fn build(
-    image: &PythonImage,
+    files: ElfPair<'_>,
     i1: Symbol,
     i2: Symbol,
     printable: &[bool],
 ) -> Result<UnicodePrintable, SymbolsError> {
     let bad = |what: String| SymbolsError::BadData {
-        path: image.path.clone(),
+        path: files.path().to_path_buf(),
         what,
     };
     let (shift, w1, w2) = split(i1.size, i2.size, printable.len() as u64).ok_or_else(|| {
@@ -160,8 +164,8 @@ fn build(
             i1.size, i2.size
         ))
     })?;
-    let b1 = read(image, i1)?;
-    let b2 = read(image, i2)?;
+    let b1 = read(files, i1)?;
+    let b2 = read(files, i2)?;
     let mask = (1u32 << shift) - 1;
     let mut bits = vec![0u64; (NCODES as usize).div_ceil(64)];
     for c in 0..NCODES {
@@ -195,12 +199,9 @@ mod tests {
         if !lib.exists() {
             return;
         }
-        let img = PythonImage::open(lib, None).unwrap();
-        let shape = img.with_types(record_shape).unwrap();
+        let elf = crate::elf::ElfFile::open(lib).unwrap();
+        let shape = crate::dwarf::with_types(&elf, record_shape).unwrap();
         assert_eq!(shape, Some((RECORD_SIZE, FLAGS_OFFSET)));
-        // layout() notes the shape so that load() does not index DWARF again.
-        img.layout().unwrap();
-        assert_eq!(img.unicode_record.get(), Some(&shape));
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! The interpreter's version, read from its binary.
+//! A CPython version, and the text it is read from: `PY_VERSION_HEX`,
+//! `PY_VERSION` strings and the `3.X` in file names.
+//!
+//! This file imports nothing of the crate: error.rs names a version in its
+//! errors, so a version that knew the ELF reader or the error type would make
+//! an import loop. Reading the version out of an interpreter binary
+//! ([`PythonVersion::detect`]) is in python.rs, which knows both.
 
 use std::fmt;
 use std::path::Path;
-
-use crate::elf::ElfFile;
-use crate::error::SymbolsError;
 
 /// A CPython version, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -52,63 +55,6 @@ impl PythonVersion {
     pub fn from_hex(hex: u32) -> PythonVersion {
         PythonVersion::new((hex >> 24) as u8, (hex >> 16) as u8, (hex >> 8) as u8)
     }
-
-    /// Reads the version of the interpreter in `image`: `Py_Version`
-    /// (`PY_VERSION_HEX`, exported by 3.11+) when present, else the
-    /// `PY_VERSION` string in `.rodata`, checked against the `3.X` in the file
-    /// name (`libpython3.X.so`, `python3.X`). A version outside 3.8..=3.13 is
-    /// [`SymbolsError::UnsupportedVersion`], which carries the version found.
-    pub fn detect(image: &ElfFile) -> Result<PythonVersion, SymbolsError> {
-        let v = detect_any(image)?;
-        if !v.is_supported() {
-            return Err(SymbolsError::UnsupportedVersion {
-                version: v,
-                path: image.path().to_path_buf(),
-            });
-        }
-        Ok(v)
-    }
-}
-
-fn detect_any(image: &ElfFile) -> Result<PythonVersion, SymbolsError> {
-    let from_name = minor_from_file_name(image.path());
-    if let Some(sym) = image.symbol("Py_Version") {
-        if let Some(b) = image.read_static(sym.addr, 4) {
-            let hex = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            let v = PythonVersion::from_hex(hex);
-            if v.major == 3 {
-                return Ok(v);
-            }
-            log::warn!(
-                "Py_Version in {} is {hex:#x}, not 3.x; trying .rodata",
-                image.path().display()
-            );
-        }
-    }
-    let data = image
-        .section_data(".rodata")
-        .unwrap_or_else(|| image.data());
-    let found = version_strings(data);
-    // A build prefix or other path may contain a version-like string too;
-    // trust the one agreeing with the file name, then the most frequent.
-    let mut best: Option<(PythonVersion, usize)> = None;
-    for (v, n) in &found {
-        if from_name.is_some_and(|m| m != v.minor) {
-            continue;
-        }
-        match best {
-            Some((_, bn)) if bn >= *n => {}
-            _ => best = Some((*v, *n)),
-        }
-    }
-    best.map(|(v, _)| v)
-        .ok_or_else(|| SymbolsError::UnknownVersion {
-            path: image.path().to_path_buf(),
-            why: format!(
-                "no Py_Version symbol and no version string{} in .rodata",
-                from_name.map(|m| format!(" 3.{m}.N")).unwrap_or_default()
-            ),
-        })
 }
 
 /// The `X` of `python3.X` / `libpython3.X.so...` in a file name.
@@ -125,7 +71,7 @@ pub fn minor_from_file_name(path: &Path) -> Option<u8> {
 /// string tails, so `PY_VERSION` is often the end of a longer string such as
 /// the install prefix `/usr/lib/python3.10.13`-like paths; hence no check of
 /// what precedes beyond "not part of a number".
-fn version_strings(data: &[u8]) -> Vec<(PythonVersion, usize)> {
+pub(crate) fn version_strings(data: &[u8]) -> Vec<(PythonVersion, usize)> {
     let mut out: Vec<(PythonVersion, usize)> = Vec::new();
     let mut i = 0;
     while let Some(pos) = find(&data[i..], b"3.") {
