@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compare two step streams (JSON lines) under values.md "Comparing two states".
+"""Compare two step streams (JSON lines) under docs/spec/values.md "Comparing two states".
 
     compare.py A.jsonl B.jsonl
 

@@ -1,12 +1,12 @@
-"""The in-process oracle: every sys.settrace step as a values.md state, one JSON line each.
+"""The in-process oracle: every sys.settrace step as a docs/spec/values.md state, one JSON line each.
 
 Installed by sitecustomize.py (in this folder, put on PYTHONPATH) when
 HINDSIGHT_ORACLE_OUT names the output file, so the main script runs exactly as
 under `python3 script.py`: no extra frame below its <module>, its stdout and
 stderr untouched. HINDSIGHT_ORACLE_ALL=1 records every frame; otherwise only
 files under the main script's directory, minus the standard library and
-site-packages/dist-packages (spec/cli.md). Frames outside produce no steps but
-appear in `stack`.
+site-packages/dist-packages (docs/spec/cli.md). Frames outside produce no
+steps but appear in `stack`.
 """
 
 import json

@@ -1,4 +1,4 @@
-"""Render Python values exactly as spec/values.md says, without running user code.
+"""Render Python values exactly as docs/spec/values.md says, without running user code.
 
 This is the oracle's half of the contract that hindsight's renderer implements
 too. Nothing here calls a method that a class defined in Python could

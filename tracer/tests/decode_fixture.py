@@ -1,5 +1,5 @@
 # Fixture for tracer/tests/decode_values.rs: builds values, prints what
-# spec/values.md says each one must render as (computed here, in-process),
+# docs/spec/values.md says each one must render as (computed here, in-process),
 # then prints READY and blocks on stdin inside a function.
 import dis, json, sys, types
 
