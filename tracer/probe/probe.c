@@ -19,7 +19,7 @@
  * thread with SIGSEGV under ptrace before any handler runs; the tracer sets
  * the registers the entry saved in the context back, resumes at `hs_back`
  * with a nonzero rax (so to the trap), and reads that stop's plan itself.
- * Layout of the context: tracer/src/probe/mod.rs.
+ * Layout of the context: tracer/probe/layout.rs.
  */
 
 typedef unsigned long u64;
@@ -27,31 +27,14 @@ typedef unsigned int u32;
 typedef unsigned char u8;
 typedef u64 __attribute__((aligned(1), may_alias)) u64u;
 
-/* Keep in step with tracer/src/probe/mod.rs. */
-#define OFF_PLAN_GEN 0x40
-#define OFF_DONE_GEN 0x48
-#define OFF_NRANGES 0x50
-#define OFF_FRAME 0x58
-#define OFF_FRAME_LEN 0x60
-#define OFF_CALLS 0x68
-#define OFF_ARMED 0x70
-#define OFF_ARMED_GEN 0x78
-#define OFF_BUDGET 0x80
-#define OFF_KEEP 0x88
-#define OFF_LOG_N 0x90
-#define OFF_LINE_AT 0x98
-#define OFF_TRAPLESS 0xa8
-#define FRAME_BUF 0x100
-#define FRAME_MAX 0x200
-#define LOG 0x300
-#define LOG_MAX 192
-#define RANGES 0x1000
-#define MAX_RANGES 8192
-#define DIRTY (RANGES + MAX_RANGES * 16)
-#define SHADOW_BYTES (4u << 20)
-#define WATCH (DIRTY + SHADOW_BYTES / 64)
-#define SHADOW (WATCH + SHADOW_BYTES / 64)
+/* The context's layout (OFF_*, RANGES, SHADOW, ...): tracer/probe/layout.rs,
+ * written out by build.rs. */
+#include "probe_layout.h"
+
 #define PY_TRACE_LINE 2
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 #define FIELD(c, off) (*(volatile u64 *)((u8 *)(c) + (off)))
 
@@ -60,6 +43,8 @@ struct range {
     u32 len;
     u32 at;
 };
+_Static_assert(sizeof(struct range) == RANGE_BYTES, "a plan's range");
+_Static_assert(CHUNK == 8 * sizeof(u64), "a chunk: eight words, a watch bit each");
 
 /* dst = src over len bytes, writing only the 64-byte chunks that differ
  * (unchanged shadow lines stay clean in both processes' caches), and for
@@ -73,7 +58,7 @@ static inline __attribute__((always_inline)) u32 refresh_range(u8 *dst, const u8
 {
     u32 hit = 0;
     u32 i = 0;
-    for (; i + 64 <= len; i += 64) {
+    for (; i + CHUNK <= len; i += CHUNK) {
         const u64u *s = (const u64u *)(src + i);
         u64u *d = (u64u *)(dst + i);
         u64 x = 0;
@@ -121,10 +106,10 @@ static __attribute__((used, noipa)) u64 hs_refresh(u8 *ctx, u64 frame, u64 what)
         n = MAX_RANGES;
     for (u64 k = 0; k < n; k++) {
         u64 at = r[k].at, len = r[k].len;
-        if (at > SHADOW_BYTES || len > SHADOW_BYTES - at || at % 64)
+        if (at > SHADOW_BYTES || len > SHADOW_BYTES - at || at % CHUNK)
             break;
-        hit |= refresh_range(shadow + at, (const u8 *)r[k].addr, (u32)len, dirty + at / 64,
-                             watch + at / 64, keep);
+        hit |= refresh_range(shadow + at, (const u8 *)r[k].addr, (u32)len, dirty + at / CHUNK,
+                             watch + at / CHUNK, keep);
     }
     /* The frame object the trace function got (new at a call event). */
     u64 flen = 0;
@@ -133,8 +118,8 @@ static __attribute__((used, noipa)) u64 hs_refresh(u8 *ctx, u64 frame, u64 what)
         if (flen > FRAME_MAX)
             flen = FRAME_MAX;
         /* Its bytes the stop read are in the plan too, watched there. */
-        u8 unused[FRAME_MAX / 64];
-        const u8 unwatched[FRAME_MAX / 64] = {0};
+        u8 unused[FRAME_MAX / CHUNK];
+        const u8 unwatched[FRAME_MAX / CHUNK] = {0};
         refresh_range(ctx + FRAME_BUF, (const u8 *)frame, (u32)flen, unused, unwatched, 0);
     }
     FIELD(ctx, OFF_FRAME) = frame;
@@ -145,7 +130,7 @@ static __attribute__((used, noipa)) u64 hs_refresh(u8 *ctx, u64 frame, u64 what)
         && FIELD(ctx, OFF_ARMED_GEN) == FIELD(ctx, OFF_PLAN_GEN) && FIELD(ctx, OFF_BUDGET) > 0
         && logged < LOG_MAX) {
         /* Both words lie in what was just refreshed: readable. */
-        u64 *e = (u64 *)(ctx + LOG + logged * 16);
+        u64 *e = (u64 *)(ctx + LOG + logged * LOG_ENTRY_BYTES);
         e[0] = *(volatile u64 *)FIELD(ctx, OFF_LINE_AT);
         e[1] = *(volatile u64 *)FIELD(ctx, OFF_LINE_AT + 8);
         FIELD(ctx, OFF_LOG_N) = logged + 1;
@@ -176,13 +161,13 @@ __asm__(
     "    .byte 0x48, 0xbf\n" /* movabs $imm64, %rdi */
     "hs_ctx_imm:\n"
     "    .quad 0\n"
-    "    mov %rsp, 0x00(%rdi)\n"
-    "    mov %rbx, 0x08(%rdi)\n"
-    "    mov %rbp, 0x10(%rdi)\n"
-    "    mov %r12, 0x18(%rdi)\n"
-    "    mov %r13, 0x20(%rdi)\n"
-    "    mov %r14, 0x28(%rdi)\n"
-    "    mov %r15, 0x30(%rdi)\n"
+    "    mov %rsp, " STR(OFF_SAVED) "+0x00(%rdi)\n"
+    "    mov %rbx, " STR(OFF_SAVED) "+0x08(%rdi)\n"
+    "    mov %rbp, " STR(OFF_SAVED) "+0x10(%rdi)\n"
+    "    mov %r12, " STR(OFF_SAVED) "+0x18(%rdi)\n"
+    "    mov %r13, " STR(OFF_SAVED) "+0x20(%rdi)\n"
+    "    mov %r14, " STR(OFF_SAVED) "+0x28(%rdi)\n"
+    "    mov %r15, " STR(OFF_SAVED) "+0x30(%rdi)\n"
     "    call hs_refresh\n" /* (ctx, frame, what): rsi and rdx are still those */
     ".globl hs_back\n"
     "hs_back:\n"

@@ -65,46 +65,14 @@ const NOP: u8 = 0x90;
 /// Bytes of the code mapping (the probe's code is well under a page).
 const CODE_BYTES: usize = 4096;
 const _: () = assert!(code::SSE2.code.len() <= CODE_BYTES && code::AVX2.code.len() <= CODE_BYTES);
-const _: () = assert!(LOG + LOG_MAX * 16 <= RANGES && FRAME_BUF + FRAME_MAX <= LOG);
 
-// The context, at the start of the data mapping (keep in step with probe.c).
-/// rsp after the entry's pushes, then rbx, rbp, r12-r15.
-const OFF_SAVED: usize = 0x00;
-const OFF_PLAN_GEN: usize = 0x40;
-const OFF_DONE_GEN: usize = 0x48;
-const OFF_NRANGES: usize = 0x50;
-const OFF_FRAME: usize = 0x58;
-const OFF_FRAME_LEN: usize = 0x60;
-const OFF_CALLS: usize = 0x68;
-/// The frame whose line steps may go without a trap (0: none); the plan
-/// generation, and the number of steps, that holds for.
-const OFF_ARMED: usize = 0x70;
-const OFF_ARMED_GEN: usize = 0x78;
-const OFF_BUDGET: usize = 0x80;
-/// 1 when the last refresh took no trap (dirty flags then accumulate).
-const OFF_KEEP: usize = 0x88;
-/// Steps logged without a trap, and the two addresses each logs a word of.
-const OFF_LOG_N: usize = 0x90;
-const OFF_LINE_AT: usize = 0x98;
-const OFF_TRAPLESS: usize = 0xa8;
-const FRAME_BUF: usize = 0x100;
-const FRAME_MAX: usize = 0x200;
-const LOG: usize = 0x300;
-/// Steps the probe logs at most between two traps.
-pub const LOG_MAX: usize = 192;
-const RANGES: usize = 0x1000;
-/// Ranges of a plan the probe refreshes (16 bytes each: addr, len, at).
-pub const MAX_RANGES: usize = 8192;
-/// One byte per 64-byte chunk of the shadow: whether the last refresh
-/// changed it.
-const DIRTY: usize = RANGES + MAX_RANGES * 16;
-/// Bytes of the shadow: a plan beyond it is read the usual way past this.
-pub const SHADOW_BYTES: usize = 4 << 20;
-const CHUNK: usize = 64;
-/// One byte per chunk of the shadow: bit w says the armed stop read word w.
-const WATCH: usize = DIRTY + SHADOW_BYTES / CHUNK;
-const SHADOW: usize = WATCH + SHADOW_BYTES / CHUNK;
-const DATA_BYTES: usize = SHADOW + SHADOW_BYTES;
+/// The context, at the start of the data mapping: offsets (`OFF_*`), sizes
+/// and counts, defined once for the crate and, through build.rs, probe.c.
+mod layout {
+    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/probe/layout.rs"));
+}
+use layout::*;
+pub use layout::{LOG_MAX, MAX_RANGES, SHADOW_BYTES};
 
 // Linux x86-64 system call numbers and flags the setup uses.
 const SYS_MMAP: i64 = 9;

@@ -71,7 +71,7 @@ impl Probe {
     fn publish(&mut self) -> usize {
         for k in 0..self.placed.len() {
             let (r, at) = self.placed[k];
-            let e = RANGES + k * 16;
+            let e = RANGES + k * RANGE_BYTES;
             let ctx = self.ctx_mut();
             ctx[e..e + 8].copy_from_slice(&r.addr.0.to_ne_bytes());
             ctx[e + 8..e + 12].copy_from_slice(&(r.len as u32).to_ne_bytes());

@@ -60,7 +60,8 @@ impl Probe {
     pub fn take_log(&mut self, out: &mut Vec<[u64; 2]>) {
         let n = (self.word(OFF_LOG_N) as usize).min(LOG_MAX);
         for i in 0..n {
-            out.push([self.word(LOG + 16 * i), self.word(LOG + 16 * i + 8)]);
+            let e = LOG + LOG_ENTRY_BYTES * i;
+            out.push([self.word(e), self.word(e + 8)]);
         }
         self.set_word(OFF_LOG_N, 0);
     }

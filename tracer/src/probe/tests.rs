@@ -21,7 +21,7 @@ impl Probe {
     pub(crate) fn run_here(&mut self, frame: u64, read: &dyn Fn(u64, &mut [u8])) {
         let n = self.word(OFF_NRANGES) as usize;
         for k in 0..n {
-            let e = RANGES + k * 16;
+            let e = RANGES + k * RANGE_BYTES;
             let c = self.ctx();
             let addr = u64::from_ne_bytes(c[e..e + 8].try_into().unwrap());
             let len = u32::from_ne_bytes(c[e + 8..e + 12].try_into().unwrap()) as usize;
@@ -192,4 +192,16 @@ fn what_does_not_fit_is_left_to_the_stop() {
         .map(|i| req(0x10000 + i * 64, 8))
         .collect();
     assert_eq!(p.set_plan(&many), MAX_RANGES);
+}
+
+#[test]
+fn the_probe_is_built_with_the_crate_s_layout() {
+    let header = include_str!(concat!(env!("OUT_DIR"), "/probe_layout.h"));
+    for &(name, value, _) in layout::ALL {
+        let define = format!("#define {name} {value:#x}\n");
+        assert!(
+            header.contains(&define),
+            "{define:?} missing from probe_layout.h"
+        );
+    }
 }

@@ -1,0 +1,95 @@
+// The layout of the probe's context (the data mapping it shares with the
+// tracer), in bytes from its start, and the sizes and counts both sides use:
+// its one definition. The crate includes this file as `probe::layout`
+// (tracer/src/probe/mod.rs) and build.rs includes it too, writing every
+// constant here as a `#define` of `probe_layout.h`, which probe.c includes.
+// (Plain comments up here: an included file takes no inner doc comment.)
+
+/// Defines each constant as a `usize`, and [`ALL`]: every one with its name,
+/// value and doc, for the C header.
+macro_rules! layout {
+    ($($(#[doc = $doc:literal])* $name:ident = $value:expr;)*) => {
+        $($(#[doc = $doc])* pub const $name: usize = $value;)*
+
+        /// Every constant of the layout: name, value, doc (one line per
+        /// line of it).
+        #[allow(dead_code)]
+        pub const ALL: &[(&str, usize, &str)] = &[$((
+            stringify!($name),
+            $name,
+            concat!($($doc, "\n"),*),
+        )),*];
+    };
+}
+
+layout! {
+    /// rsp after the entry's pushes, then rbx, rbp, r12-r15: seven words
+    /// the entry saves for a fault's recovery to put back.
+    OFF_SAVED = 0x00;
+    /// The plan's generation, bumped by the tracer with each plan.
+    OFF_PLAN_GEN = 0x40;
+    /// The generation the probe refreshed last (at a trap); the tracer
+    /// sets it to u64::MAX after a fault.
+    OFF_DONE_GEN = 0x48;
+    /// Ranges in the plan (at `RANGES`).
+    OFF_NRANGES = 0x50;
+    /// The frame the trace function got at the last refresh, and how many
+    /// of its bytes `FRAME_BUF` holds.
+    OFF_FRAME = 0x58;
+    OFF_FRAME_LEN = 0x60;
+    /// Calls of the probe so far.
+    OFF_CALLS = 0x68;
+    /// The frame whose line steps may go without a trap (0: none); the plan
+    /// generation, and the number of steps, that holds for.
+    OFF_ARMED = 0x70;
+    OFF_ARMED_GEN = 0x78;
+    OFF_BUDGET = 0x80;
+    /// 1 when the last refresh took no trap (dirty flags then accumulate).
+    OFF_KEEP = 0x88;
+    /// Steps logged without a trap, and the two addresses each logs a word
+    /// of (two words).
+    OFF_LOG_N = 0x90;
+    OFF_LINE_AT = 0x98;
+    /// Steps taken without a trap so far.
+    OFF_TRAPLESS = 0xa8;
+    /// The frame's bytes (at most `FRAME_MAX`, up to the end of its page).
+    FRAME_BUF = 0x100;
+    FRAME_MAX = 0x200;
+    /// The log of steps taken without a trap: the two words at
+    /// `OFF_LINE_AT`'s addresses for each.
+    LOG = 0x300;
+    LOG_ENTRY_BYTES = 16;
+    /// Steps the probe logs at most between two traps.
+    LOG_MAX = 192;
+    /// The plan: ranges of `RANGE_BYTES` each (address, 8 bytes; length
+    /// and offset in the shadow, 4 bytes each).
+    RANGES = 0x1000;
+    RANGE_BYTES = 16;
+    /// Ranges of a plan the probe refreshes.
+    MAX_RANGES = 8192;
+    /// Bytes of a chunk of the shadow, the unit of its dirty and watch
+    /// flags: eight words, one watch bit each.
+    CHUNK = 64;
+    /// One byte per chunk of the shadow: whether the last refresh changed
+    /// it.
+    DIRTY = RANGES + MAX_RANGES * RANGE_BYTES;
+    /// Bytes of the shadow: a plan beyond it is read the usual way past
+    /// this.
+    SHADOW_BYTES = 4 << 20;
+    /// One byte per chunk of the shadow: bit w says the armed stop read
+    /// word w.
+    WATCH = DIRTY + SHADOW_BYTES / CHUNK;
+    /// The shadow: the plan's ranges, each at a multiple of `CHUNK`.
+    SHADOW = WATCH + SHADOW_BYTES / CHUNK;
+    /// Bytes of the context.
+    DATA_BYTES = SHADOW + SHADOW_BYTES;
+}
+
+const _: () = assert!(
+    OFF_SAVED + 7 * 8 <= OFF_PLAN_GEN
+        && OFF_LINE_AT + 16 <= OFF_TRAPLESS
+        && OFF_TRAPLESS + 8 <= FRAME_BUF
+        && FRAME_BUF + FRAME_MAX <= LOG
+        && LOG + LOG_MAX * LOG_ENTRY_BYTES <= RANGES
+        && CHUNK == 8 * 8
+);
