@@ -3,7 +3,7 @@
 //! For every fixture in tests/fixtures and every interpreter present: run the
 //! program under the oracle (tests/oracle, sys.settrace in-process), record it
 //! with `hindsight record`, dump the recording, and compare every step with
-//! tests/oracle/compare.py (spec/values.md, "Comparing two states"). Also the
+//! tests/oracle/compare.py (docs/spec/values.md, "Comparing two states"). Also the
 //! exit status and stdout of the two runs must be the program's own.
 //!
 //! Versions hindsight does not support yet (common::SUPPORTED) and interpreters

@@ -1,4 +1,4 @@
-//! The command line grammar (spec/cli.md), as clap derive types.
+//! The command line grammar (docs/spec/cli.md), as clap derive types.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -40,7 +40,7 @@ pub enum Command {
         file: PathBuf,
         /// The step number (from 0)
         step: u64,
-        /// JSON as in spec/values.md instead of text
+        /// JSON as in docs/spec/values.md instead of text
         #[arg(long)]
         json: bool,
     },

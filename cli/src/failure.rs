@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-/// The exit status of every failure of hindsight itself (spec/cli.md).
+/// The exit status of every failure of hindsight itself (docs/spec/cli.md).
 pub const EXIT_ERROR: i32 = 2;
 
 /// Print one line for a panic instead of Rust's multi-line report. A panic

@@ -1,4 +1,4 @@
-//! The `hindsight` command line (spec/cli.md): parses the arguments, runs one
+//! The `hindsight` command line (docs/spec/cli.md): parses the arguments, runs one
 //! command, and turns every failure into one `hindsight: ` line on stderr
 //! with exit status 2.
 

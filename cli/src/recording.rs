@@ -137,7 +137,7 @@ pub fn meta_line(m: &StepMeta) -> String {
     )
 }
 
-/// A step's meta as JSON, keys named as in spec/values.md.
+/// A step's meta as JSON, keys named as in docs/spec/values.md.
 pub fn meta_json(m: &StepMeta) -> Value {
     let position = match m.position {
         Some(p) => {

@@ -9,8 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use tracer::memory::procmem::ProcMem;
-use tracer::memory::{Memory, ReadReq};
+use tracer::internals::ProcMem;
+use tracer::internals::{Memory, ReadReq};
 use tracer::RemoteAddr;
 
 const SRC: &str = r#"
@@ -49,8 +49,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         return Err("cc failed".into());
     }
-    let cpu = tracer::sys::pick_cpu();
-    tracer::sys::pin_current_thread(cpu);
+    let cpu = tracer::internals::pick_cpu();
+    tracer::internals::pin_current_thread(cpu);
     let mut child = Command::new(&exe).stdout(Stdio::piped()).spawn()?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;

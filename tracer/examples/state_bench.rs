@@ -1,7 +1,7 @@
 //! `state(n)` latency on a real recording: opens FILE with `store::Reader`,
 //! asks for the state at Q pseudo-random steps and prints one JSON object
 //! with the open time, p50/p99/max of `Reader::state` alone and of
-//! `Reader::state` plus rendering to the JSON of spec/values.md (what
+//! `Reader::state` plus rendering to the JSON of docs/spec/values.md (what
 //! `hindsight state --json` does, minus process start and printing).
 //!
 //! `cargo run --release -p tracer --example state_bench -- FILE [Q]`

@@ -19,7 +19,7 @@ use std::ffi::OsString;
 use std::process::Command;
 use std::time::Instant;
 
-use tracer::ptrace::{Stop, Tracee};
+use tracer::internals::{Stop, Tracee};
 use tracer::{RemoteAddr, Tid};
 
 const SRC: &str = r#"
@@ -67,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Command::new(&exe).arg(n.to_string()).status()?;
     let plain = t0.elapsed().as_secs_f64();
 
-    let cpu = tracer::sys::pick_cpu();
+    let cpu = tracer::internals::pick_cpu();
     let mut results = Vec::new();
     for (pinned, returning) in [(true, true), (false, true), (true, false)] {
         let per = one_run(&exe, (check, hook), n, plain, cpu, pinned, returning)?;
@@ -111,7 +111,7 @@ fn one_run(
     // A fresh thread per run: its CPU affinity is its own.
     let per = std::thread::spawn(move || -> Result<f64, String> {
         if pinned {
-            tracer::sys::pin_current_thread(cpu);
+            tracer::internals::pin_current_thread(cpu);
         }
         let args = [OsString::from(n.to_string())];
         let mut t = Tracee::launch(exe.as_os_str(), &args, pinned.then_some(cpu))

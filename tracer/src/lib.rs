@@ -4,17 +4,43 @@
 //! crate touches ptrace.
 //!
 //! The wings, in the order a step flows through them (docs/architecture.md):
-//! [`ptrace`] (process control) -> [`memory`] and [`probe`] (reading the
-//! target, the probe placed in it) -> [`interp`] (hooking the interpreter)
-//! -> [`cpython`] (decoding) -> [`record`] (the stop loop, diff, store ops).
+//! `ptrace` (process control) -> `memory` and `probe` (reading the target,
+//! the probe placed in it) -> `interp` (hooking the interpreter) ->
+//! `cpython` (decoding) -> `record` (the stop loop, diff, store ops). They
+//! are internal: the crate's face is [`record()`], [`attach()`] and their
+//! configuration, below.
 
-pub mod addr;
-pub mod cpython;
-pub mod interp;
-pub mod memory;
-pub mod probe;
-pub mod ptrace;
-pub mod record;
-pub mod sys;
+mod addr;
+pub(crate) mod cpython;
+pub(crate) mod interp;
+pub(crate) mod memory;
+pub(crate) mod probe;
+pub(crate) mod ptrace;
+mod record;
+// The one module allowed `unsafe`: the raw system calls nix does not wrap,
+// each block with its SAFETY line.
+#[allow(unsafe_code)]
+pub(crate) mod sys;
 
 pub use addr::{RemoteAddr, Tid};
+pub use cpython::{supported_list, DecodeError, SUPPORTED_MINORS};
+pub use memory::MemError;
+pub use probe::ProbeMode;
+pub use ptrace::TraceError;
+pub use record::{
+    attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached,
+    Progress, ProgressFn, RecordConfig, RecordError, RecordOutcome,
+};
+
+/// The wings' own pieces that the crate's integration tests
+/// (`tracer/tests`) and benchmark programs (`tracer/examples`) drive
+/// directly. Not an API: nothing outside this repository may rely on it.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::cpython::{Decoder, Python, Snapshot};
+    pub use crate::interp::startup::{self, RunTo};
+    pub use crate::memory::procmem::ProcMem;
+    pub use crate::memory::{MemError, Memory, ReadReq, MAX_READ};
+    pub use crate::ptrace::{Stop, TraceError, Tracee};
+    pub use crate::sys::{kill, pick_cpu, pin_current_thread};
+}

@@ -1,5 +1,5 @@
 //! Decoding against a live CPython 3.11: a fixture program builds values,
-//! prints what spec/values.md says each must render as (computed in-process)
+//! prints what docs/spec/values.md says each must render as (computed in-process)
 //! and blocks; the decoder reads the same objects through /proc/PID/mem and
 //! must agree exactly.
 
@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use store::{ObjAddr, State};
-use tracer::cpython::{Decoder, Python, Snapshot};
-use tracer::memory::procmem::ProcMem;
+use tracer::internals::{Decoder, Python, Snapshot};
+use tracer::internals::ProcMem;
 use tracer::RemoteAddr;
 use values::render;
 

@@ -5,8 +5,8 @@
 
 mod ptrace_util;
 
-use tracer::interp::startup::{self, RunTo};
-use tracer::ptrace::{Stop, Tracee};
+use tracer::internals::{startup, RunTo};
+use tracer::internals::{Stop, Tracee};
 use tracer::Tid;
 
 const PROG: &str = r#"
@@ -39,8 +39,8 @@ int main(int argc, char **argv) {
 #[test]
 fn calls_return_values_and_leave_the_thread_as_it_was() {
     let prog = ptrace_util::CProg::build("inferior", PROG);
-    let cpu = tracer::sys::pick_cpu();
-    tracer::sys::pin_current_thread(cpu);
+    let cpu = tracer::internals::pick_cpu();
+    tracer::internals::pin_current_thread(cpu);
     let mut t = Tracee::launch(prog.exe.as_os_str(), &prog.args(&["7"]), Some(cpu)).unwrap();
     let main = Tid(t.pid());
     let entry = t.entry_point().unwrap();

@@ -4,8 +4,8 @@
 
 mod ptrace_util;
 
-use tracer::memory::{MemError, Memory, ReadReq, MAX_READ};
-use tracer::ptrace::{Stop, Tracee};
+use tracer::internals::{MemError, Memory, ReadReq, MAX_READ};
+use tracer::internals::{Stop, Tracee};
 use tracer::{RemoteAddr, Tid};
 
 const PAGE: u64 = 4096;

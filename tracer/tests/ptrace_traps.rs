@@ -7,7 +7,7 @@ mod ptrace_util;
 
 use std::collections::HashSet;
 
-use tracer::ptrace::{Stop, Tracee};
+use tracer::internals::{Stop, Tracee};
 use tracer::{RemoteAddr, Tid};
 
 /// `check(i)` returns i + 41; the program writes the sum over `n` calls per
@@ -54,8 +54,8 @@ struct Run {
 
 /// Run `prog` with a breakpoint at `check` answered with `return 0`.
 fn run_with_trap(prog: &ptrace_util::CProg, n: &str, threads: &str) -> Run {
-    let cpu = tracer::sys::pick_cpu();
-    tracer::sys::pin_current_thread(cpu);
+    let cpu = tracer::internals::pick_cpu();
+    tracer::internals::pin_current_thread(cpu);
     let mut t = Tracee::launch(prog.exe.as_os_str(), &prog.args(&[n, threads]), Some(cpu)).unwrap();
     let check = prog.sym("check");
     t.set_breakpoint(check).unwrap();
@@ -171,7 +171,7 @@ fn signals_are_delivered_to_the_target() {
                 assert_eq!(addr, ready);
                 t.step_back_over(tid, &mut regs, addr).unwrap();
                 assert!(!t.has_breakpoint(ready));
-                tracer::sys::kill(t.pid(), libc::SIGUSR1).unwrap();
+                tracer::internals::kill(t.pid(), libc::SIGUSR1).unwrap();
                 t.resume(tid, None).unwrap();
             }
             Stop::Signal { tid, sig } => {
@@ -216,7 +216,7 @@ fn detach_leaves_the_program_running_without_breakpoints() {
         }
     }
     let mut orig = [0u8; 1];
-    tracer::memory::Memory::read(t.mem(), RemoteAddr(check.0), &mut orig).unwrap();
+    tracer::internals::Memory::read(t.mem(), RemoteAddr(check.0), &mut orig).unwrap();
     assert_eq!(orig[0], 0xcc);
     t.detach().unwrap();
     // No longer traced: it is our plain child now; it finishes on its own.
@@ -260,7 +260,7 @@ fn a_returning_trap_is_run_past_and_leaves_a_function_that_returns_0() {
     let (zero, tight, seven) = (prog.sym("zero"), prog.sym("tight"), prog.sym("seven"));
     // No room after `tight`, and `seven` does not return 0: nothing written.
     let mut before = [0u8; 24];
-    use tracer::memory::Memory;
+    use tracer::internals::Memory;
     t.mem().read(tight, &mut before).unwrap();
     assert_eq!(t.prepare_returning_trap(tight).unwrap(), None);
     assert_eq!(t.prepare_returning_trap(seven).unwrap(), None);

@@ -1,4 +1,4 @@
-//! Renders a recorded [`State`] as the JSON of spec/values.md, reading each
+//! Renders a recorded [`State`] as the JSON of docs/spec/values.md, reading each
 //! node's `kind` as [`crate::kinds`] defines it. The test oracle applies
 //! the same rules in Python, so every rule here is part of the contract.
 //!
@@ -13,7 +13,7 @@ use store::{ObjAddr, State};
 
 use crate::kinds;
 
-/// Containers nested deeper than this print as `...` (spec/values.md).
+/// Containers nested deeper than this print as `...` (docs/spec/values.md).
 pub const MAX_REPR_NESTING: u32 = 64;
 /// Values nested this deep or less carry `attrs` (a local or global is depth 1).
 pub const MAX_ATTRS_DEPTH: u32 = 3;
@@ -23,7 +23,7 @@ pub const MAX_ATTRS_DEPTH: u32 = 3;
 pub const MAX_REPR_BYTES: usize = 64 << 20;
 
 /// The state at one step as a JSON object, keys in the order of
-/// spec/values.md, with `return` / `exception` on those steps.
+/// docs/spec/values.md, with `return` / `exception` on those steps.
 pub fn state_json(state: &State) -> Value {
     let mut out = Map::new();
     match &state.meta {
@@ -146,7 +146,7 @@ pub fn exception_json(state: &State, addr: ObjAddr) -> Value {
     json!({"type": type_name, "repr": text})
 }
 
-/// The repr of the object at `addr` (spec/values.md).
+/// The repr of the object at `addr` (docs/spec/values.md).
 pub fn repr(state: &State, addr: ObjAddr) -> String {
     let mut r = Renderer {
         state,

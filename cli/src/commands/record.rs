@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Result};
 use store::ProgramEnd;
-use tracer::probe::ProbeMode;
-use tracer::record::{AtBound, FilterSpec, Granularity, Progress, RecordConfig};
-use tracer::record::{AttachConfig, Attached};
+use tracer::ProbeMode;
+use tracer::{AtBound, FilterSpec, Granularity, Progress, RecordConfig};
+use tracer::{AttachConfig, Attached};
 
 use crate::args::{AtBoundArg, AttachArgs, GranularityArg, RecordArgs, RecordingOptions};
 use crate::out::human_bytes;
@@ -46,7 +46,7 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         // To compare, or to rule them out: every step then traps.
         trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
     };
-    let result = tracer::record::record(cfg);
+    let result = tracer::record(cfg);
     if std::io::stderr().is_terminal() {
         // Clear the progress line whatever happened.
         let _ = write!(std::io::stderr(), "\r\x1b[K");
@@ -150,7 +150,7 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
             );
         })),
     };
-    let result = tracer::record::attach(cfg);
+    let result = tracer::attach(cfg);
     if std::io::stderr().is_terminal() {
         let _ = write!(std::io::stderr(), "\r\x1b[K");
     }

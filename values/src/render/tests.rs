@@ -1,4 +1,4 @@
-//! The rendering rules of spec/values.md, case by case.
+//! The rendering rules of docs/spec/values.md, case by case.
 
 use super::*;
 use std::sync::Arc;
