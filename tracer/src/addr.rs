@@ -24,6 +24,7 @@ impl RemoteAddr {
         RemoteAddr(self.0.wrapping_add(off as u64))
     }
 
+    /// Whether this is the null pointer.
     pub fn is_null(self) -> bool {
         self.0 == 0
     }

@@ -28,8 +28,8 @@ pub use memory::MemError;
 pub use probe::ProbeMode;
 pub use ptrace::TraceError;
 pub use record::{
-    attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached,
-    Progress, ProgressFn, RecordConfig, RecordError, RecordOutcome,
+    attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached, Progress,
+    ProgressFn, RecordConfig, RecordError, RecordOutcome,
 };
 
 /// The wings' own pieces that the crate's integration tests

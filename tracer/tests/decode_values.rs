@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use store::{ObjAddr, State};
-use tracer::internals::{Decoder, Python, Snapshot};
 use tracer::internals::ProcMem;
+use tracer::internals::{Decoder, Python, Snapshot};
 use tracer::RemoteAddr;
 use values::render;
 

@@ -13,8 +13,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use store::{Node, ObjAddr, Op};
-use tracer::internals::{Decoder, Python};
 use tracer::internals::ProcMem;
+use tracer::internals::{Decoder, Python};
 use tracer::RemoteAddr;
 
 const PYTHON: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";

@@ -113,7 +113,12 @@ fn exec_of_another_program_is_reported() {
 #[test]
 fn runs_to_entry_point() {
     let prog = ptrace_util::CProg::build("entry", "int main(void) { return 7; }\n");
-    let mut t = Tracee::launch(prog.exe.as_os_str(), &[], Some(tracer::internals::pick_cpu())).unwrap();
+    let mut t = Tracee::launch(
+        prog.exe.as_os_str(),
+        &[],
+        Some(tracer::internals::pick_cpu()),
+    )
+    .unwrap();
     let entry = t.entry_point().unwrap();
     assert_eq!(entry, prog.sym("_start"));
     let main = Tid(t.pid());

@@ -9,22 +9,35 @@ use crate::addr::RemoteAddr;
 /// A read of target memory failed (unmapped, or the process is gone).
 #[derive(Debug, thiserror::Error)]
 pub enum MemError {
+    /// A read failed.
     #[error("cannot read {len} bytes of the target's memory at {addr}: {source}")]
     Read {
+        /// Where.
         addr: RemoteAddr,
+        /// How many bytes.
         len: usize,
+        /// What the kernel said.
         source: std::io::Error,
     },
+    /// A write failed.
     #[error("cannot write {len} bytes of the target's memory at {addr}: {source}")]
     Write {
+        /// Where.
         addr: RemoteAddr,
+        /// How many bytes.
         len: usize,
+        /// What the kernel said.
         source: std::io::Error,
     },
+    /// A read larger than any one read may be (a size read from the target
+    /// is untrusted).
     #[error("refused to read {len} bytes at {addr}: over the {limit}-byte bound for one read")]
     TooLarge {
+        /// Where.
         addr: RemoteAddr,
+        /// How many bytes were asked for.
         len: usize,
+        /// The bound.
         limit: usize,
     },
 }
@@ -32,7 +45,9 @@ pub enum MemError {
 /// One range of a batched read.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadReq {
+    /// Where.
     pub addr: RemoteAddr,
+    /// How many bytes.
     pub len: usize,
 }
 

@@ -9,7 +9,6 @@ mod launch;
 pub mod seize;
 mod tracee;
 
-pub use inferior::InferiorError;
 pub use seize::SeizeError;
 pub use tracee::{Regs, Stop, TraceError, Tracee};
 pub(crate) use tracee::{Thread, OPTIONS};

@@ -25,62 +25,131 @@ pub enum Stop {
     /// A thread hit one of our int3 breakpoints. `addr` is the breakpoint
     /// address (rip - 1). regs as read.
     Breakpoint {
+        /// The thread that stopped.
         tid: Tid,
+        /// The breakpoint's address.
         addr: RemoteAddr,
+        /// Its registers at the stop.
         regs: Regs,
     },
     /// A thread stopped for a signal meant for the target: resume it with
     /// `sig` to deliver it unchanged.
-    Signal { tid: Tid, sig: i32 },
+    Signal {
+        /// The thread the signal stopped.
+        tid: Tid,
+        /// The signal.
+        sig: i32,
+    },
     /// A new thread appeared (PTRACE_EVENT_CLONE). Both `parent` and `tid`
     /// are stopped; the caller resumes each of them.
-    NewThread { parent: Tid, tid: Tid },
+    NewThread {
+        /// The thread that cloned.
+        parent: Tid,
+        /// The new thread.
+        tid: Tid,
+    },
     /// A thread forked (PTRACE_EVENT_FORK): the child process, a copy of
     /// the target with its hooks, is attached and stopped. The caller
     /// undoes what it changed in the child's memory, lets it go with
     /// [`Tracee::release_fork`], and resumes `parent`.
-    Forked { parent: Tid, child: Tid },
+    Forked {
+        /// The thread that forked.
+        parent: Tid,
+        /// The child process (its only thread).
+        child: Tid,
+    },
     /// A thread (not the main one) exited.
-    ThreadExit { tid: Tid },
+    ThreadExit {
+        /// The thread.
+        tid: Tid,
+    },
     /// The process exec'd a new program (PTRACE_EVENT_EXEC): every other
     /// thread is gone, the breakpoints went with the old image (already
     /// forgotten), and the main thread `tid` is stopped after the exec.
-    Exec { tid: Tid },
+    Exec {
+        /// The main thread.
+        tid: Tid,
+    },
     /// The whole process ended.
-    Exited { code: i32 },
+    Exited {
+        /// Its exit status.
+        code: i32,
+    },
     /// The whole process was killed by signal `sig`.
-    Killed { sig: i32 },
+    Killed {
+        /// The signal.
+        sig: i32,
+    },
 }
 
 /// A ptrace operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
+    /// The program could not be started.
     #[error("cannot run {program}: {reason}")]
-    Spawn { program: String, reason: String },
+    Spawn {
+        /// The program asked for.
+        program: String,
+        /// Why it could not start.
+        reason: String,
+    },
+    /// The kernel refused to let hindsight trace the process.
     #[error(
         "ptrace {op} on thread {tid} was refused (EPERM): tracing needs CAP_SYS_PTRACE or a \
          kernel.yama.ptrace_scope that allows it (check /proc/sys/kernel/yama/ptrace_scope; in a \
          container, run it with --cap-add=SYS_PTRACE)"
     )]
-    Permission { op: &'static str, tid: Tid },
+    Permission {
+        /// The ptrace request.
+        op: &'static str,
+        /// The thread it was for.
+        tid: Tid,
+    },
+    /// The thread ended while it was being traced.
     #[error("thread {tid} of the target is gone (it exited or was killed) during ptrace {op}")]
-    Gone { op: &'static str, tid: Tid },
+    Gone {
+        /// The ptrace request.
+        op: &'static str,
+        /// The thread it was for.
+        tid: Tid,
+    },
+    /// Any other failed ptrace request.
     #[error("ptrace {op} on thread {tid} failed: {source}")]
     Ptrace {
+        /// The ptrace request.
         op: &'static str,
+        /// The thread it was for.
         tid: Tid,
+        /// What the kernel said.
         source: io::Error,
     },
+    /// `waitpid` failed.
     #[error("waiting for the target failed: {0}")]
     Wait(io::Error),
+    /// The program stopped in an unexpected way as it started.
     #[error("the target stopped unexpectedly right after it started (wait status {status:#x}); it may not be executable")]
-    BadStart { status: i32 },
+    BadStart {
+        /// The wait status.
+        status: i32,
+    },
+    /// The program's entry point could not be found.
     #[error("cannot read /proc/{pid}/auxv to find the program's entry point: {reason}")]
-    Auxv { pid: i32, reason: String },
+    Auxv {
+        /// The process.
+        pid: i32,
+        /// Why.
+        reason: String,
+    },
+    /// An operation that needs a stopped thread found none.
     #[error("cannot {what}: no thread of the target is stopped")]
-    NotStopped { what: &'static str },
+    NotStopped {
+        /// What was attempted.
+        what: &'static str,
+    },
+    /// A thread id that the tracee does not know.
     #[error("thread {0} is not a thread of the target")]
     UnknownThread(Tid),
+    /// Reading or writing the target's memory failed.
     #[error(transparent)]
     Mem(#[from] MemError),
 }

@@ -33,8 +33,11 @@ pub enum AtBound {
 /// Handed to the progress callback a few times a second.
 #[derive(Debug, Clone)]
 pub struct Progress {
+    /// Steps written so far.
     pub steps: u64,
+    /// Bytes of the recording so far.
     pub bytes: u64,
+    /// Time since recording began.
     pub elapsed: Duration,
 }
 
@@ -45,13 +48,21 @@ pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
 pub struct RecordConfig {
     /// `PYTHON ARGS...`.
     pub program: Vec<OsString>,
+    /// The recording file to write.
     pub output: PathBuf,
+    /// Which source files are recorded.
     pub filter: FilterSpec,
+    /// Which events become steps.
     pub granularity: Granularity,
+    /// End after this many steps (`--max-steps`).
     pub max_steps: Option<u64>,
+    /// End after this long (`--max-time`).
     pub max_time: Option<Duration>,
+    /// What happens to the program when a bound is reached.
     pub at_bound: AtBound,
+    /// The interpreter's separate debug file, when it is stripped.
     pub debug_file: Option<PathBuf>,
+    /// Called with the progress a few times a second.
     pub progress: Option<ProgressFn>,
     /// Place the probe in the target ([`crate::probe`]): each stop's reads
     /// refreshed in shared memory before the trap. Without it (or when it
@@ -64,13 +75,21 @@ pub struct RecordConfig {
 
 /// Everything `attach` needs.
 pub struct AttachConfig {
+    /// The process to attach to.
     pub pid: i32,
+    /// The recording file to write.
     pub output: PathBuf,
+    /// Which source files are recorded.
     pub filter: FilterSpec,
+    /// Which events become steps.
     pub granularity: Granularity,
+    /// End after this many steps (`--max-steps`).
     pub max_steps: Option<u64>,
+    /// End after this long (`--max-time`).
     pub max_time: Option<Duration>,
+    /// The interpreter's separate debug file, when it is stripped.
     pub debug_file: Option<PathBuf>,
+    /// Called with the progress a few times a second.
     pub progress: Option<ProgressFn>,
     /// Set (by hindsight's SIGINT/SIGTERM handler) to end the recording and
     /// detach.
@@ -85,6 +104,7 @@ pub type OnAttached = Box<dyn FnOnce(&Attached)>;
 /// What was found on attaching, for the caller's message.
 #[derive(Debug, Clone)]
 pub struct Attached {
+    /// The process.
     pub pid: i32,
     /// "CPython 3.11.7".
     pub interpreter: String,
@@ -95,8 +115,11 @@ pub struct Attached {
 /// How a recording ended.
 #[derive(Debug, Clone)]
 pub struct RecordOutcome {
+    /// How the program ended, or that it was left running.
     pub end: ProgramEnd,
+    /// Steps recorded.
     pub steps: u64,
+    /// Bytes of the recording file.
     pub bytes: u64,
     /// Set when a bound (`--max-steps`, `--max-time`) ended the recording.
     pub bound: Option<String>,

@@ -7,23 +7,38 @@ use crate::ptrace::{SeizeError, TraceError};
 /// Why recording failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
+    /// Controlling the process failed.
     #[error(transparent)]
     Trace(#[from] TraceError),
+    /// Finding or reading the interpreter failed.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// Writing the recording failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// The launched program runs no CPython.
     #[error(
         "{program} is not a CPython program: {why}. Run `hindsight record -- python3 script.py`"
     )]
-    NotPython { program: String, why: String },
+    NotPython {
+        /// The program launched.
+        program: String,
+        /// Why it is not taken for CPython.
+        why: String,
+    },
+    /// The interpreter's version is not one hindsight records.
     #[error(
         "CPython {version} is not supported yet (supported: {}); run the program with one of those",
         crate::cpython::supported_list()
     )]
-    Unsupported { version: String },
+    Unsupported {
+        /// The interpreter's version.
+        version: String,
+    },
+    /// Writing the trace hook into the interpreter failed.
     #[error("cannot switch tracing on in the interpreter: {0}")]
     Hook(#[from] crate::memory::MemError),
+    /// Anything else, said in full.
     #[error("{0}")]
     Other(String),
 }

@@ -105,6 +105,7 @@ impl StopCache {
     }
 
     /// The target has stopped: read the plan (one batched read).
+    #[cfg(test)]
     pub fn begin(&self, mem: &dyn Memory) {
         self.begin_with(mem, None);
     }
@@ -275,18 +276,6 @@ impl StopCache {
             for r in &s.plan {
                 log::trace!(target: "tracer::prefetch", "  {} +{}", r.addr, r.len);
             }
-        }
-    }
-
-    /// Forget the plan too (a new program, or a new thread's stack).
-    pub fn reset(&self) {
-        let mut g = self.inner.borrow_mut();
-        let s = &mut *g;
-        s.spans.clear();
-        s.touched.clear();
-        s.plan.clear();
-        if let Some(p) = s.probe.as_mut() {
-            p.set_plan(&[]);
         }
     }
 
