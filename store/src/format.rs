@@ -71,9 +71,15 @@ impl SegKind {
 /// A decoded, bounds-checked segment frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame {
+    /// What the segment holds.
     pub kind: SegKind,
+    /// [`FLAG_ZSTD`] when the payload is compressed, else 0.
     pub flags: u8,
+    /// Checkpoints: the step the state is after; deltas: the first step
+    /// held; end, index and footer: the number of steps in the recording.
     pub first_step: u64,
+    /// Deltas: the number of steps held; checkpoints: 1; end, index and
+    /// footer: 0.
     pub count: u32,
     /// Payload bytes in the file, after the frame.
     pub stored_len: u32,
@@ -93,10 +99,15 @@ impl Frame {
 /// One entry of the index segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexEntry {
+    /// The segment's kind byte (a [`SegKind`]).
     pub kind: u8,
+    /// The segment frame's `first_step`.
     pub first_step: u64,
+    /// The segment frame's `count`.
     pub count: u32,
+    /// Where the segment's frame starts in the file, in bytes.
     pub offset: u64,
+    /// The segment frame's `stored_len`: its payload bytes in the file.
     pub stored_len: u32,
 }
 

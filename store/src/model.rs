@@ -21,9 +21,13 @@ pub struct ObjAddr(pub u64);
 /// What kind of step this is (as `sys.settrace` names it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventKind {
+    /// A function (or other code block) was entered, before its first line runs.
     Call,
+    /// A new line of source is about to run.
     Line,
+    /// A function (or other code block) is about to return.
     Return,
+    /// An exception was raised in, or propagated into, the current frame.
     Exception,
 }
 
@@ -42,34 +46,50 @@ impl EventKind {
 /// A source range (PEP 657): 1-based lines, 0-based UTF-8 columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Position {
+    /// The line the range starts on.
     pub line: u32,
+    /// The line the range ends on.
     pub end_line: u32,
+    /// The column the range starts at, on `line`.
     pub col: u32,
+    /// The column just past the range's end, on `end_line`.
     pub end_col: u32,
 }
 
 /// One frame of the stack.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FrameRec {
+    /// The name of the function (or other code block) the frame runs.
     #[serde(deserialize_with = "crate::intern::de_arc_str")]
     pub function: Arc<str>,
+    /// The source file of that code, as the interpreter names it.
     #[serde(deserialize_with = "crate::intern::de_arc_str")]
     pub file: Arc<str>,
+    /// The line the frame is at: the step's line for the innermost frame,
+    /// the line of the call in progress for the others.
     pub line: u32,
 }
 
 /// What is known of a step itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepMeta {
+    /// This step's number (written as 0 inside a deltas segment, whose
+    /// frame gives it; the reader puts it back).
     pub step: Step,
+    /// What happened at this step.
     pub event: EventKind,
     /// OS thread id that ran the step.
     pub thread: u32,
+    /// The source file of the code the step ran in.
     #[serde(deserialize_with = "crate::intern::de_arc_str")]
     pub file: Arc<str>,
+    /// The function (or other code block) the step ran in.
     #[serde(deserialize_with = "crate::intern::de_arc_str")]
     pub function: Arc<str>,
+    /// The line the step is at.
     pub line: u32,
+    /// The exact source range of the instruction the step is at, when the
+    /// interpreter records columns (`None` otherwise).
     pub position: Option<Position>,
     /// `return` steps: the returned object; `exception` steps: the exception object.
     pub value: Option<ObjAddr>,
@@ -119,14 +139,19 @@ pub enum Op {
     ClearScope(Scope),
     /// Bind (or rebind) a name; a new name goes at the end of the scope's order.
     Bind {
+        /// The name table to bind in.
         scope: Scope,
+        /// The name bound.
         #[serde(deserialize_with = "crate::intern::de_arc_str")]
         name: Arc<str>,
+        /// The object the name now refers to.
         value: ObjAddr,
     },
     /// Remove a name from a scope.
     Unbind {
+        /// The name table to remove it from.
         scope: Scope,
+        /// The name removed.
         #[serde(deserialize_with = "crate::intern::de_arc_str")]
         name: Arc<str>,
     },
@@ -136,9 +161,13 @@ pub enum Op {
     /// (growing the vector where needed), then cut or pad it to `len` items.
     /// Padding uses `ObjAddr(0)`, which the recorder always overwrites.
     HeapItems {
+        /// The node changed; it must already be in the heap.
         addr: ObjAddr,
+        /// The index of the first item overwritten.
         start: u32,
+        /// The items written from `start` on.
         new: Vec<ObjAddr>,
+        /// The number of items the node has afterwards.
         len: u32,
     },
     /// The object at this address is gone from the recorded state.
@@ -156,5 +185,6 @@ pub struct State {
     pub locals: Vec<(Arc<str>, ObjAddr)>,
     /// In binding order.
     pub globals: Vec<(Arc<str>, ObjAddr)>,
+    /// The recorded objects, by address.
     pub heap: HashMap<ObjAddr, Node>,
 }
