@@ -1,19 +1,24 @@
-//! The raw system calls the tracer needs, each wrapped in a safe function:
-//! the only file of the project with `unsafe`. Callers get `io::Result`s and
+//! The system calls the tracer needs, each wrapped in a safe function: the
+//! only file of the project with `unsafe`. Most go through nix's safe API;
+//! raw libc remains only where nix has no call or would lose information
+//! (each such block says why it is sound). Callers get `io::Result`s and
 //! plain integers; nothing here knows about breakpoints or CPython.
 
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::num::NonZeroUsize;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::ptr::NonNull;
 use std::sync::OnceLock;
 
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+use nix::sys::ptrace::{self, AddressType, Options};
+use nix::sys::signal::{self, SigHandler, Signal};
+use nix::sys::uio::{process_vm_readv, process_vm_writev, RemoteIoVec};
 use nix::unistd::Pid;
 
-/// One remote range for `process_vm_readv`: laid out exactly like
-/// `struct iovec` on Linux (a pointer-sized base and a `size_t` length), but
-/// holding a plain integer because the address is never dereferenced here.
-#[repr(C)]
+/// One remote range for [`vm_readv`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RemoteIov {
     /// Address in the target.
@@ -22,9 +27,16 @@ pub struct RemoteIov {
     pub len: usize,
 }
 
-// The cast of `&[RemoteIov]` to `*const libc::iovec` below relies on this.
-const _: () = assert!(std::mem::size_of::<RemoteIov>() == std::mem::size_of::<libc::iovec>());
-const _: () = assert!(std::mem::align_of::<RemoteIov>() == std::mem::align_of::<libc::iovec>());
+impl RemoteIov {
+    /// nix's form of the range, whose address is a `usize`: the same width
+    /// as `u64` on the 64-bit targets the tracer supports, so nothing is lost.
+    fn to_nix(self) -> RemoteIoVec {
+        RemoteIoVec {
+            base: self.base as usize,
+            len: self.len,
+        }
+    }
+}
 
 /// The kernel's limit on iovecs in one `process_vm_readv`.
 pub const IOV_MAX: usize = 1024;
@@ -37,73 +49,72 @@ fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     }
 }
 
+fn nix_pid(id: i32) -> Pid {
+    Pid::from_raw(id)
+}
+
+/// A remote address as the pointer type nix's ptrace calls take; it is only
+/// ever an integer to the kernel, never dereferenced here.
+fn remote_addr(addr: u64) -> AddressType {
+    addr as usize as AddressType
+}
+
 /// `process_vm_readv` of the `remote` ranges (at most [`IOV_MAX`]) into
 /// `local`, back to back. Returns the number of bytes read; a short count
 /// means the read stopped at the first unreadable remote range.
 pub fn vm_readv(pid: i32, local: &mut [u8], remote: &[RemoteIov]) -> io::Result<usize> {
-    let n = remote.len().min(IOV_MAX);
-    let liov = libc::iovec {
-        iov_base: local.as_mut_ptr().cast(),
-        iov_len: local.len(),
+    let remote = &remote[..remote.len().min(IOV_MAX)];
+    let mut liov = [IoSliceMut::new(local)];
+    // The ranges are converted to nix's type: on the stack for the common
+    // single range, in a vector for a batch (one allocation per system call
+    // of up to IOV_MAX ranges).
+    let n = match remote {
+        [one] => process_vm_readv(nix_pid(pid), &mut liov, &[one.to_nix()])?,
+        _ => {
+            let riov: Vec<RemoteIoVec> = remote.iter().map(|r| r.to_nix()).collect();
+            process_vm_readv(nix_pid(pid), &mut liov, &riov)?
+        }
     };
-    // SAFETY: the one local iovec covers exactly `local`, which we borrow
-    // mutably, so the kernel writes only into memory we own (it never writes
-    // more than `local.len()` bytes); the remote iovecs are addresses in
-    // another process and are only read by the kernel; RemoteIov has
-    // iovec's layout (asserted above) and `n <= remote.len()`.
-    let ret = unsafe {
-        libc::process_vm_readv(
-            pid,
-            &liov,
-            1,
-            remote.as_ptr().cast::<libc::iovec>(),
-            n as libc::c_ulong,
-            0,
-        )
-    };
-    check(ret as libc::c_long).map(|r| r as usize)
+    Ok(n)
 }
 
 /// `process_vm_writev` of `local` to `addr` in the target. Returns the
 /// number of bytes written (short if the range crosses into a page that is
 /// unmapped or not writable).
 pub fn vm_writev(pid: i32, local: &[u8], addr: u64) -> io::Result<usize> {
-    let liov = libc::iovec {
-        iov_base: local.as_ptr() as *mut libc::c_void,
-        iov_len: local.len(),
-    };
     let riov = RemoteIov {
         base: addr,
         len: local.len(),
     };
-    // SAFETY: the kernel only reads `local` (borrowed for the call, length
-    // exact) and writes into the other process; `riov` has iovec's layout.
-    let ret = unsafe {
-        libc::process_vm_writev(
-            pid,
-            &liov,
-            1,
-            (&riov as *const RemoteIov).cast::<libc::iovec>(),
-            1,
-            0,
-        )
-    };
-    check(ret as libc::c_long).map(|r| r as usize)
+    Ok(process_vm_writev(
+        nix_pid(pid),
+        &[IoSlice::new(local)],
+        &[riov.to_nix()],
+    )?)
 }
 
-/// A ptrace request that passes no pointers to our memory (CONT, DETACH,
-/// SETOPTIONS, POKEDATA, INTERRUPT, ...). `addr` and `data` are integers to
-/// the kernel for these requests.
-fn ptrace_plain(req: libc::c_uint, tid: i32, addr: u64, data: u64) -> io::Result<()> {
-    // SAFETY: for the requests routed here the kernel treats addr/data as
-    // integers (or as addresses in the tracee), never as pointers into our
-    // address space.
+/// A signal number as nix's [`Signal`]: `Ok(None)` for 0 (no signal),
+/// `Err(sig)` for a number nix has no variant for (the real-time signals
+/// SIGRTMIN..=SIGRTMAX, or an invalid number the kernel is left to refuse).
+fn nix_signal(sig: i32) -> Result<Option<Signal>, i32> {
+    if sig == 0 {
+        return Ok(None);
+    }
+    Signal::try_from(sig).map(Some).map_err(|_| sig)
+}
+
+/// `PTRACE_CONT` or `PTRACE_DETACH` delivering a signal nix cannot name
+/// (its calls take a [`Signal`], which has no real-time signals; a target's
+/// real-time signal must still be passed on unchanged).
+fn ptrace_resume_raw(req: libc::c_uint, tid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: for CONT and DETACH the kernel ignores `addr` and reads `data`
+    // as a signal number; no pointer into our memory is passed.
     let ret = unsafe {
         libc::ptrace(
             req,
             tid,
-            addr as *mut libc::c_void,
-            data as *mut libc::c_void,
+            std::ptr::null_mut::<libc::c_void>(),
+            sig as libc::c_long as *mut libc::c_void,
         )
     };
     check(ret).map(|_| ())
@@ -112,115 +123,63 @@ fn ptrace_plain(req: libc::c_uint, tid: i32, addr: u64, data: u64) -> io::Result
 /// `PTRACE_TRACEME` is requested by the child in [`traceme_on_exec`].
 /// `PTRACE_SETOPTIONS`.
 pub fn ptrace_setoptions(tid: i32, options: i32) -> io::Result<()> {
-    ptrace_plain(libc::PTRACE_SETOPTIONS, tid, 0, options as u64)
+    // Every bit is passed on as given, as the kernel would receive it.
+    Ok(ptrace::setoptions(
+        nix_pid(tid),
+        Options::from_bits_retain(options),
+    )?)
 }
 
 /// `PTRACE_CONT`, delivering signal `sig` (0 for none).
 pub fn ptrace_cont(tid: i32, sig: i32) -> io::Result<()> {
-    ptrace_plain(libc::PTRACE_CONT, tid, 0, sig as u64)
+    match nix_signal(sig) {
+        Ok(s) => Ok(ptrace::cont(nix_pid(tid), s)?),
+        Err(raw) => ptrace_resume_raw(libc::PTRACE_CONT, tid, raw),
+    }
 }
 
 /// `PTRACE_DETACH`, delivering signal `sig` (0 for none).
 pub fn ptrace_detach(tid: i32, sig: i32) -> io::Result<()> {
-    ptrace_plain(libc::PTRACE_DETACH, tid, 0, sig as u64)
+    match nix_signal(sig) {
+        Ok(s) => Ok(ptrace::detach(nix_pid(tid), s)?),
+        Err(raw) => ptrace_resume_raw(libc::PTRACE_DETACH, tid, raw),
+    }
 }
 
 /// `PTRACE_POKEDATA`: write one word at `addr` in the (stopped) tracee.
 pub fn ptrace_poke(tid: i32, addr: u64, word: u64) -> io::Result<()> {
-    ptrace_plain(libc::PTRACE_POKEDATA, tid, addr, word)
+    Ok(ptrace::write(
+        nix_pid(tid),
+        remote_addr(addr),
+        word as libc::c_long,
+    )?)
 }
 
 /// `PTRACE_PEEKDATA`: read one word at `addr` in the (stopped) tracee.
 pub fn ptrace_peek(tid: i32, addr: u64) -> io::Result<u64> {
-    clear_errno();
-    // SAFETY: PEEKDATA returns the word; addr is an address in the tracee
-    // and data is unused.
-    let ret = unsafe {
-        libc::ptrace(
-            libc::PTRACE_PEEKDATA,
-            tid,
-            addr as *mut libc::c_void,
-            0usize,
-        )
-    };
-    if ret == -1 {
-        // -1 is also a valid word: only errno tells them apart.
-        let e = io::Error::last_os_error();
-        if e.raw_os_error().unwrap_or(0) != 0 {
-            return Err(e);
-        }
-    }
-    Ok(ret as u64)
-}
-
-fn clear_errno() {
-    // SAFETY: __errno_location returns this thread's errno slot, always valid.
-    unsafe { *libc::__errno_location() = 0 };
+    // nix clears errno first, so a word of -1 is not taken for a failure.
+    Ok(ptrace::read(nix_pid(tid), remote_addr(addr))? as u64)
 }
 
 /// `PTRACE_GETEVENTMSG`: the message of the last ptrace event (new thread id, ...).
 pub fn ptrace_geteventmsg(tid: i32) -> io::Result<u64> {
-    let mut msg: libc::c_ulong = 0;
-    // SAFETY: the kernel writes one unsigned long to `data`, which points to
-    // our local `msg`.
-    let ret = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETEVENTMSG,
-            tid,
-            std::ptr::null_mut::<libc::c_void>(),
-            &mut msg as *mut libc::c_ulong,
-        )
-    };
-    check(ret).map(|_| msg as u64)
+    Ok(ptrace::getevent(nix_pid(tid))? as u64)
 }
 
 /// `PTRACE_GETREGS`.
 pub fn ptrace_getregs(tid: i32) -> io::Result<libc::user_regs_struct> {
-    let mut regs = std::mem::MaybeUninit::<libc::user_regs_struct>::uninit();
-    // SAFETY: the kernel fills the whole user_regs_struct `data` points to.
-    let ret = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETREGS,
-            tid,
-            std::ptr::null_mut::<libc::c_void>(),
-            regs.as_mut_ptr(),
-        )
-    };
-    check(ret)?;
-    // SAFETY: the call succeeded, so the kernel initialised every byte.
-    Ok(unsafe { regs.assume_init() })
+    Ok(ptrace::getregs(nix_pid(tid))?)
 }
 
 /// `PTRACE_SETREGS`.
 pub fn ptrace_setregs(tid: i32, regs: &libc::user_regs_struct) -> io::Result<()> {
-    // SAFETY: the kernel only reads the user_regs_struct `data` points to.
-    let ret = unsafe {
-        libc::ptrace(
-            libc::PTRACE_SETREGS,
-            tid,
-            std::ptr::null_mut::<libc::c_void>(),
-            regs as *const libc::user_regs_struct,
-        )
-    };
-    check(ret).map(|_| ())
+    Ok(ptrace::setregs(nix_pid(tid), *regs)?)
 }
 
 /// `PTRACE_GETSIGINFO`: `(si_signo, si_code)` of the signal the tracee is
 /// stopped for; fails with EINVAL in a group-stop.
 pub fn ptrace_siginfo(tid: i32) -> io::Result<(i32, i32)> {
-    let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
-    // SAFETY: the kernel fills the siginfo_t `data` points to.
-    let ret = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETSIGINFO,
-            tid,
-            std::ptr::null_mut::<libc::c_void>(),
-            info.as_mut_ptr(),
-        )
-    };
-    check(ret)?;
-    // SAFETY: zero-initialised and then filled by the kernel.
-    let info = unsafe { info.assume_init() };
+    let info = ptrace::getsiginfo(nix_pid(tid))?;
     Ok((info.si_signo, info.si_code))
 }
 
@@ -228,10 +187,16 @@ pub fn ptrace_siginfo(tid: i32) -> io::Result<(i32, i32)> {
 /// of the calling thread, so several tracers in one process (test threads)
 /// never reap each other's targets. Returns `(pid, status)`; pid 0 with
 /// `WNOHANG` means nothing is ready.
+///
+/// Raw libc, not nix's `waitpid`: nix decodes the status into a
+/// `WaitStatus`, which fails with EINVAL for a stop or death by a real-time
+/// signal (its `Signal` has none), after the event has been consumed; the
+/// callers want the raw status anyway.
 pub fn wait_any(pid: i32, extra: i32) -> io::Result<(i32, i32)> {
     let mut status: libc::c_int = 0;
     loop {
-        // SAFETY: the kernel writes one int to `status`, our local.
+        // SAFETY: the kernel writes one int to `status`, our local, which
+        // outlives the call; the other arguments are integers.
         let ret =
             unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::__WNOTHREAD | extra) };
         if ret == -1 {
@@ -245,18 +210,24 @@ pub fn wait_any(pid: i32, extra: i32) -> io::Result<(i32, i32)> {
     }
 }
 
-/// Send `sig` to one thread `tid` of process `pid`.
+/// Send `sig` to one thread `tid` of process `pid` (nix has no `tgkill`).
 pub fn tgkill(pid: i32, tid: i32, sig: i32) -> io::Result<()> {
-    // SAFETY: tgkill takes three integers.
+    // SAFETY: tgkill takes three integers; no memory is passed.
     let ret = unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) };
     check(ret).map(|_| ())
 }
 
 /// Send `sig` to process `pid`.
 pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
-    // SAFETY: kill takes two integers.
-    let ret = unsafe { libc::kill(pid, sig) };
-    check(ret as libc::c_long).map(|_| ())
+    match nix_signal(sig) {
+        Ok(s) => Ok(signal::kill(nix_pid(pid), s)?),
+        Err(raw) => {
+            // A signal nix's `Signal` cannot name (real-time).
+            // SAFETY: kill takes two integers; no memory is passed.
+            let ret = unsafe { libc::kill(pid, raw) };
+            check(ret as libc::c_long).map(|_| ())
+        }
+    }
 }
 
 /// Ignore SIGINT and SIGQUIT in this process: while it records a program
@@ -264,9 +235,10 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
 /// program's end then ends the recording). Call it only after the child has
 /// exec'd: an ignored signal stays ignored across exec.
 pub fn ignore_interactive_signals() {
-    for sig in [libc::SIGINT, libc::SIGQUIT] {
-        // SAFETY: installing SIG_IGN, a constant disposition, has no handler code to be unsafe.
-        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    for sig in [Signal::SIGINT, Signal::SIGQUIT] {
+        // SAFETY: nix marks `signal` unsafe because a handler runs in signal
+        // context; SIG_IGN is a constant disposition with no handler code.
+        let _ = unsafe { signal::signal(sig, SigHandler::SigIgn) };
     }
 }
 
@@ -283,11 +255,12 @@ pub fn traceme_on_exec(cmd: &mut Command, cpu: Option<usize>) {
             // Pinning is for speed only: a failure must not stop the program.
             let _ = sched_setaffinity(Pid::from_raw(0), set);
         }
-        ptrace_plain(libc::PTRACE_TRACEME as libc::c_uint, 0, 0, 0)
+        Ok(ptrace::traceme()?)
     };
     // SAFETY: the closure runs between fork and exec in the child and only
     // makes two system calls (sched_setaffinity, ptrace); it allocates
-    // nothing and takes no locks, so it is async-signal-safe.
+    // nothing (an errno becomes an io::Error without allocating) and takes
+    // no locks, so it is async-signal-safe.
     unsafe {
         cmd.pre_exec(hook);
     }
@@ -382,31 +355,35 @@ pub fn thread_cpu_times() -> Option<(std::time::Duration, std::time::Duration)> 
 /// threads runs the probe, before the trap that stops it; the tracer reads
 /// and writes it while that thread is stopped (or before any runs it).
 pub struct SharedMap {
-    ptr: std::ptr::NonNull<u8>,
+    ptr: NonNull<u8>,
     len: usize,
 }
 
 impl SharedMap {
     /// Map the first `len` bytes of `file` (opened read-write) shared.
     pub fn new(file: &std::fs::File, len: usize) -> io::Result<SharedMap> {
-        use std::os::fd::AsRawFd;
-        // SAFETY: a fresh mapping chosen by the kernel (no address given), so
-        // no existing memory of this process is affected; the result is checked.
+        // A zero length is refused as mmap itself would refuse it.
+        let length =
+            NonZeroUsize::new(len).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: nix marks mmap unsafe because a mapping may alias memory
+        // Rust already uses; this is a fresh mapping at an address the
+        // kernel chooses (none given), so no existing memory of this process
+        // is affected. Its bytes are only reached through `bytes` and
+        // `bytes_mut`, whose borrows of `self` end before `drop` unmaps it.
         let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
+            mmap(
+                None,
+                length,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+                file,
                 0,
             )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let ptr = std::ptr::NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
-        Ok(SharedMap { ptr, len })
+        }?;
+        Ok(SharedMap {
+            ptr: ptr.cast::<u8>(),
+            len,
+        })
     }
 
     /// The mapped bytes.
@@ -425,9 +402,9 @@ impl SharedMap {
 
 impl Drop for SharedMap {
     fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping `new` made; no slice of it
-        // outlives `self`.
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+        // SAFETY: unmaps exactly the mapping `new` made (same address and
+        // length); no slice of it outlives `self`.
+        let _ = unsafe { munmap(self.ptr.cast(), self.len) };
     }
 }
 
@@ -473,5 +450,33 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn real_time_signals_reach_the_target() {
+        assert_eq!(nix_signal(0), Ok(None));
+        assert_eq!(nix_signal(libc::SIGKILL), Ok(Some(Signal::SIGKILL)));
+        let rt = libc::SIGRTMIN() + 1;
+        assert_eq!(nix_signal(rt), Err(rt));
+        // A traced child stopped at its exec, resumed with a real-time
+        // signal nix has no name for: the signal is delivered, and it dies
+        // of it.
+        let mut cmd = Command::new("sleep");
+        cmd.arg("5");
+        traceme_on_exec(&mut cmd, None);
+        // Reaped below by wait_any, as the tracer reaps its targets.
+        let pid = cmd.spawn().unwrap().id() as i32;
+        let (got, status) = wait_any(pid, 0).unwrap();
+        assert_eq!(got, pid);
+        assert!(libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP);
+        ptrace_cont(pid, rt).unwrap();
+        let (_, status) = wait_any(pid, 0).unwrap();
+        assert!(libc::WIFSIGNALED(status), "{status:#x}");
+        assert_eq!(libc::WTERMSIG(status), rt);
+        // And kill with one, untraced.
+        let pid = Command::new("sleep").arg("5").spawn().unwrap().id() as i32;
+        kill(pid, rt).unwrap();
+        let (_, status) = wait_any(pid, 0).unwrap();
+        assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == rt);
     }
 }

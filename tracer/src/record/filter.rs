@@ -8,6 +8,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+
 /// What the user asked for on the command line.
 #[derive(Debug, Clone, Default)]
 pub struct FilterSpec {
@@ -23,6 +25,8 @@ pub struct FilterSpec {
 #[derive(Debug)]
 pub struct FileFilter {
     spec: FilterSpec,
+    include: GlobSet,
+    exclude: GlobSet,
     base: Option<String>,
     stdlib: Vec<String>,
     cache: HashMap<Arc<str>, bool>,
@@ -33,6 +37,8 @@ impl FileFilter {
     /// `-c`/`-m`); `stdlib_dirs`: the interpreter's standard library folders.
     pub fn new(spec: FilterSpec, base_dir: Option<&Path>, stdlib_dirs: &[PathBuf]) -> FileFilter {
         FileFilter {
+            include: glob_set(&spec.include),
+            exclude: glob_set(&spec.exclude),
             spec,
             base: base_dir.map(dir_prefix),
             stdlib: stdlib_dirs.iter().map(|p| dir_prefix(p)).collect(),
@@ -66,10 +72,10 @@ impl FileFilter {
         } else {
             file
         };
-        if self.spec.exclude.iter().any(|g| glob_match(g, file)) {
+        if self.exclude.is_match(file) {
             return false;
         }
-        if self.spec.all || self.spec.include.iter().any(|g| glob_match(g, file)) {
+        if self.spec.all || self.include.is_match(file) {
             return true;
         }
         let Some(base) = &self.base else {
@@ -98,90 +104,52 @@ fn dir_prefix(p: &Path) -> String {
     s
 }
 
-/// Shell-style glob as Python's `fnmatch`: `*` matches any run of characters
-/// (slashes included), `?` one character, `[...]` a class (`[!...]` negated).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    // Iterative matcher with backtracking on the last star: linear in practice
-    // and never recursive, so no input can blow the stack.
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() {
-            match p[pi] {
-                '*' => {
-                    star = Some((pi, ti));
-                    pi += 1;
-                    continue;
-                }
-                '?' => {
-                    pi += 1;
-                    ti += 1;
-                    continue;
-                }
-                '[' => {
-                    if let Some((matched, next)) = class_match(&p, pi, t[ti]) {
-                        if matched {
-                            pi = next;
-                            ti += 1;
-                            continue;
-                        }
-                    } else if t[ti] == '[' {
-                        pi += 1;
-                        ti += 1;
-                        continue;
-                    }
-                }
-                c if c == t[ti] => {
-                    pi += 1;
-                    ti += 1;
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        match star {
-            Some((sp, st)) => {
-                pi = sp + 1;
-                ti = st + 1;
-                star = Some((sp, st + 1));
-            }
-            None => return false,
+/// Compile a shell-style glob with the semantics of Python's `fnmatch`:
+/// `*` matches any run of characters (slashes included), `?` one
+/// character, `[...]` a class (`[!...]` negated); a `[` that is never
+/// closed and a backslash are literal. globset is told so: no literal
+/// separator, no backslash escapes, unclosed classes allowed. Runs of `*`
+/// become one `*` first: next to a `/`, globset gives `**` a meaning of its
+/// own (`/a/**/b` would match `/a/b`), where in fnmatch it is just `*`.
+/// Where globset differs and is kept: `{a,b}` is an alternation, a reversed
+/// range such as `[z-a]` is an error, and `?` or a class matches one byte,
+/// so not a non-ASCII character (non-ASCII literals match as ever).
+fn glob(pattern: &str) -> Result<Glob, globset::Error> {
+    let mut collapsed = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        if !(c == '*' && collapsed.ends_with('*')) {
+            collapsed.push(c);
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    GlobBuilder::new(&collapsed)
+        .literal_separator(false)
+        .backslash_escape(false)
+        .allow_unclosed_class(true)
+        .build()
 }
 
-/// Match `c` against the class starting at `p[start] == '['`. Returns whether
-/// it matched and the index after the class, or `None` if the class is not
-/// closed (then `[` is literal).
-fn class_match(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
-    let mut i = start + 1;
-    let negate = i < p.len() && (p[i] == '!' || p[i] == '^');
-    if negate {
-        i += 1;
-    }
-    let mut matched = false;
-    let mut first = true;
-    while i < p.len() && (first || p[i] != ']') {
-        first = false;
-        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-            if p[i] <= c && c <= p[i + 2] {
-                matched = true;
+/// The globs compiled into one set; one that does not compile (say `[z-a]`
+/// or an unclosed `{`) is reported and matches nothing.
+fn glob_set(patterns: &[String]) -> GlobSet {
+    let mut set = GlobSetBuilder::new();
+    for p in patterns {
+        match glob(p) {
+            Ok(g) => {
+                set.add(g);
             }
-            i += 3;
-        } else {
-            if p[i] == c {
-                matched = true;
-            }
-            i += 1;
+            Err(e) => log::warn!(target: "tracer::filter", "ignoring the glob {p:?}: {e}"),
         }
     }
-    if i >= p.len() {
-        return None;
-    }
-    Some((matched != negate, i + 1))
+    set.build().unwrap_or_else(|e| {
+        log::warn!(target: "tracer::filter", "ignoring the globs {patterns:?}: {e}");
+        GlobSet::empty()
+    })
+}
+
+/// Whether `text` matches the glob `pattern` (see [`glob`] for the
+/// syntax); an invalid pattern matches nothing.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    glob(pattern).is_ok_and(|g| g.compile_matcher().is_match(text))
 }
 
 /// The directory whose files are recorded by default: the main script's, or
@@ -268,6 +236,29 @@ mod tests {
         assert!(glob_match("/a/[.py", "/a/[.py"));
         assert!(glob_match("**", ""));
         assert!(!glob_match("a", ""));
+    }
+
+    #[test]
+    fn globs_as_fnmatch() {
+        // `**` is `*`, even between slashes.
+        assert!(!glob_match("/a/**/b.py", "/a/b.py"));
+        assert!(glob_match("/a/**/b.py", "/a/x/y/b.py"));
+        assert!(glob_match("**/b.py", "/a/b.py"));
+        // A backslash is a character like any other.
+        assert!(glob_match("/a/\\*", "/a/\\x"));
+        assert!(!glob_match("/a/\\*", "/a/x"));
+        // An invalid glob matches nothing, in a filter too.
+        assert!(!glob_match("/a/[z-a]", "/a/b"));
+        let mut f = FileFilter::new(
+            FilterSpec {
+                exclude: vec!["/app/[z-a]".into(), "*/skip.py".into()],
+                ..Default::default()
+            },
+            Some(Path::new("/app")),
+            &[],
+        );
+        assert!(!f.accepts(&Arc::from("/app/skip.py")));
+        assert!(f.accepts(&Arc::from("/app/keep.py")));
     }
 
     #[test]
