@@ -148,7 +148,8 @@ fn glob_set(patterns: &[String]) -> GlobSet {
 
 /// Whether `text` matches the glob `pattern` (see [`glob`] for the
 /// syntax); an invalid pattern matches nothing.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
+#[cfg(test)]
+fn glob_match(pattern: &str, text: &str) -> bool {
     glob(pattern).is_ok_and(|g| g.compile_matcher().is_match(text))
 }
 
