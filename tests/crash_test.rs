@@ -31,8 +31,15 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Where pyenv keeps the interpreters on the test machines.
-const PYTHON311: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";
+/// The pyenv build of CPython 3.11 (`$PYENV_ROOT`, by default `~/.pyenv`).
+fn pyenv_python311() -> PathBuf {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".pyenv")
+        });
+    root.join("versions/3.11.7/bin/python3.11")
+}
 
 fn long_fixture() -> PathBuf {
     repo_root()
@@ -44,8 +51,7 @@ fn long_fixture() -> PathBuf {
 
 /// Python 3.11 (HINDSIGHT_CRASH_PYTHON overrides the pyenv path).
 fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HINDSIGHT_CRASH_PYTHON")
-        .map_or_else(|| PathBuf::from(PYTHON311), PathBuf::from);
+    let p = std::env::var_os("HINDSIGHT_CRASH_PYTHON").map_or_else(pyenv_python311, PathBuf::from);
     if p.exists() {
         Some(p)
     } else {

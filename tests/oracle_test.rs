@@ -21,7 +21,7 @@ fn hindsight_matches_oracle(minor: &str) {
     let Some(python) = common::interpreter(minor) else {
         eprintln!(
             "SKIPPED: interpreter {minor} not present (looked in {} and HINDSIGHT_TEST_PYTHONS)",
-            common::PYENV_VERSIONS
+            common::pyenv_versions().display()
         );
         return;
     };

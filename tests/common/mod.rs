@@ -17,8 +17,25 @@ pub const SUPPORTED: &[&str] = &["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"];
 /// Every interpreter the tests look for, as pyenv installs them.
 pub const KNOWN_VERSIONS: &[&str] = &["3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"];
 
-/// Where pyenv keeps the interpreters on the test machines.
-pub const PYENV_VERSIONS: &str = "/root/.pyenv/versions";
+/// Where pyenv keeps the interpreters: `$PYENV_ROOT/versions`, by default
+/// `~/.pyenv/versions` (what scripts/setup looks for).
+pub fn pyenv_versions() -> PathBuf {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".pyenv")
+        });
+    root.join("versions")
+}
+
+/// The pyenv build of CPython `version` (e.g. "3.11.7").
+pub fn pyenv_python(version: &str) -> PathBuf {
+    let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
+    pyenv_versions()
+        .join(version)
+        .join("bin")
+        .join(format!("python{minor}"))
+}
 
 /// Fixtures that end with an uncaught exception, and their exit status.
 pub const EXPECTED_STATUS: &[(&str, i32)] = &[("uncaught.py", 1)];
@@ -105,16 +122,7 @@ pub fn candidate_paths() -> Vec<PathBuf> {
             .map(|s| PathBuf::from(s.trim()))
             .collect();
     }
-    KNOWN_VERSIONS
-        .iter()
-        .map(|v| {
-            let minor: String = v.split('.').take(2).collect::<Vec<_>>().join(".");
-            Path::new(PYENV_VERSIONS)
-                .join(v)
-                .join("bin")
-                .join(format!("python{minor}"))
-        })
-        .collect()
+    KNOWN_VERSIONS.iter().map(|v| pyenv_python(v)).collect()
 }
 
 /// The interpreters present, saying loudly on stderr which ones are not.

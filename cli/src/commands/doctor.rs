@@ -159,7 +159,10 @@ mod tests {
 
     #[test]
     fn ldd_finds_libpython() {
-        let exe = Path::new("/root/.pyenv/versions/3.11.7/bin/python3.11");
+        let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+        let root = std::env::var_os("PYENV_ROOT")
+            .map_or_else(|| Path::new(&home).join(".pyenv"), Into::into);
+        let exe = &root.join("versions/3.11.7/bin/python3.11");
         if !exe.exists() {
             return;
         }
