@@ -55,6 +55,28 @@ def spin(n):
     return acc
 "#;
 
+/// A helper outside the recorded files, called once per turn of a recorded
+/// loop.
+const TINY_PY: &str = r#"
+def tiny(i):
+    return i + 1
+"#;
+
+/// The recorded main script that calls the tiny helper in a loop.
+const CALLER_PY: &str = r#"
+import os, sys
+sys.path.insert(0, os.environ["LIBDIR"])
+import tiny
+
+def run():
+    total = 0
+    for i in range(LOOP):
+        total = tiny.tiny(total)
+    return total
+
+print(run())
+"#;
+
 /// The recorded main script that calls into the helper.
 const MAIN_PY: &str = r#"
 import os, sys
@@ -219,6 +241,52 @@ fn frames_outside_the_recorded_files_take_no_trap_per_line() {
     assert!(all_steps > 2 * u64::from(LOOP), "{all_steps} steps");
     assert!(all_traps >= all_steps);
     assert!(events(&out).iter().any(|(_, f)| f == "spin"));
+}
+
+#[test]
+fn calls_into_unrecorded_files_take_no_trap() {
+    // The probe answers the calls and returns of code from a file it was
+    // told is not recorded: after the first call, none traps. On every
+    // supported interpreter present.
+    for py in common::supported_interpreters() {
+        let app = tempfile::tempdir().expect("temp dir");
+        let lib = tempfile::tempdir().expect("temp dir");
+        let script = write(app.path(), "main.py", CALLER_PY);
+        write(lib.path(), "tiny.py", TINY_PY);
+        let env = [("LIBDIR", lib.path())];
+        let out = app.path().join("filtered.hsr");
+        let (o, traps, steps) = record(&py.path, &script, &out, &[], &env);
+        assert_eq!(String::from_utf8_lossy(&o.stdout), format!("{LOOP}\n"));
+        assert!(
+            events(&out).iter().all(|(_, f)| f != "tiny"),
+            "{}: a step of the unrecorded helper was recorded",
+            py.minor
+        );
+        assert!(
+            traps <= steps + 10,
+            "{}: {traps} traps for {steps} steps: calls into the unrecorded file trapped",
+            py.minor
+        );
+
+        // Control: with the filter off every call and return of the helper
+        // traps, so the count above does count them.
+        let off = [
+            ("LIBDIR", lib.path()),
+            ("HINDSIGHT_NO_PROBE_FILTER", Path::new("1")),
+        ];
+        let out = app.path().join("unfiltered.hsr");
+        let (_, off_traps, off_steps) = record(&py.path, &script, &out, &[], &off);
+        assert_eq!(
+            off_steps, steps,
+            "{}: the filter changed the steps",
+            py.minor
+        );
+        assert!(
+            off_traps >= traps + 2 * u64::from(LOOP),
+            "{}: {off_traps} traps without the filter, {traps} with it",
+            py.minor
+        );
+    }
 }
 
 #[test]

@@ -35,6 +35,9 @@ enum Mode {
     Off,
     /// The probe, every step with a trap (HINDSIGHT_NO_TRAPLESS).
     Trapped,
+    /// The probe without its file filter: every event of code that is not
+    /// recorded traps (HINDSIGHT_NO_PROBE_FILTER).
+    Unfiltered,
 }
 
 fn record(py: &common::Interpreter, file: &str, hsr: &std::path::Path, mode: Mode) -> String {
@@ -82,6 +85,7 @@ fn record_script(
         .env("PYTHONHASHSEED", "0")
         .env_remove("HINDSIGHT_NO_PROBE")
         .env_remove("HINDSIGHT_NO_TRAPLESS")
+        .env_remove("HINDSIGHT_NO_PROBE_FILTER")
         .env_remove("HINDSIGHT_PROBE_BASELINE");
     match mode {
         Mode::Best => {}
@@ -93,6 +97,9 @@ fn record_script(
         }
         Mode::Off => {
             cmd.env("HINDSIGHT_NO_PROBE", "1");
+        }
+        Mode::Unfiltered => {
+            cmd.env("HINDSIGHT_NO_PROBE_FILTER", "1");
         }
     }
     let out = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT).unwrap();
@@ -127,6 +134,22 @@ fn probe_counts(stderr: &str) -> Option<(u64, u64, u64)> {
     (n >= 3).then(|| (nums[n - 3], nums[n - 2], nums[n - 1]))
 }
 
+/// Events of unrecorded files the probe answered without a trap, from
+/// the log's "probe filter: N events ..." line.
+fn filtered_count(stderr: &str) -> Option<u64> {
+    let line = stderr.lines().find(|l| l.contains("probe filter: "))?;
+    line.split("probe filter: ")
+        .nth(1)?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The fixture whose steps call the standard library's Python code
+/// (`random.shuffle`): what the probe's file filter answers.
+const CALLS_STDLIB: &str = "c_mutations.py";
+
 #[test]
 fn recordings_with_and_without_the_probe_are_equal() {
     let Some((pythons, hindsight, dir)) = setup() else {
@@ -137,7 +160,8 @@ fn recordings_with_and_without_the_probe_are_equal() {
         for &file in SAME_FIXTURES {
             let name = format!("{file} on {}", py.minor);
             let mut dumps = Vec::new();
-            for mode in [Mode::Off, Mode::Best, Mode::Baseline] {
+            let modes = [Mode::Off, Mode::Best, Mode::Baseline, Mode::Unfiltered];
+            for mode in modes {
                 let hsr = dir.path().join(format!("{file}-{}-{mode:?}.hsr", py.minor));
                 let stderr = record(py, file, &hsr, mode);
                 let counts = probe_counts(&stderr);
@@ -155,11 +179,23 @@ fn recordings_with_and_without_the_probe_are_equal() {
                 } else {
                     assert!(counts.is_none(), "{name}: the probe was used: {stderr}");
                 }
+                // Calls into the standard library went without a trap,
+                // except with the filter off.
+                let filtered = filtered_count(&stderr).unwrap_or(0);
+                match mode {
+                    Mode::Unfiltered | Mode::Off => {
+                        assert_eq!(filtered, 0, "{name}, {mode:?}: {stderr}")
+                    }
+                    _ if file == CALLS_STDLIB => {
+                        assert!(filtered > 0, "{name}, {mode:?}: nothing filtered: {stderr}")
+                    }
+                    _ => {}
+                }
                 let jsonl = hsr.with_extension("jsonl");
                 common::run_dump(&hindsight, &hsr, &jsonl).unwrap();
                 dumps.push(jsonl);
             }
-            for (mode, dump) in [(Mode::Best, &dumps[1]), (Mode::Baseline, &dumps[2])] {
+            for (mode, dump) in modes.iter().zip(&dumps).skip(1) {
                 if let Err(e) = common::compare(&dumps[0], dump) {
                     failures.push((format!("{name}, {mode:?} build"), e));
                 }

@@ -52,6 +52,29 @@ layout! {
     OFF_LINE_AT = 0x98;
     /// Steps taken without a trap so far.
     OFF_TRAPLESS = 0xa8;
+    /// 1 when the file filter below is on: events of code whose file is in
+    /// the filter's table return at once, without a trap.
+    OFF_FILTER_ON = 0xb0;
+    /// From the frame the trace function gets to its code object: the
+    /// offset of `PyFrameObject.f_frame` (3.11+; `NO_FIELD` before, where
+    /// the frame object is the frame), then of `f_code` (or
+    /// `f_executable`) in the frame that holds it.
+    OFF_F_FRAME = 0xb8;
+    OFF_F_CODE = 0xc0;
+    /// `PyCodeObject.co_filename`.
+    OFF_CO_FILENAME = 0xc8;
+    /// `PyFrameObject.f_trace_lines` (one byte): cleared at the call event
+    /// of code not recorded, so that CPython skips its line events.
+    OFF_F_TRACE_LINES = 0xd0;
+    /// The file name's `PyASCIIObject`: the offset of `state`, the bits of
+    /// it that make a compact ASCII string, of `length`, and of its bytes.
+    OFF_STR_STATE = 0xd8;
+    OFF_STR_ASCII_MASK = 0xe0;
+    OFF_STR_LENGTH = 0xe8;
+    OFF_STR_DATA = 0xf0;
+    /// Events the filter answered without a trap so far (the GIL serialises
+    /// the probe's callers, so a plain count is exact).
+    OFF_SKIPPED = 0xf8;
     /// The frame's bytes (at most `FRAME_MAX`, up to the end of its page).
     FRAME_BUF = 0x100;
     FRAME_MAX = 0x200;
@@ -81,14 +104,26 @@ layout! {
     WATCH = DIRTY + SHADOW_BYTES / CHUNK;
     /// The shadow: the plan's ranges, each at a multiple of `CHUNK`.
     SHADOW = WATCH + SHADOW_BYTES / CHUNK;
+    /// The file filter's table: names of files that are not recorded, one
+    /// a slot (length, 8 bytes, then the name's bytes), placed by the
+    /// FNV-1a hash of the name and looked for in `FILTER_PROBES` slots from
+    /// there. A slot of length 0 is empty.
+    FILTER = SHADOW + SHADOW_BYTES;
+    FILTER_SLOTS = 1024;
+    FILTER_SLOT_BYTES = 256;
+    FILTER_PROBES = 8;
+    /// The longest name the table holds.
+    FILTER_NAME_MAX = FILTER_SLOT_BYTES - 8;
+    /// An offset that does not apply to this interpreter.
+    NO_FIELD = usize::MAX;
     /// Bytes of the context.
-    DATA_BYTES = SHADOW + SHADOW_BYTES;
+    DATA_BYTES = FILTER + FILTER_SLOTS * FILTER_SLOT_BYTES;
 }
 
 const _: () = assert!(
     OFF_SAVED + 7 * 8 <= OFF_PLAN_GEN
         && OFF_LINE_AT + 16 <= OFF_TRAPLESS
-        && OFF_TRAPLESS + 8 <= FRAME_BUF
+        && OFF_SKIPPED + 8 <= FRAME_BUF
         && FRAME_BUF + FRAME_MAX <= LOG
         && LOG + LOG_MAX * LOG_ENTRY_BYTES <= RANGES
         && CHUNK == 8 * 8

@@ -11,6 +11,9 @@
  * its next stop. The state of such a step is the previous step's, at
  * another line.
  *
+ * Events of code from a file the tracer does not record (the filter's
+ * table in the context holds its name) return at once, without a trap.
+ *
  * Freestanding and position independent: no globals, no calls out, no
  * relocations (build.rs refuses any). The context's address is an
  * immediate the tracer patches in at `hs_ctx_imm`.
@@ -31,6 +34,7 @@ typedef u64 __attribute__((aligned(1), may_alias)) u64u;
  * written out by build.rs. */
 #include "probe_layout.h"
 
+#define PY_TRACE_CALL 0
 #define PY_TRACE_LINE 2
 
 #define STR_(x) #x
@@ -91,10 +95,73 @@ static inline __attribute__((always_inline)) u32 refresh_range(u8 *dst, const u8
     return hit;
 }
 
+/* FNV-1a (64 bits) of len bytes: the file filter's slot of a name. The
+ * tracer's copy is filter_hash in tracer/src/probe/filter.rs. */
+static inline __attribute__((always_inline)) u64 fnv1a(const u8 *s, u64 len)
+{
+    u64 h = 0xcbf29ce484222325ul;
+    for (u64 i = 0; i < len; i++)
+        h = (h ^ s[i]) * 0x100000001b3ul;
+    return h;
+}
+
+/* Whether the code `frame` runs comes from a file the tracer put in the
+ * filter's table (one it does not record). Only the name's bytes decide,
+ * never an address, so a code object or a name string freed and another
+ * made at its address can give no stale answer. Names that are not compact
+ * ASCII strings are never in the table: their events trap. */
+static inline __attribute__((always_inline)) u64 filtered_out(const u8 *ctx, u64 frame)
+{
+    if (!FIELD(ctx, OFF_FILTER_ON))
+        return 0;
+    u64 f = frame;
+    u64 via = FIELD(ctx, OFF_F_FRAME);
+    if (via != NO_FIELD) {
+        f = *(volatile u64 *)(f + via);
+        if (!f)
+            return 0;
+    }
+    u64 code = *(volatile u64 *)(f + FIELD(ctx, OFF_F_CODE));
+    if (!code)
+        return 0;
+    u64 name = *(volatile u64 *)(code + FIELD(ctx, OFF_CO_FILENAME));
+    if (!name)
+        return 0;
+    u64 mask = FIELD(ctx, OFF_STR_ASCII_MASK);
+    if ((*(volatile u32 *)(name + FIELD(ctx, OFF_STR_STATE)) & mask) != mask)
+        return 0;
+    u64 len = *(volatile u64 *)(name + FIELD(ctx, OFF_STR_LENGTH));
+    if (len == 0 || len > FILTER_NAME_MAX)
+        return 0;
+    const u8 *s = (const u8 *)(name + FIELD(ctx, OFF_STR_DATA));
+    u64 h = fnv1a(s, len);
+    for (u64 i = 0; i < FILTER_PROBES; i++) {
+        const u8 *e = ctx + FILTER + ((h + i) % FILTER_SLOTS) * FILTER_SLOT_BYTES;
+        u64 elen = *(const volatile u64 *)e;
+        if (elen == 0)
+            return 0;
+        if (elen != len)
+            continue;
+        u64 j = 0;
+        while (j < len && e[8 + j] == s[j])
+            j++;
+        if (j == len)
+            return 1;
+    }
+    return 0;
+}
+
 /* Refresh the plan and the frame's bytes; 0 when this step goes without a
- * trap (logged), else 1. */
+ * trap (logged, or code the filter says is not recorded), else 1. */
 static __attribute__((used, noipa)) u64 hs_refresh(u8 *ctx, u64 frame, u64 what)
 {
+    if (frame && filtered_out(ctx, frame)) {
+        /* Its lines will never be steps: let CPython skip them. */
+        if ((u32)what == PY_TRACE_CALL)
+            *(volatile u8 *)(frame + FIELD(ctx, OFF_F_TRACE_LINES)) = 0;
+        FIELD(ctx, OFF_SKIPPED) += 1;
+        return 0;
+    }
     u64 n = FIELD(ctx, OFF_NRANGES);
     const struct range *r = (const struct range *)(ctx + RANGES);
     u8 *shadow = ctx + SHADOW;

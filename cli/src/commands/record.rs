@@ -45,6 +45,8 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         probe: probe_mode(),
         // To compare, or to rule them out: every step then traps.
         trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
+        // Likewise: every event of unrecorded code then traps.
+        probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
     };
     let result = tracer::record(cfg);
     if std::io::stderr().is_terminal() {

@@ -296,6 +296,7 @@ impl Probe {
     }
 }
 
+mod filter;
 mod plan;
 pub mod prefetch;
 mod steps;

@@ -71,6 +71,10 @@ pub struct RecordConfig {
     /// Let the probe take line steps that change nothing but the line
     /// without a trap (`docs/probe.md`); off, every step traps.
     pub trapless: bool,
+    /// Let the probe answer the events of code from files that are not
+    /// recorded without a trap (`docs/probe.md`); off, they trap and the
+    /// recorder answers them.
+    pub probe_filter: bool,
 }
 
 /// Everything `attach` needs.

@@ -156,7 +156,10 @@ fn hook_main(
     let trap_function = need_symbol(&python, hook::TRAP_FUNCTION)?;
     let runtime = need_symbol(&python, "_PyRuntime")?;
     let mode: ProbeMode = cfg.probe;
-    let trap = hook::choose_trap(tracee, main, trap_function, mode)?;
+    let mut trap = hook::choose_trap(tracee, main, trap_function, mode)?;
+    if let Some(p) = trap.probe.as_mut().filter(|_| cfg.probe_filter) {
+        p.enable_filter(&python.layout);
+    }
     let set_trace = if hook::uses_monitoring(python.version) {
         Some((
             hook::SetTraceFns {

@@ -245,6 +245,12 @@ impl Recorder {
             hook::disable_line_events(tracee.mem(), &self.decoder.python().layout, frame)?;
             self.cache.forget();
         }
+        if !recorded {
+            // The probe answers this file's next events itself.
+            if let Some(p) = self.cache.probe_mut().as_mut() {
+                p.filter_out(&code.file);
+            }
+        }
         if !recorded
             || (self.granularity == Granularity::Call
                 && !matches!(event, EventKind::Call | EventKind::Return))

@@ -470,5 +470,6 @@ fn log_counts(rec: &mut Recorder) {
     if let Some(p) = rec.cache.probe_mut().as_ref() {
         let (calls, faults, trapless) = p.counts();
         log::info!(target: "tracer::probe", "probe: {calls} calls, {trapless} steps without a trap, {faults} faults recovered");
+        log::info!(target: "tracer::probe", "probe filter: {} events of unrecorded files without a trap", p.filtered());
     }
 }
