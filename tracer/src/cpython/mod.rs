@@ -3,29 +3,15 @@
 //! them), per spec/values.md. Version facts live in per-minor modules
 //! (`v311`); struct offsets come from the DWARF layout table.
 
-mod atoms;
 mod code;
-mod code_legacy;
 mod dicts;
-mod dicts_legacy;
 mod frames;
-mod frames_legacy;
-mod keys;
-pub mod linetable;
-mod linewatch;
-mod lnotab;
-mod managed;
 mod mirror;
 mod objects;
 mod python;
-mod read;
-pub(crate) mod splice;
-pub mod text;
-mod types;
 pub mod v311;
 pub mod v312;
 pub mod v313;
-mod window;
 
 /// Minor versions of CPython 3 this build decodes and records.
 pub const SUPPORTED_MINORS: &[u8] = &[8, 9, 10, 11, 12, 13];
@@ -34,8 +20,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use code::CodeInfo;
-pub use linewatch::LineWatch;
+pub use code::{CodeInfo, LineWatch};
 pub use objects::Limits;
 pub use python::{Python, TypeAddrs};
 
@@ -233,12 +218,7 @@ impl Decoder {
         mem: &dyn Memory,
         frame: RemoteAddr,
     ) -> Result<Arc<CodeInfo>, DecodeError> {
-        if frames_legacy::applies(&self.python) {
-            return frames_legacy::frame_code(mem, &self.python, &mut self.caches, frame);
-        }
-        let f = frames::FrameObj::read(mem, &self.python, frame)?;
-        let iframe = frames::IFrame::read(mem, &self.python, f.iframe)?;
-        code::code_info(mem, &self.python, &mut self.caches, iframe.code, true)
+        frames::frame_code(mem, &self.python, &mut self.caches, frame)
     }
 
     /// Where the top frame of the last snapshot keeps its position, when
@@ -259,17 +239,6 @@ impl Decoder {
     ) -> Result<Snapshot, DecodeError> {
         self.caches.types_checked.clear();
         self.caches.line_watch = None;
-        if frames_legacy::applies(&self.python) {
-            return frames_legacy::snapshot(
-                mem,
-                &self.python,
-                &mut self.caches,
-                &self.limits,
-                frame,
-                what,
-                arg,
-            );
-        }
         frames::snapshot(
             mem,
             &self.python,

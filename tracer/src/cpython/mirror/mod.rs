@@ -12,15 +12,17 @@ use store::{ObjAddr, Op};
 
 mod entry;
 mod held;
+mod keys;
 mod life;
+mod splice;
 
 use entry::{better, is_items_container, kids, node_bytes, same_items, Entry, Visit, FIXED};
 pub(crate) use entry::{Roots, Stop};
 
-use super::keys::{atom_key, dict_tag, list_head, ListFp, WINDOW};
+use keys::{atom_key, dict_tag, list_head, ListFp, WINDOW};
+
+use super::objects::window::{WindowMem, Windows};
 use super::objects::{self, Limits};
-use super::splice;
-use super::window::{WindowMem, Windows};
 use super::{Caches, Python};
 use crate::addr::{AddrMap, RemoteAddr};
 use crate::memory::Memory;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use super::read::{chars_to_string, i64_at, ptr_at, read_upto, u32_at, u64_at};
 use super::text;
-use super::v311;
-use super::{Caches, Python};
 use crate::addr::RemoteAddr;
+use crate::cpython::{v311, v312};
+use crate::cpython::{Caches, Python};
 use crate::memory::Memory;
 
 /// A cached `str` read as a name (interned names live long).
@@ -214,7 +214,7 @@ pub(crate) fn int_text(
         .map_err(|e| e.to_string())?;
     let (negative, n) = if o.long_lv_tag != symbols::NA {
         // 3.12+: sign and digit count packed in lv_tag.
-        let (neg, n) = super::v312::long_tag(u64_at(&hdr, o.long_lv_tag).ok_or("no lv_tag")?);
+        let (neg, n) = v312::long_tag(u64_at(&hdr, o.long_lv_tag).ok_or("no lv_tag")?);
         (neg, usize::try_from(n).unwrap_or(usize::MAX))
     } else {
         let size = i64_at(&hdr, py.layout.object.ob_size).ok_or("no size")?;

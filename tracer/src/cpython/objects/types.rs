@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use super::atoms::{read_name, tuple_items};
-use super::dicts;
 use super::read::{c_string, i64_at, ptr_at, read_upto, u32_at, u64_at};
-use super::v311;
-use super::{Caches, Python};
 use crate::addr::RemoteAddr;
+use crate::cpython::dicts;
+use crate::cpython::v311;
+use crate::cpython::{Caches, Python};
 use crate::memory::Memory;
 
 /// Which builtin an exact type is.

@@ -1,27 +1,21 @@
-//! Objects: the [`Walker`] that turns every object reachable from a set of
-//! roots into `store::Node`s by the rules of spec/values.md, with the size
-//! limits of a snapshot. Type information lives in `types`, the atom
-//! readers in `atoms`.
+//! The [`Walker`]: turns every object reachable from a set of roots into
+//! `store::Node`s by the rules of spec/values.md, with the size limits of a
+//! snapshot. Type information comes from `types`, atoms from `atoms`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use store::{Node, ObjAddr};
 
-use super::dicts;
+use super::atoms::{bytes_data, int_text, read_name, read_ptrs, str_chars, tuple_items_trunc};
 use super::text;
-use super::v311;
-use super::{Caches, Python};
+use super::types::{type_info, Builtin, TypeInfo};
 use crate::addr::RemoteAddr;
+use crate::cpython::dicts::{self, Managed};
+use crate::cpython::v311;
+use crate::cpython::{Caches, Python};
 use crate::memory::Memory;
-use values::kinds;
-
-pub(crate) use super::atoms::{
-    bytes_data, int_text, read_name, read_ptrs, str_chars, tuple_items, tuple_items_trunc,
-    CachedName,
-};
-pub(crate) use super::types::{type_info, Builtin, TypeInfo};
-pub(crate) use values::kinds::unreadable;
+use values::kinds::{self, unreadable};
 
 /// Size limits of one snapshot (spec/values.md defaults).
 #[derive(Debug, Clone)]
@@ -435,12 +429,12 @@ impl<'a> Walker<'a> {
             // its methods are not attributes of a value (values.md).
             Vec::new()
         } else if ti.flags & v311::TPFLAGS_MANAGED_DICT != 0 {
-            match super::managed::managed_dict(mem, py, addr, ti.flags, ti.basicsize)? {
-                super::managed::Managed::Values(values) => {
+            match dicts::managed_dict(mem, py, addr, ti.flags, ti.basicsize)? {
+                Managed::Values(values) => {
                     dicts::values_items(mem, py, ti.cached_keys, values, lim)?.items
                 }
-                super::managed::Managed::Dict(d) => self.dict_of(d, lim)?,
-                super::managed::Managed::Nothing => Vec::new(),
+                Managed::Dict(d) => self.dict_of(d, lim)?,
+                Managed::Nothing => Vec::new(),
             }
         } else if ti.dictoffset != 0 {
             let mut off = ti.dictoffset;

@@ -1,31 +1,30 @@
-//! Frames (3.11): the `PyFrameObject` passed to the trace function, its
-//! `_PyInterpreterFrame`, the thread's stack, and the locals and globals of
-//! the frame, assembled into a [`Snapshot`].
+//! Frames of CPython 3.11+: the `PyFrameObject` passed to the trace
+//! function points at its `_PyInterpreterFrame`, which holds the code,
+//! globals, locals and `localsplus`; the stack is the chain of interpreter
+//! frames (without the incomplete ones and 3.12's C-stack shims).
 
 use std::sync::Arc;
 
-use store::{EventKind, FrameRec, ObjAddr, Position};
+use store::{EventKind, FrameRec};
 
-use super::code::{code_info, CodeInfo};
-use super::linewatch::{self, LineForm, LineWatch};
-use super::objects::{self, Limits, Walker};
-use super::read::{ptr_at, read_upto, u32_at, u8_at};
-use super::v311;
-use super::{dicts, Caches, DecodeError, Python, Snapshot};
+use super::{cell_contents, event_kind, finish_snapshot, module_globals, MAX_FRAMES};
 use crate::addr::RemoteAddr;
+use crate::cpython::code::linewatch::{self, LineForm, LineWatch};
+use crate::cpython::code::{code_info, CodeInfo};
+use crate::cpython::dicts;
+use crate::cpython::objects::read::{ptr_at, read_upto, u32_at, u8_at};
+use crate::cpython::objects::{read_name, tuple_items, Limits};
+use crate::cpython::{v311, v312, v313, Caches, DecodeError, Python, Snapshot};
 use crate::memory::Memory;
 
-/// Bound on the frames of one thread's stack.
-const MAX_FRAMES: usize = 100_000;
-
 /// The fields of a `PyFrameObject` the decoder uses.
-pub(crate) struct FrameObj {
+struct FrameObj {
     pub iframe: RemoteAddr,
     pub lineno: i32,
 }
 
 impl FrameObj {
-    pub fn read(mem: &dyn Memory, py: &Python, frame: RemoteAddr) -> Result<FrameObj, DecodeError> {
+    fn read(mem: &dyn Memory, py: &Python, frame: RemoteAddr) -> Result<FrameObj, DecodeError> {
         let fl = &py.layout.frame;
         let end = fl.f_frame.max(fl.f_lineno).max(py.layout.object.ob_type) as usize + 8;
         let buf = mem.read_vec(frame, end)?;
@@ -49,7 +48,7 @@ impl FrameObj {
 }
 
 /// The fields of a `_PyInterpreterFrame` the decoder uses.
-pub(crate) struct IFrame {
+struct IFrame {
     pub func: RemoteAddr,
     pub globals: RemoteAddr,
     pub locals: RemoteAddr,
@@ -62,7 +61,7 @@ pub(crate) struct IFrame {
 }
 
 impl IFrame {
-    pub fn read(mem: &dyn Memory, py: &Python, at: RemoteAddr) -> Result<IFrame, DecodeError> {
+    fn read(mem: &dyn Memory, py: &Python, at: RemoteAddr) -> Result<IFrame, DecodeError> {
         let l = &py.layout.iframe;
         let len = l.localsplus as usize;
         let buf = read_upto(mem, at, len, len)?;
@@ -88,22 +87,20 @@ impl IFrame {
     }
 }
 
-pub(super) fn event_kind(what: i32) -> Result<EventKind, DecodeError> {
-    Ok(match what {
-        0 => EventKind::Call,
-        1 => EventKind::Exception,
-        2 => EventKind::Line,
-        3 => EventKind::Return,
-        _ => {
-            return Err(DecodeError::inconsistent(format!(
-                "trace event code {what}"
-            )))
-        }
-    })
+/// The code object of the frame passed to the trace function.
+pub(super) fn frame_code(
+    mem: &dyn Memory,
+    py: &Python,
+    caches: &mut Caches,
+    frame: RemoteAddr,
+) -> Result<Arc<CodeInfo>, DecodeError> {
+    let f = FrameObj::read(mem, py, frame)?;
+    let iframe = IFrame::read(mem, py, f.iframe)?;
+    code_info(mem, py, caches, iframe.code, true)
 }
 
 /// The state at a trace-function call.
-pub(crate) fn snapshot(
+pub(super) fn snapshot(
     mem: &dyn Memory,
     py: &Python,
     caches: &mut Caches,
@@ -149,7 +146,7 @@ pub(crate) fn snapshot(
             ));
         }
         let f = IFrame::read(mem, py, at)?;
-        if f.owner == super::v312::FRAME_OWNED_BY_CSTACK {
+        if f.owner == v312::FRAME_OWNED_BY_CSTACK {
             // 3.12+: a shim frame of the C stack, no Python frame.
             at = f.previous;
             continue;
@@ -173,71 +170,6 @@ pub(crate) fn snapshot(
     )
 }
 
-/// The version-independent end of a snapshot: the event's value (the return
-/// value, None for a frame left by an exception, or the exception instance),
-/// every object reachable from the bindings and that value, and the assembly.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn finish_snapshot(
-    mem: &dyn Memory,
-    py: &Python,
-    caches: &mut Caches,
-    limits: &Limits,
-    event: EventKind,
-    arg: RemoteAddr,
-    code: &CodeInfo,
-    line: u32,
-    position: Option<Position>,
-    stack: Vec<FrameRec>,
-    locals: Vec<(Arc<str>, RemoteAddr)>,
-    globals: Vec<(Arc<str>, RemoteAddr)>,
-) -> Result<Snapshot, DecodeError> {
-    let value = match event {
-        EventKind::Return if arg.is_null() => Some(py.none),
-        EventKind::Return => Some(arg),
-        EventKind::Exception if !arg.is_null() => {
-            let items = objects::tuple_items(mem, py, arg, 3).map_err(DecodeError::inconsistent)?;
-            items.get(1).copied().filter(|a| !a.is_null())
-        }
-        _ => None,
-    };
-
-    let mut w = Walker::new(mem, py, caches, limits);
-    for (_, v) in locals.iter().chain(globals.iter()) {
-        w.add_root(*v);
-    }
-    if let Some(v) = value {
-        w.add_root(v);
-    }
-    w.run();
-    let heap = w.into_heap();
-    let conv =
-        |v: Vec<(Arc<str>, RemoteAddr)>| v.into_iter().map(|(k, a)| (k, ObjAddr(a.0))).collect();
-    Ok(Snapshot {
-        event,
-        file: code.file.clone(),
-        function: code.function.clone(),
-        line,
-        position,
-        stack,
-        locals: conv(locals),
-        globals: conv(globals),
-        value: value.map(|a| ObjAddr(a.0)),
-        heap,
-    })
-}
-
-pub(super) fn cell_contents(
-    mem: &dyn Memory,
-    py: &Python,
-    v: RemoteAddr,
-) -> Result<Option<RemoteAddr>, DecodeError> {
-    let ty = mem.read_ptr(v.at(py.layout.object.ob_type))?;
-    if ty != py.types.cell {
-        return Ok(None);
-    }
-    Ok(Some(mem.read_ptr(v.at(py.layout.objects.cell_ob_ref))?))
-}
-
 /// What `frame.f_locals` holds (mirrors `_PyFrame_FastToLocalsWithError`).
 fn frame_locals(
     mem: &dyn Memory,
@@ -255,7 +187,7 @@ fn frame_locals(
     let proxy = !optimized
         && py.version.minor >= 13
         && !(f.locals.is_null() || f.locals == f.globals)
-        && super::v313::hidden_locals_bound(mem, f.localsplus, &code.localsplus_kinds)?;
+        && v313::hidden_locals_bound(mem, f.localsplus, &code.localsplus_kinds)?;
     if !optimized && !proxy {
         if f.locals.is_null() || f.locals == f.globals {
             return Ok(out);
@@ -264,7 +196,7 @@ fn frame_locals(
         let items = dicts::dict_items(mem, py, f.locals, limits.max_items)
             .map_err(|e| DecodeError::inconsistent(format!("frame locals dict: {e}")))?;
         for (k, v) in items.items {
-            if let Ok(name) = objects::read_name(mem, py, caches, k) {
+            if let Ok(name) = read_name(mem, py, caches, k) {
                 out.push((name, v));
             }
         }
@@ -286,7 +218,7 @@ fn frame_locals(
         && !f.func.is_null()
     {
         let closure = mem.read_ptr(f.func.at(v311::FUNC_CLOSURE))?;
-        if let Ok(cells) = objects::tuple_items(mem, py, closure, code.nfreevars) {
+        if let Ok(cells) = tuple_items(mem, py, closure, code.nfreevars) {
             let first = n - code.nfreevars;
             for (i, c) in cells.into_iter().enumerate() {
                 slots[first + i] = c;
@@ -327,53 +259,3 @@ fn frame_locals(
     }
     Ok(out)
 }
-
-/// The module's globals, str keys only, without `__dunder__` names.
-///
-/// The bindings are kept per dict and version tag (CPython gives a dict a
-/// new, never reused version at every change): while the tag stays the same,
-/// the dict is not read again, and `caches.globals_held` says so.
-pub(super) fn module_globals(
-    mem: &dyn Memory,
-    py: &Python,
-    caches: &mut Caches,
-    limits: &Limits,
-    globals: RemoteAddr,
-) -> Result<Vec<(Arc<str>, RemoteAddr)>, DecodeError> {
-    caches.globals_held = false;
-    if globals.is_null() {
-        return Ok(Vec::new());
-    }
-    let vt = py.layout.objects.dict_ma_version_tag;
-    let version = mem.read_u64(globals.at(vt))?;
-    if let Some((v, bindings)) = caches.globals.get(&globals) {
-        if *v == version && version != 0 {
-            caches.globals_held = true;
-            return Ok(bindings.clone());
-        }
-    }
-    let items = dicts::dict_items(mem, py, globals, limits.max_items)
-        .map_err(|e| DecodeError::inconsistent(format!("frame globals dict: {e}")))?;
-    let mut out = Vec::with_capacity(items.items.len());
-    // The key strs in one batched read.
-    let keys: Vec<RemoteAddr> = items.items.iter().map(|&(k, _)| k).collect();
-    let names = super::window::read_names(mem, py, caches, &keys);
-    for ((_, v), name) in items.items.into_iter().zip(names) {
-        let Ok(name) = name else {
-            continue;
-        };
-        if name.starts_with("__") && name.ends_with("__") {
-            continue;
-        }
-        out.push((name, v));
-    }
-    // A version read after the items (the target is stopped: the same).
-    if caches.globals.len() >= MAX_GLOBALS_KEPT {
-        caches.globals.clear();
-    }
-    caches.globals.insert(globals, (version, out.clone()));
-    Ok(out)
-}
-
-/// Module dicts whose bindings are kept at once.
-const MAX_GLOBALS_KEPT: usize = 64;

@@ -4,11 +4,10 @@
 //! before (low bit set: the values pointer minus 1); 3.13 a dict pointer 3
 //! words before, or the values inline after the object
 //! (`Py_TPFLAGS_INLINE_VALUES`), each with its own `PyDictValues` header and
-//! insertion order.
+//! insertion order (read by `split`).
 
-use super::read::{ptr_at, u8_at};
-use super::{v311, v312, v313, Python};
 use crate::addr::RemoteAddr;
+use crate::cpython::{v311, v312, v313, Python};
 use crate::memory::Memory;
 
 /// Where the attributes of one managed-dict instance are.
@@ -79,53 +78,4 @@ pub(crate) fn managed_dict(
             })
         }
     }
-}
-
-/// 3.13: items of the split values at `values` (a `PyDictValues`: header,
-/// `values[capacity]`, then `size` insertion-order bytes) over the
-/// `nentries` unicode entries at `entries` of their shared keys.
-pub(crate) fn split_items_313(
-    mem: &dyn Memory,
-    py: &Python,
-    entries: RemoteAddr,
-    nentries: usize,
-    values: RemoteAddr,
-    limit: usize,
-) -> Result<super::dicts::DictItems, String> {
-    let o = &py.layout.objects;
-    let hdr_len = o.dictvalues_values as usize;
-    if !(4..=64).contains(&hdr_len) {
-        return Err(format!(
-            "implausible PyDictValues header of {hdr_len} bytes"
-        ));
-    }
-    let hdr = mem.read_vec(values, hdr_len).map_err(|e| e.to_string())?;
-    let capacity = u8_at(&hdr, o.dictvalues_capacity).ok_or("no capacity")? as usize;
-    let size = u8_at(&hdr, o.dictvalues_size).ok_or("no size")? as usize;
-    if size > capacity {
-        return Err(format!("values of {size} entries in {capacity} slots"));
-    }
-    let esz = o.dict_unicode_entry_size as usize;
-    if !(16..=64).contains(&esz) {
-        return Err(format!("implausible dict entry size {esz}"));
-    }
-    // The values, then the order bytes right after them: one read.
-    let body = mem
-        .read_vec(values.at(o.dictvalues_values), capacity * 8 + size)
-        .map_err(|e| e.to_string())?;
-    let n = nentries.min(capacity);
-    let keys = mem.read_vec(entries, n * esz).map_err(|e| e.to_string())?;
-    let mut out = super::dicts::DictItems::default();
-    for &ix in &body[capacity * 8..capacity * 8 + size] {
-        let ix = ix as usize;
-        if ix >= n {
-            return Err(format!("values order index {ix} beyond {n} keys"));
-        }
-        let key = ptr_at(&keys[ix * esz..], v311::DICT_UENTRY_KEY as u32).unwrap_or_default();
-        let val = ptr_at(&body, (ix * 8) as u32).unwrap_or_default();
-        if !out.push(key, val, limit) {
-            break;
-        }
-    }
-    Ok(out)
 }

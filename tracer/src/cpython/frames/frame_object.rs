@@ -1,28 +1,21 @@
 //! Frames of CPython 3.8-3.10, where the `PyFrameObject` passed to the trace
 //! function IS the frame: code, globals, locals dict and `f_localsplus` sit in
 //! it, the stack is its `f_back` chain, and `f_lasti` counts bytes (3.8-3.9)
-//! or code units (3.10). Assembles the same [`Snapshot`] as the 3.11 reader.
+//! or code units (3.10). Assembles the same [`Snapshot`] as the 3.11+ reader (`interp_frame`).
 
 use std::sync::Arc;
 
 use store::{EventKind, FrameRec};
 
-use super::code::{code_info, CodeInfo};
-use super::frames::{cell_contents, event_kind, finish_snapshot, module_globals};
-use super::linewatch::{self, LineForm, LineWatch};
-use super::objects::{self, Limits};
-use super::read::{ptr_at, read_upto, u32_at};
-use super::{dicts, v311, Caches, DecodeError, Python, Snapshot};
+use super::{cell_contents, event_kind, finish_snapshot, module_globals, MAX_FRAMES};
 use crate::addr::RemoteAddr;
+use crate::cpython::code::linewatch::{self, LineForm, LineWatch};
+use crate::cpython::code::{code_info, CodeInfo};
+use crate::cpython::dicts;
+use crate::cpython::objects::read::{ptr_at, read_upto, u32_at};
+use crate::cpython::objects::{read_name, Limits};
+use crate::cpython::{v311, Caches, DecodeError, Python, Snapshot};
 use crate::memory::Memory;
-
-/// Bound on the frames of one thread's stack.
-const MAX_FRAMES: usize = 100_000;
-
-/// Whether `py` has pre-3.11 frames (no `_PyInterpreterFrame`).
-pub(crate) fn applies(py: &Python) -> bool {
-    py.layout.frame.f_code != symbols::NA
-}
 
 /// The fields of a 3.8-3.10 `PyFrameObject` the decoder uses.
 struct Frame {
@@ -89,7 +82,7 @@ fn lasti_counts_bytes(py: &Python) -> bool {
 }
 
 /// The code object of the frame passed to the trace function.
-pub(crate) fn frame_code(
+pub(super) fn frame_code(
     mem: &dyn Memory,
     py: &Python,
     caches: &mut Caches,
@@ -100,7 +93,7 @@ pub(crate) fn frame_code(
 }
 
 /// The state at a trace-function call.
-pub(crate) fn snapshot(
+pub(super) fn snapshot(
     mem: &dyn Memory,
     py: &Python,
     caches: &mut Caches,
@@ -179,7 +172,7 @@ fn frame_locals(
         let items = dicts::dict_items(mem, py, f.locals, limits.max_items)
             .map_err(|e| DecodeError::inconsistent(format!("frame locals dict: {e}")))?;
         for (k, v) in items.items {
-            if let Ok(name) = objects::read_name(mem, py, caches, k) {
+            if let Ok(name) = read_name(mem, py, caches, k) {
                 out.push((name, v));
             }
         }

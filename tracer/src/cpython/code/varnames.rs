@@ -2,20 +2,19 @@
 //! slot names are `co_varnames[:co_nlocals] + co_cellvars + co_freevars`
 //! (the order of `f_localsplus`), the function name is `co_name`, and the
 //! line table is `co_lnotab` (3.8-3.9) or the PEP 626 `co_linetable` (3.10).
-//! Produces the same [`CodeInfo`] as the 3.11 reader.
+//! Produces the same [`CodeInfo`] as the 3.11+ reader (`localsplus`).
 
 use std::sync::Arc;
 
-use super::code::CodeInfo;
-use super::read::{ptr_at, read_upto, u32_at, u64_at};
-use super::{lnotab, objects, v311, Caches, DecodeError, Python};
+use super::{lnotab, remember, CodeInfo, MAX_LINETABLE};
 use crate::addr::RemoteAddr;
+use crate::cpython::objects::read::{ptr_at, read_upto, u32_at, u64_at};
+use crate::cpython::objects::{bytes_data, read_name, tuple_items};
+use crate::cpython::{v311, Caches, DecodeError, Python};
 use crate::memory::Memory;
 
 /// Bound on names per tuple (CPython's own limits are far lower in practice).
 const MAX_NAMES: usize = 1 << 16;
-/// Bound on a line table's size.
-const MAX_LINETABLE: usize = 16 << 20;
 
 fn u64_or0(buf: &[u8], off: u32) -> u64 {
     u64_at(buf, off).unwrap_or(0)
@@ -30,11 +29,11 @@ fn names(
     addr: RemoteAddr,
     what: &str,
 ) -> Result<Vec<Arc<str>>, DecodeError> {
-    let ptrs = objects::tuple_items(mem, py, tuple, MAX_NAMES)
+    let ptrs = tuple_items(mem, py, tuple, MAX_NAMES)
         .map_err(|e| DecodeError::inconsistent(format!("{what} of code at {addr}: {e}")))?;
     ptrs.into_iter()
         .map(|p| {
-            objects::read_name(mem, py, caches, p).map_err(|e| {
+            read_name(mem, py, caches, p).map_err(|e| {
                 DecodeError::inconsistent(format!("a name in {what} of code at {addr}: {e}"))
             })
         })
@@ -43,7 +42,7 @@ fn names(
 
 /// The [`CodeInfo`] of the 3.8-3.10 code object at `addr`, from the cache
 /// when its fingerprint still matches.
-pub(crate) fn code_info(
+pub(super) fn code_info(
     mem: &dyn Memory,
     py: &Python,
     caches: &mut Caches,
@@ -92,9 +91,9 @@ pub(crate) fn code_info(
         )));
     }
     let p = |off| ptr_at(&buf, off).unwrap_or_default();
-    let file = objects::read_name(mem, py, caches, p(c.co_filename))
+    let file = read_name(mem, py, caches, p(c.co_filename))
         .map_err(|e| DecodeError::inconsistent(format!("co_filename of code at {addr}: {e}")))?;
-    let function = objects::read_name(mem, py, caches, p(c.co_name))
+    let function = read_name(mem, py, caches, p(c.co_name))
         .map_err(|e| DecodeError::inconsistent(format!("co_name of code at {addr}: {e}")))?;
     let flags = u32_at(&buf, c.co_flags).unwrap_or(0);
     let firstlineno = u32_at(&buf, c.co_firstlineno).unwrap_or(0) as i32 as i64;
@@ -117,7 +116,7 @@ pub(crate) fn code_info(
     localsplus_names.extend(cellvars);
     localsplus_names.extend(freevars);
 
-    let lines = match objects::bytes_data(mem, py, p(table_off), MAX_LINETABLE) {
+    let lines = match bytes_data(mem, py, p(table_off), MAX_LINETABLE) {
         Ok((t, _)) if c.co_lnotab != symbols::NA => lnotab::decode_lnotab(&t, firstlineno),
         Ok((t, _)) => lnotab::decode_linetable_310(&t, firstlineno),
         Err(e) => {
@@ -125,24 +124,22 @@ pub(crate) fn code_info(
             Default::default()
         }
     };
-    let ci = Arc::new(CodeInfo {
-        file,
-        function,
-        addr,
-        flags,
-        firstlineno,
-        localsplus_names,
-        localsplus_kinds,
-        first_traceable: 0,
-        code_start: RemoteAddr::NULL,
-        nfreevars,
-        first_opcode: 0,
-        lines,
-        fingerprint: fp,
-    });
-    if caches.codes.len() > 100_000 {
-        caches.codes.clear();
-    }
-    caches.codes.insert(addr, ci.clone());
-    Ok(ci)
+    Ok(remember(
+        caches,
+        CodeInfo {
+            file,
+            function,
+            addr,
+            flags,
+            firstlineno,
+            localsplus_names,
+            localsplus_kinds,
+            first_traceable: 0,
+            code_start: RemoteAddr::NULL,
+            nfreevars,
+            first_opcode: 0,
+            lines,
+            fingerprint: fp,
+        },
+    ))
 }

@@ -3,10 +3,9 @@
 
 use store::Node;
 
-use super::read::{i64_at, ptr_at, read_upto, u32_at, u64_at};
-use super::v311;
-use super::Python;
 use crate::addr::RemoteAddr;
+use crate::cpython::objects::read::{i64_at, ptr_at, read_upto, u32_at, u64_at};
+use crate::cpython::{v311, v312, Python};
 use crate::memory::Memory;
 use values::kinds;
 
@@ -106,7 +105,7 @@ fn atom_end(py: &Python, data: &[u8]) -> Option<usize> {
     } else if ty == t.int || ty == t.bool_ {
         let digits = if o.long_lv_tag != symbols::NA {
             // 3.12+: the digit count is packed in lv_tag.
-            super::v312::long_tag(u64_at(data, o.long_lv_tag)?).1 as usize
+            v312::long_tag(u64_at(data, o.long_lv_tag)?).1 as usize
         } else {
             size()?
         };
