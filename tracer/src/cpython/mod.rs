@@ -1,7 +1,12 @@
 //! CPython decoding: from a frame pointer passed to the trace function to the
 //! state at that step (stack, locals, globals and every object reachable from
-//! them), per spec/values.md. Version facts live in per-minor modules
-//! (`v311`); struct offsets come from the DWARF layout table.
+//! them), per spec/values.md. Struct offsets come from the DWARF layout table
+//! (`symbols::Layout`), everything else a version differs in from the
+//! version model (`version`); both are resolved once in [`Python`].
+//!
+//! By concept: `objects` (reading objects, the walk), `dicts`, `code` (code
+//! objects and line tables), `frames` (the snapshot of a trace call), and
+//! `mirror` (the incremental walk that emits heap ops).
 
 mod code;
 mod dicts;
@@ -9,12 +14,9 @@ mod frames;
 mod mirror;
 mod objects;
 mod python;
-pub mod v311;
-pub mod v312;
-pub mod v313;
+pub mod version;
 
-/// Minor versions of CPython 3 this build decodes and records.
-pub const SUPPORTED_MINORS: &[u8] = &[8, 9, 10, 11, 12, 13];
+pub use version::SUPPORTED_MINORS;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -133,25 +135,26 @@ pub(crate) struct StopCodes {
     /// return.
     call: bool,
     after_return: bool,
-    last_what: i32,
+    last_return: bool,
     prev: AddrSet,
     now: AddrSet,
 }
 
 impl StopCodes {
-    /// A new stop of `thread` for a trace event `what`.
-    pub fn begin(&mut self, thread: u32, what: i32) {
+    /// A new stop of `thread` for a trace event, a call event or a return
+    /// event or neither.
+    pub fn begin(&mut self, thread: u32, call: bool, ret: bool) {
         if self.thread == Some(thread) {
             std::mem::swap(&mut self.prev, &mut self.now);
-            self.after_return = self.last_what == v311::PY_TRACE_RETURN;
+            self.after_return = self.last_return;
         } else {
             self.prev.clear();
             self.after_return = true;
         }
         self.now.clear();
         self.thread = Some(thread);
-        self.call = what == v311::PY_TRACE_CALL;
-        self.last_what = what;
+        self.call = call;
+        self.last_return = ret;
     }
 
     /// The thread of this stop, once [`StopCodes::begin`] was called.
@@ -208,7 +211,10 @@ impl Decoder {
     /// its previous stop need no check (see `StopCodes`). Without this
     /// call every code object is checked against the target.
     pub fn begin_stop(&mut self, thread: u32, what: i32) {
-        self.caches.stops.begin(thread, what);
+        let t = &self.python.facts.tracing;
+        self.caches
+            .stops
+            .begin(thread, what == t.call, what == t.return_);
     }
 
     /// The code object of the frame passed to the trace function (a

@@ -10,16 +10,16 @@ use super::{remember, CodeInfo, MAX_LINETABLE};
 use crate::addr::RemoteAddr;
 use crate::cpython::objects::read::{ptr_at, read_upto, u32_at, u64_at};
 use crate::cpython::objects::{bytes_data, read_name, tuple_items};
-use crate::cpython::{v311, Caches, DecodeError, Python};
+use crate::cpython::{Caches, DecodeError, Python};
 use crate::memory::Memory;
 
 /// Bound on `co_nlocalsplus` (CPython's own limit is far lower in practice).
 const MAX_LOCALSPLUS: usize = 1 << 16;
 
-fn header_len(py: &Python) -> usize {
-    let c = &py.layout.code;
-    // Everything up to the inline instructions, plus the first code unit.
-    (c.co_code_adaptive as usize).saturating_add(2).min(4096)
+/// Bytes read of a code object whose instructions start at byte `adaptive`:
+/// everything up to them, plus the first code unit.
+fn header_len(adaptive: u32) -> usize {
+    (adaptive as usize).saturating_add(2).min(4096)
 }
 
 fn fingerprint(py: &Python, buf: &[u8]) -> [u64; 4] {
@@ -32,7 +32,7 @@ fn fingerprint(py: &Python, buf: &[u8]) -> [u64; 4] {
     ]
 }
 
-fn u64_or0(buf: &[u8], off: u32) -> u64 {
+fn u64_or0(buf: &[u8], off: impl Into<Option<u32>>) -> u64 {
     u64_at(buf, off).unwrap_or(0)
 }
 
@@ -44,7 +44,13 @@ pub(super) fn code_info(
     caches: &mut Caches,
     addr: RemoteAddr,
 ) -> Result<Arc<CodeInfo>, DecodeError> {
-    let len = header_len(py);
+    let c = &py.layout.code;
+    let Some(adaptive) = c.co_code_adaptive else {
+        return Err(DecodeError::inconsistent(
+            "the layout table lacks co_code_adaptive of CPython 3.11+",
+        ));
+    };
+    let len = header_len(adaptive);
     let buf = read_upto(mem, addr, len, len)?;
     let fp = fingerprint(py, &buf);
     if let Some(ci) = caches.codes.get(&addr) {
@@ -52,18 +58,13 @@ pub(super) fn code_info(
             return Ok(ci.clone());
         }
     }
-    let c = &py.layout.code;
     let ob_type = ptr_at(&buf, py.layout.object.ob_type).unwrap_or_default();
     if ob_type != py.types.code {
         return Err(DecodeError::inconsistent(format!(
             "object at {addr} is not a code object (type {ob_type})"
         )));
     }
-    let name_off = if c.co_qualname != symbols::NA {
-        c.co_qualname
-    } else {
-        c.co_name
-    };
+    let name_off = c.co_qualname.unwrap_or(c.co_name);
     let file = read_name(
         mem,
         py,
@@ -76,8 +77,8 @@ pub(super) fn code_info(
     let flags = u32_at(&buf, c.co_flags).unwrap_or(0);
     let firstlineno = u32_at(&buf, c.co_firstlineno).unwrap_or(0) as i32 as i64;
     let first_traceable = u32_at(&buf, c.co_firsttraceable).unwrap_or(0);
-    let code_start = addr.at(c.co_code_adaptive);
-    let first_opcode = buf.get(c.co_code_adaptive as usize).copied().unwrap_or(0);
+    let code_start = addr.at(adaptive);
+    let first_opcode = buf.get(adaptive as usize).copied().unwrap_or(0);
 
     // Names: a tuple of str.
     let names_tuple = ptr_at(&buf, c.co_localsplusnames).unwrap_or_default();
@@ -106,7 +107,7 @@ pub(super) fn code_info(
     }
     let nfreevars = localsplus_kinds
         .iter()
-        .filter(|&&k| k & v311::CO_FAST_FREE != 0)
+        .filter(|&&k| k & py.facts.code.kinds.free != 0)
         .count();
     let table = ptr_at(&buf, c.co_linetable).unwrap_or_default();
     let lines = match bytes_data(mem, py, table, MAX_LINETABLE) {

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use linetable::LocTable;
 
+use super::version::CodeSlots;
 use super::{Caches, DecodeError, Python};
 use crate::addr::RemoteAddr;
 use crate::memory::Memory;
@@ -104,10 +105,10 @@ fn read_code_info(
     if addr.is_null() {
         return Err(DecodeError::inconsistent("frame without a code object"));
     }
-    if py.layout.code.co_varnames != symbols::NA {
-        return varnames::code_info(mem, py, caches, addr);
+    match py.facts.code.slots {
+        CodeSlots::NameTuples => varnames::code_info(mem, py, caches, addr),
+        CodeSlots::LocalsPlus => localsplus::code_info(mem, py, caches, addr),
     }
-    localsplus::code_info(mem, py, caches, addr)
 }
 
 /// Keep `ci` for the code object at its address (the cache is bounded).

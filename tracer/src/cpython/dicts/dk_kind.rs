@@ -6,7 +6,7 @@
 use super::{DictItems, CHUNK, MAX_ENTRIES};
 use crate::addr::RemoteAddr;
 use crate::cpython::objects::read::{i64_at, ptr_at, u8_at};
-use crate::cpython::v311;
+use crate::cpython::version::DictKinds;
 use crate::cpython::Python;
 use crate::memory::Memory;
 
@@ -19,7 +19,12 @@ pub(super) struct Keys {
 }
 
 /// The keys object at `keys`.
-pub(super) fn read_keys(mem: &dyn Memory, py: &Python, keys: RemoteAddr) -> Result<Keys, String> {
+pub(super) fn read_keys(
+    mem: &dyn Memory,
+    py: &Python,
+    kinds: &DictKinds,
+    keys: RemoteAddr,
+) -> Result<Keys, String> {
     let o = &py.layout.objects;
     if keys.is_null() {
         return Err("dict without keys".into());
@@ -32,7 +37,7 @@ pub(super) fn read_keys(mem: &dyn Memory, py: &Python, keys: RemoteAddr) -> Resu
         u8_at(&hdr, o.dictkeys_dk_log2_index_bytes).ok_or("no dk_log2_index_bytes")?;
     let kind = u8_at(&hdr, o.dictkeys_dk_kind).ok_or("no dk_kind")?;
     let nentries = i64_at(&hdr, o.dictkeys_dk_nentries).ok_or("no dk_nentries")?;
-    if log2_size > 26 || log2_index_bytes > log2_size + 3 || kind > v311::DICT_KEYS_SPLIT {
+    if log2_size > 26 || log2_index_bytes > log2_size + 3 || kind > kinds.split {
         return Err(format!(
             "implausible dict keys (log2 size {log2_size}, index bytes 2**{log2_index_bytes}, kind {kind})"
         ));
@@ -55,27 +60,28 @@ pub(super) fn read_keys(mem: &dyn Memory, py: &Python, keys: RemoteAddr) -> Resu
 pub(super) fn combined_items(
     mem: &dyn Memory,
     py: &Python,
+    kinds: &DictKinds,
     k: &Keys,
     limit: usize,
 ) -> Result<DictItems, String> {
     let o = &py.layout.objects;
-    if k.kind == v311::DICT_KEYS_SPLIT {
+    if k.kind == kinds.split {
         return Err("split keys without values".into());
     }
-    let (esz, koff, voff) = if k.kind == v311::DICT_KEYS_GENERAL {
-        (
-            o.dict_key_entry_size as usize,
-            v311::DICT_ENTRY_KEY,
-            v311::DICT_ENTRY_VALUE,
-        )
+    let (esz, koff, voff) = if k.kind == kinds.general {
+        (o.dict_key_entry_size, o.dict_entry_key, o.dict_entry_value)
     } else {
-        (
-            o.dict_unicode_entry_size as usize,
-            v311::DICT_UENTRY_KEY,
-            v311::DICT_UENTRY_VALUE,
-        )
+        let (Some(esz), Some(koff), Some(voff)) = (
+            o.dict_unicode_entry_size,
+            o.dict_uentry_key,
+            o.dict_uentry_value,
+        ) else {
+            return Err("no PyDictUnicodeEntry in the layout".into());
+        };
+        (esz, koff, voff)
     };
-    if esz == 0 || esz > 64 || voff + 8 > esz {
+    let esz = esz as usize;
+    if esz == 0 || esz > 64 || voff as usize + 8 > esz {
         return Err(format!("implausible dict entry size {esz}"));
     }
     let mut out = DictItems::default();
@@ -88,8 +94,8 @@ pub(super) fn combined_items(
             .ok_or("dict entries overflow")?;
         let chunk = mem.read_vec(at, n * esz).map_err(|e| e.to_string())?;
         for e in chunk.chunks_exact(esz) {
-            let key = ptr_at(e, koff as u32).unwrap_or_default();
-            let val = ptr_at(e, voff as u32).unwrap_or_default();
+            let key = ptr_at(e, koff).unwrap_or_default();
+            let val = ptr_at(e, voff).unwrap_or_default();
             if !out.push(key, val, limit) {
                 return Ok(out);
             }

@@ -7,7 +7,7 @@
 use super::{DictItems, CHUNK, MAX_ENTRIES};
 use crate::addr::RemoteAddr;
 use crate::cpython::objects::read::i64_at;
-use crate::cpython::{v311, Python};
+use crate::cpython::Python;
 use crate::memory::Memory;
 
 /// `DK_IXSIZE`: bytes of one index slot for a table of `size` slots.
@@ -55,7 +55,8 @@ pub(super) fn items(
         return Err(format!("implausible dict entry count {nentries}"));
     }
     let esz = o.dict_key_entry_size as usize;
-    if !(v311::DICT_ENTRY_VALUE + 8..=64).contains(&esz) {
+    let (koff, voff) = (o.dict_entry_key as usize, o.dict_entry_value as usize);
+    if !(voff + 8..=64).contains(&esz) {
         return Err(format!("implausible dict entry size {esz}"));
     }
     let entries = keys
@@ -78,10 +79,10 @@ pub(super) fn items(
             .ok_or("dict entries overflow")?;
         let chunk = mem.read_vec(at, m * esz).map_err(|e| e.to_string())?;
         for (j, e) in chunk.chunks_exact(esz).enumerate() {
-            let key = ptr_in(e, v311::DICT_ENTRY_KEY);
+            let key = ptr_in(e, koff);
             let val = match &vals {
                 Some(v) => ptr_in(v, (i + j) * 8),
-                None => ptr_in(e, v311::DICT_ENTRY_VALUE),
+                None => ptr_in(e, voff),
             };
             if !out.push(key, val, limit) {
                 return Ok(out);

@@ -1,13 +1,13 @@
 //! Where an instance of a `Py_TPFLAGS_MANAGED_DICT` class keeps its
-//! attributes, per version: 3.11 a values pointer (4 words before the
-//! object) or a dict pointer (3 words before); 3.12 one tagged word 3 words
-//! before (low bit set: the values pointer minus 1); 3.13 a dict pointer 3
-//! words before, or the values inline after the object
-//! (`Py_TPFLAGS_INLINE_VALUES`), each with its own `PyDictValues` header and
-//! insertion order (read by `split`).
+//! attributes, as the version's [`ManagedDict`] says: 3.11 a values pointer
+//! or a dict pointer before the object; 3.12 one tagged word before it (low
+//! bit set: the values pointer minus 1); 3.13 a dict pointer before it, or
+//! the values inline after the object (`Py_TPFLAGS_INLINE_VALUES`), each
+//! with its own `PyDictValues` header and insertion order (read by `split`).
 
 use crate::addr::RemoteAddr;
-use crate::cpython::{v311, v312, v313, Python};
+use crate::cpython::version::ManagedDict;
+use crate::cpython::Python;
 use crate::memory::Memory;
 
 /// Where the attributes of one managed-dict instance are.
@@ -41,16 +41,20 @@ pub(crate) fn managed_dict(
             Managed::Dict(d)
         }
     };
-    match py.version.minor {
-        ..=11 => {
-            let values = word(v311::MANAGED_VALUES_WORDS_BEFORE)?;
+    match py.facts.managed_dict {
+        ManagedDict::Absent => Ok(Managed::Nothing),
+        ManagedDict::ValuesOrDict {
+            values_before,
+            dict_before,
+        } => {
+            let values = word(values_before)?;
             if !values.is_null() {
                 return Ok(Managed::Values(values));
             }
-            Ok(dict(word(v311::MANAGED_DICT_WORDS_BEFORE)?))
+            Ok(dict(word(dict_before)?))
         }
-        12 => {
-            let p = word(v312::DICT_OR_VALUES_WORDS_BEFORE)?;
+        ManagedDict::Tagged { before } => {
+            let p = word(before)?;
             if p.0 & 1 != 0 {
                 // `_PyDictOrValues_SetValues` stores `values - 1`.
                 Ok(Managed::Values(RemoteAddr(p.0.wrapping_add(1))))
@@ -58,16 +62,20 @@ pub(crate) fn managed_dict(
                 Ok(dict(p))
             }
         }
-        _ => {
-            let d = word(v313::MANAGED_DICT_WORDS_BEFORE)?;
-            if !d.is_null() || flags & v313::TPFLAGS_INLINE_VALUES == 0 {
+        ManagedDict::DictOrInline { dict_before } => {
+            let d = word(dict_before)?;
+            if !d.is_null() || !py.facts.types.has_inline_values(flags) {
                 return Ok(dict(d));
             }
             if !(16..=(1 << 24)).contains(&basicsize) {
                 return Err(format!("implausible basic size {basicsize}"));
             }
             let values = RemoteAddr(obj.0.wrapping_add(basicsize as u64));
-            let valid = py.layout.objects.dictvalues_valid;
+            let valid = py
+                .layout
+                .objects
+                .dictvalues_valid
+                .ok_or("no PyDictValues.valid")?;
             let mut b = [0u8; 1];
             mem.read(values.at(valid), &mut b)
                 .map_err(|e| e.to_string())?;

@@ -12,6 +12,7 @@ mod split;
 pub(crate) use managed::{managed_dict, Managed};
 
 use super::objects::read::{i64_at, ptr_at};
+use super::version::DictForm;
 use super::Python;
 use crate::addr::RemoteAddr;
 use crate::memory::Memory;
@@ -66,14 +67,14 @@ pub(crate) fn dict_items(
     if !(0..=MAX_ENTRIES).contains(&used) {
         return Err(format!("implausible dict size {used}"));
     }
-    if o.dictkeys_dk_size != symbols::NA {
+    let DictForm::Kinded(kinds) = &py.facts.dicts else {
         return dk_size::items(mem, py, keys, values, limit);
-    }
-    let k = dk_kind::read_keys(mem, py, keys)?;
+    };
+    let k = dk_kind::read_keys(mem, py, kinds, keys)?;
     if !values.is_null() {
-        return split::items(mem, py, &k, values, limit);
+        return split::items(mem, py, kinds, &k, values, limit);
     }
-    dk_kind::combined_items(mem, py, &k, limit)
+    dk_kind::combined_items(mem, py, kinds, &k, limit)
 }
 
 /// Items of an instance's inline values (`Py_TPFLAGS_MANAGED_DICT` without
@@ -85,6 +86,9 @@ pub(crate) fn values_items(
     values: RemoteAddr,
     limit: usize,
 ) -> Result<DictItems, String> {
-    let k = dk_kind::read_keys(mem, py, keys)?;
-    split::items(mem, py, &k, values, limit)
+    let DictForm::Kinded(kinds) = &py.facts.dicts else {
+        return Err("inline values without dict keys kinds (before 3.11)".into());
+    };
+    let k = dk_kind::read_keys(mem, py, kinds, keys)?;
+    split::items(mem, py, kinds, &k, values, limit)
 }

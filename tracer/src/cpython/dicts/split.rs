@@ -7,7 +7,7 @@ use super::dk_kind::Keys;
 use super::DictItems;
 use crate::addr::RemoteAddr;
 use crate::cpython::objects::read::{ptr_at, u8_at};
-use crate::cpython::v311;
+use crate::cpython::version::{DictKinds, ValuesOrder};
 use crate::cpython::Python;
 use crate::memory::Memory;
 
@@ -15,18 +15,18 @@ use crate::memory::Memory;
 pub(super) fn items(
     mem: &dyn Memory,
     py: &Python,
+    kinds: &DictKinds,
     k: &Keys,
     values: RemoteAddr,
     limit: usize,
 ) -> Result<DictItems, String> {
-    let o = &py.layout.objects;
-    if k.kind != v311::DICT_KEYS_SPLIT && k.kind != v311::DICT_KEYS_UNICODE {
+    if k.kind != kinds.split && k.kind != kinds.unicode {
         return Err(format!("values with keys of kind {}", k.kind));
     }
-    if o.dictvalues_values != symbols::NA {
-        return header_items(mem, py, k.entries, k.nentries, values, limit);
+    match kinds.order {
+        ValuesOrder::Header => header_items(mem, py, k, values, limit),
+        ValuesOrder::Prefix => prefix_items(mem, py, k, values, limit),
     }
-    prefix_items(mem, py, k, values, limit)
 }
 
 /// 3.11-3.12: the insertion order in the bytes before `values` (the last
@@ -53,7 +53,7 @@ fn prefix_items(
             "values order of {count} entries in a {prefix}-byte prefix"
         ));
     }
-    let esz = o.dict_unicode_entry_size as usize;
+    let esz = o.dict_unicode_entry_size.unwrap_or(0) as usize;
     if !(16..=64).contains(&esz) {
         return Err(format!("implausible dict entry size {esz}"));
     }
@@ -69,8 +69,7 @@ fn prefix_items(
             return Err(format!("values order index {ix} beyond {n} keys"));
         }
         let e = &entries[ix * esz..(ix + 1) * esz];
-        let ko = v311::DICT_UENTRY_KEY;
-        let key = ptr_at(e, ko as u32).unwrap_or_default();
+        let key = ptr_at(e, o.dict_uentry_key).unwrap_or_default();
         let val = ptr_at(&vals, (ix * 8) as u32).unwrap_or_default();
         if !out.push(key, val, limit) {
             break;
@@ -85,13 +84,14 @@ fn prefix_items(
 fn header_items(
     mem: &dyn Memory,
     py: &Python,
-    entries: RemoteAddr,
-    nentries: usize,
+    k: &Keys,
     values: RemoteAddr,
     limit: usize,
 ) -> Result<DictItems, String> {
     let o = &py.layout.objects;
-    let hdr_len = o.dictvalues_values as usize;
+    let (entries, nentries) = (k.entries, k.nentries);
+    let values_at = o.dictvalues_values.ok_or("no PyDictValues.values")?;
+    let hdr_len = values_at as usize;
     if !(4..=64).contains(&hdr_len) {
         return Err(format!(
             "implausible PyDictValues header of {hdr_len} bytes"
@@ -103,13 +103,13 @@ fn header_items(
     if size > capacity {
         return Err(format!("values of {size} entries in {capacity} slots"));
     }
-    let esz = o.dict_unicode_entry_size as usize;
+    let esz = o.dict_unicode_entry_size.unwrap_or(0) as usize;
     if !(16..=64).contains(&esz) {
         return Err(format!("implausible dict entry size {esz}"));
     }
     // The values, then the order bytes right after them: one read.
     let body = mem
-        .read_vec(values.at(o.dictvalues_values), capacity * 8 + size)
+        .read_vec(values.at(values_at), capacity * 8 + size)
         .map_err(|e| e.to_string())?;
     let n = nentries.min(capacity);
     let keys = mem.read_vec(entries, n * esz).map_err(|e| e.to_string())?;
@@ -119,7 +119,7 @@ fn header_items(
         if ix >= n {
             return Err(format!("values order index {ix} beyond {n} keys"));
         }
-        let key = ptr_at(&keys[ix * esz..], v311::DICT_UENTRY_KEY as u32).unwrap_or_default();
+        let key = ptr_at(&keys[ix * esz..], o.dict_uentry_key).unwrap_or_default();
         let val = ptr_at(&body, (ix * 8) as u32).unwrap_or_default();
         if !out.push(key, val, limit) {
             break;

@@ -14,8 +14,8 @@ use crate::cpython::code::{code_info, CodeInfo};
 use crate::cpython::dicts;
 use crate::cpython::objects::read::{ptr_at, read_upto, u32_at, u8_at};
 use crate::cpython::objects::{read_name, tuple_items, Limits};
-use crate::cpython::{v311, v312, v313, Caches, DecodeError, Python, Snapshot};
-use crate::memory::Memory;
+use crate::cpython::{Caches, DecodeError, Python, Snapshot};
+use crate::memory::{MemError, Memory};
 
 /// The fields of a `PyFrameObject` the decoder uses.
 struct FrameObj {
@@ -26,7 +26,12 @@ struct FrameObj {
 impl FrameObj {
     fn read(mem: &dyn Memory, py: &Python, frame: RemoteAddr) -> Result<FrameObj, DecodeError> {
         let fl = &py.layout.frame;
-        let end = fl.f_frame.max(fl.f_lineno).max(py.layout.object.ob_type) as usize + 8;
+        let Some(f_frame) = fl.f_frame else {
+            return Err(DecodeError::inconsistent(
+                "the layout table lacks PyFrameObject.f_frame of CPython 3.11+",
+            ));
+        };
+        let end = f_frame.max(fl.f_lineno).max(py.layout.object.ob_type) as usize + 8;
         let buf = mem.read_vec(frame, end)?;
         let ty = ptr_at(&buf, py.layout.object.ob_type).unwrap_or_default();
         if ty != py.types.frame {
@@ -34,7 +39,7 @@ impl FrameObj {
                 "{frame} is not a frame object (type {ty})"
             )));
         }
-        let iframe = ptr_at(&buf, fl.f_frame).unwrap_or_default();
+        let iframe = ptr_at(&buf, f_frame).unwrap_or_default();
         if iframe.is_null() {
             return Err(DecodeError::inconsistent(format!(
                 "frame object {frame} has no frame"
@@ -63,7 +68,12 @@ struct IFrame {
 impl IFrame {
     fn read(mem: &dyn Memory, py: &Python, at: RemoteAddr) -> Result<IFrame, DecodeError> {
         let l = &py.layout.iframe;
-        let len = l.localsplus as usize;
+        let Some(localsplus) = l.localsplus else {
+            return Err(DecodeError::inconsistent(
+                "the layout table lacks _PyInterpreterFrame of CPython 3.11+",
+            ));
+        };
+        let len = localsplus as usize;
         let buf = read_upto(mem, at, len, len)?;
         let p = |off| ptr_at(&buf, off).unwrap_or_default();
         Ok(IFrame {
@@ -75,14 +85,14 @@ impl IFrame {
             prev_instr: p(l.prev_instr),
             stacktop: u32_at(&buf, l.stacktop).unwrap_or(0) as i32,
             owner: u8_at(&buf, l.owner).unwrap_or(0),
-            localsplus: at.at(l.localsplus),
+            localsplus: at.at(localsplus),
         })
     }
 
     /// `_PyFrame_IsIncomplete`: the frame has not reached its first
     /// traceable instruction yet (CPython's `PyFrame_GetBack` skips these).
-    fn is_incomplete(&self, code: &CodeInfo) -> bool {
-        self.owner != v311::FRAME_OWNED_BY_GENERATOR
+    fn is_incomplete(&self, py: &Python, code: &CodeInfo) -> bool {
+        py.facts.frames.owned_by_generator != Some(self.owner)
             && code.lasti(self.prev_instr) < code.first_traceable as i64
     }
 }
@@ -109,7 +119,7 @@ pub(super) fn snapshot(
     what: i32,
     arg: RemoteAddr,
 ) -> Result<Snapshot, DecodeError> {
-    let event = event_kind(what)?;
+    let event = event_kind(py, what)?;
     let fo = FrameObj::read(mem, py, frame)?;
     let top = IFrame::read(mem, py, fo.iframe)?;
     let code = code_info(mem, py, caches, top.code, true)?;
@@ -117,20 +127,21 @@ pub(super) fn snapshot(
     let (line, position) = linewatch::instr_position(&code, fo.lineno, lasti);
     // Line steps of this frame may go without a trap once it runs (before
     // its first instruction, the locals are read another way).
-    caches.line_watch = (matches!(event, EventKind::Line | EventKind::Call)
-        && lasti >= 0
-        && py.layout.iframe.prev_instr.is_multiple_of(8))
-    .then(|| {
-        let lineno = py.layout.frame.f_lineno;
-        LineWatch::new(
-            [
-                fo.iframe.at(py.layout.iframe.prev_instr),
-                frame.at(lineno & !7),
-            ],
-            code.clone(),
-            LineForm::Instr { lineno },
-        )
-    });
+    caches.line_watch = match py.layout.iframe.prev_instr {
+        Some(instr)
+            if matches!(event, EventKind::Line | EventKind::Call)
+                && lasti >= 0
+                && instr.is_multiple_of(8) =>
+        {
+            let lineno = py.layout.frame.f_lineno;
+            Some(LineWatch::new(
+                [fo.iframe.at(instr), frame.at(lineno & !7)],
+                code.clone(),
+                LineForm::Instr { lineno },
+            ))
+        }
+        _ => None,
+    };
 
     // The stack: this frame, then every complete frame before it.
     let mut stack = vec![FrameRec {
@@ -146,13 +157,13 @@ pub(super) fn snapshot(
             ));
         }
         let f = IFrame::read(mem, py, at)?;
-        if f.owner == v312::FRAME_OWNED_BY_CSTACK {
+        if py.facts.frames.owned_by_cstack == Some(f.owner) {
             // 3.12+: a shim frame of the C stack, no Python frame.
             at = f.previous;
             continue;
         }
         let c = code_info(mem, py, caches, f.code, false)?;
-        if !f.is_incomplete(&c) {
+        if !f.is_incomplete(py, &c) {
             stack.push(FrameRec {
                 function: c.function.clone(),
                 file: c.file.clone(),
@@ -179,15 +190,16 @@ fn frame_locals(
     f: &IFrame,
     code: &CodeInfo,
 ) -> Result<Vec<(Arc<str>, RemoteAddr)>, DecodeError> {
-    let optimized = code.flags & v311::CO_OPTIMIZED != 0;
+    let optimized = code.flags & py.facts.code.optimized != 0;
+    let kinds = &py.facts.code.kinds;
     let n = code.localsplus_names.len();
     let mut out: Vec<(Arc<str>, RemoteAddr)> = Vec::new();
     // 3.13 (PEP 667): while an inlined comprehension's hidden locals are
     // bound, a class body's f_locals is a proxy of its fast locals only.
     let proxy = !optimized
-        && py.version.minor >= 13
+        && py.facts.frames.hidden_locals_proxy
         && !(f.locals.is_null() || f.locals == f.globals)
-        && v313::hidden_locals_bound(mem, f.localsplus, &code.localsplus_kinds)?;
+        && hidden_locals_bound(mem, py, f.localsplus, &code.localsplus_kinds)?;
     if !optimized && !proxy {
         if f.locals.is_null() || f.locals == f.globals {
             return Ok(out);
@@ -213,11 +225,11 @@ fn frame_locals(
     // Free variables not copied yet: CPython's f_locals copies them from the
     // closure itself.
     if lasti < 0
-        && code.first_opcode == v311::OP_COPY_FREE_VARS
+        && py.facts.code.copy_free_vars == Some(code.first_opcode)
         && code.nfreevars > 0
         && !f.func.is_null()
     {
-        let closure = mem.read_ptr(f.func.at(v311::FUNC_CLOSURE))?;
+        let closure = mem.read_ptr(f.func.at(py.layout.objects.func_closure))?;
         if let Ok(cells) = tuple_items(mem, py, closure, code.nfreevars) {
             let first = n - code.nfreevars;
             for (i, c) in cells.into_iter().enumerate() {
@@ -227,7 +239,7 @@ fn frame_locals(
     }
     for (i, &slot) in slots.iter().enumerate() {
         let kind = code.localsplus_kinds[i];
-        if kind & v311::CO_FAST_FREE != 0 && !optimized && !proxy {
+        if kind & kinds.free != 0 && !optimized && !proxy {
             continue;
         }
         let mut value = if f.stacktop != 0 {
@@ -236,9 +248,9 @@ fn frame_locals(
             RemoteAddr::NULL
         };
         if !value.is_null() {
-            if kind & v311::CO_FAST_FREE != 0 {
+            if kind & kinds.free != 0 {
                 value = cell_contents(mem, py, value)?.unwrap_or(RemoteAddr::NULL);
-            } else if kind & v311::CO_FAST_CELL != 0 && lasti >= 0 {
+            } else if kind & kinds.cell != 0 && lasti >= 0 {
                 // MAKE_CELL runs first thing; before it an argument slot
                 // holds the plain value.
                 if let Some(c) = cell_contents(mem, py, value)? {
@@ -258,4 +270,25 @@ fn frame_locals(
         }
     }
     Ok(out)
+}
+
+/// `_PyFrame_HasHiddenLocals`: whether any hidden slot (`CO_FAST_HIDDEN`,
+/// 3.12+) of the `localsplus` array at `localsplus` (kinds `kinds`) is bound.
+fn hidden_locals_bound(
+    mem: &dyn Memory,
+    py: &Python,
+    localsplus: RemoteAddr,
+    kinds: &[u8],
+) -> Result<bool, MemError> {
+    let Some(hidden) = py.facts.code.kinds.hidden else {
+        return Ok(false);
+    };
+    if !kinds.iter().any(|k| k & hidden != 0) {
+        return Ok(false);
+    }
+    let raw = mem.read_vec(localsplus, kinds.len() * 8)?;
+    Ok(raw
+        .chunks_exact(8)
+        .zip(kinds)
+        .any(|(w, k)| k & hidden != 0 && w.iter().any(|&b| b != 0)))
 }

@@ -14,6 +14,7 @@ use store::{EventKind, FrameRec, ObjAddr, Position};
 
 use super::code::CodeInfo;
 use super::objects::{self, Limits, Walker};
+use super::version::FrameModel;
 use super::{Caches, DecodeError, Python, Snapshot};
 use crate::addr::RemoteAddr;
 use crate::cpython::dicts;
@@ -23,11 +24,6 @@ use crate::memory::Memory;
 /// Bound on the frames of one thread's stack.
 const MAX_FRAMES: usize = 100_000;
 
-/// Whether `py` has pre-3.11 frames (no `_PyInterpreterFrame`).
-fn frame_objects(py: &Python) -> bool {
-    py.layout.frame.f_code != symbols::NA
-}
-
 /// The code object of the frame passed to the trace function (a
 /// `PyFrameObject*`).
 pub(crate) fn frame_code(
@@ -36,10 +32,9 @@ pub(crate) fn frame_code(
     caches: &mut Caches,
     frame: RemoteAddr,
 ) -> Result<Arc<CodeInfo>, DecodeError> {
-    if frame_objects(py) {
-        frame_object::frame_code(mem, py, caches, frame)
-    } else {
-        interp_frame::frame_code(mem, py, caches, frame)
+    match py.facts.frames.model {
+        FrameModel::FrameObject => frame_object::frame_code(mem, py, caches, frame),
+        FrameModel::InterpreterFrame => interp_frame::frame_code(mem, py, caches, frame),
     }
 }
 
@@ -54,20 +49,24 @@ pub(crate) fn snapshot(
     what: i32,
     arg: RemoteAddr,
 ) -> Result<Snapshot, DecodeError> {
-    if frame_objects(py) {
-        frame_object::snapshot(mem, py, caches, limits, frame, what, arg)
-    } else {
-        interp_frame::snapshot(mem, py, caches, limits, frame, what, arg)
+    match py.facts.frames.model {
+        FrameModel::FrameObject => {
+            frame_object::snapshot(mem, py, caches, limits, frame, what, arg)
+        }
+        FrameModel::InterpreterFrame => {
+            interp_frame::snapshot(mem, py, caches, limits, frame, what, arg)
+        }
     }
 }
 
-/// The event of a `PyTrace_*` code.
-fn event_kind(what: i32) -> Result<EventKind, DecodeError> {
+/// The event of the `PyTrace_*` code `what`.
+fn event_kind(py: &Python, what: i32) -> Result<EventKind, DecodeError> {
+    let t = &py.facts.tracing;
     Ok(match what {
-        0 => EventKind::Call,
-        1 => EventKind::Exception,
-        2 => EventKind::Line,
-        3 => EventKind::Return,
+        _ if what == t.call => EventKind::Call,
+        _ if what == t.exception => EventKind::Exception,
+        _ if what == t.line => EventKind::Line,
+        _ if what == t.return_ => EventKind::Return,
         _ => {
             return Err(DecodeError::inconsistent(format!(
                 "trace event code {what}"
