@@ -415,7 +415,8 @@ mod tests {
 
     /// Every field of every group in layout.rs has a row (a field with no
     /// row would silently stay 0 or `None`); a plain `u32` field has rows
-    /// for every version, an `Option<u32>` one does not (it would be plain).
+    /// for every version, an `Option<u32>` one does not (it would be plain);
+    /// and the table lists the fields in the order they are declared.
     #[test]
     fn every_layout_field_has_a_row() {
         let src = include_str!("layout.rs");
@@ -450,6 +451,7 @@ mod tests {
         };
         let mut missing = Vec::new();
         let mut wrong_type = Vec::new();
+        let mut declared = Vec::new();
         let parsed: usize = group_type
             .iter()
             .map(|(_, ty)| fields_of.get(ty).map_or(0, Vec::len))
@@ -458,6 +460,7 @@ mod tests {
         for (group, ty) in group_type {
             for (f, plain) in fields_of.get(ty).into_iter().flatten() {
                 let full = format!("{group}.{f}");
+                declared.push(full.clone());
                 if !rows.contains(&full.as_str()) {
                     missing.push(full);
                 } else if *plain != (minors_of(&full) == every) {
@@ -471,5 +474,11 @@ mod tests {
             wrong_type.is_empty(),
             "u32 for a field of some versions, or Option<u32> for one of all: {wrong_type:?}"
         );
+        // `layout_fields` (doctor's listing) follows the declarations.
+        let listed: Vec<&str> = layout_fields(&Layout::default())
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(listed, declared);
     }
 }
