@@ -15,12 +15,14 @@ use crate::layout::Layout;
 /// The cookie `_Py_DebugOffsets` starts with.
 const COOKIE: &[u8; 8] = b"xdebugpy";
 
-/// `_Py_DebugOffsets` member path <- the Layout field it must equal.
-type Check = (&'static str, &'static str, fn(&Layout) -> u32);
+/// `_Py_DebugOffsets` member path <- the Layout field it must equal (`None`:
+/// the layout has no such field for this version).
+type Check = (&'static str, &'static str, fn(&Layout) -> Option<u32>);
 
 macro_rules! checks {
     ($( $path:literal => $g:ident . $f:ident, )*) => {
-        &[ $( ($path, concat!(stringify!($g), ".", stringify!($f)), |l: &Layout| l.$g.$f), )* ]
+        // `into()`: the field is a `u32` or an `Option<u32>`.
+        &[ $( ($path, concat!(stringify!($g), ".", stringify!($f)), |l: &Layout| l.$g.$f.into()), )* ]
     };
 }
 
@@ -68,7 +70,7 @@ static CHECKS: &[Check] = checks! {
 };
 
 /// One value read from `_Py_DebugOffsets`: (debug path, layout field, value, getter).
-type Value = (&'static str, &'static str, u64, fn(&Layout) -> u32);
+type Value = (&'static str, &'static str, u64, fn(&Layout) -> Option<u32>);
 
 /// Values read from `_Py_DebugOffsets`.
 pub(crate) struct DebugOffsets {
@@ -120,15 +122,15 @@ pub(crate) fn read(
     Ok(Some(DebugOffsets { values }))
 }
 
-/// Every value must equal the DWARF layout's.
+/// Every value must equal the DWARF layout's (which must have the field).
 pub(crate) fn check(dbg: &DebugOffsets, layout: &Layout) -> Result<(), SymbolsError> {
     for &(path, field, value, get) in &dbg.values {
-        let ours = get(layout);
-        if u64::from(ours) != value {
+        let ours = get(layout).map(u64::from);
+        if ours != Some(value) {
             return Err(SymbolsError::DebugOffsetsMismatch {
                 field: format!("{field} (_Py_DebugOffsets.{path})"),
                 debug_offsets: value,
-                dwarf: u64::from(ours),
+                dwarf: ours,
             });
         }
     }
@@ -180,7 +182,7 @@ mod tests {
         );
         check(&dbg, &layout).unwrap();
         let mut wrong = layout.clone();
-        wrong.iframe.prev_instr += 8;
+        wrong.iframe.prev_instr = wrong.iframe.prev_instr.map(|o| o + 8);
         let err = check(&dbg, &wrong).unwrap_err().to_string();
         assert!(err.contains("iframe.prev_instr"), "{err}");
         assert!(err.contains("interpreter_frame.instr_ptr"), "{err}");

@@ -93,16 +93,18 @@ pub enum SymbolsError {
     },
     /// `_Py_DebugOffsets` (3.13+) disagrees with the DWARF.
     #[error(
-        "_Py_DebugOffsets disagrees with DWARF for {field}: {debug_offsets} vs {dwarf}; \
-         the debug file probably belongs to another build"
+        "_Py_DebugOffsets disagrees with DWARF for {field}: {debug_offsets} vs {}; \
+         the debug file probably belongs to another build",
+        .dwarf.map_or_else(|| "none".to_string(), |v| v.to_string())
     )]
     DebugOffsetsMismatch {
         /// The field, as `struct.member`.
         field: String,
         /// The value in `_Py_DebugOffsets`.
         debug_offsets: u64,
-        /// The value resolved from DWARF.
-        dwarf: u64,
+        /// The value resolved from DWARF (`None`: the layout has no such
+        /// field for this version).
+        dwarf: Option<u64>,
     },
     /// A symbol the caller needs is absent.
     #[error("symbol `{name}` not found in {path}; is this a CPython interpreter built normally?")]

@@ -1,15 +1,13 @@
 //! The typed table of CPython struct field offsets, resolved once from DWARF.
 //!
 //! Field names are CPython's own. Every field is a byte offset from the start of
-//! its struct. A field that does not exist in the running interpreter's version
-//! holds [`NA`]; the resolver (`resolve`) fills every field that applies to the
-//! version and reports every applicable field it could not find in one error.
-//! Nothing here is looked up by string after resolution.
+//! its struct. A field that exists in every supported version is a `u32`; one
+//! that some versions lack is an `Option<u32>`, `None` in those versions. The
+//! resolver (`resolve`) fills every field that applies to the version and
+//! reports every applicable field it could not find in one error. Nothing
+//! here is looked up by string after resolution.
 
 use crate::version::PythonVersion;
-
-/// Offset value of a field that does not exist in this interpreter version.
-pub const NA: u32 = u32::MAX;
 
 /// `PyObject` / `PyVarObject`.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +35,7 @@ pub struct PyTypeLayout {
     /// `PyHeapTypeObject.ht_qualname`.
     pub ht_qualname: u32,
     /// `PyHeapTypeObject.ht_cached_keys` (3.11+).
-    pub ht_cached_keys: u32,
+    pub ht_cached_keys: Option<u32>,
     /// `sizeof(PyHeapTypeObject)`: a heap type's `PyMemberDef`s follow it.
     pub heap_type_size: u32,
 }
@@ -59,7 +57,7 @@ pub struct RuntimeLayout {
     /// `_PyRuntimeState.interpreters.head`.
     pub interpreters_head: u32,
     /// `_PyRuntimeState.gilstate.tstate_current` (3.8-3.11).
-    pub gilstate_tstate_current: u32,
+    pub gilstate_tstate_current: Option<u32>,
     /// `PyInterpreterState.tstate_head` (3.8-3.10) or `.threads.head` (3.11+).
     pub interp_tstate_head: u32,
     /// `PyInterpreterState.next`.
@@ -68,37 +66,37 @@ pub struct RuntimeLayout {
     pub ts_next: u32,
     pub ts_interp: u32,
     /// `PyThreadState.frame` (3.8-3.10).
-    pub ts_frame: u32,
+    pub ts_frame: Option<u32>,
     /// `PyThreadState.cframe` (3.10-3.12).
-    pub ts_cframe: u32,
+    pub ts_cframe: Option<u32>,
     /// `PyThreadState.root_cframe` (3.11-3.12).
-    pub ts_root_cframe: u32,
+    pub ts_root_cframe: Option<u32>,
     /// `PyThreadState.current_frame` (3.13).
-    pub ts_current_frame: u32,
+    pub ts_current_frame: Option<u32>,
     /// `PyThreadState.use_tracing` (3.8-3.9).
-    pub ts_use_tracing: u32,
+    pub ts_use_tracing: Option<u32>,
     /// `_PyRuntimeState.ceval.tracing_possible` (3.8): the eval loop checks
     /// for line events only while it is non-zero.
-    pub runtime_tracing_possible: u32,
+    pub runtime_tracing_possible: Option<u32>,
     /// `PyInterpreterState.ceval.tracing_possible` (3.9).
-    pub interp_tracing_possible: u32,
+    pub interp_tracing_possible: Option<u32>,
     /// `PyInterpreterState.sys_tracing_threads` (3.12+, a `Py_ssize_t`):
     /// threads with a C trace function; the legacy-tracing events stay on
     /// while it is non-zero.
-    pub interp_sys_tracing_threads: u32,
+    pub interp_sys_tracing_threads: Option<u32>,
     pub ts_tracing: u32,
     pub ts_c_tracefunc: u32,
     pub ts_c_traceobj: u32,
     pub ts_c_profilefunc: u32,
     pub ts_thread_id: u32,
     /// `PyThreadState.native_thread_id` (3.11+).
-    pub ts_native_thread_id: u32,
+    pub ts_native_thread_id: Option<u32>,
     /// `_PyCFrame.use_tracing` (3.10-3.11).
-    pub cframe_use_tracing: u32,
+    pub cframe_use_tracing: Option<u32>,
     /// `_PyCFrame.current_frame` (3.11-3.12).
-    pub cframe_current_frame: u32,
+    pub cframe_current_frame: Option<u32>,
     /// `_PyCFrame.previous` (3.10-3.12).
-    pub cframe_previous: u32,
+    pub cframe_previous: Option<u32>,
 }
 
 /// `PyFrameObject` (`struct _frame`).
@@ -106,41 +104,41 @@ pub struct RuntimeLayout {
 pub struct PyFrameLayout {
     pub f_back: u32,
     /// `f_frame`: the `_PyInterpreterFrame` (3.11+).
-    pub f_frame: u32,
+    pub f_frame: Option<u32>,
     pub f_lineno: u32,
     pub f_trace: u32,
     pub f_trace_lines: u32,
     /// 3.8-3.10 only: the frame object is the frame.
-    pub f_code: u32,
-    pub f_globals: u32,
-    pub f_locals: u32,
-    pub f_lasti: u32,
-    pub f_localsplus: u32,
-    pub f_valuestack: u32,
+    pub f_code: Option<u32>,
+    pub f_globals: Option<u32>,
+    pub f_locals: Option<u32>,
+    pub f_lasti: Option<u32>,
+    pub f_localsplus: Option<u32>,
+    pub f_valuestack: Option<u32>,
     /// `f_stacktop` (3.8-3.9) .
-    pub f_stacktop: u32,
+    pub f_stacktop: Option<u32>,
     /// `f_stackdepth` (3.10).
-    pub f_stackdepth: u32,
-    pub f_gen: u32,
+    pub f_stackdepth: Option<u32>,
+    pub f_gen: Option<u32>,
 }
 
 /// `_PyInterpreterFrame` (3.11+).
 #[derive(Debug, Clone, Default)]
 pub struct InterpFrameLayout {
     /// `f_func` (3.11) or `f_funcobj` (3.12+).
-    pub f_func: u32,
-    pub f_globals: u32,
-    pub f_builtins: u32,
-    pub f_locals: u32,
+    pub f_func: Option<u32>,
+    pub f_globals: Option<u32>,
+    pub f_builtins: Option<u32>,
+    pub f_locals: Option<u32>,
     /// `f_code` (3.11-3.12) or `f_executable` (3.13).
-    pub f_code: u32,
-    pub frame_obj: u32,
-    pub previous: u32,
+    pub f_code: Option<u32>,
+    pub frame_obj: Option<u32>,
+    pub previous: Option<u32>,
     /// `prev_instr` (3.11-3.12) or `instr_ptr` (3.13).
-    pub prev_instr: u32,
-    pub stacktop: u32,
-    pub owner: u32,
-    pub localsplus: u32,
+    pub prev_instr: Option<u32>,
+    pub stacktop: Option<u32>,
+    pub owner: Option<u32>,
+    pub localsplus: Option<u32>,
 }
 
 /// `PyCodeObject`.
@@ -149,33 +147,33 @@ pub struct PyCodeLayout {
     pub co_filename: u32,
     pub co_name: u32,
     /// 3.11+.
-    pub co_qualname: u32,
+    pub co_qualname: Option<u32>,
     pub co_flags: u32,
     pub co_firstlineno: u32,
     pub co_argcount: u32,
     pub co_nlocals: u32,
     /// 3.11+.
-    pub co_nlocalsplus: u32,
+    pub co_nlocalsplus: Option<u32>,
     /// 3.11+.
-    pub co_localsplusnames: u32,
+    pub co_localsplusnames: Option<u32>,
     /// 3.11+.
-    pub co_localspluskinds: u32,
+    pub co_localspluskinds: Option<u32>,
     /// 3.8-3.10.
-    pub co_varnames: u32,
-    pub co_cellvars: u32,
-    pub co_freevars: u32,
+    pub co_varnames: Option<u32>,
+    pub co_cellvars: Option<u32>,
+    pub co_freevars: Option<u32>,
     /// 3.8-3.10.
-    pub co_cell2arg: u32,
+    pub co_cell2arg: Option<u32>,
     /// `co_linetable` (3.10+).
-    pub co_linetable: u32,
+    pub co_linetable: Option<u32>,
     /// `co_lnotab` (3.8-3.9).
-    pub co_lnotab: u32,
+    pub co_lnotab: Option<u32>,
     /// `co_code` (3.8-3.10): a bytes object.
-    pub co_code: u32,
+    pub co_code: Option<u32>,
     /// `co_code_adaptive` (3.11+): the instructions themselves, inline.
-    pub co_code_adaptive: u32,
+    pub co_code_adaptive: Option<u32>,
     /// `_co_firsttraceable` (3.11+).
-    pub co_firsttraceable: u32,
+    pub co_firsttraceable: Option<u32>,
 }
 
 /// The objects whose contents are decoded.
@@ -184,7 +182,7 @@ pub struct ObjectsLayout {
     /// `PyLongObject.ob_digit` (3.8-3.11) or `.long_value.ob_digit` (3.12+).
     pub long_digit: u32,
     /// `PyLongObject.long_value.lv_tag` (3.12+).
-    pub long_lv_tag: u32,
+    pub long_lv_tag: Option<u32>,
     pub float_ob_fval: u32,
     /// `PyComplexObject.cval` (two doubles, real then imag).
     pub complex_cval: u32,
@@ -214,19 +212,27 @@ pub struct ObjectsLayout {
     pub dict_ma_values: u32,
     pub dictkeys_dk_refcnt: u32,
     /// `dk_size` (3.8-3.10).
-    pub dictkeys_dk_size: u32,
+    pub dictkeys_dk_size: Option<u32>,
     /// `dk_log2_size` (3.11+).
-    pub dictkeys_dk_log2_size: u32,
+    pub dictkeys_dk_log2_size: Option<u32>,
     /// `dk_log2_index_bytes` (3.11+).
-    pub dictkeys_dk_log2_index_bytes: u32,
+    pub dictkeys_dk_log2_index_bytes: Option<u32>,
     /// `dk_kind` (3.11+).
-    pub dictkeys_dk_kind: u32,
+    pub dictkeys_dk_kind: Option<u32>,
     pub dictkeys_dk_nentries: u32,
     pub dictkeys_dk_indices: u32,
     /// `sizeof(PyDictKeyEntry)`.
     pub dict_key_entry_size: u32,
     /// `sizeof(PyDictUnicodeEntry)` (3.11+).
-    pub dict_unicode_entry_size: u32,
+    pub dict_unicode_entry_size: Option<u32>,
+    /// `PyDictKeyEntry.me_key` (the entry is hash, key, value).
+    pub dict_entry_key: u32,
+    /// `PyDictKeyEntry.me_value`.
+    pub dict_entry_value: u32,
+    /// `PyDictUnicodeEntry.me_key` (3.11+: the entry is key, value).
+    pub dict_uentry_key: Option<u32>,
+    /// `PyDictUnicodeEntry.me_value` (3.11+).
+    pub dict_uentry_value: Option<u32>,
     pub set_fill: u32,
     pub set_used: u32,
     pub set_mask: u32,
@@ -237,19 +243,22 @@ pub struct ObjectsLayout {
     pub range_stop: u32,
     pub range_step: u32,
     pub cell_ob_ref: u32,
+    /// `PyFunctionObject.func_closure`: the cells of a closure's free
+    /// variables.
+    pub func_closure: u32,
     /// `PyBaseExceptionObject.args`.
     pub exception_args: u32,
     /// `PyBaseExceptionObject.dict`.
     pub exception_dict: u32,
     /// `PyDictValues.capacity` (3.13+): slots in `values`.
-    pub dictvalues_capacity: u32,
+    pub dictvalues_capacity: Option<u32>,
     /// `PyDictValues.size` (3.13+): entries of the insertion order, which
     /// follows `values[capacity]`.
-    pub dictvalues_size: u32,
+    pub dictvalues_size: Option<u32>,
     /// `PyDictValues.valid` (3.13+): inline values still hold the attributes.
-    pub dictvalues_valid: u32,
+    pub dictvalues_valid: Option<u32>,
     /// `PyDictValues.values` (3.13+).
-    pub dictvalues_values: u32,
+    pub dictvalues_values: Option<u32>,
 }
 
 /// Every field offset hindsight reads, for one interpreter.

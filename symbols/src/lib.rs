@@ -18,7 +18,7 @@ pub mod version;
 pub use addr::FileAddr;
 pub use elf::{ElfFile, Symbol};
 pub use error::SymbolsError;
-pub use layout::{Layout, NA};
+pub use layout::Layout;
 pub use maps::{parse_maps, read_maps, Mapping};
 pub use python::{DebugSource, PythonImage};
 pub use unicode::UnicodePrintable;

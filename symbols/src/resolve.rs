@@ -2,15 +2,16 @@
 //!
 //! Each row says: this Rust field <- this C struct (candidate typedef names or
 //! `struct` tags), this member path, for these minor versions. Supporting a
-//! new version is editing the rows. Rows that do not apply to a version leave
-//! their field at [`NA`]; every applicable row that cannot be resolved is
-//! collected and reported at once in [`SymbolsError::MissingFields`].
+//! new version is editing the rows. A field whose rows cover every supported
+//! version is a plain `u32`; any other is an `Option<u32>`, left `None` in the
+//! versions no row applies to. Every applicable row that cannot be resolved
+//! is collected and reported at once in [`SymbolsError::MissingFields`].
 
 use std::ops::RangeInclusive;
 
 use crate::dwarf::TypeIndex;
 use crate::error::SymbolsError;
-use crate::layout::{Layout, NA};
+use crate::layout::Layout;
 use crate::version::PythonVersion;
 
 /// What a row reads from DWARF.
@@ -37,7 +38,8 @@ struct Row {
     /// Minor versions of 3.x this row applies to.
     minors: RangeInclusive<u8>,
     set: fn(&mut Layout, u32),
-    get: fn(&Layout) -> u32,
+    /// The field's value; `None` while it is unset (an optional field).
+    get: fn(&Layout) -> Option<u32>,
 }
 
 macro_rules! rows {
@@ -48,8 +50,9 @@ macro_rules! rows {
             path: $path,
             what: rows!(@what $kind $( $parent )?),
             minors: $lo..=$hi,
-            set: |l: &mut Layout, v: u32| l.$g.$f = v,
-            get: |l: &Layout| l.$g.$f,
+            // `into()`: the field is a `u32` or an `Option<u32>`.
+            set: |l: &mut Layout, v: u32| l.$g.$f = v.into(),
+            get: |l: &Layout| l.$g.$f.into(),
         }, )* ]
     };
     (@what off) => { What::Offset };
@@ -88,6 +91,7 @@ const RANGE: &[&str] = &["rangeobject"];
 const CELL: &[&str] = &["PyCellObject"];
 const EXC: &[&str] = &["PyBaseExceptionObject"];
 const DICTVALUES: &[&str] = &["PyDictValues", "_dictvalues"];
+const FUNCTION: &[&str] = &["PyFunctionObject"];
 
 /// The table. Version ranges follow the comments in `layout.rs` and CPython's headers.
 static ROWS: &[Row] = rows! {
@@ -225,6 +229,10 @@ static ROWS: &[Row] = rows! {
     objects.dictkeys_dk_indices <- DICTKEYS, off "dk_indices", 8..=13;
     objects.dict_key_entry_size <- DICTENTRY, size "", 8..=13;
     objects.dict_unicode_entry_size <- DICTUENTRY, size "", 11..=13;
+    objects.dict_entry_key <- DICTENTRY, off "me_key", 8..=13;
+    objects.dict_entry_value <- DICTENTRY, off "me_value", 8..=13;
+    objects.dict_uentry_key <- DICTUENTRY, off "me_key", 11..=13;
+    objects.dict_uentry_value <- DICTUENTRY, off "me_value", 11..=13;
     objects.set_fill <- SET, off "fill", 8..=13;
     objects.set_used <- SET, off "used", 8..=13;
     objects.set_mask <- SET, off "mask", 8..=13;
@@ -234,6 +242,7 @@ static ROWS: &[Row] = rows! {
     objects.range_stop <- RANGE, off "stop", 8..=13;
     objects.range_step <- RANGE, off "step", 8..=13;
     objects.cell_ob_ref <- CELL, off "ob_ref", 8..=13;
+    objects.func_closure <- FUNCTION, off "func_closure", 8..=13;
     objects.exception_args <- EXC, off "args", 8..=13;
     objects.exception_dict <- EXC, off "dict", 8..=13;
     objects.dictvalues_capacity <- DICTVALUES, off "capacity", 13..=13;
@@ -242,17 +251,16 @@ static ROWS: &[Row] = rows! {
     objects.dictvalues_values <- DICTVALUES, off "values", 13..=13;
 };
 
-/// Resolves every row that applies to `version` from `types`. Fields that do
-/// not apply hold [`NA`]; all applicable fields that could not be found are
-/// returned together in [`SymbolsError::MissingFields`].
+/// Resolves every row that applies to `version` from `types`. Optional fields
+/// no row applies to stay `None`; all applicable fields that could not be
+/// found are returned together in [`SymbolsError::MissingFields`].
 pub fn resolve(types: &TypeIndex<'_>, version: PythonVersion) -> Result<Layout, SymbolsError> {
+    // Plain fields start at 0 and optional ones at `None`: every plain
+    // field has a row for every version (`every_layout_field_has_a_row`).
     let mut layout = Layout {
         version,
         ..Layout::default()
     };
-    for row in ROWS {
-        (row.set)(&mut layout, NA);
-    }
     let mut missing = Vec::new();
     for row in ROWS
         .iter()
@@ -298,8 +306,7 @@ fn value(types: &TypeIndex<'_>, row: &Row) -> Option<u32> {
             p.bit_offset.checked_sub(base.bit_offset)?
         }
     };
-    // NA is reserved; real offsets are far below it.
-    u32::try_from(v).ok().filter(|&v| v != NA)
+    u32::try_from(v).ok()
 }
 
 /// One applicable table row, for diagnostics and cross-checks (e.g. against gdb).
@@ -313,8 +320,9 @@ pub struct RowInfo {
     pub path: &'static str,
     /// `Some(parent)` for a bitfield row: the value is bits from `parent`'s start.
     pub bit_from: Option<&'static str>,
-    /// The value resolved in `layout`.
-    pub value: u32,
+    /// The value resolved in `layout` (`None` only for a layout that was
+    /// not resolved for its version).
+    pub value: Option<u32>,
 }
 
 /// Every row that applies to `layout.version`, with its resolved value.
@@ -338,6 +346,19 @@ pub fn rows_for(layout: &Layout) -> Vec<RowInfo> {
 /// The Rust field names of every row (for tests and diagnostics).
 pub fn table_fields() -> impl Iterator<Item = &'static str> {
     ROWS.iter().map(|r| r.field)
+}
+
+/// Every field of `layout` once, as (`group.field`, value), in the order of
+/// the table (that of layout.rs): `None` for an optional field the version
+/// does not have.
+pub fn layout_fields(layout: &Layout) -> Vec<(&'static str, Option<u32>)> {
+    let mut out: Vec<(&'static str, Option<u32>)> = Vec::new();
+    for r in ROWS {
+        if !out.iter().any(|(f, _)| *f == r.field) {
+            out.push((r.field, (r.get)(layout)));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -392,12 +413,14 @@ mod tests {
         assert_eq!(groups.into_iter().collect::<Vec<_>>(), expect);
     }
 
-    /// Every `u32` field of every group in layout.rs has a row (a field with
-    /// no row would silently stay 0).
+    /// Every field of every group in layout.rs has a row (a field with no
+    /// row would silently stay 0 or `None`); a plain `u32` field has rows
+    /// for every version, an `Option<u32>` one does not (it would be plain);
+    /// and the table lists the fields in the order they are declared.
     #[test]
     fn every_layout_field_has_a_row() {
         let src = include_str!("layout.rs");
-        let mut fields_of: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+        let mut fields_of: std::collections::HashMap<&str, Vec<(&str, bool)>> = Default::default();
         let mut group_type = Vec::new();
         let mut current: Option<&str> = None;
         for line in src.lines().map(str::trim) {
@@ -409,27 +432,53 @@ mod tests {
                 };
                 if cur == "Layout" {
                     group_type.push((name, ty));
-                } else if ty == "u32" {
-                    fields_of.entry(cur).or_default().push(name);
+                } else if ty == "u32" || ty == "Option<u32>" {
+                    fields_of.entry(cur).or_default().push((name, ty == "u32"));
                 }
             }
         }
         let rows: Vec<&str> = table_fields().collect();
+        let every: Vec<u8> = (8..=13).collect();
+        let minors_of = |field: &str| -> Vec<u8> {
+            let mut m: Vec<u8> = ROWS
+                .iter()
+                .filter(|r| r.field == field)
+                .flat_map(|r| r.minors.clone())
+                .collect();
+            m.sort_unstable();
+            m.dedup();
+            m
+        };
         let mut missing = Vec::new();
+        let mut wrong_type = Vec::new();
+        let mut declared = Vec::new();
         let parsed: usize = group_type
             .iter()
             .map(|(_, ty)| fields_of.get(ty).map_or(0, Vec::len))
             .sum();
         assert!(parsed > 100, "parsed only {parsed} fields of layout.rs");
         for (group, ty) in group_type {
-            for f in fields_of.get(ty).into_iter().flatten() {
+            for (f, plain) in fields_of.get(ty).into_iter().flatten() {
                 let full = format!("{group}.{f}");
+                declared.push(full.clone());
                 if !rows.contains(&full.as_str()) {
                     missing.push(full);
+                } else if *plain != (minors_of(&full) == every) {
+                    wrong_type.push(full);
                 }
             }
         }
         assert!(rows.len() > 100);
         assert!(missing.is_empty(), "no table row for {missing:?}");
+        assert!(
+            wrong_type.is_empty(),
+            "u32 for a field of some versions, or Option<u32> for one of all: {wrong_type:?}"
+        );
+        // `layout_fields` (doctor's listing) follows the declarations.
+        let listed: Vec<&str> = layout_fields(&Layout::default())
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(listed, declared);
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use symbols::python::{DebugSource, PythonImage};
-use symbols::{Layout, NA};
+use symbols::Layout;
 
 use crate::args::DoctorArgs;
 use crate::out;
@@ -102,40 +102,13 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Every offset field of the layout as (`group.field`, offset or `None` for
-/// NA), in declaration order. Read from the derived `Debug` form so that a
-/// field added to layout.rs shows here without a change.
+/// a field this version does not have), in declaration order.
 fn layout_fields(layout: &Layout) -> Vec<(String, Option<u32>)> {
-    let text = format!("{layout:#?}");
-    let mut path: Vec<String> = Vec::new();
-    let mut fields = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if line.starts_with('}') {
-            path.pop();
-            continue;
-        }
-        let Some((name, value)) = line.split_once(": ") else {
-            continue;
-        };
-        if value.ends_with('{') {
-            path.push(name.to_string());
-            continue;
-        }
-        // The interpreter version is shown above; only offsets here.
-        if path.first().is_some_and(|p| p == "version") {
-            continue;
-        }
-        if let Ok(v) = value.trim_end_matches(',').parse::<u32>() {
-            let mut full = path.join(".");
-            if !full.is_empty() {
-                full.push('.');
-            }
-            full.push_str(name);
-            // `type_` is only named so to avoid the keyword.
-            let full = full.replace("_.", ".");
-            fields.push((full, (v != NA).then_some(v)));
-        }
-    }
-    fields
+    symbols::resolve::layout_fields(layout)
+        .into_iter()
+        // `type_` is only named so to avoid the keyword.
+        .map(|(f, v)| (f.replace("type_.", "type."), v))
+        .collect()
 }
 
 #[cfg(test)]
@@ -146,8 +119,10 @@ mod tests {
     fn layout_fields_are_listed_with_na() {
         let mut layout = Layout::default();
         layout.object.ob_type = 8;
-        layout.frame.f_code = NA;
+        layout.frame.f_frame = Some(24);
         let fields = layout_fields(&layout);
+        assert!(fields.contains(&("frame.f_frame".to_string(), Some(24))));
+        assert!(fields.contains(&("type.tp_name".to_string(), Some(0))));
         assert!(
             fields.contains(&("object.ob_type".to_string(), Some(8))),
             "{fields:?}"

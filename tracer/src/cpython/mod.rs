@@ -1,41 +1,28 @@
 //! CPython decoding: from a frame pointer passed to the trace function to the
 //! state at that step (stack, locals, globals and every object reachable from
-//! them), per spec/values.md. Version facts live in per-minor modules
-//! (`v311`); struct offsets come from the DWARF layout table.
+//! them), per spec/values.md. Struct offsets come from the DWARF layout table
+//! (`symbols::Layout`), everything else a version differs in from the
+//! version model (`version`); both are resolved once in [`Python`].
+//!
+//! By concept: `objects` (reading objects, the walk), `dicts`, `code` (code
+//! objects and line tables), `frames` (the snapshot of a trace call), and
+//! `mirror` (the incremental walk that emits heap ops).
 
-mod atoms;
 mod code;
-mod code_legacy;
 mod dicts;
-mod dicts_legacy;
 mod frames;
-mod frames_legacy;
-mod keys;
-pub mod linetable;
-mod linewatch;
-mod lnotab;
-mod managed;
 mod mirror;
 mod objects;
 mod python;
-mod read;
-pub(crate) mod splice;
-pub mod text;
-mod types;
-pub mod v311;
-pub mod v312;
-pub mod v313;
-mod window;
+pub mod version;
 
-/// Minor versions of CPython 3 this build decodes and records.
-pub const SUPPORTED_MINORS: &[u8] = &[8, 9, 10, 11, 12, 13];
+pub use version::SUPPORTED_MINORS;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use code::CodeInfo;
-pub use linewatch::LineWatch;
+pub use code::{CodeInfo, LineWatch};
 pub use objects::Limits;
 pub use python::{Python, TypeAddrs};
 
@@ -148,25 +135,26 @@ pub(crate) struct StopCodes {
     /// return.
     call: bool,
     after_return: bool,
-    last_what: i32,
+    last_return: bool,
     prev: AddrSet,
     now: AddrSet,
 }
 
 impl StopCodes {
-    /// A new stop of `thread` for a trace event `what`.
-    pub fn begin(&mut self, thread: u32, what: i32) {
+    /// A new stop of `thread` for a trace event, a call event or a return
+    /// event or neither.
+    pub fn begin(&mut self, thread: u32, call: bool, ret: bool) {
         if self.thread == Some(thread) {
             std::mem::swap(&mut self.prev, &mut self.now);
-            self.after_return = self.last_what == v311::PY_TRACE_RETURN;
+            self.after_return = self.last_return;
         } else {
             self.prev.clear();
             self.after_return = true;
         }
         self.now.clear();
         self.thread = Some(thread);
-        self.call = what == v311::PY_TRACE_CALL;
-        self.last_what = what;
+        self.call = call;
+        self.last_return = ret;
     }
 
     /// The thread of this stop, once [`StopCodes::begin`] was called.
@@ -223,7 +211,10 @@ impl Decoder {
     /// its previous stop need no check (see `StopCodes`). Without this
     /// call every code object is checked against the target.
     pub fn begin_stop(&mut self, thread: u32, what: i32) {
-        self.caches.stops.begin(thread, what);
+        let t = &self.python.facts.tracing;
+        self.caches
+            .stops
+            .begin(thread, what == t.call, what == t.return_);
     }
 
     /// The code object of the frame passed to the trace function (a
@@ -233,12 +224,7 @@ impl Decoder {
         mem: &dyn Memory,
         frame: RemoteAddr,
     ) -> Result<Arc<CodeInfo>, DecodeError> {
-        if frames_legacy::applies(&self.python) {
-            return frames_legacy::frame_code(mem, &self.python, &mut self.caches, frame);
-        }
-        let f = frames::FrameObj::read(mem, &self.python, frame)?;
-        let iframe = frames::IFrame::read(mem, &self.python, f.iframe)?;
-        code::code_info(mem, &self.python, &mut self.caches, iframe.code, true)
+        frames::frame_code(mem, &self.python, &mut self.caches, frame)
     }
 
     /// Where the top frame of the last snapshot keeps its position, when
@@ -259,17 +245,6 @@ impl Decoder {
     ) -> Result<Snapshot, DecodeError> {
         self.caches.types_checked.clear();
         self.caches.line_watch = None;
-        if frames_legacy::applies(&self.python) {
-            return frames_legacy::snapshot(
-                mem,
-                &self.python,
-                &mut self.caches,
-                &self.limits,
-                frame,
-                what,
-                arg,
-            );
-        }
         frames::snapshot(
             mem,
             &self.python,

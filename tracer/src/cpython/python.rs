@@ -1,12 +1,13 @@
 //! [`Python`]: everything resolved once about one interpreter process (its
-//! image, layout, load bias, and the runtime addresses of the type objects
-//! and singletons the decoder compares against).
+//! image, layout, version facts, load bias, and the runtime addresses of the
+//! type objects and singletons the decoder compares against).
 
 use std::path::{Path, PathBuf};
 
 use symbols::python::PythonImage;
 use symbols::unicode::UnicodePrintable;
 
+use super::version::Facts;
 use super::DecodeError;
 use crate::addr::RemoteAddr;
 
@@ -37,7 +38,10 @@ pub struct TypeAddrs {
 /// One interpreter process, resolved.
 pub struct Python {
     pub version: symbols::PythonVersion,
+    /// Struct field offsets, from DWARF.
     pub layout: symbols::Layout,
+    /// What this version differs in that DWARF does not say.
+    pub facts: Facts,
     /// The file holding the interpreter (libpython or the executable).
     pub image_path: PathBuf,
     /// Where the debug info came from, for messages and `doctor`.
@@ -102,11 +106,9 @@ impl Python {
     /// Resolve an opened interpreter image loaded at `load_bias`.
     pub fn from_image(image: PythonImage, load_bias: u64) -> Result<Python, DecodeError> {
         let version = image.version;
-        if version.major != 3 || !super::SUPPORTED_MINORS.contains(&version.minor) {
-            return Err(DecodeError::Unsupported {
-                version: version.to_string(),
-            });
-        }
+        let facts = Facts::for_version(version).ok_or_else(|| DecodeError::Unsupported {
+            version: version.to_string(),
+        })?;
         let layout = image.layout()?;
         let sym = |name: &str| -> Result<RemoteAddr, DecodeError> {
             image
@@ -161,6 +163,7 @@ impl Python {
             runtime_size: image.symbol("_PyRuntime").map_or(0, |s| s.size),
             set_dummy_var: sym("_PySet_Dummy").ok(),
             layout,
+            facts,
             types,
             printable,
             image,

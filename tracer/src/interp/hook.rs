@@ -13,6 +13,7 @@
 use symbols::Layout;
 
 use crate::addr::RemoteAddr;
+use crate::cpython::version::Facts;
 use crate::memory::procmem::ProcMem;
 use crate::memory::{MemError, Memory};
 use crate::probe::{Probe, ProbeMode};
@@ -91,13 +92,16 @@ pub fn choose_trap(
 const USE_TRACING_ON: u8 = 255;
 
 /// The thread state that currently holds the GIL (3.8-3.11:
-/// `_PyRuntime.gilstate.tstate_current`).
+/// `_PyRuntime.gilstate.tstate_current`; NULL in versions without it).
 pub fn current_tstate(
     mem: &ProcMem,
     layout: &Layout,
     runtime: RemoteAddr,
 ) -> Result<RemoteAddr, MemError> {
-    mem.read_ptr(runtime.at(layout.runtime.gilstate_tstate_current))
+    match layout.runtime.gilstate_tstate_current {
+        Some(off) => mem.read_ptr(runtime.at(off)),
+        None => Ok(RemoteAddr::NULL),
+    }
 }
 
 /// Install `trap` as the C trace function of `tstate` and switch tracing on
@@ -110,17 +114,17 @@ pub fn install(
     trap: RemoteAddr,
 ) -> Result<(), MemError> {
     let rt = &layout.runtime;
-    if rt.ts_use_tracing != symbols::NA {
-        return install_38_39(mem, layout, tstate, trap);
+    if let Some(use_tracing) = rt.ts_use_tracing {
+        return install_38_39(mem, layout, tstate, trap, use_tracing);
     }
     mem.write(tstate.at(rt.ts_c_tracefunc), &trap.0.to_ne_bytes())?;
     // 3.12+ has C frames but no `use_tracing` in them.
-    if rt.ts_cframe == symbols::NA || rt.cframe_use_tracing == symbols::NA {
+    let (Some(ts_cframe), Some(use_tracing)) = (rt.ts_cframe, rt.cframe_use_tracing) else {
         return Ok(());
-    }
-    let cframe = mem.read_ptr(tstate.at(rt.ts_cframe))?;
+    };
+    let cframe = mem.read_ptr(tstate.at(ts_cframe))?;
     if !cframe.is_null() {
-        mem.write(cframe.at(rt.cframe_use_tracing), &[USE_TRACING_ON])?;
+        mem.write(cframe.at(use_tracing), &[USE_TRACING_ON])?;
     }
     log::debug!(target: "tracer::hook", "trace hook at {trap} installed in thread state {tstate}");
     Ok(())
@@ -130,24 +134,29 @@ pub fn install(
 /// every C frame of its chain, leaving the thread as if never traced.
 pub fn uninstall(mem: &ProcMem, layout: &Layout, tstate: RemoteAddr) -> Result<(), MemError> {
     let rt = &layout.runtime;
-    if rt.ts_use_tracing != symbols::NA {
-        return uninstall_38_39(mem, layout, tstate);
+    if let Some(use_tracing) = rt.ts_use_tracing {
+        return uninstall_38_39(mem, layout, tstate, use_tracing);
     }
     mem.write(tstate.at(rt.ts_c_tracefunc), &0u64.to_ne_bytes())?;
     let profiling = mem.read_u64(tstate.at(rt.ts_c_profilefunc))? != 0;
-    if profiling || rt.ts_cframe == symbols::NA || rt.cframe_use_tracing == symbols::NA {
-        // Another profiler still needs use_tracing (leave the flags to it),
-        // or the C frames have none (3.12+).
+    let (Some(ts_cframe), Some(use_tracing), Some(previous)) =
+        (rt.ts_cframe, rt.cframe_use_tracing, rt.cframe_previous)
+    else {
+        // The C frames have no use_tracing (3.12+).
+        return Ok(());
+    };
+    if profiling {
+        // Another profiler still needs use_tracing: leave the flags to it.
         return Ok(());
     }
-    let mut cframe = mem.read_ptr(tstate.at(rt.ts_cframe))?;
+    let mut cframe = mem.read_ptr(tstate.at(ts_cframe))?;
     // C frames chain through `previous`; bound the walk against corrupt memory.
     for _ in 0..100_000 {
         if cframe.is_null() {
             break;
         }
-        mem.write(cframe.at(rt.cframe_use_tracing), &[0])?;
-        cframe = mem.read_ptr(cframe.at(rt.cframe_previous))?;
+        mem.write(cframe.at(use_tracing), &[0])?;
+        cframe = mem.read_ptr(cframe.at(previous))?;
     }
     Ok(())
 }
@@ -155,29 +164,33 @@ pub fn uninstall(mem: &ProcMem, layout: &Layout, tstate: RemoteAddr) -> Result<(
 /// 3.8/3.9: install `trap` as the C trace function of `tstate` and set
 /// `tstate->use_tracing`, as `_PyEval_SetTrace` does. The eval loop also
 /// needs `tracing_possible`: see [`count_trace_function`].
+/// `use_tracing` is `tstate->use_tracing`'s offset.
 fn install_38_39(
     mem: &ProcMem,
     layout: &Layout,
     tstate: RemoteAddr,
     trap: RemoteAddr,
+    use_tracing: u32,
 ) -> Result<(), MemError> {
     let rt = &layout.runtime;
     mem.write(tstate.at(rt.ts_c_tracefunc), &trap.0.to_ne_bytes())?;
-    mem.write(tstate.at(rt.ts_use_tracing), &1i32.to_ne_bytes())?;
+    mem.write(tstate.at(use_tracing), &1i32.to_ne_bytes())?;
     log::debug!(target: "tracer::hook", "trace hook at {trap} installed in thread state {tstate} (3.8/3.9)");
     Ok(())
 }
 
-/// 3.8/3.9: remove the trace function and clear `use_tracing` unless a
-/// profiler still needs it.
-fn uninstall_38_39(mem: &ProcMem, layout: &Layout, tstate: RemoteAddr) -> Result<(), MemError> {
+/// 3.8/3.9: remove the trace function and clear `use_tracing` (at that
+/// offset of the thread state) unless a profiler still needs it.
+fn uninstall_38_39(
+    mem: &ProcMem,
+    layout: &Layout,
+    tstate: RemoteAddr,
+    use_tracing: u32,
+) -> Result<(), MemError> {
     let rt = &layout.runtime;
     mem.write(tstate.at(rt.ts_c_tracefunc), &0u64.to_ne_bytes())?;
     let profiling = mem.read_u64(tstate.at(rt.ts_c_profilefunc))? != 0;
-    mem.write(
-        tstate.at(rt.ts_use_tracing),
-        &i32::from(profiling).to_ne_bytes(),
-    )
+    mem.write(tstate.at(use_tracing), &i32::from(profiling).to_ne_bytes())
 }
 
 /// 3.8/3.9: add `delta` (+1 after [`install`], -1 after [`uninstall`]) to
@@ -194,7 +207,7 @@ pub fn count_trace_function(
     delta: i32,
 ) -> Result<(), MemError> {
     let rt = &layout.runtime;
-    if rt.interp_sys_tracing_threads != symbols::NA {
+    if let Some(sys_tracing_threads) = rt.interp_sys_tracing_threads {
         // 3.12+: `_PyEval_SetTrace` counts traced threads in a Py_ssize_t,
         // and `PyThreadState_Clear` takes one off for a thread that ends
         // with a trace function: keep the count matching.
@@ -202,19 +215,19 @@ pub fn count_trace_function(
         if interp.is_null() {
             return Ok(());
         }
-        let at = interp.at(rt.interp_sys_tracing_threads);
+        let at = interp.at(sys_tracing_threads);
         let now = mem.read_u64(at)? as i64;
         let new = now.saturating_add(i64::from(delta)).max(0);
         return mem.write(at, &new.to_ne_bytes());
     }
-    let at = if rt.runtime_tracing_possible != symbols::NA {
-        runtime.at(rt.runtime_tracing_possible)
-    } else if rt.interp_tracing_possible != symbols::NA {
+    let at = if let Some(off) = rt.runtime_tracing_possible {
+        runtime.at(off)
+    } else if let Some(off) = rt.interp_tracing_possible {
         let interp = mem.read_ptr(tstate.at(rt.ts_interp))?;
         if interp.is_null() {
             return Ok(());
         }
-        interp.at(rt.interp_tracing_possible)
+        interp.at(off)
     } else {
         return Ok(());
     };
@@ -241,24 +254,26 @@ pub fn install_running(
     install(mem, layout, tstate, trap)?;
     count_trace_function(mem, layout, runtime, tstate, 1)?;
     let rt = &layout.runtime;
-    if rt.ts_cframe == symbols::NA || rt.cframe_use_tracing == symbols::NA {
+    let (Some(ts_cframe), Some(use_tracing), Some(previous)) =
+        (rt.ts_cframe, rt.cframe_use_tracing, rt.cframe_previous)
+    else {
         return Ok(());
-    }
-    let mut cframe = mem.read_ptr(tstate.at(rt.ts_cframe))?;
+    };
+    let mut cframe = mem.read_ptr(tstate.at(ts_cframe))?;
     if cframe.is_null() {
         return Ok(());
     }
     // Copy what `install` wrote on the current C frame (its width and
     // value are the version's) to every older one.
     let mut on = [0u8; 1];
-    mem.read(cframe.at(rt.cframe_use_tracing), &mut on)?;
+    mem.read(cframe.at(use_tracing), &mut on)?;
     // Bounded walk: the chain is in untrusted memory.
     for _ in 0..100_000 {
-        cframe = mem.read_ptr(cframe.at(rt.cframe_previous))?;
+        cframe = mem.read_ptr(cframe.at(previous))?;
         if cframe.is_null() {
             break;
         }
-        mem.write(cframe.at(rt.cframe_use_tracing), &on)?;
+        mem.write(cframe.at(use_tracing), &on)?;
     }
     Ok(())
 }
@@ -289,7 +304,7 @@ pub fn disable_line_events(
 /// nothing there, the code objects must be instrumented, which only
 /// `_PyEval_SetTrace` itself does ([`install_by_call`]).
 pub fn uses_monitoring(version: symbols::PythonVersion) -> bool {
-    version.major == 3 && version.minor >= 12
+    Facts::for_version(version).is_some_and(|f| f.tracing.on_monitoring)
 }
 
 /// The functions [`install_by_call`] and [`uninstall_by_call`] call in the

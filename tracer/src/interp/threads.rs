@@ -127,33 +127,38 @@ pub fn restore_line_events(
     runtime: RemoteAddr,
 ) -> Result<usize, MemError> {
     let rt = &layout.runtime;
-    let na = symbols::NA;
+    let ifr = &layout.iframe;
     let mut n = 0;
     for ts in thread_states(mem, layout, runtime)? {
         // The frame objects of this thread, innermost first.
         let mut objs = Vec::new();
-        if rt.ts_frame != na {
+        if let Some(ts_frame) = rt.ts_frame {
             // 3.8-3.10: the frame object is the frame.
-            let mut f = mem.read_ptr(ts.at(rt.ts_frame))?;
+            let mut f = mem.read_ptr(ts.at(ts_frame))?;
             while !f.is_null() && objs.len() < MAX_FRAMES {
                 objs.push(f);
                 f = mem.read_ptr(f.at(layout.frame.f_back))?;
             }
-        } else if rt.ts_cframe != na && rt.cframe_current_frame != na {
+        } else if let (Some(ts_cframe), Some(current_frame), Some(frame_obj), Some(previous)) = (
+            rt.ts_cframe,
+            rt.cframe_current_frame,
+            ifr.frame_obj,
+            ifr.previous,
+        ) {
             // 3.11-3.12: interpreter frames, each with its frame object if
             // one was ever made (the trace function's argument is one).
-            let cframe = mem.read_ptr(ts.at(rt.ts_cframe))?;
+            let cframe = mem.read_ptr(ts.at(ts_cframe))?;
             if cframe.is_null() {
                 continue;
             }
-            let mut f = mem.read_ptr(cframe.at(rt.cframe_current_frame))?;
+            let mut f = mem.read_ptr(cframe.at(current_frame))?;
             let mut walked = 0;
             while !f.is_null() && walked < MAX_FRAMES {
-                let obj = mem.read_ptr(f.at(layout.iframe.frame_obj))?;
+                let obj = mem.read_ptr(f.at(frame_obj))?;
                 if !obj.is_null() {
                     objs.push(obj);
                 }
-                f = mem.read_ptr(f.at(layout.iframe.previous))?;
+                f = mem.read_ptr(f.at(previous))?;
                 walked += 1;
             }
         }

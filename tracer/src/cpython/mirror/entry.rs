@@ -4,8 +4,8 @@
 use store::{Node, ObjAddr};
 
 use super::held;
+use super::keys::ListFp;
 use crate::addr::RemoteAddr;
-use crate::cpython::keys::ListFp;
 use values::kinds;
 
 /// What the mirror knows about one object of the last step.

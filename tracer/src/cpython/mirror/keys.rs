@@ -3,10 +3,10 @@
 
 use store::Node;
 
-use super::read::{i64_at, ptr_at, read_upto, u32_at, u64_at};
-use super::v311;
-use super::Python;
 use crate::addr::RemoteAddr;
+use crate::cpython::objects::atoms::int_sign;
+use crate::cpython::objects::read::{i64_at, ptr_at, read_upto, u32_at, u64_at};
+use crate::cpython::Python;
 use crate::memory::Memory;
 use values::kinds;
 
@@ -104,12 +104,7 @@ fn atom_end(py: &Python, data: &[u8]) -> Option<usize> {
     let end = if ty == t.none {
         ob.ob_type as usize + 8
     } else if ty == t.int || ty == t.bool_ {
-        let digits = if o.long_lv_tag != symbols::NA {
-            // 3.12+: the digit count is packed in lv_tag.
-            super::v312::long_tag(u64_at(data, o.long_lv_tag)?).1 as usize
-        } else {
-            size()?
-        };
+        let digits = int_sign(py, data).ok()?.1 as usize;
         o.long_digit as usize + 4 * digits.max(1)
     } else if ty == t.float {
         o.float_ob_fval as usize + 8
@@ -121,18 +116,16 @@ fn atom_end(py: &Python, data: &[u8]) -> Option<usize> {
         let len = usize::try_from(i64_at(data, o.unicode_length)?).ok()?;
         let state = u32_at(data, o.unicode_state)?;
         let bit = |b: u32, w: u32| (state >> b) & ((1 << w) - 1);
-        let kind = bit(o.unicode_state_kind_bit, v311::UNICODE_KIND_BITS) as usize;
+        let kind = bit(o.unicode_state_kind_bit, py.facts.strs.kind_bits);
         let compact = bit(o.unicode_state_compact_bit, 1) == 1;
         let ascii = bit(o.unicode_state_ascii_bit, 1) == 1;
-        if !compact || !matches!(kind, 1 | 2 | 4) {
-            return None;
-        }
+        let width = py.facts.strs.char_width(kind).filter(|_| compact)?;
         let head = if ascii {
             o.ascii_size
         } else {
             o.compact_unicode_size
         } as usize;
-        head.checked_add(len.checked_add(1)?.checked_mul(kind)?)?
+        head.checked_add(len.checked_add(1)?.checked_mul(width)?)?
     } else {
         return None;
     };

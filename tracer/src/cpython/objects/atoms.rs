@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use super::read::{chars_to_string, i64_at, ptr_at, read_upto, u32_at, u64_at};
 use super::text;
-use super::v311;
-use super::{Caches, Python};
 use crate::addr::RemoteAddr;
+use crate::cpython::version::IntSign;
+use crate::cpython::{Caches, Python};
 use crate::memory::Memory;
 
 /// A cached `str` read as a name (interned names live long).
@@ -40,17 +40,14 @@ pub(crate) fn str_chars(
     let hash = u64_at(&first, o.unicode_hash).unwrap_or(0);
     let state = u32_at(&first, o.unicode_state).ok_or("no state")?;
     let bit = |b: u32, w: u32| (state >> b) & ((1 << w) - 1);
-    let kind = bit(o.unicode_state_kind_bit, v311::UNICODE_KIND_BITS) as u8;
+    let kind = bit(o.unicode_state_kind_bit, py.facts.strs.kind_bits);
     let compact = bit(o.unicode_state_compact_bit, 1) == 1;
     let ascii = bit(o.unicode_state_ascii_bit, 1) == 1;
     if !(0..=(1i64 << 40)).contains(&len) {
         return Err(format!("implausible str length {len}"));
     }
-    let width = match kind {
-        v311::UNICODE_1BYTE => 1usize,
-        v311::UNICODE_2BYTE => 2,
-        v311::UNICODE_4BYTE => 4,
-        _ => return Err(format!("str of kind {kind} (not ready)")),
+    let Some(width) = py.facts.strs.char_width(kind) else {
+        return Err(format!("str of kind {kind} (not ready)"));
     };
     let fp = [len as u64, hash, state as u64];
     let n = (len as usize).min(limit);
@@ -212,17 +209,12 @@ pub(crate) fn int_text(
     let hdr = mem
         .read_vec(addr, o.long_digit as usize)
         .map_err(|e| e.to_string())?;
-    let (negative, n) = if o.long_lv_tag != symbols::NA {
-        // 3.12+: sign and digit count packed in lv_tag.
-        let (neg, n) = super::v312::long_tag(u64_at(&hdr, o.long_lv_tag).ok_or("no lv_tag")?);
-        (neg, usize::try_from(n).unwrap_or(usize::MAX))
-    } else {
-        let size = i64_at(&hdr, py.layout.object.ob_size).ok_or("no size")?;
-        (size < 0, size.unsigned_abs() as usize)
-    };
+    let (negative, n) = int_sign(py, &hdr)?;
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    let shift = py.facts.ints.digit_bits;
     if n > text::MAX_INT_DIGITS {
         return Ok((
-            format!("<int of {} bits>", (n as u64).saturating_mul(30)),
+            format!("<int of {} bits>", (n as u64).saturating_mul(shift.into())),
             true,
         ));
     }
@@ -233,8 +225,23 @@ pub(crate) fn int_text(
         .chunks_exact(4)
         .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    if digits.iter().any(|&d| d >= 1 << v311::LONG_SHIFT) {
+    if digits.iter().any(|&d| d >= 1 << shift) {
         return Err("int digit out of range".into());
     }
-    Ok((text::int_repr(negative, &digits, v311::LONG_SHIFT), false))
+    Ok((text::int_repr(negative, &digits, shift), false))
+}
+
+/// Sign (true: negative) and digit count of the int whose header (up to its
+/// digits) is `hdr`.
+pub(crate) fn int_sign(py: &Python, hdr: &[u8]) -> Result<(bool, u64), &'static str> {
+    match &py.facts.ints.sign {
+        IntSign::SignedSize => {
+            let size = i64_at(hdr, py.layout.object.ob_size).ok_or("no size")?;
+            Ok((size < 0, size.unsigned_abs()))
+        }
+        IntSign::Tag(tag) => {
+            let t = u64_at(hdr, py.layout.objects.long_lv_tag).ok_or("no lv_tag")?;
+            Ok(tag.split(t))
+        }
+    }
 }

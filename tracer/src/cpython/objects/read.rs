@@ -1,47 +1,40 @@
 //! Small bounded readers over [`Memory`]: fields out of a byte buffer by
 //! layout offset, C strings, and `str` objects as Rust text.
+//!
+//! A field's offset is a layout field, plain (`u32`) or of some versions only
+//! (`Option<u32>`): the readers take both, and read nothing for `None`.
 
 use std::sync::Arc;
 
 use crate::addr::RemoteAddr;
 use crate::memory::{MemError, Memory};
-use symbols::NA;
 
 /// `u64` at byte `off` of `buf` (`None` when the field is absent or outside).
-pub fn u64_at(buf: &[u8], off: u32) -> Option<u64> {
-    if off == NA {
-        return None;
-    }
-    let o = off as usize;
+pub fn u64_at(buf: &[u8], off: impl Into<Option<u32>>) -> Option<u64> {
+    let o = off.into()? as usize;
     let b = buf.get(o..o.checked_add(8)?)?;
     Some(u64::from_ne_bytes(b.try_into().ok()?))
 }
 
 /// `i64` at byte `off`.
-pub fn i64_at(buf: &[u8], off: u32) -> Option<i64> {
+pub fn i64_at(buf: &[u8], off: impl Into<Option<u32>>) -> Option<i64> {
     u64_at(buf, off).map(|v| v as i64)
 }
 
 /// `u32` at byte `off`.
-pub fn u32_at(buf: &[u8], off: u32) -> Option<u32> {
-    if off == NA {
-        return None;
-    }
-    let o = off as usize;
+pub fn u32_at(buf: &[u8], off: impl Into<Option<u32>>) -> Option<u32> {
+    let o = off.into()? as usize;
     let b = buf.get(o..o.checked_add(4)?)?;
     Some(u32::from_ne_bytes(b.try_into().ok()?))
 }
 
 /// `u8` at byte `off`.
-pub fn u8_at(buf: &[u8], off: u32) -> Option<u8> {
-    if off == NA {
-        return None;
-    }
-    buf.get(off as usize).copied()
+pub fn u8_at(buf: &[u8], off: impl Into<Option<u32>>) -> Option<u8> {
+    buf.get(off.into()? as usize).copied()
 }
 
 /// A pointer at byte `off`.
-pub fn ptr_at(buf: &[u8], off: u32) -> Option<RemoteAddr> {
+pub fn ptr_at(buf: &[u8], off: impl Into<Option<u32>>) -> Option<RemoteAddr> {
     u64_at(buf, off).map(RemoteAddr)
 }
 

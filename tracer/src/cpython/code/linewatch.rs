@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use store::Position;
 
-use super::code::CodeInfo;
+use super::CodeInfo;
 use crate::addr::RemoteAddr;
 
 /// How a frame of this interpreter says where it is.

@@ -1,27 +1,20 @@
-//! Objects: the [`Walker`] that turns every object reachable from a set of
-//! roots into `store::Node`s by the rules of spec/values.md, with the size
-//! limits of a snapshot. Type information lives in `types`, the atom
-//! readers in `atoms`.
+//! The [`Walker`]: turns every object reachable from a set of roots into
+//! `store::Node`s by the rules of spec/values.md, with the size limits of a
+//! snapshot. Type information comes from `types`, atoms from `atoms`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use store::{Node, ObjAddr};
 
-use super::dicts;
+use super::atoms::{bytes_data, int_text, read_name, read_ptrs, str_chars, tuple_items_trunc};
 use super::text;
-use super::v311;
-use super::{Caches, Python};
+use super::types::{type_info, Builtin, TypeInfo};
 use crate::addr::RemoteAddr;
+use crate::cpython::dicts::{self, Managed};
+use crate::cpython::{Caches, Python};
 use crate::memory::Memory;
-use values::kinds;
-
-pub(crate) use super::atoms::{
-    bytes_data, int_text, read_name, read_ptrs, str_chars, tuple_items, tuple_items_trunc,
-    CachedName,
-};
-pub(crate) use super::types::{type_info, Builtin, TypeInfo};
-pub(crate) use values::kinds::unreadable;
+use values::kinds::{self, unreadable};
 
 /// Size limits of one snapshot (spec/values.md defaults).
 #[derive(Debug, Clone)]
@@ -84,7 +77,7 @@ pub(crate) fn attr_child_depth(depth: u8, limits: &Limits) -> u8 {
 /// exceptions (whose `args` may change). A module's `__class__` may be
 /// reassigned to a subclass of `ModuleType`; modules do that while they are
 /// imported, before anything binds them, so a module is taken as stable too.
-fn stable_type(ti: &TypeInfo) -> bool {
+fn stable_type(py: &Python, ti: &TypeInfo) -> bool {
     match ti.builtin {
         Builtin::None
         | Builtin::Bool
@@ -95,7 +88,8 @@ fn stable_type(ti: &TypeInfo) -> bool {
         | Builtin::Bytes
         | Builtin::Range => true,
         Builtin::Other => {
-            ti.flags & (v311::TPFLAGS_HEAPTYPE | v311::TPFLAGS_BASE_EXC_SUBCLASS) == 0
+            let t = &py.facts.types;
+            ti.flags & (t.heap_type | t.base_exc_subclass) == 0
         }
         _ => false,
     }
@@ -197,7 +191,7 @@ impl<'a> Walker<'a> {
         };
         match self.decode_typed(addr, &ti, depth, level) {
             Ok(r) => {
-                self.last_stable = stable_type(&ti);
+                self.last_stable = stable_type(self.py, &ti);
                 r
             }
             Err(e) => {
@@ -404,7 +398,8 @@ impl<'a> Walker<'a> {
             attrs: None,
             truncated: false,
         };
-        if ti.flags & v311::TPFLAGS_BASE_EXC_SUBCLASS != 0 {
+        let t = &self.py.facts.types;
+        if ti.flags & t.base_exc_subclass != 0 {
             let args = self
                 .mem
                 .read_ptr(addr.at(self.py.layout.objects.exception_args));
@@ -414,7 +409,7 @@ impl<'a> Walker<'a> {
                 }
             }
         }
-        if depth != 0 && ti.flags & v311::TPFLAGS_HEAPTYPE != 0 {
+        if depth != 0 && ti.flags & t.heap_type != 0 {
             let attrs = self.attrs(addr, ti)?;
             node.attrs = Some(attrs.into_iter().map(|(k, v)| (k, ObjAddr(v.0))).collect());
         }
@@ -429,18 +424,19 @@ impl<'a> Walker<'a> {
     ) -> Result<Vec<(Arc<str>, RemoteAddr)>, String> {
         let (mem, py) = (self.mem, self.py);
         let lim = self.limits.max_items;
-        let items = if ti.flags & v311::TPFLAGS_TYPE_SUBCLASS != 0 {
+        let t = &py.facts.types;
+        let items = if ti.flags & t.type_subclass != 0 {
             // A class (say one whose metaclass is abc.ABCMeta) exposes its
             // namespace as a read-only mappingproxy, not an instance dict:
             // its methods are not attributes of a value (values.md).
             Vec::new()
-        } else if ti.flags & v311::TPFLAGS_MANAGED_DICT != 0 {
-            match super::managed::managed_dict(mem, py, addr, ti.flags, ti.basicsize)? {
-                super::managed::Managed::Values(values) => {
+        } else if t.has_managed_dict(ti.flags) {
+            match dicts::managed_dict(mem, py, addr, ti.flags, ti.basicsize)? {
+                Managed::Values(values) => {
                     dicts::values_items(mem, py, ti.cached_keys, values, lim)?.items
                 }
-                super::managed::Managed::Dict(d) => self.dict_of(d, lim)?,
-                super::managed::Managed::Nothing => Vec::new(),
+                Managed::Dict(d) => self.dict_of(d, lim)?,
+                Managed::Nothing => Vec::new(),
             }
         } else if ti.dictoffset != 0 {
             let mut off = ti.dictoffset;

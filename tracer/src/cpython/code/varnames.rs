@@ -2,20 +2,20 @@
 //! slot names are `co_varnames[:co_nlocals] + co_cellvars + co_freevars`
 //! (the order of `f_localsplus`), the function name is `co_name`, and the
 //! line table is `co_lnotab` (3.8-3.9) or the PEP 626 `co_linetable` (3.10).
-//! Produces the same [`CodeInfo`] as the 3.11 reader.
+//! Produces the same [`CodeInfo`] as the 3.11+ reader (`localsplus`).
 
 use std::sync::Arc;
 
-use super::code::CodeInfo;
-use super::read::{ptr_at, read_upto, u32_at, u64_at};
-use super::{lnotab, objects, v311, Caches, DecodeError, Python};
+use super::{lnotab, remember, CodeInfo, MAX_LINETABLE};
 use crate::addr::RemoteAddr;
+use crate::cpython::objects::read::{ptr_at, read_upto, u32_at, u64_at};
+use crate::cpython::objects::{bytes_data, read_name, tuple_items};
+use crate::cpython::version::LineTable;
+use crate::cpython::{Caches, DecodeError, Python};
 use crate::memory::Memory;
 
 /// Bound on names per tuple (CPython's own limits are far lower in practice).
 const MAX_NAMES: usize = 1 << 16;
-/// Bound on a line table's size.
-const MAX_LINETABLE: usize = 16 << 20;
 
 fn u64_or0(buf: &[u8], off: u32) -> u64 {
     u64_at(buf, off).unwrap_or(0)
@@ -30,11 +30,11 @@ fn names(
     addr: RemoteAddr,
     what: &str,
 ) -> Result<Vec<Arc<str>>, DecodeError> {
-    let ptrs = objects::tuple_items(mem, py, tuple, MAX_NAMES)
+    let ptrs = tuple_items(mem, py, tuple, MAX_NAMES)
         .map_err(|e| DecodeError::inconsistent(format!("{what} of code at {addr}: {e}")))?;
     ptrs.into_iter()
         .map(|p| {
-            objects::read_name(mem, py, caches, p).map_err(|e| {
+            read_name(mem, py, caches, p).map_err(|e| {
                 DecodeError::inconsistent(format!("a name in {what} of code at {addr}: {e}"))
             })
         })
@@ -43,17 +43,21 @@ fn names(
 
 /// The [`CodeInfo`] of the 3.8-3.10 code object at `addr`, from the cache
 /// when its fingerprint still matches.
-pub(crate) fn code_info(
+pub(super) fn code_info(
     mem: &dyn Memory,
     py: &Python,
     caches: &mut Caches,
     addr: RemoteAddr,
 ) -> Result<Arc<CodeInfo>, DecodeError> {
     let c = &py.layout.code;
-    let table_off = if c.co_lnotab != symbols::NA {
-        c.co_lnotab
-    } else {
-        c.co_linetable
+    let lnotab = py.facts.code.lines == LineTable::Lnotab;
+    let table = if lnotab { c.co_lnotab } else { c.co_linetable };
+    let (Some(varnames_off), Some(cellvars_off), Some(freevars_off), Some(table_off)) =
+        (c.co_varnames, c.co_cellvars, c.co_freevars, table)
+    else {
+        return Err(DecodeError::inconsistent(
+            "the layout table lacks a code object field of CPython 3.8-3.10",
+        ));
     };
     let fields = [
         py.layout.object.ob_type,
@@ -62,23 +66,18 @@ pub(crate) fn code_info(
         c.co_flags,
         c.co_firstlineno,
         c.co_nlocals,
-        c.co_varnames,
-        c.co_cellvars,
-        c.co_freevars,
+        varnames_off,
+        cellvars_off,
+        freevars_off,
         table_off,
     ];
-    if fields.contains(&symbols::NA) {
-        return Err(DecodeError::inconsistent(
-            "the layout table lacks a code object field of CPython 3.8-3.10",
-        ));
-    }
     let len = fields.iter().copied().max().unwrap_or(0) as usize + 8;
     let buf = read_upto(mem, addr, len, len)?;
     let fp = [
         u64_or0(&buf, py.layout.object.ob_type),
         u64_or0(&buf, c.co_filename),
         u64_or0(&buf, table_off),
-        u64_or0(&buf, c.co_varnames),
+        u64_or0(&buf, varnames_off),
     ];
     if let Some(ci) = caches.codes.get(&addr) {
         if ci.fingerprint == fp {
@@ -92,57 +91,54 @@ pub(crate) fn code_info(
         )));
     }
     let p = |off| ptr_at(&buf, off).unwrap_or_default();
-    let file = objects::read_name(mem, py, caches, p(c.co_filename))
+    let file = read_name(mem, py, caches, p(c.co_filename))
         .map_err(|e| DecodeError::inconsistent(format!("co_filename of code at {addr}: {e}")))?;
-    let function = objects::read_name(mem, py, caches, p(c.co_name))
+    let function = read_name(mem, py, caches, p(c.co_name))
         .map_err(|e| DecodeError::inconsistent(format!("co_name of code at {addr}: {e}")))?;
     let flags = u32_at(&buf, c.co_flags).unwrap_or(0);
     let firstlineno = u32_at(&buf, c.co_firstlineno).unwrap_or(0) as i32 as i64;
     let nlocals = u32_at(&buf, c.co_nlocals).unwrap_or(0) as i32;
 
     // f_localsplus: co_nlocals plain slots, then one per cell, then one per free.
-    let mut varnames = names(mem, py, caches, p(c.co_varnames), addr, "co_varnames")?;
+    let mut varnames = names(mem, py, caches, p(varnames_off), addr, "co_varnames")?;
     varnames.truncate(usize::try_from(nlocals).unwrap_or(0));
-    let cellvars = names(mem, py, caches, p(c.co_cellvars), addr, "co_cellvars")?;
-    let freevars = names(mem, py, caches, p(c.co_freevars), addr, "co_freevars")?;
+    let cellvars = names(mem, py, caches, p(cellvars_off), addr, "co_cellvars")?;
+    let freevars = names(mem, py, caches, p(freevars_off), addr, "co_freevars")?;
     let nfreevars = freevars.len();
+    // The slots get the kinds 3.11+ code objects would give them.
+    let kinds = &py.facts.code.kinds;
     let mut localsplus_kinds = Vec::with_capacity(varnames.len() + cellvars.len() + nfreevars);
-    localsplus_kinds.resize(varnames.len(), v311::CO_FAST_LOCAL);
-    localsplus_kinds.resize(varnames.len() + cellvars.len(), v311::CO_FAST_CELL);
-    localsplus_kinds.resize(
-        varnames.len() + cellvars.len() + nfreevars,
-        v311::CO_FAST_FREE,
-    );
+    localsplus_kinds.resize(varnames.len(), kinds.local);
+    localsplus_kinds.resize(varnames.len() + cellvars.len(), kinds.cell);
+    localsplus_kinds.resize(varnames.len() + cellvars.len() + nfreevars, kinds.free);
     let mut localsplus_names = varnames;
     localsplus_names.extend(cellvars);
     localsplus_names.extend(freevars);
 
-    let lines = match objects::bytes_data(mem, py, p(table_off), MAX_LINETABLE) {
-        Ok((t, _)) if c.co_lnotab != symbols::NA => lnotab::decode_lnotab(&t, firstlineno),
+    let lines = match bytes_data(mem, py, p(table_off), MAX_LINETABLE) {
+        Ok((t, _)) if lnotab => lnotab::decode_lnotab(&t, firstlineno),
         Ok((t, _)) => lnotab::decode_linetable_310(&t, firstlineno),
         Err(e) => {
             log::debug!(target: "tracer::cpython", "code at {addr}: no line table: {e}");
             Default::default()
         }
     };
-    let ci = Arc::new(CodeInfo {
-        file,
-        function,
-        addr,
-        flags,
-        firstlineno,
-        localsplus_names,
-        localsplus_kinds,
-        first_traceable: 0,
-        code_start: RemoteAddr::NULL,
-        nfreevars,
-        first_opcode: 0,
-        lines,
-        fingerprint: fp,
-    });
-    if caches.codes.len() > 100_000 {
-        caches.codes.clear();
-    }
-    caches.codes.insert(addr, ci.clone());
-    Ok(ci)
+    Ok(remember(
+        caches,
+        CodeInfo {
+            file,
+            function,
+            addr,
+            flags,
+            firstlineno,
+            localsplus_names,
+            localsplus_kinds,
+            first_traceable: 0,
+            code_start: RemoteAddr::NULL,
+            nfreevars,
+            first_opcode: 0,
+            lines,
+            fingerprint: fp,
+        },
+    ))
 }

@@ -5,11 +5,10 @@
 use std::sync::Arc;
 
 use super::atoms::{read_name, tuple_items};
-use super::dicts;
 use super::read::{c_string, i64_at, ptr_at, read_upto, u32_at, u64_at};
-use super::v311;
-use super::{Caches, Python};
 use crate::addr::RemoteAddr;
+use crate::cpython::dicts;
+use crate::cpython::{Caches, Python};
 use crate::memory::Memory;
 
 /// Which builtin an exact type is.
@@ -56,7 +55,7 @@ pub(crate) fn type_info(
     tp: RemoteAddr,
 ) -> Result<Arc<TypeInfo>, String> {
     if let Some(t) = caches.types.get(&tp) {
-        if t.flags & v311::TPFLAGS_HEAPTYPE == 0 || caches.types_checked.contains(&tp) {
+        if t.flags & py.facts.types.heap_type == 0 || caches.types_checked.contains(&tp) {
             return Ok(t.clone());
         }
     }
@@ -80,7 +79,7 @@ pub(crate) fn type_info(
     if basicsize <= 0 || basicsize > (1 << 24) {
         return Err(format!("bad type pointer {tp}: basic size {basicsize}"));
     }
-    let heap = flags & v311::TPFLAGS_HEAPTYPE != 0;
+    let heap = flags & py.facts.types.heap_type != 0;
     let t = &py.types;
     let builtin = match tp {
         _ if tp == t.none => Builtin::None,
@@ -175,17 +174,16 @@ fn slots_of(
     let Ok(types) = tuple_items(mem, py, mro, 256) else {
         return out;
     };
-    let msize = if md.size == symbols::NA || md.size == 0 {
-        v311::MEMBER_DEF_SIZE
-    } else {
-        md.size
-    } as usize;
+    let msize = md.size as usize;
+    if msize == 0 {
+        return out;
+    }
     for t in types {
         let Ok(hdr) = mem.read_vec(t, tl.heap_type_size as usize) else {
             continue;
         };
         let flags = u64_at(&hdr, tl.tp_flags).unwrap_or(0);
-        if flags & v311::TPFLAGS_HEAPTYPE == 0 {
+        if flags & py.facts.types.heap_type == 0 {
             continue;
         }
         let n = i64_at(&hdr, py.layout.object.ob_size).unwrap_or(0);
@@ -201,7 +199,7 @@ fn slots_of(
             let Some(name_ptr) = ptr_at(d, md.name) else {
                 continue;
             };
-            if ty != v311::T_OBJECT_EX || off <= 0 || name_ptr.is_null() {
+            if ty != py.facts.types.t_object_ex || off <= 0 || name_ptr.is_null() {
                 continue;
             }
             let Ok(name) = c_string(mem, name_ptr, 1024) else {

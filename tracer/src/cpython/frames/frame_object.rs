@@ -1,28 +1,21 @@
 //! Frames of CPython 3.8-3.10, where the `PyFrameObject` passed to the trace
 //! function IS the frame: code, globals, locals dict and `f_localsplus` sit in
 //! it, the stack is its `f_back` chain, and `f_lasti` counts bytes (3.8-3.9)
-//! or code units (3.10). Assembles the same [`Snapshot`] as the 3.11 reader.
+//! or code units (3.10). Assembles the same [`Snapshot`] as the 3.11+ reader (`interp_frame`).
 
 use std::sync::Arc;
 
 use store::{EventKind, FrameRec};
 
-use super::code::{code_info, CodeInfo};
-use super::frames::{cell_contents, event_kind, finish_snapshot, module_globals};
-use super::linewatch::{self, LineForm, LineWatch};
-use super::objects::{self, Limits};
-use super::read::{ptr_at, read_upto, u32_at};
-use super::{dicts, v311, Caches, DecodeError, Python, Snapshot};
+use super::{cell_contents, event_kind, finish_snapshot, module_globals, MAX_FRAMES};
 use crate::addr::RemoteAddr;
+use crate::cpython::code::linewatch::{self, LineForm, LineWatch};
+use crate::cpython::code::{code_info, CodeInfo};
+use crate::cpython::dicts;
+use crate::cpython::objects::read::{ptr_at, read_upto, u32_at};
+use crate::cpython::objects::{read_name, Limits};
+use crate::cpython::{Caches, DecodeError, Python, Snapshot};
 use crate::memory::Memory;
-
-/// Bound on the frames of one thread's stack.
-const MAX_FRAMES: usize = 100_000;
-
-/// Whether `py` has pre-3.11 frames (no `_PyInterpreterFrame`).
-pub(crate) fn applies(py: &Python) -> bool {
-    py.layout.frame.f_code != symbols::NA
-}
 
 /// The fields of a 3.8-3.10 `PyFrameObject` the decoder uses.
 struct Frame {
@@ -39,21 +32,27 @@ struct Frame {
 impl Frame {
     fn read(mem: &dyn Memory, py: &Python, at: RemoteAddr) -> Result<Frame, DecodeError> {
         let fl = &py.layout.frame;
-        let fields = [
-            py.layout.object.ob_type,
-            fl.f_back,
+        let (Some(f_code), Some(f_globals), Some(f_locals), Some(f_lasti), Some(f_localsplus)) = (
             fl.f_code,
             fl.f_globals,
             fl.f_locals,
             fl.f_lasti,
-            fl.f_lineno,
             fl.f_localsplus,
-        ];
-        if fields.contains(&symbols::NA) {
+        ) else {
             return Err(DecodeError::inconsistent(
                 "the layout table lacks a frame field of CPython 3.8-3.10",
             ));
-        }
+        };
+        let fields = [
+            py.layout.object.ob_type,
+            fl.f_back,
+            f_code,
+            f_globals,
+            f_locals,
+            f_lasti,
+            fl.f_lineno,
+            f_localsplus,
+        ];
         let len = fields.iter().copied().max().unwrap_or(0) as usize + 8;
         let buf = read_upto(mem, at, len, len)?;
         let ty = ptr_at(&buf, py.layout.object.ob_type).unwrap_or_default();
@@ -63,16 +62,16 @@ impl Frame {
             )));
         }
         let p = |off| ptr_at(&buf, off).unwrap_or_default();
-        let raw_lasti = u32_at(&buf, fl.f_lasti).unwrap_or(0) as i32 as i64;
-        let lasti = linewatch::code_units(raw_lasti, lasti_counts_bytes(py));
+        let raw_lasti = u32_at(&buf, f_lasti).unwrap_or(0) as i32 as i64;
+        let lasti = linewatch::code_units(raw_lasti, py.facts.frames.lasti_in_bytes);
         Ok(Frame {
             back: p(fl.f_back),
-            code: p(fl.f_code),
-            globals: p(fl.f_globals),
-            locals: p(fl.f_locals),
+            code: p(f_code),
+            globals: p(f_globals),
+            locals: p(f_locals),
             lasti,
             lineno: u32_at(&buf, fl.f_lineno).unwrap_or(0) as i32,
-            localsplus: at.at(fl.f_localsplus),
+            localsplus: at.at(f_localsplus),
         })
     }
 
@@ -82,14 +81,8 @@ impl Frame {
     }
 }
 
-/// 3.8-3.9 count `f_lasti` in bytes, 3.10 in code units (co_lnotab vs
-/// co_linetable).
-fn lasti_counts_bytes(py: &Python) -> bool {
-    py.layout.code.co_lnotab != symbols::NA
-}
-
 /// The code object of the frame passed to the trace function.
-pub(crate) fn frame_code(
+pub(super) fn frame_code(
     mem: &dyn Memory,
     py: &Python,
     caches: &mut Caches,
@@ -100,7 +93,7 @@ pub(crate) fn frame_code(
 }
 
 /// The state at a trace-function call.
-pub(crate) fn snapshot(
+pub(super) fn snapshot(
     mem: &dyn Memory,
     py: &Python,
     caches: &mut Caches,
@@ -109,22 +102,23 @@ pub(crate) fn snapshot(
     what: i32,
     arg: RemoteAddr,
 ) -> Result<Snapshot, DecodeError> {
-    let event = event_kind(what)?;
+    let event = event_kind(py, what)?;
     let top = Frame::read(mem, py, frame)?;
     let code = code_info(mem, py, caches, top.code, true)?;
     let line = top.line(&code);
     let fl = &py.layout.frame;
-    caches.line_watch = matches!(event, EventKind::Line | EventKind::Call).then(|| {
-        LineWatch::new(
-            [frame.at(fl.f_lasti & !7), frame.at(fl.f_lineno & !7)],
+    caches.line_watch = match fl.f_lasti {
+        Some(lasti) if matches!(event, EventKind::Line | EventKind::Call) => Some(LineWatch::new(
+            [frame.at(lasti & !7), frame.at(fl.f_lineno & !7)],
             code.clone(),
             LineForm::Lasti {
-                lasti: fl.f_lasti,
+                lasti,
                 lineno: fl.f_lineno,
-                bytes: lasti_counts_bytes(py),
+                bytes: py.facts.frames.lasti_in_bytes,
             },
-        )
-    });
+        )),
+        _ => None,
+    };
 
     let mut stack = vec![FrameRec {
         function: code.function.clone(),
@@ -169,7 +163,8 @@ fn frame_locals(
     f: &Frame,
     code: &CodeInfo,
 ) -> Result<Vec<(Arc<str>, RemoteAddr)>, DecodeError> {
-    let optimized = code.flags & v311::CO_OPTIMIZED != 0;
+    let optimized = code.flags & py.facts.code.optimized != 0;
+    let kinds = &py.facts.code.kinds;
     let mut out: Vec<(Arc<str>, RemoteAddr)> = Vec::new();
     if !optimized {
         if f.locals.is_null() || f.locals == f.globals {
@@ -179,7 +174,7 @@ fn frame_locals(
         let items = dicts::dict_items(mem, py, f.locals, limits.max_items)
             .map_err(|e| DecodeError::inconsistent(format!("frame locals dict: {e}")))?;
         for (k, v) in items.items {
-            if let Ok(name) = objects::read_name(mem, py, caches, k) {
+            if let Ok(name) = read_name(mem, py, caches, k) {
                 out.push((name, v));
             }
         }
@@ -191,11 +186,11 @@ fn frame_locals(
     let raw = mem.read_vec(f.localsplus, n * 8)?;
     for (i, c) in raw.chunks_exact(8).enumerate() {
         let kind = code.localsplus_kinds[i];
-        if kind & v311::CO_FAST_FREE != 0 && !optimized {
+        if kind & kinds.free != 0 && !optimized {
             continue;
         }
         let mut value = RemoteAddr(u64::from_ne_bytes(c.try_into().unwrap_or_default()));
-        if !value.is_null() && kind & (v311::CO_FAST_CELL | v311::CO_FAST_FREE) != 0 {
+        if !value.is_null() && kind & (kinds.cell | kinds.free) != 0 {
             value = cell_contents(mem, py, value)?.unwrap_or(RemoteAddr::NULL);
         }
         let name = &code.localsplus_names[i];

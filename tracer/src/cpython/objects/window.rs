@@ -3,7 +3,9 @@
 //! [`WindowMem`] that serves the decoders' small reads from a window so the
 //! existing per-object readers need no change to be batched.
 
+use super::atoms::read_name;
 use crate::addr::RemoteAddr;
+use crate::cpython::{Caches, Python};
 use crate::memory::{MemError, Memory, ReadReq};
 
 /// Page size: windows never cross a page end, so a window next to an
@@ -162,12 +164,12 @@ impl Windows {
     }
 }
 
-/// The `str`s at `keys` as names ([`super::objects::read_name`]), their
+/// The `str`s at `keys` as names ([`read_name`]), their
 /// headers and short texts read in one batch.
 pub(crate) fn read_names(
     mem: &dyn Memory,
-    py: &super::Python,
-    caches: &mut super::Caches,
+    py: &Python,
+    caches: &mut Caches,
     keys: &[RemoteAddr],
 ) -> Vec<Result<std::sync::Arc<str>, String>> {
     let mut w = Windows::default();
@@ -183,7 +185,7 @@ pub(crate) fn read_names(
                 base,
                 data,
             };
-            super::objects::read_name(&wm, py, caches, keys[i])
+            read_name(&wm, py, caches, keys[i])
         })
         .collect()
 }

@@ -1,6 +1,6 @@
 //! Item splices: the smallest `HeapItems` op that turns a container's
 //! recorded items into its new ones, and when a splice is worth sending
-//! instead of the whole node. Shared by the heap mirror and the differ.
+//! instead of the whole node, for the heap mirror's ops.
 
 use store::{Node, ObjAddr, Op};
 use values::kinds;

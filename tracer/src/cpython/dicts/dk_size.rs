@@ -1,19 +1,14 @@
-//! Dict iteration over target memory for CPython 3.8-3.10: `PyDictKeysObject`
-//! with `dk_size` and index bytes sized by it (1, 2, 4 or 8 per slot), one
-//! entry kind (`PyDictKeyEntry`: hash, key, value), and split tables whose
+//! Dicts of CPython 3.8-3.10: a `PyDictKeysObject` with `dk_size` and index
+//! slots sized by it (1, 2, 4 or 8 bytes each), one entry kind
+//! (`PyDictKeyEntry`: hash, key, value), and split tables whose
 //! `ma_values[i]` pairs with the shared keys' entry `i`. Instance dicts are
 //! only reached through `tp_dictoffset` in these versions.
 
-use super::dicts::DictItems;
-use super::read::{i64_at, ptr_at};
-use super::{v311, Python};
+use super::{DictItems, CHUNK, MAX_ENTRIES};
 use crate::addr::RemoteAddr;
+use crate::cpython::objects::read::i64_at;
+use crate::cpython::Python;
 use crate::memory::Memory;
-
-/// Bound on a table's slots and entries (see dicts.rs).
-const MAX_ENTRIES: i64 = 1 << 26;
-/// Entries read per request.
-const CHUNK: usize = 4096;
 
 /// `DK_IXSIZE`: bytes of one index slot for a table of `size` slots.
 fn index_bytes(size: u64) -> u64 {
@@ -35,26 +30,16 @@ fn ptr_in(e: &[u8], off: usize) -> RemoteAddr {
         .unwrap_or_default()
 }
 
-/// Items of the 3.8-3.10 dict at `dict`, in iteration order, cut at `limit`.
-pub(crate) fn dict_items(
+/// Items of the 3.8-3.10 dict whose `ma_keys` is `keys` and `ma_values`
+/// `values` (NULL for a combined table), in iteration order, cut at `limit`.
+pub(super) fn items(
     mem: &dyn Memory,
     py: &Python,
-    dict: RemoteAddr,
+    keys: RemoteAddr,
+    values: RemoteAddr,
     limit: usize,
 ) -> Result<DictItems, String> {
     let o = &py.layout.objects;
-    let end = [o.dict_ma_used, o.dict_ma_keys, o.dict_ma_values]
-        .into_iter()
-        .max()
-        .unwrap_or(0) as usize
-        + 8;
-    let buf = mem.read_vec(dict, end).map_err(|e| e.to_string())?;
-    let used = i64_at(&buf, o.dict_ma_used).ok_or("no ma_used")?;
-    let keys = ptr_at(&buf, o.dict_ma_keys).ok_or("no ma_keys")?;
-    let values = ptr_at(&buf, o.dict_ma_values).ok_or("no ma_values")?;
-    if !(0..=MAX_ENTRIES).contains(&used) {
-        return Err(format!("implausible dict size {used}"));
-    }
     if keys.is_null() {
         return Err("dict without keys".into());
     }
@@ -70,7 +55,8 @@ pub(crate) fn dict_items(
         return Err(format!("implausible dict entry count {nentries}"));
     }
     let esz = o.dict_key_entry_size as usize;
-    if !(v311::DICT_ENTRY_VALUE + 8..=64).contains(&esz) {
+    let (koff, voff) = (o.dict_entry_key as usize, o.dict_entry_value as usize);
+    if !(voff + 8..=64).contains(&esz) {
         return Err(format!("implausible dict entry size {esz}"));
     }
     let entries = keys
@@ -93,10 +79,10 @@ pub(crate) fn dict_items(
             .ok_or("dict entries overflow")?;
         let chunk = mem.read_vec(at, m * esz).map_err(|e| e.to_string())?;
         for (j, e) in chunk.chunks_exact(esz).enumerate() {
-            let key = ptr_in(e, v311::DICT_ENTRY_KEY);
+            let key = ptr_in(e, koff);
             let val = match &vals {
                 Some(v) => ptr_in(v, (i + j) * 8),
-                None => ptr_in(e, v311::DICT_ENTRY_VALUE),
+                None => ptr_in(e, voff),
             };
             if !out.push(key, val, limit) {
                 return Ok(out);

@@ -1,0 +1,450 @@
+//! One walk of the [`Mirror`]: from the roots, wave by wave (breadth first),
+//! each wave's objects read in one batch; each visited object's node is
+//! kept (its key, dict tag or list head shows it unchanged) or decoded
+//! again, its items are checked by their pages or visited in the next wave,
+//! and the store's node is brought up to date with an op. The sweep of what
+//! was not reached is `life`'s.
+
+use store::{Node, ObjAddr, Op};
+
+use super::entry::{better, is_items_container, kids, same_items, Roots, Visit, FIXED};
+use super::held::{self, KidPages};
+use super::keys::{atom_key, dict_tag, list_head, ListFp, WINDOW};
+use super::{splice, Mirror};
+use crate::addr::RemoteAddr;
+use crate::cpython::objects::window::WindowMem;
+use crate::cpython::objects::{self, Limits};
+use crate::cpython::{Caches, Python};
+use crate::memory::Memory;
+use values::kinds;
+
+/// What a walk reads with.
+struct Cx<'a> {
+    mem: &'a dyn Memory,
+    py: &'a Python,
+    limits: &'a Limits,
+}
+
+/// One visit under way: the object's slot, attribute depth and nesting
+/// level, its window in the wave's batch, and whether it was dormant (and
+/// parked) when reached.
+#[derive(Clone, Copy)]
+struct Here {
+    slot: u32,
+    depth: u8,
+    level: u32,
+    win: Option<usize>,
+    dormant: bool,
+    parked: bool,
+}
+
+/// What a visit found of its object: its node (decoded, or the one held),
+/// its key, whether it is stable, a dict's version tag, a list's head, and
+/// whether the held node of an unchanged list was reused.
+struct Found {
+    node: Node,
+    key: Vec<u8>,
+    stable: bool,
+    tag: Option<(u64, bool)>,
+    head: Option<[u64; 3]>,
+    reused: bool,
+}
+
+/// What the visit of a container's items found: whether they all are
+/// stable objects the mirror holds, and the pages to check them by next.
+struct Kids {
+    all_stable: bool,
+    pages: Option<Box<KidPages>>,
+}
+
+impl Mirror {
+    /// Walk everything reachable from the roots (each at attribute depth 1)
+    /// and append the ops that bring the previous step's heap to this one.
+    pub fn walk(
+        &mut self,
+        mem: &dyn Memory,
+        py: &Python,
+        caches: &mut Caches,
+        limits: &Limits,
+        from: Roots<'_>,
+        ops: &mut Vec<Op>,
+    ) {
+        let cx = Cx { mem, py, limits };
+        let Roots { roots, stop } = from;
+        self.step += 1;
+        std::mem::swap(&mut self.touched, &mut self.touched_prev);
+        self.touched.clear();
+        self.zeroed.clear();
+        let mut decoded = 0usize;
+        self.queue.clear();
+        let d0 = 1.min(limits.attr_depth);
+        for &(r, held) in roots {
+            if held && decoded < limits.max_objects && self.reuse_held(r, d0) {
+                decoded += 1;
+            } else {
+                self.queue.push((r, d0, 0));
+            }
+        }
+        while !self.queue.is_empty() {
+            self.plan_wave(&cx, &mut decoded);
+            self.windows.read(mem);
+            self.next.clear();
+            for vi in 0..self.visits.len() {
+                self.visit(&cx, caches, vi, &mut decoded, ops);
+            }
+            std::mem::swap(&mut self.queue, &mut self.next);
+        }
+        self.sweep(stop, ops);
+    }
+
+    /// Which queued objects this wave visits, in queue order (the same
+    /// decisions the full walker makes), and their windows.
+    fn plan_wave(&mut self, cx: &Cx<'_>, decoded: &mut usize) {
+        let step = self.step;
+        self.visits.clear();
+        self.windows.clear();
+        let queue = std::mem::take(&mut self.queue);
+        for &(addr, depth, level) in &queue {
+            let slot = self.slot_of(addr);
+            let e = &mut self.slab[slot as usize];
+            if e.visited == step && !better(depth, e.vdepth) {
+                continue;
+            }
+            self.mark(slot, depth);
+            let e = &self.slab[slot as usize];
+            // An immutable atom in static storage cannot change or be
+            // freed: what the mirror knows of it is what it is.
+            let fixed = e.stable && !e.key.is_empty() && e.node.is_some() && cx.py.is_static(addr);
+            let win = if *decoded >= cx.limits.max_objects {
+                None
+            } else if fixed {
+                *decoded += 1;
+                Some(FIXED)
+            } else {
+                *decoded += 1;
+                Some(if e.key.is_empty() {
+                    self.windows.want(addr, WINDOW)
+                } else {
+                    // The key says how long the object was: read all of
+                    // it even across a page end.
+                    self.windows.want_exact(addr, 8 + e.key.len())
+                })
+            };
+            self.visits.push(Visit {
+                slot,
+                depth,
+                level,
+                win,
+            });
+        }
+        self.queue = queue;
+    }
+
+    /// Visit the object of `self.visits[vi]`: its node, its children (to
+    /// check by their pages or to visit in the next wave), and the op that
+    /// brings the store's node up to date.
+    fn visit(
+        &mut self,
+        cx: &Cx<'_>,
+        caches: &mut Caches,
+        vi: usize,
+        decoded: &mut usize,
+        ops: &mut Vec<Op>,
+    ) {
+        let v = &self.visits[vi];
+        let (slot, depth, level, win) = (v.slot, v.depth, v.level, v.win);
+        // Parked: still in the store, so nothing to send back.
+        let (dormant, parked) = self.wake(slot);
+        let h = Here {
+            slot,
+            depth,
+            level,
+            win,
+            dormant,
+            parked,
+        };
+        let Some(mut found) = self.find(cx, caches, h, ops) else {
+            return;
+        };
+        if found.node.kind != kinds::DICT {
+            found.tag = None;
+        }
+        let e = &mut self.slab[slot as usize];
+        // A dormant node that is not parked is not in the store: it is sent
+        // whole. Its items are still what its pages were checked against;
+        // the references of a dormant node's items went when it left the
+        // state.
+        let (old_node, dormant_node) = match e.node.take() {
+            Some(n) if dormant && !parked => (None, Some(n)),
+            n => (n, None),
+        };
+        // Items at unchanged positions are not trusted on their address
+        // alone (one may have been freed and another made at its address
+        // and stored in its place within one line): they are checked
+        // against their pages, or visited again.
+        let base = old_node.as_ref().or(dormant_node.as_ref());
+        let fast = e.kids_stable
+            && e.kids_epoch == self.breaks
+            && is_items_container(&found.node)
+            && base.is_some_and(|o| o.kind == found.node.kind && o.attrs.is_none());
+        let pages = e.kid_pages.take();
+        let paged = match base {
+            Some(old) if fast => self.kids_by_pages(cx.mem, h, &found, old, pages, ops),
+            _ => None,
+        };
+        let kids = match paged {
+            Some((n, kids)) => {
+                *decoded += n;
+                kids
+            }
+            None => Kids {
+                all_stable: self.kids_by_visit(cx.limits, h, &found.node, old_node.as_ref()),
+                pages: None,
+            },
+        };
+        self.store(cx, h, found, old_node, kids, ops);
+    }
+
+    /// The node of the visited object: decoded from its window, or the one
+    /// held when its dict tag or list head shows it unchanged. `None` when
+    /// the visit ends here: the same immutable atom, or a dict unchanged
+    /// with all its items held (put back in the store if it had left it).
+    fn find(
+        &mut self,
+        cx: &Cx<'_>,
+        caches: &mut Caches,
+        h: Here,
+        ops: &mut Vec<Op>,
+    ) -> Option<Found> {
+        let (mem, py, limits) = (cx.mem, cx.py, cx.limits);
+        let w = match h.win {
+            None => {
+                return Some(Found {
+                    node: objects::unreadable("?", "object budget of this snapshot exhausted"),
+                    key: Vec::new(),
+                    stable: false,
+                    tag: None,
+                    head: None,
+                    reused: false,
+                })
+            }
+            Some(FIXED) => {
+                if h.dormant && !h.parked {
+                    self.put_back(h.slot, ops);
+                }
+                return None;
+            }
+            Some(w) => w,
+        };
+        let e = &self.slab[h.slot as usize];
+        let addr = e.addr;
+        let (base, data) = self.windows.get(w);
+        let k = e.key.len();
+        if e.node.is_some() && k != 0 && data.get(8..8 + k) == Some(&e.key[..]) {
+            // The same immutable atom: same node, no children.
+            if h.dormant && !h.parked {
+                self.put_back(h.slot, ops);
+            }
+            return None;
+        }
+        let deep = h.level >= limits.max_depth;
+        let tag = dict_tag(py, data, deep);
+        let head = list_head(py, data);
+        let same_dict = e.node.is_some() && tag.is_some() && tag == e.dict_tag;
+        // A list whose header and item array are as they were at the
+        // previous stop: its node is the one held (its items are still
+        // checked, by their pages or a visit).
+        let reused = !h.dormant
+            && e.node.is_some()
+            && e.list_fp.is_some_and(|fp| {
+                head == Some(fp.head)
+                    && fp.deep == deep
+                    && (fp.read == 0
+                        || mem.unchanged_since(fp.serial, RemoteAddr(fp.head[2]), fp.read * 8))
+            });
+        let kids_ok = e.kids_stable && e.kids_epoch == self.breaks;
+        if same_dict || reused {
+            if same_dict && kids_ok {
+                if !h.dormant {
+                    // The same items, all of them held stable objects:
+                    // nothing to visit.
+                    return None;
+                }
+                if self.revive_kids(h.slot, h.parked, ops) {
+                    return None;
+                }
+            }
+            let old = self.slab[h.slot as usize].node.clone();
+            return Some(Found {
+                node: old.expect("checked"),
+                key: Vec::new(),
+                stable: false,
+                tag,
+                head,
+                reused,
+            });
+        }
+        let wm = WindowMem {
+            inner: mem,
+            base,
+            data,
+        };
+        let (node, stable) = objects::decode_one(&wm, py, caches, limits, addr, h.depth, h.level);
+        let key = atom_key(py, &node, data, mem, addr);
+        Some(Found {
+            node,
+            key,
+            stable,
+            tag,
+            head,
+            reused: false,
+        })
+    }
+
+    /// The items of a container whose items were all held stable objects
+    /// (`old` its node then), checked by their pages: the changed ones and
+    /// the ones not on them are visited in the next wave. With how many
+    /// items that was; `None` when the pages could not be read.
+    fn kids_by_pages(
+        &mut self,
+        mem: &dyn Memory,
+        h: Here,
+        found: &Found,
+        old: &Node,
+        pages: Option<Box<KidPages>>,
+        ops: &mut Vec<Op>,
+    ) -> Option<(usize, Kids)> {
+        let node = &found.node;
+        let old = &old.items;
+        let (p, s) = if found.reused {
+            (old.len(), 0)
+        } else {
+            splice::common_ends(old, &node.items)
+        };
+        let n = node.items.len();
+        let (mid_old, mid_new) = (&old[p..old.len() - s], &node.items[p..n - s]);
+        // The same items in another order are on the same pages; a few
+        // replaced (or appended) ones are moved one by one.
+        let kept = pages.and_then(|mut k| {
+            (same_items(mid_old, mid_new)
+                || (mid_old.len() + mid_new.len() <= held::MAX_EDIT
+                    && self.edit_kid_pages(&mut k, mid_old, mid_new)))
+            .then_some(k)
+        });
+        let (k, changed) = match kept {
+            Some(mut k) => self.check_kid_pages(mem, &mut k).map(|c| (k, c)),
+            None => self.build_kid_pages(mem, &node.items),
+        }?;
+        let all_stable = changed.is_empty();
+        for &a in changed.iter().chain(&k.extras) {
+            self.next.push((a, 0, h.level + 1));
+        }
+        if h.dormant {
+            // Its items' references went when it left the state: hold them
+            // again, and put back in the store those that left with it
+            // (unchanged, the pages say; the changed ones and the extras
+            // are visited).
+            for a in &node.items {
+                self.add_ref(RemoteAddr(a.0));
+            }
+            for a in &node.items {
+                let a = RemoteAddr(a.0);
+                if !changed.contains(&a) && !k.extras.contains(&a) {
+                    self.revive_held(a, ops);
+                }
+            }
+        } else {
+            for a in mid_new {
+                self.add_ref(RemoteAddr(a.0));
+            }
+            for a in mid_old {
+                self.drop_ref(RemoteAddr(a.0));
+            }
+        }
+        let pages = all_stable.then_some(k);
+        Some((n, Kids { all_stable, pages }))
+    }
+
+    /// Every child of `node` (items at depth 0, attribute values at the
+    /// next attribute depth) queued for the next wave, and referenced
+    /// instead of the children of `old`; whether all are stable objects the
+    /// mirror holds.
+    fn kids_by_visit(&mut self, limits: &Limits, h: Here, node: &Node, old: Option<&Node>) -> bool {
+        let mut all_stable = true;
+        let d = objects::attr_child_depth(h.depth, limits);
+        let n = node.items.len();
+        for (i, a) in kids(node).enumerate() {
+            let d = if i < n { 0 } else { d };
+            all_stable &= self.known_stable(a);
+            self.next.push((a, d, h.level + 1));
+        }
+        for a in kids(node) {
+            self.add_ref(a);
+        }
+        if let Some(old) = old.filter(|_| !h.dormant) {
+            for a in kids(old) {
+                self.drop_ref(a);
+            }
+        }
+        all_stable
+    }
+
+    /// Send the op that turns the store's node of the visited object
+    /// (`old_node`) into the one found, and keep what was learnt of it.
+    fn store(
+        &mut self,
+        cx: &Cx<'_>,
+        h: Here,
+        found: Found,
+        old_node: Option<Node>,
+        kids: Kids,
+        ops: &mut Vec<Op>,
+    ) {
+        let Found {
+            node,
+            key,
+            stable,
+            tag,
+            head,
+            reused,
+        } = found;
+        let kids_stable = kids.all_stable && is_items_container(&node);
+        let mut old_node = old_node;
+        let oaddr = ObjAddr(self.slab[h.slot as usize].addr.0);
+        match &mut old_node {
+            Some(_) if reused => {}
+            Some(old) if *old == node => {}
+            Some(old) if splice::items_only_change(old, &node) => {
+                if let Some(op) = splice::items_op(oaddr, &old.items, &node.items) {
+                    ops.push(op);
+                }
+                *old = node;
+            }
+            place => {
+                ops.push(Op::HeapSet(oaddr, node.clone()));
+                *place = Some(node);
+            }
+        }
+        let e = &mut self.slab[h.slot as usize];
+        if e.stable && !stable {
+            self.breaks += 1;
+        }
+        e.node = old_node;
+        e.key = key;
+        e.stable = stable;
+        e.kids_stable = kids_stable;
+        e.kids_epoch = self.breaks;
+        e.kid_pages = kids.pages;
+        e.dict_tag = tag;
+        let serial = cx.mem.stop_serial();
+        e.list_fp = head.filter(|_| serial != 0).and_then(|head| {
+            let node = e.node.as_ref()?;
+            (node.kind == kinds::LIST && node.attrs.is_none()).then_some(ListFp {
+                head,
+                read: node.items.len(),
+                deep: h.level >= cx.limits.max_depth,
+                serial,
+            })
+        });
+    }
+}
