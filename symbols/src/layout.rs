@@ -12,7 +12,9 @@ use crate::version::PythonVersion;
 /// `PyObject` / `PyVarObject`.
 #[derive(Debug, Clone, Default)]
 pub struct PyObjectLayout {
+    /// The offset of `PyObject.ob_refcnt`.
     pub ob_refcnt: u32,
+    /// The offset of `PyObject.ob_type`.
     pub ob_type: u32,
     /// `PyVarObject.ob_size`.
     pub ob_size: u32,
@@ -21,14 +23,23 @@ pub struct PyObjectLayout {
 /// `PyTypeObject` and `PyHeapTypeObject`.
 #[derive(Debug, Clone, Default)]
 pub struct PyTypeLayout {
+    /// The offset of `PyTypeObject.tp_name`.
     pub tp_name: u32,
+    /// The offset of `PyTypeObject.tp_basicsize`.
     pub tp_basicsize: u32,
+    /// The offset of `PyTypeObject.tp_itemsize`.
     pub tp_itemsize: u32,
+    /// The offset of `PyTypeObject.tp_flags`.
     pub tp_flags: u32,
+    /// The offset of `PyTypeObject.tp_dictoffset`.
     pub tp_dictoffset: u32,
+    /// The offset of `PyTypeObject.tp_dict`.
     pub tp_dict: u32,
+    /// The offset of `PyTypeObject.tp_mro`.
     pub tp_mro: u32,
+    /// The offset of `PyTypeObject.tp_members`.
     pub tp_members: u32,
+    /// The offset of `PyTypeObject.tp_base`.
     pub tp_base: u32,
     /// `PyHeapTypeObject.ht_name`.
     pub ht_name: u32,
@@ -43,11 +54,15 @@ pub struct PyTypeLayout {
 /// `PyMemberDef`.
 #[derive(Debug, Clone, Default)]
 pub struct PyMemberDefLayout {
+    /// The offset of `PyMemberDef.name`.
     pub name: u32,
     /// `type` (the T_* code).
     pub type_code: u32,
+    /// The offset of `PyMemberDef.offset`.
     pub offset: u32,
+    /// The offset of `PyMemberDef.flags`.
     pub flags: u32,
+    /// The offset of `PyMemberDef.size`.
     pub size: u32,
 }
 
@@ -62,8 +77,11 @@ pub struct RuntimeLayout {
     pub interp_tstate_head: u32,
     /// `PyInterpreterState.next`.
     pub interp_next: u32,
+    /// The offset of `PyThreadState.prev`.
     pub ts_prev: u32,
+    /// The offset of `PyThreadState.next`.
     pub ts_next: u32,
+    /// The offset of `PyThreadState.interp`.
     pub ts_interp: u32,
     /// `PyThreadState.frame` (3.8-3.10).
     pub ts_frame: Option<u32>,
@@ -84,10 +102,15 @@ pub struct RuntimeLayout {
     /// threads with a C trace function; the legacy-tracing events stay on
     /// while it is non-zero.
     pub interp_sys_tracing_threads: Option<u32>,
+    /// The offset of `PyThreadState.tracing`.
     pub ts_tracing: u32,
+    /// The offset of `PyThreadState.c_tracefunc`.
     pub ts_c_tracefunc: u32,
+    /// The offset of `PyThreadState.c_traceobj`.
     pub ts_c_traceobj: u32,
+    /// The offset of `PyThreadState.c_profilefunc`.
     pub ts_c_profilefunc: u32,
+    /// The offset of `PyThreadState.thread_id`.
     pub ts_thread_id: u32,
     /// `PyThreadState.native_thread_id` (3.11+).
     pub ts_native_thread_id: Option<u32>,
@@ -102,23 +125,33 @@ pub struct RuntimeLayout {
 /// `PyFrameObject` (`struct _frame`).
 #[derive(Debug, Clone, Default)]
 pub struct PyFrameLayout {
+    /// The offset of `PyFrameObject.f_back`.
     pub f_back: u32,
     /// `f_frame`: the `_PyInterpreterFrame` (3.11+).
     pub f_frame: Option<u32>,
+    /// The offset of `PyFrameObject.f_lineno`.
     pub f_lineno: u32,
+    /// The offset of `PyFrameObject.f_trace`.
     pub f_trace: u32,
+    /// The offset of `PyFrameObject.f_trace_lines`.
     pub f_trace_lines: u32,
     /// 3.8-3.10 only: the frame object is the frame.
     pub f_code: Option<u32>,
+    /// The offset of `PyFrameObject.f_globals`.
     pub f_globals: Option<u32>,
+    /// The offset of `PyFrameObject.f_locals`.
     pub f_locals: Option<u32>,
+    /// The offset of `PyFrameObject.f_lasti`.
     pub f_lasti: Option<u32>,
+    /// The offset of `PyFrameObject.f_localsplus`.
     pub f_localsplus: Option<u32>,
+    /// The offset of `PyFrameObject.f_valuestack`.
     pub f_valuestack: Option<u32>,
     /// `f_stacktop` (3.8-3.9) .
     pub f_stacktop: Option<u32>,
     /// `f_stackdepth` (3.10).
     pub f_stackdepth: Option<u32>,
+    /// The offset of `PyFrameObject.f_gen`.
     pub f_gen: Option<u32>,
 }
 
@@ -127,30 +160,44 @@ pub struct PyFrameLayout {
 pub struct InterpFrameLayout {
     /// `f_func` (3.11) or `f_funcobj` (3.12+).
     pub f_func: Option<u32>,
+    /// The offset of `_PyInterpreterFrame.f_globals`.
     pub f_globals: Option<u32>,
+    /// The offset of `_PyInterpreterFrame.f_builtins`.
     pub f_builtins: Option<u32>,
+    /// The offset of `_PyInterpreterFrame.f_locals`.
     pub f_locals: Option<u32>,
     /// `f_code` (3.11-3.12) or `f_executable` (3.13).
     pub f_code: Option<u32>,
+    /// The offset of `_PyInterpreterFrame.frame_obj`.
     pub frame_obj: Option<u32>,
+    /// The offset of `_PyInterpreterFrame.previous`.
     pub previous: Option<u32>,
     /// `prev_instr` (3.11-3.12) or `instr_ptr` (3.13).
     pub prev_instr: Option<u32>,
+    /// The offset of `_PyInterpreterFrame.stacktop`.
     pub stacktop: Option<u32>,
+    /// The offset of `_PyInterpreterFrame.owner`.
     pub owner: Option<u32>,
+    /// The offset of `_PyInterpreterFrame.localsplus`.
     pub localsplus: Option<u32>,
 }
 
 /// `PyCodeObject`.
 #[derive(Debug, Clone, Default)]
 pub struct PyCodeLayout {
+    /// The offset of `PyCodeObject.co_filename`.
     pub co_filename: u32,
+    /// The offset of `PyCodeObject.co_name`.
     pub co_name: u32,
     /// 3.11+.
     pub co_qualname: Option<u32>,
+    /// The offset of `PyCodeObject.co_flags`.
     pub co_flags: u32,
+    /// The offset of `PyCodeObject.co_firstlineno`.
     pub co_firstlineno: u32,
+    /// The offset of `PyCodeObject.co_argcount`.
     pub co_argcount: u32,
+    /// The offset of `PyCodeObject.co_nlocals`.
     pub co_nlocals: u32,
     /// 3.11+.
     pub co_nlocalsplus: Option<u32>,
@@ -160,7 +207,9 @@ pub struct PyCodeLayout {
     pub co_localspluskinds: Option<u32>,
     /// 3.8-3.10.
     pub co_varnames: Option<u32>,
+    /// The offset of `PyCodeObject.co_cellvars`.
     pub co_cellvars: Option<u32>,
+    /// The offset of `PyCodeObject.co_freevars`.
     pub co_freevars: Option<u32>,
     /// 3.8-3.10.
     pub co_cell2arg: Option<u32>,
@@ -183,6 +232,7 @@ pub struct ObjectsLayout {
     pub long_digit: u32,
     /// `PyLongObject.long_value.lv_tag` (3.12+).
     pub long_lv_tag: Option<u32>,
+    /// The offset of `PyFloatObject.ob_fval`.
     pub float_ob_fval: u32,
     /// `PyComplexObject.cval` (two doubles, real then imag).
     pub complex_cval: u32,
@@ -190,26 +240,43 @@ pub struct ObjectsLayout {
     pub ascii_size: u32,
     /// `sizeof(PyCompactUnicodeObject)`.
     pub compact_unicode_size: u32,
+    /// The offset of `PyASCIIObject.length`.
     pub unicode_length: u32,
+    /// The offset of `PyASCIIObject.hash`.
     pub unicode_hash: u32,
     /// Byte offset of `PyASCIIObject.state`.
     pub unicode_state: u32,
     /// Bit offsets inside `state` (from the start of `state`) and widths.
     pub unicode_state_kind_bit: u32,
+    /// The bit of `state.compact`, from the start of `state`.
     pub unicode_state_compact_bit: u32,
+    /// The bit of `state.ascii`, from the start of `state`.
     pub unicode_state_ascii_bit: u32,
+    /// The offset of `PyBytesObject.ob_shash`.
     pub bytes_ob_shash: u32,
+    /// The offset of `PyBytesObject.ob_sval`.
     pub bytes_ob_sval: u32,
+    /// The offset of `PyByteArrayObject.ob_alloc`.
     pub bytearray_ob_alloc: u32,
+    /// The offset of `PyByteArrayObject.ob_bytes`.
     pub bytearray_ob_bytes: u32,
+    /// The offset of `PyByteArrayObject.ob_start`.
     pub bytearray_ob_start: u32,
+    /// The offset of `PyTupleObject.ob_item`.
     pub tuple_ob_item: u32,
+    /// The offset of `PyListObject.ob_item`.
     pub list_ob_item: u32,
+    /// The offset of `PyListObject.allocated`.
     pub list_allocated: u32,
+    /// The offset of `PyDictObject.ma_used`.
     pub dict_ma_used: u32,
+    /// The offset of `PyDictObject.ma_version_tag`.
     pub dict_ma_version_tag: u32,
+    /// The offset of `PyDictObject.ma_keys`.
     pub dict_ma_keys: u32,
+    /// The offset of `PyDictObject.ma_values`.
     pub dict_ma_values: u32,
+    /// The offset of `PyDictKeysObject.dk_refcnt`.
     pub dictkeys_dk_refcnt: u32,
     /// `dk_size` (3.8-3.10).
     pub dictkeys_dk_size: Option<u32>,
@@ -219,7 +286,9 @@ pub struct ObjectsLayout {
     pub dictkeys_dk_log2_index_bytes: Option<u32>,
     /// `dk_kind` (3.11+).
     pub dictkeys_dk_kind: Option<u32>,
+    /// The offset of `PyDictKeysObject.dk_nentries`.
     pub dictkeys_dk_nentries: u32,
+    /// The offset of `PyDictKeysObject.dk_indices`.
     pub dictkeys_dk_indices: u32,
     /// `sizeof(PyDictKeyEntry)`.
     pub dict_key_entry_size: u32,
@@ -233,15 +302,23 @@ pub struct ObjectsLayout {
     pub dict_uentry_key: Option<u32>,
     /// `PyDictUnicodeEntry.me_value` (3.11+).
     pub dict_uentry_value: Option<u32>,
+    /// The offset of `PySetObject.fill`.
     pub set_fill: u32,
+    /// The offset of `PySetObject.used`.
     pub set_used: u32,
+    /// The offset of `PySetObject.mask`.
     pub set_mask: u32,
+    /// The offset of `PySetObject.table`.
     pub set_table: u32,
     /// `sizeof(setentry)`.
     pub set_entry_size: u32,
+    /// The offset of `rangeobject.start`.
     pub range_start: u32,
+    /// The offset of `rangeobject.stop`.
     pub range_stop: u32,
+    /// The offset of `rangeobject.step`.
     pub range_step: u32,
+    /// The offset of `PyCellObject.ob_ref`.
     pub cell_ob_ref: u32,
     /// `PyFunctionObject.func_closure`: the cells of a closure's free
     /// variables.
@@ -264,13 +341,22 @@ pub struct ObjectsLayout {
 /// Every field offset hindsight reads, for one interpreter.
 #[derive(Debug, Clone, Default)]
 pub struct Layout {
+    /// The interpreter's version.
     pub version: PythonVersion,
+    /// `PyObject` and `PyVarObject`.
     pub object: PyObjectLayout,
+    /// Type objects.
     pub type_: PyTypeLayout,
+    /// `PyMemberDef`: `__slots__` members.
     pub member_def: PyMemberDefLayout,
+    /// The runtime, interpreters and thread states.
     pub runtime: RuntimeLayout,
+    /// Frame objects.
     pub frame: PyFrameLayout,
+    /// `_PyInterpreterFrame` (3.11+).
     pub iframe: InterpFrameLayout,
+    /// Code objects.
     pub code: PyCodeLayout,
+    /// The objects whose contents are decoded.
     pub objects: ObjectsLayout,
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 pub use code::{CodeInfo, LineWatch};
 pub use objects::Limits;
-pub use python::{Python, TypeAddrs};
+pub use python::Python;
 
 use crate::addr::{AddrMap, AddrSet, RemoteAddr};
 use crate::memory::{MemError, Memory};
@@ -40,19 +40,30 @@ pub enum DecodeError {
         "CPython {version} is not supported by this build of hindsight (supported: {})",
         supported_list()
     )]
-    Unsupported { version: String },
+    Unsupported {
+        /// The interpreter's version.
+        version: String,
+    },
     /// Reading the interpreter's files failed.
     #[error(transparent)]
     Symbols(#[from] symbols::SymbolsError),
     /// A symbol the decoder needs is absent from the interpreter.
     #[error("symbol `{name}` not found in {}; is this a normally built CPython?", path.display())]
-    MissingSymbol { name: String, path: PathBuf },
+    MissingSymbol {
+        /// The symbol.
+        name: String,
+        /// The file looked in.
+        path: PathBuf,
+    },
     /// Reading the target's memory failed.
     #[error(transparent)]
     Mem(#[from] MemError),
     /// The target's memory does not hold what CPython would put there.
     #[error("inconsistent interpreter state: {what}")]
-    Inconsistent { what: String },
+    Inconsistent {
+        /// What was found.
+        what: String,
+    },
 }
 
 /// [`SUPPORTED_MINORS`] as text, e.g. "3.8, 3.9, 3.10, 3.11".
@@ -73,8 +84,11 @@ impl DecodeError {
 /// The full state at one trace-function call.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// The trace event.
     pub event: store::EventKind,
+    /// The file of the frame's code.
     pub file: Arc<str>,
+    /// The frame's function.
     pub function: Arc<str>,
     /// `f_lineno` at the event (from the line table when CPython left it 0).
     pub line: u32,
@@ -82,7 +96,9 @@ pub struct Snapshot {
     pub position: Option<store::Position>,
     /// Outermost first, this frame last.
     pub stack: Vec<store::FrameRec>,
+    /// The frame's local names and their objects, in order.
     pub locals: Vec<(Arc<str>, store::ObjAddr)>,
+    /// The module's global names and their objects, in order.
     pub globals: Vec<(Arc<str>, store::ObjAddr)>,
     /// Return value (the None object when the frame is left by an exception)
     /// or exception instance.

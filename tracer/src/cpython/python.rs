@@ -37,6 +37,7 @@ pub struct TypeAddrs {
 
 /// One interpreter process, resolved.
 pub struct Python {
+    /// The interpreter's version.
     pub version: symbols::PythonVersion,
     /// Struct field offsets, from DWARF.
     pub layout: symbols::Layout,
@@ -48,10 +49,13 @@ pub struct Python {
     pub debug_source: String,
     /// Added to a file address of the image to get its runtime address.
     pub load_bias: u64,
+    /// The built-in types the decoder recognises by address.
     pub types: TypeAddrs,
-    /// `_Py_NoneStruct`, `_Py_TrueStruct`, `_Py_FalseStruct`.
+    /// `_Py_NoneStruct`.
     pub none: RemoteAddr,
+    /// `_Py_TrueStruct`.
     pub true_: RemoteAddr,
+    /// `_Py_FalseStruct`.
     pub false_: RemoteAddr,
     /// `_PyRuntime`.
     pub runtime: RemoteAddr,

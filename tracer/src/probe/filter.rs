@@ -25,24 +25,23 @@ pub(crate) fn filter_hash(name: &[u8]) -> u64 {
 /// The offsets the probe follows from a frame to its file's name, from
 /// the interpreter's layout; `None` when one it needs is missing.
 fn offsets(layout: &Layout) -> Option<[(usize, u64); 8]> {
-    let known = |off: u32| (off != symbols::NA).then_some(u64::from(off));
-    let (via, code) = match known(layout.frame.f_frame) {
+    let (via, code) = match layout.frame.f_frame {
         // 3.11+: the frame object points at the interpreter's frame.
-        Some(f_frame) => (f_frame, known(layout.iframe.f_code)?),
-        None => (NO_FIELD as u64, known(layout.frame.f_code)?),
+        Some(f_frame) => (u64::from(f_frame), layout.iframe.f_code?),
+        None => (NO_FIELD as u64, layout.frame.f_code?),
     };
     let o = &layout.objects;
     let bit = |b: u32| -> Option<u64> { (b < 32).then(|| 1u64 << b) };
     let ascii_mask = bit(o.unicode_state_compact_bit)? | bit(o.unicode_state_ascii_bit)?;
     Some([
         (OFF_F_FRAME, via),
-        (OFF_F_CODE, code),
-        (OFF_CO_FILENAME, known(layout.code.co_filename)?),
-        (OFF_F_TRACE_LINES, known(layout.frame.f_trace_lines)?),
-        (OFF_STR_STATE, known(o.unicode_state)?),
+        (OFF_F_CODE, u64::from(code)),
+        (OFF_CO_FILENAME, u64::from(layout.code.co_filename)),
+        (OFF_F_TRACE_LINES, u64::from(layout.frame.f_trace_lines)),
+        (OFF_STR_STATE, u64::from(o.unicode_state)),
         (OFF_STR_ASCII_MASK, ascii_mask),
-        (OFF_STR_LENGTH, known(o.unicode_length)?),
-        (OFF_STR_DATA, known(o.ascii_size)?),
+        (OFF_STR_LENGTH, u64::from(o.unicode_length)),
+        (OFF_STR_DATA, u64::from(o.ascii_size)),
     ])
 }
 
