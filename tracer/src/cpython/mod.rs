@@ -1,6 +1,6 @@
 //! CPython decoding: from a frame pointer passed to the trace function to the
 //! state at that step (stack, locals, globals and every object reachable from
-//! them), per spec/values.md. Struct offsets come from the DWARF layout table
+//! them), per docs/spec/values.md. Struct offsets come from the DWARF layout table
 //! (`symbols::Layout`), everything else a version differs in from the
 //! version model (`version`); both are resolved once in [`Python`].
 //!
@@ -203,7 +203,7 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    /// A decoder with the default limits of spec/values.md.
+    /// A decoder with the default limits of docs/spec/values.md.
     pub fn new(python: Arc<Python>) -> Decoder {
         Decoder {
             python,

@@ -10,7 +10,17 @@ use store::ProgramEnd;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{DecodeError, Python};
 use crate::ptrace::{Stop, TraceError, Tracee};
-use crate::record::RecordError;
+
+/// Getting to the interpreter failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Controlling the program failed.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    /// Finding or reading its interpreter failed.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
 
 /// Where the start-up of a launched program got to.
 pub enum Startup {
@@ -38,7 +48,7 @@ pub fn wait_for_python(
     tracee: &mut Tracee,
     debug_file: Option<&Path>,
     launchers: &[&str],
-) -> Result<Startup, RecordError> {
+) -> Result<Startup, StartupError> {
     let main = Tid(tracee.pid());
     // A chain of launchers (env -> bash -> pyenv -> python) is short; bound it.
     for _ in 0..16 {

@@ -8,6 +8,7 @@ pub mod inferior;
 mod launch;
 pub mod seize;
 mod tracee;
+mod wait;
 
 pub use seize::SeizeError;
 pub use tracee::{Regs, Stop, TraceError, Tracee};

@@ -1,12 +1,11 @@
 //! [`Tracee`]: a process under ptrace, its threads and the stops they report.
 //! Launching, detaching and killing live in `launch.rs`, breakpoints in
-//! `breakpoints.rs`; this file holds the types and the wait/resume loop,
-//! which is the hot path: no allocation per stop, one GETREGS per trap.
+//! `breakpoints.rs`, waiting for stops in `wait.rs`; this file holds the
+//! types, registers and resuming.
 
 use std::collections::HashMap;
 use std::io;
 use std::marker::PhantomData;
-use std::time::{Duration, Instant};
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::memory::procmem::ProcMem;
@@ -181,9 +180,6 @@ pub(crate) const OPTIONS: i32 = libc::PTRACE_O_TRACECLONE
     | libc::PTRACE_O_EXITKILL
     | libc::PTRACE_O_TRACESYSGOOD;
 
-/// int3 is reported with this si_code.
-const SI_KERNEL: i32 = 0x80;
-
 /// How many recently cleared breakpoint addresses are remembered, to absorb
 /// traps other threads took on them before the clear.
 const CLEARED_MEMORY: usize = 64;
@@ -297,224 +293,6 @@ impl Tracee {
         self.set_regs(tid, regs)
     }
 
-    /// Wait for the next stop of any traced thread. Handles internally:
-    /// group-stops, ptrace events that are not interesting, the initial
-    /// SIGSTOP of new threads, traps on breakpoints cleared meanwhile.
-    pub fn wait(&mut self) -> Result<Stop, TraceError> {
-        loop {
-            let (tid, status) = sys::wait_any(-1, 0).map_err(TraceError::Wait)?;
-            if let Some(stop) = self.classify(Tid(tid), status)? {
-                return Ok(stop);
-            }
-        }
-    }
-
-    /// Like [`Tracee::wait`], but returns `Ok(None)` when `waker`, a child
-    /// process of this thread that is not traced, ends: another thread kills
-    /// the waker to interrupt a wait on a target that may block for a long
-    /// time, at no cost on the per-trap path.
-    pub fn wait_or_woken(&mut self, waker: i32) -> Result<Option<Stop>, TraceError> {
-        loop {
-            let (tid, status) = sys::wait_any(-1, 0).map_err(TraceError::Wait)?;
-            if tid == waker && (libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
-                return Ok(None);
-            }
-            if let Some(stop) = self.classify(Tid(tid), status)? {
-                return Ok(Some(stop));
-            }
-        }
-    }
-
-    /// Like [`Tracee::wait`] but returns `Ok(None)` when no stop came within
-    /// `timeout`. It polls (WNOHANG, sleeping 20 µs growing to 1 ms between
-    /// polls), so it adds latency: use it for a target that may block for a
-    /// long time (--max-time), not on the per-trap hot path.
-    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<Stop>, TraceError> {
-        let deadline = Instant::now() + timeout;
-        let mut nap = Duration::from_micros(20);
-        loop {
-            let (tid, status) = sys::wait_any(-1, libc::WNOHANG).map_err(TraceError::Wait)?;
-            if tid != 0 {
-                if let Some(stop) = self.classify(Tid(tid), status)? {
-                    return Ok(Some(stop));
-                }
-                continue;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            std::thread::sleep(nap.min(deadline - now));
-            nap = (nap * 2).min(Duration::from_millis(1));
-        }
-    }
-
-    /// Turn one wait status into a stop for the caller, or handle it here
-    /// (`None`: keep waiting).
-    fn classify(&mut self, tid: Tid, status: i32) -> Result<Option<Stop>, TraceError> {
-        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-            let known = self.forget_thread(tid);
-            if tid.0 == self.pid {
-                self.finished = true;
-                self.threads.clear();
-                return Ok(Some(if libc::WIFEXITED(status) {
-                    Stop::Exited {
-                        code: libc::WEXITSTATUS(status),
-                    }
-                } else {
-                    Stop::Killed {
-                        sig: libc::WTERMSIG(status),
-                    }
-                }));
-            }
-            // An unknown child (not ours to report) is ignored.
-            return Ok(known.then_some(Stop::ThreadExit { tid }));
-        }
-        if !libc::WIFSTOPPED(status) {
-            return Ok(None);
-        }
-        let sig = libc::WSTOPSIG(status);
-        let event = status >> 16;
-        if !self.is_known(tid) {
-            // A new thread's first stop can overtake its parent's clone
-            // event: keep it stopped until the event names it.
-            if !self.early.contains(&tid) {
-                self.early.push(tid);
-            }
-            return Ok(None);
-        }
-        self.set_running(tid, false);
-        if event != 0 {
-            return self.on_event(tid, event);
-        }
-        if sig == (libc::SIGTRAP | 0x80) {
-            // A syscall stop we never asked for: just go on.
-            self.resume(tid, None)?;
-            return Ok(None);
-        }
-        if sig == libc::SIGTRAP {
-            let mut regs = self.regs(tid)?;
-            let at = regs.rip.wrapping_sub(1);
-            if self.breakpoints.contains_key(&at) || self.adopted.contains(&at) {
-                return Ok(Some(Stop::Breakpoint {
-                    tid,
-                    addr: RemoteAddr(at),
-                    regs,
-                }));
-            }
-            if self.cleared.contains(&at)
-                && matches!(sys::ptrace_siginfo(tid.0), Ok((_, SI_KERNEL)))
-            {
-                // This thread hit a breakpoint another thread removed before
-                // we saw this trap: run the restored instruction.
-                regs.rip = at;
-                self.set_regs(tid, &regs)?;
-                self.resume(tid, None)?;
-                return Ok(None);
-            }
-            return Ok(Some(Stop::Signal { tid, sig }));
-        }
-        if matches!(
-            sig,
-            libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
-        ) {
-            // Without PTRACE_SEIZE a group-stop looks like a signal stop;
-            // GETSIGINFO fails (EINVAL) only in the group-stop. Resuming it
-            // keeps the target running (job control is not supported).
-            if let Err(e) = sys::ptrace_siginfo(tid.0) {
-                if e.raw_os_error() == Some(libc::EINVAL) {
-                    self.resume(tid, None)?;
-                    return Ok(None);
-                }
-            }
-        }
-        Ok(Some(Stop::Signal { tid, sig }))
-    }
-
-    /// A PTRACE_EVENT stop of known thread `tid`.
-    fn on_event(&mut self, tid: Tid, event: i32) -> Result<Option<Stop>, TraceError> {
-        match event {
-            libc::PTRACE_EVENT_CLONE => {
-                let new = self.take_new(tid)?;
-                if !self.is_known(new) {
-                    self.threads.push(Thread {
-                        tid: new,
-                        running: false,
-                    });
-                }
-                Ok(Some(Stop::NewThread {
-                    parent: tid,
-                    tid: new,
-                }))
-            }
-            libc::PTRACE_EVENT_FORK => {
-                let child = self.take_new(tid)?;
-                Ok(Some(Stop::Forked { parent: tid, child }))
-            }
-            libc::PTRACE_EVENT_EXEC => {
-                // The old image is gone, and with it every other thread and
-                // every breakpoint; the thread now has the process id.
-                self.threads.clear();
-                self.threads.push(Thread {
-                    tid: Tid(self.pid),
-                    running: false,
-                });
-                self.early.clear();
-                self.forget_breakpoints();
-                Ok(Some(Stop::Exec { tid: Tid(self.pid) }))
-            }
-            _ => {
-                // PTRACE_EVENT_STOP and events we did not ask for.
-                self.resume(tid, None)?;
-                Ok(None)
-            }
-        }
-    }
-
-    /// Let a forked child (stopped, see [`Stop::Forked`]) run on untraced.
-    pub fn release_fork(&mut self, child: Tid) -> Result<(), TraceError> {
-        match sys::ptrace_detach(child.0, 0) {
-            Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
-                Err(TraceError::ptrace("DETACH", child, e))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// The thread or process that the clone or fork event `tid` stopped
-    /// for created, once it is stopped too: its first stop (a SIGSTOP) may
-    /// have come already (kept in `early`), else it is imminent and taken
-    /// now, so the caller can resume it.
-    fn take_new(&mut self, tid: Tid) -> Result<Tid, TraceError> {
-        let msg = sys::ptrace_geteventmsg(tid.0)
-            .map_err(|e| TraceError::ptrace("GETEVENTMSG", tid, e))?;
-        let new = Tid(msg as i32);
-        if let Some(i) = self.early.iter().position(|&t| t == new) {
-            self.early.swap_remove(i);
-        } else {
-            self.await_initial_stop(new)?;
-        }
-        Ok(new)
-    }
-
-    /// Wait for the first stop of new thread `tid` (its SIGSTOP).
-    fn await_initial_stop(&mut self, tid: Tid) -> Result<(), TraceError> {
-        // Bounded: anything but a stop or an exit here is not expected.
-        for _ in 0..16 {
-            let (got, status) = sys::wait_any(tid.0, 0).map_err(TraceError::Wait)?;
-            if got != tid.0 {
-                continue;
-            }
-            if libc::WIFSTOPPED(status) {
-                return Ok(());
-            }
-            if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-                return Err(TraceError::Gone { op: "clone", tid });
-            }
-        }
-        Err(TraceError::Gone { op: "clone", tid })
-    }
-
     pub(crate) fn is_known(&self, tid: Tid) -> bool {
         self.threads.iter().any(|t| t.tid == tid)
     }
@@ -526,7 +304,7 @@ impl Tracee {
     }
 
     /// Drop `tid` from the thread list; whether it was there.
-    fn forget_thread(&mut self, tid: Tid) -> bool {
+    pub(super) fn forget_thread(&mut self, tid: Tid) -> bool {
         match self.threads.iter().position(|t| t.tid == tid) {
             Some(i) => {
                 self.threads.remove(i);

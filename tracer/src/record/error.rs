@@ -2,6 +2,7 @@
 
 use crate::addr::RemoteAddr;
 use crate::cpython::{DecodeError, Python};
+use crate::interp::startup::StartupError;
 use crate::ptrace::{SeizeError, TraceError};
 
 /// Why recording failed.
@@ -41,6 +42,15 @@ pub enum RecordError {
     /// Anything else, said in full.
     #[error("{0}")]
     Other(String),
+}
+
+impl From<StartupError> for RecordError {
+    fn from(e: StartupError) -> RecordError {
+        match e {
+            StartupError::Trace(t) => RecordError::Trace(t),
+            StartupError::Decode(d) => RecordError::Decode(d),
+        }
+    }
 }
 
 impl From<SeizeError> for RecordError {

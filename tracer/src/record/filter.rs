@@ -1,4 +1,4 @@
-//! Which source files are recorded (spec/cli.md): by default the files under
+//! Which source files are recorded (docs/spec/cli.md): by default the files under
 //! the main script's directory, leaving out the interpreter's standard
 //! library and anything under site-packages/dist-packages; `--include`,
 //! `--exclude` and `--all` change that.

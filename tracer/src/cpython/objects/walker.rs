@@ -1,5 +1,5 @@
 //! The [`Walker`]: turns every object reachable from a set of roots into
-//! `store::Node`s by the rules of spec/values.md, with the size limits of a
+//! `store::Node`s by the rules of docs/spec/values.md, with the size limits of a
 //! snapshot. Type information comes from `types`, atoms from `atoms`.
 
 use std::collections::{HashMap, VecDeque};
@@ -16,7 +16,7 @@ use crate::cpython::{Caches, Python};
 use crate::memory::Memory;
 use values::kinds::{self, unreadable};
 
-/// Size limits of one snapshot (spec/values.md defaults).
+/// Size limits of one snapshot (docs/spec/values.md defaults).
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// `str` characters, `bytes`/`bytearray` bytes kept.
@@ -208,50 +208,58 @@ impl<'a> Walker<'a> {
         depth: u8,
         level: u32,
     ) -> Result<Node, String> {
-        let (mem, py, lim) = (self.mem, self.py, self.limits);
-        let o = &py.layout.objects;
-        let atom = |text: String, truncated: bool| Node {
-            type_name: ti.name.clone(),
-            kind: kinds::ATOM,
-            text,
-            items: Vec::new(),
-            attrs: None,
-            truncated,
+        if ti.builtin == Builtin::Other {
+            return self.opaque(addr, ti, depth);
+        }
+        // Containers nested too deep keep their kind but no items.
+        let limit = if level >= self.limits.max_depth {
+            0
+        } else {
+            self.limits.max_items
         };
-        let too_deep = level >= lim.max_depth;
-        let container = |kind: u8, items: Vec<RemoteAddr>, truncated: bool| Node {
+        let node = |kind: u8, text: String, items: Vec<RemoteAddr>, truncated: bool| Node {
             type_name: ti.name.clone(),
             kind,
-            text: String::new(),
+            text,
             items: items.into_iter().map(|a| ObjAddr(a.0)).collect(),
             attrs: None,
             truncated,
         };
-        let size = || -> Result<i64, String> {
-            let s = mem
-                .read_u64(addr.at(py.layout.object.ob_size))
-                .map_err(|e| e.to_string())? as i64;
-            if !(0..=(1i64 << 40)).contains(&s) {
-                return Err(format!("implausible size {s}"));
-            }
-            Ok(s)
-        };
-        Ok(match ti.builtin {
-            Builtin::None => atom("None".into(), false),
-            Builtin::Bool => atom(
-                if addr == py.true_ { "True" } else { "False" }.into(),
-                false,
-            ),
-            Builtin::Int => {
-                let (t, tr) = int_text(mem, py, addr)?;
-                atom(t, tr)
-            }
+        if let Some((kind, items, truncated)) = self.container_items(addr, ti, limit)? {
+            return Ok(node(kind, String::new(), items, truncated));
+        }
+        let (text, truncated) = self.atom_text(addr, ti)?;
+        Ok(node(kinds::ATOM, text, Vec::new(), truncated))
+    }
+
+    /// `ob_size` of a variable-size object, if plausible.
+    fn size(&self, addr: RemoteAddr) -> Result<usize, String> {
+        let s = self
+            .mem
+            .read_u64(addr.at(self.py.layout.object.ob_size))
+            .map_err(|e| e.to_string())? as i64;
+        if !(0..=(1i64 << 40)).contains(&s) {
+            return Err(format!("implausible size {s}"));
+        }
+        Ok(s as usize)
+    }
+
+    /// The repr of an object whose repr is known when it is read (None,
+    /// bool, int, float, complex, str, bytes, bytearray, range), and
+    /// whether it was cut.
+    fn atom_text(&self, addr: RemoteAddr, ti: &TypeInfo) -> Result<(String, bool), String> {
+        let (mem, py, lim) = (self.mem, self.py, self.limits);
+        let o = &py.layout.objects;
+        let whole = |t: String| Ok((t, false));
+        match ti.builtin {
+            Builtin::None => whole("None".into()),
+            Builtin::Bool => whole(if addr == py.true_ { "True" } else { "False" }.into()),
+            Builtin::Int => int_text(mem, py, addr),
             Builtin::Float => {
-                let v = f64::from_bits(
-                    mem.read_u64(addr.at(o.float_ob_fval))
-                        .map_err(|e| e.to_string())?,
-                );
-                atom(text::float_repr(v), false)
+                let bits = mem
+                    .read_u64(addr.at(o.float_ob_fval))
+                    .map_err(|e| e.to_string())?;
+                whole(text::float_repr(f64::from_bits(bits)))
             }
             Builtin::Complex => {
                 let b = mem
@@ -259,18 +267,18 @@ impl<'a> Walker<'a> {
                     .map_err(|e| e.to_string())?;
                 let re = f64::from_ne_bytes(b[0..8].try_into().unwrap_or_default());
                 let im = f64::from_ne_bytes(b[8..16].try_into().unwrap_or_default());
-                atom(text::complex_repr(re, im), false)
+                whole(text::complex_repr(re, im))
             }
             Builtin::Str => {
                 let (chars, tr, _) = str_chars(mem, py, addr, lim.max_str)?;
-                atom(text::str_repr(&chars, &|c| py.is_printable(c), tr), tr)
+                Ok((text::str_repr(&chars, &|c| py.is_printable(c), tr), tr))
             }
             Builtin::Bytes => {
                 let (data, tr) = bytes_data(mem, py, addr, lim.max_str)?;
-                atom(text::bytes_repr(&data, tr), tr)
+                Ok((text::bytes_repr(&data, tr), tr))
             }
             Builtin::ByteArray => {
-                let n = size()? as usize;
+                let n = self.size(addr)?;
                 let start = mem
                     .read_ptr(addr.at(o.bytearray_ob_start))
                     .map_err(|e| e.to_string())?;
@@ -280,7 +288,7 @@ impl<'a> Walker<'a> {
                 } else {
                     mem.read_vec(start, k).map_err(|e| e.to_string())?
                 };
-                atom(text::bytearray_repr(&data, n > k), n > k)
+                Ok((text::bytearray_repr(&data, n > k), n > k))
             }
             Builtin::Range => {
                 let get = |off: u32| -> Result<String, String> {
@@ -289,47 +297,58 @@ impl<'a> Walker<'a> {
                 };
                 let (a, b, s) = (get(o.range_start)?, get(o.range_stop)?, get(o.range_step)?);
                 if s == "1" {
-                    atom(format!("range({a}, {b})"), false)
+                    whole(format!("range({a}, {b})"))
                 } else {
-                    atom(format!("range({a}, {b}, {s})"), false)
+                    whole(format!("range({a}, {b}, {s})"))
                 }
             }
+            _ => Err(format!("{} is not an atom", ti.name)),
+        }
+    }
+
+    /// A container's kind, its first `limit` items (dicts: key, value,
+    /// key, value...) and whether they were cut; `None` for other objects.
+    fn container_items(
+        &mut self,
+        addr: RemoteAddr,
+        ti: &TypeInfo,
+        limit: usize,
+    ) -> Result<Option<(u8, Vec<RemoteAddr>, bool)>, String> {
+        let (mem, py) = (self.mem, self.py);
+        Ok(Some(match ti.builtin {
             Builtin::List => {
-                let n = size()? as usize;
-                let k = if too_deep { 0 } else { n.min(lim.max_items) };
+                let n = self.size(addr)?;
+                let k = n.min(limit);
                 let items = if k == 0 {
                     Vec::new()
                 } else {
                     let p = mem
-                        .read_ptr(addr.at(o.list_ob_item))
+                        .read_ptr(addr.at(py.layout.objects.list_ob_item))
                         .map_err(|e| e.to_string())?;
                     read_ptrs(mem, p, k)?
                 };
-                container(kinds::LIST, items, n > k)
+                (kinds::LIST, items, n > k)
             }
             Builtin::Tuple => {
-                let k = if too_deep { 0 } else { lim.max_items };
-                let (items, tr) = tuple_items_trunc(mem, py, addr, k)?;
-                container(kinds::TUPLE, items, tr)
+                let (items, tr) = tuple_items_trunc(mem, py, addr, limit)?;
+                (kinds::TUPLE, items, tr)
             }
             Builtin::Dict => {
-                let k = if too_deep { 0 } else { lim.max_items };
-                let d = dicts::dict_items(mem, py, addr, k)?;
+                let d = dicts::dict_items(mem, py, addr, limit)?;
                 let items = d.items.iter().flat_map(|&(a, b)| [a, b]).collect();
-                container(kinds::DICT, items, d.truncated)
+                (kinds::DICT, items, d.truncated)
             }
             Builtin::Set | Builtin::FrozenSet => {
-                let k = if too_deep { 0 } else { lim.max_items };
-                let (items, tr) = self.set_items(addr, k)?;
+                let (items, tr) = self.set_items(addr, limit)?;
                 let kind = if ti.builtin == Builtin::Set {
                     kinds::SET
                 } else {
                     kinds::FROZENSET
                 };
-                container(kind, items, tr)
+                (kind, items, tr)
             }
-            Builtin::Other => self.opaque(addr, ti, depth)?,
-        })
+            _ => return Ok(None),
+        }))
     }
 
     fn set_items(
