@@ -39,6 +39,50 @@ def _stdlib_dirs():
     return sorted(dirs)
 
 
+def _module_hidden_locals(frame):
+    """The bound hidden locals of a module frame (3.12+), in slot order.
+
+    frame.f_locals would show them, but not safely here: on 3.12.0-1 reading
+    it writes the globals back into those slots when the trace function
+    returns (the comprehension breaks), and on 3.13.0 it can crash the
+    interpreter. So they are read from the frame's own slots: the
+    interpreter frame behind the frame object (`f_frame`, after the object
+    header and `f_back`), its `localsplus` after eight pointers, an int, a
+    short and a char (`_PyInterpreterFrame` of 3.12 and 3.13). In a module's
+    code every fast slot is a comprehension's hidden local.
+    """
+    if sys.version_info < (3, 12):
+        return {}
+    import ctypes
+    import types
+
+    code = frame.f_code
+    names = []
+    while True:
+        try:
+            names.append(code._varname_from_oparg(len(names)))
+        except (IndexError, ValueError):
+            break
+    if not names:
+        return {}
+    word = ctypes.sizeof(ctypes.c_void_p)
+    iframe = ctypes.c_void_p.from_address(id(frame) + 3 * word).value
+    localsplus = iframe + 8 * word + 8
+    out = {}
+    for i, name in enumerate(names):
+        ptr = ctypes.c_void_p.from_address(localsplus + i * word).value
+        if not ptr:
+            continue
+        value = ctypes.cast(ptr, ctypes.py_object).value
+        if name in code.co_cellvars and type(value) is types.CellType:
+            try:
+                value = value.cell_contents
+            except ValueError:
+                continue
+        out[name] = value
+    return out
+
+
 class Oracle:
     """Writes one state per step; holds the file filter and position caches."""
 
@@ -112,9 +156,10 @@ class Oracle:
     def state(self, frame, event, arg):
         code = frame.f_code
         if not code.co_flags & _CO_OPTIMIZED and code.co_name == "<module>":
-            # A module frame: its locals are its globals. Not read through
-            # f_locals, which on 3.12.0-1 breaks inlined comprehensions (PEP 709).
-            local_values = {}
+            # A module frame: its names are its globals, but while a
+            # comprehension inlined into it runs (3.12+, PEP 709) its bound
+            # hidden locals are the frame's locals.
+            local_values = render.render_mapping(_module_hidden_locals(frame), skip_dunder=False)
         else:
             f_locals = frame.f_locals
             if f_locals is frame.f_globals:

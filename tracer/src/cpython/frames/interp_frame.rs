@@ -200,10 +200,15 @@ fn frame_locals(
         && py.facts.frames.hidden_locals_proxy
         && !(f.locals.is_null() || f.locals == f.globals)
         && hidden_locals_bound(mem, py, f.localsplus, &code.localsplus_kinds)?;
-    if !optimized && !proxy {
-        if f.locals.is_null() || f.locals == f.globals {
-            return Ok(out);
-        }
+    // A module's names are its globals, but while a comprehension inlined
+    // into it runs (3.12+, PEP 709) its bound hidden locals are the frame's
+    // locals (docs/spec/values.md).
+    let module_level = !optimized && (f.locals.is_null() || f.locals == f.globals);
+    let hidden = kinds.hidden.unwrap_or(0);
+    if module_level && hidden == 0 {
+        return Ok(out);
+    }
+    if !optimized && !proxy && !module_level {
         // A class body (or exec with separate locals): the namespace dict.
         let items = dicts::dict_items(mem, py, f.locals, limits.max_items)
             .map_err(|e| DecodeError::inconsistent(format!("frame locals dict: {e}")))?;
@@ -240,6 +245,9 @@ fn frame_locals(
     for (i, &slot) in slots.iter().enumerate() {
         let kind = code.localsplus_kinds[i];
         if kind & kinds.free != 0 && !optimized && !proxy {
+            continue;
+        }
+        if module_level && kind & hidden == 0 {
             continue;
         }
         let mut value = if f.stacktop != 0 {
