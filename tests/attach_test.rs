@@ -344,3 +344,51 @@ fn record_mode_records_threads_started_by_the_program() {
         .collect();
     assert_eq!(per[0], per[1], "{per:?}");
 }
+
+#[test]
+fn attach_places_the_probe_and_reads_through_it() {
+    if python().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target::start(&[fixture("worker.py").to_str().unwrap()]);
+    target.expect("READY");
+    let hsr = dir.path().join("probe.hsr");
+    let a = Attach::start(target.pid(), &hsr, &["--max-steps", "400"]);
+    assert!(a.finish().contains("detached"));
+    assert_eq!(target.tracer_pid(), 0, "still traced");
+    // The probe was placed (its mappings stay, called by nothing).
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", target.pid())).unwrap();
+    assert!(
+        maps.contains("hindsight-probe"),
+        "no probe mapping:\n{maps}"
+    );
+    // What the stops read through it is the program's state: in mix(),
+    // parts is computed from acc, so each recorded pair must agree.
+    let dump = hindsight(&["dump", hsr.to_str().unwrap()]);
+    assert!(dump.status.success(), "{dump:?}");
+    let mut checked = 0;
+    for line in String::from_utf8_lossy(&dump.stdout).lines() {
+        let s: serde_json::Value = serde_json::from_str(line).unwrap();
+        let locals = &s["locals"];
+        let (Some(acc), Some(parts)) = (
+            locals["acc"]["repr"].as_str(),
+            locals["parts"]["repr"].as_str(),
+        ) else {
+            continue;
+        };
+        if s["function"] != "mix" || s["line"].as_u64() != Some(15) {
+            continue;
+        }
+        let acc: u64 = acc.parse().unwrap();
+        assert_eq!(
+            parts,
+            format!("[{}, {}, {}]", acc % 7, acc % 11, acc % 13),
+            "{line}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} steps of mix() checked");
+    // The target runs on unharmed.
+    target.expect("checksum");
+}

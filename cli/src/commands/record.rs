@@ -151,6 +151,9 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
                 shown.display()
             );
         })),
+        probe: probe_mode(),
+        trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
+        probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
     };
     let result = tracer::attach(cfg);
     if std::io::stderr().is_terminal() {

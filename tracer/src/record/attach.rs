@@ -16,6 +16,7 @@ use super::stops::{self, release, Bounds, Hooked, Origin, Session};
 use super::waker::Waker;
 use crate::cpython::{DecodeError, Decoder, Python};
 use crate::interp::{hook, threads};
+use crate::probe::Probe;
 use crate::ptrace::Tracee;
 
 /// Minor versions of CPython 3 whose hook is plain writes to thread states
@@ -32,10 +33,13 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     // Every thread is stopped; nothing in the target is changed yet, so an
     // error up to the hook just lets go (dropping a seized tracee detaches).
     let python = Arc::new(attachable_python(pid, &cfg)?);
-    let (mut tracee, hooked, hook) = hook_all(tracee, python.clone())?;
+    let (mut tracee, hooked, mut hook) = hook_all(tracee, python.clone(), &cfg)?;
     // From here on, an error must unhook before it lets go.
-    let unhook = |tracee, h: &Hooked| {
-        let _ = release(tracee, &h.python, h.runtime, h.trap);
+    let unhook = |tracee, h: &Hooked, probe: Option<Probe>| {
+        if let Some(mut p) = probe {
+            p.disarm();
+        }
+        let _ = release(tracee, &h.python, h.runtime, h.hook_fn);
     };
 
     let program = cmdline(pid);
@@ -50,14 +54,14 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     let writer = match create_writer(&cfg.output, header, cpu) {
         Ok(w) => w,
         Err(e) => {
-            unhook(tracee, &hooked);
+            unhook(tracee, &hooked, hook.probe);
             return Err(e.into());
         }
     };
     let waker = match Waker::spawn() {
         Ok(w) => w,
         Err(e) => {
-            unhook(tracee, &hooked);
+            unhook(tracee, &hooked, hook.probe);
             return Err(RecordError::Other(format!(
                 "cannot start the helper process that ends a wait: {e}"
             )));
@@ -65,13 +69,18 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     };
     let started = Instant::now();
     let threads = tracee.threads().iter().map(|t| t.0 as u32).collect();
-    let rec = Recorder::new(
+    let mut rec = Recorder::new(
         Decoder::new(python.clone()),
         filter,
         cfg.granularity,
         threads,
         hook.returning,
     );
+    rec.max_steps = cfg.max_steps;
+    rec.trapless_allowed = cfg.trapless;
+    if let Some(p) = hook.probe.take() {
+        rec.cache.attach_probe(p);
+    }
     for tid in tracee.threads() {
         tracee.resume(tid, None)?;
     }
@@ -129,22 +138,39 @@ struct HookAll {
     returning: bool,
     /// Thread states that carry the hook.
     thread_states: usize,
+    /// The probe, when the hook is its entry.
+    probe: Option<Probe>,
 }
 
-/// Set the trap, then point every thread state's trace function at it (the
-/// trap first, so no thread can call the trace function before the
-/// breakpoint is there). On failure the target is let go, unhooked.
+/// Set the trap (the probe's, placed as `record` places it, when it can
+/// be), then point every thread state's trace function at it (the trap
+/// first, so no thread can call the trace function before the breakpoint
+/// is there). On failure the target is let go, unhooked.
 fn hook_all(
     mut tracee: Tracee,
     python: Arc<Python>,
+    cfg: &AttachConfig,
 ) -> Result<(Tracee, Hooked, HookAll), RecordError> {
     let pid = tracee.pid();
     let trap_function = need_symbol(&python, hook::TRAP_FUNCTION)?;
     let runtime = need_symbol(&python, "_PyRuntime")?;
-    let (trap, returning) = hook::trap_address(&mut tracee, trap_function)?;
-    tracee.set_breakpoint(trap)?;
+    let any_thread = tracee.threads()[0];
+    let hook::Trap {
+        hook_fn,
+        addr: trap,
+        returning,
+        mut probe,
+    } = hook::choose_trap(&mut tracee, any_thread, trap_function, cfg.probe)?;
+    if let Some(p) = probe.as_mut() {
+        tracee.adopt_breakpoint(trap);
+        if cfg.probe_filter {
+            p.enable_filter(&python.layout);
+        }
+    } else {
+        tracee.set_breakpoint(trap)?;
+    }
     let layout = &python.layout;
-    let hooked = threads::hook_all(tracee.mem(), layout, runtime, trap);
+    let hooked = threads::hook_all(tracee.mem(), layout, runtime, hook_fn);
     let why = match hooked {
         Ok(c) if c.hooked + c.already > 0 => {
             if c.foreign > 0 {
@@ -158,12 +184,13 @@ fn hook_all(
                 python,
                 runtime,
                 trap,
-                hook_fn: trap,
+                hook_fn,
                 origin: Origin::Seized,
             };
             let found = HookAll {
                 returning,
                 thread_states: c.hooked + c.already,
+                probe,
             };
             return Ok((tracee, h, found));
         }
@@ -177,6 +204,9 @@ fn hook_all(
         )),
         Err(e) => RecordError::Hook(e),
     };
-    let _ = release(tracee, &python, runtime, trap);
+    if let Some(mut p) = probe {
+        p.disarm();
+    }
+    let _ = release(tracee, &python, runtime, hook_fn);
     Err(why)
 }

@@ -100,6 +100,12 @@ pub struct AttachConfig {
     pub stop: Arc<AtomicBool>,
     /// Called once every thread is hooked and the target runs again.
     pub on_attached: Option<OnAttached>,
+    /// Place the probe, as [`RecordConfig::probe`].
+    pub probe: ProbeMode,
+    /// As [`RecordConfig::trapless`].
+    pub trapless: bool,
+    /// As [`RecordConfig::probe_filter`].
+    pub probe_filter: bool,
 }
 
 /// Called once with what was found on attaching.

@@ -332,7 +332,7 @@ fn let_go(
         Exit::LetGo { at, reason, bound } => {
             rec.disarm_probe();
             match h.origin {
-                Origin::Seized => release(tracee, &h.python, h.runtime, h.trap)?,
+                Origin::Seized => release(tracee, &h.python, h.runtime, h.hook_fn)?,
                 Origin::Launched {
                     tstate, set_trace, ..
                 } => unhook_launched(tracee, h, at, tstate, set_trace)?,
@@ -375,17 +375,18 @@ fn unhook_launched(
     Ok(tracee.detach()?)
 }
 
-/// Stop every thread, unhook every thread state, remove the traps, detach.
+/// Stop every thread, unhook every thread state whose trace function is
+/// `hook_fn`, remove the traps, detach.
 pub(crate) fn release(
     tracee: Tracee,
     python: &Python,
     runtime: RemoteAddr,
-    trap: RemoteAddr,
+    hook_fn: RemoteAddr,
 ) -> Result<(), RecordError> {
     let layout = &python.layout;
     let mut unhook_err = None;
     tracee.detach_with(|t| {
-        if let Err(e) = threads::unhook_all(t.mem(), layout, runtime, trap) {
+        if let Err(e) = threads::unhook_all(t.mem(), layout, runtime, hook_fn) {
             unhook_err = Some(e);
         }
         if let Err(e) = threads::restore_line_events(t.mem(), layout, runtime) {
