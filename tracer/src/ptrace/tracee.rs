@@ -3,14 +3,17 @@
 //! `breakpoints.rs`; this file holds the types and the wait/resume loop,
 //! which is the hot path: no allocation per stop, one GETREGS per trap.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io;
 use std::marker::PhantomData;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::memory::procmem::ProcMem;
 use crate::memory::{MemError, Memory};
+use crate::ptrace::Ended;
 use crate::sys;
 
 /// The general-purpose registers of a stopped thread.
@@ -48,8 +51,9 @@ pub enum Stop {
         /// The new thread.
         tid: Tid,
     },
-    /// A thread forked (PTRACE_EVENT_FORK): the child process, a copy of
-    /// the target with its hooks, is attached and stopped. The caller
+    /// A thread forked (PTRACE_EVENT_FORK, or PTRACE_EVENT_VFORK when
+    /// vforks are followed): the child process, a copy of the target with
+    /// its hooks, is attached and stopped. The caller
     /// undoes what it changed in the child's memory, lets it go with
     /// [`Tracee::release_fork`], and resumes `parent`.
     Forked {
@@ -209,10 +213,35 @@ pub struct Tracee {
     /// Taken with PTRACE_SEIZE (attach), not launched: stopped with
     /// PTRACE_INTERRUPT, never killed on drop.
     pub(crate) seized: bool,
+    /// When each signal was last delivered to the target (its latest
+    /// signal-delivery stop): tells a signal the target got by itself from
+    /// one hindsight is asked to pass on.
+    pub(crate) delivered: Vec<(i32, Instant)>,
+    /// An untraced child of this thread (the command that started the
+    /// target) whose end is kept here when a wait of this tracee reaps it.
+    pub(crate) outside: Option<(i32, Rc<Cell<Option<Ended>>>)>,
     pub(crate) _not_send: PhantomData<*mut ()>,
 }
 
 impl Tracee {
+    /// A tracee of process `pid`, whose threads the caller lists.
+    pub(crate) fn new(pid: i32, threads: Vec<Thread>, seized: bool) -> Tracee {
+        Tracee {
+            pid,
+            mem: ProcMem::new(pid),
+            threads,
+            early: Vec::new(),
+            breakpoints: HashMap::new(),
+            cleared: Vec::new(),
+            adopted: Vec::new(),
+            finished: false,
+            seized,
+            delivered: Vec::new(),
+            outside: None,
+            _not_send: PhantomData,
+        }
+    }
+
     /// The process id.
     pub fn pid(&self) -> i32 {
         self.pid
@@ -351,7 +380,7 @@ impl Tracee {
 
     /// Turn one wait status into a stop for the caller, or handle it here
     /// (`None`: keep waiting).
-    fn classify(&mut self, tid: Tid, status: i32) -> Result<Option<Stop>, TraceError> {
+    pub(crate) fn classify(&mut self, tid: Tid, status: i32) -> Result<Option<Stop>, TraceError> {
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
             let known = self.forget_thread(tid);
             if tid.0 == self.pid {
@@ -367,7 +396,9 @@ impl Tracee {
                     }
                 }));
             }
-            // An unknown child (not ours to report) is ignored.
+            // An unknown child is not ours to report (the command that
+            // started the target may be: its end is kept).
+            self.note_outside_exit(tid.0, status);
             return Ok(known.then_some(Stop::ThreadExit { tid }));
         }
         if !libc::WIFSTOPPED(status) {
@@ -412,7 +443,7 @@ impl Tracee {
                 self.resume(tid, None)?;
                 return Ok(None);
             }
-            return Ok(Some(Stop::Signal { tid, sig }));
+            return Ok(Some(self.signal_stop(tid, sig)));
         }
         if matches!(
             sig,
@@ -428,7 +459,23 @@ impl Tracee {
                 }
             }
         }
-        Ok(Some(Stop::Signal { tid, sig }))
+        Ok(Some(self.signal_stop(tid, sig)))
+    }
+
+    /// A signal-delivery stop of `tid`, its time remembered.
+    fn signal_stop(&mut self, tid: Tid, sig: i32) -> Stop {
+        let now = Instant::now();
+        match self.delivered.iter_mut().find(|d| d.0 == sig) {
+            Some(d) => d.1 = now,
+            None => self.delivered.push((sig, now)),
+        }
+        Stop::Signal { tid, sig }
+    }
+
+    /// When signal `sig` was last delivered to the target (its latest
+    /// signal-delivery stop), if ever.
+    pub(crate) fn last_delivered(&self, sig: i32) -> Option<Instant> {
+        self.delivered.iter().find(|d| d.0 == sig).map(|d| d.1)
     }
 
     /// A PTRACE_EVENT stop of known thread `tid`.
@@ -447,7 +494,7 @@ impl Tracee {
                     tid: new,
                 }))
             }
-            libc::PTRACE_EVENT_FORK => {
+            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
                 let child = self.take_new(tid)?;
                 Ok(Some(Stop::Forked { parent: tid, child }))
             }
@@ -485,7 +532,7 @@ impl Tracee {
     /// for created, once it is stopped too: its first stop (a SIGSTOP) may
     /// have come already (kept in `early`), else it is imminent and taken
     /// now, so the caller can resume it.
-    fn take_new(&mut self, tid: Tid) -> Result<Tid, TraceError> {
+    pub(crate) fn take_new(&mut self, tid: Tid) -> Result<Tid, TraceError> {
         let msg = sys::ptrace_geteventmsg(tid.0)
             .map_err(|e| TraceError::ptrace("GETEVENTMSG", tid, e))?;
         let new = Tid(msg as i32);
