@@ -26,6 +26,8 @@ pub enum AtEntry<T> {
 }
 
 /// Where following the family got to.
+// Made once per recording: boxing the tracee would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Followed<T> {
     /// The one: stopped where [`AtEntry::RunTo`] said (its main thread, the
     /// breakpoint removed), every other process of the family let go.

@@ -163,7 +163,8 @@ impl FileFilter {
         if below_packages(&format!("/{rest}")) {
             return false;
         }
-        !(self.in_stdlib(file) && !self.in_stdlib(base))
+        // The standard library is left out, unless the base is in it.
+        !self.in_stdlib(file) || self.in_stdlib(base)
     }
 
     fn in_stdlib(&self, path: &str) -> bool {
@@ -196,8 +197,14 @@ impl FileFilter {
             format!("{by_default}, with the --include and --exclude given")
         };
         // Files of the program's own first, then the libraries', then code
-        // that is no file.
-        let mut ran: Vec<&Arc<str>> = self.skipped.iter().collect();
+        // that is no file; the interpreter's frozen modules (its import
+        // machinery, run even when the script cannot be opened) are not the
+        // program's.
+        let mut ran: Vec<&Arc<str>> = self
+            .skipped
+            .iter()
+            .filter(|f| !f.starts_with("<frozen "))
+            .collect();
         ran.sort_by_key(|f| (f.starts_with('<'), self.in_stdlib(f) || below_packages(f)));
         let shown: Vec<&str> = ran.iter().take(3).map(|f| f.as_ref()).collect();
         if shown.is_empty() {
@@ -471,11 +478,21 @@ mod tests {
             f.why_nothing()
         );
         f.accepts(&Arc::from("<frozen runpy>"));
+        assert!(
+            f.why_nothing().contains("no Python code"),
+            "frozen modules are the interpreter's"
+        );
+        f.accepts(&Arc::from("<string>"));
         f.accepts(&Arc::from("/usr/lib/python3.11/json/decoder.py"));
         f.accepts(&Arc::from("/srv/lib/work.py"));
         let why = f.why_nothing();
         assert!(why.contains("/app/"), "{why}");
-        assert!(why.contains("such as /srv/lib/work.py, /usr/lib"), "{why}");
+        assert!(
+            why.contains(
+                "such as /srv/lib/work.py, /usr/lib/python3.11/json/decoder.py, <string>;"
+            ),
+            "{why}"
+        );
         assert!(
             why.contains("--include '/srv/lib/*'") && why.contains("--all"),
             "{why}"
