@@ -123,6 +123,46 @@ fn timeout_sends_sigterm_to_the_program_once() {
     }
 }
 
+/// `hindsight record -o HSR -- COMMAND...`; once the program printed its
+/// first line, SIGTERM to hindsight's process only, as `kill PID` or a
+/// supervisor sends it. The exit status and what the program printed
+/// after; hindsight is killed if it does not end in time.
+fn sigterm_hindsight_alone(hsr: &Path, command: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let mut child = Command::new(hindsight())
+        .args(["record", "-o"])
+        .arg(hsr)
+        .arg("--")
+        .args(command)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let (done, watched) = std::sync::mpsc::channel::<()>();
+    let watchdog = {
+        let pid = pid.clone();
+        std::thread::spawn(move || {
+            if watched.recv_timeout(common::HINDSIGHT_TIMEOUT).is_err() {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        })
+    };
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(st.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let _ = done.send(());
+    watchdog.join().unwrap();
+    (status.code(), rest)
+}
+
 #[test]
 fn sigterm_to_hindsight_alone_is_passed_on() {
     let dir = tempfile::tempdir().unwrap();
@@ -131,35 +171,31 @@ fn sigterm_to_hindsight_alone_is_passed_on() {
     for py in &common::supported_interpreters() {
         let name = format!("{} kill -TERM hindsight", py.minor);
         let hsr = dir.path().join(format!("kill-{}.hsr", py.minor));
-        let mut child = Command::new(hindsight())
-            .args(["record", "-o"])
-            .arg(&hsr)
-            .arg("--")
-            .arg(&py.path)
-            .arg(&app)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        assert_eq!(line, "ready\n", "{name}");
-        // To hindsight's process only, as `kill PID` or a supervisor sends it.
-        let st = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-        let o = child.wait_with_output().unwrap();
-        assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o.stderr));
-        assert_eq!(rest, "handled 15\n", "{name}: {}", text(&o.stderr));
+        let (status, rest) = sigterm_hindsight_alone(&hsr, &[py.path.as_os_str(), app.as_os_str()]);
+        assert_eq!(status, Some(0), "{name}");
+        assert_eq!(rest, "handled 15\n", "{name}");
         check_handler_recorded(&name, &hsr, 0);
     }
+}
+
+/// Through a shell that runs python as a child, the signal reaches both:
+/// python's handler runs (recorded), and the shell ends of it too, as both
+/// would of a signal to the process group.
+#[test]
+fn sigterm_to_hindsight_reaches_a_wrapper_and_its_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("term.py");
+    std::fs::write(&app, HANDLES_TERM).unwrap();
+    let Some(py) = common::supported_interpreters().into_iter().last() else {
+        return;
+    };
+    let hsr = dir.path().join("wrapped.hsr");
+    let script = format!("{} {}; echo after", py.path.display(), app.display());
+    let sh = ["/bin/sh", "-c", &script].map(std::ffi::OsStr::new);
+    let (status, rest) = sigterm_hindsight_alone(&hsr, &sh);
+    assert_eq!(status, Some(128 + libc::SIGTERM));
+    assert_eq!(rest, "handled 15\n");
+    check_handler_recorded("through sh", &hsr, 0);
 }
 
 /// `record --max-steps N [--at-bound stop] -- PYTHON APP`.

@@ -205,6 +205,14 @@ impl<T> Family<T> {
         for tid in std::mem::take(&mut self.early) {
             let _ = sys::ptrace_detach(tid.0, 0);
         }
+        // A signal another process of the command got during start-up (a
+        // Ctrl-C the shell took) counts as the command's: not passed on
+        // again.
+        for m in &self.members {
+            for &(sig, at) in &m.tracee.delivered {
+                one.tracee.note_delivered(sig, at);
+            }
+        }
         // Children before parents, for the same reason.
         while let Some(mut m) = self.members.pop() {
             let pid = m.tracee.pid();

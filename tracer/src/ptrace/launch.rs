@@ -1,11 +1,15 @@
 //! Starting and ending a [`Tracee`]: launch a program stopped at its exec,
-//! detach leaving it running, kill it; dropping a live tracee kills it.
+//! adopt a process a tracee forked, detach leaving it running, kill it;
+//! dropping a live tracee kills it.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io;
+use std::marker::PhantomData;
 use std::process::Command;
 
 use crate::addr::Tid;
+use crate::memory::procmem::ProcMem;
 use crate::ptrace::{Ended, Thread, TraceError, Tracee, OPTIONS};
 use crate::sys;
 
@@ -22,6 +26,24 @@ fn plain_reason(e: &io::Error) -> String {
 }
 
 impl Tracee {
+    /// A tracee of process `pid`, whose threads the caller lists.
+    pub(crate) fn new(pid: i32, threads: Vec<Thread>, seized: bool) -> Tracee {
+        Tracee {
+            pid,
+            mem: ProcMem::new(pid),
+            threads,
+            early: Vec::new(),
+            breakpoints: HashMap::new(),
+            cleared: Vec::new(),
+            adopted: Vec::new(),
+            finished: false,
+            seized,
+            delivered: Vec::new(),
+            outside: None,
+            _not_send: PhantomData,
+        }
+    }
+
     /// Fork; in the child pin to `cpu` (if Some), request PTRACE_TRACEME
     /// and execvp(program, args). stdin/stdout/stderr/env/cwd are inherited.
     /// Returns once the child has stopped at its exec (SIGTRAP), with the

@@ -5,6 +5,7 @@
 //! the target (inferior calls). It knows nothing of Python.
 
 mod breakpoints;
+mod error;
 pub mod family;
 pub mod inferior;
 mod launch;
@@ -12,7 +13,8 @@ pub mod seize;
 mod tracee;
 mod wrapper;
 
+pub use error::TraceError;
 pub use seize::SeizeError;
-pub use tracee::{Regs, Stop, TraceError, Tracee};
+pub use tracee::{Regs, Stop, Tracee};
 pub(crate) use tracee::{Thread, OPTIONS};
 pub use wrapper::{Ended, Wrapper};

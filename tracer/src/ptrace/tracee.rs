@@ -1,19 +1,19 @@
 //! [`Tracee`]: a process under ptrace, its threads and the stops they report.
-//! Launching, detaching and killing live in `launch.rs`, breakpoints in
-//! `breakpoints.rs`; this file holds the types and the wait/resume loop,
+//! Making, launching, detaching and killing live in `launch.rs`,
+//! breakpoints in `breakpoints.rs`, errors in `error.rs`; this file holds
+//! the types and the wait/resume loop,
 //! which is the hot path: no allocation per stop, one GETREGS per trap.
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::io;
 use std::marker::PhantomData;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::memory::procmem::ProcMem;
-use crate::memory::{MemError, Memory};
-use crate::ptrace::Ended;
+use crate::memory::Memory;
+use crate::ptrace::{Ended, TraceError};
 use crate::sys;
 
 /// The general-purpose registers of a stopped thread.
@@ -86,89 +86,6 @@ pub enum Stop {
     },
 }
 
-/// A ptrace operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TraceError {
-    /// The program could not be started.
-    #[error("cannot run {program}: {reason}")]
-    Spawn {
-        /// The program asked for.
-        program: String,
-        /// Why it could not start.
-        reason: String,
-    },
-    /// The kernel refused to let hindsight trace the process.
-    #[error(
-        "ptrace {op} on thread {tid} was refused (EPERM): tracing needs CAP_SYS_PTRACE or a \
-         kernel.yama.ptrace_scope that allows it (check /proc/sys/kernel/yama/ptrace_scope; in a \
-         container, run it with --cap-add=SYS_PTRACE)"
-    )]
-    Permission {
-        /// The ptrace request.
-        op: &'static str,
-        /// The thread it was for.
-        tid: Tid,
-    },
-    /// The thread ended while it was being traced.
-    #[error("thread {tid} of the target is gone (it exited or was killed) during ptrace {op}")]
-    Gone {
-        /// The ptrace request.
-        op: &'static str,
-        /// The thread it was for.
-        tid: Tid,
-    },
-    /// Any other failed ptrace request.
-    #[error("ptrace {op} on thread {tid} failed: {source}")]
-    Ptrace {
-        /// The ptrace request.
-        op: &'static str,
-        /// The thread it was for.
-        tid: Tid,
-        /// What the kernel said.
-        source: io::Error,
-    },
-    /// `waitpid` failed.
-    #[error("waiting for the target failed: {0}")]
-    Wait(io::Error),
-    /// The program stopped in an unexpected way as it started.
-    #[error("the target stopped unexpectedly right after it started (wait status {status:#x}); it may not be executable")]
-    BadStart {
-        /// The wait status.
-        status: i32,
-    },
-    /// The program's entry point could not be found.
-    #[error("cannot read /proc/{pid}/auxv to find the program's entry point: {reason}")]
-    Auxv {
-        /// The process.
-        pid: i32,
-        /// Why.
-        reason: String,
-    },
-    /// An operation that needs a stopped thread found none.
-    #[error("cannot {what}: no thread of the target is stopped")]
-    NotStopped {
-        /// What was attempted.
-        what: &'static str,
-    },
-    /// A thread id that the tracee does not know.
-    #[error("thread {0} is not a thread of the target")]
-    UnknownThread(Tid),
-    /// Reading or writing the target's memory failed.
-    #[error(transparent)]
-    Mem(#[from] MemError),
-}
-
-impl TraceError {
-    /// Classify a failed ptrace call.
-    pub(crate) fn ptrace(op: &'static str, tid: Tid, source: io::Error) -> TraceError {
-        match source.raw_os_error() {
-            Some(libc::EPERM) => TraceError::Permission { op, tid },
-            Some(libc::ESRCH) => TraceError::Gone { op, tid },
-            _ => TraceError::Ptrace { op, tid, source },
-        }
-    }
-}
-
 /// One traced thread.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Thread {
@@ -224,24 +141,6 @@ pub struct Tracee {
 }
 
 impl Tracee {
-    /// A tracee of process `pid`, whose threads the caller lists.
-    pub(crate) fn new(pid: i32, threads: Vec<Thread>, seized: bool) -> Tracee {
-        Tracee {
-            pid,
-            mem: ProcMem::new(pid),
-            threads,
-            early: Vec::new(),
-            breakpoints: HashMap::new(),
-            cleared: Vec::new(),
-            adopted: Vec::new(),
-            finished: false,
-            seized,
-            delivered: Vec::new(),
-            outside: None,
-            _not_send: PhantomData,
-        }
-    }
-
     /// The process id.
     pub fn pid(&self) -> i32 {
         self.pid
@@ -464,12 +363,17 @@ impl Tracee {
 
     /// A signal-delivery stop of `tid`, its time remembered.
     fn signal_stop(&mut self, tid: Tid, sig: i32) -> Stop {
-        let now = Instant::now();
-        match self.delivered.iter_mut().find(|d| d.0 == sig) {
-            Some(d) => d.1 = now,
-            None => self.delivered.push((sig, now)),
-        }
+        self.note_delivered(sig, Instant::now());
         Stop::Signal { tid, sig }
+    }
+
+    /// Signal `sig` was delivered to the target (or to the command it is
+    /// part of) at `at`.
+    pub(crate) fn note_delivered(&mut self, sig: i32, at: Instant) {
+        match self.delivered.iter_mut().find(|d| d.0 == sig) {
+            Some(d) => d.1 = d.1.max(at),
+            None => self.delivered.push((sig, at)),
+        }
     }
 
     /// When signal `sig` was last delivered to the target (its latest

@@ -11,6 +11,7 @@ mod config;
 mod diff;
 mod error;
 mod filter;
+mod globs;
 mod launch;
 mod letgo;
 mod open;
