@@ -90,7 +90,7 @@ pub enum GranularityArg {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AtBoundArg {
-    /// End the program
+    /// End the program: SIGTERM (recorded while its handlers run), SIGKILL 2 s later
     Stop,
     /// Let it run on, untraced
     Detach,
@@ -132,7 +132,7 @@ pub struct RecordArgs {
     /// What happens to the program when a bound is reached
     #[arg(long, value_enum, default_value_t = AtBoundArg::Stop)]
     pub at_bound: AtBoundArg,
-    /// The program: PYTHON [ARGS...] (after `--`)
+    /// The program: PYTHON [ARGS...] (after `--`), or a command that runs CPython (sh -c ..., env ...)
     #[arg(
         required = true,
         trailing_var_arg = true,

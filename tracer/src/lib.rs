@@ -26,10 +26,11 @@ pub use addr::{RemoteAddr, Tid};
 pub use cpython::{supported_list, DecodeError, SUPPORTED_MINORS};
 pub use memory::MemError;
 pub use probe::ProbeMode;
+pub use ptrace::Ended;
 pub use ptrace::TraceError;
 pub use record::{
-    attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached, Progress,
-    ProgressFn, RecordConfig, RecordError, RecordOutcome,
+    attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached, PassOn,
+    Progress, ProgressFn, RecordConfig, RecordError, RecordOutcome,
 };
 
 /// The wings' own pieces that the crate's integration tests

@@ -230,12 +230,17 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     }
 }
 
-/// Ignore SIGINT and SIGQUIT in this process: while it records a program
-/// launched in the same terminal, Ctrl-C is the program's to handle (the
-/// program's end then ends the recording). Call it only after the child has
-/// exec'd: an ignored signal stays ignored across exec.
-pub fn ignore_interactive_signals() {
-    for sig in [Signal::SIGINT, Signal::SIGQUIT] {
+/// Ignore SIGQUIT, and SIGINT if `sigint`, in this process: while it
+/// records a program launched in the same terminal, they are the program's
+/// to handle (the program's end then ends the recording). Call it only
+/// after the child has exec'd: an ignored signal stays ignored across exec.
+pub fn ignore_interactive_signals(sigint: bool) {
+    let sigs: &[Signal] = if sigint {
+        &[Signal::SIGINT, Signal::SIGQUIT]
+    } else {
+        &[Signal::SIGQUIT]
+    };
+    for &sig in sigs {
         // SAFETY: nix marks `signal` unsafe because a handler runs in signal
         // context; SIG_IGN is a constant disposition with no handler code.
         let _ = unsafe { signal::signal(sig, SigHandler::SigIgn) };

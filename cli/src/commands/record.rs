@@ -10,13 +10,13 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 use store::ProgramEnd;
 use tracer::ProbeMode;
-use tracer::{AtBound, FilterSpec, Granularity, Progress, RecordConfig};
+use tracer::{AtBound, FilterSpec, Granularity, PassOn, Progress, RecordConfig};
 use tracer::{AttachConfig, Attached};
 
 use crate::args::{AtBoundArg, AttachArgs, GranularityArg, RecordArgs, RecordingOptions};
 use crate::out::human_bytes;
 
-/// Record `args.program`; exit with the program's own status.
+/// Record `args.program`; exit with the command's own status.
 pub fn record(args: RecordArgs) -> Result<i32> {
     let RecordArgs {
         opts,
@@ -24,6 +24,7 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         program,
     } = args;
     let output = opts.output.clone();
+    let pass_on = catch_program_signals()?;
     let progress = std::io::stderr().is_terminal().then(progress_line);
     let cfg = RecordConfig {
         program,
@@ -47,6 +48,7 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
         // Likewise: every event of unrecorded code then traps.
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
+        pass_on: Some(pass_on),
     };
     let result = tracer::record(cfg);
     if std::io::stderr().is_terminal() {
@@ -70,7 +72,31 @@ pub fn record(args: RecordArgs) -> Result<i32> {
             output.display()
         );
     }
-    Ok(exit_status(outcome.end))
+    if let Some(note) = &outcome.note {
+        let _ = writeln!(std::io::stderr(), "hindsight: {note}");
+    }
+    Ok(exit_status(outcome.command_end))
+}
+
+/// Catch SIGINT and SIGTERM for the program: the recorder passes them on
+/// to it and records until it ends (docs/spec/cli.md).
+fn catch_program_signals() -> Result<Arc<PassOn>> {
+    let pass_on = Arc::new(PassOn::new());
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(|e| anyhow!("cannot catch SIGINT and SIGTERM to pass them on to the program: {e}"))?;
+    let caught = pass_on.clone();
+    std::thread::Builder::new()
+        .name("hindsight-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                caught.caught(sig);
+            }
+        })
+        .map_err(|e| anyhow!("cannot start the thread that passes signals on: {e}"))?;
+    Ok(pass_on)
 }
 
 /// The status `hindsight record` exits with: the program's own.

@@ -1,7 +1,8 @@
-//! Getting a launched program to the point where its interpreter exists:
-//! run to the executable's entry point (all libraries mapped), find the
-//! interpreter, follow a launcher's exec (pyenv shims are shell scripts),
-//! and run to a chosen function with a one-shot breakpoint.
+//! Getting a launched command to the point where its CPython is about to
+//! run the program: follow the command's processes (a shell or launcher
+//! may exec CPython or start it as a child: [`crate::ptrace::family`]),
+//! take the first one whose program is a supported CPython, and run it to
+//! `Py_RunMain`. Also a one-shot run of a thread to a chosen address.
 
 use std::path::Path;
 
@@ -9,28 +10,44 @@ use store::ProgramEnd;
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{DecodeError, Python};
-use crate::ptrace::{Stop, TraceError, Tracee};
+use crate::ptrace::family::{self, AtEntry, Followed};
+use crate::ptrace::{Ended, Stop, TraceError, Tracee, Wrapper};
 
 /// Getting to the interpreter failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// Controlling the program failed.
+    /// Controlling the command's processes failed.
     #[error(transparent)]
     Trace(#[from] TraceError),
-    /// Finding or reading its interpreter failed.
+    /// Finding or reading an interpreter failed (an unsupported version
+    /// among them).
     #[error(transparent)]
     Decode(#[from] DecodeError),
 }
 
-/// Where the start-up of a launched program got to.
+/// Where the start-up of a launched command got to.
 pub enum Startup {
-    /// An interpreter is mapped and resolved; the main thread is stopped.
-    Python(Box<Python>),
-    /// The program ended before any interpreter started.
-    Ended(ProgramEnd),
-    /// The program is not CPython (and not a launcher of it); why.
-    NotPython(String),
+    /// A CPython of the command is about to run its program: stopped at
+    /// `Py_RunMain`.
+    Python {
+        /// Its process.
+        tracee: Tracee,
+        /// Its interpreter, resolved.
+        python: Box<Python>,
+        /// The launched command, when CPython is another process of it.
+        wrapper: Option<Wrapper>,
+    },
+    /// No CPython of the command ran a program.
+    NoPython {
+        /// How the command ended.
+        end: Ended,
+        /// The programs it ran, in order (at most [`RAN_LISTED`]).
+        ran: Vec<String>,
+    },
 }
+
+/// How many programs a command ran are named when none was CPython.
+pub const RAN_LISTED: usize = 8;
 
 /// Where running to an address got to.
 pub enum RunTo {
@@ -42,44 +59,74 @@ pub enum RunTo {
     Ended(ProgramEnd),
 }
 
-/// Run the freshly launched (exec-stopped) program to its entry point and
-/// resolve its interpreter, following execs of launcher programs.
-pub fn wait_for_python(
-    tracee: &mut Tracee,
-    debug_file: Option<&Path>,
-    launchers: &[&str],
-) -> Result<Startup, StartupError> {
-    let main = Tid(tracee.pid());
-    // A chain of launchers (env -> bash -> pyenv -> python) is short; bound it.
-    for _ in 0..16 {
-        let entry = tracee.entry_point()?;
-        match run_to(tracee, main, Some(entry))? {
-            RunTo::Ended(end) => return Ok(Startup::Ended(end)),
-            RunTo::Exec => continue,
-            RunTo::Reached => {}
-        }
-        match Python::discover(tracee.pid(), debug_file) {
-            Ok(p) => return Ok(Startup::Python(Box::new(p))),
-            Err(DecodeError::NotPython(why)) => {
-                let exe = std::fs::read_link(format!("/proc/{}/exe", tracee.pid()))
-                    .ok()
-                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                    .unwrap_or_default();
-                if !launchers.contains(&exe.as_str()) {
-                    return Ok(Startup::NotPython(why));
-                }
-                log::debug!(target: "tracer::session", "{exe} is a launcher: following its exec");
-                match run_to(tracee, main, None)? {
-                    RunTo::Ended(end) => return Ok(Startup::Ended(end)),
-                    RunTo::Exec | RunTo::Reached => continue,
-                }
+/// Follow the freshly launched (exec-stopped) command until one of its
+/// processes is a supported CPython about to run its program. A CPython
+/// that ends before that (`python3 --version`) is passed over; an
+/// unsupported one, or one whose symbols are missing, is an error (every
+/// process of the command is then killed).
+pub fn wait_for_python(root: Tracee, debug_file: Option<&Path>) -> Result<Startup, StartupError> {
+    let mut ran: Vec<String> = Vec::new();
+    let followed = family::follow(root, |t: &Tracee| -> Result<_, StartupError> {
+        let pid = t.pid();
+        let name = exe_name(pid);
+        match Python::discover(pid, debug_file) {
+            Ok(python) => {
+                let at =
+                    python
+                        .symbol_addr("Py_RunMain")
+                        .ok_or_else(|| DecodeError::MissingSymbol {
+                            name: "Py_RunMain".into(),
+                            path: python.image_path.clone(),
+                        })?;
+                log::debug!(target: "tracer::session", "{name} (pid {pid}) is CPython {}", python.version);
+                // Listed only if it ends before running a program.
+                note(
+                    &mut ran,
+                    format!(
+                        "{name} (CPython {}, which ended before running a program)",
+                        python.version
+                    ),
+                );
+                Ok(AtEntry::RunTo {
+                    at,
+                    value: Box::new(python),
+                })
             }
-            Err(e) => return Err(e.into()),
+            Err(DecodeError::NotPython(why)) => {
+                log::debug!(target: "tracer::session", "{name} (pid {pid}) is not CPython: {why}");
+                note(&mut ran, name);
+                Ok(AtEntry::Pass)
+            }
+            Err(e) => Err(StartupError::Decode(e)),
         }
+    })?;
+    Ok(match followed {
+        Followed::Found {
+            tracee,
+            value,
+            wrapper,
+        } => Startup::Python {
+            tracee,
+            python: value,
+            wrapper,
+        },
+        Followed::Ended(end) => Startup::NoPython { end, ran },
+    })
+}
+
+/// Add `name` to the programs run, unless it is there or the list is full.
+fn note(ran: &mut Vec<String>, name: String) {
+    if ran.len() < RAN_LISTED && !ran.contains(&name) {
+        ran.push(name);
     }
-    Ok(Startup::NotPython(
-        "it exec'd too many programs without starting Python".into(),
-    ))
+}
+
+/// The file name of the program process `pid` runs.
+fn exe_name(pid: i32) -> String {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| format!("process {pid}"))
 }
 
 /// Resume `tid` and run until it reaches `addr` (a one-shot breakpoint,

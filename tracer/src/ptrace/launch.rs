@@ -1,5 +1,6 @@
 //! Starting and ending a [`Tracee`]: launch a program stopped at its exec,
-//! detach leaving it running, kill it; dropping a live tracee kills it.
+//! adopt a process a tracee forked, detach leaving it running, kill it;
+//! dropping a live tracee kills it.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -9,7 +10,7 @@ use std::process::Command;
 
 use crate::addr::Tid;
 use crate::memory::procmem::ProcMem;
-use crate::ptrace::{Thread, TraceError, Tracee, OPTIONS};
+use crate::ptrace::{Ended, Thread, TraceError, Tracee, OPTIONS};
 use crate::sys;
 
 /// Bound on wait statuses handled while stopping one thread for detach.
@@ -25,6 +26,24 @@ fn plain_reason(e: &io::Error) -> String {
 }
 
 impl Tracee {
+    /// A tracee of process `pid`, whose threads the caller lists.
+    pub(crate) fn new(pid: i32, threads: Vec<Thread>, seized: bool) -> Tracee {
+        Tracee {
+            pid,
+            mem: ProcMem::new(pid),
+            threads,
+            early: Vec::new(),
+            breakpoints: HashMap::new(),
+            cleared: Vec::new(),
+            adopted: Vec::new(),
+            finished: false,
+            seized,
+            delivered: Vec::new(),
+            outside: None,
+            _not_send: PhantomData,
+        }
+    }
+
     /// Fork; in the child pin to `cpu` (if Some), request PTRACE_TRACEME
     /// and execvp(program, args). stdin/stdout/stderr/env/cwd are inherited.
     /// Returns once the child has stopped at its exec (SIGTRAP), with the
@@ -47,21 +66,14 @@ impl Tracee {
         let pid = child.id() as i32;
         // The std Child handle is not used again: we reap the process.
         drop(child);
-        let mut tracee = Tracee {
+        let mut tracee = Tracee::new(
             pid,
-            mem: ProcMem::new(pid),
-            threads: vec![Thread {
+            vec![Thread {
                 tid: Tid(pid),
                 running: false,
             }],
-            early: Vec::new(),
-            breakpoints: HashMap::new(),
-            cleared: Vec::new(),
-            adopted: Vec::new(),
-            finished: false,
-            seized: false,
-            _not_send: PhantomData,
-        };
+            false,
+        );
         let (_, status) = sys::wait_any(pid, 0).map_err(TraceError::Wait)?;
         if !(libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP) {
             if !libc::WIFSTOPPED(status) {
@@ -73,6 +85,52 @@ impl Tracee {
             .map_err(|e| TraceError::ptrace("SETOPTIONS", Tid(pid), e))?;
         log::debug!(target: "tracer::ptrace", "launched {name} as pid {pid}");
         Ok(tracee)
+    }
+
+    /// The tracee of `child`, a process a traced process forked (or
+    /// vforked) and ptrace attached to with the parent's options: stopped
+    /// at its first stop, taken by the parent's event.
+    pub(crate) fn adopt_fork(child: Tid) -> Tracee {
+        Tracee::new(
+            child.0,
+            vec![Thread {
+                tid: child,
+                running: false,
+            }],
+            false,
+        )
+    }
+
+    /// Set the ptrace options of every stopped thread (a running one keeps
+    /// its own; new threads inherit their creator's).
+    pub(crate) fn set_options(&mut self, options: i32) -> Result<(), TraceError> {
+        for t in self.threads.iter().filter(|t| !t.running) {
+            sys::ptrace_setoptions(t.tid.0, options)
+                .map_err(|e| TraceError::ptrace("SETOPTIONS", t.tid, e))?;
+        }
+        Ok(())
+    }
+
+    /// Keep the end of `pid`, an untraced child of this thread, when a wait
+    /// of this tracee reaps it (it is then in `end`).
+    pub(crate) fn watch_outside(
+        &mut self,
+        pid: i32,
+        end: std::rc::Rc<std::cell::Cell<Option<Ended>>>,
+    ) {
+        self.outside = Some((pid, end));
+    }
+
+    /// A wait reaped `pid`, not a thread of the target: keep its end if it
+    /// is the watched child.
+    pub(crate) fn note_outside_exit(&mut self, pid: i32, status: i32) {
+        if let Some((watched, end)) = &self.outside {
+            if *watched == pid {
+                if let Some(e) = Ended::from_status(status) {
+                    end.set(Some(e));
+                }
+            }
+        }
     }
 
     /// Stop every thread, remove all breakpoints, and detach from every
@@ -149,7 +207,13 @@ impl Tracee {
             self.set_running(tid, false);
             let sig = libc::WSTOPSIG(status);
             let event = status >> 16;
-            if event == libc::PTRACE_EVENT_CLONE {
+            if event == libc::PTRACE_EVENT_FORK || event == libc::PTRACE_EVENT_VFORK {
+                // A process born now (when forks are followed) was attached
+                // stopped: let it go too, or it would wait for us forever.
+                if let Ok(child) = self.take_new(tid) {
+                    let _ = sys::ptrace_detach(child.0, 0);
+                }
+            } else if event == libc::PTRACE_EVENT_CLONE {
                 // A thread born now must be detached too; its own SIGSTOP
                 // is already queued, so count it as running.
                 if let Ok(msg) = sys::ptrace_geteventmsg(tid.0) {
@@ -211,7 +275,7 @@ impl Tracee {
                 {
                     break;
                 }
-                Ok(_) => {}
+                Ok((p, status)) => self.note_outside_exit(p, status),
                 Err(_) => break,
             }
         }

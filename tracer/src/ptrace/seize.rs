@@ -4,14 +4,10 @@
 //! stopped. Seizing sends no signal: a thread blocked in a system call is
 //! interrupted and restarts that call transparently when resumed.
 
-use std::collections::HashMap;
-use std::marker::PhantomData;
-
 use nix::sys::ptrace;
 use nix::unistd::Pid;
 
 use crate::addr::Tid;
-use crate::memory::procmem::ProcMem;
 use crate::ptrace::{Thread, TraceError, Tracee};
 use crate::sys;
 
@@ -80,18 +76,7 @@ impl Tracee {
                 .unwrap_or_else(|_| "unknown".into());
             return Err(SeizeError::AlreadyTraced { pid, tracer, name });
         }
-        let mut tracee = Tracee {
-            pid,
-            mem: ProcMem::new(pid),
-            threads: Vec::new(),
-            early: Vec::new(),
-            breakpoints: HashMap::new(),
-            cleared: Vec::new(),
-            adopted: Vec::new(),
-            finished: false,
-            seized: true,
-            _not_send: PhantomData,
-        };
+        let mut tracee = Tracee::new(pid, Vec::new(), true);
         match tracee.seize_all() {
             Ok(()) => {
                 log::debug!(target: "tracer::ptrace", "seized pid {pid}: {} threads", tracee.threads.len());

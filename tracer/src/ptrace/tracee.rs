@@ -1,15 +1,18 @@
 //! [`Tracee`]: a process under ptrace, its threads and the stops they report.
-//! Launching, detaching and killing live in `launch.rs`, breakpoints in
-//! `breakpoints.rs`, waiting for stops in `wait.rs`; this file holds the
-//! types, registers and resuming.
+//! Making, launching, detaching and killing live in `launch.rs`,
+//! breakpoints in `breakpoints.rs`, errors in `error.rs`, waiting for stops
+//! in `wait.rs`; this file holds the types, registers and resuming.
 
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::io;
 use std::marker::PhantomData;
+use std::rc::Rc;
+use std::time::Instant;
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::memory::procmem::ProcMem;
-use crate::memory::{MemError, Memory};
+use crate::memory::Memory;
+use crate::ptrace::{Ended, TraceError};
 use crate::sys;
 
 /// The general-purpose registers of a stopped thread.
@@ -47,8 +50,9 @@ pub enum Stop {
         /// The new thread.
         tid: Tid,
     },
-    /// A thread forked (PTRACE_EVENT_FORK): the child process, a copy of
-    /// the target with its hooks, is attached and stopped. The caller
+    /// A thread forked (PTRACE_EVENT_FORK, or PTRACE_EVENT_VFORK when
+    /// vforks are followed): the child process, a copy of the target with
+    /// its hooks, is attached and stopped. The caller
     /// undoes what it changed in the child's memory, lets it go with
     /// [`Tracee::release_fork`], and resumes `parent`.
     Forked {
@@ -79,89 +83,6 @@ pub enum Stop {
         /// The signal.
         sig: i32,
     },
-}
-
-/// A ptrace operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TraceError {
-    /// The program could not be started.
-    #[error("cannot run {program}: {reason}")]
-    Spawn {
-        /// The program asked for.
-        program: String,
-        /// Why it could not start.
-        reason: String,
-    },
-    /// The kernel refused to let hindsight trace the process.
-    #[error(
-        "ptrace {op} on thread {tid} was refused (EPERM): tracing needs CAP_SYS_PTRACE or a \
-         kernel.yama.ptrace_scope that allows it (check /proc/sys/kernel/yama/ptrace_scope; in a \
-         container, run it with --cap-add=SYS_PTRACE)"
-    )]
-    Permission {
-        /// The ptrace request.
-        op: &'static str,
-        /// The thread it was for.
-        tid: Tid,
-    },
-    /// The thread ended while it was being traced.
-    #[error("thread {tid} of the target is gone (it exited or was killed) during ptrace {op}")]
-    Gone {
-        /// The ptrace request.
-        op: &'static str,
-        /// The thread it was for.
-        tid: Tid,
-    },
-    /// Any other failed ptrace request.
-    #[error("ptrace {op} on thread {tid} failed: {source}")]
-    Ptrace {
-        /// The ptrace request.
-        op: &'static str,
-        /// The thread it was for.
-        tid: Tid,
-        /// What the kernel said.
-        source: io::Error,
-    },
-    /// `waitpid` failed.
-    #[error("waiting for the target failed: {0}")]
-    Wait(io::Error),
-    /// The program stopped in an unexpected way as it started.
-    #[error("the target stopped unexpectedly right after it started (wait status {status:#x}); it may not be executable")]
-    BadStart {
-        /// The wait status.
-        status: i32,
-    },
-    /// The program's entry point could not be found.
-    #[error("cannot read /proc/{pid}/auxv to find the program's entry point: {reason}")]
-    Auxv {
-        /// The process.
-        pid: i32,
-        /// Why.
-        reason: String,
-    },
-    /// An operation that needs a stopped thread found none.
-    #[error("cannot {what}: no thread of the target is stopped")]
-    NotStopped {
-        /// What was attempted.
-        what: &'static str,
-    },
-    /// A thread id that the tracee does not know.
-    #[error("thread {0} is not a thread of the target")]
-    UnknownThread(Tid),
-    /// Reading or writing the target's memory failed.
-    #[error(transparent)]
-    Mem(#[from] MemError),
-}
-
-impl TraceError {
-    /// Classify a failed ptrace call.
-    pub(crate) fn ptrace(op: &'static str, tid: Tid, source: io::Error) -> TraceError {
-        match source.raw_os_error() {
-            Some(libc::EPERM) => TraceError::Permission { op, tid },
-            Some(libc::ESRCH) => TraceError::Gone { op, tid },
-            _ => TraceError::Ptrace { op, tid, source },
-        }
-    }
 }
 
 /// One traced thread.
@@ -205,6 +126,13 @@ pub struct Tracee {
     /// Taken with PTRACE_SEIZE (attach), not launched: stopped with
     /// PTRACE_INTERRUPT, never killed on drop.
     pub(crate) seized: bool,
+    /// When each signal was last delivered to the target (its latest
+    /// signal-delivery stop): tells a signal the target got by itself from
+    /// one hindsight is asked to pass on.
+    pub(crate) delivered: Vec<(i32, Instant)>,
+    /// An untraced child of this thread (the command that started the
+    /// target) whose end is kept here when a wait of this tracee reaps it.
+    pub(crate) outside: Option<(i32, Rc<Cell<Option<Ended>>>)>,
     pub(crate) _not_send: PhantomData<*mut ()>,
 }
 

@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::tracee::{Stop, Thread, TraceError, Tracee};
+use super::error::TraceError;
+use super::tracee::{Stop, Thread, Tracee};
 use crate::addr::{RemoteAddr, Tid};
 use crate::sys;
 
@@ -67,7 +68,7 @@ impl Tracee {
 
     /// Turn one wait status into a stop for the caller, or handle it here
     /// (`None`: keep waiting).
-    fn classify(&mut self, tid: Tid, status: i32) -> Result<Option<Stop>, TraceError> {
+    pub(crate) fn classify(&mut self, tid: Tid, status: i32) -> Result<Option<Stop>, TraceError> {
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
             let known = self.forget_thread(tid);
             if tid.0 == self.pid {
@@ -83,7 +84,9 @@ impl Tracee {
                     }
                 }));
             }
-            // An unknown child (not ours to report) is ignored.
+            // An unknown child is not ours to report (the command that
+            // started the target may be: its end is kept).
+            self.note_outside_exit(tid.0, status);
             return Ok(known.then_some(Stop::ThreadExit { tid }));
         }
         if !libc::WIFSTOPPED(status) {
@@ -128,7 +131,7 @@ impl Tracee {
                 self.resume(tid, None)?;
                 return Ok(None);
             }
-            return Ok(Some(Stop::Signal { tid, sig }));
+            return Ok(Some(self.signal_stop(tid, sig)));
         }
         if matches!(
             sig,
@@ -144,7 +147,28 @@ impl Tracee {
                 }
             }
         }
-        Ok(Some(Stop::Signal { tid, sig }))
+        Ok(Some(self.signal_stop(tid, sig)))
+    }
+
+    /// A signal-delivery stop of `tid`, its time remembered.
+    fn signal_stop(&mut self, tid: Tid, sig: i32) -> Stop {
+        self.note_delivered(sig, Instant::now());
+        Stop::Signal { tid, sig }
+    }
+
+    /// Signal `sig` was delivered to the target (or to the command it is
+    /// part of) at `at`.
+    pub(crate) fn note_delivered(&mut self, sig: i32, at: Instant) {
+        match self.delivered.iter_mut().find(|d| d.0 == sig) {
+            Some(d) => d.1 = d.1.max(at),
+            None => self.delivered.push((sig, at)),
+        }
+    }
+
+    /// When signal `sig` was last delivered to the target (its latest
+    /// signal-delivery stop), if ever.
+    pub(crate) fn last_delivered(&self, sig: i32) -> Option<Instant> {
+        self.delivered.iter().find(|d| d.0 == sig).map(|d| d.1)
     }
 
     /// A PTRACE_EVENT stop of known thread `tid`.
@@ -163,7 +187,7 @@ impl Tracee {
                     tid: new,
                 }))
             }
-            libc::PTRACE_EVENT_FORK => {
+            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
                 let child = self.take_new(tid)?;
                 Ok(Some(Stop::Forked { parent: tid, child }))
             }
@@ -201,7 +225,7 @@ impl Tracee {
     /// for created, once it is stopped too: its first stop (a SIGSTOP) may
     /// have come already (kept in `early`), else it is imminent and taken
     /// now, so the caller can resume it.
-    fn take_new(&mut self, tid: Tid) -> Result<Tid, TraceError> {
+    pub(crate) fn take_new(&mut self, tid: Tid) -> Result<Tid, TraceError> {
         let msg = sys::ptrace_geteventmsg(tid.0)
             .map_err(|e| TraceError::ptrace("GETEVENTMSG", tid, e))?;
         let new = Tid(msg as i32);

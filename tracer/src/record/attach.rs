@@ -10,9 +10,10 @@ use std::time::Instant;
 
 use super::config::{AttachConfig, Attached, RecordOutcome};
 use super::error::{need_symbol, RecordError};
+use super::letgo::release;
 use super::open::{cmdline, create_writer, file_filter, recording_header};
 use super::recorder::Recorder;
-use super::stops::{self, release, Bounds, Hooked, Origin, Session};
+use super::stops::{self, Bounds, Hooked, Origin, Session};
 use super::waker::Waker;
 use crate::cpython::{DecodeError, Decoder, Python};
 use crate::interp::{hook, threads};
@@ -96,6 +97,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
         hooked,
         writer,
         rec,
+        command: None,
     };
     let bounds = Bounds {
         max_steps: cfg.max_steps,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use store::ProgramEnd;
 
+use super::command::PassOn;
 use super::filter::FilterSpec;
 use crate::probe::ProbeMode;
 
@@ -24,7 +25,8 @@ pub enum Granularity {
 /// What happens to the program when a bound is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AtBound {
-    /// End the program.
+    /// End the program: SIGTERM, recorded while its handlers run; SIGKILL
+    /// if it has not ended 2 s later.
     Stop,
     /// Let it run on, untraced.
     Detach,
@@ -46,7 +48,8 @@ pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
 
 /// Everything `record` needs.
 pub struct RecordConfig {
-    /// `PYTHON ARGS...`.
+    /// The command: `PYTHON ARGS...`, or a command that runs CPython (a
+    /// shell, `env`, a launcher), exec'd or as a child.
     pub program: Vec<OsString>,
     /// The recording file to write.
     pub output: PathBuf,
@@ -75,6 +78,10 @@ pub struct RecordConfig {
     /// recorded without a trap (`docs/probe.md`); off, they trap and the
     /// recorder answers them.
     pub probe_filter: bool,
+    /// The signals hindsight catches for the program (SIGINT, SIGTERM),
+    /// passed on to it. Without it, `record` ignores SIGINT (the terminal
+    /// sends it to the program too) and SIGTERM ends hindsight.
+    pub pass_on: Option<Arc<PassOn>>,
 }
 
 /// Everything `attach` needs.
@@ -125,12 +132,19 @@ pub struct Attached {
 /// How a recording ended.
 #[derive(Debug, Clone)]
 pub struct RecordOutcome {
-    /// How the program ended, or that it was left running.
+    /// How the recorded program ended, or that it was left running.
     pub end: ProgramEnd,
+    /// How the command `record` launched ended: `end`, or, when the
+    /// recorded CPython was started by a wrapper (a shell, a launcher), the
+    /// wrapper's end. `record`'s exit status. Always `end` for `attach`.
+    pub command_end: ProgramEnd,
     /// Steps recorded.
     pub steps: u64,
     /// Bytes of the recording file.
     pub bytes: u64,
     /// Set when a bound (`--max-steps`, `--max-time`) ended the recording.
     pub bound: Option<String>,
+    /// When no step was recorded: why, and which option records the code
+    /// that ran.
+    pub note: Option<String>,
 }

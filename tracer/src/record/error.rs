@@ -17,15 +17,20 @@ pub enum RecordError {
     /// Writing the recording failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
-    /// The launched program runs no CPython.
+    /// No process of the launched command ran a CPython program.
     #[error(
-        "{program} is not a CPython program: {why}. Run `hindsight record -- python3 script.py`"
+        "no CPython program ran: `{command}` ran {ran} and {end}; hindsight records a command that \
+         runs CPython {}, such as `hindsight record -- python3 script.py`",
+        crate::cpython::supported_list()
     )]
-    NotPython {
-        /// The program launched.
-        program: String,
-        /// Why it is not taken for CPython.
-        why: String,
+    NoPython {
+        /// The command launched.
+        command: String,
+        /// The programs it ran (a CPython among them ended before running
+        /// a program).
+        ran: String,
+        /// How it ended.
+        end: crate::ptrace::Ended,
     },
     /// The interpreter's version is not one hindsight records.
     #[error(

@@ -1,14 +1,18 @@
-//! Which source files are recorded (docs/spec/cli.md): by default the files under
-//! the main script's directory, leaving out the interpreter's standard
-//! library and anything under site-packages/dist-packages; `--include`,
-//! `--exclude` and `--all` change that.
+//! Which source files are recorded (docs/spec/cli.md): by default the program
+//! the user ran ([`Program`]): the files under the main script's directory,
+//! the `-c` code, the program read from stdin, or the package of `-m`,
+//! leaving out the interpreter's standard library and anything under
+//! site-packages/dist-packages below those; `--include`, `--exclude` and
+//! `--all` change that. When nothing was recorded, the filter says why.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
+
+use super::globs::glob_set;
+use super::program::{Found, ModuleWatch, Program};
 
 /// What the user asked for on the command line.
 #[derive(Debug, Clone, Default)]
@@ -21,28 +25,71 @@ pub struct FilterSpec {
     pub all: bool,
 }
 
+/// How many files that ran but were not recorded are kept, to say so.
+const SKIPPED_KEPT: usize = 32;
+
 /// The decision procedure, with a cache by file name.
 #[derive(Debug)]
 pub struct FileFilter {
     spec: FilterSpec,
     include: GlobSet,
     exclude: GlobSet,
-    base: Option<String>,
+    /// Directories whose files are recorded by default (each ends in `/`).
+    bases: Vec<String>,
+    /// Files recorded by default: a module of one file run with `-m`.
+    files: Vec<String>,
+    /// Names of code that is no file, recorded by default (`<string>`).
+    names: Vec<&'static str>,
+    /// `-m NAME` whose place is not known yet.
+    module: Option<ModuleWatch>,
+    /// What the default records, for messages.
+    program: Program,
     stdlib: Vec<String>,
+    /// The program's working directory: a relative file name is under it.
+    cwd: PathBuf,
     cache: HashMap<Arc<str>, bool>,
+    /// Files whose code ran and was not recorded, first seen first.
+    skipped: Vec<Arc<str>>,
 }
 
 impl FileFilter {
-    /// `base_dir`: the main script's directory (or the working directory for
-    /// `-c`/`-m`); `stdlib_dirs`: the interpreter's standard library folders.
-    pub fn new(spec: FilterSpec, base_dir: Option<&Path>, stdlib_dirs: &[PathBuf]) -> FileFilter {
+    /// The filter of `program`, run in `cwd` by an interpreter whose
+    /// standard library is in `stdlib_dirs`.
+    pub fn new(
+        spec: FilterSpec,
+        program: &Program,
+        cwd: &Path,
+        stdlib_dirs: &[PathBuf],
+    ) -> FileFilter {
+        let (mut bases, mut names, mut module) = (Vec::new(), Vec::new(), None);
+        match program {
+            Program::Script(path) => bases.push(dir_prefix(path.parent().unwrap_or(cwd))),
+            Program::Code => {
+                bases.push(dir_prefix(cwd));
+                names.push("<string>");
+            }
+            Program::Stdin => {
+                bases.push(dir_prefix(cwd));
+                names.push("<stdin>");
+            }
+            Program::Module(name) => {
+                bases.push(dir_prefix(cwd));
+                module = ModuleWatch::new(name);
+            }
+        }
         FileFilter {
             include: glob_set(&spec.include),
             exclude: glob_set(&spec.exclude),
             spec,
-            base: base_dir.map(dir_prefix),
+            bases,
+            files: Vec::new(),
+            names,
+            module,
+            program: program.clone(),
             stdlib: stdlib_dirs.iter().map(|p| dir_prefix(p)).collect(),
+            cwd: cwd.to_path_buf(),
             cache: HashMap::new(),
+            skipped: Vec::new(),
         }
     }
 
@@ -54,152 +101,145 @@ impl FileFilter {
         let decision = self.decide(file);
         log::debug!(target: "tracer::filter", "{file}: {}", if decision { "recorded" } else { "not recorded" });
         self.cache.insert(file.clone(), decision);
+        if !decision && self.skipped.len() < SKIPPED_KEPT {
+            self.skipped.push(file.clone());
+        }
         decision
     }
 
-    fn decide(&self, file: &str) -> bool {
+    fn decide(&mut self, file: &str) -> bool {
         // CPython 3.8 leaves the main script's co_filename relative to the
         // working directory; the rules are about the absolute path.
         let joined;
         let file = if !file.starts_with('/') && !file.starts_with('<') && !file.is_empty() {
-            match std::env::current_dir() {
-                Ok(cwd) => {
-                    joined = cwd.join(file).to_string_lossy().into_owned();
-                    joined.as_str()
-                }
-                Err(_) => file,
-            }
+            joined = self.cwd.join(file).to_string_lossy().into_owned();
+            joined.as_str()
         } else {
             file
         };
+        self.learn_module(file);
         if self.exclude.is_match(file) {
             return false;
         }
         if self.spec.all || self.include.is_match(file) {
             return true;
         }
-        let Some(base) = &self.base else {
+        if self.names.contains(&file) || self.files.iter().any(|f| f == file) {
+            return true;
+        }
+        self.bases.iter().any(|base| self.under(file, base))
+    }
+
+    /// With `-m`: when `file` is the first file Python runs for the module,
+    /// its package (or file) is the program's from now on. No file of the
+    /// module ran before, so no decision taken is changed.
+    fn learn_module(&mut self, file: &str) {
+        let Some(found) = self.module.as_ref().and_then(|m| m.found_in(file)) else {
+            return;
+        };
+        log::debug!(target: "tracer::filter", "-m {}: {found:?}", self.module.as_ref().map_or("", |m| m.name()));
+        self.module = None;
+        match found {
+            Found::Package(dir) => self.bases.push(dir_prefix(&dir)),
+            Found::File(path) => {
+                let dir = path.parent().map(dir_prefix).unwrap_or_default();
+                // A module of one file in a folder of libraries is that file
+                // alone; elsewhere its folder is the program's, as a script's.
+                if self.in_stdlib(&dir) || below_packages(&dir) {
+                    self.files.push(path.to_string_lossy().into_owned());
+                } else {
+                    self.bases.push(dir);
+                }
+            }
+        }
+    }
+
+    /// Whether `file` is recorded by default as a file under `base`:
+    /// site-packages below the base and the standard library (unless the
+    /// base is in it) are left out.
+    fn under(&self, file: &str, base: &str) -> bool {
+        let Some(rest) = file.strip_prefix(base) else {
             return false;
         };
-        if !file.starts_with(base.as_str()) {
+        if below_packages(&format!("/{rest}")) {
             return false;
         }
-        if file.contains("/site-packages/") || file.contains("/dist-packages/") {
-            return false;
-        }
-        // The stdlib is left out even when the script lives above it, unless
-        // the script's own directory is inside the stdlib.
-        !self
-            .stdlib
+        // The standard library is left out, unless the base is in it.
+        !self.in_stdlib(file) || self.in_stdlib(base)
+    }
+
+    fn in_stdlib(&self, path: &str) -> bool {
+        self.stdlib.iter().any(|s| path.starts_with(s.as_str()))
+    }
+
+    /// Why no step was recorded, and which option records the code that
+    /// ran: for the message that ends an empty recording.
+    pub fn why_nothing(&self) -> String {
+        let by_default = match &self.program {
+            Program::Script(_) => format!("the files under {}", self.bases[0]),
+            Program::Code => format!("the -c code and the files under {}", self.bases[0]),
+            Program::Stdin => format!(
+                "the program read from stdin and the files under {}",
+                self.bases[0]
+            ),
+            Program::Module(name) => match &self.module {
+                Some(_) => format!(
+                    "the files under {} and the module {name}, which never ran",
+                    self.bases[0]
+                ),
+                None => format!("the files of the module {name} and under {}", self.bases[0]),
+            },
+        };
+        let what = if self.spec.all {
+            "--all".to_string()
+        } else if self.spec.include.is_empty() && self.spec.exclude.is_empty() {
+            format!("by default {by_default}")
+        } else {
+            format!("{by_default}, with the --include and --exclude given")
+        };
+        // Files of the program's own first, then the libraries', then code
+        // that is no file; the interpreter's frozen modules (its import
+        // machinery, run even when the script cannot be opened) are not the
+        // program's.
+        let mut ran: Vec<&Arc<str>> = self
+            .skipped
             .iter()
-            .any(|s| file.starts_with(s.as_str()) && !base.starts_with(s.as_str()))
+            .filter(|f| !f.starts_with("<frozen "))
+            .collect();
+        ran.sort_by_key(|f| (f.starts_with('<'), self.in_stdlib(f) || below_packages(f)));
+        let shown: Vec<&str> = ran.iter().take(3).map(|f| f.as_ref()).collect();
+        if shown.is_empty() {
+            return format!("no Python code of the program ran once it started (recorded: {what})");
+        }
+        let hint = match shown.iter().find(|f| f.starts_with('/')) {
+            Some(f) => {
+                let dir = Path::new(f).parent().unwrap_or(Path::new("/"));
+                format!(
+                    "record it with --include '{}/*', or every file with --all",
+                    dir.display()
+                )
+            }
+            None => "record it with --all".to_string(),
+        };
+        format!(
+            "code ran only in files that are not recorded ({what}), such as {}; {hint}",
+            shown.join(", ")
+        )
     }
 }
 
+/// Whether `path` is in a site-packages or dist-packages folder.
+fn below_packages(path: &str) -> bool {
+    path.contains("/site-packages/") || path.contains("/dist-packages/")
+}
+
+/// `p` as a prefix of the paths under it (ending in `/`).
 fn dir_prefix(p: &Path) -> String {
     let mut s = p.to_string_lossy().into_owned();
     if !s.ends_with('/') {
         s.push('/');
     }
     s
-}
-
-/// Compile a shell-style glob with the semantics of Python's `fnmatch`:
-/// `*` matches any run of characters (slashes included), `?` one
-/// character, `[...]` a class (`[!...]` negated); a `[` that is never
-/// closed and a backslash are literal. globset is told so: no literal
-/// separator, no backslash escapes, unclosed classes allowed. Runs of `*`
-/// become one `*` first: next to a `/`, globset gives `**` a meaning of its
-/// own (`/a/**/b` would match `/a/b`), where in fnmatch it is just `*`.
-/// Where globset differs and is kept: `{a,b}` is an alternation, a reversed
-/// range such as `[z-a]` is an error, and `?` or a class matches one byte,
-/// so not a non-ASCII character (non-ASCII literals match as ever).
-fn glob(pattern: &str) -> Result<Glob, globset::Error> {
-    let mut collapsed = String::with_capacity(pattern.len());
-    for c in pattern.chars() {
-        if !(c == '*' && collapsed.ends_with('*')) {
-            collapsed.push(c);
-        }
-    }
-    GlobBuilder::new(&collapsed)
-        .literal_separator(false)
-        .backslash_escape(false)
-        .allow_unclosed_class(true)
-        .build()
-}
-
-/// The globs compiled into one set; one that does not compile (say `[z-a]`
-/// or an unclosed `{`) is reported and matches nothing.
-fn glob_set(patterns: &[String]) -> GlobSet {
-    let mut set = GlobSetBuilder::new();
-    for p in patterns {
-        match glob(p) {
-            Ok(g) => {
-                set.add(g);
-            }
-            Err(e) => log::warn!(target: "tracer::filter", "ignoring the glob {p:?}: {e}"),
-        }
-    }
-    set.build().unwrap_or_else(|e| {
-        log::warn!(target: "tracer::filter", "ignoring the globs {patterns:?}: {e}");
-        GlobSet::empty()
-    })
-}
-
-/// Whether `text` matches the glob `pattern` (see [`glob`] for the
-/// syntax); an invalid pattern matches nothing.
-#[cfg(test)]
-fn glob_match(pattern: &str, text: &str) -> bool {
-    glob(pattern).is_ok_and(|g| g.compile_matcher().is_match(text))
-}
-
-/// The directory whose files are recorded by default: the main script's, or
-/// the working directory for `-c`, `-m` and an interactive interpreter.
-pub fn main_script_dir(python_args: &[OsString], cwd: &Path) -> PathBuf {
-    let mut i = 0;
-    while i < python_args.len() {
-        let a = python_args[i].to_string_lossy();
-        if a == "-" || !a.starts_with('-') {
-            if a == "-" {
-                return cwd.to_path_buf();
-            }
-            let p = Path::new(a.as_ref());
-            let abs = if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                cwd.join(p)
-            };
-            return abs
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| cwd.to_path_buf());
-        }
-        if a == "--" {
-            i += 1;
-            continue;
-        }
-        // Options whose value may be the next argument.
-        let flags = a.trim_start_matches('-');
-        if a.starts_with("--") {
-            if a == "--check-hash-based-pycs" {
-                i += 1;
-            }
-        } else if let Some(pos) = flags.find(['c', 'm', 'W', 'X']) {
-            if flags.starts_with(['c', 'm'])
-                || flags[..pos].chars().all(|c| "bBdEhiIOPqsSuvx".contains(c))
-            {
-                let opt = flags.as_bytes()[pos];
-                if opt == b'c' || opt == b'm' {
-                    return cwd.to_path_buf();
-                }
-                if pos + 1 == flags.len() {
-                    i += 1;
-                }
-            }
-        }
-        i += 1;
-    }
-    cwd.to_path_buf()
 }
 
 /// Where the standard library of the interpreter at `image` lives.
@@ -226,36 +266,23 @@ pub(crate) fn stdlib_dirs(image: &Path, minor: u8) -> Vec<PathBuf> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn globs() {
-        assert!(glob_match("*.py", "/a/b/c.py"));
-        assert!(glob_match("/a/*/c.py", "/a/x/y/c.py"));
-        assert!(!glob_match("*.py", "/a/b/c.pyc"));
-        assert!(glob_match("/a/?.py", "/a/b.py"));
-        assert!(glob_match("/a/[bc].py", "/a/c.py"));
-        assert!(!glob_match("/a/[!bc].py", "/a/c.py"));
-        assert!(glob_match("/a/[.py", "/a/[.py"));
-        assert!(glob_match("**", ""));
-        assert!(!glob_match("a", ""));
+    fn script(p: &str) -> Program {
+        Program::Script(PathBuf::from(p))
+    }
+
+    fn stdlib() -> Vec<PathBuf> {
+        vec![PathBuf::from("/usr/lib/python3.11")]
     }
 
     #[test]
-    fn globs_as_fnmatch() {
-        // `**` is `*`, even between slashes.
-        assert!(!glob_match("/a/**/b.py", "/a/b.py"));
-        assert!(glob_match("/a/**/b.py", "/a/x/y/b.py"));
-        assert!(glob_match("**/b.py", "/a/b.py"));
-        // A backslash is a character like any other.
-        assert!(glob_match("/a/\\*", "/a/\\x"));
-        assert!(!glob_match("/a/\\*", "/a/x"));
-        // An invalid glob matches nothing, in a filter too.
-        assert!(!glob_match("/a/[z-a]", "/a/b"));
+    fn an_invalid_glob_matches_nothing() {
         let mut f = FileFilter::new(
             FilterSpec {
                 exclude: vec!["/app/[z-a]".into(), "*/skip.py".into()],
                 ..Default::default()
             },
-            Some(Path::new("/app")),
+            &script("/app/main.py"),
+            Path::new("/app"),
             &[],
         );
         assert!(!f.accepts(&Arc::from("/app/skip.py")));
@@ -266,7 +293,8 @@ mod tests {
     fn default_rules() {
         let mut f = FileFilter::new(
             FilterSpec::default(),
-            Some(Path::new("/home/u/app")),
+            &script("/home/u/app/main.py"),
+            Path::new("/home/u"),
             &[PathBuf::from("/usr/lib/python3.11")],
         );
         assert!(f.accepts(&Arc::from("/home/u/app/main.py")));
@@ -288,7 +316,8 @@ mod tests {
         };
         let mut f = FileFilter::new(
             spec,
-            Some(Path::new("/app")),
+            &script("/app/main.py"),
+            Path::new("/app"),
             &[PathBuf::from("/usr/lib/python3.11")],
         );
         assert!(f.accepts(&Arc::from("/usr/lib/python3.11/json/decoder.py")));
@@ -299,48 +328,105 @@ mod tests {
                 all: true,
                 ..Default::default()
             },
-            None,
+            &Program::Stdin,
+            Path::new("/"),
             &[],
         );
         assert!(all.accepts(&Arc::from("<frozen importlib._bootstrap>")));
     }
 
-    fn args(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
+    #[test]
+    fn code_and_stdin_are_the_program() {
+        let cwd = Path::new("/work");
+        let mut c = FileFilter::new(FilterSpec::default(), &Program::Code, cwd, &stdlib());
+        assert!(c.accepts(&Arc::from("<string>")));
+        assert!(c.accepts(&Arc::from("/work/helper.py")));
+        assert!(!c.accepts(&Arc::from("<stdin>")));
+        let mut i = FileFilter::new(FilterSpec::default(), &Program::Stdin, cwd, &stdlib());
+        assert!(i.accepts(&Arc::from("<stdin>")));
+        assert!(!i.accepts(&Arc::from("<string>")));
+        assert!(!i.accepts(&Arc::from("<frozen runpy>")));
     }
 
     #[test]
-    fn main_script_directory() {
+    fn a_module_is_found_where_it_runs() {
         let cwd = Path::new("/work");
-        assert_eq!(
-            main_script_dir(&args(&["app.py"]), cwd),
-            PathBuf::from("/work")
+        let m = Program::Module("tool.cli".into());
+        let mut f = FileFilter::new(FilterSpec::default(), &m, cwd, &stdlib());
+        // Before the module runs: the working directory only.
+        assert!(!f.accepts(&Arc::from("/usr/lib/python3.11/runpy.py")));
+        assert!(!f.accepts(&Arc::from(
+            "/opt/venv/lib/python3.11/site-packages/other/x.py"
+        )));
+        // Its package is found in site-packages: every file of it is the
+        // program's, nothing else of site-packages.
+        assert!(f.accepts(&Arc::from(
+            "/opt/venv/lib/python3.11/site-packages/tool/__init__.py"
+        )));
+        assert!(f.accepts(&Arc::from(
+            "/opt/venv/lib/python3.11/site-packages/tool/cli.py"
+        )));
+        assert!(f.accepts(&Arc::from(
+            "/opt/venv/lib/python3.11/site-packages/tool/util/a.py"
+        )));
+        assert!(!f.accepts(&Arc::from(
+            "/opt/venv/lib/python3.11/site-packages/dep/a.py"
+        )));
+        assert!(f.accepts(&Arc::from("/work/local.py")));
+        // A stdlib module of one file is that file alone.
+        let mut t = FileFilter::new(
+            FilterSpec::default(),
+            &Program::Module("timeit".into()),
+            cwd,
+            &stdlib(),
         );
-        assert_eq!(
-            main_script_dir(&args(&["-u", "/a/b/app.py", "x"]), cwd),
-            PathBuf::from("/a/b")
+        assert!(t.accepts(&Arc::from("/usr/lib/python3.11/timeit.py")));
+        assert!(!t.accepts(&Arc::from("/usr/lib/python3.11/gc.py")));
+        // A stdlib package is the program's, the rest of the stdlib not.
+        let mut h = FileFilter::new(
+            FilterSpec::default(),
+            &Program::Module("http.server".into()),
+            cwd,
+            &stdlib(),
         );
-        assert_eq!(
-            main_script_dir(&args(&["-X", "dev", "sub/app.py"]), cwd),
-            PathBuf::from("/work/sub")
+        assert!(h.accepts(&Arc::from("/usr/lib/python3.11/http/__init__.py")));
+        assert!(h.accepts(&Arc::from("/usr/lib/python3.11/http/server.py")));
+        assert!(!h.accepts(&Arc::from("/usr/lib/python3.11/socketserver.py")));
+    }
+
+    #[test]
+    fn an_empty_recording_says_what_would_record_it() {
+        let mut f = FileFilter::new(
+            FilterSpec::default(),
+            &script("/app/main.py"),
+            Path::new("/app"),
+            &stdlib(),
         );
-        assert_eq!(
-            main_script_dir(&args(&["-W", "ignore", "/x/y.py"]), cwd),
-            PathBuf::from("/x")
+        assert!(
+            f.why_nothing().contains("no Python code"),
+            "{}",
+            f.why_nothing()
         );
-        assert_eq!(
-            main_script_dir(&args(&["-c", "print(1)"]), cwd),
-            PathBuf::from("/work")
+        f.accepts(&Arc::from("<frozen runpy>"));
+        assert!(
+            f.why_nothing().contains("no Python code"),
+            "frozen modules are the interpreter's"
         );
-        assert_eq!(
-            main_script_dir(&args(&["-m", "http.server"]), cwd),
-            PathBuf::from("/work")
+        f.accepts(&Arc::from("<string>"));
+        f.accepts(&Arc::from("/usr/lib/python3.11/json/decoder.py"));
+        f.accepts(&Arc::from("/srv/lib/work.py"));
+        let why = f.why_nothing();
+        assert!(why.contains("/app/"), "{why}");
+        assert!(
+            why.contains(
+                "such as /srv/lib/work.py, /usr/lib/python3.11/json/decoder.py, <string>;"
+            ),
+            "{why}"
         );
-        assert_eq!(
-            main_script_dir(&args(&["-uc", "x"]), cwd),
-            PathBuf::from("/work")
+        assert!(
+            why.contains("--include '/srv/lib/*'") && why.contains("--all"),
+            "{why}"
         );
-        assert_eq!(main_script_dir(&args(&[]), cwd), PathBuf::from("/work"));
     }
 
     #[test]

@@ -1,14 +1,15 @@
-//! `hindsight record`: launch a program under ptrace, wait for its
-//! interpreter to be ready, install the trace hook in its main thread, and
-//! hand the program to the stop loop ([`super::stops`]).
+//! `hindsight record`: launch a command under ptrace, follow it to the
+//! CPython it runs (exec'd or started as a child, through shells, `env`,
+//! launchers: [`crate::interp::startup`]) until that interpreter is about
+//! to run the program, install the trace hook in its main thread, and hand
+//! it to the stop loop ([`super::stops`]).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use store::ProgramEnd;
-
+use super::command::Command;
 use super::config::{RecordConfig, RecordOutcome};
 use super::error::{need_symbol, RecordError};
 use super::open::{cmdline, create_writer, file_filter, recording_header};
@@ -18,16 +19,14 @@ use super::waker::Waker;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, Python};
 use crate::interp::hook;
-use crate::interp::startup::{self, RunTo, Startup};
+use crate::interp::startup::{self, Startup};
 use crate::probe::ProbeMode;
 use crate::ptrace::Tracee;
 
-/// Names of programs that may start Python by exec'ing it (pyenv shims are
-/// shell scripts): the recorder follows their exec instead of refusing them.
-const LAUNCHERS: &[&str] = &["sh", "bash", "dash", "zsh", "env"];
-
-/// Launch `cfg.program` and record it into `cfg.output`. While it runs,
-/// this process ignores SIGINT and SIGQUIT: they are the program's.
+/// Launch `cfg.program` and record the first CPython it runs into
+/// `cfg.output`. While it runs, this process ignores SIGQUIT, and SIGINT
+/// unless the caller passes signals on ([`RecordConfig::pass_on`]): they
+/// are the program's.
 pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     let Some(program) = cfg.program.first().cloned() else {
         return Err(RecordError::Other(
@@ -36,36 +35,49 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     };
     let cpu = crate::sys::pick_cpu();
     crate::sys::pin_current_thread(cpu);
-    let mut tracee = Tracee::launch(&program, &cfg.program[1..], Some(cpu))?;
+    let root = Tracee::launch(&program, &cfg.program[1..], Some(cpu))?;
     // Ctrl-C in the terminal reaches the program too; it is the program's to
     // handle, and hindsight must outlive it to finish the recording.
-    crate::sys::ignore_interactive_signals();
-    let python = match start_python(&mut tracee, &cfg, &program)? {
-        Ok(python) => python,
-        Err(end) => {
-            // The program ended before it ran any Python code.
-            return Ok(RecordOutcome {
-                end,
-                steps: 0,
-                bytes: 0,
-                bound: None,
-            });
-        }
-    };
+    crate::sys::ignore_interactive_signals(cfg.pass_on.is_none());
+    let (mut tracee, python, wrapper) =
+        match startup::wait_for_python(root, cfg.debug_file.as_deref())? {
+            Startup::Python {
+                tracee,
+                python,
+                wrapper,
+            } => (tracee, Arc::new(*python), wrapper),
+            Startup::NoPython { end, ran } => {
+                return Err(RecordError::NoPython {
+                    command: command_line(&cfg.program),
+                    ran: if ran.is_empty() {
+                        "no program".into()
+                    } else {
+                        ran.join(", ")
+                    },
+                    end,
+                })
+            }
+        };
+    if let Some(w) = &wrapper {
+        log::info!(target: "tracer::record", "recording process {}, which the command (process {}) started", tracee.pid(), w.pid());
+    }
     let (hooked, trap) = hook_main(&mut tracee, python, &cfg)?;
 
     let pid = tracee.pid();
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    // The interpreter's own argv: after a launcher (env, a pyenv shim) exec'd
-    // it, hindsight's argument list no longer says which file is the script.
+    // The interpreter's own working directory and argv: a wrapper may have
+    // changed directory, and after a launcher hindsight's arguments no
+    // longer say which file is the script.
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
+        .or_else(|_| std::env::current_dir())
+        .unwrap_or_else(|_| PathBuf::from("/"));
     let argv = cmdline(pid);
-    let python_args = if argv.len() > 1 {
-        &argv[1..]
-    } else {
-        &cfg.program[1..]
-    };
     let python = hooked.python.clone();
-    let filter = file_filter(cfg.filter.clone(), python_args, &cwd, &python);
+    let filter = file_filter(
+        cfg.filter.clone(),
+        argv.get(1..).unwrap_or(&[]),
+        &cwd,
+        &python,
+    );
     let header = recording_header(&cfg.program, &cwd, pid, &python, "record");
     let writer = create_writer(&cfg.output, header, cpu)?;
     let mut rec = Recorder::new(
@@ -80,16 +92,14 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     if let Some(p) = trap.probe {
         rec.cache.attach_probe(p);
     }
-    // With --max-time, a helper process whose death ends the wait lets the
-    // bound fire while the program is blocked (sleep, read, accept).
-    let waker = match cfg.max_time {
-        Some(_) => Some(Waker::spawn().map_err(|e| {
-            RecordError::Other(format!(
-                "cannot start the helper process that ends a wait: {e}"
-            ))
-        })?),
-        None => None,
-    };
+    // A helper process whose death ends the wait lets the loop act while
+    // the program is blocked (sleep, read, accept): at the time bound, at
+    // the end of the grace period of --at-bound stop, on a signal to pass on.
+    let waker = Waker::spawn().map_err(|e| {
+        RecordError::Other(format!(
+            "cannot start the helper process that ends a wait: {e}"
+        ))
+    })?;
     let started = Instant::now();
     tracee.resume(Tid(pid), None)?;
     let session = Session {
@@ -97,6 +107,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         hooked,
         writer,
         rec,
+        command: Some(Command::new(cfg.pass_on.clone(), wrapper)),
     };
     let bounds = Bounds {
         max_steps: cfg.max_steps,
@@ -104,43 +115,26 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         stop: None,
         progress: cfg.progress,
     };
-    stops::run(session, bounds, waker, started)
+    stops::run(session, bounds, Some(waker), started)
 }
 
-/// Run the launched program until its interpreter is initialised and about
-/// to run the program (`Py_RunMain`); `Err` with its end when it ends
-/// before that. The program is killed on any error.
-fn start_python(
-    tracee: &mut Tracee,
-    cfg: &RecordConfig,
-    program: &OsString,
-) -> Result<Result<Arc<Python>, ProgramEnd>, RecordError> {
-    let main = Tid(tracee.pid());
-    let python = match startup::wait_for_python(tracee, cfg.debug_file.as_deref(), LAUNCHERS)? {
-        Startup::Python(p) => *p,
-        Startup::Ended(end) => return Ok(Err(end)),
-        Startup::NotPython(why) => {
-            return Err(RecordError::NotPython {
-                program: program.to_string_lossy().into_owned(),
-                why,
-            });
-        }
-    };
-    if python.version.major != 3
-        || !crate::cpython::SUPPORTED_MINORS.contains(&python.version.minor)
-    {
-        return Err(RecordError::Unsupported {
-            version: python.version.to_string(),
-        });
-    }
-    let run_main = need_symbol(&python, "Py_RunMain")?;
-    match startup::run_to(tracee, main, Some(run_main))? {
-        RunTo::Reached => Ok(Ok(Arc::new(python))),
-        RunTo::Ended(end) => Ok(Err(end)),
-        RunTo::Exec => Err(RecordError::Other(
-            "the interpreter exec'd another program before running any Python code".into(),
-        )),
-    }
+/// The command as it would be typed in a shell, for messages.
+fn command_line(program: &[OsString]) -> String {
+    program
+        .iter()
+        .map(|a| {
+            let a = a.to_string_lossy();
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                a.into_owned()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Point the main thread's trace function at the trap (the probe's entry
@@ -215,4 +209,25 @@ fn install(
     hook::install(tracee.mem(), layout, tstate, hook_fn)?;
     hook::count_trace_function(tracee.mem(), layout, runtime, tstate, 1)?;
     Ok(tstate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_quoted_for_the_shell() {
+        let c: Vec<OsString> = ["sh", "-c", "python3 app.py; echo 'done'"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(
+            command_line(&c),
+            r"sh -c 'python3 app.py; echo '\''done'\'''"
+        );
+        assert_eq!(
+            command_line(&[OsString::from("/usr/bin/python3")]),
+            "/usr/bin/python3"
+        );
+    }
 }

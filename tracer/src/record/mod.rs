@@ -1,21 +1,27 @@
 //! The recorder: one stop loop ([`stops`]) that turns each trap into a
-//! recorded step (decode, diff, store ops), started by launching a program
-//! ([`record`]) or by seizing a running one ([`attach`]), ended by the
-//! program, a bound or the user; and the file filter that decides which
-//! code is recorded.
+//! recorded step (decode, diff, store ops), started by launching a command
+//! ([`record`]) or by seizing a running program ([`attach`]), ended by the
+//! program, a bound or the user, then letting go ([`letgo`]); the launched
+//! command's signals and end ([`command`]); and the file filter that
+//! decides which code is recorded ([`filter`], [`program`]).
 
 mod attach;
+mod command;
 mod config;
 mod diff;
 mod error;
 mod filter;
+mod globs;
 mod launch;
+mod letgo;
 mod open;
+mod program;
 mod recorder;
 mod stops;
 mod waker;
 
 pub use attach::attach;
+pub use command::PassOn;
 pub use config::{
     AtBound, AttachConfig, Attached, Granularity, OnAttached, Progress, ProgressFn, RecordConfig,
     RecordOutcome,

@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use store::{RecordingHeader, Writer, WriterOptions};
 
-use super::filter::{main_script_dir, stdlib_dirs, FileFilter, FilterSpec};
+use super::filter::{stdlib_dirs, FileFilter, FilterSpec};
+use super::program::main_program;
 use crate::cpython::Python;
 
 /// The header of a new recording of process `pid` running `program`.
@@ -37,19 +38,21 @@ pub(crate) fn recording_header(
     }
 }
 
-/// The filter of recorded files: `spec`, with the main script's directory
-/// (from the interpreter's arguments `python_args`, relative to `cwd`) as
-/// the default, and the interpreter's standard library left out.
+/// The filter of recorded files: `spec`, with the program the
+/// interpreter's arguments `python_args` name (run in `cwd`) as the
+/// default, and the interpreter's standard library left out.
 pub(crate) fn file_filter(
     spec: FilterSpec,
     python_args: &[OsString],
     cwd: &Path,
     python: &Python,
 ) -> FileFilter {
-    let base = main_script_dir(python_args, cwd);
+    let program = main_program(python_args, cwd);
+    log::debug!(target: "tracer::filter", "the program: {program:?}");
     FileFilter::new(
         spec,
-        Some(&base),
+        &program,
+        cwd,
         &stdlib_dirs(&python.image_path, python.version.minor),
     )
 }

@@ -1,8 +1,12 @@
 //! The one stop loop of a recording, however it started: wait for the
 //! target's next stop, turn a trap into a step, pass every other stop on,
-//! and end when the program ends, a bound is reached or the user asks;
-//! then let go of the program the way its start requires
-//! ([`Origin`]) and finish the file.
+//! pass hindsight's own signals on to a launched program, and end when the
+//! program ends, a bound is reached or the user asks; then let go of the
+//! program ([`super::letgo`]) and finish the file.
+//!
+//! A bound reached with `--at-bound stop` does not end the recording at
+//! once: the program is sent SIGTERM and recorded while its handlers and
+//! `finally` blocks run, until it ends; after [`GRACE`] it is killed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,14 +14,20 @@ use std::time::{Duration, Instant};
 
 use store::{ProgramEnd, RecordingEnd, Writer};
 
+use super::command::Command;
 use super::config::{AtBound, Progress, ProgressFn, RecordOutcome};
 use super::error::RecordError;
+use super::letgo::{let_go, release_forked_child};
 use super::recorder::Recorder;
-use super::waker::{Waker, Watcher};
+use super::waker::{Alarm, Waker, Watcher};
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::Python;
-use crate::interp::{hook, threads};
+use crate::interp::hook;
 use crate::ptrace::{Regs, Stop, TraceError, Tracee};
+
+/// How long a program sent SIGTERM at a bound (`--at-bound stop`) has to
+/// end before it is killed (docs/spec/cli.md).
+pub(crate) const GRACE: Duration = Duration::from_secs(2);
 
 /// How the recorder took hold of the program, which decides how it lets go.
 pub(crate) enum Origin {
@@ -39,6 +49,9 @@ pub(crate) struct Session {
     pub(crate) hooked: Hooked,
     pub(crate) writer: Writer,
     pub(crate) rec: Recorder,
+    /// The command `record` launched: signals passed on to it, its end.
+    /// `None` for `attach`.
+    pub(crate) command: Option<Command>,
 }
 
 /// Where the hook is and how it was put there: what letting go undoes.
@@ -64,10 +77,11 @@ pub(crate) struct Bounds {
 }
 
 /// Why the loop ended, and what is left to do about the program.
-enum Exit {
+pub(crate) enum Exit {
     /// The program ended by itself.
     Ended(ProgramEnd),
-    /// End the program (a bound with `--at-bound stop`).
+    /// Kill the program: it did not end within [`GRACE`] of the SIGTERM
+    /// sent at `bound`.
     Kill { bound: String },
     /// Let the program run on untraced: from a trap of thread `at`, or
     /// while it runs (`None`).
@@ -81,23 +95,45 @@ enum Exit {
 }
 
 const INTERRUPTED: &str = "hindsight was interrupted (SIGINT or SIGTERM)";
-const EXECED: &str = "the program exec'd another program; it runs on untraced";
+pub(crate) const EXECED: &str = "the program exec'd another program; it runs on untraced";
+
+/// A bound reached with `--at-bound stop`: the program was sent SIGTERM,
+/// is recorded until it ends, and is killed at `kill_at`.
+struct Ending {
+    bound: String,
+    kill_at: Instant,
+}
+
+/// The loop's own state.
+struct Looping {
+    traps: u64,
+    ending: Option<Ending>,
+    alarm: Arc<Alarm>,
+}
 
 /// Record `s` until it ends (the target is already running), let it go
 /// and finish the recording. `waker` ends a blocking wait; it is needed
-/// when there is a time bound or a stop flag.
+/// for a time bound, a stop flag, signals to pass on and `--at-bound stop`.
 pub(crate) fn run(
     mut s: Session,
     mut bounds: Bounds,
     waker: Option<Waker>,
     started: Instant,
 ) -> Result<RecordOutcome, RecordError> {
-    let deadline = bounds.max_time.map(|d| started + d);
-    let stop = bounds.stop.clone().unwrap_or_default();
+    let pass_on = s.command.as_ref().and_then(Command::pass_on);
+    let alarm = Arc::new(Alarm::new(bounds.stop.clone(), pass_on));
+    if let Some(max) = bounds.max_time {
+        alarm.wake_at(started + max);
+    }
     let watcher = waker
         .as_ref()
-        .map(|w| Watcher::start(stop.clone(), deadline, w.pid.clone()));
-    let exit = stop_loop(&mut s, &mut bounds, waker, started);
+        .map(|w| Watcher::start(alarm.clone(), w.pid.clone()));
+    let mut st = Looping {
+        traps: 0,
+        ending: None,
+        alarm,
+    };
+    let exit = stop_loop(&mut s, &mut bounds, waker, started, &mut st);
     if let Some(w) = watcher {
         w.finish();
     }
@@ -106,9 +142,19 @@ pub(crate) fn run(
         hooked,
         writer,
         mut rec,
+        command,
     } = s;
-    let (exit, traps) = exit?;
-    let (end, reason, bound) = let_go(tracee, &hooked, &mut rec, exit)?;
+    let exit = exit?;
+    let ended_at_bound = match (&st.ending, &exit) {
+        (Some(e), Exit::Ended(_)) => Some(e.bound.clone()),
+        _ => None,
+    };
+    let (end, mut reason, mut bound) = let_go(tracee, &hooked, &mut rec, exit)?;
+    if let Some(b) = ended_at_bound {
+        // It ended of the SIGTERM the bound sent: the bound ended it.
+        reason = b.clone();
+        bound = Some(b);
+    }
     // Steps taken without a trap since the last stop (the program may have
     // ended right after them): their words are in the probe's memory, here.
     rec.drain_trapless(&writer)?;
@@ -119,13 +165,21 @@ pub(crate) fn run(
         threads: rec.threads.clone(),
         duration_ms: started.elapsed().as_millis() as u64,
     })?;
-    log::info!(target: "tracer::record", "{traps} traps taken for {} steps", summary.steps);
+    log::info!(target: "tracer::record", "{} traps taken for {} steps", st.traps, summary.steps);
     log_counts(&mut rec);
+    let note =
+        (summary.steps == 0).then(|| format!("recorded 0 steps: {}", rec.filter.why_nothing()));
+    let command_end = match command {
+        Some(c) => c.finish(end)?,
+        None => end,
+    };
     Ok(RecordOutcome {
         end,
+        command_end,
         steps: summary.steps,
         bytes: summary.bytes,
         bound,
+        note,
     })
 }
 
@@ -135,16 +189,16 @@ fn stop_loop(
     bounds: &mut Bounds,
     mut waker: Option<Waker>,
     started: Instant,
-) -> Result<(Exit, u64), RecordError> {
+    st: &mut Looping,
+) -> Result<Exit, RecordError> {
     let mut last_progress = Instant::now();
-    let mut traps = 0u64;
-    let exit = loop {
+    loop {
         let stop = match waker.as_mut() {
             None => s.tracee.wait()?,
             Some(w) => match s.tracee.wait_or_woken(w.current())? {
                 Some(stop) => stop,
-                None => match woken(s, bounds, started) {
-                    Woken::Exit(exit) => break exit,
+                None => match woken(s, bounds, started, st)? {
+                    Woken::Exit(exit) => return Ok(exit),
                     Woken::WaitForTrap => {
                         waker = None;
                         continue;
@@ -156,12 +210,11 @@ fn stop_loop(
                 },
             },
         };
-        if let Some(exit) = on_stop(s, bounds, started, stop, &mut traps)? {
-            break exit;
+        if let Some(exit) = on_stop(s, bounds, started, stop, st)? {
+            return Ok(exit);
         }
         tick_progress(&mut bounds.progress, &mut last_progress, &s.writer, started);
-    };
-    Ok((exit, traps))
+    }
 }
 
 /// What to do when the helper ended a wait with no stop of the target.
@@ -170,39 +223,83 @@ enum Woken {
     /// Letting go takes a trap (3.12+ switches tracing off by a call at a
     /// safe point): wait for the next one without the helper.
     WaitForTrap,
-    /// The helper ended for another reason: start a new one.
+    /// Go on waiting, with a new helper.
     Again,
 }
 
-fn woken(s: &Session, bounds: &Bounds, started: Instant) -> Woken {
+/// The alarm ended a wait: the user's stop, signals to pass on, the time
+/// bound or the end of the grace period.
+fn woken(
+    s: &mut Session,
+    bounds: &Bounds,
+    started: Instant,
+    st: &mut Looping,
+) -> Result<Woken, RecordError> {
+    let now = Instant::now();
     if bounds
         .stop
         .as_ref()
         .is_some_and(|f| f.load(Ordering::SeqCst))
     {
-        return Woken::Exit(Exit::LetGo {
+        return Ok(Woken::Exit(Exit::LetGo {
             at: None,
             reason: INTERRUPTED.into(),
             bound: None,
-        });
+        }));
     }
-    let Some(bound) = bound_reached(bounds, s.rec.steps, started) else {
-        return Woken::Again;
-    };
-    match &s.hooked.origin {
-        Origin::Launched {
-            at_bound: AtBound::Stop,
-            ..
-        } => Woken::Exit(Exit::Kill { bound }),
-        Origin::Launched {
-            set_trace: Some(_), ..
-        } => Woken::WaitForTrap,
-        Origin::Launched { .. } | Origin::Seized => Woken::Exit(Exit::LetGo {
-            at: None,
-            reason: bound.clone(),
-            bound: Some(bound),
-        }),
+    if let Some(c) = s.command.as_mut() {
+        c.pass_signals_on(&s.tracee, &st.alarm, now);
     }
+    if let Some(e) = &st.ending {
+        if now >= e.kill_at {
+            return Ok(Woken::Exit(Exit::Kill {
+                bound: e.bound.clone(),
+            }));
+        }
+    } else if let Some(bound) = bound_reached(bounds, s.rec.steps, started) {
+        match &s.hooked.origin {
+            Origin::Launched {
+                at_bound: AtBound::Stop,
+                ..
+            } => end_program(s, st, bound)?,
+            Origin::Launched {
+                set_trace: Some(_), ..
+            } => {
+                st.alarm.forget_passed(now);
+                return Ok(Woken::WaitForTrap);
+            }
+            Origin::Launched { .. } | Origin::Seized => {
+                return Ok(Woken::Exit(Exit::LetGo {
+                    at: None,
+                    reason: bound.clone(),
+                    bound: Some(bound),
+                }))
+            }
+        }
+    }
+    st.alarm.forget_passed(now);
+    Ok(Woken::Again)
+}
+
+/// A bound was reached with `--at-bound stop`: send the program SIGTERM and
+/// record on while its handlers and `finally` blocks run; the alarm wakes
+/// the loop at the end of the grace period to kill it.
+fn end_program(s: &mut Session, st: &mut Looping, bound: String) -> Result<(), RecordError> {
+    let pid = s.tracee.pid();
+    log::info!(target: "tracer::record", "{bound}: SIGTERM to the program, SIGKILL in {GRACE:?}");
+    match crate::sys::kill(pid, libc::SIGTERM) {
+        // Already gone: its end is the next stop.
+        Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+            return Err(TraceError::ptrace("kill", Tid(pid), e).into())
+        }
+        _ => {}
+    }
+    let kill_at = Instant::now() + GRACE;
+    st.alarm.wake_at(kill_at);
+    // What it runs from now on is recorded, without a budget of steps.
+    s.rec.max_steps = None;
+    st.ending = Some(Ending { bound, kill_at });
+    Ok(())
 }
 
 /// Answer one stop; `Some` when the recording ends there.
@@ -211,12 +308,12 @@ fn on_stop(
     bounds: &Bounds,
     started: Instant,
     stop: Stop,
-    traps: &mut u64,
+    st: &mut Looping,
 ) -> Result<Option<Exit>, RecordError> {
     match stop {
         Stop::Breakpoint { tid, addr, regs } if addr == s.hooked.trap => {
-            *traps += 1;
-            return on_trap(s, bounds, started, tid, regs);
+            st.traps += 1;
+            return on_trap(s, bounds, started, tid, regs, st);
         }
         Stop::Breakpoint {
             tid,
@@ -255,6 +352,7 @@ fn on_trap(
     started: Instant,
     tid: Tid,
     mut regs: Regs,
+    st: &mut Looping,
 ) -> Result<Option<Exit>, RecordError> {
     if let Err(e) = s.rec.drain_trapless(&s.writer) {
         log::warn!(target: "tracer::record", "steps not recorded: {e}");
@@ -265,28 +363,37 @@ fn on_trap(
         .stop
         .as_ref()
         .is_some_and(|f| f.load(Ordering::Relaxed));
-    let ending = match bound_reached(bounds, s.rec.steps, started) {
-        Some(bound) => Some((bound.clone(), Some(bound))),
-        None if interrupted => Some((INTERRUPTED.to_string(), None)),
-        None => None,
+    // Once the program is ending, it is recorded to its end.
+    let reached = match st.ending {
+        None => bound_reached(bounds, s.rec.steps, started),
+        Some(_) => None,
     };
-    if let Some((reason, bound)) = ending {
-        s.rec.cache.end();
-        let kill = matches!(
-            s.hooked.origin,
-            Origin::Launched {
-                at_bound: AtBound::Stop,
-                ..
-            }
-        );
-        return Ok(Some(match bound {
-            Some(bound) if kill => Exit::Kill { bound },
-            bound => Exit::LetGo {
+    let stops_program = matches!(
+        s.hooked.origin,
+        Origin::Launched {
+            at_bound: AtBound::Stop,
+            ..
+        }
+    );
+    match reached {
+        Some(bound) if stops_program => end_program(s, st, bound)?,
+        Some(bound) => {
+            s.rec.cache.end();
+            return Ok(Some(Exit::LetGo {
                 at: Some(tid),
-                reason,
-                bound,
-            },
-        }));
+                reason: bound.clone(),
+                bound: Some(bound),
+            }));
+        }
+        None if interrupted => {
+            s.rec.cache.end();
+            return Ok(Some(Exit::LetGo {
+                at: Some(tid),
+                reason: INTERRUPTED.into(),
+                bound: None,
+            }));
+        }
+        None => {}
     }
     if let Err(e) = s.rec.on_trap(&s.tracee, &s.writer, tid, frame, what, arg) {
         log::warn!(target: "tracer::record", "step not recorded: {e}");
@@ -304,106 +411,6 @@ fn bound_reached(bounds: &Bounds, steps: u64, started: Instant) -> Option<String
     Some(format!("--max-time {}s reached", max.as_secs_f64()))
 }
 
-/// Do what `exit` leaves to do about the program; how it ended, why, and
-/// the bound that ended it.
-fn let_go(
-    tracee: Tracee,
-    h: &Hooked,
-    rec: &mut Recorder,
-    exit: Exit,
-) -> Result<(ProgramEnd, String, Option<String>), RecordError> {
-    Ok(match exit {
-        Exit::Ended(end) => {
-            let reason = match end {
-                ProgramEnd::Exited(c) => format!("the program exited with status {c}"),
-                ProgramEnd::Signaled(sig) => format!("the program was killed by signal {sig}"),
-                _ => "recording ended".into(),
-            };
-            (end, reason, None)
-        }
-        Exit::Kill { bound } => {
-            tracee.kill()?;
-            (
-                ProgramEnd::Signaled(libc::SIGKILL),
-                bound.clone(),
-                Some(bound),
-            )
-        }
-        Exit::LetGo { at, reason, bound } => {
-            rec.disarm_probe();
-            match h.origin {
-                Origin::Seized => release(tracee, &h.python, h.runtime, h.hook_fn)?,
-                Origin::Launched {
-                    tstate, set_trace, ..
-                } => unhook_launched(tracee, h, at, tstate, set_trace)?,
-            }
-            (ProgramEnd::Detached, reason, bound)
-        }
-        Exit::Exec => {
-            // Its breakpoints went with the old image: nothing to undo.
-            tracee.detach()?;
-            (ProgramEnd::Detached, EXECED.into(), Some(EXECED.into()))
-        }
-    })
-}
-
-/// Undo the hook of a launched program and detach: from a trap of thread
-/// `at` (3.12+ switches tracing off by a call there), or while it runs.
-fn unhook_launched(
-    mut tracee: Tracee,
-    h: &Hooked,
-    at: Option<Tid>,
-    tstate: RemoteAddr,
-    set_trace: Option<(hook::SetTraceFns, RemoteAddr)>,
-) -> Result<(), RecordError> {
-    let layout = &h.python.layout;
-    let Some(tid) = at else {
-        let mut undo = Ok(());
-        tracee.detach_with(|t| {
-            undo = threads::unhook_running(t.mem(), layout, h.runtime, tstate, h.hook_fn);
-        })?;
-        return Ok(undo?);
-    };
-    if let Some((fns, ret_trap)) = set_trace {
-        hook::uninstall_by_call(&mut tracee, tid, fns, tstate, ret_trap).map_err(|e| {
-            RecordError::Other(format!("cannot switch tracing off in the interpreter: {e}"))
-        })?;
-    } else {
-        hook::uninstall_running(tracee.mem(), layout, h.runtime, tstate)?;
-    }
-    threads::unhook_all(tracee.mem(), layout, h.runtime, h.hook_fn)?;
-    Ok(tracee.detach()?)
-}
-
-/// Stop every thread, unhook every thread state whose trace function is
-/// `hook_fn`, remove the traps, detach.
-pub(crate) fn release(
-    tracee: Tracee,
-    python: &Python,
-    runtime: RemoteAddr,
-    hook_fn: RemoteAddr,
-) -> Result<(), RecordError> {
-    let layout = &python.layout;
-    let mut unhook_err = None;
-    tracee.detach_with(|t| {
-        if let Err(e) = threads::unhook_all(t.mem(), layout, runtime, hook_fn) {
-            unhook_err = Some(e);
-        }
-        if let Err(e) = threads::restore_line_events(t.mem(), layout, runtime) {
-            log::warn!(target: "tracer::attach", "line events not restored in some frame: {e}");
-        }
-    })?;
-    match unhook_err {
-        Some(e) => Err(RecordError::Other(format!(
-            "detached, but a thread state could not be restored: {e}"
-        ))),
-        None => {
-            log::debug!(target: "tracer::attach", "detached");
-            Ok(())
-        }
-    }
-}
-
 /// A breakpoint that is not the trap (a one-shot one another thread reached
 /// late): run the original instruction and go on.
 fn pass_stray_breakpoint(
@@ -415,29 +422,6 @@ fn pass_stray_breakpoint(
     log::warn!(target: "tracer::record", "unexpected breakpoint at {addr} in thread {tid}");
     tracee.step_back_over(tid, regs, addr)?;
     tracee.resume(tid, None)
-}
-
-/// A forked child of the target is a copy of it, trace hook included
-/// (`hook_fn` in its thread states): remove the hook from its memory and
-/// let it run on untraced (a recording follows one process; left hooked,
-/// its first step would stop it on a trap nobody answers).
-fn release_forked_child(
-    tracee: &mut Tracee,
-    child: Tid,
-    layout: &symbols::Layout,
-    runtime: RemoteAddr,
-    hook_fn: RemoteAddr,
-) -> Result<(), TraceError> {
-    let mem = crate::memory::procmem::ProcMem::new(child.0);
-    match threads::unhook_all(&mem, layout, runtime, hook_fn) {
-        Ok(n) => {
-            log::info!(target: "tracer::record", "forked child {child} runs on untraced ({n} thread states unhooked)")
-        }
-        Err(e) => {
-            log::warn!(target: "tracer::record", "forked child {child}: trace hook not removed: {e}")
-        }
-    }
-    tracee.release_fork(child)
 }
 
 /// Call the progress callback, at most every 250 ms.

@@ -1,12 +1,16 @@
 //! Ending a blocking wait on the target from outside: a helper child
 //! process whose death wakes the tracer's `waitpid` ([`Waker`]), and a
-//! thread that kills it once the user asks to stop or the time bound
-//! passes ([`Watcher`]). Nothing in the target is touched.
+//! thread that kills it when the [`Alarm`] is due: the user asks to stop,
+//! a signal is caught for the program, or a time comes (the time bound,
+//! the end of a grace period) ([`Watcher`]). Nothing in the target is
+//! touched.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use super::command::PassOn;
 
 /// How often the watcher thread looks at the stop flag and the clock.
 const WATCH_PERIOD: Duration = Duration::from_millis(10);
@@ -57,38 +61,78 @@ impl Drop for Waker {
     }
 }
 
-/// A thread that kills the waker once the stop flag is set or the deadline
-/// passes.
+/// What wakes the stop loop from a blocking wait: the user's stop (attach),
+/// signals caught for the program (record), and times (the time bound,
+/// the end of a grace period, when a caught signal is to be passed on).
+pub(crate) struct Alarm {
+    /// Set from outside to end and detach (attach's SIGINT and SIGTERM).
+    stop: Option<Arc<AtomicBool>>,
+    /// Signals hindsight caught that the loop passes on (record's).
+    pass_on: Option<Arc<PassOn>>,
+    /// Times to wake at; the loop forgets those that passed once it woke.
+    times: Mutex<Vec<Instant>>,
+}
+
+impl Alarm {
+    pub(crate) fn new(stop: Option<Arc<AtomicBool>>, pass_on: Option<Arc<PassOn>>) -> Alarm {
+        Alarm {
+            stop,
+            pass_on,
+            times: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Wake the loop at `t` too.
+    pub(crate) fn wake_at(&self, t: Instant) {
+        self.times.lock().unwrap_or_else(|p| p.into_inner()).push(t);
+    }
+
+    /// The loop woke at `now` and dealt with every time up to it.
+    pub(crate) fn forget_passed(&self, now: Instant) {
+        self.times
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|&t| t > now);
+    }
+
+    /// Whether the loop must wake now.
+    fn due(&self, now: Instant) -> bool {
+        self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))
+            || self.pass_on.as_ref().is_some_and(|p| p.any())
+            || self
+                .times
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .any(|&t| t <= now)
+    }
+}
+
+/// A thread that kills the waker whenever the alarm is due: once per
+/// waker (the loop starts a new one when it goes on waiting).
 pub(crate) struct Watcher {
     done: Arc<AtomicBool>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Watcher {
-    pub(crate) fn start(
-        stop: Arc<AtomicBool>,
-        deadline: Option<Instant>,
-        waker: Arc<AtomicI32>,
-    ) -> Watcher {
+    pub(crate) fn start(alarm: Arc<Alarm>, waker: Arc<AtomicI32>) -> Watcher {
         let done = Arc::new(AtomicBool::new(false));
         let d = done.clone();
         let handle = std::thread::Builder::new()
             .name("hindsight-watch".into())
-            .spawn(move || loop {
-                if d.load(Ordering::SeqCst) {
-                    return;
-                }
-                let expired = deadline.is_some_and(|t| Instant::now() >= t);
-                if stop.load(Ordering::SeqCst) || expired {
-                    let _ = crate::sys::kill(waker.load(Ordering::SeqCst), libc::SIGKILL);
-                    // Keep watching: if the tracer was busy with traps, it
-                    // checks the flag itself; one kill is enough.
-                    while !d.load(Ordering::SeqCst) {
-                        std::thread::sleep(WATCH_PERIOD);
+            .spawn(move || {
+                let mut killed = 0;
+                while !d.load(Ordering::SeqCst) {
+                    let current = waker.load(Ordering::SeqCst);
+                    if current != killed && alarm.due(Instant::now()) {
+                        // If the tracer is busy with traps, it sees the
+                        // waker's end at its next wait.
+                        let _ = crate::sys::kill(current, libc::SIGKILL);
+                        killed = current;
                     }
-                    return;
+                    std::thread::sleep(WATCH_PERIOD);
                 }
-                std::thread::sleep(WATCH_PERIOD);
             })
             .ok();
         Watcher { done, handle }

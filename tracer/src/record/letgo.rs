@@ -1,0 +1,136 @@
+//! Letting go of the program once the stop loop ends ([`super::stops`]):
+//! kill it, or undo the hook the way its start requires ([`Origin`]) and
+//! detach; and letting a child it forks run on untraced.
+
+use store::ProgramEnd;
+
+use super::error::RecordError;
+use super::recorder::Recorder;
+use super::stops::{Exit, Hooked, Origin, EXECED, GRACE};
+use crate::addr::{RemoteAddr, Tid};
+use crate::cpython::Python;
+use crate::interp::{hook, threads};
+use crate::ptrace::{TraceError, Tracee};
+
+/// Do what `exit` leaves to do about the program; how it ended, why, and
+/// the bound that ended it.
+pub(crate) fn let_go(
+    tracee: Tracee,
+    h: &Hooked,
+    rec: &mut Recorder,
+    exit: Exit,
+) -> Result<(ProgramEnd, String, Option<String>), RecordError> {
+    Ok(match exit {
+        Exit::Ended(end) => {
+            let reason = match end {
+                ProgramEnd::Exited(c) => format!("the program exited with status {c}"),
+                ProgramEnd::Signaled(sig) => format!("the program was killed by signal {sig}"),
+                _ => "recording ended".into(),
+            };
+            (end, reason, None)
+        }
+        Exit::Kill { bound } => {
+            tracee.kill()?;
+            let reason = format!(
+                "{bound}; the program did not end within {} s of SIGTERM and was killed",
+                GRACE.as_secs()
+            );
+            (ProgramEnd::Signaled(libc::SIGKILL), reason, Some(bound))
+        }
+        Exit::LetGo { at, reason, bound } => {
+            rec.disarm_probe();
+            match h.origin {
+                Origin::Seized => release(tracee, &h.python, h.runtime, h.hook_fn)?,
+                Origin::Launched {
+                    tstate, set_trace, ..
+                } => unhook_launched(tracee, h, at, tstate, set_trace)?,
+            }
+            (ProgramEnd::Detached, reason, bound)
+        }
+        Exit::Exec => {
+            // Its breakpoints went with the old image: nothing to undo.
+            tracee.detach()?;
+            (ProgramEnd::Detached, EXECED.into(), Some(EXECED.into()))
+        }
+    })
+}
+
+/// Undo the hook of a launched program and detach: from a trap of thread
+/// `at` (3.12+ switches tracing off by a call there), or while it runs.
+fn unhook_launched(
+    mut tracee: Tracee,
+    h: &Hooked,
+    at: Option<Tid>,
+    tstate: RemoteAddr,
+    set_trace: Option<(hook::SetTraceFns, RemoteAddr)>,
+) -> Result<(), RecordError> {
+    let layout = &h.python.layout;
+    let Some(tid) = at else {
+        let mut undo = Ok(());
+        tracee.detach_with(|t| {
+            undo = threads::unhook_running(t.mem(), layout, h.runtime, tstate, h.hook_fn);
+        })?;
+        return Ok(undo?);
+    };
+    if let Some((fns, ret_trap)) = set_trace {
+        hook::uninstall_by_call(&mut tracee, tid, fns, tstate, ret_trap).map_err(|e| {
+            RecordError::Other(format!("cannot switch tracing off in the interpreter: {e}"))
+        })?;
+    } else {
+        hook::uninstall_running(tracee.mem(), layout, h.runtime, tstate)?;
+    }
+    threads::unhook_all(tracee.mem(), layout, h.runtime, h.hook_fn)?;
+    Ok(tracee.detach()?)
+}
+
+/// Stop every thread, unhook every thread state whose trace function is
+/// `hook_fn`, remove the traps, detach.
+pub(crate) fn release(
+    tracee: Tracee,
+    python: &Python,
+    runtime: RemoteAddr,
+    hook_fn: RemoteAddr,
+) -> Result<(), RecordError> {
+    let layout = &python.layout;
+    let mut unhook_err = None;
+    tracee.detach_with(|t| {
+        if let Err(e) = threads::unhook_all(t.mem(), layout, runtime, hook_fn) {
+            unhook_err = Some(e);
+        }
+        if let Err(e) = threads::restore_line_events(t.mem(), layout, runtime) {
+            log::warn!(target: "tracer::attach", "line events not restored in some frame: {e}");
+        }
+    })?;
+    match unhook_err {
+        Some(e) => Err(RecordError::Other(format!(
+            "detached, but a thread state could not be restored: {e}"
+        ))),
+        None => {
+            log::debug!(target: "tracer::attach", "detached");
+            Ok(())
+        }
+    }
+}
+
+/// A forked child of the target is a copy of it, trace hook included
+/// (`hook_fn` in its thread states): remove the hook from its memory and
+/// let it run on untraced (a recording follows one process; left hooked,
+/// its first step would stop it on a trap nobody answers).
+pub(crate) fn release_forked_child(
+    tracee: &mut Tracee,
+    child: Tid,
+    layout: &symbols::Layout,
+    runtime: RemoteAddr,
+    hook_fn: RemoteAddr,
+) -> Result<(), TraceError> {
+    let mem = crate::memory::procmem::ProcMem::new(child.0);
+    match threads::unhook_all(&mem, layout, runtime, hook_fn) {
+        Ok(n) => {
+            log::info!(target: "tracer::record", "forked child {child} runs on untraced ({n} thread states unhooked)")
+        }
+        Err(e) => {
+            log::warn!(target: "tracer::record", "forked child {child}: trace hook not removed: {e}")
+        }
+    }
+    tracee.release_fork(child)
+}
