@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use store::ProgramEnd;
 
-use super::command::PassOn;
 use super::filter::FilterSpec;
+use super::passon::PassOn;
 use crate::probe::ProbeMode;
 
 /// Which events become steps.

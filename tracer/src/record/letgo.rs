@@ -6,7 +6,7 @@ use store::ProgramEnd;
 
 use super::error::RecordError;
 use super::recorder::Recorder;
-use super::stops::{Exit, Hooked, Origin, EXECED, GRACE};
+use super::session::{Exit, Hooked, Origin, EXECED, GRACE};
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::Python;
 use crate::interp::{hook, threads};

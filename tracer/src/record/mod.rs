@@ -15,13 +15,14 @@ mod globs;
 mod launch;
 mod letgo;
 mod open;
+mod passon;
 mod program;
 mod recorder;
+mod session;
 mod stops;
 mod waker;
 
 pub use attach::attach;
-pub use command::PassOn;
 pub use config::{
     AtBound, AttachConfig, Attached, Granularity, OnAttached, Progress, ProgressFn, RecordConfig,
     RecordOutcome,
@@ -29,3 +30,4 @@ pub use config::{
 pub use error::RecordError;
 pub use filter::FilterSpec;
 pub use launch::record;
+pub use passon::PassOn;

@@ -8,7 +8,7 @@
 //! once: the program is sent SIGTERM and recorded while its handlers and
 //! `finally` blocks run, until it ends; after [`GRACE`] it is killed.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,83 +19,12 @@ use super::config::{AtBound, Progress, ProgressFn, RecordOutcome};
 use super::error::RecordError;
 use super::letgo::{let_go, release_forked_child};
 use super::recorder::Recorder;
+use super::session::{Bounds, Exit, Origin, Session, GRACE};
 use super::waker::{Alarm, Waker, Watcher};
 use crate::addr::{RemoteAddr, Tid};
-use crate::cpython::Python;
-use crate::interp::hook;
 use crate::ptrace::{Regs, Stop, TraceError, Tracee};
 
-/// How long a program sent SIGTERM at a bound (`--at-bound stop`) has to
-/// end before it is killed (docs/spec/cli.md).
-pub(crate) const GRACE: Duration = Duration::from_secs(2);
-
-/// How the recorder took hold of the program, which decides how it lets go.
-pub(crate) enum Origin {
-    /// Launched by `record`: `tstate` is the main thread's state, hooked at
-    /// start-up; on 3.12+ (`set_trace`: the functions and the return trap of
-    /// the inferior call) tracing is switched off by a call in the target.
-    Launched {
-        tstate: RemoteAddr,
-        set_trace: Option<(hook::SetTraceFns, RemoteAddr)>,
-        at_bound: AtBound,
-    },
-    /// Seized by `attach`: every thread state was hooked; it always detaches.
-    Seized,
-}
-
-/// A hooked program and everything the loop records it with.
-pub(crate) struct Session {
-    pub(crate) tracee: Tracee,
-    pub(crate) hooked: Hooked,
-    pub(crate) writer: Writer,
-    pub(crate) rec: Recorder,
-    /// The command `record` launched: signals passed on to it, its end.
-    /// `None` for `attach`.
-    pub(crate) command: Option<Command>,
-}
-
-/// Where the hook is and how it was put there: what letting go undoes.
-pub(crate) struct Hooked {
-    pub(crate) python: Arc<Python>,
-    /// `_PyRuntime`.
-    pub(crate) runtime: RemoteAddr,
-    /// Where a thread calling the trace function stops.
-    pub(crate) trap: RemoteAddr,
-    /// What the thread states' trace function points at: the probe's entry,
-    /// or the trap itself.
-    pub(crate) hook_fn: RemoteAddr,
-    pub(crate) origin: Origin,
-}
-
-/// What ends a recording besides the program's own end.
-pub(crate) struct Bounds {
-    pub(crate) max_steps: Option<u64>,
-    pub(crate) max_time: Option<Duration>,
-    /// Set from outside (hindsight's signal handler) to end and detach.
-    pub(crate) stop: Option<Arc<AtomicBool>>,
-    pub(crate) progress: Option<ProgressFn>,
-}
-
-/// Why the loop ended, and what is left to do about the program.
-pub(crate) enum Exit {
-    /// The program ended by itself.
-    Ended(ProgramEnd),
-    /// Kill the program: it did not end within [`GRACE`] of the SIGTERM
-    /// sent at `bound`.
-    Kill { bound: String },
-    /// Let the program run on untraced: from a trap of thread `at`, or
-    /// while it runs (`None`).
-    LetGo {
-        at: Option<Tid>,
-        reason: String,
-        bound: Option<String>,
-    },
-    /// It exec'd another program: the hooked image is gone.
-    Exec,
-}
-
 const INTERRUPTED: &str = "hindsight was interrupted (SIGINT or SIGTERM)";
-pub(crate) const EXECED: &str = "the program exec'd another program; it runs on untraced";
 
 /// A bound reached with `--at-bound stop`: the program was sent SIGTERM,
 /// is recorded until it ends, and is killed at `kill_at`.

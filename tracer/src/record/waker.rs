@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::command::PassOn;
+use super::passon::PassOn;
 
 /// How often the watcher thread looks at the stop flag and the clock.
 const WATCH_PERIOD: Duration = Duration::from_millis(10);
