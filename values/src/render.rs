@@ -88,7 +88,7 @@ pub fn state_json(state: &State) -> Value {
 
 /// Names left out of `globals`: those that both start and end with `__`
 /// (the oracle tests `startswith("__") and endswith("__")`, so `__` is one).
-fn is_dunder(name: &str) -> bool {
+pub(crate) fn is_dunder(name: &str) -> bool {
     name.starts_with("__") && name.ends_with("__")
 }
 

@@ -6,6 +6,7 @@ mod info;
 mod record;
 mod state;
 mod steps;
+mod visits;
 
 use anyhow::Result;
 
@@ -20,7 +21,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Steps { file, range, json } => steps::steps(&file, range, json),
         Command::State { file, step, json } => state::state(&file, step, json),
         Command::Dump { file, range } => state::dump(&file, range),
-        Command::Visits { file, location } => steps::visits(&file, &location),
+        Command::Visits { file, location } => visits::visits(&file, &location),
         Command::History { file, name } => history::history(&file, &name),
         Command::Doctor(args) => doctor::doctor(args),
     }
