@@ -35,12 +35,17 @@ pub fn history(file: &Path, name: &str) -> Result<i32> {
     let mut o = out::stdout();
     rec.reader
         .scan_steps(Step(0), Step(count - 1), |s| {
-            if let Some(addr) = tracker.step(s)? {
+            if let Some(c) = tracker.step(s)? {
                 let m = &s.meta;
-                let value = values::text::value_text(&tracker.watch.state, addr);
+                let value = values::text::value_text(&tracker.watch.state, c.addr);
+                let note = if c.past_cut {
+                    "  (changed past the items shown)"
+                } else {
+                    ""
+                };
                 writeln!(
                     o,
-                    "{} {}:{} {} {name} = {value}",
+                    "{} {}:{} {} {name} = {value}{note}",
                     m.step.0, m.file, m.line, m.function
                 )?;
             }

@@ -110,8 +110,12 @@ fn listed(steps: Vec<S>, name: &str) -> Vec<(u64, String)> {
     let mut t = Tracker::new(name);
     let mut out = Vec::new();
     r.scan_steps(Step(0), Step(n - 1), |s| {
-        if let Some(a) = t.step(s)? {
-            out.push((s.meta.step.0, values::text::value_text(&t.watch.state, a)));
+        if let Some(c) = t.step(s)? {
+            let mut v = values::text::value_text(&t.watch.state, c.addr);
+            if c.past_cut {
+                v.push_str(" (past the cut)");
+            }
+            out.push((s.meta.step.0, v));
         }
         Ok::<_, anyhow::Error>(true)
     })
@@ -196,7 +200,10 @@ fn a_change_past_the_cut_counts() {
         ],
         "d",
     );
-    assert_eq!(got, steps(&[(0, "{0: 0, ...}"), (2, "{0: 0, ...}")]));
+    assert_eq!(
+        got,
+        steps(&[(0, "{0: 0, ...}"), (2, "{0: 0, ...} (past the cut)")])
+    );
 }
 
 #[test]

@@ -94,6 +94,16 @@ impl Frames {
     }
 }
 
+/// A step at which NAME changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    /// The object NAME is bound to.
+    pub addr: ObjAddr,
+    /// Nothing the recording shows of it changed: it changed past a size
+    /// limit (a dict beyond its first 10,000 items).
+    pub past_cut: bool,
+}
+
 /// NAME followed across the steps of a recording.
 pub struct Tracker<'n> {
     name: &'n str,
@@ -123,9 +133,9 @@ impl<'n> Tracker<'n> {
         }
     }
 
-    /// Apply one step's ops; the object NAME is bound to when this step
-    /// shows a change.
-    pub fn step(&mut self, s: &StepView<'_>) -> Result<Option<ObjAddr>> {
+    /// Apply one step's ops; what NAME is bound to when this step shows a
+    /// change.
+    pub fn step(&mut self, s: &StepView<'_>) -> Result<Option<Change>> {
         let n = s.meta.step.0;
         for op in s.ops() {
             match op? {
@@ -168,7 +178,7 @@ impl<'n> Tracker<'n> {
 
     /// Compare what the step shows with what its frame (or module) saw
     /// last, and remember it.
-    fn changed(&mut self, thread: u32) -> Option<ObjAddr> {
+    fn changed(&mut self, thread: u32) -> Option<Change> {
         let (frame, file) = self.frames.top();
         let slot = Key::Local {
             thread,
@@ -194,10 +204,14 @@ impl<'n> Tracker<'n> {
             return None;
         }
         self.watch.hold(addr);
-        if let Some(old) = self.memory.insert(key, look) {
+        let old = self.memory.insert(key, look);
+        if let Some(old) = old {
             self.watch.release(old.addr);
         }
-        Some(addr)
+        Some(Change {
+            addr,
+            past_cut: old.is_some_and(|o| look.only_past_cut(&o)),
+        })
     }
 
     fn forget(&mut self, key: Key) {

@@ -23,6 +23,16 @@ pub struct Look {
     marks: u64,
 }
 
+impl Look {
+    /// Whether `self` differs from `before` only past a size limit: the
+    /// same object, everything shown equal, but the recorder said it changed.
+    pub fn only_past_cut(&self, before: &Look) -> bool {
+        self.addr == before.addr
+            && self.fingerprint == before.fingerprint
+            && self.marks != before.marks
+    }
+}
+
 /// A fast hash for the maps of small keys (addresses, frame keys) looked
 /// up at every step: these keys come from our own file, not from an
 /// adversary, and SipHash cost a tenth of a scan.

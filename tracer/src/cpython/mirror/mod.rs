@@ -293,6 +293,13 @@ impl Mirror {
                 if node.kind != kinds::DICT {
                     tag = None;
                 }
+                // A dict cut at the item limit whose version tag moved while
+                // the items kept did not: it changed past the cut.
+                let past_cut = node.truncated
+                    && tag.is_some()
+                    && self.slab[slot as usize]
+                        .dict_tag
+                        .is_some_and(|old| Some(old) != tag);
                 let e = &mut self.slab[slot as usize];
                 // A dormant node that is not parked is not in the store: it
                 // is sent whole. Its items are still what its pages were
@@ -396,6 +403,11 @@ impl Mirror {
                 let oaddr = ObjAddr(addr.0);
                 match &mut old_node {
                     Some(_) if reused => {}
+                    // Sent again, equal, so that a reader knows the object
+                    // changed where its node does not show (store-format.md).
+                    Some(old) if *old == node && past_cut => {
+                        ops.push(Op::HeapSet(oaddr, node.clone()));
+                    }
                     Some(old) if *old == node => {}
                     Some(old) if splice::items_only_change(old, &node) => {
                         if let Some(op) = splice::items_op(oaddr, &old.items, &node.items) {
