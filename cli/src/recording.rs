@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use serde_json::{json, Value};
 use store::{MetaView, Reader, Step, StoreError};
 
@@ -28,7 +28,17 @@ impl Recording {
                 path.display()
             );
         }
-        let reader = Reader::open(path).map_err(|e| store_error(path, e))?;
+        let reader = Reader::open(path).map_err(|e| match e {
+            // Nothing of a file that does not open can be read by any
+            // command: say so instead of pointing at another one.
+            StoreError::Corrupt { .. } => anyhow!(
+                "{}: {e}; no command can read this file (a recording cut short by a crash or a \
+                 kill stays readable; this one is damaged, or cut inside its header): record \
+                 the program again",
+                path.display()
+            ),
+            e => store_error(path, e),
+        })?;
         Ok(Recording {
             path: path.to_path_buf(),
             reader,
@@ -109,8 +119,16 @@ impl Recording {
 }
 
 /// A store error with the file's name in front, unless it names it already.
+/// Damage met while reading a step of a file that opened: `info` still
+/// reads the file, and the steps before the damage are still readable.
 pub fn store_error(path: &Path, e: StoreError) -> anyhow::Error {
     let name = path.display().to_string();
+    if let StoreError::Corrupt { .. } = e {
+        return anyhow!(
+            "{name}: {e}; `hindsight info {name}` still reads what the file holds, and the \
+             steps before the damage can still be read with `hindsight state`"
+        );
+    }
     if e.to_string().contains(&name) {
         anyhow::Error::new(e)
     } else {

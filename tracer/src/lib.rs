@@ -29,7 +29,7 @@ pub use probe::ProbeMode;
 pub use ptrace::TraceError;
 pub use record::{
     attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached, Progress,
-    ProgressFn, RecordConfig, RecordError, RecordOutcome,
+    ProgressFn, RecordConfig, RecordError, RecordOutcome, ATTACH_MINORS,
 };
 
 /// The wings' own pieces that the crate's integration tests

@@ -98,8 +98,8 @@ pub fn visits(file: &Path, location: &str) -> Result<i32> {
     if let Some(lines) = &source {
         if line == 0 || line as usize > lines.len() {
             bail!(
-                "{shown} has no line {line} (it has {} lines){ran}",
-                lines.len()
+                "{shown} has no line {line} (it has {}){ran}",
+                crate::out::count(lines.len() as u64, "line")
             );
         }
     }

@@ -15,7 +15,7 @@ mod recorder;
 mod stops;
 mod waker;
 
-pub use attach::attach;
+pub use attach::{attach, ATTACH_MINORS};
 pub use config::{
     AtBound, AttachConfig, Attached, Granularity, OnAttached, Progress, ProgressFn, RecordConfig,
     RecordOutcome,
