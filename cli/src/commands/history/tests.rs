@@ -259,3 +259,33 @@ fn unbound_and_bound_again_is_a_change_and_locals_shadow_globals() {
     // from f's module... the same module, which saw it at step 0).
     assert_eq!(got, steps(&[(0, "1"), (1, "2"), (3, "2")]));
 }
+
+#[test]
+fn a_change_listed_through_another_frame_is_not_listed_again() {
+    // p = P(); grow(p) appends to p.items; back in the module.
+    let l = values::kinds::LIST;
+    let m = ["<module>"];
+    let g = ["<module>", "grow"];
+    let got = listed(
+        vec![
+            S::new(0, "<module>")
+                .stack(&m)
+                .node(0x10, l, "", &[], false)
+                .global("p", 0x10),
+            S::new(1, "grow").stack(&g).locals(&[("p", 0x10)]),
+            S::new(2, "grow").int(1, 0).op(Op::HeapItems {
+                addr: ObjAddr(0x10),
+                start: 0,
+                new: vec![ObjAddr(1)],
+                len: 1,
+            }),
+            S::new(3, "<module>").stack(&m).locals(&[]),
+            S::new(4, "grow").stack(&g).locals(&[("p", 0x10)]),
+        ],
+        "p",
+    );
+    // Step 1: a fresh binding in grow. Step 3: the module's p catches up
+    // with what step 2 listed. Step 4: a new call of grow, whose last call
+    // saw p before the append: changed since, but just listed as it is.
+    assert_eq!(got, steps(&[(0, "[]"), (1, "[]"), (2, "[0]")]));
+}

@@ -3,7 +3,9 @@
 //! globals, and compared with what that same frame (or module) saw the last
 //! time it ran. Control coming back to a frame from a call therefore shows
 //! nothing new; a rebinding, an unbinding, or a change anywhere inside the
-//! object (`watch.rs`) does.
+//! object (`watch.rs`) does, unless the line listed just before showed that
+//! very object and value (the change was made, and listed, through another
+//! frame's binding of NAME).
 //!
 //! The store does not name frame objects, so a frame is known by its place:
 //! the thread, its depth on the stack, and its function and file. A
@@ -113,6 +115,8 @@ pub struct Tracker<'n> {
     global: Option<ObjAddr>,
     /// What each frame or module saw last.
     memory: FxMap<Key, Look>,
+    /// What the last listed step showed.
+    last_listed: Option<Look>,
     /// The heap and the watched values.
     pub watch: Watch,
     /// Whether any step bound NAME at all.
@@ -128,6 +132,7 @@ impl<'n> Tracker<'n> {
             local: None,
             global: None,
             memory: FxMap::default(),
+            last_listed: None,
             watch: Watch::default(),
             bound_ever: false,
         }
@@ -208,6 +213,14 @@ impl<'n> Tracker<'n> {
         if let Some(old) = old {
             self.watch.release(old.addr);
         }
+        // A frame catching up with a change the line before already showed
+        // (made through another frame's binding of NAME: `grow(p)` changed
+        // `p`, and the caller's `p` is that object): nothing new to list.
+        // A fresh binding is still listed.
+        if old.is_some() && self.last_listed == Some(look) {
+            return None;
+        }
+        self.last_listed = Some(look);
         Some(Change {
             addr,
             past_cut: old.is_some_and(|o| look.only_past_cut(&o)),
