@@ -7,7 +7,6 @@ mod info;
 mod record;
 mod state;
 mod steps;
-mod visits;
 
 use anyhow::Result;
 
@@ -26,7 +25,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             range,
             changes,
         } => dump::dump(&file, range, changes),
-        Command::Visits { file, location } => visits::visits(&file, &location),
+        Command::Visits { file, location } => steps::visits(&file, &location),
         Command::History { file, name } => history::history(&file, &name),
         Command::Doctor(args) => doctor::doctor(args),
     }
