@@ -50,6 +50,9 @@ pub enum Command {
         file: PathBuf,
         #[command(flatten)]
         range: RangeArgs,
+        /// The first state whole, then each step's changes only
+        #[arg(long)]
+        changes: bool,
     },
     /// The steps at which a source line ran
     Visits {

@@ -7,6 +7,7 @@ mod commands;
 mod failure;
 mod out;
 mod recording;
+mod suggest;
 
 use clap::Parser;
 

@@ -58,6 +58,15 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// `1 thread`, `2 threads`: a count and its noun, plural when it is not 1.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Write a line, turning the result into anyhow for `?` in commands.
 pub fn line(out: &mut impl Write, text: &str) -> anyhow::Result<()> {
     out.write_all(text.as_bytes())?;
@@ -78,5 +87,8 @@ mod tests {
         assert_eq!(utc_time(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc_time(1_700_000_000_000), "2023-11-14 22:13:20 UTC");
         assert_eq!(utc_time(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(count(1, "thread"), "1 thread");
+        assert_eq!(count(0, "step"), "0 steps");
+        assert_eq!(count(2, "step"), "2 steps");
     }
 }

@@ -3,12 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use serde_json::{json, Value};
-use store::{Reader, Step, StepMeta, StoreError};
-
-/// How many metas are read at once: bounds memory on long recordings.
-pub const META_CHUNK: u64 = 65_536;
+use store::{MetaView, Reader, Step, StoreError};
 
 /// An open recording and the path it was opened from (for messages).
 pub struct Recording {
@@ -31,7 +28,17 @@ impl Recording {
                 path.display()
             );
         }
-        let reader = Reader::open(path).map_err(|e| store_error(path, e))?;
+        let reader = Reader::open(path).map_err(|e| match e {
+            // Nothing of a file that does not open can be read by any
+            // command: say so instead of pointing at another one.
+            StoreError::Corrupt { .. } => anyhow!(
+                "{}: {e}; no command can read this file (a recording cut short by a crash or a \
+                 kill stays readable; this one is damaged, or cut inside its header): record \
+                 the program again",
+                path.display()
+            ),
+            e => store_error(path, e),
+        })?;
         Ok(Recording {
             path: path.to_path_buf(),
             reader,
@@ -88,36 +95,40 @@ impl Recording {
         Ok(Some((from, to)))
     }
 
-    /// Call `f` on every step's meta in `from..=to`, in order, reading them
-    /// in bounded chunks.
+    /// Call `f` on every step's meta in `from..=to`, in order, read
+    /// straight from the deltas (no state is rebuilt; memory stays that of
+    /// one segment).
     pub fn for_each_meta(
         &self,
         from: u64,
         to: u64,
-        mut f: impl FnMut(&StepMeta) -> Result<()>,
+        mut f: impl FnMut(&MetaView<'_>) -> Result<()>,
     ) -> Result<()> {
-        let mut start = from;
-        while start <= to {
-            let end = to.min(start.saturating_add(META_CHUNK - 1));
-            let metas = self
-                .reader
-                .metas(Step(start), Step(end))
-                .map_err(|e| store_error(&self.path, e))?;
-            for m in &metas {
-                f(m)?;
-            }
-            if end == u64::MAX {
-                break;
-            }
-            start = end + 1;
+        self.reader
+            .scan_steps(Step(from), Step(to), |s| f(&s.meta).map(|()| true))
+            .map_err(|e| self.with_path(e))
+    }
+
+    /// An error of this recording with its path in front (see [`store_error`]).
+    pub fn with_path(&self, e: anyhow::Error) -> anyhow::Error {
+        match e.downcast::<StoreError>() {
+            Ok(se) => store_error(&self.path, se),
+            Err(e) => e,
         }
-        Ok(())
     }
 }
 
 /// A store error with the file's name in front, unless it names it already.
+/// Damage met while reading a step of a file that opened: `info` still
+/// reads the file, and the steps before the damage are still readable.
 pub fn store_error(path: &Path, e: StoreError) -> anyhow::Error {
     let name = path.display().to_string();
+    if let StoreError::Corrupt { .. } = e {
+        return anyhow!(
+            "{name}: {e}; `hindsight info {name}` still reads what the file holds, and the \
+             steps before the damage can still be read with `hindsight state`"
+        );
+    }
     if e.to_string().contains(&name) {
         anyhow::Error::new(e)
     } else {
@@ -125,8 +136,54 @@ pub fn store_error(path: &Path, e: StoreError) -> anyhow::Error {
     }
 }
 
+/// Whether step lines name their thread: only when more than one thread
+/// ran steps (most programs have one; then it is noise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// One thread: `STEP EVENT FILE:LINE FUNCTION`.
+    Hidden,
+    /// Several: the line ends in ` [thread TID]`.
+    Shown,
+}
+
+impl Threads {
+    /// From the end record's thread list, or (a recording without one) from
+    /// the steps themselves.
+    pub fn of(rec: &Recording) -> Result<Threads> {
+        let many = match rec.reader.end() {
+            Some(end) => end.threads.len() > 1,
+            None if rec.count() == 0 => false,
+            None => {
+                let mut first = None;
+                let mut many = false;
+                rec.reader
+                    .scan_steps(Step(0), Step(rec.count() - 1), |s| {
+                        let t = *first.get_or_insert(s.meta.thread);
+                        many = t != s.meta.thread;
+                        Ok::<_, anyhow::Error>(!many)
+                    })
+                    .map_err(|e| rec.with_path(e))?;
+                many
+            }
+        };
+        Ok(if many {
+            Threads::Shown
+        } else {
+            Threads::Hidden
+        })
+    }
+
+    /// A step's line in this form.
+    pub fn line(self, m: &MetaView<'_>) -> String {
+        match self {
+            Threads::Hidden => meta_line(m),
+            Threads::Shown => format!("{} [thread {}]", meta_line(m), m.thread),
+        }
+    }
+}
+
 /// `STEP EVENT FILE:LINE FUNCTION`.
-pub fn meta_line(m: &StepMeta) -> String {
+pub fn meta_line(m: &MetaView<'_>) -> String {
     format!(
         "{} {} {}:{} {}",
         m.step.0,
@@ -138,7 +195,7 @@ pub fn meta_line(m: &StepMeta) -> String {
 }
 
 /// A step's meta as JSON, keys named as in docs/spec/values.md.
-pub fn meta_json(m: &StepMeta) -> Value {
+pub fn meta_json(m: &MetaView<'_>) -> Value {
     let position = match m.position {
         Some(p) => {
             json!({"line": p.line, "end_line": p.end_line, "col": p.col, "end_col": p.end_col})
@@ -149,8 +206,8 @@ pub fn meta_json(m: &StepMeta) -> Value {
         "step": m.step.0,
         "event": m.event.as_str(),
         "thread": m.thread,
-        "file": &*m.file,
-        "function": &*m.function,
+        "file": m.file,
+        "function": m.function,
         "line": m.line,
         "position": position,
     })

@@ -3,7 +3,7 @@
 //! checkpoints), the reader (to rebuild states) and the tracer's tests.
 
 use crate::error::StoreError;
-use crate::model::{ObjAddr, Op, Scope, State};
+use crate::model::{Node, ObjAddr, Op, Scope, State};
 use std::sync::Arc;
 
 /// The most items a node may have after a [`Op::HeapItems`]; bounds memory
@@ -98,32 +98,40 @@ fn apply_one(state: &mut State, step: u64, i: usize, op: Op) -> Result<(), Store
             new,
             len,
         } => {
-            let end = u64::from(start) + new.len() as u64;
-            if end > u64::from(MAX_ITEMS) || len > MAX_ITEMS {
-                return Err(bad(format!(
-                    "HeapItems on {:#x} reaches {} items, more than {MAX_ITEMS}",
-                    addr.0,
-                    end.max(u64::from(len))
-                )));
-            }
             let node = state.heap.get_mut(&addr).ok_or_else(|| {
                 bad(format!(
                     "HeapItems on {:#x}, which is not in the heap",
                     addr.0
                 ))
             })?;
-            let start = start as usize;
-            let end = end as usize;
-            if node.items.len() < end {
-                node.items.resize(end, ObjAddr(0));
-            }
-            node.items[start..end].copy_from_slice(&new);
-            node.items.resize(len as usize, ObjAddr(0));
+            splice_items(node, start, &new, len)
+                .map_err(|e| bad(format!("HeapItems on {:#x} {e}", addr.0)))?;
         }
         Op::HeapDel(addr) => {
             state.heap.remove(&addr);
         }
     }
+    Ok(())
+}
+
+/// What [`Op::HeapItems`] does to a node: overwrite `items[start..]` with
+/// `new` (growing the items where needed), then cut or pad them to `len`.
+/// Refused (the node unchanged) beyond [`MAX_ITEMS`].
+pub fn splice_items(node: &mut Node, start: u32, new: &[ObjAddr], len: u32) -> Result<(), String> {
+    let end = u64::from(start) + new.len() as u64;
+    if end > u64::from(MAX_ITEMS) || len > MAX_ITEMS {
+        return Err(format!(
+            "reaches {} items, more than {MAX_ITEMS}",
+            end.max(u64::from(len))
+        ));
+    }
+    let start = start as usize;
+    let end = end as usize;
+    if node.items.len() < end {
+        node.items.resize(end, ObjAddr(0));
+    }
+    node.items[start..end].copy_from_slice(new);
+    node.items.resize(len as usize, ObjAddr(0));
     Ok(())
 }
 
@@ -145,7 +153,7 @@ fn bind(names: &mut Vec<(Arc<str>, ObjAddr)>, name: Arc<str>, value: ObjAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{EventKind, FrameRec, Node, Step, StepMeta};
+    use crate::model::{EventKind, FrameRec, Step, StepMeta};
 
     fn meta(n: u64) -> Op {
         Op::Step(StepMeta {

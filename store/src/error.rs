@@ -34,7 +34,9 @@ pub enum StoreError {
     },
 
     /// A structure in the file is damaged (bad checksum, impossible length, undecodable payload).
-    #[error("the recording is corrupt: {what} at byte offset {offset}; the steps before the damage may still be readable with `hindsight info`, otherwise record again")]
+    /// What the reader of the file can still do depends on where it met
+    /// the damage (opening it, or reading a step): the caller says it.
+    #[error("the recording is corrupt: {what} at byte offset {offset}")]
     Corrupt {
         /// What was found damaged.
         what: String,

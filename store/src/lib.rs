@@ -16,10 +16,11 @@ pub mod reader;
 pub mod records;
 pub mod writer;
 
-pub use apply::{apply, apply_owned};
+pub use apply::{apply, apply_owned, splice_items};
 pub use error::StoreError;
 pub use format::FORMAT_VERSION;
 pub use model::{EventKind, FrameRec, Node, ObjAddr, Op, Position, Scope, State, Step, StepMeta};
+pub use reader::scan::{FrameView, MetaView, NodeView, OpView, StepView, WireError};
 pub use reader::Reader;
 pub use records::{ProgramEnd, RecordingEnd, RecordingHeader, WriteSummary};
 pub use writer::{Writer, WriterOptions};

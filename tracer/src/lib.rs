@@ -30,7 +30,7 @@ pub use ptrace::Ended;
 pub use ptrace::TraceError;
 pub use record::{
     attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached, PassOn,
-    Progress, ProgressFn, RecordConfig, RecordError, RecordOutcome,
+    Progress, ProgressFn, RecordConfig, RecordError, RecordOutcome, ATTACH_MINORS,
 };
 
 /// The wings' own pieces that the crate's integration tests

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
-use store::{ObjAddr, State};
+use store::{FrameRec, ObjAddr, State, StepMeta};
 
 use crate::kinds;
 
@@ -28,19 +28,9 @@ pub fn state_json(state: &State) -> Value {
     let mut out = Map::new();
     match &state.meta {
         Some(meta) => {
-            out.insert("step".into(), json!(meta.step.0));
-            out.insert("event".into(), json!(meta.event.as_str()));
-            out.insert("thread".into(), json!(meta.thread));
-            out.insert("file".into(), json!(&*meta.file));
-            out.insert("function".into(), json!(&*meta.function));
-            out.insert("line".into(), json!(meta.line));
-            let position = match meta.position {
-                Some(p) => {
-                    json!({"line": p.line, "end_line": p.end_line, "col": p.col, "end_col": p.end_col})
-                }
-                None => Value::Null,
-            };
-            out.insert("position".into(), position);
+            if let Value::Object(m) = meta_json(meta) {
+                out.extend(m);
+            }
         }
         None => {
             // A state before any step: keep the shape so readers need no special case.
@@ -51,12 +41,7 @@ pub fn state_json(state: &State) -> Value {
             }
         }
     }
-    let stack: Vec<Value> = state
-        .stack
-        .iter()
-        .map(|f| json!({"function": &*f.function, "file": &*f.file, "line": f.line}))
-        .collect();
-    out.insert("stack".into(), Value::Array(stack));
+    out.insert("stack".into(), stack_json(&state.stack));
     let mut locals = Map::new();
     for (name, addr) in &state.locals {
         locals.insert(name.to_string(), value_json(state, *addr, 1));
@@ -70,25 +55,61 @@ pub fn state_json(state: &State) -> Value {
         globals.insert(name.to_string(), value_json(state, *addr, 1));
     }
     out.insert("globals".into(), Value::Object(globals));
-    if let Some(meta) = &state.meta {
-        match meta.event {
-            store::EventKind::Return => {
-                let v = meta.value.map_or(Value::Null, |a| value_json(state, a, 1));
-                out.insert("return".into(), v);
-            }
-            store::EventKind::Exception => {
-                let v = meta.value.map_or(Value::Null, |a| exception_json(state, a));
-                out.insert("exception".into(), v);
-            }
-            _ => {}
-        }
+    if let Some((k, v)) = state.meta.as_ref().and_then(|m| outcome_json(state, m)) {
+        out.insert(k.into(), v);
     }
     Value::Object(out)
 }
 
+/// A step's own keys, in the order of a state: `step`, `event`, `thread`,
+/// `file`, `function`, `line`, `position`.
+pub fn meta_json(meta: &StepMeta) -> Value {
+    let position = match meta.position {
+        Some(p) => {
+            json!({"line": p.line, "end_line": p.end_line, "col": p.col, "end_col": p.end_col})
+        }
+        None => Value::Null,
+    };
+    json!({
+        "step": meta.step.0,
+        "event": meta.event.as_str(),
+        "thread": meta.thread,
+        "file": &*meta.file,
+        "function": &*meta.function,
+        "line": meta.line,
+        "position": position,
+    })
+}
+
+/// The stack as a state shows it, outermost first.
+pub fn stack_json(stack: &[FrameRec]) -> Value {
+    Value::Array(
+        stack
+            .iter()
+            .map(|f| json!({"function": &*f.function, "file": &*f.file, "line": f.line}))
+            .collect(),
+    )
+}
+
+/// `("return", VALUE)` on a return step, `("exception", ...)` on an
+/// exception step, else `None`.
+pub fn outcome_json(state: &State, meta: &StepMeta) -> Option<(&'static str, Value)> {
+    match meta.event {
+        store::EventKind::Return => Some((
+            "return",
+            meta.value.map_or(Value::Null, |a| value_json(state, a, 1)),
+        )),
+        store::EventKind::Exception => Some((
+            "exception",
+            meta.value.map_or(Value::Null, |a| exception_json(state, a)),
+        )),
+        _ => None,
+    }
+}
+
 /// Names left out of `globals`: those that both start and end with `__`
 /// (the oracle tests `startswith("__") and endswith("__")`, so `__` is one).
-fn is_dunder(name: &str) -> bool {
+pub(crate) fn is_dunder(name: &str) -> bool {
     name.starts_with("__") && name.ends_with("__")
 }
 

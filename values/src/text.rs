@@ -3,10 +3,13 @@
 
 use std::io::{self, Write};
 
-use serde_json::Value;
-use store::{EventKind, State};
+use std::collections::HashMap;
 
-use crate::render::state_json;
+use serde_json::Value;
+use store::{EventKind, ObjAddr, State};
+
+use crate::kinds;
+use crate::render::{repr, value_json};
 
 /// The text form of a state: header, the step's source line (`source`,
 /// when the caller could read it) with the position underlined, stack,
@@ -42,37 +45,95 @@ pub fn write_state(o: &mut impl Write, state: &State, source: Option<&str>) -> i
     for f in &state.stack {
         writeln!(o, "  {} {}:{}", f.function, f.file, f.line)?;
     }
-    let json = state_json(state);
-    write_names(o, "Locals:", &json["locals"])?;
-    write_names(o, "Globals:", &json["globals"])?;
-    match meta.event {
-        EventKind::Return => {
-            let r = json["return"]["repr"].as_str().unwrap_or("(unknown)");
-            writeln!(o, "Return: {r}")?;
+    let mut shown = HashMap::new();
+    writeln!(o, "Locals:")?;
+    write_names(o, state, &state.locals, &mut shown)?;
+    writeln!(o, "Globals:")?;
+    let globals: Vec<_> = state
+        .globals
+        .iter()
+        .filter(|(n, _)| !crate::render::is_dunder(n))
+        .cloned()
+        .collect();
+    write_names(o, state, &globals, &mut shown)?;
+    match (meta.event, meta.value) {
+        (EventKind::Return, Some(a)) => writeln!(o, "Return: {}", value_text(state, a))?,
+        (EventKind::Exception, Some(a)) => {
+            let e = crate::render::exception_json(state, a);
+            writeln!(
+                o,
+                "Exception: {}",
+                e["repr"].as_str().unwrap_or("(unknown)")
+            )?;
         }
-        EventKind::Exception => {
-            let r = json["exception"]["repr"].as_str().unwrap_or("(unknown)");
-            writeln!(o, "Exception: {r}")?;
+        (EventKind::Return | EventKind::Exception, None) => {
+            writeln!(o, "{:?}: (unknown)", meta.event)?
         }
         _ => {}
     }
     Ok(())
 }
 
-/// `  name = repr` lines, with an instance's attributes after its repr.
-fn write_names(o: &mut impl Write, title: &str, names: &Value) -> io::Result<()> {
-    writeln!(o, "{title}")?;
-    if let Some(map) = names.as_object() {
-        for (name, v) in map {
-            writeln!(
+/// `  name = value` lines. A name bound to an object an earlier line showed
+/// says so (`  (same object as a)`): what aliasing looks like. Atoms (ints,
+/// strs, ...) are left out: CPython shares equal small ones on its own, and
+/// they cannot change.
+fn write_names(
+    o: &mut impl Write,
+    state: &State,
+    names: &[(std::sync::Arc<str>, ObjAddr)],
+    shown: &mut HashMap<ObjAddr, String>,
+) -> io::Result<()> {
+    for (name, addr) in names {
+        let shared = state
+            .heap
+            .get(addr)
+            .filter(|n| n.kind != kinds::ATOM)
+            .and_then(|_| shown.get(addr));
+        match shared {
+            Some(first) => writeln!(
                 o,
-                "  {name} = {}{}",
-                v["repr"].as_str().unwrap_or("?"),
-                attrs_suffix(v)
-            )?;
+                "  {name} = {}  (same object as {first})",
+                value_text(state, *addr)
+            )?,
+            None => writeln!(o, "  {name} = {}", value_text(state, *addr))?,
         }
+        shown.entry(*addr).or_insert_with(|| name.to_string());
     }
     Ok(())
+}
+
+/// How the text form shows one value: its repr, followed by an instance's
+/// attributes (` {x=1, y=2}`). A function, class or module whose node
+/// carries its name (`text`) shows it as CPython's own repr does.
+pub fn value_text(state: &State, addr: ObjAddr) -> String {
+    let Some(node) = state.heap.get(&addr) else {
+        return repr(state, addr);
+    };
+    let shown = if node.kind == kinds::OPAQUE && !node.text.is_empty() {
+        named(&node.type_name, &node.text, addr)
+    } else {
+        repr(state, addr)
+    };
+    match node.attrs {
+        // Values are listed by the hundred thousand (`history`): the JSON
+        // form is built only for what needs it.
+        None => shown,
+        Some(_) => format!("{shown}{}", attrs_suffix(&value_json(state, addr, 1))),
+    }
+}
+
+/// CPython's repr of a named object: `<function f at 0x..>`,
+/// `<class 'app.P'>`, `<module 'os'>`, else `<TYPE NAME at 0x..>`.
+fn named(type_name: &str, name: &str, addr: ObjAddr) -> String {
+    match type_name {
+        "function" | "builtin_function_or_method" => {
+            format!("<function {name} at {:#x}>", addr.0)
+        }
+        "type" => format!("<class '{name}'>"),
+        "module" => format!("<module '{name}'>"),
+        _ => format!("<{type_name} {name} at {:#x}>", addr.0),
+    }
 }
 
 /// ` {x=1, y=2}` for a value with `attrs`, one level deep.
@@ -122,6 +183,60 @@ mod tests {
         assert_eq!(underline("x", 0, 5), None);
         assert_eq!(underline("x", 1, 1), None);
         assert_eq!(underline("é", 1, 2), None);
+    }
+
+    fn state_with(nodes: &[(u64, u8, &str, &str)], names: &[(&str, u64)]) -> State {
+        let mut s = State::default();
+        for (a, kind, ty, text) in nodes {
+            s.heap.insert(
+                ObjAddr(*a),
+                store::Node {
+                    type_name: (*ty).into(),
+                    kind: *kind,
+                    text: (*text).into(),
+                    items: vec![],
+                    attrs: None,
+                    truncated: false,
+                },
+            );
+        }
+        s.globals = names
+            .iter()
+            .map(|(n, a)| ((*n).into(), ObjAddr(*a)))
+            .collect();
+        s
+    }
+
+    #[test]
+    fn shared_objects_are_marked() {
+        let s = state_with(
+            &[(1, kinds::LIST, "list", ""), (2, kinds::ATOM, "int", "5")],
+            &[("a", 1), ("b", 1), ("i", 2), ("j", 2), ("__name__", 1)],
+        );
+        let mut out = Vec::new();
+        write_names(&mut out, &s, &s.globals[..4], &mut HashMap::new()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "  a = []\n  b = []  (same object as a)\n  i = 5\n  j = 5\n"
+        );
+    }
+
+    #[test]
+    fn named_objects_show_their_names() {
+        let s = state_with(
+            &[
+                (0x10, kinds::OPAQUE, "function", "bubble"),
+                (0x20, kinds::OPAQUE, "type", "app.P"),
+                (0x30, kinds::OPAQUE, "module", "os"),
+                (0x40, kinds::OPAQUE, "function", ""),
+            ],
+            &[],
+        );
+        assert_eq!(value_text(&s, ObjAddr(0x10)), "<function bubble at 0x10>");
+        assert_eq!(value_text(&s, ObjAddr(0x20)), "<class 'app.P'>");
+        assert_eq!(value_text(&s, ObjAddr(0x30)), "<module 'os'>");
+        // Without a name: what the JSON form says.
+        assert_eq!(value_text(&s, ObjAddr(0x40)), "<function object at 0x40>");
     }
 
     #[test]

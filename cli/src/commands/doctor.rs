@@ -1,6 +1,7 @@
 //! `hindsight doctor (PID | --python PATH)`: what hindsight finds about an
-//! interpreter: its file, version, where its debug info came from, and the
-//! struct layout it resolved.
+//! interpreter: first the verdict (can it be recorded, can a running one be
+//! attached to, and why not), then its file, version, where its debug info
+//! came from, and the struct layout it resolved.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,28 @@ pub fn doctor(args: DoctorArgs) -> Result<i32> {
         // clap requires one of the two.
         (None, None) => anyhow::bail!("give a PID or --python PATH"),
     };
+    // The layout first: the verdict depends on it.
+    let layout = image.layout()?;
     let mut o = out::stdout();
+    let (minor, version) = (image.version.minor, &image.version);
+    writeln!(
+        o,
+        "record:      yes (CPython {version}, its debug info and every struct field hindsight reads found)"
+    )?;
+    let attach = if image.version.major != 3 || !tracer::ATTACH_MINORS.contains(&minor) {
+        Err(format!(
+            "hindsight attaches to CPython 3.{}-3.{} only; record the program from its start \
+             with `hindsight record -- python3 app.py`",
+            tracer::ATTACH_MINORS.start(),
+            tracer::ATTACH_MINORS.end()
+        ))
+    } else {
+        ptrace_allowed(args.pid)
+    };
+    match attach {
+        Ok(()) => writeln!(o, "attach:      yes (CPython {version})")?,
+        Err(why) => writeln!(o, "attach:      no ({why})")?,
+    }
     writeln!(o, "interpreter: {}", image.path.display())?;
     writeln!(o, "version:     CPython {}", image.version)?;
     let build_id = image
@@ -35,8 +57,6 @@ pub fn doctor(args: DoctorArgs) -> Result<i32> {
         DebugSource::Given(p) => format!("{} (given with --debug-file)", p.display()),
     };
     writeln!(o, "debug info:  {debug}")?;
-    o.flush()?;
-    let layout = image.layout()?;
     writeln!(o, "layout:")?;
     for (field, offset) in layout_fields(&layout) {
         match offset {
@@ -46,6 +66,66 @@ pub fn doctor(args: DoctorArgs) -> Result<i32> {
     }
     o.flush()?;
     Ok(0)
+}
+
+/// Whether this process may ptrace-attach to `pid` (to any process of its
+/// user when `None`): Yama's `ptrace_scope` and the `CAP_SYS_PTRACE`
+/// capability decide. `Err` says why not.
+fn ptrace_allowed(pid: Option<i32>) -> Result<(), String> {
+    let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    let cap = has_cap_sys_ptrace();
+    let need_cap = |what: &str| {
+        format!(
+            "kernel.yama.ptrace_scope is {scope}: {what} needs CAP_SYS_PTRACE, which hindsight \
+             does not have (run it as root, or in a container with --cap-add=SYS_PTRACE)"
+        )
+    };
+    match scope {
+        0 => {}
+        1 | 2 if cap => {}
+        1 => return Err(need_cap("attaching to a process that is not a child")),
+        2 => return Err(need_cap("attaching")),
+        _ => {
+            return Err(format!(
+                "kernel.yama.ptrace_scope is {scope}: no process may attach to another until \
+                 reboot; `hindsight record` still works"
+            ))
+        }
+    }
+    if let Some(pid) = pid {
+        let uid = |path: String| -> Option<u32> {
+            let s = std::fs::read_to_string(path).ok()?;
+            let line = s.lines().find(|l| l.starts_with("Uid:"))?;
+            line.split_whitespace().nth(2)?.parse().ok()
+        };
+        let (mine, theirs) = (
+            uid("/proc/self/status".into()),
+            uid(format!("/proc/{pid}/status")),
+        );
+        if let (Some(m), Some(t)) = (mine, theirs) {
+            if m != t && !cap {
+                return Err(format!(
+                    "process {pid} belongs to user {t} and hindsight runs as user {m} without \
+                     CAP_SYS_PTRACE; run it as that user or as root"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether this process has `CAP_SYS_PTRACE` (bit 19 of `CapEff`).
+fn has_cap_sys_ptrace() -> bool {
+    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    s.lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 19) != 0)
 }
 
 /// The interpreter of a running process, from its mappings.

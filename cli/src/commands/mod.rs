@@ -1,6 +1,7 @@
 //! One module per command; `run` dispatches and returns the exit status.
 
 mod doctor;
+mod dump;
 mod history;
 mod info;
 mod record;
@@ -19,7 +20,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Info { file } => info::info(&file),
         Command::Steps { file, range, json } => steps::steps(&file, range, json),
         Command::State { file, step, json } => state::state(&file, step, json),
-        Command::Dump { file, range } => state::dump(&file, range),
+        Command::Dump {
+            file,
+            range,
+            changes,
+        } => dump::dump(&file, range, changes),
         Command::Visits { file, location } => steps::visits(&file, &location),
         Command::History { file, name } => history::history(&file, &name),
         Command::Doctor(args) => doctor::doctor(args),

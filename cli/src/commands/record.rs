@@ -14,7 +14,7 @@ use tracer::{AtBound, FilterSpec, Granularity, PassOn, Progress, RecordConfig};
 use tracer::{AttachConfig, Attached};
 
 use crate::args::{AtBoundArg, AttachArgs, GranularityArg, RecordArgs, RecordingOptions};
-use crate::out::human_bytes;
+use crate::out::{count, human_bytes};
 
 /// Record `args.program`; exit with the command's own status.
 pub fn record(args: RecordArgs) -> Result<i32> {
@@ -57,8 +57,8 @@ pub fn record(args: RecordArgs) -> Result<i32> {
     }
     let outcome = result?;
     log::info!(
-        "recorded {} steps, {} to {}",
-        outcome.steps,
+        "recorded {}, {} to {}",
+        count(outcome.steps, "step"),
         human_bytes(outcome.bytes),
         output.display()
     );
@@ -67,8 +67,8 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         // the program's status (killed) would otherwise look like a crash.
         let _ = writeln!(
             std::io::stderr(),
-            "hindsight: {bound}: recorded {} steps to {}",
-            outcome.steps,
+            "hindsight: {bound}: recorded {} to {}",
+            count(outcome.steps, "step"),
             output.display()
         );
     }
@@ -169,11 +169,11 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
         on_attached: Some(Box::new(move |a: &Attached| {
             let _ = writeln!(
                 std::io::stderr(),
-                "hindsight: attached to process {} ({}, {} threads), recording to {}; Ctrl-C or \
+                "hindsight: attached to process {} ({}, {}), recording to {}; Ctrl-C or \
                  SIGTERM detaches",
                 a.pid,
                 a.interpreter,
-                a.threads,
+                count(a.threads as u64, "thread"),
                 shown.display()
             );
         })),
@@ -196,8 +196,8 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
     };
     let _ = writeln!(
         std::io::stderr(),
-        "hindsight: {how}: recorded {} steps to {}",
-        outcome.steps,
+        "hindsight: {how}: recorded {} to {}",
+        count(outcome.steps, "step"),
         output.display()
     );
     Ok(0)

@@ -1,5 +1,4 @@
-//! `hindsight state` (one step, text or JSON) and `hindsight dump` (JSON
-//! lines, one state per step).
+//! `hindsight state`: one step's state, as text or JSON.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -8,7 +7,6 @@ use anyhow::Result;
 use store::{State, Step};
 use values::render;
 
-use crate::args::RangeArgs;
 use crate::out;
 use crate::recording::{store_error, Recording};
 
@@ -28,25 +26,6 @@ pub fn state(file: &Path, step: u64, json: bool) -> Result<i32> {
         o.write_all(b"\n")?;
     } else {
         write_text(&mut o, &state)?;
-    }
-    o.flush()?;
-    Ok(0)
-}
-
-pub fn dump(file: &Path, range: RangeArgs) -> Result<i32> {
-    let rec = Recording::open(file)?;
-    let Some((from, to)) = rec.range(range.from, range.to)? else {
-        return Ok(0);
-    };
-    let states = rec
-        .reader
-        .states(Step(from), Step(to))
-        .map_err(|e| store_error(file, e))?;
-    let mut o = out::stdout();
-    for state in states {
-        let state = state.map_err(|e| store_error(file, e))?;
-        serde_json::to_writer(&mut o, &render::state_json(&state))?;
-        o.write_all(b"\n")?;
     }
     o.flush()?;
     Ok(0)

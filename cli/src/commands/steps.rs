@@ -1,24 +1,34 @@
-//! `hindsight steps` (a line per step) and `hindsight visits` (the steps at
-//! which one source line ran).
+//! The commands that list steps, read from the step metas alone: `steps`
+//! (a line per step) and `visits` (the line steps at which one source line
+//! ran). When no step ran that line, `visits` says why: no recorded file
+//! matches (status 2, with the closest recorded files), the file has no
+//! such line (status 2), or the line is real but never ran (status 0, with
+//! the nearest lines that did).
 
-use std::collections::BTreeSet;
-use std::io::Write;
-use std::path::Path;
+use std::collections::{BTreeSet, HashSet};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use store::EventKind;
 
 use crate::args::RangeArgs;
 use crate::out;
-use crate::recording::{meta_json, meta_line, Recording};
-
-/// Most recorded file names listed when a `visits` path matches none.
-const MAX_FILES_SHOWN: usize = 8;
+use crate::recording::{meta_json, Recording, Threads};
+use crate::suggest;
 
 pub fn steps(file: &Path, range: RangeArgs, json: bool) -> Result<i32> {
     let rec = Recording::open(file)?;
-    let Some((from, to)) = rec.range(range.from, range.to)? else {
+    // `--to` past the end means "to the end": the listing shows where it
+    // stopped. (`--from` past the end is still an error: nothing to list.)
+    let to = range.to.map(|t| t.min(rec.count().saturating_sub(1)));
+    let Some((from, to)) = rec.range(range.from, to)? else {
         return Ok(0);
+    };
+    let threads = if json {
+        Threads::Hidden
+    } else {
+        Threads::of(&rec)?
     };
     let mut o = out::stdout();
     rec.for_each_meta(from, to, |m| {
@@ -26,13 +36,18 @@ pub fn steps(file: &Path, range: RangeArgs, json: bool) -> Result<i32> {
             serde_json::to_writer(&mut o, &meta_json(m))?;
             o.write_all(b"\n")?;
         } else {
-            out::line(&mut o, &meta_line(m))?;
+            out::line(&mut o, &threads.line(m))?;
         }
         Ok(())
     })?;
     o.flush()?;
     Ok(0)
 }
+
+/// Distinct recorded file names kept for messages, at most.
+const MAX_FILES: usize = 10_000;
+/// Source files larger than this are not read to count their lines.
+const MAX_SOURCE_BYTES: u64 = 64 << 20;
 
 /// `PATH:LINE` split at the last colon.
 fn parse_location(location: &str) -> Result<(&str, u32)> {
@@ -59,37 +74,122 @@ fn path_matches(recorded: &str, wanted: &str) -> bool {
             && recorded.as_bytes()[recorded.len() - wanted.len() - 1] == b'/')
 }
 
+/// What the scan learned about the files matching PATH.
+#[derive(Default)]
+struct Seen {
+    /// Recorded files that match.
+    matching: BTreeSet<String>,
+    /// Lines of those files at which a line step ran.
+    lines: BTreeSet<u32>,
+    /// Every recorded file (for the "closest files" message).
+    files: HashSet<String>,
+}
+
 pub fn visits(file: &Path, location: &str) -> Result<i32> {
     let (path, line) = parse_location(location)?;
     let rec = Recording::open(file)?;
     let Some((from, to)) = rec.range(None, None)? else {
-        return Ok(0);
+        bail!("no step ran `{location}`: {}", rec.holds());
     };
+    let threads = Threads::of(&rec)?;
     let mut o = out::stdout();
-    let mut any_file = false;
-    let mut files: BTreeSet<String> = BTreeSet::new();
+    let mut seen = Seen::default();
+    // The file of consecutive steps is mostly the same: match it once.
+    let mut last: (String, bool) = (String::new(), false);
     rec.for_each_meta(from, to, |m| {
-        if !path_matches(&m.file, path) {
-            if files.len() < MAX_FILES_SHOWN {
-                files.insert(m.file.to_string());
+        if m.file != last.0 {
+            last = (m.file.to_string(), path_matches(m.file, path));
+            if seen.files.len() < MAX_FILES && !seen.files.contains(m.file) {
+                seen.files.insert(m.file.to_string());
             }
-            return Ok(());
+            if last.1 {
+                seen.matching.insert(m.file.to_string());
+            }
         }
-        any_file = true;
-        if m.event == EventKind::Line && m.line == line {
-            out::line(&mut o, &meta_line(m))?;
+        if last.1 && m.event == EventKind::Line {
+            seen.lines.insert(m.line);
+            if m.line == line {
+                out::line(&mut o, &threads.line(m))?;
+            }
         }
         Ok(())
     })?;
     o.flush()?;
-    if !any_file {
-        let names: Vec<_> = files.into_iter().collect();
-        bail!(
-            "no recorded step ran in a file matching `{path}` (recorded files include: {}); give the path as recorded, or its last components",
-            names.join(", ")
-        );
+    if seen.matching.is_empty() {
+        bail!(no_such_file(path, &seen.files));
     }
+    if seen.lines.contains(&line) {
+        return Ok(0);
+    }
+    let shown = seen.matching.iter().next().map_or(path, String::as_str);
+    let source = seen.matching.iter().find_map(|f| source_lines(&rec, f));
+    let ran = nearest(&seen.lines, line);
+    if let Some(lines) = &source {
+        if line == 0 || line as usize > lines.len() {
+            bail!(
+                "{shown} has no line {line} (it has {}){ran}",
+                crate::out::count(lines.len() as u64, "line")
+            );
+        }
+    }
+    let what = match source.as_ref().and_then(|l| l.get(line as usize - 1)) {
+        Some(text) if text.trim().is_empty() => " (a blank line: no code runs there)",
+        Some(text) if text.trim_start().starts_with('#') => " (a comment: no code runs there)",
+        _ => "",
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "hindsight: {shown}:{line} never ran{what}{ran}"
+    );
     Ok(0)
+}
+
+/// The error of a PATH no recorded step ran in, with the recorded files
+/// whose names are closest to it.
+fn no_such_file(path: &str, files: &HashSet<String>) -> String {
+    let mut files: Vec<&String> = files.iter().collect();
+    files.sort();
+    let wanted = path.rsplit('/').next().unwrap_or(path);
+    let close = suggest::closest(wanted, files.iter().copied(), |f: &String| {
+        f.rsplit('/').next().unwrap_or(f)
+    });
+    let close: Vec<&str> = close.iter().map(|s| s.as_str()).collect();
+    format!(
+        "no recorded step ran in a file matching `{path}`; the recorded files closest to it: {}; \
+         give the path as recorded, or its last components",
+        close.join(", ")
+    )
+}
+
+/// `; lines of it that ran nearest: 3 and 7` (or nothing when none ran).
+fn nearest(lines: &BTreeSet<u32>, line: u32) -> String {
+    let below = lines.range(..line).next_back();
+    let above = lines.range(line..).next();
+    match (below, above) {
+        (Some(b), Some(a)) => format!("; the nearest lines of it that ran: {b} and {a}"),
+        (Some(x), None) | (None, Some(x)) => format!("; the nearest line of it that ran: {x}"),
+        (None, None) => "; no line step of it ran".to_string(),
+    }
+}
+
+/// The lines of a recorded source file, when it can still be read (a
+/// relative name is relative to the recorded program's directory).
+fn source_lines(rec: &Recording, recorded: &str) -> Option<Vec<String>> {
+    let p = Path::new(recorded);
+    let p: PathBuf = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        Path::new(&rec.reader.header().cwd).join(p)
+    };
+    let f = std::fs::File::open(&p).ok()?;
+    if f.metadata().ok()?.len() > MAX_SOURCE_BYTES {
+        return None;
+    }
+    let reader = std::io::BufReader::new(f);
+    reader
+        .split(b'\n')
+        .map(|l| l.ok().map(|b| String::from_utf8_lossy(&b).into_owned()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -115,5 +215,30 @@ mod tests {
         assert!(!path_matches("/x/y/myapp.py", "app.py"));
         assert!(!path_matches("/x/y/app.py", "/y/app.py"));
         assert!(!path_matches("/x/y/app.py", "other.py"));
+    }
+
+    #[test]
+    fn nearest_lines() {
+        let lines: BTreeSet<u32> = [2, 3, 9].into_iter().collect();
+        assert_eq!(
+            nearest(&lines, 5),
+            "; the nearest lines of it that ran: 3 and 9"
+        );
+        assert_eq!(nearest(&lines, 1), "; the nearest line of it that ran: 2");
+        assert_eq!(nearest(&BTreeSet::new(), 1), "; no line step of it ran");
+    }
+
+    #[test]
+    fn closest_files_are_suggested() {
+        let files: HashSet<String> = [
+            "/usr/lib/python3.11/abc.py",
+            "/p/nosuch_app.py",
+            "/p/app.py",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let msg = no_such_file("nosuch.py", &files);
+        assert!(msg.contains("closest to it: /p/nosuch_app.py, "), "{msg}");
     }
 }

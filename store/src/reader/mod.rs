@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 mod locate;
+pub mod scan;
+mod wire;
 
 /// Where one segment is.
 #[derive(Debug, Clone, Copy)]

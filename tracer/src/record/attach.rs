@@ -24,7 +24,7 @@ use crate::ptrace::Tracee;
 /// Minor versions of CPython 3 whose hook is plain writes to thread states
 /// (c_tracefunc and use_tracing), which is what attaching to a running
 /// interpreter needs. 3.12+ installs tracing with a call into the target.
-const ATTACH_MINORS: std::ops::RangeInclusive<u8> = 8..=11;
+pub const ATTACH_MINORS: std::ops::RangeInclusive<u8> = 8..=11;
 
 /// Attach to `cfg.pid`, record into `cfg.output`, detach.
 pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {

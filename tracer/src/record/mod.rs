@@ -22,7 +22,7 @@ mod session;
 mod stops;
 mod waker;
 
-pub use attach::attach;
+pub use attach::{attach, ATTACH_MINORS};
 pub use config::{
     AtBound, AttachConfig, Attached, Granularity, OnAttached, Progress, ProgressFn, RecordConfig,
     RecordOutcome,

@@ -409,10 +409,22 @@ impl Mirror {
             reused,
         } = found;
         let kids_stable = kids.all_stable && is_items_container(&node);
+        // A dict cut at the item limit whose version tag moved while the
+        // items kept did not: it changed past the cut.
+        let past_cut = node.truncated
+            && tag.is_some()
+            && self.slab[h.slot as usize]
+                .dict_tag
+                .is_some_and(|old| Some(old) != tag);
         let mut old_node = old_node;
         let oaddr = ObjAddr(self.slab[h.slot as usize].addr.0);
         match &mut old_node {
             Some(_) if reused => {}
+            // Sent again, equal, so that a reader knows the object changed
+            // where its node does not show (store-format.md).
+            Some(old) if *old == node && past_cut => {
+                ops.push(Op::HeapSet(oaddr, node.clone()));
+            }
             Some(old) if *old == node => {}
             Some(old) if splice::items_only_change(old, &node) => {
                 if let Some(op) = splice::items_op(oaddr, &old.items, &node.items) {

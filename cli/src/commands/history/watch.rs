@@ -1,0 +1,321 @@
+//! The values `history` watches, kept from the heap ops alone (no state is
+//! rebuilt): the heap, and for each object some frame last saw NAME bound
+//! to (a root) the nodes reachable from it. A heap op on any of those nodes
+//! marks the root changed, wherever in the value the node lies; the root's
+//! fingerprint (a hash of everything reachable) is recomputed only then, at
+//! the next step that looks at it, so an unchanged value costs one lookup
+//! per step.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use store::{Node, ObjAddr, State};
+
+/// What a value looked like when a frame saw it: the object, a hash of
+/// everything reachable from it, and how many times the recorder said it
+/// changed past a size limit (a re-sent, equal, truncated node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Look {
+    /// The object NAME was bound to.
+    pub addr: ObjAddr,
+    fingerprint: u64,
+    marks: u64,
+}
+
+impl Look {
+    /// Whether `self` differs from `before` only past a size limit: the
+    /// same object, everything shown equal, but the recorder said it changed.
+    pub fn only_past_cut(&self, before: &Look) -> bool {
+        self.addr == before.addr
+            && self.fingerprint == before.fingerprint
+            && self.marks != before.marks
+    }
+}
+
+/// A fast hash for the maps of small keys (addresses, frame keys) looked
+/// up at every step: these keys come from our own file, not from an
+/// adversary, and SipHash cost a tenth of a scan.
+#[derive(Default, Clone, Copy)]
+pub struct Fx(u64);
+
+impl Hasher for Fx {
+    fn finish(&self) -> u64 {
+        // Addresses are multiples of 16: move the mixed high bits down to
+        // where the table takes its bucket index.
+        self.0.rotate_left(26)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+}
+
+/// A `HashMap` with [`Fx`].
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
+/// A watched object.
+struct Root {
+    /// The nodes reachable from it; `None` once one of them changed (the
+    /// fingerprint is then stale until the next look).
+    reach: Option<Vec<ObjAddr>>,
+    fingerprint: u64,
+    marks: u64,
+    /// How many frames' memories hold it.
+    refs: u32,
+}
+
+/// The heap, the watched roots, and which roots each node belongs to.
+#[derive(Default)]
+pub struct Watch {
+    /// The heap as the ops left it (only `heap` is used: the renderer
+    /// reads a `State`).
+    pub state: State,
+    roots: FxMap<ObjAddr, Root>,
+    owners: FxMap<ObjAddr, Vec<ObjAddr>>,
+}
+
+impl Watch {
+    /// `Op::HeapSet`.
+    pub fn set(&mut self, addr: ObjAddr, node: Node) {
+        if self.owners.contains_key(&addr) {
+            // The recorder re-sends an equal node that was cut at a size
+            // limit when the object changed past the cut (a dict entry
+            // beyond the first 10,000): a change no node shows.
+            if node.truncated && self.state.heap.get(&addr) == Some(&node) {
+                for r in self.owners.get(&addr).into_iter().flatten() {
+                    if let Some(root) = self.roots.get_mut(r) {
+                        root.marks += 1;
+                    }
+                }
+            } else {
+                self.touch(addr);
+            }
+        }
+        self.state.heap.insert(addr, node);
+    }
+
+    /// `Op::HeapItems`.
+    pub fn items(
+        &mut self,
+        addr: ObjAddr,
+        start: u32,
+        new: &[ObjAddr],
+        len: u32,
+    ) -> Result<(), String> {
+        self.touch(addr);
+        let node = self
+            .state
+            .heap
+            .get_mut(&addr)
+            .ok_or_else(|| format!("HeapItems on {:#x}, which is not in the heap", addr.0))?;
+        store::splice_items(node, start, new, len)
+    }
+
+    /// `Op::HeapDel`.
+    pub fn del(&mut self, addr: ObjAddr) {
+        self.touch(addr);
+        self.state.heap.remove(&addr);
+    }
+
+    /// The node at `addr` changed: every root it belongs to is stale.
+    fn touch(&mut self, addr: ObjAddr) {
+        let Some(roots) = self.owners.get(&addr) else {
+            return;
+        };
+        for r in roots.clone() {
+            self.unwatch(r);
+        }
+    }
+
+    /// Forget which nodes `root` reaches (its fingerprint goes stale).
+    fn unwatch(&mut self, root: ObjAddr) {
+        let Some(reach) = self.roots.get_mut(&root).and_then(|r| r.reach.take()) else {
+            return;
+        };
+        for a in reach {
+            if let Some(v) = self.owners.get_mut(&a) {
+                v.retain(|r| *r != root);
+                if v.is_empty() {
+                    self.owners.remove(&a);
+                }
+            }
+        }
+    }
+
+    /// How the object at `addr` looks now (its fingerprint recomputed if a
+    /// node it reaches changed since the last look).
+    pub fn look(&mut self, addr: ObjAddr) -> Look {
+        let fresh = self.roots.get(&addr).is_some_and(|r| r.reach.is_some());
+        if !fresh {
+            let (reach, fingerprint) = reach(&self.state, addr);
+            for a in &reach {
+                self.owners.entry(*a).or_default().push(addr);
+            }
+            let root = self.roots.entry(addr).or_insert(Root {
+                reach: None,
+                fingerprint: 0,
+                marks: 0,
+                refs: 0,
+            });
+            root.reach = Some(reach);
+            root.fingerprint = fingerprint;
+        }
+        let r = &self.roots[&addr];
+        Look {
+            addr,
+            fingerprint: r.fingerprint,
+            marks: r.marks,
+        }
+    }
+
+    /// A frame's memory now holds `addr` (watch it while one does).
+    pub fn hold(&mut self, addr: ObjAddr) {
+        if let Some(r) = self.roots.get_mut(&addr) {
+            r.refs += 1;
+        }
+    }
+
+    /// A frame's memory no longer holds `addr`.
+    pub fn release(&mut self, addr: ObjAddr) {
+        let Some(r) = self.roots.get_mut(&addr) else {
+            return;
+        };
+        r.refs = r.refs.saturating_sub(1);
+        if r.refs == 0 {
+            self.unwatch(addr);
+            self.roots.remove(&addr);
+        }
+    }
+
+    /// Roots watched (for tests: memories must not leak them).
+    #[cfg(test)]
+    pub fn watched(&self) -> usize {
+        self.roots.len()
+    }
+}
+
+/// The nodes reachable from `root` (items and attribute values, depth
+/// first) and a hash of all of them, addresses included, so that any change
+/// of content or of which object sits where changes the hash.
+fn reach(state: &State, root: ObjAddr) -> (Vec<ObjAddr>, u64) {
+    let mut h = DefaultHasher::new();
+    let mut seen: HashSet<ObjAddr, BuildHasherDefault<Fx>> = HashSet::default();
+    let mut order = Vec::new();
+    let mut todo = vec![root];
+    while let Some(a) = todo.pop() {
+        if !seen.insert(a) {
+            a.hash(&mut h);
+            continue;
+        }
+        order.push(a);
+        a.hash(&mut h);
+        match state.heap.get(&a) {
+            None => 0u8.hash(&mut h),
+            Some(n) => {
+                1u8.hash(&mut h);
+                hash_node(n, &mut h);
+                // Pushed in reverse so the walk is in item order.
+                for (_, v) in n.attrs.iter().flatten().rev() {
+                    todo.push(*v);
+                }
+                todo.extend(n.items.iter().rev());
+            }
+        }
+    }
+    (order, h.finish())
+}
+
+/// Hash a node's own content (its children by address).
+fn hash_node(n: &Node, h: &mut DefaultHasher) {
+    n.type_name.hash(h);
+    n.kind.hash(h);
+    n.text.hash(h);
+    n.items.hash(h);
+    n.attrs.hash(h);
+    n.truncated.hash(h);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn node(kind: u8, text: &str, items: &[u64], truncated: bool) -> Node {
+        Node {
+            type_name: Arc::from("t"),
+            kind,
+            text: text.into(),
+            items: items.iter().map(|a| ObjAddr(*a)).collect(),
+            attrs: None,
+            truncated,
+        }
+    }
+
+    #[test]
+    fn a_change_deep_inside_changes_the_look() {
+        let mut w = Watch::default();
+        w.set(ObjAddr(1), node(2, "", &[2, 3], false));
+        w.set(ObjAddr(2), node(1, "a", &[], false));
+        w.set(ObjAddr(3), node(2, "", &[4], false));
+        w.set(ObjAddr(4), node(1, "b", &[], false));
+        let before = w.look(ObjAddr(1));
+        w.hold(ObjAddr(1));
+        assert_eq!(w.look(ObjAddr(1)), before, "nothing changed");
+        // Another object changing does not matter.
+        w.set(ObjAddr(9), node(1, "z", &[], false));
+        assert_eq!(w.look(ObjAddr(1)), before);
+        // The innermost one does.
+        w.set(ObjAddr(4), node(1, "c", &[], false));
+        let after = w.look(ObjAddr(1));
+        assert_ne!(after, before);
+        // Deleted and sent back equal (a frame's objects leaving and coming
+        // back): the same look.
+        w.del(ObjAddr(4));
+        w.set(ObjAddr(4), node(1, "c", &[], false));
+        assert_eq!(w.look(ObjAddr(1)), after);
+        w.release(ObjAddr(1));
+        assert_eq!(w.watched(), 0);
+        assert!(w.owners.is_empty());
+    }
+
+    #[test]
+    fn an_equal_truncated_node_sent_again_is_a_change() {
+        let mut w = Watch::default();
+        w.set(ObjAddr(1), node(4, "", &[2, 2], true));
+        w.set(ObjAddr(2), node(1, "0", &[], false));
+        let before = w.look(ObjAddr(1));
+        w.hold(ObjAddr(1));
+        w.set(ObjAddr(1), node(4, "", &[2, 2], true));
+        assert_ne!(w.look(ObjAddr(1)), before);
+        // Not so for a node that shows everything.
+        w.set(ObjAddr(2), node(1, "0", &[], false));
+        let now = w.look(ObjAddr(1));
+        w.set(ObjAddr(2), node(1, "0", &[], false));
+        assert_eq!(w.look(ObjAddr(1)), now);
+    }
+
+    #[test]
+    fn cycles_and_missing_nodes() {
+        let mut w = Watch::default();
+        w.set(ObjAddr(1), node(2, "", &[1, 5], false));
+        let a = w.look(ObjAddr(1));
+        w.hold(ObjAddr(1));
+        w.set(ObjAddr(5), node(1, "x", &[], false));
+        assert_ne!(w.look(ObjAddr(1)), a, "a missing child arrived");
+        assert!(w.items(ObjAddr(7), 0, &[], 0).is_err());
+    }
+}
