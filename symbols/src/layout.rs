@@ -323,6 +323,10 @@ pub struct ObjectsLayout {
     /// `PyFunctionObject.func_closure`: the cells of a closure's free
     /// variables.
     pub func_closure: u32,
+    /// `PyFunctionObject.func_qualname`: the name a function's repr shows.
+    pub func_qualname: u32,
+    /// `PyModuleObject.md_name`: the name a module's repr shows.
+    pub module_md_name: u32,
     /// `PyBaseExceptionObject.args`.
     pub exception_args: u32,
     /// `PyBaseExceptionObject.dict`.

@@ -92,6 +92,7 @@ const CELL: &[&str] = &["PyCellObject"];
 const EXC: &[&str] = &["PyBaseExceptionObject"];
 const DICTVALUES: &[&str] = &["PyDictValues", "_dictvalues"];
 const FUNCTION: &[&str] = &["PyFunctionObject"];
+const MODULE: &[&str] = &["PyModuleObject"];
 
 /// The table. Version ranges follow the comments in `layout.rs` and CPython's headers.
 static ROWS: &[Row] = rows! {
@@ -243,6 +244,8 @@ static ROWS: &[Row] = rows! {
     objects.range_step <- RANGE, off "step", 8..=13;
     objects.cell_ob_ref <- CELL, off "ob_ref", 8..=13;
     objects.func_closure <- FUNCTION, off "func_closure", 8..=13;
+    objects.func_qualname <- FUNCTION, off "func_qualname", 8..=13;
+    objects.module_md_name <- MODULE, off "md_name", 8..=13;
     objects.exception_args <- EXC, off "args", 8..=13;
     objects.exception_dict <- EXC, off "dict", 8..=13;
     objects.dictvalues_capacity <- DICTVALUES, off "capacity", 13..=13;

@@ -5,6 +5,11 @@
 /// Any other object: repr is `<{type_name} object at 0x{addr:x}>`.
 /// `attrs` is `Some` for instances of classes defined in Python. For
 /// exception instances `items[0]` is the `args` tuple (when readable).
+/// `text` is empty, or, for the text form only (the JSON repr above does
+/// not use it), the name CPython's repr shows of a function (type
+/// `function`: its qualname), a module (type `module`: its name) or a
+/// class (any other type, `type` or a metaclass: `module.qualname`, or
+/// `tp_name` for a static type).
 pub const OPAQUE: u8 = 0;
 /// An object whose repr is fully known when it is read (None, bool, int,
 /// float, complex, str, bytes, bytearray, range): `text` is the repr.

@@ -110,11 +110,12 @@ pub fn value_text(state: &State, addr: ObjAddr) -> String {
     let Some(node) = state.heap.get(&addr) else {
         return repr(state, addr);
     };
-    let shown = if node.kind == kinds::OPAQUE && !node.text.is_empty() {
-        named(&node.type_name, &node.text, addr)
-    } else {
-        repr(state, addr)
-    };
+    if node.kind == kinds::OPAQUE && !node.text.is_empty() {
+        // A class of a metaclass defined in Python carries (empty) attrs:
+        // its namespace is not attributes of a value (values.md).
+        return named(&node.type_name, &node.text, addr);
+    }
+    let shown = repr(state, addr);
     match node.attrs {
         // Values are listed by the hundred thousand (`history`): the JSON
         // form is built only for what needs it.
@@ -124,15 +125,13 @@ pub fn value_text(state: &State, addr: ObjAddr) -> String {
 }
 
 /// CPython's repr of a named object: `<function f at 0x..>`,
-/// `<class 'app.P'>`, `<module 'os'>`, else `<TYPE NAME at 0x..>`.
+/// `<module 'os'>`, else a class (of `type` or of a metaclass: the only
+/// other OPAQUE nodes the recorder names, kinds::OPAQUE) `<class 'app.P'>`.
 fn named(type_name: &str, name: &str, addr: ObjAddr) -> String {
     match type_name {
-        "function" | "builtin_function_or_method" => {
-            format!("<function {name} at {:#x}>", addr.0)
-        }
-        "type" => format!("<class '{name}'>"),
+        "function" => format!("<function {name} at {:#x}>", addr.0),
         "module" => format!("<module '{name}'>"),
-        _ => format!("<{type_name} {name} at {:#x}>", addr.0),
+        _ => format!("<class '{name}'>"),
     }
 }
 
@@ -223,20 +222,40 @@ mod tests {
 
     #[test]
     fn named_objects_show_their_names() {
-        let s = state_with(
+        let mut s = state_with(
             &[
                 (0x10, kinds::OPAQUE, "function", "bubble"),
                 (0x20, kinds::OPAQUE, "type", "app.P"),
                 (0x30, kinds::OPAQUE, "module", "os"),
                 (0x40, kinds::OPAQUE, "function", ""),
+                (0x50, kinds::OPAQUE, "abc.ABCMeta", "app.Shape"),
+                (0x60, kinds::OPAQUE, "type", "int"),
+                (0x70, kinds::OPAQUE, "module", ""),
+                (0x80, kinds::ATOM, "str", "'os'"),
             ],
             &[],
         );
+        // A class of a metaclass defined in Python: attrs, and empty ones.
+        s.heap.get_mut(&ObjAddr(0x50)).unwrap().attrs = Some(vec![]);
         assert_eq!(value_text(&s, ObjAddr(0x10)), "<function bubble at 0x10>");
         assert_eq!(value_text(&s, ObjAddr(0x20)), "<class 'app.P'>");
         assert_eq!(value_text(&s, ObjAddr(0x30)), "<module 'os'>");
+        // A class of a metaclass, a static type.
+        assert_eq!(value_text(&s, ObjAddr(0x50)), "<class 'app.Shape'>");
+        assert_eq!(value_text(&s, ObjAddr(0x60)), "<class 'int'>");
         // Without a name: what the JSON form says.
         assert_eq!(value_text(&s, ObjAddr(0x40)), "<function object at 0x40>");
+        assert_eq!(value_text(&s, ObjAddr(0x70)), "<module object at 0x70>");
+        assert_eq!(value_text(&s, ObjAddr(0x80)), "'os'");
+        // The JSON form does not change: a name is for the text form only.
+        for (a, repr) in [
+            (0x10, "<function object at 0x10>"),
+            (0x20, "<type object at 0x20>"),
+            (0x30, "<module object at 0x30>"),
+            (0x50, "<abc.ABCMeta object at 0x50>"),
+        ] {
+            assert_eq!(value_json(&s, ObjAddr(a), 1)["repr"], repr);
+        }
     }
 
     #[test]

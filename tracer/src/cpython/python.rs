@@ -33,6 +33,8 @@ pub struct TypeAddrs {
     pub code: RemoteAddr,
     pub object: RemoteAddr,
     pub type_: RemoteAddr,
+    pub function: RemoteAddr,
+    pub module: RemoteAddr,
 }
 
 /// One interpreter process, resolved.
@@ -143,6 +145,8 @@ impl Python {
             code: sym("PyCode_Type")?,
             object: sym("PyBaseObject_Type")?,
             type_: sym("PyType_Type")?,
+            function: sym("PyFunction_Type")?,
+            module: sym("PyModule_Type")?,
         };
         let printable = match UnicodePrintable::load(&image) {
             Ok(p) => Some(p),

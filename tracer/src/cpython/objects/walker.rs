@@ -189,7 +189,7 @@ impl<'a> Walker<'a> {
             Ok(t) => t,
             Err(e) => return unreadable("?", &e),
         };
-        match self.decode_typed(addr, &ti, depth, level) {
+        match self.decode_typed(addr, ty, &ti, depth, level) {
             Ok(r) => {
                 self.last_stable = stable_type(self.py, &ti);
                 r
@@ -204,12 +204,13 @@ impl<'a> Walker<'a> {
     fn decode_typed(
         &mut self,
         addr: RemoteAddr,
+        ty: RemoteAddr,
         ti: &TypeInfo,
         depth: u8,
         level: u32,
     ) -> Result<Node, String> {
         if ti.builtin == Builtin::Other {
-            return self.opaque(addr, ti, depth);
+            return self.opaque(addr, ty, ti, depth);
         }
         // Containers nested too deep keep their kind but no items.
         let limit = if level >= self.limits.max_depth {
@@ -407,12 +408,19 @@ impl<'a> Walker<'a> {
     }
 
     /// Any other object: `<type object at 0x..>`, with attrs for instances
-    /// of heap types at attribute depth 1..=3 and args for exceptions.
-    fn opaque(&mut self, addr: RemoteAddr, ti: &TypeInfo, depth: u8) -> Result<Node, String> {
+    /// of heap types at attribute depth 1..=3, args for exceptions, and
+    /// the name of a function, class or module (`repr_name`).
+    fn opaque(
+        &mut self,
+        addr: RemoteAddr,
+        ty: RemoteAddr,
+        ti: &TypeInfo,
+        depth: u8,
+    ) -> Result<Node, String> {
         let mut node = Node {
             type_name: ti.name.clone(),
             kind: kinds::OPAQUE,
-            text: String::new(),
+            text: self.repr_name(addr, ty, ti),
             items: Vec::new(),
             attrs: None,
             truncated: false,
@@ -433,6 +441,38 @@ impl<'a> Walker<'a> {
             node.attrs = Some(attrs.into_iter().map(|(k, v)| (k, ObjAddr(v.0))).collect());
         }
         Ok(node)
+    }
+
+    /// The name CPython's repr of a function, class or module shows, kept in
+    /// the OPAQUE node's `text` for the text form (values::kinds::OPAQUE):
+    /// a function's `__qualname__`; a class's `module.qualname` (a heap
+    /// type, as `type_info` names it) or `tp_name` (a static type); a
+    /// module's `md_name`. Empty for any other object, or when the name
+    /// cannot be read (each read is bounded: `read_name`, `type_info`).
+    fn repr_name(&mut self, addr: RemoteAddr, ty: RemoteAddr, ti: &TypeInfo) -> String {
+        let (mem, py) = (self.mem, self.py);
+        let o = &py.layout.objects;
+        let field = if ty == py.types.function {
+            Some(o.func_qualname)
+        } else if ty == py.types.module {
+            Some(o.module_md_name)
+        } else {
+            None
+        };
+        let name = match field {
+            Some(off) => mem
+                .read_ptr(addr.at(off))
+                .ok()
+                .and_then(|p| read_name(mem, py, self.caches, p).ok()),
+            // A class: its type is `type` or a subclass of it (a metaclass).
+            None if ti.flags & py.facts.types.type_subclass != 0 => {
+                type_info(mem, py, self.caches, addr)
+                    .ok()
+                    .map(|t| t.name.clone())
+            }
+            None => None,
+        };
+        name.map(|n| n.to_string()).unwrap_or_default()
     }
 
     /// The instance `__dict__` entries with str keys, then set `__slots__`.
