@@ -6,6 +6,7 @@
 //! The byte layout is described in docs/store-format.md.
 
 pub mod apply;
+pub mod bounds;
 pub mod checkpoint;
 pub mod error;
 pub mod format;
@@ -16,7 +17,8 @@ pub mod reader;
 pub mod records;
 pub mod writer;
 
-pub use apply::{apply, apply_owned};
+pub use apply::{apply, apply_counted, apply_owned};
+pub use bounds::Budget;
 pub use error::StoreError;
 pub use format::FORMAT_VERSION;
 pub use model::{EventKind, FrameRec, Node, ObjAddr, Op, Position, Scope, State, Step, StepMeta};

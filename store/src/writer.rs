@@ -6,7 +6,8 @@
 //! `write` each, as soon as they are sealed, so a reader (or a crash) always
 //! sees a prefix of complete segments plus at most one torn one.
 
-use crate::apply::apply_owned;
+use crate::apply::apply_counted;
+use crate::bounds::Budget;
 use crate::checkpoint::encode_checkpoint;
 use crate::error::StoreError;
 use crate::format::{
@@ -112,6 +113,7 @@ impl Writer {
             compressor,
             index: Vec::new(),
             state: State::default(),
+            budget: Budget::new(),
             pending: Vec::new(),
             pending_first: 0,
             pending_count: 0,
@@ -252,6 +254,9 @@ struct Sealer {
     index: Vec<IndexEntry>,
     /// The state after the last step received, for checkpoints.
     state: State,
+    /// What `state` holds: the writer keeps it within the bound readers
+    /// apply, so every file it writes reads back.
+    budget: Budget,
     /// Encoded op lists of the steps not yet sealed.
     pending: Vec<u8>,
     pending_first: u64,
@@ -313,7 +318,7 @@ impl Sealer {
         if let Some(Op::Step(meta)) = ops.first_mut() {
             meta.step = step;
         }
-        if let Err(e) = apply_owned(&mut self.state, ops) {
+        if let Err(e) = apply_counted(&mut self.state, ops, &mut self.budget) {
             self.pending.truncate(mark);
             return Err(e);
         }
