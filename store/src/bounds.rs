@@ -18,7 +18,7 @@
 //! need to be proportional to it (docs/store-format.md gives the figures).
 
 use crate::model::{FrameRec, Node, ObjAddr, Op, State};
-use serde::de::{Deserializer, Error, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{Deserializer, Error, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::cell::Cell;
 use std::fmt;
@@ -239,28 +239,6 @@ impl<'de> Deserialize<'de> for SegmentOps {
     }
 }
 
-/// A step's ops decoded for their [`Op::Step`] alone: the first op, with
-/// the others skipped without being kept (listing steps needs no heap).
-pub struct FirstOp(pub Option<Op>);
-
-impl<'de> Deserialize<'de> for FirstOp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<FirstOp, D::Error> {
-        struct First;
-        impl<'de> Visitor<'de> for First {
-            type Value = FirstOp;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a step's list of ops")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstOp, A::Error> {
-                let first = seq.next_element::<Op>()?;
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(FirstOp(first))
-            }
-        }
-        d.deserialize_seq(First)
-    }
-}
-
 /// What a node costs in a state.
 pub fn node_cost(n: &Node) -> u64 {
     let attrs = n.attrs.as_ref().map_or(0, |a| {
@@ -374,13 +352,13 @@ mod tests {
     }
 
     #[test]
-    fn only_the_first_op_is_kept() {
-        let ops = vec![Op::HeapDel(ObjAddr(3)), Op::StackTruncate(1)];
+    fn ops_are_charged() {
+        let ops = vec![Op::HeapDel(ObjAddr(3)); 1000];
         let raw = rmp_serde::to_vec(&ops).unwrap();
-        let FirstOp(first) = rmp_serde::from_slice(&raw).unwrap();
-        assert_eq!(first, Some(Op::HeapDel(ObjAddr(3))));
         let StepOps(all) = rmp_serde::from_slice(&raw).unwrap();
         assert_eq!(all, ops);
+        let tight = 500 * std::mem::size_of::<Op>() as u64;
+        assert!(decode_scope(tight, || rmp_serde::from_slice::<StepOps>(&raw)).is_err());
     }
 
     #[test]

@@ -383,6 +383,20 @@ pub fn read_segment_with(
     path: &Path,
     dict: Option<&[u8]>,
 ) -> Result<(Frame, Vec<u8>), StoreError> {
+    let (frame, stored) = read_stored(file, offset, file_len, path)?;
+    let raw = decode_payload_with(&frame, &stored, offset, dict)?;
+    Ok((frame, raw))
+}
+
+/// Read a whole segment at `offset` (which must leave room for it before
+/// `file_len`), check its CRC and return its frame and payload as stored
+/// (still compressed when it is).
+pub fn read_stored(
+    file: &File,
+    offset: u64,
+    file_len: u64,
+    path: &Path,
+) -> Result<(Frame, Vec<u8>), StoreError> {
     let mut fb = [0u8; FRAME_LEN as usize];
     if offset.saturating_add(FRAME_LEN) > file_len {
         return Err(StoreError::corrupt(
@@ -403,8 +417,7 @@ pub fn read_segment_with(
     if !check_crc(&fb, &frame, &stored) {
         return Err(StoreError::corrupt("segment CRC32 does not match", offset));
     }
-    let raw = decode_payload_with(&frame, &stored, offset, dict)?;
-    Ok((frame, raw))
+    Ok((frame, stored))
 }
 
 /// Read exactly `buf.len()` bytes at `offset`.

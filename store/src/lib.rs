@@ -15,6 +15,7 @@ pub mod intern;
 pub mod model;
 pub mod reader;
 pub mod records;
+pub mod skim;
 pub mod writer;
 
 pub use apply::{apply, apply_counted, apply_owned};

@@ -4,6 +4,8 @@
 //! copies.
 
 use super::*;
+use crate::format::{read_stored, FLAG_ZSTD};
+use crate::skim::{first_ops, SkimError};
 
 /// The metas of one deltas segment, by its index in the segment table.
 pub(super) type Metas = Arc<Vec<StepMeta>>;
@@ -20,32 +22,45 @@ impl Reader {
             }
         }
         let lost = |e| self.lost_from(e, d.first_step);
-        let raw = self.segment(d, SegKind::Deltas).map_err(lost)?;
-        let body = raw
-            .strip_prefix(&array32_prefix(d.count)[..])
-            .ok_or_else(|| {
-                lost(StoreError::corrupt(
-                    "deltas segment without its step count",
-                    d.offset,
-                ))
-            })?;
-        let mut de = rmp_serde::Deserializer::new(body);
+        let (frame, stored) =
+            read_stored(&self.file, d.offset, self.file_len, &self.path).map_err(lost)?;
+        if frame.kind != SegKind::Deltas
+            || frame.first_step != d.first_step
+            || frame.count != d.count
+        {
+            let e = StoreError::corrupt(
+                format!("expected a Deltas segment for step {}", d.first_step),
+                d.offset,
+            );
+            return Err(lost(e));
+        }
         // The count is the frame's, checked against the bytes as they are read.
         let mut metas = Vec::with_capacity((d.count as usize).min(1 << 16));
-        for s in d.first_step..d.first_step + u64::from(d.count) {
-            let first = decode_scope(MAX_STATE_BYTES, || FirstOp::deserialize(&mut de));
-            match first {
-                Ok(FirstOp(Some(Op::Step(mut m)))) => {
+        let zstd = frame.flags & FLAG_ZSTD != 0;
+        let skimmed = first_ops(&stored, zstd, frame.raw_len, d.count, |i, op| {
+            let s = d.first_step + i;
+            let decoded = decode_scope(MAX_STATE_BYTES, || rmp_serde::from_slice::<Op>(op));
+            match decoded {
+                Ok(Op::Step(mut m)) => {
                     m.step = Step(s);
                     metas.push(m);
+                    Ok(())
                 }
-                Ok(_) => return Err(self.bad_step(s)),
-                Err(e) => {
-                    let e =
-                        StoreError::corrupt(format!("step {s} does not decode ({e})"), d.offset);
-                    return Err(self.lost_from(e, s));
+                Ok(_) => Err(SkimError::Malformed(format!(
+                    "step {s} does not start with its Op::Step"
+                ))),
+                Err(e) if op.is_empty() => {
+                    Err(SkimError::Malformed(format!("step {s} has no ops ({e})")))
                 }
+                Err(e) => Err(SkimError::Malformed(format!(
+                    "step {s} does not decode ({e})"
+                ))),
             }
+        });
+        if let Err(e) = skimmed {
+            let s = d.first_step + metas.len() as u64;
+            let e = StoreError::corrupt(format!("a deltas segment: {e}"), d.offset);
+            return Err(self.lost_from(e, s));
         }
         let metas = Arc::new(metas);
         if let Ok(mut g) = self.last_metas.lock() {

@@ -4,7 +4,7 @@
 //! plus deltas.
 
 use crate::apply::apply_counted;
-use crate::bounds::{decode_scope, Budget, FirstOp, SegmentOps, StepOps, MAX_STATE_BYTES};
+use crate::bounds::{decode_scope, Budget, SegmentOps, StepOps, MAX_STATE_BYTES};
 use crate::checkpoint::decode_checkpoint;
 use crate::error::StoreError;
 use crate::format::{
@@ -279,14 +279,6 @@ impl Reader {
             });
         }
         Ok(())
-    }
-
-    fn bad_step(&self, n: u64) -> StoreError {
-        let off = self.delta_index(n).map_or(0, |i| self.deltas[i].offset);
-        self.lost_from(
-            StoreError::corrupt(format!("step {n} does not start with its Op::Step"), off),
-            n,
-        )
     }
 
     fn load_checkpoint(&self, c: SegRef) -> Result<State, StoreError> {
