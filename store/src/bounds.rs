@@ -39,9 +39,11 @@ pub const MAX_TEXT: usize = 1 << 24;
 pub const MAX_STACK: usize = 1 << 20;
 
 /// The most a state may hold (as counted by [`Budget`]), and the most one
-/// decode of a payload may produce: the same order as the format's 1 GiB
-/// payload limit, which a checkpoint of such a state reaches.
-pub const MAX_STATE_BYTES: u64 = 1 << 30;
+/// decode of a payload may produce. The recorder keeps at most a million
+/// objects a step, mostly small: a state of that size counts about 150 MiB.
+/// A checkpoint of a state at the bound is about as large as a payload may
+/// be (1 GiB).
+pub const MAX_STATE_BYTES: u64 = 512 << 20;
 
 /// zstd cannot expand data by more than this: a block holds at most
 /// 128 KiB and takes at least 4 bytes (an RLE block). A frame claiming more
