@@ -21,6 +21,16 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
+    /// What is at the path a recording was to be created at may not be
+    /// replaced (a file that is not a recording, a symbolic link, a directory).
+    #[error("{path}: {why}")]
+    Refused {
+        /// The path asked for.
+        path: PathBuf,
+        /// What is there, and what to do.
+        why: String,
+    },
+
     /// The file does not start with the recording magic.
     #[error("{path} is not a hindsight recording (it does not start with the .hsr magic); pass a file written by `hindsight record` or `hindsight attach`")]
     NotARecording {

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod bounds;
 pub mod checkpoint;
+pub mod create;
 pub mod error;
 pub mod format;
 mod inbox;
@@ -20,6 +21,7 @@ pub mod writer;
 
 pub use apply::{apply, apply_counted, apply_owned};
 pub use bounds::Budget;
+pub use create::{CreateOptions, RecordingFile};
 pub use error::StoreError;
 pub use format::FORMAT_VERSION;
 pub use model::{EventKind, FrameRec, Node, ObjAddr, Op, Position, Scope, State, Step, StepMeta};
