@@ -37,7 +37,7 @@ fn seed() -> u64 {
     std::env::var("HOSTILE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x4057_11e)
+        .unwrap_or(0x0405_711e)
 }
 
 /// What a case came to.
