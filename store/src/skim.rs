@@ -10,7 +10,7 @@
 //! allocates for a length read from the file.
 
 use crate::bounds::MAX_TEXT;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
 /// The largest first op kept: an `Op::Step` holds two strings of at most
 /// [`MAX_TEXT`] bytes and a few numbers.
@@ -41,11 +41,33 @@ struct Bounded<R> {
     left: u64,
 }
 
-impl<R: Read> Bounded<R> {
+/// A msgpack value of one byte (positive and negative fixints, nil, booleans).
+fn single(m: u8) -> bool {
+    matches!(m, 0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3)
+}
+
+impl<R: BufRead> Bounded<R> {
+    /// The buffered bytes, at least one (an early end is an error).
+    fn buffered(&mut self) -> Result<&[u8], SkimError> {
+        if self.left == 0 {
+            return Err(bad("the payload is longer than its frame says"));
+        }
+        let buf = self.inner.fill_buf()?;
+        if buf.is_empty() {
+            return Err(SkimError::Io(io::ErrorKind::UnexpectedEof.into()));
+        }
+        Ok(buf)
+    }
+
+    fn take(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.left -= n as u64;
+    }
+
     fn byte(&mut self) -> Result<u8, SkimError> {
-        let mut b = [0u8; 1];
-        self.exact(&mut b)?;
-        Ok(b[0])
+        let b = self.buffered()?[0];
+        self.take(1);
+        Ok(b)
     }
 
     fn exact(&mut self, buf: &mut [u8]) -> Result<(), SkimError> {
@@ -55,6 +77,19 @@ impl<R: Read> Bounded<R> {
         self.inner.read_exact(buf)?;
         self.left -= buf.len() as u64;
         Ok(())
+    }
+
+    /// Skip a run of up to `max` one-byte values at once (a node's items
+    /// are mostly one run): how many were skipped.
+    fn skip_singles(&mut self, max: u64) -> Result<u64, SkimError> {
+        let buf = self.buffered()?;
+        let n = buf
+            .iter()
+            .take(max.min(buf.len() as u64) as usize)
+            .take_while(|&&b| single(b))
+            .count();
+        self.take(n);
+        Ok(n as u64)
     }
 
     fn be(&mut self, n: usize) -> Result<u64, SkimError> {
@@ -69,18 +104,20 @@ impl<R: Read> Bounded<R> {
         if n > self.left {
             return Err(bad("a value runs past the end of the payload"));
         }
-        let mut buf = [0u8; 8192];
+        if let Some(out) = keep.as_deref() {
+            if out.len() as u64 + n > MAX_FIRST_OP {
+                return Err(bad(format!(
+                    "a step's Op::Step is longer than {MAX_FIRST_OP} bytes"
+                )));
+            }
+        }
         while n > 0 {
+            let buf = self.buffered()?;
             let k = n.min(buf.len() as u64) as usize;
-            self.exact(&mut buf[..k])?;
             if let Some(out) = keep.as_deref_mut() {
-                if out.len() as u64 + k as u64 > MAX_FIRST_OP {
-                    return Err(bad(format!(
-                        "a step's Op::Step is longer than {MAX_FIRST_OP} bytes"
-                    )));
-                }
                 out.extend_from_slice(&buf[..k]);
             }
+            self.take(k);
             n -= k as u64;
         }
         Ok(())
@@ -100,9 +137,17 @@ impl<R: Read> Bounded<R> {
         // Values still owed: each array or map adds its elements.
         let mut owed: u64 = 1;
         while owed > 0 {
+            if keep.is_none() && owed > 1 {
+                owed -= self.skip_singles(owed - 1)?;
+            }
             owed -= 1;
             let m = self.byte()?;
             if let Some(out) = keep.as_deref_mut() {
+                if out.len() as u64 >= MAX_FIRST_OP {
+                    return Err(bad(format!(
+                        "a step's Op::Step is longer than {MAX_FIRST_OP} bytes"
+                    )));
+                }
                 out.push(m);
             }
             let (children, body) = match m {
@@ -155,10 +200,10 @@ pub fn first_ops(
     count: u32,
     mut each: impl FnMut(u64, &[u8]) -> Result<(), SkimError>,
 ) -> Result<(), SkimError> {
-    let inner: Box<dyn Read + '_> = if zstd {
+    let inner: Box<dyn BufRead + '_> = if zstd {
         let mut d = zstd::stream::read::Decoder::with_buffer(stored)?;
         d.window_log_max(MAX_WINDOW_LOG)?;
-        // Values are read a byte at a time: one zstd call per 64 KiB, not per byte.
+        // Values are read from a buffer: one zstd call per 64 KiB, not per value.
         Box::new(io::BufReader::with_capacity(1 << 16, d.single_frame()))
     } else {
         Box::new(stored)
@@ -278,6 +323,7 @@ mod tests {
             &[0x91, 0xdb, 0xff, 0xff, 0xff, 0xff],
             &[0x91, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01],
         ];
+        // (and a first op of a million one-byte values is cut at its bound)
         for body in cases {
             let mut raw = crate::format::array32_prefix(1).to_vec();
             raw.extend_from_slice(body);
