@@ -160,9 +160,17 @@ fn append(path: &Path, first: u64, steps: &[Vec<u8>]) {
         Some(&mut z),
     )
     .unwrap();
+    let seg_len = seg.len();
     let mut bytes = std::fs::read(path).unwrap();
     bytes.extend(seg);
-    std::fs::write(path, bytes).unwrap();
+    std::fs::write(path, &bytes).unwrap();
+    eprintln!(
+        "{}: {} bytes, {} of them the crafted segment (raw {} bytes)",
+        path.file_name().unwrap().to_string_lossy(),
+        bytes.len(),
+        seg_len,
+        raw.len()
+    );
 }
 
 /// A step: its meta, then `rest` (msgpack ops), as a list of 1 + `ops` ops.
@@ -355,7 +363,6 @@ fn huge_texts() {
         steps.push(step(1, &to_msgpack(&big, "op").unwrap()));
     }
     append(&p, 20, &steps);
-    eprintln!("texts.hsr: {} bytes", std::fs::metadata(&p).unwrap().len());
     assert!(clean(&["steps", &f]).ok);
     assert!(clean(&["info", &f]).ok);
     let r = clean(&["state", &f, "25", "--json"]);
