@@ -129,9 +129,16 @@ fn apply_one(
                     node.items.len()
                 )));
             }
-            let old = state.heap.get(&addr).map_or(0, node_cost);
-            budget.change(node_cost(&node), old).map_err(over)?;
-            state.heap.insert(addr, node);
+            let cost = node_cost(&node);
+            let old = state.heap.insert(addr, node);
+            if let Err(used) = budget.change(cost, old.as_ref().map_or(0, node_cost)) {
+                // Refused: the heap as it was (one lookup on the hot path).
+                match old {
+                    Some(o) => state.heap.insert(addr, o),
+                    None => state.heap.remove(&addr),
+                };
+                return Err(over(used));
+            }
         }
         Op::HeapItems {
             addr,

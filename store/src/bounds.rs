@@ -102,18 +102,25 @@ pub fn de_items<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ObjAddr>, D::Erro
             write!(f, "a list of at most {MAX_ITEMS} addresses")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<ObjAddr>, A::Error> {
-            // Every list of items belongs to a node or an op: charge that here.
-            charge(NODE_COST)?;
-            if seq.size_hint().unwrap_or(0) > MAX_ITEMS as usize {
+            let announced = seq.size_hint().unwrap_or(0);
+            if announced > MAX_ITEMS as usize {
                 return Err(A::Error::custom(format!("more than {MAX_ITEMS} items")));
             }
-            // Trust the announced length only as far as what is already paid.
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            // Every list of items belongs to a node or an op: charge that,
+            // and the items announced, at once (one charge a list, not an
+            // item; a length that lies only spends budget, nothing is
+            // allocated for it beyond what is read).
+            charge(NODE_COST + 8 * announced as u64)?;
+            let mut out = Vec::with_capacity(announced.min(4096));
             while let Some(a) = seq.next_element::<ObjAddr>()? {
-                if out.len() >= MAX_ITEMS as usize {
-                    return Err(A::Error::custom(format!("more than {MAX_ITEMS} items")));
+                if out.len() >= announced.max(1) {
+                    // More than announced (a format without lengths): pay
+                    // for each, within the bound.
+                    if out.len() >= MAX_ITEMS as usize {
+                        return Err(A::Error::custom(format!("more than {MAX_ITEMS} items")));
+                    }
+                    charge(8)?;
                 }
-                charge(8)?;
                 out.push(a);
             }
             Ok(out)
