@@ -45,6 +45,18 @@ impl Reader {
         self.sealed = true;
     }
 
+    /// Why step `s` read from the file cannot be applied: the op error
+    /// without the recorder's "please report it" (a file, not the recorder,
+    /// is at fault here).
+    pub(super) fn unappliable(&self, e: StoreError, s: u64, offset: u64) -> StoreError {
+        let why = match e {
+            StoreError::BadOps { what, .. } => what,
+            other => other.to_string(),
+        };
+        let e = StoreError::corrupt(format!("step {s} cannot be applied: {why}"), offset);
+        self.lost_from(e, s)
+    }
+
     /// `e`, met reading the segment that holds step `first` on, with advice
     /// naming the steps before it and a command that reads them.
     pub(super) fn lost_from(&self, e: StoreError, first: u64) -> StoreError {

@@ -340,13 +340,8 @@ impl Reader {
                     )?;
                 if s >= n {
                     set_step(&mut ops, s);
-                    apply_counted(state, ops, budget).map_err(|e| {
-                        let e = StoreError::corrupt(
-                            format!("step {s} cannot be applied: {e}"),
-                            d.offset,
-                        );
-                        self.lost_from(e, s)
-                    })?;
+                    apply_counted(state, ops, budget)
+                        .map_err(|e| self.unappliable(e, s, d.offset))?;
                 }
             }
             n = seg_end;
@@ -378,8 +373,7 @@ impl Reader {
                 let s = n + k as u64;
                 apply_counted(state, step_ops.clone(), budget).map_err(|e| {
                     let off = self.delta_index(s).map_or(0, |d| self.deltas[d].offset);
-                    let e = StoreError::corrupt(format!("step {s} cannot be applied: {e}"), off);
-                    self.lost_from(e, s)
+                    self.unappliable(e, s, off)
                 })?;
             }
             n = last + 1;
