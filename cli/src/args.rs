@@ -105,6 +105,14 @@ pub struct RecordingOptions {
     /// Where the recording goes
     #[arg(short, long, default_value = "recording.hsr")]
     pub output: PathBuf,
+    /// Permission bits of the recording, in octal (it holds the program's
+    /// variables: by default only you can read it)
+    #[arg(long, value_name = "OCTAL", default_value = "600", value_parser = parse_mode)]
+    pub mode: u32,
+    /// Replace the output even when it is not a recording (or is a
+    /// symbolic link: the link itself is replaced, never its target)
+    #[arg(long)]
+    pub force: bool,
     /// Also record files whose absolute path matches GLOB (repeatable)
     #[arg(long, value_name = "GLOB")]
     pub include: Vec<String>,
@@ -164,6 +172,16 @@ pub struct DoctorArgs {
     /// The interpreter's separate debug file
     #[arg(long, value_name = "PATH")]
     pub debug_file: Option<PathBuf>,
+}
+
+/// `--mode`: permission bits in octal, `640` or `0640`.
+fn parse_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s, 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err(format!(
+            "`{s}` is not a file mode; give octal permission bits such as 600 or 640"
+        )),
+    }
 }
 
 /// `--max-time`: a positive, finite number of seconds.
@@ -248,6 +266,25 @@ mod tests {
         assert!(parse(&["record", "--max-time", "-1", "--", "py"]).is_err());
         assert!(parse(&["record", "--max-time", "nan", "--", "py"]).is_err());
         assert!(parse(&["record"]).is_err());
+    }
+
+    #[test]
+    fn file_mode_and_force() {
+        let Command::Record(r) = parse(&["record", "--", "py"]).unwrap().command else {
+            panic!("not record")
+        };
+        assert_eq!((r.opts.mode, r.opts.force), (0o600, false));
+        let cli = parse(&["record", "--mode", "0640", "--force", "--", "py"]).unwrap();
+        let Command::Record(r) = cli.command else {
+            panic!("not record")
+        };
+        assert_eq!((r.opts.mode, r.opts.force), (0o640, true));
+        for bad in ["8", "rw-r--r--", "1777", ""] {
+            assert!(
+                parse(&["record", "--mode", bad, "--", "py"]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

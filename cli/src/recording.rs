@@ -62,10 +62,12 @@ impl Recording {
     /// "FILE holds steps 0 to N" (or "FILE holds no steps"), for messages.
     pub fn holds(&self) -> String {
         let count = self.count();
-        let incomplete = if self.reader.is_complete() {
-            ""
-        } else {
-            " (incomplete)"
+        let incomplete = match (self.reader.is_complete(), self.reader.damage()) {
+            (_, Some(d)) if d.steps_before == count && !self.reader.is_complete() => {
+                " (the rest is damaged; `hindsight info` says where)"
+            }
+            (true, _) => "",
+            (false, _) => " (incomplete)",
         };
         if count == 0 {
             format!("{} holds no steps{incomplete}", self.path.display())

@@ -4,6 +4,10 @@
 use crate::model::Step;
 use std::path::PathBuf;
 
+/// The advice of a damaged preamble or header.
+pub const HEADER_ADVICE: &str =
+    "without its header nothing in the file can be read; record the program again";
+
 /// Everything that can go wrong writing or reading a recording.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -15,6 +19,16 @@ pub enum StoreError {
         /// The underlying error.
         #[source]
         source: std::io::Error,
+    },
+
+    /// What is at the path a recording was to be created at may not be
+    /// replaced (a file that is not a recording, a symbolic link, a directory).
+    #[error("{path}: {why}")]
+    Refused {
+        /// The path asked for.
+        path: PathBuf,
+        /// What is there, and what to do.
+        why: String,
     },
 
     /// The file does not start with the recording magic.
@@ -42,6 +56,9 @@ pub enum StoreError {
         what: String,
         /// Byte offset in the file where the damage was found.
         offset: u64,
+        /// What can still be done: which steps can be read, with a command
+        /// that reads them, or to record again.
+        advice: String,
     },
 
     /// A step beyond the steps held by the recording was asked for.
@@ -71,6 +88,17 @@ pub enum StoreError {
         what: String,
     },
 
+    /// A step would make the state hold more than the format allows
+    /// ([`crate::bounds::MAX_STATE_BYTES`]): the writer stops there, and a
+    /// reader refuses such a step.
+    #[error("step {step} would make the recorded state hold {bytes} bytes, more than the format's bound of {} bytes", crate::bounds::MAX_STATE_BYTES)]
+    StateTooLarge {
+        /// The step refused.
+        step: u64,
+        /// What the state would hold, as counted by [`crate::bounds::Budget`].
+        bytes: u64,
+    },
+
     /// Encoding a value for the file failed.
     #[error("could not encode {what}: {cause}")]
     Encode {
@@ -90,11 +118,36 @@ impl StoreError {
         }
     }
 
-    /// A corruption found at `offset`.
+    /// A corruption found at `offset`, past the header: `hindsight info`
+    /// still opens the file and says which steps are readable (the reader
+    /// replaces this advice with the steps themselves where it knows them).
     pub fn corrupt(what: impl Into<String>, offset: u64) -> StoreError {
         StoreError::Corrupt {
             what: what.into(),
             offset,
+            advice: "`hindsight info` on the file says which steps can still be read".into(),
+        }
+    }
+
+    /// A corruption of the preamble or header, without which nothing in the
+    /// file can be read.
+    pub fn corrupt_header(what: impl Into<String>, offset: u64) -> StoreError {
+        StoreError::Corrupt {
+            what: what.into(),
+            offset,
+            advice: HEADER_ADVICE.into(),
+        }
+    }
+
+    /// This error with `advice` in place of its own, when it is a corruption.
+    pub fn with_advice(self, advice: impl Into<String>) -> StoreError {
+        match self {
+            StoreError::Corrupt { what, offset, .. } => StoreError::Corrupt {
+                what,
+                offset,
+                advice: advice.into(),
+            },
+            other => other,
         }
     }
 }

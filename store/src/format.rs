@@ -3,6 +3,7 @@
 //! follow it. Everything read from a file is checked here before use:
 //! magics, versions, lengths (bounded) and CRC32s.
 
+use crate::bounds::{decode_scope, MAX_STATE_BYTES, MAX_ZSTD_RATIO};
 use crate::error::StoreError;
 use crate::records::RecordingHeader;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -119,13 +120,14 @@ pub fn to_msgpack<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreE
     })
 }
 
-/// Decode msgpack read from the file at `offset`.
+/// Decode msgpack read from the file at `offset`, within the decode budget
+/// of one payload ([`crate::bounds`]).
 pub fn from_msgpack<T: DeserializeOwned>(
     bytes: &[u8],
     what: &str,
     offset: u64,
 ) -> Result<T, StoreError> {
-    rmp_serde::from_slice(bytes)
+    decode_scope(MAX_STATE_BYTES, || rmp_serde::from_slice(bytes))
         .map_err(|e| StoreError::corrupt(format!("{what} does not decode ({e})"), offset))
 }
 
@@ -162,7 +164,7 @@ pub fn read_preamble(
         });
     }
     if got < pre.len() {
-        return Err(StoreError::corrupt(
+        return Err(StoreError::corrupt_header(
             "the file ends inside its preamble (truncated)",
             got as u64,
         ));
@@ -175,11 +177,14 @@ pub fn read_preamble(
         });
     }
     if version == 0 {
-        return Err(StoreError::corrupt("format version 0 does not exist", 8));
+        return Err(StoreError::corrupt_header(
+            "format version 0 does not exist",
+            8,
+        ));
     }
     let len = le_u32(&pre[12..16]);
     if len > MAX_HEADER_LEN || u64::from(len) > file_len.saturating_sub(PREAMBLE_LEN) {
-        return Err(StoreError::corrupt(
+        return Err(StoreError::corrupt_header(
             format!("header length {len} is impossible (file is {file_len} bytes)"),
             12,
         ));
@@ -187,12 +192,13 @@ pub fn read_preamble(
     let mut body = vec![0u8; len as usize];
     read_exact(file, PREAMBLE_LEN, &mut body, path)?;
     if crc32fast::hash(&body) != le_u32(&pre[16..20]) {
-        return Err(StoreError::corrupt(
+        return Err(StoreError::corrupt_header(
             "the header's CRC32 does not match",
             PREAMBLE_LEN,
         ));
     }
-    let mut header: RecordingHeader = from_msgpack(&body, "the header", PREAMBLE_LEN)?;
+    let mut header: RecordingHeader = from_msgpack(&body, "the header", PREAMBLE_LEN)
+        .map_err(|e| e.with_advice(crate::error::HEADER_ADVICE))?;
     header.format_version = version;
     Ok((header, PREAMBLE_LEN + u64::from(len)))
 }
@@ -275,6 +281,17 @@ pub fn parse_frame(b: &[u8; FRAME_LEN as usize], offset: u64) -> Result<Frame, S
     if flags & FLAG_ZSTD == 0 && frame.stored_len != frame.raw_len {
         return Err(StoreError::corrupt(
             "uncompressed segment with two lengths",
+            offset,
+        ));
+    }
+    // The raw length is allocated before decompressing: it must be one the
+    // stored bytes can hold.
+    if u64::from(frame.raw_len) > u64::from(frame.stored_len) * MAX_ZSTD_RATIO {
+        return Err(StoreError::corrupt(
+            format!(
+                "a payload of {} bytes cannot decompress to the {} bytes its frame says",
+                frame.stored_len, frame.raw_len
+            ),
             offset,
         ));
     }
@@ -366,6 +383,20 @@ pub fn read_segment_with(
     path: &Path,
     dict: Option<&[u8]>,
 ) -> Result<(Frame, Vec<u8>), StoreError> {
+    let (frame, stored) = read_stored(file, offset, file_len, path)?;
+    let raw = decode_payload_with(&frame, &stored, offset, dict)?;
+    Ok((frame, raw))
+}
+
+/// Read a whole segment at `offset` (which must leave room for it before
+/// `file_len`), check its CRC and return its frame and payload as stored
+/// (still compressed when it is).
+pub fn read_stored(
+    file: &File,
+    offset: u64,
+    file_len: u64,
+    path: &Path,
+) -> Result<(Frame, Vec<u8>), StoreError> {
     let mut fb = [0u8; FRAME_LEN as usize];
     if offset.saturating_add(FRAME_LEN) > file_len {
         return Err(StoreError::corrupt(
@@ -386,8 +417,7 @@ pub fn read_segment_with(
     if !check_crc(&fb, &frame, &stored) {
         return Err(StoreError::corrupt("segment CRC32 does not match", offset));
     }
-    let raw = decode_payload_with(&frame, &stored, offset, dict)?;
-    Ok((frame, raw))
+    Ok((frame, stored))
 }
 
 /// Read exactly `buf.len()` bytes at `offset`.

@@ -75,10 +75,12 @@ impl<'de> Visitor<'de> for InternVisitor {
     }
 
     fn visit_str<E: Error>(self, v: &str) -> Result<Arc<str>, E> {
+        crate::bounds::check_text(v.len())?;
         Ok(intern(v))
     }
 
     fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Arc<str>, E> {
+        crate::bounds::check_text(v.len())?;
         std::str::from_utf8(v)
             .map(intern)
             .map_err(|_| E::custom("a string that is not UTF-8"))
@@ -93,16 +95,53 @@ pub fn de_arc_str<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error>
 /// Named children, as [`crate::model::Node::attrs`] holds them.
 pub type Attrs = Option<Vec<(Arc<str>, crate::model::ObjAddr)>>;
 
-/// `deserialize_with` for named children ([`Attrs`]).
+/// `deserialize_with` for named children ([`Attrs`]): at most
+/// [`crate::bounds::MAX_ITEMS`] of them, each name charged as it is read.
 pub fn de_attrs<'de, D: Deserializer<'de>>(d: D) -> Result<Attrs, D::Error> {
+    use crate::bounds::MAX_ITEMS;
+    use serde::de::SeqAccess;
     use serde::Deserialize;
     #[derive(Deserialize)]
     struct Named(
         #[serde(deserialize_with = "de_arc_str")] Arc<str>,
         crate::model::ObjAddr,
     );
-    let v: Option<Vec<Named>> = Option::deserialize(d)?;
-    Ok(v.map(|v| v.into_iter().map(|Named(n, a)| (n, a)).collect()))
+    struct List;
+    impl<'de> Visitor<'de> for List {
+        type Value = Vec<(Arc<str>, crate::model::ObjAddr)>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a list of at most {MAX_ITEMS} named children")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            while let Some(Named(n, a)) = seq.next_element::<Named>()? {
+                if out.len() >= MAX_ITEMS as usize {
+                    return Err(A::Error::custom(format!(
+                        "more than {MAX_ITEMS} named children"
+                    )));
+                }
+                out.push((n, a));
+            }
+            Ok(out)
+        }
+    }
+    struct Maybe;
+    impl<'de> Visitor<'de> for Maybe {
+        type Value = Attrs;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("nil or a list of named children")
+        }
+        fn visit_none<E: Error>(self) -> Result<Attrs, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: Error>(self) -> Result<Attrs, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Attrs, D2::Error> {
+            d.deserialize_seq(List).map(Some)
+        }
+    }
+    d.deserialize_option(Maybe)
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 //! The byte layout is described in docs/store-format.md.
 
 pub mod apply;
+pub mod bounds;
 pub mod checkpoint;
+pub mod create;
 pub mod error;
 pub mod format;
 mod inbox;
@@ -14,9 +16,12 @@ pub mod intern;
 pub mod model;
 pub mod reader;
 pub mod records;
+pub mod skim;
 pub mod writer;
 
-pub use apply::{apply, apply_owned, splice_items};
+pub use apply::{apply, apply_counted, apply_owned, splice_items};
+pub use bounds::Budget;
+pub use create::{CreateOptions, RecordingFile};
 pub use error::StoreError;
 pub use format::FORMAT_VERSION;
 pub use model::{EventKind, FrameRec, Node, ObjAddr, Op, Position, Scope, State, Step, StepMeta};

@@ -105,8 +105,10 @@ pub struct Node {
     /// A rendering tag chosen by the recorder; opaque to the store.
     pub kind: u8,
     /// Leaf payload (for instance an atom's finished text); may be empty.
+    #[serde(deserialize_with = "crate::bounds::de_text")]
     pub text: String,
     /// Children, in order.
+    #[serde(deserialize_with = "crate::bounds::de_items")]
     pub items: Vec<ObjAddr>,
     /// Named children (instance attributes), when the object has them.
     #[serde(deserialize_with = "crate::intern::de_attrs")]
@@ -158,14 +160,18 @@ pub enum Op {
     /// Insert or replace the node at an address.
     HeapSet(ObjAddr, Node),
     /// Change a node's items in place: overwrite `items[start..start+new.len()]`
-    /// (growing the vector where needed), then cut or pad it to `len` items.
-    /// Padding uses `ObjAddr(0)`, which the recorder always overwrites.
+    /// (growing the vector where needed), then cut it to `len` items. Every
+    /// item must be written by the op or be there before: `start` is at most
+    /// the node's item count, and `len` at most the larger of that count and
+    /// `start + new.len()` (a length with nothing behind it would make a
+    /// reader allocate what the file never paid for).
     HeapItems {
         /// The node changed; it must already be in the heap.
         addr: ObjAddr,
         /// The index of the first item overwritten.
         start: u32,
         /// The items written from `start` on.
+        #[serde(deserialize_with = "crate::bounds::de_items")]
         new: Vec<ObjAddr>,
         /// The number of items the node has afterwards.
         len: u32,

@@ -50,6 +50,7 @@ pub struct RecordingEnd {
     /// Steps recorded; the writer replaces it with the number of steps it wrote.
     pub steps: u64,
     /// OS thread ids that ran recorded steps.
+    #[serde(deserialize_with = "crate::bounds::de_charged")]
     pub threads: Vec<u32>,
     /// Wall-clock length of the recording.
     pub duration_ms: u64,

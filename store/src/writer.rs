@@ -6,13 +6,12 @@
 //! `write` each, as soon as they are sealed, so a reader (or a crash) always
 //! sees a prefix of complete segments plus at most one torn one.
 
-use crate::apply::apply_owned;
+use crate::apply::apply_counted;
+use crate::bounds::Budget;
 use crate::checkpoint::encode_checkpoint;
+use crate::create::{CreateOptions, RecordingFile};
 use crate::error::StoreError;
-use crate::format::{
-    array32_prefix, encode_preamble, encode_segment, to_msgpack, IndexEntry, SegKind,
-    FORMAT_VERSION, ZSTD_LEVEL,
-};
+use crate::format::{array32_prefix, encode_segment, to_msgpack, IndexEntry, SegKind, ZSTD_LEVEL};
 use crate::inbox::{inbox, Consumer, End, Producer};
 use crate::model::{Op, State, Step};
 use crate::records::{RecordingEnd, RecordingHeader, WriteSummary};
@@ -71,7 +70,8 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Create (or truncate) the file, write the header, and start the
+    /// Create the file (mode 0600, replacing only a recording or an empty
+    /// file: [`RecordingFile::create`]), write the header, and start the
     /// writer thread behind a bounded inbox.
     pub fn create(
         path: &Path,
@@ -87,17 +87,37 @@ impl Writer {
     /// compressing and writing never compete with the program for its CPU.
     pub fn create_with_init(
         path: &Path,
-        mut header: RecordingHeader,
+        header: RecordingHeader,
         opts: WriterOptions,
         init: Box<dyn FnOnce() + Send>,
     ) -> Result<Writer, StoreError> {
-        header.format_version = FORMAT_VERSION;
-        let preamble = encode_preamble(&header)?;
-        let mut file = File::create(path)
-            .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
-        file.write_all(&preamble)
-            .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
-        let bytes = Arc::new(AtomicU64::new(preamble.len() as u64));
+        let file = RecordingFile::create(path, &header, CreateOptions::default())?;
+        Writer::start(file, opts, init)
+    }
+
+    /// Write into `file`, created earlier with a header that said less
+    /// (the recorder creates the file before it knows the interpreter):
+    /// the header is replaced by `header` first, then as
+    /// [`Writer::create_with_init`].
+    pub fn create_on(
+        mut file: RecordingFile,
+        header: RecordingHeader,
+        opts: WriterOptions,
+        init: Box<dyn FnOnce() + Send>,
+    ) -> Result<Writer, StoreError> {
+        file.set_header(&header)?;
+        Writer::start(file, opts, init)
+    }
+
+    /// Start the writer thread on a file that holds its header.
+    fn start(
+        file: RecordingFile,
+        opts: WriterOptions,
+        init: Box<dyn FnOnce() + Send>,
+    ) -> Result<Writer, StoreError> {
+        let (file, path, written) = file.into_parts();
+        let path = path.as_path();
+        let bytes = Arc::new(AtomicU64::new(written));
         let failure = Arc::new(Mutex::new(None));
         let (tx, rx) = inbox(opts.channel_capacity);
         let compressor =
@@ -108,10 +128,11 @@ impl Writer {
         let sealer = Sealer {
             file,
             path: path.to_path_buf(),
-            offset: preamble.len() as u64,
+            offset: written,
             compressor,
             index: Vec::new(),
             state: State::default(),
+            budget: Budget::new(),
             pending: Vec::new(),
             pending_first: 0,
             pending_count: 0,
@@ -252,6 +273,9 @@ struct Sealer {
     index: Vec<IndexEntry>,
     /// The state after the last step received, for checkpoints.
     state: State,
+    /// What `state` holds: the writer keeps it within the bound readers
+    /// apply, so every file it writes reads back.
+    budget: Budget,
     /// Encoded op lists of the steps not yet sealed.
     pending: Vec<u8>,
     pending_first: u64,
@@ -313,7 +337,7 @@ impl Sealer {
         if let Some(Op::Step(meta)) = ops.first_mut() {
             meta.step = step;
         }
-        if let Err(e) = apply_owned(&mut self.state, ops) {
+        if let Err(e) = apply_counted(&mut self.state, ops, &mut self.budget) {
             self.pending.truncate(mark);
             return Err(e);
         }

@@ -20,6 +20,9 @@ Rules beyond values.md that both sides share (keep in sync with the renderer):
     local/global/return value is depth 1): the instance's __dict__ entries,
     then the set member descriptors (__slots__) of every *heap* class of the
     MRO (a name already present is not overwritten).
+
+Not applied here: the reader's bound on the reprs of one state together
+(16 MiB, values.md "Reading bounds"); no fixture comes near it.
 """
 
 import types

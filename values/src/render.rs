@@ -4,7 +4,10 @@
 //!
 //! The heap is untrusted (it comes from a file that came from target memory):
 //! missing children, cycles and malformed nodes render as text, never panic,
-//! and every walk is bounded in depth and in output size.
+//! and every walk is bounded in depth, in elements per container and in
+//! output: the reprs of one state share [`MAX_STATE_REPR_BYTES`], so a heap
+//! that shares one large container many times over (a thousand references
+//! to a list of a thousand, nested) renders in bounded time and size.
 
 use std::collections::HashSet;
 
@@ -17,14 +20,53 @@ use crate::kinds;
 pub const MAX_REPR_NESTING: u32 = 64;
 /// Values nested this deep or less carry `attrs` (a local or global is depth 1).
 pub const MAX_ATTRS_DEPTH: u32 = 3;
-/// Stop producing a repr once it is this long: a heap that shares one large
-/// container many times over would otherwise render to gigabytes. Well above
-/// what the recorder's element limits allow for a single container.
-pub const MAX_REPR_BYTES: usize = 64 << 20;
+/// Containers show at most this many elements (docs/spec/values.md): the
+/// recorder keeps no more, and a file that holds more is cut here too.
+pub const MAX_ELEMENTS: usize = 10_000;
+/// The reprs (and attribute values) of one state together stop at this
+/// many bytes: past it, a repr ends in `...` and its value carries
+/// `"truncated": true`. Sixteen times a `str` at the recorder's limit.
+pub const MAX_STATE_REPR_BYTES: usize = 16 << 20;
+
+/// What is left of one state's repr budget ([`MAX_STATE_REPR_BYTES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    left: usize,
+}
+
+impl Budget {
+    /// The budget of one state.
+    pub fn new() -> Budget {
+        Budget {
+            left: MAX_STATE_REPR_BYTES,
+        }
+    }
+
+    /// A budget of `bytes` (for tests and callers that show less).
+    pub fn of(bytes: usize) -> Budget {
+        Budget { left: bytes }
+    }
+
+    /// Bytes still to spend.
+    pub fn left(&self) -> usize {
+        self.left
+    }
+
+    fn spend(&mut self, bytes: usize) {
+        self.left = self.left.saturating_sub(bytes);
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget::new()
+    }
+}
 
 /// The state at one step as a JSON object, keys in the order of
 /// docs/spec/values.md, with `return` / `exception` on those steps.
 pub fn state_json(state: &State) -> Value {
+    let mut budget = Budget::new();
     let mut out = Map::new();
     match &state.meta {
         Some(meta) => {
@@ -44,7 +86,10 @@ pub fn state_json(state: &State) -> Value {
     out.insert("stack".into(), stack_json(&state.stack));
     let mut locals = Map::new();
     for (name, addr) in &state.locals {
-        locals.insert(name.to_string(), value_json(state, *addr, 1));
+        locals.insert(
+            name.to_string(),
+            value_json_in(state, *addr, 1, &mut budget),
+        );
     }
     out.insert("locals".into(), Value::Object(locals));
     let mut globals = Map::new();
@@ -52,10 +97,17 @@ pub fn state_json(state: &State) -> Value {
         if is_dunder(name) {
             continue;
         }
-        globals.insert(name.to_string(), value_json(state, *addr, 1));
+        globals.insert(
+            name.to_string(),
+            value_json_in(state, *addr, 1, &mut budget),
+        );
     }
     out.insert("globals".into(), Value::Object(globals));
-    if let Some((k, v)) = state.meta.as_ref().and_then(|m| outcome_json(state, m)) {
+    if let Some((k, v)) = state
+        .meta
+        .as_ref()
+        .and_then(|m| outcome_json_in(state, m, &mut budget))
+    {
         out.insert(k.into(), v);
     }
     Value::Object(out)
@@ -94,14 +146,25 @@ pub fn stack_json(stack: &[FrameRec]) -> Value {
 /// `("return", VALUE)` on a return step, `("exception", ...)` on an
 /// exception step, else `None`.
 pub fn outcome_json(state: &State, meta: &StepMeta) -> Option<(&'static str, Value)> {
+    outcome_json_in(state, meta, &mut Budget::new())
+}
+
+/// [`outcome_json`] charging `budget`.
+fn outcome_json_in(
+    state: &State,
+    meta: &StepMeta,
+    budget: &mut Budget,
+) -> Option<(&'static str, Value)> {
     match meta.event {
         store::EventKind::Return => Some((
             "return",
-            meta.value.map_or(Value::Null, |a| value_json(state, a, 1)),
+            meta.value
+                .map_or(Value::Null, |a| value_json_in(state, a, 1, budget)),
         )),
         store::EventKind::Exception => Some((
             "exception",
-            meta.value.map_or(Value::Null, |a| exception_json(state, a)),
+            meta.value
+                .map_or(Value::Null, |a| exception_json_in(state, a, budget)),
         )),
         _ => None,
     }
@@ -116,6 +179,12 @@ pub(crate) fn is_dunder(name: &str) -> bool {
 /// One value: `type`, `id`, `repr`, plus `attrs` (when the node has them and
 /// `depth <= 3`) and `truncated`. A local or global is depth 1.
 pub fn value_json(state: &State, addr: ObjAddr, depth: u32) -> Value {
+    value_json_in(state, addr, depth, &mut Budget::new())
+}
+
+/// [`value_json`], spending the repr budget `budget` (shared by the values
+/// of one state).
+pub fn value_json_in(state: &State, addr: ObjAddr, depth: u32, budget: &mut Budget) -> Value {
     let mut out = Map::new();
     let Some(node) = state.heap.get(&addr) else {
         out.insert("type".into(), json!("<missing>"));
@@ -125,17 +194,30 @@ pub fn value_json(state: &State, addr: ObjAddr, depth: u32) -> Value {
     };
     out.insert("type".into(), json!(&*node.type_name));
     out.insert("id".into(), json!(hex(addr)));
-    out.insert("repr".into(), json!(repr(state, addr)));
+    let (text, cut) = repr_in(state, addr, budget);
+    out.insert("repr".into(), json!(text));
+    let mut truncated = node.truncated || cut;
     if let Some(attrs) = &node.attrs {
         if depth <= MAX_ATTRS_DEPTH {
             let mut m = Map::new();
             for (name, child) in attrs {
-                m.insert(name.to_string(), value_json(state, *child, depth + 1));
+                // Each attribute shows its name, type and id besides its
+                // repr: they are paid for too, or a million attributes
+                // would render in full after the budget ran out.
+                if budget.left() == 0 {
+                    truncated = true;
+                    break;
+                }
+                budget.spend(name.len() + 32);
+                m.insert(
+                    name.to_string(),
+                    value_json_in(state, *child, depth + 1, budget),
+                );
             }
             out.insert("attrs".into(), Value::Object(m));
         }
     }
-    if node.truncated {
+    if truncated {
         out.insert("truncated".into(), json!(true));
     }
     Value::Object(out)
@@ -144,6 +226,11 @@ pub fn value_json(state: &State, addr: ObjAddr, depth: u32) -> Value {
 /// `{"type": ..., "repr": "Name(args)"}` for an exception object, whose
 /// `items[0]` is its `args` tuple (kinds::OPAQUE).
 pub fn exception_json(state: &State, addr: ObjAddr) -> Value {
+    exception_json_in(state, addr, &mut Budget::new())
+}
+
+/// [`exception_json`], spending the repr budget `budget`.
+pub fn exception_json_in(state: &State, addr: ObjAddr, budget: &mut Budget) -> Value {
     let Some(node) = state.heap.get(&addr) else {
         return json!({"type": "<missing>", "repr": missing(addr)});
     };
@@ -159,23 +246,37 @@ pub fn exception_json(state: &State, addr: ObjAddr) -> Value {
                 && args_node.items.len() == 1
                 && !args_node.truncated =>
         {
-            format!("{name}({})", repr(state, args_node.items[0]))
+            format!("{name}({})", repr_in(state, args_node.items[0], budget).0)
         }
-        Some((a, _)) => format!("{name}{}", repr(state, a)),
+        Some((a, _)) => format!("{name}{}", repr_in(state, a, budget).0),
         None => format!("{name}()"),
     };
     json!({"type": type_name, "repr": text})
 }
 
-/// The repr of the object at `addr` (docs/spec/values.md).
+/// The repr of the object at `addr` (docs/spec/values.md), within a
+/// budget of its own.
 pub fn repr(state: &State, addr: ObjAddr) -> String {
+    repr_in(state, addr, &mut Budget::new()).0
+}
+
+/// The repr of the object at `addr`, spending `budget`, and whether it was
+/// cut because the budget ran out (it then ends in `...`).
+pub fn repr_in(state: &State, addr: ObjAddr, budget: &mut Budget) -> (String, bool) {
     let mut r = Renderer {
         state,
         active: HashSet::new(),
         out: String::new(),
+        limit: budget.left(),
+        cut: false,
     };
     r.write(addr, 1);
-    r.out
+    if r.out.is_empty() && r.cut {
+        // Nothing was left for it: the repr is the mark of a cut alone.
+        r.out.push_str("...");
+    }
+    budget.spend(r.out.len());
+    (r.out, r.cut)
 }
 
 /// `0x7f...`, as Python's `hex(id(x))`.
@@ -188,22 +289,27 @@ fn missing(addr: ObjAddr) -> String {
 }
 
 /// One repr in progress: the containers being rendered further up (for
-/// CPython's recursion markers) and the text so far.
+/// CPython's recursion markers), the text so far, and where it must stop.
 struct Renderer<'a> {
     state: &'a State,
     active: HashSet<ObjAddr>,
     out: String,
+    /// The budget left when this repr began.
+    limit: usize,
+    /// The budget ran out: the text ends in `...` where it was cut.
+    cut: bool,
 }
 
 impl Renderer<'_> {
     fn full(&self) -> bool {
-        self.out.len() >= MAX_REPR_BYTES
+        self.out.len() >= self.limit
     }
 
     /// Render the object at `addr`; `depth` is its container nesting (the
     /// top container is 1).
     fn write(&mut self, addr: ObjAddr, depth: u32) {
         if self.full() {
+            self.cut = true;
             return;
         }
         let state = self.state;
@@ -213,7 +319,20 @@ impl Renderer<'_> {
         };
         let (open, close, recursed, empty) = match node.kind {
             kinds::ATOM => {
-                self.out.push_str(&node.text);
+                let room = self.limit.saturating_sub(self.out.len());
+                if node.text.len() <= room {
+                    self.out.push_str(&node.text);
+                } else {
+                    // Cut at a character boundary, as a `str` over the
+                    // recorder's limit is: the text, then `...`.
+                    let mut end = room;
+                    while !node.text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    self.out.push_str(&node.text[..end]);
+                    self.out.push_str("...");
+                    self.cut = true;
+                }
                 return;
             }
             kinds::UNREADABLE => {
@@ -252,9 +371,14 @@ impl Renderer<'_> {
         self.active.insert(addr);
         self.out.push_str(open);
         let mut first = true;
+        // More elements than a recorder keeps: cut as the recorder cuts.
+        let per = if node.kind == kinds::DICT { 2 } else { 1 };
+        let shown = &node.items[..node.items.len().min(MAX_ELEMENTS * per)];
+        let over = shown.len() < node.items.len();
         if node.kind == kinds::DICT {
-            for pair in node.items.chunks_exact(2) {
+            for pair in shown.chunks_exact(2) {
                 if self.full() {
+                    self.cut = true;
                     break;
                 }
                 if !first {
@@ -266,8 +390,9 @@ impl Renderer<'_> {
                 self.write(pair[1], depth + 1);
             }
         } else {
-            for item in &node.items {
+            for item in shown {
                 if self.full() {
+                    self.cut = true;
                     break;
                 }
                 if !first {
@@ -277,7 +402,10 @@ impl Renderer<'_> {
                 self.write(*item, depth + 1);
             }
         }
-        if node.truncated || self.full() {
+        if over || self.full() {
+            self.cut = true;
+        }
+        if node.truncated || over || self.full() {
             if !first {
                 self.out.push_str(", ");
             }

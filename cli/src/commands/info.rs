@@ -25,11 +25,14 @@ pub fn info(file: &Path) -> Result<i32> {
     kv(&mut o, "program:", &shell_words(&h.program))?;
     kv(&mut o, "cwd:", &h.cwd)?;
     kv(&mut o, "mode:", &format!("{} (pid {})", h.mode, h.pid))?;
-    kv(
-        &mut o,
-        "interpreter:",
-        &format!("{} ({})", h.interpreter, h.interpreter_path),
-    )?;
+    // A recorder ended before it found the interpreter leaves its first
+    // header: the file exists, with no steps.
+    let interpreter = if h.interpreter.is_empty() {
+        "not known yet (the recorder ended before it found the interpreter)".to_string()
+    } else {
+        format!("{} ({})", h.interpreter, h.interpreter_path)
+    };
+    kv(&mut o, "interpreter:", &interpreter)?;
     kv(
         &mut o,
         "recorder:",
@@ -50,10 +53,14 @@ pub fn info(file: &Path) -> Result<i32> {
         None => {
             let mut set = BTreeSet::new();
             if count > 0 {
-                rec.for_each_meta(0, count - 1, |m| {
+                // A step that cannot be read is the state command's to
+                // report; info says what it can.
+                if let Err(e) = rec.for_each_meta(0, count - 1, |m| {
                     set.insert(m.thread);
                     Ok(())
-                })?;
+                }) {
+                    log::warn!("{e:#}");
+                }
             }
             set
         }
@@ -85,6 +92,20 @@ pub fn info(file: &Path) -> Result<i32> {
             .to_string(),
     };
     kv(&mut o, "status:", &status)?;
+    if let Some(d) = rec.reader.damage() {
+        let lost = if count == 0 {
+            "no step comes before it".to_string()
+        } else if rec.reader.is_complete() {
+            "no step is lost".to_string()
+        } else {
+            format!("steps 0 to {} before it are readable", count - 1)
+        };
+        kv(
+            &mut o,
+            "damage:",
+            &format!("{} at byte {}; {lost}", d.what, d.offset),
+        )?;
+    }
     o.flush()?;
     Ok(0)
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Result};
-use store::ProgramEnd;
+use store::{CreateOptions, ProgramEnd};
 use tracer::ProbeMode;
 use tracer::{AtBound, FilterSpec, Granularity, PassOn, Progress, RecordConfig};
 use tracer::{AttachConfig, Attached};
@@ -29,6 +29,10 @@ pub fn record(args: RecordArgs) -> Result<i32> {
     let cfg = RecordConfig {
         program,
         output: opts.output,
+        create: CreateOptions {
+            mode: opts.mode,
+            force: opts.force,
+        },
         filter: FilterSpec {
             include: opts.include,
             exclude: opts.exclude,
@@ -137,6 +141,8 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
     let AttachArgs { opts, pid } = args;
     let RecordingOptions {
         output,
+        mode,
+        force,
         include,
         exclude,
         all,
@@ -155,6 +161,7 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
     let cfg = AttachConfig {
         pid,
         output: output.clone(),
+        create: CreateOptions { mode, force },
         filter: FilterSpec {
             include,
             exclude,

@@ -3,6 +3,7 @@
 //! still running or was killed.
 
 use super::*;
+use crate::bounds::Charged;
 
 impl Reader {
     /// Use the footer and index of a complete file. `Ok(false)`: there is no
@@ -28,7 +29,7 @@ impl Reader {
         let end_at = le_u64(&payload[8..16]);
         let steps = frame.first_step;
         let (_, raw) = read_kind(&self.file, index_at, at, &self.path, SegKind::Index)?;
-        let entries: Vec<IndexEntry> = from_msgpack(&raw, "the index", index_at)?;
+        let Charged(entries): Charged<IndexEntry> = from_msgpack(&raw, "the index", index_at)?;
         let (_, raw) = read_kind(&self.file, end_at, index_at, &self.path, SegKind::End)?;
         let end: RecordingEnd = from_msgpack(&raw, "the end record", end_at)?;
         let mut prev_end = data_start;
@@ -60,52 +61,77 @@ impl Reader {
     }
 
     /// Walk the segment frames from `scanned_to`, adding every complete
-    /// segment; stop quietly at a torn last segment.
+    /// segment; stop quietly at a torn last segment, and at the first
+    /// damaged one with what came before it kept ([`Reader::damage`]).
     pub(super) fn scan(&mut self) -> Result<(), StoreError> {
-        let mut off = self.scanned_to;
-        while off < self.file_len && !self.sealed {
-            let mut fb = [0u8; FRAME_LEN as usize];
-            let got = read_up_to(&self.file, off, &mut fb, &self.path)?;
-            if (got as u64) < FRAME_LEN {
-                log::info!("{}: torn frame at {off} ignored", self.path.display());
-                break;
-            }
-            let frame = parse_frame(&fb, off)?;
-            let end = off + frame.total_len();
-            if end > self.file_len {
-                log::info!("{}: torn segment at {off} ignored", self.path.display());
-                break;
-            }
-            let mut stored = vec![0u8; frame.stored_len as usize];
-            read_exact(&self.file, off + FRAME_LEN, &mut stored, &self.path)?;
-            if !check_crc(&fb, &frame, &stored) {
-                if end == self.file_len {
-                    log::info!(
-                        "{}: torn last segment at {off} ignored",
-                        self.path.display()
-                    );
-                    break;
+        while self.scanned_to < self.file_len && !self.sealed {
+            let off = self.scanned_to;
+            match self.scan_one(off) {
+                Ok(Some(end)) => self.scanned_to = end,
+                Ok(None) => break,
+                Err(e @ StoreError::Corrupt { .. }) => {
+                    let at = match &e {
+                        StoreError::Corrupt { offset, .. } => *offset,
+                        _ => off,
+                    };
+                    self.stop_at_damage(e, at);
                 }
-                return Err(StoreError::corrupt("segment CRC32 does not match", off));
+                Err(e) => return Err(e),
             }
-            match frame.kind {
-                SegKind::End => {
-                    let raw = decode_payload(&frame, &stored, off)?;
-                    self.end = Some(from_msgpack(&raw, "the end record", off)?);
-                }
-                SegKind::Footer => {
-                    if end != self.file_len {
-                        return Err(StoreError::corrupt("data after the footer", end));
-                    }
-                    self.sealed = true;
-                }
-                SegKind::Index => {}
-                kind => self.add_segment(kind, frame.first_step, frame.count, off)?,
-            }
-            off = end;
-            self.scanned_to = off;
         }
         Ok(())
+    }
+
+    /// Read and add the segment at `off`; `Ok(None)` at a torn tail, else
+    /// where the next segment starts.
+    fn scan_one(&mut self, off: u64) -> Result<Option<u64>, StoreError> {
+        let mut fb = [0u8; FRAME_LEN as usize];
+        let got = read_up_to(&self.file, off, &mut fb, &self.path)?;
+        if (got as u64) < FRAME_LEN {
+            log::info!("{}: torn frame at {off} ignored", self.path.display());
+            return Ok(None);
+        }
+        let frame = parse_frame(&fb, off)?;
+        let end = off + frame.total_len();
+        if end > self.file_len {
+            log::info!("{}: torn segment at {off} ignored", self.path.display());
+            return Ok(None);
+        }
+        let mut stored = vec![0u8; frame.stored_len as usize];
+        read_exact(&self.file, off + FRAME_LEN, &mut stored, &self.path)?;
+        if !check_crc(&fb, &frame, &stored) {
+            if end == self.file_len {
+                log::info!(
+                    "{}: torn last segment at {off} ignored",
+                    self.path.display()
+                );
+                return Ok(None);
+            }
+            return Err(StoreError::corrupt("segment CRC32 does not match", off));
+        }
+        match frame.kind {
+            SegKind::End => {
+                let raw = decode_payload(&frame, &stored, off)?;
+                self.end = Some(from_msgpack(&raw, "the end record", off)?);
+            }
+            SegKind::Footer => {
+                self.sealed = true;
+                if end != self.file_len {
+                    // Bytes appended to a finished file: every step is
+                    // there, and the bytes are not read.
+                    self.stop_at_damage(
+                        StoreError::corrupt(
+                            format!("{} bytes after the footer", self.file_len - end),
+                            end,
+                        ),
+                        end,
+                    );
+                }
+            }
+            SegKind::Index => {}
+            kind => self.add_segment(kind, frame.first_step, frame.count, off)?,
+        }
+        Ok(Some(end))
     }
 
     /// Add a checkpoint or deltas segment to the table, checking the order.

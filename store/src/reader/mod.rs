@@ -3,7 +3,8 @@
 //! killed), and rebuild the state at any step from the nearest checkpoint
 //! plus deltas.
 
-use crate::apply::{apply, apply_owned};
+use crate::apply::apply_counted;
+use crate::bounds::{decode_scope, Budget, SegmentOps, StepOps, MAX_STATE_BYTES};
 use crate::checkpoint::decode_checkpoint;
 use crate::error::StoreError;
 use crate::format::{
@@ -18,9 +19,13 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+mod damage;
 mod locate;
+mod metas;
 pub mod scan;
 mod wire;
+
+pub use damage::Damage;
 
 /// Where one segment is.
 #[derive(Debug, Clone, Copy)]
@@ -56,11 +61,16 @@ pub struct Reader {
     step_count: u64,
     /// Where a scan resumes (after the last good segment).
     scanned_to: u64,
-    /// The footer was read: nothing more will be appended.
+    /// The footer was read, or the scan stopped at damage: nothing more
+    /// will be read.
     sealed: bool,
+    /// Where the scan stopped at damage (steps from there on are lost).
+    damage: Option<Damage>,
     /// The last key (full) checkpoint added, for the diff checkpoints after it.
     last_key: Option<KeyRef>,
     last_ops: Mutex<Option<(usize, Ops)>>,
+    /// The metas of the deltas segment read last for its metas alone.
+    last_metas: Mutex<Option<(usize, metas::Metas)>>,
     /// The raw payload of the key checkpoint read last, by offset: the
     /// dictionary of the diff checkpoints that follow it.
     key_cache: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
@@ -85,8 +95,10 @@ impl Reader {
             step_count: 0,
             scanned_to: data_start,
             sealed: false,
+            damage: None,
             last_key: None,
             last_ops: Mutex::new(None),
+            last_metas: Mutex::new(None),
             key_cache: Mutex::new(None),
         };
         let index_error = match r.read_index(data_start) {
@@ -99,6 +111,8 @@ impl Reader {
         r.end = None;
         r.step_count = 0;
         r.last_key = None;
+        r.scanned_to = data_start;
+        r.sealed = false;
         r.scan()?;
         // Said only when the scan worked: otherwise the scan's error is the
         // one message the user gets.
@@ -151,17 +165,37 @@ impl Reader {
 
     /// The full state after step `step`.
     pub fn state(&self, step: Step) -> Result<State, StoreError> {
+        self.counted_state(step).map(|(state, _)| state)
+    }
+
+    /// The state after step `step` and what it holds. A damaged checkpoint
+    /// costs time, not steps: the one before it is used instead.
+    fn counted_state(&self, step: Step) -> Result<(State, Budget), StoreError> {
         self.check(step)?;
         let n = step.0;
-        let ckpt = self.checkpoint_at_or_before(n);
-        let (mut state, from) = match ckpt {
-            Some(c) => (self.load_checkpoint(c)?, c.first_step + 1),
-            None => (State::default(), 0),
+        let mut before = self.checkpoints.partition_point(|c| c.first_step <= n);
+        let (mut state, from) = loop {
+            let Some(i) = before.checked_sub(1) else {
+                break (State::default(), 0);
+            };
+            let c = self.checkpoints[i];
+            match self.load_checkpoint(c) {
+                Ok(state) => break (state, c.first_step + 1),
+                Err(e @ StoreError::Corrupt { .. }) => {
+                    log::warn!(
+                        "{}: {e}; starting from an earlier checkpoint",
+                        self.path.display()
+                    );
+                    before = i;
+                }
+                Err(e) => return Err(e),
+            }
         };
+        let mut budget = Budget::of(&state);
         if from <= n {
-            self.apply_stream(&mut state, from, n)?;
+            self.apply_stream(&mut state, &mut budget, from, n)?;
         }
-        Ok(state)
+        Ok((state, budget))
     }
 
     /// Every step's meta data from `from` to `to` inclusive, in order.
@@ -176,13 +210,7 @@ impl Reader {
         to: Step,
     ) -> Result<impl Iterator<Item = Result<StepMeta, StoreError>> + '_, StoreError> {
         self.check(to)?;
-        Ok((from.0..=to.0).map(move |n| {
-            let (ops, i) = self.step_ops(n)?;
-            match ops[i].first() {
-                Some(Op::Step(m)) => Ok(m.clone()),
-                _ => Err(self.bad_step(n)),
-            }
-        }))
+        Ok((from.0..=to.0).map(move |n| self.step_meta(n)))
     }
 
     /// The ops recorded for one step (what changed at that step).
@@ -199,7 +227,7 @@ impl Reader {
         to: Step,
     ) -> Result<impl Iterator<Item = Result<State, StoreError>> + '_, StoreError> {
         self.check(to)?;
-        let mut current: Option<State> = None;
+        let mut current: Option<(State, Budget)> = None;
         let mut next = from.0;
         let mut failed = false;
         Ok(std::iter::from_fn(move || {
@@ -209,8 +237,10 @@ impl Reader {
             let n = next;
             next += 1;
             let r = match current.as_mut() {
-                None => self.state(Step(n)).inspect(|s| current = Some(s.clone())),
-                Some(s) => self.apply_range(s, n, n).map(|()| s.clone()),
+                None => self
+                    .counted_state(Step(n))
+                    .map(|c| current.insert(c).0.clone()),
+                Some((s, b)) => self.apply_range(s, b, n, n).map(|()| s.clone()),
             };
             failed = r.is_err();
             Some(r)
@@ -230,12 +260,12 @@ impl Reader {
         if from > to {
             return Ok(());
         }
-        let mut state = self.state(from)?;
+        let (mut state, mut budget) = self.counted_state(from)?;
         if !f(&state) {
             return Ok(());
         }
         for n in from.0 + 1..=to.0 {
-            self.apply_range(&mut state, n, n)?;
+            self.apply_range(&mut state, &mut budget, n, n)?;
             if !f(&state) {
                 break;
             }
@@ -251,16 +281,6 @@ impl Reader {
             });
         }
         Ok(())
-    }
-
-    fn bad_step(&self, n: u64) -> StoreError {
-        let off = self.delta_index(n).map_or(0, |i| self.deltas[i].offset);
-        StoreError::corrupt(format!("step {n} does not start with its Op::Step"), off)
-    }
-
-    fn checkpoint_at_or_before(&self, n: u64) -> Option<SegRef> {
-        let i = self.checkpoints.partition_point(|c| c.first_step <= n);
-        i.checked_sub(1).map(|i| self.checkpoints[i])
     }
 
     fn load_checkpoint(&self, c: SegRef) -> Result<State, StoreError> {
@@ -284,31 +304,46 @@ impl Reader {
         }
     }
 
-    /// Apply the ops of steps `from..=to` to `state`, decoding each step's
-    /// ops as it is applied (no per-segment op vectors; stops at `to`).
-    /// Used to go from a checkpoint to a step.
-    fn apply_stream(&self, state: &mut State, from: u64, to: u64) -> Result<(), StoreError> {
+    /// Apply the ops of steps `from..=to` to `state` (which `budget`
+    /// counts), decoding each step's ops as it is applied (no per-segment op
+    /// vectors; stops at `to`). Used to go from a checkpoint to a step.
+    fn apply_stream(
+        &self,
+        state: &mut State,
+        budget: &mut Budget,
+        from: u64,
+        to: u64,
+    ) -> Result<(), StoreError> {
         let mut n = from;
         while n <= to {
             let di = self.delta_index(n).ok_or_else(|| self.missing(n))?;
             let d = self.deltas[di];
-            let raw = self.segment(d, SegKind::Deltas)?;
+            let raw = self
+                .segment(d, SegKind::Deltas)
+                .map_err(|e| self.lost_from(e, d.first_step))?;
             let body = raw
                 .strip_prefix(&array32_prefix(d.count)[..])
                 .ok_or_else(|| {
-                    StoreError::corrupt("deltas segment without its step count", d.offset)
+                    let e = StoreError::corrupt("deltas segment without its step count", d.offset);
+                    self.lost_from(e, d.first_step)
                 })?;
             let mut de = rmp_serde::Deserializer::new(body);
             let seg_end = d.first_step + u64::from(d.count);
             for s in d.first_step..seg_end.min(to + 1) {
-                let mut ops = Vec::<Op>::deserialize(&mut de).map_err(|e| {
-                    StoreError::corrupt(format!("step {s} does not decode ({e})"), d.offset)
-                })?;
+                let StepOps(mut ops) =
+                    decode_scope(MAX_STATE_BYTES, || StepOps::deserialize(&mut de)).map_err(
+                        |e| {
+                            let e = StoreError::corrupt(
+                                format!("step {s} does not decode ({e})"),
+                                d.offset,
+                            );
+                            self.lost_from(e, s)
+                        },
+                    )?;
                 if s >= n {
                     set_step(&mut ops, s);
-                    apply_owned(state, ops).map_err(|e| {
-                        StoreError::corrupt(format!("step {s} cannot be applied: {e}"), d.offset)
-                    })?;
+                    apply_counted(state, ops, budget)
+                        .map_err(|e| self.unappliable(e, s, d.offset))?;
                 }
             }
             n = seg_end;
@@ -317,26 +352,30 @@ impl Reader {
     }
 
     fn missing(&self, n: u64) -> StoreError {
-        StoreError::corrupt(format!("no segment holds step {n}"), self.scanned_to)
+        let e = StoreError::corrupt(format!("no segment holds step {n}"), self.scanned_to);
+        self.lost_from(e, n)
     }
 
-    /// Apply the ops of steps `from..=to` to `state` from the cached decoded
-    /// segment: for stepping forward one step at a time.
-    fn apply_range(&self, state: &mut State, from: u64, to: u64) -> Result<(), StoreError> {
+    /// Apply the ops of steps `from..=to` to `state` (which `budget`
+    /// counts) from the cached decoded segment: for stepping forward one
+    /// step at a time.
+    fn apply_range(
+        &self,
+        state: &mut State,
+        budget: &mut Budget,
+        from: u64,
+        to: u64,
+    ) -> Result<(), StoreError> {
         let mut n = from;
         while n <= to {
             let (ops, i) = self.step_ops(n)?;
             let seg_last = n + (ops.len() - i) as u64 - 1;
             let last = seg_last.min(to);
             for (k, step_ops) in ops[i..=i + (last - n) as usize].iter().enumerate() {
-                apply(state, step_ops).map_err(|e| {
-                    let off = self
-                        .delta_index(n + k as u64)
-                        .map_or(0, |d| self.deltas[d].offset);
-                    StoreError::corrupt(
-                        format!("step {} cannot be applied: {e}", n + k as u64),
-                        off,
-                    )
+                let s = n + k as u64;
+                apply_counted(state, step_ops.clone(), budget).map_err(|e| {
+                    let off = self.delta_index(s).map_or(0, |d| self.deltas[d].offset);
+                    self.unappliable(e, s, off)
                 })?;
             }
             n = last + 1;
@@ -360,20 +399,21 @@ impl Reader {
                 return Ok((ops, i));
             }
         }
-        let raw = self.segment(d, SegKind::Deltas)?;
-        let mut ops: Vec<Vec<Op>> = from_msgpack(&raw, "a deltas segment", d.offset)?;
+        let lost = |e| self.lost_from(e, d.first_step);
+        let raw = self.segment(d, SegKind::Deltas).map_err(lost)?;
+        let SegmentOps(mut ops) = from_msgpack(&raw, "a deltas segment", d.offset).map_err(lost)?;
         for (k, step_ops) in ops.iter_mut().enumerate() {
             set_step(step_ops, d.first_step + k as u64);
         }
         if ops.len() != d.count as usize {
-            return Err(StoreError::corrupt(
+            return Err(lost(StoreError::corrupt(
                 format!(
                     "deltas segment holds {} steps, its frame says {}",
                     ops.len(),
                     d.count
                 ),
                 d.offset,
-            ));
+            )));
         }
         let ops = Arc::new(ops);
         if let Ok(mut g) = self.last_ops.lock() {

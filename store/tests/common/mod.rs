@@ -102,6 +102,9 @@ pub fn random_step(rng: &mut Rng, state: &State, n: u64) -> Vec<Op> {
     })];
     let mut heap: Vec<ObjAddr> = state.heap.keys().copied().collect();
     heap.sort();
+    // Item counts of the nodes changed by this step so far (HeapItems may
+    // only write items, or keep items that are there).
+    let mut lens: std::collections::HashMap<ObjAddr, usize> = std::collections::HashMap::new();
     for _ in 0..rng.below(6) {
         let op = match rng.below(9) {
             0 => Op::StackTruncate(rng.below(state.stack.len() as u64 + 2) as u32),
@@ -121,23 +124,36 @@ pub fn random_step(rng: &mut Rng, state: &State, n: u64) -> Vec<Op> {
             },
             4 | 5 => {
                 let a = ObjAddr(rng.below(50) * 16);
-                heap.push(a);
-                Op::HeapSet(a, node(rng, &heap))
+                if !heap.contains(&a) {
+                    heap.push(a);
+                }
+                let n = node(rng, &heap);
+                lens.insert(a, n.items.len());
+                Op::HeapSet(a, n)
             }
             6 if !heap.is_empty() => {
                 let a = heap[rng.below(heap.len() as u64) as usize];
+                let had = *lens
+                    .entry(a)
+                    .or_insert_with(|| state.heap.get(&a).map_or(0, |n| n.items.len()));
+                let start = rng.below(had as u64 + 1) as usize;
+                let new: Vec<ObjAddr> = (0..rng.below(3))
+                    .map(|_| ObjAddr(rng.below(50) * 16))
+                    .collect();
+                let len = rng.below(had.max(start + new.len()) as u64 + 1) as usize;
+                lens.insert(a, len);
                 Op::HeapItems {
                     addr: a,
-                    start: rng.below(4) as u32,
-                    new: (0..rng.below(3))
-                        .map(|_| ObjAddr(rng.below(50) * 16))
-                        .collect(),
-                    len: rng.below(7) as u32,
+                    start: start as u32,
+                    new,
+                    len: len as u32,
                 }
             }
             7 if !heap.is_empty() => {
-                let i = rng.below(heap.len() as u64) as usize;
-                Op::HeapDel(heap.remove(i))
+                let a = heap[rng.below(heap.len() as u64) as usize];
+                heap.retain(|x| *x != a);
+                lens.remove(&a);
+                Op::HeapDel(a)
             }
             _ => Op::Bind {
                 scope: if rng.below(3) == 0 {

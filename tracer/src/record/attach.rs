@@ -11,7 +11,7 @@ use std::time::Instant;
 use super::config::{AttachConfig, Attached, RecordOutcome};
 use super::error::{need_symbol, RecordError};
 use super::letgo::release;
-use super::open::{cmdline, create_writer, file_filter, recording_header};
+use super::open::{cmdline, create_placeholder, create_writer, file_filter, recording_header};
 use super::recorder::Recorder;
 use super::session::{Bounds, Hooked, Origin, Session};
 use super::stops;
@@ -29,6 +29,11 @@ pub const ATTACH_MINORS: std::ops::RangeInclusive<u8> = 8..=11;
 /// Attach to `cfg.pid`, record into `cfg.output`, detach.
 pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     let pid = cfg.pid;
+    // The file first: refused before the process is touched, and there
+    // with its header from now on, whatever happens to this process.
+    let program = cmdline(pid);
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_else(|_| "/".into());
+    let file = create_placeholder(&cfg.output, cfg.create, &program, &cwd, Some(pid), "attach")?;
     let cpu = crate::sys::pick_cpu();
     crate::sys::pin_current_thread(cpu);
     let tracee = Tracee::seize(pid)?;
@@ -44,8 +49,6 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
         let _ = release(tracee, &h.python, h.runtime, h.hook_fn);
     };
 
-    let program = cmdline(pid);
-    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_else(|_| "/".into());
     let filter = file_filter(
         cfg.filter.clone(),
         program.get(1..).unwrap_or(&[]),
@@ -53,7 +56,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
         &python,
     );
     let header = recording_header(&program, &cwd, pid, &python, "attach");
-    let writer = match create_writer(&cfg.output, header, cpu) {
+    let writer = match create_writer(file, header, cpu) {
         Ok(w) => w,
         Err(e) => {
             unhook(tracee, &hooked, hook.probe);

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use store::ProgramEnd;
+use store::{CreateOptions, ProgramEnd};
 
 use super::filter::FilterSpec;
 use super::passon::PassOn;
@@ -53,6 +53,8 @@ pub struct RecordConfig {
     pub program: Vec<OsString>,
     /// The recording file to write.
     pub output: PathBuf,
+    /// How it is created (mode, whether what is there may be replaced).
+    pub create: CreateOptions,
     /// Which source files are recorded.
     pub filter: FilterSpec,
     /// Which events become steps.
@@ -90,6 +92,8 @@ pub struct AttachConfig {
     pub pid: i32,
     /// The recording file to write.
     pub output: PathBuf,
+    /// How it is created (mode, whether what is there may be replaced).
+    pub create: CreateOptions,
     /// Which source files are recorded.
     pub filter: FilterSpec,
     /// Which events become steps.

@@ -12,7 +12,7 @@ use std::time::Instant;
 use super::command::Command;
 use super::config::{RecordConfig, RecordOutcome};
 use super::error::{need_symbol, RecordError};
-use super::open::{cmdline, create_writer, file_filter, recording_header};
+use super::open::{cmdline, create_placeholder, create_writer, file_filter, recording_header};
 use super::recorder::Recorder;
 use super::session::{Bounds, Hooked, Origin, Session};
 use super::stops;
@@ -34,6 +34,10 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
             "no program given: hindsight record -- python3 script.py".into(),
         ));
     };
+    // The file first: refused before the program runs, and there with its
+    // header from now on, whatever happens to this process.
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let file = create_placeholder(&cfg.output, cfg.create, &cfg.program, &cwd, None, "record")?;
     let cpu = crate::sys::pick_cpu();
     crate::sys::pin_current_thread(cpu);
     let root = Tracee::launch(&program, &cfg.program[1..], Some(cpu))?;
@@ -80,7 +84,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         &python,
     );
     let header = recording_header(&cfg.program, &cwd, pid, &python, "record");
-    let writer = create_writer(&cfg.output, header, cpu)?;
+    let writer = create_writer(file, header, cpu)?;
     let mut rec = Recorder::new(
         Decoder::new(python),
         filter,

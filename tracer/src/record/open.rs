@@ -1,15 +1,50 @@
-//! What both ways of starting share once the interpreter is known: the
-//! recording's header, the filter of the files it records, and its writer.
+//! What both ways of starting share: the recording file, created with a
+//! header before anything else happens (so a recorder killed at any moment
+//! leaves a file `hindsight info` opens), and once the interpreter is
+//! known the full header, the filter of the files it records, and the
+//! writer.
 
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use store::{RecordingHeader, Writer, WriterOptions};
+use store::{CreateOptions, RecordingFile, RecordingHeader, Writer, WriterOptions};
 
 use super::filter::{stdlib_dirs, FileFilter, FilterSpec};
 use super::program::main_program;
 use crate::cpython::Python;
+
+/// The recording file at `output`, created before the program is launched
+/// or seized, with a header that says what is known yet: the interpreter
+/// is not ("" in `interpreter`), nor the pid (0) when `pid` is `None`.
+/// Dropped before [`create_writer`] takes it, it is removed: a start that
+/// fails leaves no file behind (a killed recorder leaves this one).
+pub(crate) fn create_placeholder(
+    output: &Path,
+    opts: CreateOptions,
+    program: &[OsString],
+    cwd: &Path,
+    pid: Option<i32>,
+    mode: &str,
+) -> Result<Placeholder, store::StoreError> {
+    let header = RecordingHeader {
+        interpreter: String::new(),
+        interpreter_path: String::new(),
+        ..base_header(program, cwd, pid.unwrap_or(0), mode)
+    };
+    RecordingFile::create(output, &header, opts).map(|f| Placeholder(Some(f)))
+}
+
+/// A recording file that holds its first header only; removed when dropped.
+pub(crate) struct Placeholder(Option<RecordingFile>);
+
+impl Drop for Placeholder {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f.remove();
+        }
+    }
+}
 
 /// The header of a new recording of process `pid` running `program`.
 pub(crate) fn recording_header(
@@ -20,6 +55,15 @@ pub(crate) fn recording_header(
     mode: &str,
 ) -> RecordingHeader {
     RecordingHeader {
+        interpreter: format!("CPython {}", python.version),
+        interpreter_path: python.image_path.to_string_lossy().into_owned(),
+        ..base_header(program, cwd, pid, mode)
+    }
+}
+
+/// A header with everything but the interpreter.
+fn base_header(program: &[OsString], cwd: &Path, pid: i32, mode: &str) -> RecordingHeader {
+    RecordingHeader {
         format_version: 0,
         program: program
             .iter()
@@ -27,8 +71,8 @@ pub(crate) fn recording_header(
             .collect(),
         cwd: cwd.to_string_lossy().into_owned(),
         pid: pid as u32,
-        interpreter: format!("CPython {}", python.version),
-        interpreter_path: python.image_path.to_string_lossy().into_owned(),
+        interpreter: String::new(),
+        interpreter_path: String::new(),
         mode: mode.into(),
         started_unix_ms: SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -57,16 +101,21 @@ pub(crate) fn file_filter(
     )
 }
 
-/// Create the recording at `output`. The writer thread would inherit this
-/// thread's pinning: its compression and disk writes belong on another CPU
-/// than the target's (`cpu`).
+/// Start writing the recording into `file` under its full `header`. The
+/// writer thread would inherit this thread's pinning: its compression and
+/// disk writes belong on another CPU than the target's (`cpu`).
 pub(crate) fn create_writer(
-    output: &Path,
+    mut file: Placeholder,
     header: RecordingHeader,
     cpu: usize,
 ) -> Result<Writer, store::StoreError> {
     let off_cpu = Box::new(move || crate::sys::pin_current_thread_away_from(cpu));
-    Writer::create_with_init(output, header, WriterOptions::default(), off_cpu)
+    let Some(file) = file.0.take() else {
+        return Err(store::StoreError::WriterGone {
+            cause: "the recording file was already handed to a writer".into(),
+        });
+    };
+    Writer::create_on(file, header, WriterOptions::default(), off_cpu)
 }
 
 /// The command line of process `pid` (/proc/PID/cmdline).

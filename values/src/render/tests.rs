@@ -346,6 +346,69 @@ fn huge_shared_heap_is_bounded() {
         h.node(100 + i, "list", kinds::LIST, "", &[100 + i - 1; 10]);
     }
     let r = h.repr(109);
-    assert!(r.len() <= MAX_REPR_BYTES + 4096, "{}", r.len());
+    assert!(r.len() <= MAX_STATE_REPR_BYTES + 4096, "{}", r.len());
     assert!(r.ends_with("...]"));
+}
+
+#[test]
+fn one_budget_for_the_whole_state() {
+    // A thousand globals bound to a list of a thousand references to a list
+    // of a thousand ints: 3 GB of reprs if each were rendered in full.
+    let mut h = Heap::new();
+    h.int(1, 7);
+    h.node(10, "list", kinds::LIST, "", &[1; 1000]);
+    h.node(11, "list", kinds::LIST, "", &[10; 1000]);
+    let mut st = h.0;
+    for i in 0..1000 {
+        st.globals.push((Arc::from(format!("g{i}")), ObjAddr(11)));
+    }
+    let t = std::time::Instant::now();
+    let v = state_json(&st);
+    let size = v.to_string().len();
+    assert!(size <= MAX_STATE_REPR_BYTES + 200_000, "{size} bytes");
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    // The first globals in full (3 MB each), then one cut, then `...`.
+    let full = v["globals"]["g0"]["repr"].as_str().unwrap().len();
+    assert_eq!(full, 2 + 1000 * (2 + 1000 * 3 - 2) + 999 * 2);
+    assert!(v["globals"]["g0"].get("truncated").is_none());
+    let cut = (0..1000)
+        .find(|i| v["globals"][format!("g{i}")]["truncated"] == json!(true))
+        .unwrap();
+    assert_eq!(cut, MAX_STATE_REPR_BYTES / full);
+    let r = v["globals"][format!("g{cut}")]["repr"].as_str().unwrap();
+    assert!(r.ends_with("...]"), "{}", &r[r.len() - 20..]);
+    // Once spent, the values after it are `...`, and say they are cut.
+    let last = &v["globals"]["g999"];
+    assert_eq!(last["repr"], json!("..."));
+    assert_eq!(last["truncated"], json!(true));
+}
+
+#[test]
+fn containers_over_the_element_limit_are_cut() {
+    let mut h = Heap::new();
+    h.int(1, 0);
+    h.node(10, "list", kinds::LIST, "", &vec![1; MAX_ELEMENTS + 5]);
+    h.node(11, "dict", kinds::DICT, "", &vec![1; 2 * MAX_ELEMENTS + 2]);
+    let v = value_json(&h.0, ObjAddr(10), 1);
+    let r = v["repr"].as_str().unwrap();
+    assert_eq!(r.matches('0').count(), MAX_ELEMENTS);
+    assert!(r.ends_with(", ...]"));
+    assert_eq!(v["truncated"], json!(true));
+    let r = h.repr(11);
+    assert_eq!(r.matches(": ").count(), MAX_ELEMENTS);
+}
+
+#[test]
+fn a_text_past_the_budget_is_cut_at_a_character() {
+    let mut h = Heap::new();
+    h.node(
+        1,
+        "str",
+        kinds::ATOM,
+        &format!("'{}'", "é".repeat(100)),
+        &[],
+    );
+    let (r, cut) = repr_in(&h.0, ObjAddr(1), &mut Budget::of(10));
+    assert!(cut);
+    assert_eq!(r, "'éééé...");
 }
