@@ -47,10 +47,11 @@ pub enum StoreError {
         supported: u32,
     },
 
-    /// A structure in the file is damaged (bad checksum, impossible length, undecodable payload).
-    /// What the reader of the file can still do depends on where it met
-    /// the damage (opening it, or reading a step): the caller says it.
-    #[error("the recording is corrupt: {what} at byte offset {offset}")]
+    /// A structure in the file is damaged (bad checksum, impossible length,
+    /// undecodable payload, contents beyond the format's bounds). `advice`
+    /// says which steps are still readable where the reader knows them;
+    /// the caller adds what depends on where it met the damage.
+    #[error("the recording is corrupt: {what} at byte offset {offset}; {advice}")]
     Corrupt {
         /// What was found damaged.
         what: String,
