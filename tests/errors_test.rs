@@ -6,7 +6,16 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const PY311: &str = "/root/.pyenv/versions/3.11.7";
+/// The pyenv build of CPython 3.11 (`$PYENV_ROOT`, by default `~/.pyenv`).
+fn py311() -> String {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join(".pyenv")
+        });
+    root.join("versions/3.11.7").display().to_string()
+}
 
 fn hindsight(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hindsight"))
@@ -271,7 +280,7 @@ fn record_a_script_that_does_not_exist() {
     // as they would without hindsight; hindsight does not panic.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.hsr");
-    let python = format!("{PY311}/bin/python3.11");
+    let python = format!("{}/bin/python3.11", py311());
     let o = hindsight(&[
         "record",
         "-o",
@@ -293,10 +302,10 @@ fn record_without_debug_info() {
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(&lib).unwrap();
     let python = bin.join("python3.11");
-    std::fs::copy(format!("{PY311}/bin/python3.11"), &python).unwrap();
+    std::fs::copy(format!("{}/bin/python3.11", py311()), &python).unwrap();
     let st = Command::new("objcopy")
         .arg("--strip-debug")
-        .arg(format!("{PY311}/lib/libpython3.11.so.1.0"))
+        .arg(format!("{}/lib/libpython3.11.so.1.0", py311()))
         .arg(lib.join("libpython3.11.so.1.0"))
         .status()
         .expect("objcopy");
@@ -309,7 +318,7 @@ fn record_without_debug_info() {
         .arg(&python)
         .arg(&script)
         .env("LD_LIBRARY_PATH", &lib)
-        .env("PYTHONHOME", PY311)
+        .env("PYTHONHOME", py311())
         .env_remove("RUST_LOG")
         .output()
         .unwrap();
@@ -329,7 +338,7 @@ fn doctor_on_python_without_debug_info_and_on_non_python() {
 /// with one line naming its version, before the program runs.
 #[test]
 fn unsupported_version_is_refused() {
-    let python = "/root/.pyenv/versions/3.7.16/bin/python3.7";
+    let python = &format!("{}/../3.7.16/bin/python3.7", py311());
     if !Path::new(python).exists() {
         eprintln!("SKIPPED: {python} not present; the unsupported-version check did not run");
         return;
@@ -379,7 +388,7 @@ fn max_time_fires_while_the_program_sleeps() {
             out.to_str().unwrap(),
             "--",
         ])
-        .arg(format!("{PY311}/bin/python3.11"))
+        .arg(format!("{}/bin/python3.11", py311()))
         .arg(&script)
         .env_remove("RUST_LOG")
         .output()

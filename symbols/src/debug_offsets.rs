@@ -146,18 +146,18 @@ mod tests {
     use super::*;
     use crate::elf::ElfFile;
     use crate::version::PythonVersion;
-    use std::path::Path;
 
-    const LIB313: &str = "/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0";
+    const LIB313: &str = "3.13.0/lib/libpython3.13.so.1.0";
 
     /// Runs `f` on a pyenv libpython (DWARF embedded, no debug file) and its
     /// type index; `None` when the file is absent.
-    fn with_lib<T>(path: &str, f: impl FnOnce(ElfPair<'_>, &TypeIndex<'_>) -> T) -> Option<T> {
-        if !Path::new(path).exists() {
-            eprintln!("{path} absent; skipping");
+    fn with_lib<T>(rel: &str, f: impl FnOnce(ElfPair<'_>, &TypeIndex<'_>) -> T) -> Option<T> {
+        let path = crate::pyenv(rel);
+        if !path.exists() {
+            eprintln!("{} absent; skipping", path.display());
             return None;
         }
-        let elf = ElfFile::open(Path::new(path)).unwrap();
+        let elf = ElfFile::open(&path).unwrap();
         let files = ElfPair {
             main: &elf,
             debug: None,
@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn older_versions_have_no_table() {
-        let lib = "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0";
+        let lib = "3.11.7/lib/libpython3.11.so.1.0";
         if let Some(none) = with_lib(lib, |files, t| read(files, t).unwrap().is_none()) {
             assert!(none);
         }

@@ -23,3 +23,16 @@ pub use maps::{parse_maps, read_maps, Mapping};
 pub use python::{DebugSource, PythonImage};
 pub use unicode::UnicodePrintable;
 pub use version::PythonVersion;
+
+/// Where the tests find the pyenv interpreters: `$PYENV_ROOT/versions`, by
+/// default `~/.pyenv/versions` (what scripts/setup looks for).
+#[cfg(test)]
+pub(crate) fn pyenv(rel: &str) -> std::path::PathBuf {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join(".pyenv")
+        });
+    root.join("versions").join(rel)
+}

@@ -381,7 +381,7 @@ mod tests {
 
     #[test]
     fn layout_notes_the_unicode_record_shape() {
-        let lib = Path::new("/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0");
+        let lib = &crate::pyenv("3.11.7/lib/libpython3.11.so.1.0");
         if !lib.exists() {
             return;
         }

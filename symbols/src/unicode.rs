@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn record_shape_from_dwarf_matches_the_fallback() {
-        let lib = std::path::Path::new("/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0");
+        let lib = &crate::pyenv("3.11.7/lib/libpython3.11.so.1.0");
         if !lib.exists() {
             return;
         }

@@ -5,12 +5,22 @@ use std::time::Instant;
 
 use symbols::{DebugSource, ElfFile, PythonImage, PythonVersion, SymbolsError};
 
-const PYENV: &str = "/root/.pyenv/versions";
+/// Where pyenv keeps the interpreters: `$PYENV_ROOT/versions`, by default
+/// `~/.pyenv/versions` (what scripts/setup looks for).
+fn pyenv() -> std::path::PathBuf {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join(".pyenv")
+        });
+    root.join("versions")
+}
 const VERSIONS: &[&str] = &["3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"];
 
 fn libpython(full: &str) -> PathBuf {
     let minor = full.rsplit_once('.').unwrap().0;
-    Path::new(PYENV)
+    pyenv()
         .join(full)
         .join(format!("lib/libpython{minor}.so.1.0"))
 }
@@ -245,7 +255,7 @@ fn unicode_printable_matches_isprintable() {
     for v in ["3.8.18", "3.11.7", "3.13.0"] {
         let img = PythonImage::open(&libpython(v), None).unwrap();
         let table = symbols::UnicodePrintable::load(&img).unwrap();
-        let python = Path::new(PYENV).join(v).join("bin/python3");
+        let python = pyenv().join(v).join("bin/python3");
         let out = std::process::Command::new(&python)
             .arg("-c")
             .arg(
@@ -321,7 +331,7 @@ fn unicode_state_bits_agree_with_gdb() {
 #[test]
 fn find_in_maps_and_load_bias_on_a_live_process() {
     use std::io::{BufRead, BufReader, Write};
-    let python = Path::new(PYENV).join("3.11.7/bin/python3.11");
+    let python = pyenv().join("3.11.7/bin/python3.11");
     let mut child = std::process::Command::new(&python)
         .arg("-c")
         .arg(

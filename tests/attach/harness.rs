@@ -9,7 +9,20 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-pub const PY311: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";
+fn py311() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let root = std::env::var_os("PYENV_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                    .join(".pyenv")
+            });
+        root.join("versions/3.11.7/bin/python3.11")
+            .display()
+            .to_string()
+    })
+}
 
 /// Deadline for any one expected line or process end.
 pub const DEADLINE: Duration = Duration::from_secs(120);
@@ -27,10 +40,10 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 pub fn python() -> Option<&'static str> {
-    if Path::new(PY311).exists() {
-        Some(PY311)
+    if Path::new(py311()).exists() {
+        Some(py311())
     } else {
-        eprintln!("skipped: {PY311} is not installed");
+        eprintln!("skipped: {} is not installed", py311());
         None
     }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::PY311;
+use super::py311;
 
 use store::{
     EventKind, FrameRec, Node, ObjAddr, Op, Position, ProgramEnd, RecordingEnd, RecordingHeader,
@@ -18,7 +18,7 @@ fn header() -> RecordingHeader {
         cwd: "/tmp".into(),
         pid: 4242,
         interpreter: "CPython 3.11.7".into(),
-        interpreter_path: format!("{PY311}/lib/libpython3.11.so.1.0"),
+        interpreter_path: format!("{}/lib/libpython3.11.so.1.0", py311()),
         mode: "record".into(),
         started_unix_ms: 1_700_000_000_000,
         recorder: "hindsight test".into(),

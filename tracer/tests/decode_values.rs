@@ -16,7 +16,22 @@ use tracer::internals::{Decoder, Python, Snapshot};
 use tracer::RemoteAddr;
 use values::render;
 
-const PYTHON: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";
+/// CPython 3.11 as pyenv installs it: under `$PYENV_ROOT` (by default
+/// `~/.pyenv`), where scripts/setup looks.
+fn python311() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let root = std::env::var_os("PYENV_ROOT")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                    .join(".pyenv")
+            });
+        root.join("versions/3.11.7/bin/python3.11")
+            .display()
+            .to_string()
+    })
+}
 
 /// The fixture process; killed when dropped.
 struct Fixture {
@@ -32,12 +47,12 @@ impl Drop for Fixture {
 }
 
 fn start() -> Option<Fixture> {
-    if !Path::new(PYTHON).exists() {
-        eprintln!("skipping: {PYTHON} not installed");
+    if !Path::new(python311()).exists() {
+        eprintln!("skipping: {} not installed", python311());
         return None;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/decode_fixture.py");
-    let mut child = Command::new(PYTHON)
+    let mut child = Command::new(python311())
         .arg(&script)
         .env("PYTHONHASHSEED", "0")
         .stdin(Stdio::piped())

@@ -17,7 +17,22 @@ use tracer::internals::ProcMem;
 use tracer::internals::{Decoder, Python};
 use tracer::RemoteAddr;
 
-const PYTHON: &str = "/root/.pyenv/versions/3.11.7/bin/python3.11";
+/// CPython 3.11 as pyenv installs it: under `$PYENV_ROOT` (by default
+/// `~/.pyenv`), where scripts/setup looks.
+fn python311() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let root = std::env::var_os("PYENV_ROOT")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                    .join(".pyenv")
+            });
+        root.join("versions/3.11.7/bin/python3.11")
+            .display()
+            .to_string()
+    })
+}
 
 const PROGRAM: &str = r#"
 import json, operator, sys
@@ -158,11 +173,11 @@ fn apply(heap: &mut HashMap<ObjAddr, Node>, ops: &[Op]) {
 
 #[test]
 fn incremental_heap_equals_full_walk() {
-    if !Path::new(PYTHON).exists() {
-        eprintln!("skipped: {PYTHON} not installed");
+    if !Path::new(python311()).exists() {
+        eprintln!("skipped: {} not installed", python311());
         return;
     }
-    let mut child = Command::new(PYTHON)
+    let mut child = Command::new(python311())
         .args(["-c", PROGRAM])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

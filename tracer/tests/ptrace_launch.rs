@@ -156,7 +156,16 @@ fn kill_ends_a_stopped_target() {
 
 #[test]
 fn python_threads_run_to_completion() {
-    let py = "/root/.pyenv/versions/3.11.7/bin/python3.11";
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join(".pyenv")
+        });
+    let py = &root
+        .join("versions/3.11.7/bin/python3.11")
+        .display()
+        .to_string();
     if !std::path::Path::new(py).exists() {
         eprintln!("skipped: no {py}");
         return;
