@@ -5,6 +5,7 @@
 //! reachable from a set of roots into `store::Node`s.
 
 pub(crate) mod atoms;
+mod opaque;
 pub(crate) mod read;
 pub(crate) mod text;
 pub(crate) mod types;
