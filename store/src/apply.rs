@@ -168,15 +168,9 @@ fn apply_one(
                     addr.0
                 )));
             }
-            let after = u64::from(len);
-            budget.change(8 * after, 8 * had).map_err(over)?;
-            let start = start as usize;
-            let end = end as usize;
-            if node.items.len() < end {
-                node.items.resize(end, ObjAddr(0));
-            }
-            node.items[start..end].copy_from_slice(&new);
-            node.items.truncate(len as usize);
+            budget.change(8 * u64::from(len), 8 * had).map_err(over)?;
+            splice_items(node, start, &new, len)
+                .map_err(|e| bad(format!("HeapItems on {:#x} {e}", addr.0)))?;
         }
         Op::HeapDel(addr) => {
             if let Some(old) = state.heap.remove(&addr) {
