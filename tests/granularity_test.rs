@@ -234,10 +234,16 @@ fn frames_outside_the_recorded_files_take_no_trap_per_line() {
         "{traps} traps for {steps} steps: unrecorded lines were trapped"
     );
 
-    // Control: with the helper included, every one of its lines is a trap and
-    // a step, so the counter above does count line traps.
+    // Control: with the helper included, and every step made to trap, every
+    // one of its lines is a trap and a step, so the counter above does count
+    // line traps.
     let out = app.path().join("full.hsr");
-    let (_, all_traps, all_steps) = record(&py, &script, &out, &["--include", "*/helper.py"], &env);
+    let every = [
+        ("LIBDIR", lib.path()),
+        ("HINDSIGHT_NO_TRAPLESS", Path::new("1")),
+    ];
+    let (_, all_traps, all_steps) =
+        record(&py, &script, &out, &["--include", "*/helper.py"], &every);
     assert!(all_steps > 2 * u64::from(LOOP), "{all_steps} steps");
     assert!(all_traps >= all_steps);
     assert!(events(&out).iter().any(|(_, f)| f == "spin"));

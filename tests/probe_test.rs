@@ -19,10 +19,23 @@ const SAME_FIXTURES: &[&str] = &[
     "address_reuse.py",
     "unmapped.py",
     "quiet_lines.py",
+    "delta_lines.py",
 ];
 
 /// The fixture whose quiet lines the probe takes without a trap.
 const QUIET: &str = "quiet_lines.py";
+
+/// Steps the probe logged with changed words, from the log's "probe log: N
+/// steps ..." line.
+fn delta_count(stderr: &str) -> Option<u64> {
+    let line = stderr.lines().find(|l| l.contains("probe log: "))?;
+    line.split("probe log: ")
+        .nth(1)?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
+}
 
 /// How a recording uses the probe.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -38,6 +51,11 @@ enum Mode {
     /// The probe without its file filter: every event of code that is not
     /// recorded traps (HINDSIGHT_NO_PROBE_FILTER).
     Unfiltered,
+    /// The probe with steps that change slots logged without a trap
+    /// (HINDSIGHT_DELTA): not yet equal on every fixture, so not compared
+    /// here (docs/probe.md).
+    #[allow(dead_code)]
+    Delta,
 }
 
 fn record(py: &common::Interpreter, file: &str, hsr: &std::path::Path, mode: Mode) -> String {
@@ -86,6 +104,7 @@ fn record_script(
         .env_remove("HINDSIGHT_NO_PROBE")
         .env_remove("HINDSIGHT_NO_TRAPLESS")
         .env_remove("HINDSIGHT_NO_PROBE_FILTER")
+        .env_remove("HINDSIGHT_DELTA")
         .env_remove("HINDSIGHT_PROBE_BASELINE");
     match mode {
         Mode::Best => {}
@@ -100,6 +119,9 @@ fn record_script(
         }
         Mode::Unfiltered => {
             cmd.env("HINDSIGHT_NO_PROBE_FILTER", "1");
+        }
+        Mode::Delta => {
+            cmd.env("HINDSIGHT_DELTA", "1");
         }
     }
     let out = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT).unwrap();
@@ -176,6 +198,8 @@ fn recordings_with_and_without_the_probe_are_equal() {
                         file != QUIET || counts.is_some_and(|(_, trapless, _)| trapless > 0),
                         "{name}: no step without a trap: {stderr}"
                     );
+                    // Steps decoded from the probe's log are off by default.
+                    assert_eq!(delta_count(&stderr), Some(0), "{name}: {stderr}");
                 } else {
                     assert!(counts.is_none(), "{name}: the probe was used: {stderr}");
                 }

@@ -46,8 +46,8 @@ layout! {
     OFF_BUDGET = 0x80;
     /// 1 when the last refresh took no trap (dirty flags then accumulate).
     OFF_KEEP = 0x88;
-    /// Steps logged without a trap, and the two addresses each logs a word
-    /// of (two words).
+    /// Steps logged without a trap (entries of the log at `DLOG`), and the
+    /// two addresses each logs a word of (two words).
     OFF_LOG_N = 0x90;
     OFF_LINE_AT = 0x98;
     /// Steps taken without a trap so far.
@@ -78,12 +78,49 @@ layout! {
     /// The frame's bytes (at most `FRAME_MAX`, up to the end of its page).
     FRAME_BUF = 0x100;
     FRAME_MAX = 0x200;
-    /// The log of steps taken without a trap: the two words at
-    /// `OFF_LINE_AT`'s addresses for each.
-    LOG = 0x300;
-    LOG_ENTRY_BYTES = 16;
+    /// Bytes of the log at `DLOG` its entries take.
+    OFF_DLOG_USED = 0x300;
+    /// Words recorded so far for the step under way (the entry after the
+    /// last one): at a trap, what the trapping step changed of the watched
+    /// words, kept so the tracer can put the shadow back as it was at each
+    /// logged step.
+    OFF_CUR_N = 0x308;
+    /// Steps logged with changed words (a subset of `OFF_TRAPLESS`).
+    OFF_DELTAS = 0x310;
+    /// 1 when a line step may change slot words (the new object copied
+    /// into the log) and words of immutable objects without a trap.
+    OFF_CAP_ON = 0x318;
+    /// `PyObject.ob_type`.
+    OFF_OB_TYPE = 0x320;
+    /// The types whose objects the probe copies: `CAP_TYPES_MAX` entries of
+    /// `CAP_TYPE_BYTES` (the type's address, 0 for none; how its length is
+    /// found: 0 fixed, 1 a signed digit count, 2 a digit count shifted in a
+    /// tag; the offset of that count; the length before the digits; the
+    /// tag's shift).
+    CAP_TYPES = 0x340;
+    CAP_TYPE_BYTES = 64;
+    CAP_TYPES_MAX = 4;
+    /// Types of immutable objects (`GUARD_TYPES_MAX` addresses, 0 for
+    /// none): a frozen word that held one of them changing means another
+    /// kind of object took its place, and the step traps.
+    GUARD_TYPES = 0x440;
+    GUARD_TYPES_MAX = 8;
+    /// Bytes copied of an object at least (the tracer's window for an
+    /// object it has not seen), within its page, and the longest object
+    /// copied.
+    CAP_WINDOW = 160;
+    CAP_OBJ_MAX = 512;
     /// Steps the probe logs at most between two traps.
-    LOG_MAX = 192;
+    LOG_MAX = 4096;
+    /// A log entry: the two position words, the count of words recorded and
+    /// of objects copied (4 bytes each), and the entry's bytes; then the
+    /// words (`WORD_REC_BYTES` each: offset in the shadow, value before,
+    /// value after), then the objects (`CAP_HDR_BYTES`: address, bytes
+    /// copied and the object's own length, 4 bytes each; the bytes, padded
+    /// to 8).
+    ENTRY_HDR = 32;
+    WORD_REC_BYTES = 24;
+    CAP_HDR_BYTES = 16;
     /// The plan: ranges of `RANGE_BYTES` each (address, 8 bytes; length
     /// and offset in the shadow, 4 bytes each).
     RANGES = 0x1000;
@@ -102,8 +139,16 @@ layout! {
     /// One byte per chunk of the shadow: bit w says the armed stop read
     /// word w.
     WATCH = DIRTY + SHADOW_BYTES / CHUNK;
+    /// One byte per chunk: bit w says word w is an object pointer the
+    /// decoders follow (a local, a list's item): a change to an object the
+    /// probe copies needs no trap.
+    SLOT = WATCH + SHADOW_BYTES / CHUNK;
+    /// One byte per chunk: bit w says word w lies in an immutable object
+    /// the stop decoded: it changes only once the object is freed, and
+    /// whatever points to its next occupant changed too.
+    FROZEN = SLOT + SHADOW_BYTES / CHUNK;
     /// The shadow: the plan's ranges, each at a multiple of `CHUNK`.
-    SHADOW = WATCH + SHADOW_BYTES / CHUNK;
+    SHADOW = FROZEN + SHADOW_BYTES / CHUNK;
     /// The file filter's table: names of files that are not recorded, one
     /// a slot (length, 8 bytes, then the name's bytes), placed by the
     /// FNV-1a hash of the name and looked for in `FILTER_PROBES` slots from
@@ -114,17 +159,23 @@ layout! {
     FILTER_PROBES = 8;
     /// The longest name the table holds.
     FILTER_NAME_MAX = FILTER_SLOT_BYTES - 8;
+    /// The log of steps taken without a trap since the last stop, entries
+    /// back to back (`ENTRY_HDR`); steps are logged while it is less than
+    /// half full, the rest is for the words a trapping step changes.
+    DLOG = FILTER + FILTER_SLOTS * FILTER_SLOT_BYTES;
+    DLOG_BYTES = 1 << 20;
     /// An offset that does not apply to this interpreter.
     NO_FIELD = usize::MAX;
     /// Bytes of the context.
-    DATA_BYTES = FILTER + FILTER_SLOTS * FILTER_SLOT_BYTES;
+    DATA_BYTES = DLOG + DLOG_BYTES;
 }
 
 const _: () = assert!(
     OFF_SAVED + 7 * 8 <= OFF_PLAN_GEN
         && OFF_LINE_AT + 16 <= OFF_TRAPLESS
         && OFF_SKIPPED + 8 <= FRAME_BUF
-        && FRAME_BUF + FRAME_MAX <= LOG
-        && LOG + LOG_MAX * LOG_ENTRY_BYTES <= RANGES
+        && FRAME_BUF + FRAME_MAX <= OFF_DLOG_USED
+        && CAP_TYPES + CAP_TYPES_MAX * CAP_TYPE_BYTES <= GUARD_TYPES
+        && GUARD_TYPES + GUARD_TYPES_MAX * 8 <= RANGES
         && CHUNK == 8 * 8
 );

@@ -6,10 +6,12 @@
  *
  * A line step of the frame the tracer armed, where no word the previous
  * stop read changed but the frame's position (the watch mask says which
- * words of the plan it read, the position's left out), takes no trap: the probe logs
- * the position's two words and returns, and the tracer makes those steps at
- * its next stop. The state of such a step is the previous step's, at
- * another line.
+ * words of the plan it read, the position's left out), or where those that
+ * changed are slots now pointing at objects the probe copies (ints,
+ * floats) or words of immutable objects, takes no trap: the probe logs the
+ * position's two words, the changed words and the copied objects, and
+ * returns; the tracer makes those steps at its next stop, rewinding the
+ * shadow to each of them with the log (docs/probe.md).
  *
  * Events of code from a file the tracer does not record (the filter's
  * table in the context holds its name) return at once, without a trap.
@@ -50,15 +52,84 @@ struct range {
 _Static_assert(sizeof(struct range) == RANGE_BYTES, "a plan's range");
 _Static_assert(CHUNK == 8 * sizeof(u64), "a chunk: eight words, a watch bit each");
 
+/* Where the words a refresh changes are recorded (the log entry under
+ * way): `on` 0 records nothing. A word that does not fit sets `overflow`,
+ * and its chunk is then left as it was in the shadow (its old value is not
+ * lost). */
+struct rec {
+    u8 *out;
+    const u8 *end;
+    u8 *ctx;
+    u64 n;
+    u64 on;
+    u64 overflow;
+};
+
+/* Record the words of a chunk whose bits are set in wm (their offset in
+ * the shadow from `off`, old and new values). Kept apart and not
+ * vectorised: a vector constant would need a relocation. */
+static __attribute__((noinline, optimize("no-tree-vectorize"))) void
+record_words(struct rec *rc, const u64 *d, const u64u *s, u32 wm, u64 off)
+{
+    for (int w = 0; w < 8; w++) {
+        if (!(wm >> w & 1))
+            continue;
+        u64 *r = (u64 *)rc->out;
+        r[0] = off + 8 * (u64)w;
+        r[1] = d[w];
+        r[2] = s[w];
+        rc->out += WORD_REC_BYTES;
+        rc->n++;
+    }
+    /* Counted as they land: a fault later in this refresh leaves them for
+     * the tracer. */
+    FIELD(rc->ctx, OFF_CUR_N) = rc->n;
+}
+
+/* Compare and copy the first nw (at most 8) words of a chunk; the mask of
+ * those that changed. Changed words the watch mask names are recorded in
+ * `rc` when that is on (their offset in the shadow from `off`); a chunk
+ * whose records do not fit is put back as it was. */
+static inline __attribute__((always_inline)) u32 refresh_chunk(u64u *d, const u64u *s, u32 nw,
+                                                               u8 watch, struct rec *rc, u64 off,
+                                                               u32 *hit)
+{
+    u64 old[8];
+    u32 m = 0;
+    for (u32 w = 0; w < nw; w++) {
+        old[w] = d[w];
+        m |= (u32)(s[w] != d[w]) << w;
+        d[w] = s[w];
+    }
+    u32 wm = m & watch;
+    *hit |= wm;
+    if (wm && rc->on) {
+        u32 c = wm - ((wm >> 1) & 0x55);
+        c = (c & 0x33) + ((c >> 2) & 0x33);
+        u64 need = (u64)((c + (c >> 4)) & 0x0f) * WORD_REC_BYTES;
+        if (rc->overflow || rc->out + need > rc->end) {
+            /* No room to keep the old values: left as they were. */
+            rc->overflow = 1;
+            for (u32 w = 0; w < nw; w++)
+                d[w] = old[w];
+        } else {
+            record_words(rc, old, s, wm, off);
+        }
+    }
+    return m;
+}
+
 /* dst = src over len bytes, writing only the 64-byte chunks that differ
  * (unchanged shadow lines stay clean in both processes' caches), and for
  * each chunk whether it changed since the last trap (dirty[k] for the k-th
- * chunk from dst; `keep` 1 adds to the flags, 0 replaces them). Returns the
- * changed words the watch masks name (bit w of watch[k]: word w of chunk k)
- * as a nonzero value. */
+ * chunk from dst; `keep` 1 adds to the flags, 0 replaces them). Each
+ * changed word the watch masks name is recorded in `rc` when that is on.
+ * The last chunk is compared in whole words (a range ends within its page,
+ * whose end is a word's). Returns the changed words the watch masks name
+ * (bit w of watch[k]: word w of chunk k) as a nonzero value. */
 static inline __attribute__((always_inline)) u32 refresh_range(u8 *dst, const u8 *src, u32 len,
                                                                u8 *dirty, const u8 *watch,
-                                                               u8 keep)
+                                                               u8 keep, struct rec *rc, u64 at)
 {
     u32 hit = 0;
     u32 i = 0;
@@ -70,12 +141,7 @@ static inline __attribute__((always_inline)) u32 refresh_range(u8 *dst, const u8
             x |= s[w] ^ d[w];
         u8 changed = 0;
         if (x) {
-            u32 m = 0;
-            for (int w = 0; w < 8; w++) {
-                m |= (u32)(s[w] != d[w]) << w;
-                d[w] = s[w];
-            }
-            hit |= m & *watch;
+            refresh_chunk(d, s, 8, *watch, rc, at + i, &hit);
             changed = 1;
         }
         *dirty = (*dirty & keep) | changed;
@@ -83,16 +149,108 @@ static inline __attribute__((always_inline)) u32 refresh_range(u8 *dst, const u8
         watch++;
     }
     if (i < len) {
-        u32 m = 0;
-        for (u32 j = 0; i < len; i++, j++) {
-            if (dst[i] != src[i])
-                m |= 1u << (j / 8);
-            dst[i] = src[i];
-        }
-        hit |= m & *watch;
+        u32 m = refresh_chunk((u64u *)(dst + i), (const u64u *)(src + i), (len - i + 7) / 8,
+                              *watch, rc, at + i, &hit);
         *dirty = (*dirty & keep) | (m != 0);
     }
     return hit;
+}
+
+/* Whether bit `w` of the byte-per-chunk mask at `mask` is set. */
+static inline __attribute__((always_inline)) u64 bit_of(const u8 *mask, u64 w)
+{
+    return mask[w / 8] >> (w % 8) & 1;
+}
+
+/* Copy the object at p into the log at *at (its header, then its bytes:
+ * the tracer's window of CAP_WINDOW bytes within its page, or the whole
+ * object when longer), when its type is one the tracer listed; 0 when not
+ * (or when it does not fit before end). */
+static inline __attribute__((always_inline)) u64 capture(const u8 *ctx, u64 p, u8 **at,
+                                                         const u8 *end)
+{
+    if (p & 7)
+        return 0;
+    u64 ty = *(volatile u64 *)(p + FIELD(ctx, OFF_OB_TYPE));
+    const u64 *t = (const u64 *)(ctx + CAP_TYPES);
+    u64 k = 0;
+    for (; k < CAP_TYPES_MAX; k++)
+        if (ty && t[k * (CAP_TYPE_BYTES / 8)] == ty)
+            break;
+    if (k == CAP_TYPES_MAX)
+        return 0;
+    const u64 *e = t + k * (CAP_TYPE_BYTES / 8);
+    u64 kind = e[1], field = e[2], objlen = e[3];
+    u64 n = 0;
+    if (kind == 1) {
+        long size = *(volatile long *)(p + field);
+        n = size < 0 ? (u64)-size : (u64)size;
+    } else if (kind == 2) {
+        n = *(volatile u64 *)(p + field) >> e[4];
+    }
+    if (kind != 0) {
+        if (n == 0)
+            n = 1;
+        if (n > CAP_OBJ_MAX)
+            return 0;
+        objlen += 4 * n;
+    }
+    if (objlen > CAP_OBJ_MAX)
+        return 0;
+    u64 len = 4096 - (p & 4095);
+    if (len > CAP_WINDOW)
+        len = CAP_WINDOW;
+    /* A window cut by the page end: the whole object, in words, and at
+     * least the 32 bytes the tracer reads of an atom whose window is. */
+    u64 whole = (objlen + 7) & ~7ul;
+    if (whole < 32)
+        whole = 32;
+    if (len < whole)
+        len = whole;
+    u64 padded = (len + 7) & ~7ul;
+    if (*at + CAP_HDR_BYTES + padded > end)
+        return 0;
+    u64 *h = (u64 *)*at;
+    h[0] = p;
+    h[1] = len | objlen << 32;
+    u8 *dst = *at + CAP_HDR_BYTES;
+    const volatile u8 *src = (const volatile u8 *)p;
+    for (u64 i = 0; i < len; i++)
+        dst[i] = src[i];
+    *at += CAP_HDR_BYTES + padded;
+    return 1;
+}
+
+/* Whether the step whose changed watched words are the `n` records at
+ * `recs` can be logged without a trap: each is a word of an immutable
+ * object (its occupant was freed) or a slot now pointing at nothing or at
+ * an object of a type the probe copies (copied to *at). */
+static inline __attribute__((always_inline)) u64 loggable(const u8 *ctx, const u8 *recs, u64 n,
+                                                          u8 **at, const u8 *end, u64 *ncaps)
+{
+    if (n && !FIELD(ctx, OFF_CAP_ON))
+        return 0;
+    for (u64 i = 0; i < n; i++) {
+        const u64 *r = (const u64 *)(recs + i * WORD_REC_BYTES);
+        u64 w = r[0] / 8;
+        if (bit_of(ctx + SLOT, w)) {
+            if (r[2] == 0)
+                continue;
+            if (!capture(ctx, r[2], at, end))
+                return 0;
+            *ncaps += 1;
+            continue;
+        }
+        if (!bit_of(ctx + FROZEN, w))
+            return 0;
+        /* An immutable object's type changed: another kind of object took
+         * its place, which the tracer may read differently. */
+        const u64 *g = (const u64 *)(ctx + GUARD_TYPES);
+        for (u64 k = 0; k < GUARD_TYPES_MAX; k++)
+            if (g[k] && r[1] == g[k])
+                return 0;
+    }
+    return 1;
 }
 
 /* FNV-1a (64 bits) of len bytes: the file filter's slot of a name. The
@@ -162,6 +320,22 @@ static __attribute__((used, noipa)) u64 hs_refresh(u8 *ctx, u64 frame, u64 what)
         FIELD(ctx, OFF_SKIPPED) += 1;
         return 0;
     }
+    u64 logged = FIELD(ctx, OFF_LOG_N);
+    u64 used = FIELD(ctx, OFF_DLOG_USED);
+    if (used > DLOG_BYTES / 2) {
+        /* Never: a logged entry ends in the log's first half. */
+        used = DLOG_BYTES / 2;
+        logged = LOG_MAX;
+    }
+    u64 may_log = frame && frame == FIELD(ctx, OFF_ARMED) && (u32)what == PY_TRACE_LINE
+                  && FIELD(ctx, OFF_ARMED_GEN) == FIELD(ctx, OFF_PLAN_GEN)
+                  && FIELD(ctx, OFF_BUDGET) > 0 && logged < LOG_MAX
+                  && used + ENTRY_HDR < DLOG_BYTES / 2;
+    u8 *entry = ctx + DLOG + used;
+    /* While steps are logged, what each refresh changes of the watched
+     * words is recorded: the tracer rewinds the shadow with it. */
+    struct rec rc = {entry + ENTRY_HDR, ctx + DLOG + DLOG_BYTES, ctx, 0, logged || may_log, 0};
+    FIELD(ctx, OFF_CUR_N) = 0;
     u64 n = FIELD(ctx, OFF_NRANGES);
     const struct range *r = (const struct range *)(ctx + RANGES);
     u8 *shadow = ctx + SHADOW;
@@ -176,7 +350,7 @@ static __attribute__((used, noipa)) u64 hs_refresh(u8 *ctx, u64 frame, u64 what)
         if (at > SHADOW_BYTES || len > SHADOW_BYTES - at || at % CHUNK)
             break;
         hit |= refresh_range(shadow + at, (const u8 *)r[k].addr, (u32)len, dirty + at / CHUNK,
-                             watch + at / CHUNK, keep);
+                             watch + at / CHUNK, keep, &rc, at);
     }
     /* The frame object the trace function got (new at a call event). */
     u64 flen = 0;
@@ -187,28 +361,39 @@ static __attribute__((used, noipa)) u64 hs_refresh(u8 *ctx, u64 frame, u64 what)
         /* Its bytes the stop read are in the plan too, watched there. */
         u8 unused[FRAME_MAX / CHUNK];
         const u8 unwatched[FRAME_MAX / CHUNK] = {0};
-        refresh_range(ctx + FRAME_BUF, (const u8 *)frame, (u32)flen, unused, unwatched, 0);
+        struct rec none = {0, 0, ctx, 0, 0, 0};
+        refresh_range(ctx + FRAME_BUF, (const u8 *)frame, (u32)flen, unused, unwatched, 0, &none,
+                      0);
     }
     FIELD(ctx, OFF_FRAME) = frame;
     FIELD(ctx, OFF_FRAME_LEN) = flen;
     FIELD(ctx, OFF_CALLS) += 1;
-    u64 logged = FIELD(ctx, OFF_LOG_N);
-    if (frame && frame == FIELD(ctx, OFF_ARMED) && (u32)what == PY_TRACE_LINE && !hit
-        && FIELD(ctx, OFF_ARMED_GEN) == FIELD(ctx, OFF_PLAN_GEN) && FIELD(ctx, OFF_BUDGET) > 0
-        && logged < LOG_MAX) {
+    u8 *caps = rc.out;
+    u64 ncaps = 0;
+    if (may_log && !rc.overflow
+        && rc.out <= ctx + DLOG + DLOG_BYTES / 2
+        && loggable(ctx, entry + ENTRY_HDR, rc.n, &caps, ctx + DLOG + DLOG_BYTES / 2, &ncaps)) {
         /* Both words lie in what was just refreshed: readable. */
-        u64 *e = (u64 *)(ctx + LOG + logged * LOG_ENTRY_BYTES);
+        u64 *e = (u64 *)entry;
         e[0] = *(volatile u64 *)FIELD(ctx, OFF_LINE_AT);
         e[1] = *(volatile u64 *)FIELD(ctx, OFF_LINE_AT + 8);
+        e[2] = rc.n | ncaps << 32;
+        e[3] = (u64)(caps - entry);
+        FIELD(ctx, OFF_DLOG_USED) = used + (u64)(caps - entry);
+        FIELD(ctx, OFF_CUR_N) = 0;
         FIELD(ctx, OFF_LOG_N) = logged + 1;
         FIELD(ctx, OFF_BUDGET) -= 1;
         FIELD(ctx, OFF_KEEP) = 1;
         FIELD(ctx, OFF_TRAPLESS) += 1;
+        if (rc.n)
+            FIELD(ctx, OFF_DELTAS) += 1;
         return 0;
     }
     FIELD(ctx, OFF_ARMED) = 0;
     FIELD(ctx, OFF_KEEP) = 0;
-    FIELD(ctx, OFF_DONE_GEN) = FIELD(ctx, OFF_PLAN_GEN);
+    /* Words that did not fit in the log were left as they were: the shadow
+     * is then not this stop's. */
+    FIELD(ctx, OFF_DONE_GEN) = rc.overflow ? ~0ul : FIELD(ctx, OFF_PLAN_GEN);
     return 1;
 }
 

@@ -223,6 +223,40 @@ impl Decoder {
         &self.python
     }
 
+    /// The types whose objects the probe may copy for a step without a
+    /// trap (`None`, `bool`, `int`, `float`): those a decode of one reads
+    /// nothing of besides the object's own bytes, which holds once their
+    /// type is cached here (static types are never read again then).
+    pub fn capture_types(&self) -> Vec<crate::probe::CapType> {
+        use crate::probe::{CapLen, CapType};
+        use version::IntSign;
+        let py = &self.python;
+        let (o, ob) = (&py.layout.objects, &py.layout.object);
+        let base = o.long_digit as usize;
+        let digits = match &py.facts.ints.sign {
+            IntSign::SignedSize => CapLen::SignedDigits {
+                base,
+                count: ob.ob_size as usize,
+            },
+            IntSign::Tag(t) => CapLen::TagDigits {
+                base,
+                count: o.long_lv_tag.unwrap_or(ob.ob_size) as usize,
+                shift: t.size_shift,
+            },
+        };
+        let t = &py.types;
+        [
+            (t.int, digits),
+            (t.bool_, digits),
+            (t.float, CapLen::Fixed(o.float_ob_fval as usize + 8)),
+            (t.none, CapLen::Fixed(ob.ob_type as usize + 8)),
+        ]
+        .into_iter()
+        .filter(|(a, _)| !a.is_null() && self.caches.types.contains_key(a))
+        .map(|(addr, len)| CapType { addr, len })
+        .collect()
+    }
+
     /// A new stop of `thread` at trace event `what`: code objects seen at
     /// its previous stop need no check (see `StopCodes`). Without this
     /// call every code object is checked against the target.

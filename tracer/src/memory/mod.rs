@@ -51,6 +51,22 @@ pub struct ReadReq {
     pub len: usize,
 }
 
+/// What the decoders know of a range of words they read, for the probe's
+/// steps without a trap (docs/probe.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Words {
+    /// Object pointers the decoders follow (a frame's locals, a list's
+    /// items): the object one comes to point at is all a change brings.
+    Slots,
+    /// The bytes of an immutable object: they change only once it is freed
+    /// and another made in its place.
+    Frozen,
+    /// A page of immutable objects a container holds, checked by its bytes
+    /// (the mirror's held pages): frozen but where another read than of
+    /// such an object or of the page says otherwise.
+    Held,
+}
+
 /// Bytes larger than this are never read in one request: target sizes are untrusted.
 pub const MAX_READ: usize = 64 << 20;
 
@@ -99,6 +115,10 @@ pub trait Memory {
     fn changed_blocks_since(&self, _serial: u64, _page: RemoteAddr) -> Option<u64> {
         None
     }
+
+    /// The words of `[addr, addr + len)`, just read, are `what`
+    /// ([`Words`]); a memory that cannot use it ignores it.
+    fn note(&self, _addr: RemoteAddr, _len: usize, _what: Words) {}
 
     /// Read a native-endian `u64`.
     fn read_u64(&self, addr: RemoteAddr) -> Result<u64, MemError> {

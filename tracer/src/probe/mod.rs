@@ -72,7 +72,8 @@ mod layout {
     include!(concat!(env!("CARGO_MANIFEST_DIR"), "/probe/layout.rs"));
 }
 use layout::*;
-pub use layout::{LOG_MAX, MAX_RANGES, SHADOW_BYTES};
+pub use layout::{CAP_OBJ_MAX, CHUNK, LOG_MAX, MAX_RANGES, SHADOW_BYTES};
+pub use steplog::{CapLen, CapType, Capture, Log};
 
 // Linux x86-64 system call numbers and flags the setup uses.
 const SYS_MMAP: i64 = 9;
@@ -299,6 +300,7 @@ impl Probe {
 mod filter;
 mod plan;
 pub mod prefetch;
+mod steplog;
 mod steps;
 #[cfg(test)]
 mod tests;

@@ -130,7 +130,7 @@ impl Probe {
         if !self.stable.get(k).copied().unwrap_or(false) {
             return None;
         }
-        let dirty = &self.ctx()[DIRTY..SHADOW];
+        let dirty = &self.ctx()[DIRTY..WATCH];
         let (q, shifted) = (at / CHUNK, !at.is_multiple_of(CHUNK));
         let flags = dirty.get(q..q + 64 + shifted as usize)?;
         // Most pages did not change at all.
@@ -153,7 +153,7 @@ impl Probe {
         if len == 0 || !self.stable.get(k).copied().unwrap_or(false) {
             return false;
         }
-        let dirty = &self.ctx()[DIRTY..SHADOW];
+        let dirty = &self.ctx()[DIRTY..WATCH];
         dirty
             .get(at / CHUNK..=(at + len - 1) / CHUNK)
             .is_some_and(all_clear)

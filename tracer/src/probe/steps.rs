@@ -1,6 +1,6 @@
 //! Steps the probe takes without a trap: which words of the shadow the
-//! last stop read (a change of one makes the next step trap), the frame
-//! armed, and the log of the position words of each step taken without one.
+//! last stop read (a change of one makes the next step trap, unless it is
+//! a slot or a word of an immutable object: `steplog.rs`), and the frame armed.
 
 use super::*;
 
@@ -11,7 +11,9 @@ impl Probe {
         for k in 0..self.placed.len() {
             let (r, at) = self.placed[k];
             let end = (at + r.len).div_ceil(CHUNK);
-            self.ctx_mut()[WATCH + at / CHUNK..WATCH + end].fill(0);
+            for mask in [WATCH, SLOT, FROZEN] {
+                self.ctx_mut()[mask + at / CHUNK..mask + end].fill(0);
+            }
         }
     }
 
@@ -19,14 +21,53 @@ impl Probe {
     /// holds: a change of any of its words makes the next step trap.
     /// Ranges are 8-byte aligned, so the shadow's words are the target's.
     pub fn watch(&mut self, k: usize, addr: u64, len: usize) {
+        self.mark(WATCH, k, addr, len, false);
+    }
+
+    /// The words of `[addr, addr + len)` in the `k`-th placed range are
+    /// object pointers the decoders follow (`slots`: a change to an object
+    /// the probe copies needs no trap) or the bytes of an immutable object
+    /// (a change means it was freed: no trap). Only whole words inside the
+    /// range are marked.
+    pub fn mark_words(&mut self, k: usize, addr: u64, len: usize, slots: bool) {
+        self.mark(if slots { SLOT } else { FROZEN }, k, addr, len, true);
+    }
+
+    /// The words of `[addr, addr + len)` in the `k`-th placed range were
+    /// read as something else than an immutable object: not frozen.
+    pub fn unfreeze(&mut self, k: usize, addr: u64, len: usize) {
+        let (r, at) = self.placed[k];
+        let Some(off) = addr.checked_sub(r.addr.0).map(|o| o as usize) else {
+            return;
+        };
+        let end = (off + len).min(r.len);
+        let bits = &mut self.ctx_mut()[FROZEN..FROZEN + SHADOW_BYTES / CHUNK];
+        for w in (at + off) / 8..(at + end).div_ceil(8) {
+            bits[w / 8] &= !(1 << (w % 8));
+        }
+    }
+
+    /// Set the bits of `mask` for the words of `[addr, addr + len)` in the
+    /// `k`-th placed range (`whole`: only words entirely inside it).
+    fn mark(&mut self, mask: usize, k: usize, addr: u64, len: usize, whole: bool) {
         let (r, at) = self.placed[k];
         let Some(off) = addr.checked_sub(r.addr.0).map(|o| o as usize) else {
             return;
         };
         let end = (off + len).min(r.len);
         if off < end {
-            let (first, last) = ((at + off) / 8, (at + end).div_ceil(8));
-            set_bits(&mut self.ctx_mut()[WATCH..SHADOW], first, last);
+            let (first, last) = if whole {
+                ((at + off).div_ceil(8), (at + end) / 8)
+            } else {
+                ((at + off) / 8, (at + end).div_ceil(8))
+            };
+            if first < last {
+                set_bits(
+                    &mut self.ctx_mut()[mask..mask + SHADOW_BYTES / CHUNK],
+                    first,
+                    last,
+                );
+            }
         }
     }
 
@@ -53,17 +94,6 @@ impl Probe {
         self.set_word(OFF_BUDGET, budget.min(LOG_MAX as u64));
         self.set_word(OFF_ARMED_GEN, self.plan_gen);
         self.set_word(OFF_ARMED, frame.0);
-    }
-
-    /// The steps taken without a trap since the last stop (their two
-    /// logged words each), appended to `out`; the log is emptied.
-    pub fn take_log(&mut self, out: &mut Vec<[u64; 2]>) {
-        let n = (self.word(OFF_LOG_N) as usize).min(LOG_MAX);
-        for i in 0..n {
-            let e = LOG + LOG_ENTRY_BYTES * i;
-            out.push([self.word(e), self.word(e + 8)]);
-        }
-        self.set_word(OFF_LOG_N, 0);
     }
 }
 

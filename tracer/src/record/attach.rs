@@ -83,6 +83,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     );
     rec.max_steps = cfg.max_steps;
     rec.trapless_allowed = cfg.trapless;
+    rec.delta_allowed = cfg.delta;
     if let Some(p) = hook.probe.take() {
         rec.cache.attach_probe(p);
     }

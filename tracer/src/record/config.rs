@@ -76,6 +76,11 @@ pub struct RecordConfig {
     /// Let the probe take line steps that change nothing but the line
     /// without a trap (`docs/probe.md`); off, every step traps.
     pub trapless: bool,
+    /// Let those steps change slots (to ints, floats, bools, None) and
+    /// immutable objects, the recorder decoding them from the probe's log
+    /// (`docs/probe.md`); off, only steps that change nothing but the line
+    /// go without a trap.
+    pub delta: bool,
     /// Let the probe answer the events of code from files that are not
     /// recorded without a trap (`docs/probe.md`); off, they trap and the
     /// recorder answers them.
@@ -115,6 +120,8 @@ pub struct AttachConfig {
     pub probe: ProbeMode,
     /// As [`RecordConfig::trapless`].
     pub trapless: bool,
+    /// As [`RecordConfig::delta`].
+    pub delta: bool,
     /// As [`RecordConfig::probe_filter`].
     pub probe_filter: bool,
 }

@@ -94,6 +94,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     );
     rec.max_steps = cfg.max_steps;
     rec.trapless_allowed = cfg.trapless;
+    rec.delta_allowed = cfg.delta;
     if let Some(p) = trap.probe {
         rec.cache.attach_probe(p);
     }

@@ -10,8 +10,9 @@ use super::filter::FileFilter;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, LineWatch};
 use crate::interp::hook;
-use crate::memory::{Memory, ReadReq};
+use crate::memory::{MemError, Memory, ReadReq};
 use crate::probe::prefetch::StopCache;
+use crate::probe::Log;
 use crate::ptrace::{TraceError, Tracee};
 
 /// Bytes read at the frame object of a trap, with the stop's plan: the
@@ -36,11 +37,16 @@ pub(crate) struct Recorder {
     pub(crate) max_steps: Option<u64>,
     /// Whether the probe may take steps without a trap at all.
     pub(crate) trapless_allowed: bool,
+    /// Whether those steps may change slots and immutable objects (the
+    /// recorder then decodes them from the probe's log).
+    pub(crate) delta_allowed: bool,
     /// The frame the probe may take line steps of without a trap, since
-    /// the last recorded step, and the thread running it.
-    armed: Option<(LineWatch, u32)>,
-    /// The words the probe logged for each such step (kept: no allocation).
-    trapless: Vec<[u64; 2]>,
+    /// the last recorded step, the thread running it, and the frame.
+    armed: Option<(LineWatch, u32, RemoteAddr)>,
+    /// The probe's log of those steps (kept: no allocation).
+    log: Log,
+    /// How many types the probe was told it may copy objects of.
+    cap_types: usize,
 }
 
 impl Recorder {
@@ -63,24 +69,73 @@ impl Recorder {
             returning,
             max_steps: None,
             trapless_allowed: false,
+            delta_allowed: false,
             armed: None,
-            trapless: Vec::new(),
+            log: Log::default(),
+            cap_types: 0,
         }
     }
 
     /// Record the steps the probe took without a trap since the last stop
     /// (line steps of the armed frame: the last step's state at another
-    /// line). Call at every stop before its own step, and at the end.
+    /// line, or, where the probe logged changed words, the state decoded
+    /// from the shadow put back as it was then). Call at every stop before
+    /// its own step, and at the end.
     pub(crate) fn drain_trapless(&mut self, writer: &Writer) -> Result<(), RecordError> {
-        let Some((watch, thread)) = self.armed.take() else {
+        let Some((watch, thread, frame)) = self.armed.take() else {
             return Ok(());
         };
-        let mut log = std::mem::take(&mut self.trapless);
-        self.cache.take_trapless(&mut log);
+        let mut log = std::mem::take(&mut self.log);
+        self.cache.take_log(&mut log);
+        if log::log_enabled!(target: "tracer::delta", log::Level::Debug) {
+            if let Some(p) = self.cache.probe_mut().as_ref() {
+                for w in &log.trap {
+                    let (wa, sl, fr) = p.word_class(w.off);
+                    let addr = p
+                        .placed()
+                        .0
+                        .iter()
+                        .find(|(r, at)| *at <= w.off && w.off < at + r.len)
+                        .map(|(r, at)| r.addr.0 + (w.off - at) as u64)
+                        .unwrap_or(0);
+                    log::debug!(target: "tracer::delta", "trap word {addr:#x} watched {wa} slot {sl} frozen {fr}: {:#x} -> {:#x}", w.old, w.new);
+                }
+            }
+        }
+        let replays = log.steps.iter().any(|s| !s.words.is_empty());
+        let r = if replays && self.cache.replay_start(&log, watch.at) {
+            let r = self.drain_log(writer, &log, &watch, thread, frame);
+            self.cache.replay_finish(&log);
+            r
+        } else if replays {
+            log::warn!(target: "tracer::record", "{} steps logged by the probe cannot be decoded (its position words are not in the shadow)", log.steps.len());
+            Ok(())
+        } else {
+            self.drain_log(writer, &log, &watch, thread, frame)
+        };
+        self.log = log;
+        r
+    }
+
+    /// The steps of `log`, recorded in order.
+    fn drain_log(
+        &mut self,
+        writer: &Writer,
+        log: &Log,
+        watch: &LineWatch,
+        thread: u32,
+        frame: RemoteAddr,
+    ) -> Result<(), RecordError> {
         let code = watch.code();
-        let mut sent = Ok(());
-        for words in log.drain(..) {
-            let (line, position) = watch.position(words);
+        for (i, step) in log.steps.iter().enumerate() {
+            if !step.words.is_empty() {
+                self.cache.replay_begin(log, i);
+                let r = self.replay_step(writer, thread, frame);
+                self.cache.replay_end();
+                r?;
+                continue;
+            }
+            let (line, position) = watch.position(step.pos);
             let meta = StepMeta {
                 step: Step(self.steps),
                 event: EventKind::Line,
@@ -93,18 +148,35 @@ impl Recorder {
             };
             let mut ops = Vec::with_capacity(3);
             self.differ.line_step(meta, &mut ops);
-            sent = writer.send(ops);
-            if sent.is_err() {
-                break;
-            }
+            writer.send(ops)?;
             self.steps += 1;
         }
-        self.trapless = log;
-        Ok(sent?)
+        Ok(())
+    }
+
+    /// Decode one logged step that changed words (the stop cache reads the
+    /// shadow as it was then) and record it.
+    fn replay_step(
+        &mut self,
+        writer: &Writer,
+        thread: u32,
+        frame: RemoteAddr,
+    ) -> Result<(), RecordError> {
+        let line = self.decoder.python().facts.tracing.line;
+        self.decoder.begin_stop(thread, line);
+        let cached = self.cache.mem(&NoMemory);
+        let mut st = StepSink {
+            decoder: &mut self.decoder,
+            differ: &mut self.differ,
+            steps: &mut self.steps,
+            writer,
+        };
+        st.record(&cached, thread, frame, line, RemoteAddr::NULL)
     }
 
     /// After a recorded step of `frame`: let the probe take its next line
-    /// steps without a trap while nothing the step read changes.
+    /// steps without a trap while nothing the step read changes (or only
+    /// slots and immutable objects, where that is allowed).
     fn arm(&mut self, frame: RemoteAddr, tid: Tid) {
         self.armed = None;
         if !self.trapless_allowed || self.granularity != Granularity::Line {
@@ -117,7 +189,26 @@ impl Recorder {
             .max_steps
             .map_or(u64::MAX, |m| m.saturating_sub(self.steps));
         if self.cache.arm(frame, watch.at, budget) {
-            self.armed = Some((watch.clone(), tid.0 as u32));
+            self.armed = Some((watch.clone(), tid.0 as u32, frame));
+            if self.delta_allowed {
+                self.tell_capture_types();
+            }
+        }
+    }
+
+    /// Tell the probe the types it may copy objects of, when more of them
+    /// are known (cached) than it was told.
+    fn tell_capture_types(&mut self) {
+        let types = self.decoder.capture_types();
+        if types.len() > self.cap_types {
+            self.cap_types = types.len();
+            let py = self.decoder.python();
+            let ob_type = py.layout.object.ob_type as usize;
+            let t = &py.types;
+            let guards = [t.int, t.bool_, t.float, t.none, t.complex, t.str_, t.bytes];
+            if let Some(p) = self.cache.probe_mut().as_mut() {
+                p.set_capture(true, ob_type, &types, &guards);
+            }
         }
     }
 
@@ -257,14 +348,75 @@ impl Recorder {
         {
             return Ok(false);
         }
+        let mut st = StepSink {
+            decoder: &mut self.decoder,
+            differ: &mut self.differ,
+            steps: &mut self.steps,
+            writer,
+        };
+        st.record(mem, tid.0 as u32, frame, what, arg)?;
+        Ok(true)
+    }
+}
+
+pub(crate) fn event_kind(what: i32) -> Option<EventKind> {
+    match what {
+        0 => Some(EventKind::Call),
+        1 => Some(EventKind::Exception),
+        2 => Some(EventKind::Line),
+        3 => Some(EventKind::Return),
+        _ => None,
+    }
+}
+
+/// The memory behind a logged step's reads: the target has moved on since,
+/// so whatever the log does not hold is refused.
+struct NoMemory;
+
+impl Memory for NoMemory {
+    fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
+        Err(MemError::Read {
+            addr,
+            len: buf.len(),
+            source: std::io::Error::other("a logged step reads only the probe's log"),
+        })
+    }
+
+    fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
+        out.fill(0);
+        ok.clear();
+        ok.resize(reqs.len(), false);
+    }
+}
+
+/// What records one decoded step: the decoder, the differ, the count of
+/// steps and the writer (apart from the recorder's stop cache, which the
+/// memory being read borrows).
+struct StepSink<'a> {
+    decoder: &'a mut Decoder,
+    differ: &'a mut Differ,
+    steps: &'a mut u64,
+    writer: &'a Writer,
+}
+
+impl StepSink<'_> {
+    /// Decode the state at a trace-function call and send its step.
+    fn record(
+        &mut self,
+        mem: &dyn Memory,
+        thread: u32,
+        frame: RemoteAddr,
+        what: i32,
+        arg: RemoteAddr,
+    ) -> Result<(), RecordError> {
         let mut heap_ops = Vec::new();
         let snap = self
             .decoder
             .snapshot_ops(mem, frame, what, arg, &mut heap_ops)?;
         let meta = StepMeta {
-            step: Step(self.steps),
+            step: Step(*self.steps),
             event: snap.event,
-            thread: tid.0 as u32,
+            thread,
             file: snap.file.clone(),
             function: snap.function.clone(),
             line: snap.line,
@@ -280,18 +432,8 @@ impl Recorder {
             &mut heap_ops,
             &mut ops,
         );
-        writer.send(ops)?;
-        self.steps += 1;
-        Ok(true)
-    }
-}
-
-pub(crate) fn event_kind(what: i32) -> Option<EventKind> {
-    match what {
-        0 => Some(EventKind::Call),
-        1 => Some(EventKind::Exception),
-        2 => Some(EventKind::Line),
-        3 => Some(EventKind::Return),
-        _ => None,
+        self.writer.send(ops)?;
+        *self.steps += 1;
+        Ok(())
     }
 }

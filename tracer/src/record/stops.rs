@@ -379,11 +379,16 @@ fn log_counts(rec: &mut Recorder) {
         log::info!(target: "tracer::record", "tracer thread CPU: user {:.2} s, system {:.2} s", user.as_secs_f64(), system.as_secs_f64());
     }
     let (hits, misses) = rec.cache.counts();
+    let refused = rec.cache.replay_misses();
+    if refused > 0 {
+        log::warn!(target: "tracer::record", "{refused} reads of steps decoded from the probe's log found nothing there");
+    }
     let (ranges, bytes, pages) = rec.cache.plan_size();
     log::info!(target: "tracer::record", "stop cache: {hits} reads answered, {misses} missed; last plan {ranges} ranges, {bytes} bytes, {pages} pages");
     if let Some(p) = rec.cache.probe_mut().as_ref() {
         let (calls, faults, trapless) = p.counts();
         log::info!(target: "tracer::probe", "probe: {calls} calls, {trapless} steps without a trap, {faults} faults recovered");
+        log::info!(target: "tracer::probe", "probe log: {} steps with changed words, decoded from the log", p.deltas());
         log::info!(target: "tracer::probe", "probe filter: {} events of unrecorded files without a trap", p.filtered());
     }
 }

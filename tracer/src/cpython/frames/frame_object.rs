@@ -15,7 +15,7 @@ use crate::cpython::dicts;
 use crate::cpython::objects::read::{ptr_at, read_upto, u32_at};
 use crate::cpython::objects::{read_name, Limits};
 use crate::cpython::{Caches, DecodeError, Python, Snapshot};
-use crate::memory::Memory;
+use crate::memory::{Memory, Words};
 
 /// The fields of a 3.8-3.10 `PyFrameObject` the decoder uses.
 struct Frame {
@@ -184,6 +184,7 @@ fn frame_locals(
         return Ok(out);
     }
     let raw = mem.read_vec(f.localsplus, n * 8)?;
+    mem.note(f.localsplus, n * 8, Words::Slots);
     for (i, c) in raw.chunks_exact(8).enumerate() {
         let kind = code.localsplus_kinds[i];
         if kind & kinds.free != 0 && !optimized {

@@ -15,7 +15,7 @@ use crate::cpython::dicts;
 use crate::cpython::objects::read::{ptr_at, read_upto, u32_at, u8_at};
 use crate::cpython::objects::{read_name, tuple_items, Limits};
 use crate::cpython::{Caches, DecodeError, Python, Snapshot};
-use crate::memory::{MemError, Memory};
+use crate::memory::{MemError, Memory, Words};
 
 /// The fields of a `PyFrameObject` the decoder uses.
 struct FrameObj {
@@ -222,6 +222,7 @@ fn frame_locals(
         return Ok(out);
     }
     let raw = mem.read_vec(f.localsplus, n * 8)?;
+    mem.note(f.localsplus, n * 8, Words::Slots);
     let mut slots: Vec<RemoteAddr> = raw
         .chunks_exact(8)
         .map(|c| RemoteAddr(u64::from_ne_bytes(c.try_into().unwrap_or_default())))

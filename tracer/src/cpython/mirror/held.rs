@@ -10,7 +10,7 @@ use store::ObjAddr;
 
 use super::Mirror;
 use crate::addr::RemoteAddr;
-use crate::memory::{Memory, ReadReq};
+use crate::memory::{Memory, ReadReq, Words};
 
 const PAGE: u64 = 4096;
 /// Pages one container's check may cover (1 MiB).
@@ -242,6 +242,7 @@ impl Mirror {
                 0 => None,
                 s => mem.changed_blocks_since(s, RemoteAddr(page)),
             };
+            mem.note(RemoteAddr(page), p, Words::Held);
             if known == Some(0) {
                 continue;
             }

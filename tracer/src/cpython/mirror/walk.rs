@@ -15,7 +15,7 @@ use crate::addr::RemoteAddr;
 use crate::cpython::objects::window::WindowMem;
 use crate::cpython::objects::{self, Limits};
 use crate::cpython::{Caches, Python};
-use crate::memory::Memory;
+use crate::memory::{Memory, Words};
 use values::kinds;
 
 /// What a walk reads with.
@@ -242,6 +242,7 @@ impl Mirror {
         let k = e.key.len();
         if e.node.is_some() && k != 0 && data.get(8..8 + k) == Some(&e.key[..]) {
             // The same immutable atom: same node, no children.
+            mem.note(addr, 8 + k, Words::Frozen);
             if h.dormant && !h.parked {
                 self.put_back(h.slot, ops);
             }
@@ -291,6 +292,9 @@ impl Mirror {
         };
         let (node, stable) = objects::decode_one(&wm, py, caches, limits, addr, h.depth, h.level);
         let key = atom_key(py, &node, data, mem, addr);
+        if !key.is_empty() {
+            mem.note(addr, 8 + key.len(), Words::Frozen);
+        }
         Some(Found {
             node,
             key,

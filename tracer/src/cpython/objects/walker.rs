@@ -12,7 +12,7 @@ use super::types::{type_info, Builtin, TypeInfo};
 use crate::addr::RemoteAddr;
 use crate::cpython::dicts;
 use crate::cpython::{Caches, Python};
-use crate::memory::Memory;
+use crate::memory::{Memory, Words};
 use values::kinds::{self, unreadable};
 
 /// Size limits of one snapshot (docs/spec/values.md defaults).
@@ -325,7 +325,9 @@ impl<'a> Walker<'a> {
                     let p = mem
                         .read_ptr(addr.at(py.layout.objects.list_ob_item))
                         .map_err(|e| e.to_string())?;
-                    read_ptrs(mem, p, k)?
+                    let items = read_ptrs(mem, p, k)?;
+                    mem.note(p, k * 8, Words::Slots);
+                    items
                 };
                 (kinds::LIST, items, n > k)
             }

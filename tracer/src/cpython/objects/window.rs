@@ -219,6 +219,10 @@ impl Memory for WindowMem<'_> {
     fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
         self.inner.read_batch(reqs, out, ok)
     }
+
+    fn note(&self, addr: RemoteAddr, len: usize, what: crate::memory::Words) {
+        self.inner.note(addr, len, what)
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use super::{Inner, Span, StopCache, NOT_SHADOW};
 use crate::addr::RemoteAddr;
-use crate::memory::ReadReq;
+use crate::memory::{ReadReq, Words};
 
 impl StopCache {
     /// Let the next line steps of `frame` go without a trap while no word
@@ -31,13 +31,6 @@ impl StopCache {
         }
         p.arm(frame, line_at, budget);
         true
-    }
-
-    /// The steps the probe took without a trap since the last stop.
-    pub fn take_trapless(&self, out: &mut Vec<[u64; 2]>) {
-        if let Some(p) = self.inner.borrow_mut().probe.as_mut() {
-            p.take_log(out);
-        }
     }
 }
 
@@ -131,6 +124,40 @@ impl Inner {
                     p.watch(j, addr, len)
                 }
                 _ => return false,
+            }
+        }
+        let mut atoms = crate::addr::AddrSet::default();
+        let mut held = crate::addr::AddrSet::default();
+        for &(addr, len, what) in &self.notes {
+            let placed = p.placed().0;
+            let k = placed.partition_point(|(r, _)| r.addr.0 <= addr);
+            if let Some(k) = k.checked_sub(1) {
+                p.mark_words(k, addr, len, what == Words::Slots);
+            }
+            match what {
+                Words::Frozen => atoms.insert(RemoteAddr(addr)),
+                Words::Held => held.insert(RemoteAddr(addr)),
+                Words::Slots => false,
+            };
+        }
+        if held.is_empty() {
+            return true;
+        }
+        // A held page is frozen only where nothing but its own check and
+        // the immutable objects on it were read.
+        let mut last = (0, 0);
+        for &(addr, len) in &self.touched {
+            if (addr, len) == last
+                || atoms.contains(&RemoteAddr(addr))
+                || (len == 4096 && held.contains(&RemoteAddr(addr)))
+            {
+                continue;
+            }
+            last = (addr, len);
+            let placed = p.placed().0;
+            let k = placed.partition_point(|(r, _)| r.addr.0 <= addr);
+            if let Some(k) = k.checked_sub(1) {
+                p.unfreeze(k, addr, len);
             }
         }
         true

@@ -30,6 +30,11 @@ impl CachedMem<'_> {
         if serial == 0 || serial + 1 != g.stops || !g.fresh || !g.was_fresh {
             return false;
         }
+        // A logged step's dirty flags are its recorded words: they tell
+        // only of words the armed stop read.
+        if g.replay.active && !g.replay_watched(addr.0, len) {
+            return false;
+        }
         let told = match (g.span_of(addr.0, len), &g.probe) {
             (Some((s, off)), Some(p)) if s.placed != NOT_SHADOW => known(p, s.placed as usize, off),
             _ => false,
@@ -44,6 +49,20 @@ impl CachedMem<'_> {
 impl Memory for CachedMem<'_> {
     fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
         let mut g = self.cache.inner.borrow_mut();
+        if g.replay.active {
+            return match g.replay_read(addr.0, buf) {
+                true => Ok(()),
+                false => {
+                    g.replay.misses += 1;
+                    log::debug!(target: "tracer::prefetch", "a logged step read {} bytes at {addr} that its log does not hold", buf.len());
+                    Err(MemError::Read {
+                        addr,
+                        len: buf.len(),
+                        source: std::io::Error::other("not in the probe's log of this step"),
+                    })
+                }
+            };
+        }
         if let Some(d) = g.find(addr.0, buf.len()) {
             buf.copy_from_slice(d);
             g.hit(addr.0, buf.len());
@@ -93,6 +112,10 @@ impl Memory for CachedMem<'_> {
     ) -> bool {
         {
             let mut g = self.cache.inner.borrow_mut();
+            if g.replay.active {
+                drop(g);
+                return crate::memory::view_by_read(self, addr, len, scratch, f);
+            }
             if let Some(d) = g.find(addr.0, len) {
                 f(d);
                 g.hit(addr.0, len);
@@ -100,6 +123,10 @@ impl Memory for CachedMem<'_> {
             }
         }
         crate::memory::view_by_read(self, addr, len, scratch, f)
+    }
+
+    fn note(&self, addr: RemoteAddr, len: usize, what: crate::memory::Words) {
+        self.cache.inner.borrow_mut().note(addr.0, len, what);
     }
 
     fn stop_serial(&self) -> u64 {
@@ -128,6 +155,20 @@ impl Memory for CachedMem<'_> {
         ok.clear();
         ok.resize(reqs.len(), false);
         let mut g = self.cache.inner.borrow_mut();
+        if g.replay.active {
+            let mut off = 0usize;
+            for (i, r) in reqs.iter().enumerate() {
+                let Some(dst) = out.get_mut(off..off + r.len) else {
+                    break;
+                };
+                ok[i] = g.replay_read(r.addr.0, dst);
+                if !ok[i] {
+                    dst.fill(0);
+                }
+                off += r.len;
+            }
+            return;
+        }
         let mut missed: Vec<(usize, usize)> = Vec::new();
         let mut off = 0usize;
         for (i, r) in reqs.iter().enumerate() {

@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 
 use crate::addr::RemoteAddr;
-use crate::memory::{Memory, ReadReq};
+use crate::memory::{Memory, ReadReq, Words};
 use crate::probe::Probe;
 
 /// Ranges closer than this are planned as one (the bytes between cost less
@@ -90,6 +90,10 @@ struct Inner {
     /// step may go without a trap once it is told which words those are
     /// (`touched`, kept until the next stop begins for that).
     armable: bool,
+    /// What the decoders said of the words they read at this stop.
+    notes: Vec<(u64, usize, Words)>,
+    /// A logged step being decoded (`replay.rs`).
+    replay: replay::Replay,
 }
 
 /// Per-stop read cache with a plan learned from the previous stop.
@@ -118,6 +122,7 @@ impl StopCache {
         s.stops += 1;
         s.spans.clear();
         s.touched.clear();
+        s.notes.clear();
         s.buf.clear();
         // What the probe refreshed before the trap is read in place.
         let mut covered = 0usize;
@@ -354,5 +359,6 @@ impl Inner {
 mod cached;
 pub use cached::CachedMem;
 mod arming;
+mod replay;
 #[cfg(test)]
 mod tests;
