@@ -25,6 +25,10 @@ const SAME_FIXTURES: &[&str] = &[
 /// The fixture whose quiet lines the probe takes without a trap.
 const QUIET: &str = "quiet_lines.py";
 
+/// The fixture whose lines change locals and list items (ints, floats,
+/// bools, None) that the probe takes without a trap, from its log.
+const DELTA: &str = "delta_lines.py";
+
 /// Steps the probe logged with changed words, from the log's "probe log: N
 /// steps ..." line.
 fn delta_count(stderr: &str) -> Option<u64> {
@@ -51,11 +55,9 @@ enum Mode {
     /// The probe without its file filter: every event of code that is not
     /// recorded traps (HINDSIGHT_NO_PROBE_FILTER).
     Unfiltered,
-    /// The probe with steps that change slots logged without a trap
-    /// (HINDSIGHT_DELTA): not yet equal on every fixture, so not compared
-    /// here (docs/probe.md).
-    #[allow(dead_code)]
-    Delta,
+    /// The probe, without a trap only for steps that change nothing but the
+    /// line: none decoded from its log (HINDSIGHT_NO_DELTA).
+    NoDelta,
 }
 
 fn record(py: &common::Interpreter, file: &str, hsr: &std::path::Path, mode: Mode) -> String {
@@ -104,7 +106,7 @@ fn record_script(
         .env_remove("HINDSIGHT_NO_PROBE")
         .env_remove("HINDSIGHT_NO_TRAPLESS")
         .env_remove("HINDSIGHT_NO_PROBE_FILTER")
-        .env_remove("HINDSIGHT_DELTA")
+        .env_remove("HINDSIGHT_NO_DELTA")
         .env_remove("HINDSIGHT_PROBE_BASELINE");
     match mode {
         Mode::Best => {}
@@ -120,8 +122,8 @@ fn record_script(
         Mode::Unfiltered => {
             cmd.env("HINDSIGHT_NO_PROBE_FILTER", "1");
         }
-        Mode::Delta => {
-            cmd.env("HINDSIGHT_DELTA", "1");
+        Mode::NoDelta => {
+            cmd.env("HINDSIGHT_NO_DELTA", "1");
         }
     }
     let out = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT).unwrap();
@@ -182,7 +184,13 @@ fn recordings_with_and_without_the_probe_are_equal() {
         for &file in SAME_FIXTURES {
             let name = format!("{file} on {}", py.minor);
             let mut dumps = Vec::new();
-            let modes = [Mode::Off, Mode::Best, Mode::Baseline, Mode::Unfiltered];
+            let modes = [
+                Mode::Off,
+                Mode::Best,
+                Mode::Baseline,
+                Mode::Unfiltered,
+                Mode::NoDelta,
+            ];
             for mode in modes {
                 let hsr = dir.path().join(format!("{file}-{}-{mode:?}.hsr", py.minor));
                 let stderr = record(py, file, &hsr, mode);
@@ -198,8 +206,15 @@ fn recordings_with_and_without_the_probe_are_equal() {
                         file != QUIET || counts.is_some_and(|(_, trapless, _)| trapless > 0),
                         "{name}: no step without a trap: {stderr}"
                     );
-                    // Steps decoded from the probe's log are off by default.
-                    assert_eq!(delta_count(&stderr), Some(0), "{name}: {stderr}");
+                    // Lines that change locals and items went without a
+                    // trap too, decoded from the probe's log, but with that
+                    // turned off.
+                    let deltas = delta_count(&stderr).unwrap_or(0);
+                    if mode == Mode::NoDelta {
+                        assert_eq!(deltas, 0, "{name}: {stderr}");
+                    } else if file == DELTA {
+                        assert!(deltas > 0, "{name}, {mode:?}: none from the log: {stderr}");
+                    }
                 } else {
                     assert!(counts.is_none(), "{name}: the probe was used: {stderr}");
                 }

@@ -101,8 +101,8 @@ layout! {
     CAP_TYPE_BYTES = 64;
     CAP_TYPES_MAX = 4;
     /// Types of immutable objects (`GUARD_TYPES_MAX` addresses, 0 for
-    /// none): a frozen word that held one of them changing means another
-    /// kind of object took its place, and the step traps.
+    /// none): a frozen word followed by one of them is the reference count
+    /// of such an object, and may change without a trap.
     GUARD_TYPES = 0x440;
     GUARD_TYPES_MAX = 8;
     /// Bytes copied of an object at least (the tracer's window for an
@@ -144,8 +144,8 @@ layout! {
     /// probe copies needs no trap.
     SLOT = WATCH + SHADOW_BYTES / CHUNK;
     /// One byte per chunk: bit w says word w lies in an immutable object
-    /// the stop decoded: it changes only once the object is freed, and
-    /// whatever points to its next occupant changed too.
+    /// the stop decoded (or on a page of them a container holds): where it
+    /// is such an object's reference count, its change needs no trap.
     FROZEN = SLOT + SHADOW_BYTES / CHUNK;
     /// The shadow: the plan's ranges, each at a multiple of `CHUNK`.
     SHADOW = FROZEN + SHADOW_BYTES / CHUNK;

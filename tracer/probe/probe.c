@@ -221,10 +221,22 @@ static inline __attribute__((always_inline)) u64 capture(const u8 *ctx, u64 p, u
     return 1;
 }
 
+/* Whether ty is one of the types of immutable objects the tracer listed.
+ * Not vectorised: a vector constant would need a relocation. */
+static __attribute__((noinline, optimize("no-tree-vectorize"))) u64 guard_type(const u8 *ctx,
+                                                                              u64 ty)
+{
+    const u64 *g = (const u64 *)(ctx + GUARD_TYPES);
+    for (u64 k = 0; k < GUARD_TYPES_MAX; k++)
+        if (ty && g[k] == ty)
+            return 1;
+    return 0;
+}
+
 /* Whether the step whose changed watched words are the `n` records at
- * `recs` can be logged without a trap: each is a word of an immutable
- * object (its occupant was freed) or a slot now pointing at nothing or at
- * an object of a type the probe copies (copied to *at). */
+ * `recs` can be logged without a trap: each is a slot now pointing at
+ * nothing or at an object of a type the probe copies (copied to *at), or
+ * the reference count of an immutable object. */
 static inline __attribute__((always_inline)) u64 loggable(const u8 *ctx, const u8 *recs, u64 n,
                                                           u8 **at, const u8 *end, u64 *ncaps)
 {
@@ -241,14 +253,14 @@ static inline __attribute__((always_inline)) u64 loggable(const u8 *ctx, const u
             *ncaps += 1;
             continue;
         }
-        if (!bit_of(ctx + FROZEN, w))
+        /* A word of immutable objects: only their reference counts may
+         * change without a trap (what the tracer shows does not depend on
+         * them). A word is taken for one when the word after it, in the
+         * same chunk, is a pointer to one of their types. */
+        if (!bit_of(ctx + FROZEN, w) || (r[0] % CHUNK) == CHUNK - 8)
             return 0;
-        /* An immutable object's type changed: another kind of object took
-         * its place, which the tracer may read differently. */
-        const u64 *g = (const u64 *)(ctx + GUARD_TYPES);
-        for (u64 k = 0; k < GUARD_TYPES_MAX; k++)
-            if (g[k] && r[1] == g[k])
-                return 0;
+        if (!guard_type(ctx, *(const u64 *)(ctx + SHADOW + r[0] + 8)))
+            return 0;
     }
     return 1;
 }

@@ -50,7 +50,7 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         probe: probe_mode(),
         // To compare, or to rule them out: every step then traps.
         trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
-        delta: std::env::var_os("HINDSIGHT_DELTA").is_some(),
+        delta: std::env::var_os("HINDSIGHT_NO_DELTA").is_none(),
         // Likewise: every event of unrecorded code then traps.
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
         pass_on: Some(pass_on),
@@ -187,7 +187,7 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
         })),
         probe: probe_mode(),
         trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
-        delta: std::env::var_os("HINDSIGHT_DELTA").is_some(),
+        delta: std::env::var_os("HINDSIGHT_NO_DELTA").is_none(),
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
     };
     let result = tracer::attach(cfg);
