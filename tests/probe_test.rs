@@ -443,3 +443,45 @@ fn steps_of_work(dump: &str) -> std::collections::BTreeMap<String, Vec<String>> 
         })
         .collect()
 }
+
+/// A loop longer than the probe's log holds between two traps: the log
+/// fills, the step that finds it full traps, and no step is lost (the
+/// recording equals one without steps from the log, to the last step,
+/// logged just before the program exits).
+#[test]
+fn a_full_log_traps_and_no_step_is_lost() {
+    let Some((pythons, hindsight, dir)) = setup() else {
+        return;
+    };
+    let mut failures = Vec::new();
+    for py in &pythons {
+        let mut dumps = Vec::new();
+        let mut counts = Vec::new();
+        for mode in [Mode::Best, Mode::NoDelta] {
+            let hsr = dir.path().join(format!("long-{}-{mode:?}.hsr", py.minor));
+            let stderr = record(py, "long_loop.py", &hsr, mode);
+            counts.push((delta_count(&stderr), probe_counts(&stderr)));
+            let jsonl = hsr.with_extension("jsonl");
+            common::run_dump(&hindsight, &hsr, &jsonl).unwrap();
+            dumps.push(jsonl);
+        }
+        // 3,000 turns of three line steps, nearly all from the log: more
+        // than twice what it holds between two traps, so it filled.
+        let deltas = counts[0].0.unwrap_or(0);
+        assert!(
+            deltas > 2 * probe::LOG_MAX,
+            "on {}: {deltas} steps from the log: {counts:?}",
+            py.minor
+        );
+        if let Err(e) = common::compare(&dumps[1], &dumps[0]) {
+            failures.push((format!("long_loop.py on {}", py.minor), e));
+        }
+    }
+    common::report("a log that fills", pythons.len(), &failures);
+}
+
+/// The probe's log holds at most this many steps between two traps
+/// (tracer/probe/layout.rs `LOG_MAX`).
+mod probe {
+    pub const LOG_MAX: u64 = 4096;
+}

@@ -198,7 +198,17 @@ impl Probe {
         }
         let watch = &self.ctx()[WATCH..SLOT];
         let (first, last) = (at / 8, (at + len).div_ceil(8));
-        (first..last).all(|w| watch.get(w / 8).is_some_and(|b| b >> (w % 8) & 1 == 1))
+        let bit = |w: usize| watch.get(w / 8).is_some_and(|b| b >> (w % 8) & 1 == 1);
+        // Whole bytes of the mask (eight words) at a time between the ends.
+        let (head, tail) = (
+            first.next_multiple_of(8).min(last),
+            (last / 8 * 8).max(first),
+        );
+        (first..head).all(bit)
+            && watch
+                .get(head / 8..tail / 8)
+                .is_some_and(|b| b.iter().all(|&m| m == 0xff))
+            && (tail..last).all(bit)
     }
 }
 

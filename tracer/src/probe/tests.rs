@@ -205,3 +205,99 @@ fn the_probe_is_built_with_the_crate_s_layout() {
         );
     }
 }
+
+/// Write a log entry as the probe does: position words, word records,
+/// copied objects; returns its length.
+fn write_entry(
+    p: &mut Probe,
+    at: usize,
+    pos: [u64; 2],
+    words: &[(usize, u64, u64)],
+    caps: &[(u64, &[u8], usize)],
+) -> usize {
+    let mut o = at + ENTRY_HDR;
+    for &(off, old, new) in words {
+        for (i, v) in [off as u64, old, new].into_iter().enumerate() {
+            p.set_word(DLOG + o + 8 * i, v);
+        }
+        o += WORD_REC_BYTES;
+    }
+    for &(addr, bytes, objlen) in caps {
+        p.set_word(DLOG + o, addr);
+        p.set_word(DLOG + o + 8, bytes.len() as u64 | (objlen as u64) << 32);
+        let d = DLOG + o + CAP_HDR_BYTES;
+        p.ctx_mut()[d..d + bytes.len()].copy_from_slice(bytes);
+        o += CAP_HDR_BYTES + bytes.len().next_multiple_of(8);
+    }
+    let len = o - at;
+    p.set_word(DLOG + at, pos[0]);
+    p.set_word(DLOG + at + 8, pos[1]);
+    p.set_word(
+        DLOG + at + 16,
+        words.len() as u64 | (caps.len() as u64) << 32,
+    );
+    p.set_word(DLOG + at + 24, len as u64);
+    len
+}
+
+#[test]
+fn the_log_is_read_back_and_puts_the_shadow_back_step_by_step() {
+    let mut p = Probe::for_tests();
+    // The shadow as the trapping refresh left it: word 0 = 3, word 1 = 9.
+    p.set_shadow_word(0, 3);
+    p.set_shadow_word(8, 9);
+    let obj = [7u8; 40];
+    let a = write_entry(&mut p, 0, [1, 2], &[(0, 1, 2)], &[(0x5000, &obj, 32)]);
+    let b = write_entry(&mut p, a, [3, 4], &[], &[]);
+    let c = write_entry(&mut p, a + b, [5, 6], &[(0, 2, 3), (8, 7, 8)], &[]);
+    // The trapping step's words follow the last entry.
+    let t = a + b + c;
+    p.set_word(DLOG + t + ENTRY_HDR, 8);
+    p.set_word(DLOG + t + ENTRY_HDR + 8, 8);
+    p.set_word(DLOG + t + ENTRY_HDR + 16, 9);
+    p.set_word(OFF_LOG_N, 3);
+    p.set_word(OFF_DLOG_USED, t as u64);
+    p.set_word(OFF_CUR_N, 1);
+    let mut log = Log::default();
+    p.take_log(&mut log);
+    assert_eq!(log.steps.len(), 3);
+    assert_eq!(log.steps[0].pos, [1, 2]);
+    assert_eq!(log.steps[0].caps.len(), 1);
+    assert_eq!(log.steps[0].caps[0].addr, RemoteAddr(0x5000));
+    assert_eq!(log.steps[0].caps[0].objlen, 32);
+    assert_eq!(log.steps[0].caps[0].bytes, obj.to_vec());
+    assert!(log.steps[1].words.is_empty());
+    assert_eq!(log.steps[2].words.len(), 2);
+    assert_eq!(log.trap.len(), 1);
+    assert_eq!(p.word(OFF_LOG_N), 0, "the log is emptied");
+    // Back to the last stop: word 0 was 1, word 1 was 7 (before step 2's
+    // change and the trap's).
+    p.rewind(&log.trap);
+    for s in log.steps.iter().rev() {
+        p.rewind(&s.words);
+    }
+    assert_eq!((p.shadow_word(0), p.shadow_word(8)), (Some(1), Some(7)));
+    let mut seen = Vec::new();
+    for s in &log.steps {
+        p.replay(&s.words);
+        seen.push((p.shadow_word(0).unwrap(), p.shadow_word(8).unwrap()));
+    }
+    assert_eq!(seen, [(2, 7), (2, 7), (3, 8)]);
+    p.replay(&log.trap);
+    assert_eq!((p.shadow_word(0), p.shadow_word(8)), (Some(3), Some(9)));
+}
+
+#[test]
+fn a_damaged_log_is_read_up_to_the_damage() {
+    let mut p = Probe::for_tests();
+    let a = write_entry(&mut p, 0, [1, 2], &[(0, 1, 2)], &[]);
+    // The second entry claims more words than its length holds.
+    write_entry(&mut p, a, [3, 4], &[], &[]);
+    p.set_word(DLOG + a + 16, 1 << 20);
+    p.set_word(OFF_LOG_N, 2);
+    p.set_word(OFF_DLOG_USED, (a + ENTRY_HDR) as u64);
+    p.set_word(OFF_CUR_N, u64::MAX);
+    let mut log = Log::default();
+    p.take_log(&mut log);
+    assert_eq!(log.steps.len(), 1);
+}

@@ -179,8 +179,9 @@ impl Inner {
         let ok = match (self.span_of(addr, len), &self.probe) {
             (Some((sp, off)), Some(p)) if sp.placed != NOT_SHADOW => {
                 let pos = self.replay.pos;
-                let held = (off / 8..(off + len).div_ceil(8))
-                    .all(|w| p.all_watched(w * 8, 8) || pos.contains(&(w * 8)));
+                let held = p.all_watched(off, len)
+                    || (off / 8..(off + len).div_ceil(8))
+                        .all(|w| p.all_watched(w * 8, 8) || pos.contains(&(w * 8)));
                 if held {
                     buf.copy_from_slice(&p.shadow()[off..off + len]);
                 }
