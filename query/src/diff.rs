@@ -76,7 +76,8 @@ pub struct Diff {
     pub same_frame: bool,
     /// The two steps run in the same module: their globals were compared.
     pub same_module: bool,
-    /// Bindings added, removed or rebound, locals first, in B's order.
+    /// Bindings added, removed or rebound (to another object, or to another
+/// atom made at the same address), locals first, in B's order.
     pub bindings: Vec<BindingChange>,
     /// Objects changed.
     pub objects: Vec<ObjectChange>,
@@ -102,10 +103,10 @@ pub fn diff_states(a: State, b: State) -> Diff {
     let same_module = a.stack.last().map(|f| &f.file) == b.stack.last().map(|f| &f.file);
     let mut bindings = Vec::new();
     if same_frame {
-        bindings.extend(scope_changes("locals", &a.locals, &b.locals));
+        bindings.extend(scope_changes("locals", &a, &b));
     }
     if same_module {
-        bindings.extend(scope_changes("globals", &a.globals, &b.globals));
+        bindings.extend(scope_changes("globals", &a, &b));
     }
     let objects = object_changes(&a, &b);
     Diff {
@@ -120,15 +121,19 @@ pub fn diff_states(a: State, b: State) -> Diff {
 
 fn scope_changes(
     scope: &'static str,
-    a: &[(Arc<str>, ObjAddr)],
-    b: &[(Arc<str>, ObjAddr)],
+    sa: &State,
+    sb: &State,
 ) -> Vec<BindingChange> {
+    let (a, b) = match scope {
+        "locals" => (&sa.locals, &sb.locals),
+        _ => (&sa.globals, &sb.globals),
+    };
     let before: HashMap<&str, ObjAddr> = a.iter().map(|(n, v)| (&**n, *v)).collect();
     let after: HashSet<&str> = b.iter().map(|(n, _)| &**n).collect();
     let mut out = Vec::new();
     for (n, v) in b {
         let was = before.get(&**n).copied();
-        if was != Some(*v) {
+        if was != Some(*v) || !same(sa, was, sb, Some(*v)) {
             out.push(BindingChange {
                 scope,
                 name: n.clone(),
@@ -150,20 +155,16 @@ fn scope_changes(
     out
 }
 
-/// Whether two addresses hold the same value for a reader: the same
-/// object, or two atoms of one type and text.
+/// Whether two addresses hold the same value for a reader: two atoms of
+/// one type and text (wherever they live: an atom freed and another made
+/// at its address is another value), else the same object.
 fn same(a: &State, x: Option<ObjAddr>, b: &State, y: Option<ObjAddr>) -> bool {
-    if x == y {
-        return true;
-    }
-    match (x.and_then(|x| a.heap.get(&x)), y.and_then(|y| b.heap.get(&y))) {
-        (Some(n), Some(m)) => {
-            n.kind == kinds::ATOM
-                && m.kind == kinds::ATOM
-                && n.type_name == m.type_name
-                && n.text == m.text
+    let (n, m) = (x.and_then(|x| a.heap.get(&x)), y.and_then(|y| b.heap.get(&y)));
+    match (n, m) {
+        (Some(n), Some(m)) if n.kind == kinds::ATOM || m.kind == kinds::ATOM => {
+            n.kind == m.kind && n.type_name == m.type_name && n.text == m.text
         }
-        _ => false,
+        _ => x == y,
     }
 }
 
@@ -227,7 +228,7 @@ fn node_changes(
     y: &Node,
     out: &mut Vec<ObjectChange>,
 ) {
-    if x == y {
+    if x == y && !x.items.iter().any(|i| !same(a, Some(*i), b, Some(*i))) {
         return;
     }
     let mut push = |part: Part, before: Option<ObjAddr>, after: Option<ObjAddr>| {
@@ -240,7 +241,12 @@ fn node_changes(
             after,
         })
     };
-    if x.type_name != y.type_name || x.kind != y.kind || x.kind == kinds::ATOM {
+    if x.kind == kinds::ATOM && y.kind == kinds::ATOM {
+        // Another atom at the address: shown where it is bound or held
+        // (a binding or an item that changed value).
+        return;
+    }
+    if x.type_name != y.type_name || x.kind != y.kind {
         push(Part::Replaced, Some(addr), Some(addr));
         return;
     }
