@@ -36,9 +36,19 @@ fn json_lines(args: &[&str]) -> Vec<Value> {
 fn record(py: &common::Interpreter, dir: &Path, fixture: &str) -> (PathBuf, PathBuf) {
     let src = common::repo_root().join("tests/fixtures").join(fixture);
     let hsr = dir.join(format!("{fixture}.{}.hsr", py.minor));
-    let out = common::run_record(Path::new(env!("CARGO_BIN_EXE_hindsight")), &py.path, &src, &hsr)
-        .unwrap();
-    assert!(out.status.success(), "{fixture} on {}: {}", py.minor, String::from_utf8_lossy(&out.stderr));
+    let out = common::run_record(
+        Path::new(env!("CARGO_BIN_EXE_hindsight")),
+        &py.path,
+        &src,
+        &hsr,
+    )
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{fixture} on {}: {}",
+        py.minor,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dump = dir.join(format!("{fixture}.{}.jsonl", py.minor));
     common::run_dump(Path::new(env!("CARGO_BIN_EXE_hindsight")), &hsr, &dump).unwrap();
     (hsr, dump)
@@ -53,7 +63,11 @@ fn oracle(dir: &Path, dump: &Path, queries: &[Value]) -> Vec<Value> {
         .arg(dump)
         .arg(&q);
     let o = run_with_timeout(cmd, HINDSIGHT_TIMEOUT).unwrap();
-    assert!(o.status.success(), "oracle: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "oracle: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
@@ -84,12 +98,39 @@ const ASKED: &[Asked] = &[
             "vals[0] > 2 or e == 3",
             "c is not None and d < e",
         ],
-        globals: &["X", "len(X)", "X[0]", "box.count", "a", "table", "vals[0]", "box.items is X"],
-        written: &["X", "X[0]", "a", "b", "e", "box.count", "mine", "mine[0]", "size", "table", "Y", "vals[0]"],
+        globals: &[
+            "X",
+            "len(X)",
+            "X[0]",
+            "box.count",
+            "a",
+            "table",
+            "vals[0]",
+            "box.items is X",
+        ],
+        written: &[
+            "X",
+            "X[0]",
+            "a",
+            "b",
+            "e",
+            "box.count",
+            "mine",
+            "mine[0]",
+            "size",
+            "table",
+            "Y",
+            "vals[0]",
+        ],
     },
     Asked {
         fixture: "c_mutations.py",
-        conditions: &["len(data) > 5", "data[0] == 0", "'b' in conf", "rec.count == 1"],
+        conditions: &[
+            "len(data) > 5",
+            "data[0] == 0",
+            "'b' in conf",
+            "rec.count == 1",
+        ],
         globals: &["data", "data[-1]", "conf", "rec.name", "chars"],
         written: &["data", "data[0]", "conf", "rec.name", "rec.count", "chars"],
     },
@@ -126,7 +167,9 @@ fn check(py: &common::Interpreter, dir: &Path, asked: &Asked) {
     let mut queries = Vec::new();
     for c in asked.conditions {
         queries.push(json!({"kind": "find", "cond": c, "all": true, "from": 0, "to": count - 1}));
-        queries.push(json!({"kind": "find", "cond": c, "all": false, "from": count / 3, "to": count - 1}));
+        queries.push(
+            json!({"kind": "find", "cond": c, "all": false, "from": count / 3, "to": count - 1}),
+        );
     }
     for e in asked.globals {
         queries.push(json!({"kind": "history", "expr": e}));
@@ -135,7 +178,7 @@ fn check(py: &common::Interpreter, dir: &Path, asked: &Asked) {
     // oracle says which: history's steps are a subset; ask at a sample).
     let mut lw = Vec::new();
     for e in asked.written {
-        for s in (0..count).step_by(3) {
+        for s in (0..count).step_by(4) {
             lw.push((e, s));
             queries.push(json!({"kind": "last_write", "expr": e, "step": s}));
         }
@@ -154,10 +197,18 @@ fn check(py: &common::Interpreter, dir: &Path, asked: &Asked) {
 
     for c in asked.conditions {
         let all = json_lines(&["find", r, c, "--all", "--json"]);
-        assert_eq!(Some(&json!(steps_of(&all))), ans.next(), "{at}: find --all {c}");
+        assert_eq!(
+            Some(&json!(steps_of(&all))),
+            ans.next(),
+            "{at}: find --all {c}"
+        );
         let from = (count / 3).to_string();
         let first = json_lines(&["find", r, c, "--from", &from, "--json"]);
-        assert_eq!(Some(&json!(steps_of(&first))), ans.next(), "{at}: find {c} --from {from}");
+        assert_eq!(
+            Some(&json!(steps_of(&first))),
+            ans.next(),
+            "{at}: find {c} --from {from}"
+        );
     }
     for e in asked.globals {
         let h = json_lines(&["history", r, e, "--json"]);
@@ -195,9 +246,18 @@ fn check(py: &common::Interpreter, dir: &Path, asked: &Asked) {
         };
         let want = ans.next().unwrap();
         assert_eq!(names("locals"), want["locals"], "{at}: diff {a} {b} locals");
-        assert_eq!(names("globals"), want["globals"], "{at}: diff {a} {b} globals");
+        assert_eq!(
+            names("globals"),
+            want["globals"],
+            "{at}: diff {a} {b} globals"
+        );
         let items = ans.next().unwrap();
-        let ids: Vec<&str> = items["ids"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
+        let ids: Vec<&str> = items["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_str().unwrap())
+            .collect();
         let mut got: Vec<Value> = d["objects"]
             .as_array()
             .unwrap()
@@ -217,14 +277,26 @@ fn check(py: &common::Interpreter, dir: &Path, asked: &Asked) {
         return;
     };
     let life = json_lines(&["object", r, &last, e, "--json"]);
-    assert!(!life.is_empty() && life[0]["what"] == "appears", "{at}: object {e}");
-    let names = &oracle(dir, &dump, &[json!({"kind": "object_names", "step": count - 1, "expr": e})])[0];
+    assert!(
+        !life.is_empty() && life[0]["what"] == "appears",
+        "{at}: object {e}"
+    );
+    let names = &oracle(
+        dir,
+        &dump,
+        &[json!({"kind": "object_names", "step": count - 1, "expr": e})],
+    )[0];
     for ev in &life {
         if ev["what"] == "gone" {
             continue;
         }
         let step = ev["step"].as_u64().unwrap().to_string();
-        let mut got: Vec<&str> = ev["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+        let mut got: Vec<&str> = ev["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
         got.retain(|n| !(n.starts_with("__") && n.ends_with("__")));
         got.sort();
         assert_eq!(json!(got), names[&step], "{at}: object {e} at step {step}");
@@ -239,14 +311,22 @@ fn check(py: &common::Interpreter, dir: &Path, asked: &Asked) {
     let id = life[0]["id"].as_str().unwrap();
     let shown = |s: &Value| -> Option<String> {
         ["locals", "globals"].iter().find_map(|sc| {
-            s[sc].as_object().unwrap().values().find(|v| v["id"] == id).map(|v| format!("{}{}", v["repr"], v["attrs"]))
+            s[sc]
+                .as_object()
+                .unwrap()
+                .values()
+                .find(|v| v["id"] == id)
+                .map(|v| format!("{}{}", v["repr"], v["attrs"]))
         })
     };
     for w in states.windows(2) {
         if let (Some(x), Some(y)) = (shown(&w[0]), shown(&w[1])) {
             let n = w[1]["step"].as_u64().unwrap();
             if x != y && n > listed[0] {
-                assert!(listed.contains(&n), "{at}: object {e}: the change at step {n} is not listed");
+                assert!(
+                    listed.contains(&n),
+                    "{at}: object {e}: the change at step {n} is not listed"
+                );
             }
         }
     }
@@ -268,7 +348,10 @@ fn bad_expressions_and_unknown_names_are_one_line_errors() {
         (vec!["object", r, "3", "lambda: 0"], "`lambda`"),
         (vec!["history", r, "Xs"], "closest to it: `X`"),
         (vec!["find", r, "nosuch > 1"], "binds `nosuch`"),
-        (vec!["last-write", r, "0", "X"], "has no value at step 0: `X` is not bound"),
+        (
+            vec!["last-write", r, "0", "X"],
+            "has no value at step 0: `X` is not bound",
+        ),
         (vec!["history", r, "box.nope"], "no attribute `nope`"),
         (vec!["object", r, "40", "len(X)"], "computed"),
         (vec!["diff", r, "0", "999999"], "out of range"),
@@ -278,6 +361,9 @@ fn bad_expressions_and_unknown_names_are_one_line_errors() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         let lines: Vec<&str> = err.lines().collect();
         assert_eq!(lines.len(), 1, "{args:?}: {err}");
-        assert!(lines[0].starts_with("hindsight: ") && lines[0].contains(says), "{args:?}: {err}");
+        assert!(
+            lines[0].starts_with("hindsight: ") && lines[0].contains(says),
+            "{args:?}: {err}"
+        );
     }
 }

@@ -77,7 +77,7 @@ pub struct Diff {
     /// The two steps run in the same module: their globals were compared.
     pub same_module: bool,
     /// Bindings added, removed or rebound (to another object, or to another
-/// atom made at the same address), locals first, in B's order.
+    /// atom made at the same address), locals first, in B's order.
     pub bindings: Vec<BindingChange>,
     /// Objects changed.
     pub objects: Vec<ObjectChange>,
@@ -119,11 +119,7 @@ pub fn diff_states(a: State, b: State) -> Diff {
     }
 }
 
-fn scope_changes(
-    scope: &'static str,
-    sa: &State,
-    sb: &State,
-) -> Vec<BindingChange> {
+fn scope_changes(scope: &'static str, sa: &State, sb: &State) -> Vec<BindingChange> {
     let (a, b) = match scope {
         "locals" => (&sa.locals, &sb.locals),
         _ => (&sa.globals, &sb.globals),
@@ -159,7 +155,10 @@ fn scope_changes(
 /// one type and text (wherever they live: an atom freed and another made
 /// at its address is another value), else the same object.
 fn same(a: &State, x: Option<ObjAddr>, b: &State, y: Option<ObjAddr>) -> bool {
-    let (n, m) = (x.and_then(|x| a.heap.get(&x)), y.and_then(|y| b.heap.get(&y)));
+    let (n, m) = (
+        x.and_then(|x| a.heap.get(&x)),
+        y.and_then(|y| b.heap.get(&y)),
+    );
     match (n, m) {
         (Some(n), Some(m)) if n.kind == kinds::ATOM || m.kind == kinds::ATOM => {
             n.kind == m.kind && n.type_name == m.type_name && n.text == m.text
@@ -307,7 +306,10 @@ fn node_changes(
         }
         _ => {}
     }
-    let (xa, ya) = (x.attrs.as_deref().unwrap_or(&[]), y.attrs.as_deref().unwrap_or(&[]));
+    let (xa, ya) = (
+        x.attrs.as_deref().unwrap_or(&[]),
+        y.attrs.as_deref().unwrap_or(&[]),
+    );
     let before: HashMap<&str, ObjAddr> = xa.iter().map(|(k, v)| (&**k, *v)).collect();
     let after: HashSet<&str> = ya.iter().map(|(k, _)| &**k).collect();
     for (k, v) in ya {

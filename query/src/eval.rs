@@ -259,13 +259,13 @@ impl Evaluator<'_> {
                     kinds::DICT => 2,
                     _ => 0,
                 };
-                if per > 0 {
+                if let Some(len) = n.items.len().checked_div(per) {
                     if n.truncated {
                         return Err(EvalError::Invalid(format!(
                             "`{base}` was cut at the recorder's size limit: its length is not recorded"
                         )));
                     }
-                    return Ok(n.items.len() / per);
+                    return Ok(len);
                 }
             }
         }
@@ -337,7 +337,9 @@ fn arith(op: ArithOp, x: &Value, y: &Value) -> Option<Result<Value, EvalError>> 
             ArithOp::Div if b == 0 => Err(zero()),
             ArithOp::Div => Ok(Value::Float(a as f64 / b as f64)),
             ArithOp::FloorDiv | ArithOp::Mod if b == 0 => Err(zero()),
-            ArithOp::FloorDiv => Ok(Value::Int(a.div_euclid(b) - i128::from(b < 0 && a.rem_euclid(b) != 0))),
+            ArithOp::FloorDiv => Ok(Value::Int(
+                a.div_euclid(b) - i128::from(b < 0 && a.rem_euclid(b) != 0),
+            )),
             ArithOp::Mod => {
                 let r = a.rem_euclid(b);
                 Ok(Value::Int(if b < 0 && r != 0 { r + b } else { r }))

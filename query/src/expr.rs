@@ -445,7 +445,10 @@ impl Parser {
                     t => {
                         return Err(ParseError::new(
                             self.col(),
-                            format!("expected an attribute name after `.`, found {}", describe(&t)),
+                            format!(
+                                "expected an attribute name after `.`, found {}",
+                                describe(&t)
+                            ),
                         ))
                     }
                 }

@@ -137,11 +137,7 @@ fn look(r: &mut Replay, v: &Value) -> Look {
 }
 
 /// Answer `last-write` for `expr` at `step`.
-pub fn last_write(
-    reader: &store::Reader,
-    step: u64,
-    expr: &Expr,
-) -> Result<LastWrite, QueryError> {
+pub fn last_write(reader: &store::Reader, step: u64, expr: &Expr) -> Result<LastWrite, QueryError> {
     let at = reader.state(Step(step))?;
     let ev = eval_scoped(expr, &at).map_err(|err| QueryError::NoValue {
         expr: expr.to_string(),

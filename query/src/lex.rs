@@ -63,8 +63,7 @@ pub(crate) fn tokens(src: &str) -> Result<Vec<Token>, ParseError> {
             let (kind, next) = string(src, i)?;
             out.push(Token { kind, col });
             i = next;
-        } else if c.is_ascii_digit() || (c == '.' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
-        {
+        } else if c.is_ascii_digit() || (c == '.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
             let (kind, next) = number(src, i)?;
             out.push(Token { kind, col });
             i = next;
@@ -134,7 +133,12 @@ fn string(src: &str, i: usize) -> Result<(Tok, usize), ParseError> {
         j += 1;
     }
     let quote = src.as_bytes()[j];
-    if src[j..].starts_with(&[quote; 3][..].iter().map(|&q| q as char).collect::<String>()) {
+    if src[j..].starts_with(
+        &[quote; 3][..]
+            .iter()
+            .map(|&q| q as char)
+            .collect::<String>(),
+    ) {
         return Err(ParseError::new(i, "triple-quoted strings are not read"));
     }
     let body_start = j + 1;
@@ -188,7 +192,9 @@ fn string(src: &str, i: usize) -> Result<(Tok, usize), ParseError> {
             'U' if !bytes => 8,
             _ => return Err(ParseError::new(at, format!("unknown escape `\\{e}`"))),
         };
-        let hex: String = (0..digits).filter_map(|_| chars.next().map(|(_, h)| h)).collect();
+        let hex: String = (0..digits)
+            .filter_map(|_| chars.next().map(|(_, h)| h))
+            .collect();
         let v = u32::from_str_radix(&hex, 16)
             .ok()
             .filter(|_| hex.len() == digits)

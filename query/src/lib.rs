@@ -14,28 +14,28 @@
 //! ```
 
 mod compare;
+pub mod diff;
 pub mod error;
 pub mod eval;
 pub mod expr;
-pub mod frames;
-pub mod diff;
 pub mod find;
+pub mod frames;
 pub mod history;
 pub mod last_write;
-pub mod object;
 mod lex;
+pub mod object;
 pub mod replay;
 pub mod value;
 pub mod watch;
 
+pub use diff::{diff, Diff};
 pub use error::QueryError;
 pub use eval::{eval, eval_scoped, lookup, EvalError, Evaluated};
 pub use expr::{Expr, Literal, ParseError};
-pub use lex::MAX_EXPR_BYTES;
-pub use value::Value;
-pub use history::{history, Filters};
-pub use replay::Replay;
-pub use diff::{diff, Diff};
 pub use find::find;
+pub use history::{history, Filters};
 pub use last_write::{last_write, LastWrite};
+pub use lex::MAX_EXPR_BYTES;
 pub use object::{object_at, object_life};
+pub use replay::Replay;
+pub use value::Value;

@@ -219,7 +219,10 @@ pub fn atom_value(state: &State, addr: ObjAddr) -> Option<Value> {
         }
         "float" => t.parse::<f64>().ok().map(Value::Float),
         "str" => unrepr(t, false).and_then(|b| String::from_utf8(b).ok().map(Value::Str)),
-        "bytes" => t.strip_prefix('b').and_then(|r| unrepr(r, true)).map(Value::Bytes),
+        "bytes" => t
+            .strip_prefix('b')
+            .and_then(|r| unrepr(r, true))
+            .map(Value::Bytes),
         _ => None,
     }
 }

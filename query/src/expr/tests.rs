@@ -16,15 +16,27 @@ fn chains_and_precedence() {
         p("self.items[3].x"),
         Expr::Attr(
             Box::new(Expr::Index(
-                Box::new(Expr::Attr(Box::new(Expr::Name("self".into())), "items".into())),
+                Box::new(Expr::Attr(
+                    Box::new(Expr::Name("self".into())),
+                    "items".into()
+                )),
                 Box::new(Expr::Lit(Literal::Int("3".into())))
             )),
             "x".into()
         )
     );
-    assert_eq!(p("a or b and not c").to_string(), "(a) or ((b) and (not (c)))");
-    assert_eq!(p("1 + 2 * x < 3 <= y").to_string(), "(1 + (2 * x)) < 3 <= y");
-    assert_eq!(p("x not in d and y is not None").to_string(), "(x not in d) and (y is not None)");
+    assert_eq!(
+        p("a or b and not c").to_string(),
+        "(a) or ((b) and (not (c)))"
+    );
+    assert_eq!(
+        p("1 + 2 * x < 3 <= y").to_string(),
+        "(1 + (2 * x)) < 3 <= y"
+    );
+    assert_eq!(
+        p("x not in d and y is not None").to_string(),
+        "(x not in d) and (y is not None)"
+    );
     assert_eq!(p("len(X) > 5 and X[0] < 10").names(), ["X"]);
     assert_eq!(p("d['k'] == b'\\x00' or e[-1] == 0x10").names(), ["d", "e"]);
     assert_eq!(p("'a' 'b'"), Expr::Lit(Literal::Str("ab".into())));

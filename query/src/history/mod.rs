@@ -5,8 +5,8 @@
 
 mod track;
 
-pub use track::{Change, Tracker};
 pub(crate) use track::hash_computed;
+pub use track::{Change, Tracker};
 
 use store::{MetaView, OpView, State, Step, StoreError};
 

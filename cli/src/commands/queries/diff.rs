@@ -24,7 +24,10 @@ pub fn diff(file: &Path, a: u64, b: u64, as_json: bool) -> Result<i32> {
     let mut o = out::stdout();
     let val = |s: &State, v: Option<ObjAddr>| v.map(|v| values::render::value_json(s, v, 1));
     let text = |s: &State, v: Option<ObjAddr>| {
-        v.map_or_else(|| "(absent)".to_string(), |v| values::text::value_text(s, v))
+        v.map_or_else(
+            || "(absent)".to_string(),
+            |v| values::text::value_text(s, v),
+        )
     };
     let scope = |which: &str| -> Vec<&BindingChange> {
         d.bindings.iter().filter(|c| c.scope == which).collect()
@@ -75,7 +78,15 @@ pub fn diff(file: &Path, a: u64, b: u64, as_json: bool) -> Result<i32> {
         ("globals", "Globals", d.same_module),
     ] {
         if !compared {
-            writeln!(o, "{title}: not compared (the steps run in different {})", if which == "locals" { "frames" } else { "modules" })?;
+            writeln!(
+                o,
+                "{title}: not compared (the steps run in different {})",
+                if which == "locals" {
+                    "frames"
+                } else {
+                    "modules"
+                }
+            )?;
             continue;
         }
         writeln!(o, "{title}:")?;

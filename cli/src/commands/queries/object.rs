@@ -23,7 +23,7 @@ pub fn object(file: &Path, step: u64, src: &str, as_json: bool) -> Result<i32> {
             .iter()
             .map(|n| n.to_string())
             .collect();
-        let value = (e != Event::Gone).then(|| query::Value::Obj(addr));
+        let value = (e != Event::Gone).then_some(query::Value::Obj(addr));
         if as_json {
             let mut j = step_json(m);
             j.insert("what".into(), json!(e.as_str()));
@@ -35,7 +35,9 @@ pub fn object(file: &Path, step: u64, src: &str, as_json: bool) -> Result<i32> {
             );
             writeln!(o, "{}", Json::Object(j))?;
         } else {
-            let shown = value.map(|v| format!(" {}", v.text(state))).unwrap_or_default();
+            let shown = value
+                .map(|v| format!(" {}", v.text(state)))
+                .unwrap_or_default();
             let names = if names.is_empty() {
                 String::new()
             } else {
