@@ -61,12 +61,73 @@ pub enum Command {
         /// PATH:LINE; PATH is absolute or a suffix of the recorded path (app.py:12)
         location: String,
     },
-    /// The steps at which a variable was bound or its value changed
+    /// The steps at which a variable or expression changed, with its value
     History {
         /// The recording (.hsr)
         file: PathBuf,
-        /// The variable: a local of the current frame, else a global
-        name: String,
+        /// A name (a local of the step's frame, else a global) or an expression: `p.items[0]`
+        expr: String,
+        /// Only steps in this function (as `steps` names it: `Bubble.sort`)
+        #[arg(long)]
+        function: Option<String>,
+        /// Only steps of this thread (OS thread id)
+        #[arg(long)]
+        thread: Option<u32>,
+        /// JSON lines instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// The step that wrote the value EXPR has at STEP, and the value before
+    #[command(name = "last-write")]
+    LastWrite {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The step number (from 0)
+        step: u64,
+        /// A name or expression: `x`, `self.items[3].x`
+        expr: String,
+        /// JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// The first step (or every step) at which a condition holds
+    Find {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The condition: `len(X) > 5 and X[0] < 10`
+        condition: String,
+        /// Every step where it holds, not only the first
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        range: RangeArgs,
+        /// JSON lines instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed between two steps: bindings, and objects by identity
+    Diff {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The first step
+        a: u64,
+        /// The second step
+        b: u64,
+        /// JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// The life of the object EXPR names at STEP: appears, changes, gone
+    Object {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The step number (from 0)
+        step: u64,
+        /// A name or expression naming a recorded object
+        expr: String,
+        /// JSON lines instead of text
+        #[arg(long)]
+        json: bool,
     },
     /// What hindsight finds about an interpreter: version, debug info, layout
     Doctor(DoctorArgs),

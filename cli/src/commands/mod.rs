@@ -2,8 +2,8 @@
 
 mod doctor;
 mod dump;
-mod history;
 mod info;
+mod queries;
 mod record;
 mod state;
 mod steps;
@@ -26,7 +26,33 @@ pub fn run(cli: Cli) -> Result<i32> {
             changes,
         } => dump::dump(&file, range, changes),
         Command::Visits { file, location } => steps::visits(&file, &location),
-        Command::History { file, name } => history::history(&file, &name),
+        Command::History {
+            file,
+            expr,
+            function,
+            thread,
+            json,
+        } => queries::history(&file, &expr, query::Filters { function, thread }, json),
+        Command::LastWrite {
+            file,
+            step,
+            expr,
+            json,
+        } => queries::last_write(&file, step, &expr, json),
+        Command::Find {
+            file,
+            condition,
+            all,
+            range,
+            json,
+        } => queries::find(&file, &condition, all, range, json),
+        Command::Diff { file, a, b, json } => queries::diff(&file, a, b, json),
+        Command::Object {
+            file,
+            step,
+            expr,
+            json,
+        } => queries::object(&file, step, &expr, json),
         Command::Doctor(args) => doctor::doctor(args),
     }
 }
