@@ -5,6 +5,7 @@ mod dump;
 mod history;
 mod info;
 mod record;
+mod serve;
 mod state;
 mod steps;
 
@@ -28,5 +29,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Visits { file, location } => steps::visits(&file, &location),
         Command::History { file, name } => history::history(&file, &name),
         Command::Doctor(args) => doctor::doctor(args),
+        Command::Serve(args) => serve::serve(args),
     }
 }

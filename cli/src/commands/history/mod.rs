@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use store::{OpView, Step};
+use store::{MetaView, OpView, Reader, Step};
 
 use crate::out;
 use crate::recording::Recording;
@@ -31,29 +31,23 @@ pub fn history(file: &Path, name: &str) -> Result<i32> {
     if count == 0 {
         bail!("no step binds `{name}`: {}", rec.holds());
     }
-    let mut tracker = Tracker::new(name);
     let mut o = out::stdout();
-    rec.reader
-        .scan_steps(Step(0), Step(count - 1), |s| {
-            if let Some(c) = tracker.step(s)? {
-                let m = &s.meta;
-                let value = values::text::value_text(&tracker.watch.state, c.addr);
-                let note = if c.past_cut {
-                    "  (changed past the items shown)"
-                } else {
-                    ""
-                };
-                writeln!(
-                    o,
-                    "{} {}:{} {} {name} = {value}{note}",
-                    m.step.0, m.file, m.line, m.function
-                )?;
-            }
-            Ok::<_, anyhow::Error>(true)
-        })
-        .map_err(|e| rec.with_path(e))?;
+    let bound_ever = each_change(&rec.reader, name, |m, value, past_cut| {
+        let note = if past_cut {
+            "  (changed past the items shown)"
+        } else {
+            ""
+        };
+        writeln!(
+            o,
+            "{} {}:{} {} {name} = {value}{note}",
+            m.step.0, m.file, m.line, m.function
+        )?;
+        Ok(true)
+    })
+    .map_err(|e| rec.with_path(e))?;
     o.flush()?;
-    if !tracker.bound_ever {
+    if !bound_ever {
         let mut names = bound_names(&rec, count)?;
         // `__name__` and its kind are bound in every module: noise unless asked for.
         if !name.starts_with("__") {
@@ -74,6 +68,32 @@ pub fn history(file: &Path, name: &str) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Call `f` with each step at which `name` was bound or changed: its meta,
+/// the value's text form, and whether it changed past the items shown; `f`
+/// returns `false` to stop. Returns whether any step bound `name`. (`serve`
+/// reads histories through this too.)
+pub fn each_change(
+    reader: &Reader,
+    name: &str,
+    mut f: impl FnMut(&MetaView<'_>, String, bool) -> Result<bool>,
+) -> Result<bool> {
+    let count = reader.step_count();
+    let mut tracker = Tracker::new(name);
+    if count == 0 {
+        return Ok(false);
+    }
+    reader.scan_steps(Step(0), Step(count - 1), |s| {
+        match tracker.step(s)? {
+            Some(c) => {
+                let value = values::text::value_text(&tracker.watch.state, c.addr);
+                f(&s.meta, value, c.past_cut)
+            }
+            None => Ok(true),
+        }
+    })?;
+    Ok(tracker.bound_ever)
 }
 
 /// Every name some step binds (up to [`MAX_NAMES`]), sorted.

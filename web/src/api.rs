@@ -1,0 +1,267 @@
+//! What the server answers (docs/serve.md): the page's files, and the JSON
+//! API over one open recording: its info, one state at a time, step metas
+//! for a range, the source of a recorded file, the moves (next and
+//! previous visit of a line, step out) and a name's history.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use store::{Reader, Step, StoreError};
+use values::render;
+
+use crate::assets::asset;
+use crate::graph;
+use crate::http::{Request, Response};
+use crate::moves;
+use crate::source::{source_json, Known};
+
+/// Step metas answered per request at most.
+pub const MAX_STEPS_PER_REQUEST: u64 = 2000;
+/// History entries answered at most.
+pub const MAX_HISTORY: usize = 10_000;
+/// Characters of a history entry's value answered at most.
+const MAX_HISTORY_VALUE: usize = 1000;
+/// Names whose history is kept after it was asked for.
+const HISTORY_CACHE: usize = 16;
+
+/// One step at which a name was bound or changed (as `hindsight history`
+/// lists it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The step.
+    pub step: u64,
+    /// Its file, line and function.
+    pub file: String,
+    /// The line.
+    pub line: u32,
+    /// The function.
+    pub function: String,
+    /// The value, in the text form of docs/spec/values.md.
+    pub value: String,
+    /// It changed past the items the recording shows.
+    pub past_cut: bool,
+}
+
+/// A name's history: at most `limit` entries, and whether there were more.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryList {
+    /// The entries, in step order.
+    pub entries: Vec<HistoryEntry>,
+    /// More steps changed it than were listed.
+    pub more: bool,
+}
+
+/// How a name's history is found: `(reader, name, limit)`, an error
+/// message when no step binds the name. Given by the caller, so that this
+/// crate reads histories the way `hindsight history` does.
+pub type HistoryFn = dyn Fn(&Reader, &str, usize) -> Result<HistoryList, String> + Send + Sync;
+
+/// One open recording and what the server remembers about it.
+pub struct App {
+    reader: Reader,
+    path: PathBuf,
+    history: Box<HistoryFn>,
+    known: Known,
+    histories: Mutex<Vec<(String, Arc<Value>)>>,
+}
+
+impl App {
+    /// Serve `reader` (opened from `path`), finding histories with `history`.
+    pub fn new(reader: Reader, path: &Path, history: Box<HistoryFn>) -> App {
+        App {
+            reader,
+            path: path.to_path_buf(),
+            history,
+            known: Known::default(),
+            histories: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The answer to one request.
+    pub fn handle(&self, req: &Request) -> Response {
+        if let Some((content_type, body)) = asset(&req.path) {
+            return Response {
+                status: 200,
+                content_type,
+                body: body.to_vec(),
+            };
+        }
+        let Some(api) = req.path.strip_prefix("/api/") else {
+            return Response::error(404, &format!("no page at {}", req.path));
+        };
+        let (route, arg) = api.split_once('/').unwrap_or((api, ""));
+        let result = match (route, arg) {
+            ("info", "") => Ok(self.info()),
+            ("state", n) => self.step_arg(n).and_then(|n| self.state(n)),
+            ("view", n) => self.step_arg(n).and_then(|n| self.view(n)),
+            ("steps", "") => self.steps(req),
+            ("source", "") => self.source(req),
+            ("next-visit", n) => self.step_arg(n).and_then(|n| self.moved(moves::next_visit(&self.reader, n))),
+            ("previous-visit", n) => self
+                .step_arg(n)
+                .and_then(|n| self.moved(moves::previous_visit(&self.reader, n))),
+            ("step-out", n) => self.step_arg(n).and_then(|n| self.step_out(n)),
+            ("history", "") => self.history(req),
+            _ => Err(Response::error(404, &format!("no API at {}", req.path))),
+        };
+        match result {
+            Ok(v) => Response::json(200, &v),
+            Err(r) => r,
+        }
+    }
+
+    /// A step number from the path, held by the recording.
+    fn step_arg(&self, s: &str) -> Result<u64, Response> {
+        let n: u64 = s
+            .parse()
+            .map_err(|_| Response::error(400, &format!("`{s}` is not a step number")))?;
+        self.check(n)?;
+        Ok(n)
+    }
+
+    fn check(&self, n: u64) -> Result<(), Response> {
+        let count = self.reader.step_count();
+        if n >= count {
+            let holds = match count {
+                0 => "the recording holds no steps".to_string(),
+                c => format!("the recording holds steps 0 to {}", c - 1),
+            };
+            return Err(Response::error(404, &format!("step {n} is out of range: {holds}")));
+        }
+        Ok(())
+    }
+
+    /// A store error as a 500 that says what failed.
+    fn failed(&self, e: StoreError) -> Response {
+        Response::error(500, &format!("{}: {e}", self.path.display()))
+    }
+
+    fn info(&self) -> Value {
+        let h = self.reader.header();
+        let end = self.reader.end();
+        json!({
+            "file": self.path.display().to_string(),
+            "program": h.program,
+            "cwd": h.cwd,
+            "interpreter": h.interpreter,
+            "mode": h.mode,
+            "steps": self.reader.step_count(),
+            "threads": end.map(|e| json!(e.threads)),
+            "complete": end.is_some(),
+            "ended": end.map(|e| json!(e.reason)),
+        })
+    }
+
+    /// The state at `n`, as `hindsight state FILE N --json` prints it.
+    fn state(&self, n: u64) -> Result<Value, Response> {
+        let state = self.reader.state(Step(n)).map_err(|e| self.failed(e))?;
+        for f in &state.stack {
+            self.known.add(&f.file);
+        }
+        Ok(render::state_json(&state))
+    }
+
+    /// The state at `n` and the objects the page draws.
+    fn view(&self, n: u64) -> Result<Value, Response> {
+        let state = self.reader.state(Step(n)).map_err(|e| self.failed(e))?;
+        for f in &state.stack {
+            self.known.add(&f.file);
+        }
+        Ok(json!({"state": render::state_json(&state), "objects": graph::objects(&state)}))
+    }
+
+    /// `?from=A&to=B`: the metas of steps A to B (at most
+    /// [`MAX_STEPS_PER_REQUEST`]; `to` past the end means the end).
+    fn steps(&self, req: &Request) -> Result<Value, Response> {
+        let count = self.reader.step_count();
+        let num = |k: &str| -> Result<Option<u64>, Response> {
+            req.param(k)
+                .map(|v| v.parse::<u64>().map_err(|_| Response::error(400, &format!("{k}=`{v}` is not a step number"))))
+                .transpose()
+        };
+        let from = num("from")?.unwrap_or(0);
+        self.check(from)?;
+        let to = num("to")?
+            .unwrap_or(u64::MAX)
+            .min(count - 1)
+            .min(from + MAX_STEPS_PER_REQUEST - 1);
+        if to < from {
+            return Err(Response::error(400, "`to` is before `from`"));
+        }
+        let metas = self.reader.metas(Step(from), Step(to)).map_err(|e| self.failed(e))?;
+        let steps: Vec<Value> = metas
+            .iter()
+            .map(|m| {
+                self.known.add(&m.file);
+                render::meta_json(m)
+            })
+            .collect();
+        Ok(json!({ "steps": steps }))
+    }
+
+    /// `?file=PATH`: a recorded file's source (only a file some answer named).
+    fn source(&self, req: &Request) -> Result<Value, Response> {
+        let Some(file) = req.param("file") else {
+            return Err(Response::error(400, "give the file: /api/source?file=PATH"));
+        };
+        if !self.known.contains(file) {
+            return Err(Response::error(
+                403,
+                &format!("{file} is not a file of a step the page was shown; ask for a state first"),
+            ));
+        }
+        Ok(source_json(file, &self.reader.header().cwd))
+    }
+
+    fn moved(&self, r: Result<Option<u64>, StoreError>) -> Result<Value, Response> {
+        let step = r.map_err(|e| self.failed(e))?;
+        Ok(json!({ "step": step }))
+    }
+
+    fn step_out(&self, n: u64) -> Result<Value, Response> {
+        let state = self.reader.state(Step(n)).map_err(|e| self.failed(e))?;
+        self.moved(moves::step_out(&self.reader, n, state.stack.len()))
+    }
+
+    /// `?name=NAME`: the steps at which NAME was bound or changed.
+    fn history(&self, req: &Request) -> Result<Value, Response> {
+        let name = req.param("name").unwrap_or("").trim();
+        if name.is_empty() {
+            return Err(Response::error(400, "give the name: /api/history?name=NAME"));
+        }
+        if let Some(v) = self.cached(name) {
+            return Ok((*v).clone());
+        }
+        let list = (self.history)(&self.reader, name, MAX_HISTORY).map_err(|e| Response::error(404, &e))?;
+        let entries: Vec<Value> = list
+            .entries
+            .iter()
+            .map(|e| {
+                json!({"step": e.step, "file": e.file, "line": e.line, "function": e.function,
+                       "value": cut(&e.value), "past_cut": e.past_cut})
+            })
+            .collect();
+        let v = Arc::new(json!({"name": name, "entries": entries, "more": list.more}));
+        if let Ok(mut c) = self.histories.lock() {
+            if c.len() >= HISTORY_CACHE {
+                c.remove(0);
+            }
+            c.push((name.to_string(), v.clone()));
+        }
+        Ok((*v).clone())
+    }
+
+    fn cached(&self, name: &str) -> Option<Arc<Value>> {
+        let c = self.histories.lock().ok()?;
+        c.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+    }
+}
+
+/// A history value cut at [`MAX_HISTORY_VALUE`] characters (`...` where cut).
+fn cut(value: &str) -> String {
+    match value.char_indices().nth(MAX_HISTORY_VALUE) {
+        Some((i, _)) => format!("{}...", &value[..i]),
+        None => value.to_string(),
+    }
+}
