@@ -5,7 +5,8 @@
 //! a name of its own at 127.0.0.1 (DNS rebinding) gets 421, not the
 //! recording.
 
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::io::Read;
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,9 @@ use crate::WebError;
 
 /// Connections served at once; more wait for none of them (503).
 pub const MAX_CONNECTIONS: usize = 64;
+
+/// Bytes read and dropped after refusing a request, at most.
+const DRAIN_BYTES: usize = 64 * 1024;
 
 /// A bound server, not yet answering.
 pub struct Server {
@@ -132,15 +136,36 @@ fn busy(mut stream: TcpStream) {
 /// Read one request, answer it, close.
 fn serve_connection(mut stream: TcpStream, app: &App, hosts: Option<&[String]>) {
     let _ = stream.set_nodelay(true);
-    let (response, head_only) = match read_request(&mut stream) {
-        Ok(req) => (answer(app, &req, hosts), req.head_only),
+    let (response, head_only, unread) = match read_request(&mut stream) {
+        Ok(req) => (answer(app, &req, hosts), req.head_only, false),
         Err(e) => match e.status() {
-            Some(status) => (Response::error(status, &e.to_string()), false),
+            Some(status) => (Response::error(status, &e.to_string()), false, true),
             None => return,
         },
     };
     if let Err(e) = write_response(&mut stream, &response, head_only) {
         log::debug!(target: "web::server", "writing an answer failed: {e}");
+        return;
+    }
+    if unread {
+        drain(&mut stream);
+    }
+}
+
+/// After refusing a request whose rest was not read: close our side, then
+/// read (a bounded amount, for a bounded time) what the client still
+/// sends, so that closing does not reset the connection before the client
+/// has read the answer.
+fn drain(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut buf = [0u8; 4096];
+    let mut left = DRAIN_BYTES;
+    while left > 0 {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
     }
 }
 
