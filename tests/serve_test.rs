@@ -22,7 +22,8 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A recording of examples/bubble.py by 3.11 (columns) or another supported interpreter.
 fn record(dir: &Path) -> Option<PathBuf> {
-    let py = common::interpreter("3.11").or_else(|| common::supported_interpreters().into_iter().next());
+    let py =
+        common::interpreter("3.11").or_else(|| common::supported_interpreters().into_iter().next());
     let Some(py) = py else {
         eprintln!("SKIPPED: no supported interpreter to record with");
         return None;
@@ -30,7 +31,11 @@ fn record(dir: &Path) -> Option<PathBuf> {
     let hsr = dir.join("bubble.hsr");
     let fixture = repo_root().join("examples").join("bubble.py");
     let out = common::run_record(Path::new(HINDSIGHT), &py.path, &fixture, &hsr).unwrap();
-    assert!(out.status.success(), "record failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "record failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(hsr)
 }
 
@@ -77,7 +82,10 @@ fn serve(hsr: &Path) -> Served {
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_string();
-    let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
     Served { child, addr, url }
 }
 
@@ -87,7 +95,8 @@ fn exchange(addr: &str, raw: &[u8]) -> (u16, Vec<u8>) {
     s.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
     s.write_all(raw).unwrap();
     let mut answer = Vec::new();
-    s.read_to_end(&mut answer).expect("the server answers in time");
+    s.read_to_end(&mut answer)
+        .expect("the server answers in time");
     let text = String::from_utf8_lossy(&answer);
     let status = text
         .split(' ')
@@ -113,25 +122,37 @@ fn cli(args: &[&str]) -> String {
     let mut cmd = Command::new(HINDSIGHT);
     cmd.args(args);
     let out = run_with_timeout(cmd, HINDSIGHT_TIMEOUT).unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// The step numbers at the start of each line of a listing.
 fn steps_of(listing: &str) -> Vec<u64> {
-    listing.lines().map(|l| l.split(' ').next().unwrap().parse().unwrap()).collect()
+    listing
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect()
 }
 
 #[test]
 fn the_api_answers_what_the_command_line_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(hsr) = record(dir.path()) else { return };
+    let Some(hsr) = record(dir.path()) else {
+        return;
+    };
     let rec = hsr.to_str().unwrap();
     let s = serve(&hsr);
     let (_, info) = get(&s, "/api/info");
     let count = info["steps"].as_u64().unwrap();
     assert!(cli(&["info", rec]).contains(&format!("steps:       {count}")));
-    let dump: Vec<Value> = cli(&["dump", rec]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let dump: Vec<Value> = cli(&["dump", rec])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(dump.len() as u64, count);
     for (n, want) in dump.iter().enumerate() {
         let (status, got) = get(&s, &format!("/api/state/{n}"));
@@ -143,7 +164,8 @@ fn the_api_answers_what_the_command_line_answers() {
         for scope in ["locals", "globals"] {
             for (name, v) in want[scope].as_object().unwrap() {
                 let drawn = &view["objects"][v["id"].as_str().unwrap()];
-                let atom = ["int", "str", "bool", "NoneType", "float"].contains(&v["type"].as_str().unwrap());
+                let atom = ["int", "str", "bool", "NoneType", "float"]
+                    .contains(&v["type"].as_str().unwrap());
                 assert_eq!(drawn.is_null(), atom, "step {n}: {name} = {v}");
                 if !atom {
                     assert_eq!(drawn["type"], v["type"]);
@@ -152,7 +174,10 @@ fn the_api_answers_what_the_command_line_answers() {
         }
     }
     let (_, steps) = get(&s, &format!("/api/steps?from=0&to={}", count - 1));
-    let want: Vec<Value> = cli(&["steps", rec, "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let want: Vec<Value> = cli(&["steps", rec, "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(steps["steps"].as_array().unwrap(), &want);
 
     // Moves, against `visits` and the dump.
@@ -160,20 +185,37 @@ fn the_api_answers_what_the_command_line_answers() {
     let line = dump[20]["line"].as_u64().unwrap();
     let visits = steps_of(&cli(&["visits", rec, &format!("{file}:{line}")]));
     let (_, next) = get(&s, "/api/next-visit/20");
-    assert_eq!(next["step"].as_u64(), visits.iter().copied().find(|v| *v > 20));
+    assert_eq!(
+        next["step"].as_u64(),
+        visits.iter().copied().find(|v| *v > 20)
+    );
     let (_, prev) = get(&s, "/api/previous-visit/20");
-    assert_eq!(prev["step"].as_u64(), visits.iter().copied().rev().find(|v| *v < 20));
+    assert_eq!(
+        prev["step"].as_u64(),
+        visits.iter().copied().rev().find(|v| *v < 20)
+    );
     let depth = dump[20]["stack"].as_array().unwrap().len();
-    let out = dump.iter().skip(21).find(|d| d["stack"].as_array().unwrap().len() < depth);
+    let out = dump
+        .iter()
+        .skip(21)
+        .find(|d| d["stack"].as_array().unwrap().len() < depth);
     let (_, got) = get(&s, "/api/step-out/20");
-    assert_eq!(got["step"].as_u64(), out.map(|d| d["step"].as_u64().unwrap()));
+    assert_eq!(
+        got["step"].as_u64(),
+        out.map(|d| d["step"].as_u64().unwrap())
+    );
     let (_, none) = get(&s, &format!("/api/step-out/{}", count - 1));
     assert_eq!(none["step"], Value::Null);
 
     // History, against `history`.
     let (status, h) = get(&s, "/api/history?name=swapped");
     assert_eq!(status, 200);
-    let got: Vec<u64> = h["entries"].as_array().unwrap().iter().map(|e| e["step"].as_u64().unwrap()).collect();
+    let got: Vec<u64> = h["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["step"].as_u64().unwrap())
+        .collect();
     assert_eq!(got, steps_of(&cli(&["history", rec, "swapped"])));
     let (status, h) = get(&s, "/api/history?name=nosuchname");
     assert_eq!(status, 404, "{h}");
@@ -190,7 +232,9 @@ fn the_api_answers_what_the_command_line_answers() {
 #[test]
 fn bad_requests_get_their_status_and_do_not_stall_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(hsr) = record(dir.path()) else { return };
+    let Some(hsr) = record(dir.path()) else {
+        return;
+    };
     let s = serve(&hsr);
     let host = format!("Host: {}\r\n", s.addr);
     // A client that connects and sends nothing holds its connection, not the server.
@@ -199,32 +243,83 @@ fn bad_requests_get_their_status_and_do_not_stall_the_server() {
     (&half).write_all(b"GET /api/info HTTP/1.1\r\nHo").unwrap();
     let cases: Vec<(Vec<u8>, u16)> = vec![
         (format!("GET / HTTP/1.1\r\n{host}\r\n").into_bytes(), 200),
-        (format!("HEAD /app.js HTTP/1.1\r\n{host}\r\n").into_bytes(), 200),
+        (
+            format!("HEAD /app.js HTTP/1.1\r\n{host}\r\n").into_bytes(),
+            200,
+        ),
         (b"garbage\r\n\r\n".to_vec(), 400),
         (b"\xff\xfe\r\n\r\n".to_vec(), 400),
-        (format!("POST /api/info HTTP/1.1\r\n{host}Content-Length: 2\r\n\r\nhi").into_bytes(), 405),
-        (format!("GET /api/info HTTP/1.1\r\n{host}Content-Length: 2\r\n\r\nhi").into_bytes(), 413),
-        (format!("GET /api/info HTTP/2.0\r\n{host}\r\n").into_bytes(), 505),
-        (b"GET /api/info HTTP/1.1\r\nHost: attacker.example:80\r\n\r\n".to_vec(), 421),
-        (format!("GET /api/info HTTP/1.1\r\n{host}X: {}\r\n\r\n", "a".repeat(20_000)).into_bytes(), 431),
-        (format!("GET /api/nothing HTTP/1.1\r\n{host}\r\n").into_bytes(), 404),
-        (format!("GET /api/state/99999999 HTTP/1.1\r\n{host}\r\n").into_bytes(), 404),
-        (format!("GET /api/state/-1 HTTP/1.1\r\n{host}\r\n").into_bytes(), 400),
-        (format!("GET /api/state/%ZZ HTTP/1.1\r\n{host}\r\n").into_bytes(), 400),
-        (format!("GET /api/steps?from=x HTTP/1.1\r\n{host}\r\n").into_bytes(), 400),
-        (format!("GET /api/history HTTP/1.1\r\n{host}\r\n").into_bytes(), 400),
-        (format!("GET /../../etc/passwd HTTP/1.1\r\n{host}\r\n").into_bytes(), 404),
+        (
+            format!("POST /api/info HTTP/1.1\r\n{host}Content-Length: 2\r\n\r\nhi").into_bytes(),
+            405,
+        ),
+        (
+            format!("GET /api/info HTTP/1.1\r\n{host}Content-Length: 2\r\n\r\nhi").into_bytes(),
+            413,
+        ),
+        (
+            format!("GET /api/info HTTP/2.0\r\n{host}\r\n").into_bytes(),
+            505,
+        ),
+        (
+            b"GET /api/info HTTP/1.1\r\nHost: attacker.example:80\r\n\r\n".to_vec(),
+            421,
+        ),
+        (
+            format!(
+                "GET /api/info HTTP/1.1\r\n{host}X: {}\r\n\r\n",
+                "a".repeat(20_000)
+            )
+            .into_bytes(),
+            431,
+        ),
+        (
+            format!("GET /api/nothing HTTP/1.1\r\n{host}\r\n").into_bytes(),
+            404,
+        ),
+        (
+            format!("GET /api/state/99999999 HTTP/1.1\r\n{host}\r\n").into_bytes(),
+            404,
+        ),
+        (
+            format!("GET /api/state/-1 HTTP/1.1\r\n{host}\r\n").into_bytes(),
+            400,
+        ),
+        (
+            format!("GET /api/state/%ZZ HTTP/1.1\r\n{host}\r\n").into_bytes(),
+            400,
+        ),
+        (
+            format!("GET /api/steps?from=x HTTP/1.1\r\n{host}\r\n").into_bytes(),
+            400,
+        ),
+        (
+            format!("GET /api/history HTTP/1.1\r\n{host}\r\n").into_bytes(),
+            400,
+        ),
+        (
+            format!("GET /../../etc/passwd HTTP/1.1\r\n{host}\r\n").into_bytes(),
+            404,
+        ),
     ];
     for (raw, want) in cases {
         let (status, _) = exchange(&s.addr, &raw);
-        assert_eq!(status, want, "{}", String::from_utf8_lossy(&raw[..raw.len().min(80)]));
+        assert_eq!(
+            status,
+            want,
+            "{}",
+            String::from_utf8_lossy(&raw[..raw.len().min(80)])
+        );
     }
     // More connections than it serves at once: the extra ones are told so,
     // and once they close the server answers again.
-    let many: Vec<TcpStream> = (0..web::MAX_CONNECTIONS + 8).map(|_| TcpStream::connect(&s.addr).unwrap()).collect();
+    let many: Vec<TcpStream> = (0..web::MAX_CONNECTIONS + 8)
+        .map(|_| TcpStream::connect(&s.addr).unwrap())
+        .collect();
     let mut busy = 0;
     for mut c in many.iter().skip(web::MAX_CONNECTIONS - 2) {
-        c.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         let mut b = [0u8; 12];
         if c.read(&mut b).is_ok_and(|n| n >= 12) && b.starts_with(b"HTTP/1.1 503") {
             busy += 1;
@@ -249,18 +344,27 @@ fn bad_requests_get_their_status_and_do_not_stall_the_server() {
 
 #[test]
 fn the_page_in_chromium_shows_the_recorded_state() {
-    let chromium = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let chromium = std::env::var_os("CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     if !chromium.exists() {
-        eprintln!("SKIPPED: {} is absent (scripts/setup installs Debian's chromium)", chromium.display());
+        eprintln!(
+            "SKIPPED: {} is absent (scripts/setup installs Debian's chromium)",
+            chromium.display()
+        );
         return;
     }
     let browser_dir = repo_root().join("web").join("browser");
     assert!(
-        browser_dir.join("node_modules").join("playwright-core").exists(),
+        browser_dir
+            .join("node_modules")
+            .join("playwright-core")
+            .exists(),
         "web/browser/node_modules is missing: run scripts/setup (npm ci in web/browser)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let Some(hsr) = record(dir.path()) else { return };
+    let Some(hsr) = record(dir.path()) else {
+        return;
+    };
     let s = serve(&hsr);
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve");
     std::fs::create_dir_all(&shots).unwrap();

@@ -97,7 +97,9 @@ impl App {
             ("view", n) => self.step_arg(n).and_then(|n| self.view(n)),
             ("steps", "") => self.steps(req),
             ("source", "") => self.source(req),
-            ("next-visit", n) => self.step_arg(n).and_then(|n| self.moved(moves::next_visit(&self.reader, n))),
+            ("next-visit", n) => self
+                .step_arg(n)
+                .and_then(|n| self.moved(moves::next_visit(&self.reader, n))),
             ("previous-visit", n) => self
                 .step_arg(n)
                 .and_then(|n| self.moved(moves::previous_visit(&self.reader, n))),
@@ -127,7 +129,10 @@ impl App {
                 0 => "the recording holds no steps".to_string(),
                 c => format!("the recording holds steps 0 to {}", c - 1),
             };
-            return Err(Response::error(404, &format!("step {n} is out of range: {holds}")));
+            return Err(Response::error(
+                404,
+                &format!("step {n} is out of range: {holds}"),
+            ));
         }
         Ok(())
     }
@@ -177,7 +182,11 @@ impl App {
         let count = self.reader.step_count();
         let num = |k: &str| -> Result<Option<u64>, Response> {
             req.param(k)
-                .map(|v| v.parse::<u64>().map_err(|_| Response::error(400, &format!("{k}=`{v}` is not a step number"))))
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        Response::error(400, &format!("{k}=`{v}` is not a step number"))
+                    })
+                })
                 .transpose()
         };
         let from = num("from")?.unwrap_or(0);
@@ -189,7 +198,10 @@ impl App {
         if to < from {
             return Err(Response::error(400, "`to` is before `from`"));
         }
-        let metas = self.reader.metas(Step(from), Step(to)).map_err(|e| self.failed(e))?;
+        let metas = self
+            .reader
+            .metas(Step(from), Step(to))
+            .map_err(|e| self.failed(e))?;
         let steps: Vec<Value> = metas
             .iter()
             .map(|m| {
@@ -208,7 +220,9 @@ impl App {
         if !self.known.contains(file) {
             return Err(Response::error(
                 403,
-                &format!("{file} is not a file of a step the page was shown; ask for a state first"),
+                &format!(
+                    "{file} is not a file of a step the page was shown; ask for a state first"
+                ),
             ));
         }
         Ok(source_json(file, &self.reader.header().cwd))
@@ -228,12 +242,16 @@ impl App {
     fn history(&self, req: &Request) -> Result<Value, Response> {
         let name = req.param("name").unwrap_or("").trim();
         if name.is_empty() {
-            return Err(Response::error(400, "give the name: /api/history?name=NAME"));
+            return Err(Response::error(
+                400,
+                "give the name: /api/history?name=NAME",
+            ));
         }
         if let Some(v) = self.cached(name) {
             return Ok((*v).clone());
         }
-        let list = (self.history)(&self.reader, name, MAX_HISTORY).map_err(|e| Response::error(404, &e))?;
+        let list = (self.history)(&self.reader, name, MAX_HISTORY)
+            .map_err(|e| Response::error(404, &e))?;
         let entries: Vec<Value> = list
             .entries
             .iter()

@@ -16,7 +16,10 @@ pub fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
             "text/javascript; charset=utf-8",
             include_bytes!("../static/draw.js"),
         ),
-        "/style.css" => ("text/css; charset=utf-8", include_bytes!("../static/style.css")),
+        "/style.css" => (
+            "text/css; charset=utf-8",
+            include_bytes!("../static/style.css"),
+        ),
         _ => return None,
     })
 }

@@ -94,12 +94,18 @@ fn object(state: &State, a: ObjAddr, index: &HashMap<ObjAddr, usize>) -> Value {
                 .map(|kv| json!([cell(kv[0]), kv.get(1).map_or(Value::Null, |v| cell(*v))]))
                 .collect();
             o.insert("entries".into(), Value::Array(entries));
-            o.insert("more".into(), json!((n.items.len() / 2).saturating_sub(MAX_CELLS)));
+            o.insert(
+                "more".into(),
+                json!((n.items.len() / 2).saturating_sub(MAX_CELLS)),
+            );
         }
         kinds::LIST | kinds::TUPLE | kinds::SET | kinds::FROZENSET => {
             let items: Vec<Value> = n.items.iter().take(MAX_CELLS).map(|c| cell(*c)).collect();
             o.insert("items".into(), Value::Array(items));
-            o.insert("more".into(), json!(n.items.len().saturating_sub(MAX_CELLS)));
+            o.insert(
+                "more".into(),
+                json!(n.items.len().saturating_sub(MAX_CELLS)),
+            );
         }
         _ => {}
     }
@@ -177,8 +183,15 @@ mod tests {
         let o = objects(&s);
         let o = o.as_object().unwrap();
         assert_eq!(o.keys().collect::<Vec<_>>(), ["0x1", "0x2"]);
-        assert_eq!(o["0x1"]["items"], json!([{"repr": "7", "type": "int"}, {"ref": "0x2"}]));
-        assert_eq!(o["0x2"]["items"], json!([{"ref": "0x1"}]), "a cycle is a reference");
+        assert_eq!(
+            o["0x1"]["items"],
+            json!([{"repr": "7", "type": "int"}, {"ref": "0x2"}])
+        );
+        assert_eq!(
+            o["0x2"]["items"],
+            json!([{"ref": "0x1"}]),
+            "a cycle is a reference"
+        );
     }
 
     #[test]

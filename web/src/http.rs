@@ -171,7 +171,9 @@ pub fn parse_head(head: &[u8]) -> Result<Request, RequestError> {
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(RequestError::Malformed("the request line is not METHOD TARGET VERSION"));
+        return Err(RequestError::Malformed(
+            "the request line is not METHOD TARGET VERSION",
+        ));
     };
     if !version.starts_with("HTTP/") {
         return Err(RequestError::Malformed("no HTTP version"));
@@ -285,7 +287,11 @@ fn reason(status: u16) -> &'static str {
 
 /// Write `r` and close the connection: the answer's headers say so. The
 /// page's own files may only load scripts and styles from this server.
-pub fn write_response(stream: &mut TcpStream, r: &Response, head_only: bool) -> std::io::Result<()> {
+pub fn write_response(
+    stream: &mut TcpStream,
+    r: &Response,
+    head_only: bool,
+) -> std::io::Result<()> {
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n\
@@ -332,16 +338,37 @@ mod tests {
         use RequestError::*;
         assert_eq!(parse("POST / HTTP/1.1\r\nHost: h"), Err(Method));
         assert_eq!(parse("GET / HTTP/2\r\nHost: h"), Err(Version));
-        assert_eq!(parse("GET / HTTP/1.1"), Err(Malformed("an HTTP/1.1 request without Host")));
-        assert_eq!(parse("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5"), Err(Body));
-        assert_eq!(parse("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked"), Err(Body));
-        assert!(matches!(parse("GET /%zz HTTP/1.1\r\nHost: h"), Err(Malformed(_))));
-        assert!(matches!(parse("GET /%ff HTTP/1.1\r\nHost: h"), Err(Malformed(_))));
-        assert!(matches!(parse("GET x HTTP/1.1\r\nHost: h"), Err(Malformed(_))));
+        assert_eq!(
+            parse("GET / HTTP/1.1"),
+            Err(Malformed("an HTTP/1.1 request without Host"))
+        );
+        assert_eq!(
+            parse("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5"),
+            Err(Body)
+        );
+        assert_eq!(
+            parse("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked"),
+            Err(Body)
+        );
+        assert!(matches!(
+            parse("GET /%zz HTTP/1.1\r\nHost: h"),
+            Err(Malformed(_))
+        ));
+        assert!(matches!(
+            parse("GET /%ff HTTP/1.1\r\nHost: h"),
+            Err(Malformed(_))
+        ));
+        assert!(matches!(
+            parse("GET x HTTP/1.1\r\nHost: h"),
+            Err(Malformed(_))
+        ));
         assert!(matches!(parse("GET  / HTTP/1.1"), Err(Malformed(_))));
         assert!(matches!(parse(""), Err(Malformed(_))));
         assert!(matches!(parse("\u{0}\u{1}"), Err(Malformed(_))));
-        let many = format!("GET / HTTP/1.1\r\nHost: h{}", "\r\nX: y".repeat(MAX_HEADERS + 1));
+        let many = format!(
+            "GET / HTTP/1.1\r\nHost: h{}",
+            "\r\nX: y".repeat(MAX_HEADERS + 1)
+        );
         assert_eq!(parse(&many), Err(TooLarge));
         assert_eq!(parse_head(&[b'a'; MAX_HEAD_BYTES + 1]), Err(TooLarge));
     }

@@ -84,14 +84,12 @@ pub fn each_change(
     if count == 0 {
         return Ok(false);
     }
-    reader.scan_steps(Step(0), Step(count - 1), |s| {
-        match tracker.step(s)? {
-            Some(c) => {
-                let value = values::text::value_text(&tracker.watch.state, c.addr);
-                f(&s.meta, value, c.past_cut)
-            }
-            None => Ok(true),
+    reader.scan_steps(Step(0), Step(count - 1), |s| match tracker.step(s)? {
+        Some(c) => {
+            let value = values::text::value_text(&tracker.watch.state, c.addr);
+            f(&s.meta, value, c.past_cut)
         }
+        None => Ok(true),
     })?;
     Ok(tracker.bound_ever)
 }
