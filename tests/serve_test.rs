@@ -230,6 +230,62 @@ fn the_api_answers_what_the_command_line_answers() {
 }
 
 #[test]
+fn outer_frames_show_their_locals_as_of_their_last_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(py) = common::supported_interpreters().into_iter().next() else {
+        return;
+    };
+    let hsr = dir.path().join("recursion.hsr");
+    let fixture = repo_root()
+        .join("tests")
+        .join("fixtures")
+        .join("recursion.py");
+    let out = common::run_record(Path::new(HINDSIGHT), &py.path, &fixture, &hsr).unwrap();
+    assert!(out.status.success());
+    let rec = hsr.to_str().unwrap();
+    let dump: Vec<Value> = cli(&["dump", rec])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let s = serve(&hsr);
+    let depth = |d: &Value| d["stack"].as_array().unwrap().len();
+    // The deepest step of fact(30), and a few others.
+    let deepest = (0..dump.len())
+        .max_by_key(|&i| (depth(&dump[i]), std::cmp::Reverse(i)))
+        .unwrap();
+    for n in [deepest, deepest / 2, dump.len() - 1] {
+        let (_, got) = get(&s, &format!("/api/frames/{n}"));
+        let frames = got["frames"].as_array().unwrap();
+        let d = depth(&dump[n]);
+        assert_eq!(frames.len(), d - 1, "step {n}");
+        for f in frames {
+            let k = f["depth"].as_u64().unwrap() as usize;
+            // From the dump: the last step before n of the same thread whose
+            // stack is n's cut at depth k.
+            let want = (0..n).rev().find(|&m| {
+                dump[m]["thread"] == dump[n]["thread"]
+                    && depth(&dump[m]) == k
+                    && dump[m]["stack"].as_array().unwrap()[..k]
+                        .iter()
+                        .zip(&dump[n]["stack"].as_array().unwrap()[..k])
+                        .all(|(a, b)| a["function"] == b["function"] && a["file"] == b["file"])
+            });
+            if k + web::MAX_OUTER_FRAMES < d {
+                continue;
+            }
+            assert_eq!(
+                f["step"].as_u64(),
+                want.map(|m| m as u64),
+                "step {n}, frame {k}"
+            );
+            if let Some(m) = want {
+                assert_eq!(f["locals"], dump[m]["locals"], "step {n}, frame {k}");
+            }
+        }
+    }
+}
+
+#[test]
 fn bad_requests_get_their_status_and_do_not_stall_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let Some(hsr) = record(dir.path()) else {

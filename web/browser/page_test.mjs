@@ -119,6 +119,11 @@ try {
   const at = await check(n);
   const items = at.locals.items.id;
   assert.equal(at.globals.data.id, items, "the fixture shares its list");
+  // The outer frame's locals: those of the last step it ran, from the dump.
+  await page.waitForSelector(`body[data-frames="${n}"]`);
+  const outer = states.filter((s) => s.step < n && s.stack.length === 1).pop();
+  const shownOuter = await page.$$eval('#frames .frame[data-depth="1"] .row', (rs) => rs.map((r) => [r.dataset.name, r.dataset.repr]));
+  assert.deepEqual(shownOuter, Object.entries(outer.locals).map(([k, v]) => [k, v.repr]), "the outer frame's locals");
   log(`step ${n}: locals and globals match state --json, one box for the shared list`);
 
   // The keys.

@@ -57,6 +57,16 @@ pub struct HistoryList {
 /// crate reads histories the way `hindsight history` does.
 pub type HistoryFn = dyn Fn(&Reader, &str, usize) -> Result<HistoryList, String> + Send + Sync;
 
+/// The outer frames answered last (`/api/frames/N`).
+#[derive(Clone)]
+struct FramesMemo {
+    step: u64,
+    thread: u32,
+    /// The outer frames' functions and files.
+    outer: Vec<(Arc<str>, Arc<str>)>,
+    answer: Arc<Value>,
+}
+
 /// One open recording and what the server remembers about it.
 pub struct App {
     reader: Reader,
@@ -64,6 +74,7 @@ pub struct App {
     history: Box<HistoryFn>,
     known: Known,
     histories: Mutex<Vec<(String, Arc<Value>)>>,
+    frames_memo: Mutex<Option<FramesMemo>>,
 }
 
 impl App {
@@ -75,6 +86,7 @@ impl App {
             history,
             known: Known::default(),
             histories: Mutex::new(Vec::new()),
+            frames_memo: Mutex::new(None),
         }
     }
 
@@ -104,6 +116,7 @@ impl App {
                 .step_arg(n)
                 .and_then(|n| self.moved(moves::previous_visit(&self.reader, n))),
             ("step-out", n) => self.step_arg(n).and_then(|n| self.step_out(n)),
+            ("frames", n) => self.step_arg(n).and_then(|n| self.frames(n)),
             ("history", "") => self.history(req),
             _ => Err(Response::error(404, &format!("no API at {}", req.path))),
         };
@@ -236,6 +249,77 @@ impl App {
     fn step_out(&self, n: u64) -> Result<Value, Response> {
         let state = self.reader.state(Step(n)).map_err(|e| self.failed(e))?;
         self.moved(moves::step_out(&self.reader, n, state.stack.len()))
+    }
+
+    /// The locals of the outer frames of step `n`: for each, as of the last
+    /// step at which it ran (it has been waiting for its callee since).
+    fn frames(&self, n: u64) -> Result<Value, Response> {
+        let state = self.reader.state(Step(n)).map_err(|e| self.failed(e))?;
+        let thread = state.meta.as_ref().map_or(0, |m| m.thread);
+        let outer: Vec<(Arc<str>, Arc<str>)> = state
+            .stack
+            .iter()
+            .take(state.stack.len().saturating_sub(1))
+            .map(|f| (f.function.clone(), f.file.clone()))
+            .collect();
+        // Stepping within a frame: the outer frames are those of the step
+        // answered last, looked up again only when they may have run since.
+        let last = self.frames_memo.lock().ok().and_then(|m| m.clone());
+        if let Some(m) = last.filter(|m| m.thread == thread && m.outer == outer) {
+            let (a, b) = (m.step.min(n), m.step.max(n));
+            let same = moves::stays_deep(&self.reader, a, b, thread, outer.len() + 1)
+                .map_err(|e| self.failed(e))?;
+            if same {
+                // Measured from here on: the next step is close by.
+                if let Ok(mut memo) = self.frames_memo.lock() {
+                    *memo = Some(FramesMemo {
+                        step: n,
+                        ..m.clone()
+                    });
+                }
+                return Ok((*m.answer).clone());
+            }
+        }
+        let answer = self.look_up_frames(n, &state)?;
+        if let Ok(mut memo) = self.frames_memo.lock() {
+            *memo = Some(FramesMemo {
+                step: n,
+                thread,
+                outer,
+                answer: Arc::new(answer.clone()),
+            });
+        }
+        Ok(answer)
+    }
+
+    fn look_up_frames(&self, n: u64, state: &store::State) -> Result<Value, Response> {
+        let steps =
+            moves::outer_steps(&self.reader, n, &state.stack).map_err(|e| self.failed(e))?;
+        let mut frames = Vec::new();
+        for (i, m) in steps.iter().enumerate() {
+            let f = &state.stack[i];
+            let mut frame = json!({"depth": i + 1, "function": &*f.function, "step": m});
+            if i + 1 + moves::MAX_OUTER_FRAMES < state.stack.len() {
+                frame["skipped"] = json!(true);
+            }
+            if let Some(m) = m {
+                let then = self.reader.state(Step(*m)).map_err(|e| self.failed(e))?;
+                let mut budget = render::Budget::new();
+                let locals: serde_json::Map<String, Value> = then
+                    .locals
+                    .iter()
+                    .map(|(name, a)| {
+                        (
+                            name.to_string(),
+                            render::value_json_in(&then, *a, 1, &mut budget),
+                        )
+                    })
+                    .collect();
+                frame["locals"] = Value::Object(locals);
+            }
+            frames.push(frame);
+        }
+        Ok(json!({ "frames": frames }))
     }
 
     /// `?name=NAME`: the steps at which NAME was bound or changed.

@@ -13,6 +13,7 @@ mod server;
 mod source;
 
 pub use api::{App, HistoryEntry, HistoryFn, HistoryList, MAX_HISTORY};
+pub use moves::MAX_OUTER_FRAMES;
 pub use server::{Server, MAX_CONNECTIONS};
 
 /// Why the server could not start.

@@ -74,6 +74,21 @@
     markHistory();
     strip(s.step);
     await showSource(s);
+    if (s.stack.length > 1) setTimeout(() => outerFrames(s.step), 120);
+  }
+
+  // The outer frames' locals, once the page has stayed at a step (they
+  // are looked up backwards through the recording).
+  async function outerFrames(n) {
+    if (page.shown !== n || page.wanted !== n) return;
+    try {
+      const r = await api(`/api/frames/${n}`);
+      if (page.shown !== n) return;
+      HindsightDraw.fillFrames($("canvas"), r.frames, page.view.objects || {});
+      document.body.dataset.frames = String(n);
+    } catch (e) {
+      note(String(e.message || e));
+    }
   }
 
   function renderStack(s) {

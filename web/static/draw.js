@@ -81,7 +81,8 @@ const HindsightDraw = (() => {
           f.appendChild(r);
         }
       } else {
-        f.appendChild(el("div", "muted", "locals are recorded for the running frame"));
+        f.dataset.depth = String(i + 1);
+        f.appendChild(el("div", "muted pending", "…"));
       }
       box.appendChild(f);
     });
@@ -208,6 +209,25 @@ const HindsightDraw = (() => {
     }
   }
 
+  // The outer frames' locals (/api/frames/N), each as of the last step it
+  // ran: values of objects still drawn point at their boxes.
+  function fillFrames(canvas, frames, objects) {
+    for (const fr of frames) {
+      const box = canvas.querySelector(`.frame[data-depth="${fr.depth}"]`);
+      if (!box) continue;
+      for (const old of box.querySelectorAll(".pending, .row")) old.remove();
+      if (fr.step === null) {
+        box.appendChild(el("div", "muted", fr.skipped ? "not looked up (deep in the stack)" : "no recorded step ran in it"));
+        continue;
+      }
+      box.title = `locals as of step ${fr.step}, the last step it ran`;
+      for (const [name, v] of Object.entries(fr.locals || {})) {
+        box.appendChild(rowEl(name, v, "frame", objects));
+      }
+    }
+    drawArrows(canvas);
+  }
+
   // Draw `view` ({state, objects}) into the canvas.
   function render(canvas, view) {
     const objects = view.objects || {};
@@ -216,5 +236,5 @@ const HindsightDraw = (() => {
     drawArrows(canvas);
   }
 
-  return { render, drawArrows };
+  return { render, drawArrows, fillFrames };
 })();
