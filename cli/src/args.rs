@@ -131,6 +131,25 @@ pub enum Command {
     },
     /// What hindsight finds about an interpreter: version, debug info, layout
     Doctor(DoctorArgs),
+    /// A local web page to travel through a recording (docs/serve.md)
+    Serve(ServeArgs),
+}
+
+/// `serve FILE [--port P] [--host ADDR] [--open]`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The recording (.hsr)
+    pub file: PathBuf,
+    /// The port to listen on (0: a free one, printed)
+    #[arg(long, default_value_t = 8421)]
+    pub port: u16,
+    /// The address to listen on; anything but the loopback lets others
+    /// read the recording
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Open the page in the system's browser (xdg-open)
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// `--from A --to B`, both inclusive.
@@ -365,5 +384,13 @@ mod tests {
         assert_eq!((range.from, range.to, json), (Some(3), Some(5), true));
         assert!(parse(&["state", "f.hsr", "-1"]).is_err());
         assert!(parse(&["frobnicate"]).is_err());
+        let Command::Serve(a) = parse(&["serve", "f.hsr", "--port", "0", "--open"])
+            .unwrap()
+            .command
+        else {
+            panic!("not serve")
+        };
+        assert_eq!((a.port, a.open, a.host.is_loopback()), (0, true, true));
+        assert!(parse(&["serve", "f.hsr", "--host", "nowhere"]).is_err());
     }
 }

@@ -5,6 +5,7 @@ mod dump;
 mod info;
 mod queries;
 mod record;
+mod serve;
 mod state;
 mod steps;
 
@@ -54,5 +55,6 @@ pub fn run(cli: Cli) -> Result<i32> {
             json,
         } => queries::object(&file, step, &expr, json),
         Command::Doctor(args) => doctor::doctor(args),
+        Command::Serve(args) => serve::serve(args),
     }
 }
