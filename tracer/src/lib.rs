@@ -28,6 +28,7 @@ pub use memory::MemError;
 pub use probe::ProbeMode;
 pub use ptrace::Ended;
 pub use ptrace::TraceError;
+pub use ptrace::ProgramStdio;
 pub use record::{
     attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached, PassOn,
     Progress, ProgressFn, RecordConfig, RecordError, RecordOutcome, ATTACH_MINORS,

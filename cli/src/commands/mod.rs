@@ -1,7 +1,9 @@
 //! One module per command; `run` dispatches and returns the exit status.
 
 mod doctor;
+mod dap;
 mod dump;
+mod export;
 mod history;
 mod info;
 mod record;
@@ -28,5 +30,12 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Visits { file, location } => steps::visits(&file, &location),
         Command::History { file, name } => history::history(&file, &name),
         Command::Doctor(args) => doctor::doctor(args),
+        Command::Export {
+            file,
+            format,
+            output,
+            range,
+        } => export::export(&file, format, output.as_deref(), range),
+        Command::Dap => dap::dap(),
     }
 }

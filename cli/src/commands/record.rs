@@ -53,6 +53,7 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         // Likewise: every event of unrecorded code then traps.
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
         pass_on: Some(pass_on),
+        stdio: None,
     };
     let result = tracer::record(cfg);
     if std::io::stderr().is_terminal() {
