@@ -1,48 +1,10 @@
-//! Reading back the reprs a recording keeps of atoms, for the formats that
-//! want values, not text: a `str`'s repr to its characters, a `float`'s
-//! repr to the number Python Tutor shows.
+//! Reading back the reprs a recording keeps of atoms, for Python Tutor,
+//! which wants values, not text: a `str`'s repr to its characters
+//! ([`values::atoms`]), a `float`'s repr to the number it shows.
 
 use serde_json::{json, Value};
 
-/// The characters of a `str` from its repr (`'a\nb'`, `"it's"`), as
-/// CPython's `repr` escapes them; `None` when the text is not such a repr
-/// (a repr cut at a size limit, for one).
-pub fn unrepr_str(repr: &str) -> Option<String> {
-    let quote = repr.chars().next().filter(|c| *c == '\'' || *c == '"')?;
-    let body = repr.strip_prefix(quote)?.strip_suffix(quote)?;
-    let mut out = String::with_capacity(body.len());
-    let mut chars = body.chars();
-    while let Some(c) = chars.next() {
-        if c == quote {
-            return None;
-        }
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let e = chars.next()?;
-        let hex = |chars: &mut std::str::Chars<'_>, n: usize| -> Option<char> {
-            let digits: String = chars.by_ref().take(n).collect();
-            if digits.len() != n {
-                return None;
-            }
-            char::from_u32(u32::from_str_radix(&digits, 16).ok()?)
-        };
-        out.push(match e {
-            '\\' => '\\',
-            '\'' => '\'',
-            '"' => '"',
-            'n' => '\n',
-            'r' => '\r',
-            't' => '\t',
-            'x' => hex(&mut chars, 2)?,
-            'u' => hex(&mut chars, 4)?,
-            'U' => hex(&mut chars, 8)?,
-            _ => return None,
-        });
-    }
-    Some(out)
-}
+pub use values::atoms::unrepr_str;
 
 /// A float as Python Tutor's encoder shows it (`pg_encoder.encode_primitive`):
 /// infinities and NaN as `["SPECIAL_FLOAT", "Infinity" | "-Infinity" | "NaN"]`,
@@ -72,21 +34,6 @@ pub fn float_value(repr: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn str_reprs() {
-        assert_eq!(unrepr_str("'abc'").as_deref(), Some("abc"));
-        assert_eq!(unrepr_str("\"it's\"").as_deref(), Some("it's"));
-        assert_eq!(unrepr_str(r"'a\nb\t\\'").as_deref(), Some("a\nb\t\\"));
-        assert_eq!(unrepr_str(r"'\x00\u20ac\U0001f600'").as_deref(), Some("\0€😀"));
-        assert_eq!(unrepr_str(r#"'\'"'"#).as_deref(), Some("'\""));
-        assert_eq!(unrepr_str("'é'").as_deref(), Some("é"));
-        assert_eq!(unrepr_str("'abc..."), None);
-        assert_eq!(unrepr_str("abc"), None);
-        assert_eq!(unrepr_str("'"), None);
-        assert_eq!(unrepr_str(r"'\q'"), None);
-        assert_eq!(unrepr_str(r"'\x4'"), None);
-    }
 
     #[test]
     fn floats() {
