@@ -66,13 +66,22 @@ fn run(args: &[&std::ffi::OsStr]) -> Vec<u8> {
     let mut cmd = Command::new(hindsight());
     cmd.args(args);
     let out = run_with_timeout(cmd, HINDSIGHT_TIMEOUT).unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
 /// `hindsight state REC N --json`.
 fn state(rec: &Path, n: u64) -> Value {
-    let out = run(&["state".as_ref(), rec.as_os_str(), n.to_string().as_ref(), "--json".as_ref()]);
+    let out = run(&[
+        "state".as_ref(),
+        rec.as_os_str(),
+        n.to_string().as_ref(),
+        "--json".as_ref(),
+    ]);
     serde_json::from_slice(&out).unwrap()
 }
 
@@ -102,22 +111,30 @@ impl Expect {
         self.states.len() - 1
     }
     fn forward(&self, pos: usize, f: impl Fn(usize) -> bool) -> usize {
-        (pos + 1..self.states.len()).find(|n| f(*n)).unwrap_or(self.last())
+        (pos + 1..self.states.len())
+            .find(|n| f(*n))
+            .unwrap_or(self.last())
     }
     fn backward(&self, pos: usize, f: impl Fn(usize) -> bool) -> usize {
         (0..pos).rev().find(|n| f(*n)).unwrap_or(0)
     }
     fn next(&self, pos: usize) -> usize {
-        self.forward(pos, |n| self.thread(n) == self.thread(pos) && self.depth(n) <= self.depth(pos))
+        self.forward(pos, |n| {
+            self.thread(n) == self.thread(pos) && self.depth(n) <= self.depth(pos)
+        })
     }
     fn step_in(&self, pos: usize) -> usize {
         self.forward(pos, |n| self.thread(n) == self.thread(pos))
     }
     fn step_out(&self, pos: usize) -> usize {
-        self.forward(pos, |n| self.thread(n) == self.thread(pos) && self.depth(n) < self.depth(pos))
+        self.forward(pos, |n| {
+            self.thread(n) == self.thread(pos) && self.depth(n) < self.depth(pos)
+        })
     }
     fn step_back(&self, pos: usize) -> usize {
-        self.backward(pos, |n| self.thread(n) == self.thread(pos) && self.depth(n) <= self.depth(pos))
+        self.backward(pos, |n| {
+            self.thread(n) == self.thread(pos) && self.depth(n) <= self.depth(pos)
+        })
     }
     /// The breakpoints of the first test: `total += i` if `i == 1`, and the second call of grow.
     fn hit(&self, n: usize) -> bool {
@@ -145,15 +162,24 @@ impl Expect {
 
 /// The step a `stopped` event names (`description`: "step N...").
 fn stopped_step(e: &Value) -> usize {
-    let d = e["body"]["description"].as_str().expect("a stopped event says its step");
-    let digits: String = d.trim_start_matches("step ").chars().take_while(char::is_ascii_digit).collect();
+    let d = e["body"]["description"]
+        .as_str()
+        .expect("a stopped event says its step");
+    let digits: String = d
+        .trim_start_matches("step ")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().unwrap()
 }
 
 /// Every value of a state by id, through attributes: what an object is now.
 fn reprs_by_id(values: &Value, out: &mut std::collections::HashMap<String, String>) {
     for v in values.as_object().into_iter().flat_map(|m| m.values()) {
-        out.insert(v["id"].as_str().unwrap_or("").to_string(), v["repr"].as_str().unwrap_or("").to_string());
+        out.insert(
+            v["id"].as_str().unwrap_or("").to_string(),
+            v["repr"].as_str().unwrap_or("").to_string(),
+        );
         if let Some(attrs) = v.get("attrs") {
             reprs_by_id(attrs, out);
         }
@@ -183,13 +209,24 @@ fn check_stop(c: &mut Client, rec: &Path, exp: &Expect, n: usize) {
         let index = stack.len() - 1 - k;
         let scopes = c.ok("scopes", json!({"frameId": f["id"]}));
         let locals_ref = &scopes["scopes"][0]["variablesReference"];
-        let vars = c.ok("variables", json!({"variablesReference": locals_ref}))["variables"].clone();
+        let vars =
+            c.ok("variables", json!({"variablesReference": locals_ref}))["variables"].clone();
         let vars = vars.as_array().unwrap();
         let expected: Vec<(String, Value)> = if k == 0 {
-            st["locals"].as_object().unwrap().iter().map(|(a, b)| (a.clone(), b.clone())).collect()
+            st["locals"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(a, b)| (a.clone(), b.clone()))
+                .collect()
         } else {
             match exp.frame_step(n, index) {
-                Some(m) => exp.states[m]["locals"].as_object().unwrap().iter().map(|(a, b)| (a.clone(), b.clone())).collect(),
+                Some(m) => exp.states[m]["locals"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(a, b)| (a.clone(), b.clone()))
+                    .collect(),
                 None => Vec::new(),
             }
         };
@@ -199,7 +236,9 @@ fn check_stop(c: &mut Client, rec: &Path, exp: &Expect, n: usize) {
         for (v, (name, e)) in vars.iter().zip(&expected) {
             let id = e["id"].as_str().unwrap();
             match now.get(id) {
-                Some(repr) => assert_eq!(v["value"], repr.as_str(), "step {n}, frame {index}, {name}"),
+                Some(repr) => {
+                    assert_eq!(v["value"], repr.as_str(), "step {n}, frame {index}, {name}")
+                }
                 // A caller's object the step does not reach: its parts may
                 // have changed since the caller's step (the adapter shows
                 // them as they are now; `d['k']` is checked by evaluate).
@@ -207,21 +246,49 @@ fn check_stop(c: &mut Client, rec: &Path, exp: &Expect, n: usize) {
                 None => panic!("step {n}: {name} is not in the state"),
             }
             assert_eq!(v["type"], e["type"], "step {n}, {name}");
-            let attrs = e.get("attrs").filter(|a| a.as_object().is_some_and(|m| !m.is_empty()));
+            let attrs = e
+                .get("attrs")
+                .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()));
             if let (Some(attrs), true) = (attrs, k == 0) {
-                let inner = c.ok("variables", json!({"variablesReference": v["variablesReference"]}));
-                let got: Vec<(String, String)> = inner["variables"].as_array().unwrap().iter()
-                    .map(|x| (x["name"].as_str().unwrap().into(), x["value"].as_str().unwrap().into())).collect();
-                let want: Vec<(String, String)> = attrs.as_object().unwrap().iter()
-                    .map(|(a, b)| (a.clone(), b["repr"].as_str().unwrap().into())).collect();
+                let inner = c.ok(
+                    "variables",
+                    json!({"variablesReference": v["variablesReference"]}),
+                );
+                let got: Vec<(String, String)> = inner["variables"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| {
+                        (
+                            x["name"].as_str().unwrap().into(),
+                            x["value"].as_str().unwrap().into(),
+                        )
+                    })
+                    .collect();
+                let want: Vec<(String, String)> = attrs
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(a, b)| (a.clone(), b["repr"].as_str().unwrap().into()))
+                    .collect();
                 assert_eq!(got, want, "step {n}: the attributes of {name}");
             }
         }
         let globals_ref = &scopes["scopes"][1]["variablesReference"];
         if k == 0 {
             let g = c.ok("variables", json!({"variablesReference": globals_ref}));
-            let names: Vec<&str> = g["variables"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
-            let want: Vec<&str> = st["globals"].as_object().unwrap().keys().map(String::as_str).collect();
+            let names: Vec<&str> = g["variables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["name"].as_str().unwrap())
+                .collect();
+            let want: Vec<&str> = st["globals"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
             assert_eq!(names, want, "step {n}: globals");
         }
     }
@@ -232,7 +299,10 @@ fn motion(c: &mut Client, command: &str, thread: &Value, want: usize, reason: &s
     c.ok(command, json!({"threadId": thread}));
     let e = c.event("stopped");
     let n = stopped_step(&e);
-    assert_eq!(n, want, "{command} stopped at step {n}, the recording says {want}: {e}");
+    assert_eq!(
+        n, want,
+        "{command} stopped at step {n}, the recording says {want}: {e}"
+    );
     assert_eq!(e["body"]["reason"], reason, "{command}: {e}");
     n
 }
@@ -242,7 +312,11 @@ fn record(dir: &Path, py: &Interpreter) -> (PathBuf, PathBuf) {
     std::fs::write(&app, APP_PY).unwrap();
     let rec = dir.join("app.hsr");
     let out = common::run_record(&hindsight(), &py.path, &app, &rec).unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (app, rec)
 }
 
@@ -253,22 +327,40 @@ fn a_session_on_a_recording_travels_both_ways() {
     let (app, rec) = record(dir.path(), &py);
     let exp = Expect { states: dump(&rec) };
     let first_hit = exp.forward(0, |n| exp.hit(n));
-    assert!(first_hit < exp.last(), "the fixture reaches its breakpoints");
+    assert!(
+        first_hit < exp.last(),
+        "the fixture reaches its breakpoints"
+    );
 
     let mut c = Client::spawn(&hindsight());
-    let caps = c.ok("initialize", json!({"adapterID": "hindsight", "linesStartAt1": true}));
-    for cap in ["supportsStepBack", "supportsConditionalBreakpoints", "supportsConfigurationDoneRequest"] {
+    let caps = c.ok(
+        "initialize",
+        json!({"adapterID": "hindsight", "linesStartAt1": true}),
+    );
+    for cap in [
+        "supportsStepBack",
+        "supportsConditionalBreakpoints",
+        "supportsConfigurationDoneRequest",
+    ] {
         assert_eq!(caps[cap], true, "{cap}");
     }
     c.ok("launch", json!({"recording": rec}));
     c.event("initialized");
-    let bps = c.ok("setBreakpoints", json!({"source": {"path": app}, "breakpoints": [
-        {"line": line_of("total += i"), "condition": "i == 1"},
-        {"line": line_of("t = t + grow")},
-        {"line": line_of("a comment")},
-        {"line": line_of("def grow"), "condition": "i +"},
-    ]}));
-    let verified: Vec<&Value> = bps["breakpoints"].as_array().unwrap().iter().map(|b| &b["verified"]).collect();
+    let bps = c.ok(
+        "setBreakpoints",
+        json!({"source": {"path": app}, "breakpoints": [
+            {"line": line_of("total += i"), "condition": "i == 1"},
+            {"line": line_of("t = t + grow")},
+            {"line": line_of("a comment")},
+            {"line": line_of("def grow"), "condition": "i +"},
+        ]}),
+    );
+    let verified: Vec<&Value> = bps["breakpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| &b["verified"])
+        .collect();
     assert_eq!(verified, [true, true, false, false], "{bps}");
     c.ok("configurationDone", json!({}));
     let e = c.event("stopped");
@@ -278,13 +370,20 @@ fn a_session_on_a_recording_travels_both_ways() {
     let thread = e["body"]["threadId"].clone();
     assert_eq!(&thread, exp.thread(pos));
     let threads = c.ok("threads", json!({}));
-    assert!(threads["threads"].as_array().unwrap().iter().any(|t| t["id"] == thread));
+    assert!(threads["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["id"] == thread));
     check_stop(&mut c, &rec, &exp, pos);
 
     // evaluate, in the innermost frame and in the caller's.
     let st = state(&rec, pos as u64);
     let p = &st["locals"]["p"];
-    let got = c.ok("evaluate", json!({"expression": "p.name", "context": "watch"}));
+    let got = c.ok(
+        "evaluate",
+        json!({"expression": "p.name", "context": "watch"}),
+    );
     assert_eq!(got["result"], p["attrs"]["name"]["repr"]);
     let got = c.ok("evaluate", json!({"expression": "i", "context": "hover"}));
     assert_eq!(got["result"], st["locals"]["i"]["repr"]);
@@ -293,13 +392,27 @@ fn a_session_on_a_recording_travels_both_ways() {
     let got = c.ok("evaluate", json!({"expression": "p.items[-1]"}));
     assert_eq!(got["result"], last_item);
     let got = c.ok("evaluate", json!({"expression": "p.items"}));
-    let inner = c.ok("variables", json!({"variablesReference": got["variablesReference"]}));
-    let listed: Vec<&str> = inner["variables"].as_array().unwrap().iter().map(|v| v["value"].as_str().unwrap()).collect();
+    let inner = c.ok(
+        "variables",
+        json!({"variablesReference": got["variablesReference"]}),
+    );
+    let listed: Vec<&str> = inner["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["value"].as_str().unwrap())
+        .collect();
     assert_eq!(format!("[{}]", listed.join(", ")), items);
     let main_frame = exp.depth(pos) - 1; // the caller of grow, as a frameId (index + 1)
-    let got = c.ok("evaluate", json!({"expression": "d['k']", "frameId": main_frame}));
+    let got = c.ok(
+        "evaluate",
+        json!({"expression": "d['k']", "frameId": main_frame}),
+    );
     assert_eq!(got["result"], items, "d['k'] is xs, which p.items is");
-    let got = c.ok("evaluate", json!({"expression": "d[3]", "frameId": main_frame}));
+    let got = c.ok(
+        "evaluate",
+        json!({"expression": "d[3]", "frameId": main_frame}),
+    );
     assert_eq!(got["result"], "'three'");
     for bad in ["nope", "p.", "p.missing", "p.items[99]", "1 +"] {
         let r = c.request("evaluate", json!({"expression": bad}));
@@ -315,7 +428,13 @@ fn a_session_on_a_recording_travels_both_ways() {
     pos = motion(&mut c, "stepOut", &thread, exp.step_out(pos), "step");
     check_stop(&mut c, &rec, &exp, pos);
     pos = motion(&mut c, "stepIn", &thread, exp.step_in(pos), "step");
-    pos = motion(&mut c, "continue", &thread, exp.forward(pos, |n| exp.hit(n)), "breakpoint");
+    pos = motion(
+        &mut c,
+        "continue",
+        &thread,
+        exp.forward(pos, |n| exp.hit(n)),
+        "breakpoint",
+    );
     check_stop(&mut c, &rec, &exp, pos);
     pos = motion(&mut c, "stepIn", &thread, exp.step_in(pos), "step");
     pos = motion(&mut c, "stepIn", &thread, exp.step_in(pos), "step");
@@ -324,7 +443,13 @@ fn a_session_on_a_recording_travels_both_ways() {
     pos = motion(&mut c, "reverseContinue", &thread, back, "breakpoint");
     check_stop(&mut c, &rec, &exp, pos);
     while pos > first_hit {
-        pos = motion(&mut c, "reverseContinue", &thread, exp.backward(pos, |n| exp.hit(n)), "breakpoint");
+        pos = motion(
+            &mut c,
+            "reverseContinue",
+            &thread,
+            exp.backward(pos, |n| exp.hit(n)),
+            "breakpoint",
+        );
     }
     assert_eq!(pos, first_hit);
     pos = motion(&mut c, "reverseContinue", &thread, 0, "entry");
@@ -335,7 +460,11 @@ fn a_session_on_a_recording_travels_both_ways() {
     let mut hits = 0;
     loop {
         let want = exp.forward(pos, |n| exp.hit(n));
-        let reason = if want == exp.last() && !exp.hit(want) { "step" } else { "breakpoint" };
+        let reason = if want == exp.last() && !exp.hit(want) {
+            "step"
+        } else {
+            "breakpoint"
+        };
         pos = motion(&mut c, "continue", &thread, want, reason);
         if pos == exp.last() {
             break;
@@ -368,7 +497,11 @@ fn a_session_on_a_recording_travels_both_ways() {
     }
     c.raw(b"Content-Length: nope\r\n\r\n");
     assert_eq!(c.response()["success"], false);
-    assert_eq!(c.request("threads", json!({}))["success"], true, "the session goes on");
+    assert_eq!(
+        c.request("threads", json!({}))["success"],
+        true,
+        "the session goes on"
+    );
     c.ok("disconnect", json!({}));
     assert_eq!(c.wait(), 0);
 }
@@ -382,11 +515,17 @@ fn a_session_launched_on_a_program_records_it_first() {
     let rec = dir.path().join("launched.hsr");
     let mut c = Client::spawn(&hindsight());
     c.ok("initialize", json!({"adapterID": "hindsight"}));
-    c.ok("launch", json!({"program": "app.py", "args": ["4"], "python": py.path, "cwd": dir.path(),
-        "output": "launched.hsr", "stopOnEntry": true}));
+    c.ok(
+        "launch",
+        json!({"program": "app.py", "args": ["4"], "python": py.path, "cwd": dir.path(),
+        "output": "launched.hsr", "stopOnEntry": true}),
+    );
     let out = c.event("output");
     assert_eq!(out["body"]["category"], "stdout");
-    assert_eq!(out["body"]["output"], "result 7\n", "0+1+2+3 and 0+1: the program's own output");
+    assert_eq!(
+        out["body"]["output"], "result 7\n",
+        "0+1+2+3 and 0+1: the program's own output"
+    );
     c.event("initialized");
     c.ok("configurationDone", json!({}));
     let e = c.event("stopped");
@@ -404,10 +543,14 @@ fn a_session_launched_on_a_program_records_it_first() {
     // A breakpoint set while stopped, with a condition on a string.
     let line = line_of("main's end");
     c.ok("setBreakpoints", json!({"source": {"path": app}, "breakpoints": [{"line": line_of("self.items = items"), "condition": "name == 'ann'"}, {"line": line}]}));
-    let init = exp.forward(pos, |n| exp.states[n]["line"] == line_of("self.items = items") && exp.states[n]["event"] == "line");
+    let init = exp.forward(pos, |n| {
+        exp.states[n]["line"] == line_of("self.items = items") && exp.states[n]["event"] == "line"
+    });
     pos = motion(&mut c, "continue", &thread, init, "breakpoint");
     check_stop(&mut c, &rec, &exp, pos);
-    let want = exp.forward(pos, |n| exp.states[n]["line"] == line && exp.states[n]["event"] == "line");
+    let want = exp.forward(pos, |n| {
+        exp.states[n]["line"] == line && exp.states[n]["event"] == "line"
+    });
     pos = motion(&mut c, "continue", &thread, want, "breakpoint");
     check_stop(&mut c, &rec, &exp, pos);
     let got = c.ok("evaluate", json!({"expression": "t"}));

@@ -27,17 +27,26 @@ fn run(args: &[&str]) -> Output {
 
 fn ok(args: &[&str]) -> Vec<u8> {
     let out = run(args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
 /// A recording of tests/fixtures/aliasing.py, and its states.
 fn recording(dir: &Path) -> Option<(PathBuf, PathBuf, Vec<Value>)> {
-    let py = common::interpreter("3.11").or_else(|| common::supported_interpreters().into_iter().next())?;
+    let py = common::interpreter("3.11")
+        .or_else(|| common::supported_interpreters().into_iter().next())?;
     let fixture = common::repo_root().join("tests/fixtures/aliasing.py");
     let rec = dir.join("alias.hsr");
     let out = common::run_record(&hindsight(), &py.path, &fixture, &rec).unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let states = String::from_utf8(ok(&["dump", rec.to_str().unwrap()]))
         .unwrap()
         .lines()
@@ -60,8 +69,16 @@ struct Ids {
 
 impl Ids {
     fn pair(&mut self, obj: &str, r: u64, what: &str) {
-        assert_eq!(*self.to_ref.entry(obj.into()).or_insert(r), r, "{what}: object {obj} has two REF ids");
-        assert_eq!(self.to_obj.entry(r).or_insert(obj.into()), obj, "{what}: REF {r} is two objects");
+        assert_eq!(
+            *self.to_ref.entry(obj.into()).or_insert(r),
+            r,
+            "{what}: object {obj} has two REF ids"
+        );
+        assert_eq!(
+            self.to_obj.entry(r).or_insert(obj.into()),
+            obj,
+            "{what}: REF {r} is two objects"
+        );
     }
 
     /// An encoded value against the state's value `sv`.
@@ -71,16 +88,27 @@ impl Ids {
         match ty {
             "NoneType" => return assert!(enc.is_null(), "{what}: {enc}"),
             "bool" => return assert_eq!(enc, &Value::Bool(repr == "True"), "{what}"),
-            "int" => return assert_eq!(enc.as_i64().map(|n| n.to_string()).as_deref(), Some(repr), "{what}"),
+            "int" => {
+                return assert_eq!(
+                    enc.as_i64().map(|n| n.to_string()).as_deref(),
+                    Some(repr),
+                    "{what}"
+                )
+            }
             "str" if !repr.contains('\\') => {
                 return assert_eq!(format!("'{}'", enc.as_str().unwrap()), repr, "{what}")
             }
             _ => {}
         }
-        let r = enc.as_array().filter(|a| a.len() == 2 && a[0] == "REF").unwrap_or_else(|| panic!("{what}: not a REF: {enc}"));
+        let r = enc
+            .as_array()
+            .filter(|a| a.len() == 2 && a[0] == "REF")
+            .unwrap_or_else(|| panic!("{what}: not a REF: {enc}"));
         let id = r[1].as_u64().unwrap();
         self.pair(sv["id"].as_str().unwrap(), id, what);
-        let entry = heap[id.to_string()].as_array().unwrap_or_else(|| panic!("{what}: REF {id} not in the heap"));
+        let entry = heap[id.to_string()]
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: REF {id} not in the heap"));
         let tag = entry[0].as_str().unwrap();
         match ty {
             "list" => assert_eq!(tag, "LIST", "{what}"),
@@ -91,7 +119,11 @@ impl Ids {
             // (The JSON repr of a class is object.__repr__'s: no name to compare.)
             "type" => assert_eq!(tag, "CLASS", "{what}"),
             _ if sv.get("attrs").is_some() => {
-                assert_eq!((tag, entry[1].as_str().unwrap()), ("INSTANCE", short(ty)), "{what}");
+                assert_eq!(
+                    (tag, entry[1].as_str().unwrap()),
+                    ("INSTANCE", short(ty)),
+                    "{what}"
+                );
                 let attrs = sv["attrs"].as_object().unwrap();
                 let mut names: Vec<&String> = attrs.keys().collect();
                 names.sort();
@@ -121,15 +153,28 @@ fn refs_resolve(v: &Value, heap: &Value, what: &str) {
 #[test]
 fn python_tutor_trace_follows_the_recording() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((fixture, rec, states)) = recording(dir.path()) else { return };
+    let Some((fixture, rec, states)) = recording(dir.path()) else {
+        return;
+    };
     let out = dir.path().join("pt.json");
-    ok(&["export", rec.to_str().unwrap(), "--format", "pythontutor", "-o", out.to_str().unwrap()]);
+    ok(&[
+        "export",
+        rec.to_str().unwrap(),
+        "--format",
+        "pythontutor",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     let pt: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(pt["code"], std::fs::read_to_string(&fixture).unwrap());
     let trace = pt["trace"].as_array().unwrap();
     let main_file = &states[0]["file"];
     let shown: Vec<&Value> = states.iter().filter(|s| &s["file"] == main_file).collect();
-    assert_eq!(trace.len(), shown.len(), "an entry per step of the main file (the fixture ends normally)");
+    assert_eq!(
+        trace.len(),
+        shown.len(),
+        "an entry per step of the main file (the fixture ends normally)"
+    );
     let mut ids = Ids::default();
     let mut first_seen: Vec<String> = Vec::new();
     let mut aliased = 0;
@@ -137,7 +182,16 @@ fn python_tutor_trace_follows_the_recording() {
         let what = format!("entry {k} (step {})", s["step"]);
         let mut keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort();
-        let mut want = vec!["event", "func_name", "globals", "heap", "line", "ordered_globals", "stack_to_render", "stdout"];
+        let mut want = vec![
+            "event",
+            "func_name",
+            "globals",
+            "heap",
+            "line",
+            "ordered_globals",
+            "stack_to_render",
+            "stdout",
+        ];
         if s["event"] == "exception" {
             want.push("exception_msg");
             want.sort();
@@ -149,7 +203,11 @@ fn python_tutor_trace_follows_the_recording() {
         };
         assert_eq!(e["event"], event, "{what}");
         assert_eq!(e["line"], s["line"], "{what}");
-        assert_eq!(e["func_name"], short(s["function"].as_str().unwrap()), "{what}");
+        assert_eq!(
+            e["func_name"],
+            short(s["function"].as_str().unwrap()),
+            "{what}"
+        );
         assert_eq!(e["stdout"], "", "{what}");
         let heap = &e["heap"];
         refs_resolve(e, heap, &what);
@@ -160,15 +218,31 @@ fn python_tutor_trace_follows_the_recording() {
                 first_seen.push(name.clone());
             }
         }
-        let order: Vec<&str> = first_seen.iter().filter(|n| globals.contains_key(*n)).map(String::as_str).collect();
+        let order: Vec<&str> = first_seen
+            .iter()
+            .filter(|n| globals.contains_key(*n))
+            .map(String::as_str)
+            .collect();
         assert_eq!(e["ordered_globals"], serde_json::json!(order), "{what}");
-        assert_eq!(e["globals"].as_object().unwrap().len(), globals.len(), "{what}");
+        assert_eq!(
+            e["globals"].as_object().unwrap().len(),
+            globals.len(),
+            "{what}"
+        );
         for (name, sv) in globals {
-            ids.check(&e["globals"][name], sv, heap, &format!("{what}: global {name}"));
+            ids.check(
+                &e["globals"][name],
+                sv,
+                heap,
+                &format!("{what}: global {name}"),
+            );
         }
         if let (Some(a), Some(b)) = (globals.get("a"), globals.get("b")) {
             if a["id"] == b["id"] {
-                assert_eq!(e["globals"]["a"], e["globals"]["b"], "{what}: a and b are one list");
+                assert_eq!(
+                    e["globals"]["a"], e["globals"]["b"],
+                    "{what}: a and b are one list"
+                );
                 aliased += 1;
             }
         }
@@ -182,43 +256,80 @@ fn python_tutor_trace_follows_the_recording() {
         let top = frames.last().unwrap_or_else(|| panic!("{what}: no frame"));
         for (i, f) in frames.iter().enumerate() {
             assert_eq!(f["is_highlighted"], i + 1 == frames.len(), "{what}");
-            assert_eq!((&f["is_parent"], &f["is_zombie"]), (&Value::Bool(false), &Value::Bool(false)));
+            assert_eq!(
+                (&f["is_parent"], &f["is_zombie"]),
+                (&Value::Bool(false), &Value::Bool(false))
+            );
             assert_eq!(f["parent_frame_id_list"], serde_json::json!([]));
-            assert_eq!(f["unique_hash"], format!("{}_f{}", f["func_name"].as_str().unwrap(), f["frame_id"]));
+            assert_eq!(
+                f["unique_hash"],
+                format!("{}_f{}", f["func_name"].as_str().unwrap(), f["frame_id"])
+            );
         }
-        assert_eq!(top["func_name"], short(s["function"].as_str().unwrap()), "{what}");
+        assert_eq!(
+            top["func_name"],
+            short(s["function"].as_str().unwrap()),
+            "{what}"
+        );
         let locals = s["locals"].as_object().unwrap();
         let mut names: Vec<&str> = locals.keys().map(String::as_str).collect();
         if s["event"] == "return" {
             names.push("__return__");
-            ids.check(&top["encoded_locals"]["__return__"], &s["return"], heap, &format!("{what}: __return__"));
+            ids.check(
+                &top["encoded_locals"]["__return__"],
+                &s["return"],
+                heap,
+                &format!("{what}: __return__"),
+            );
         }
         assert_eq!(top["ordered_varnames"], serde_json::json!(names), "{what}");
-        assert_eq!(top["encoded_locals"].as_object().unwrap().len(), names.len(), "{what}");
+        assert_eq!(
+            top["encoded_locals"].as_object().unwrap().len(),
+            names.len(),
+            "{what}"
+        );
         for (name, sv) in locals {
-            ids.check(&top["encoded_locals"][name], sv, heap, &format!("{what}: local {name}"));
+            ids.check(
+                &top["encoded_locals"][name],
+                sv,
+                heap,
+                &format!("{what}: local {name}"),
+            );
         }
     }
-    assert!(aliased > 5, "the fixture binds a and b to one list for a while");
+    assert!(
+        aliased > 5,
+        "the fixture binds a and b to one list for a while"
+    );
     // `touch(a, b)`: lst and also are one object, one REF.
     let both = trace.iter().filter(|e| {
-        e["stack_to_render"].as_array().and_then(|f| f.last()).is_some_and(|f| {
-            let l = &f["encoded_locals"];
-            l.get("also").is_some() && l["lst"] == l["also"]
-        })
+        e["stack_to_render"]
+            .as_array()
+            .and_then(|f| f.last())
+            .is_some_and(|f| {
+                let l = &f["encoded_locals"];
+                l.get("also").is_some() && l["lst"] == l["also"]
+            })
     });
-    assert!(both.count() > 0, "touch(a, b) shows lst and also as one list");
+    assert!(
+        both.count() > 0,
+        "touch(a, b) shows lst and also as one list"
+    );
 }
 
 #[test]
 fn chrome_trace_is_balanced_and_jsonl_is_dump() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((_, rec, states)) = recording(dir.path()) else { return };
+    let Some((_, rec, states)) = recording(dir.path()) else {
+        return;
+    };
     let rec = rec.to_str().unwrap();
     let last = states.len() - 1;
     for (from, to) in [(0, last), (22, 30), (last, last)] {
         let (f, t) = (from.to_string(), to.to_string());
-        let out = ok(&["export", rec, "--format", "chrome", "--from", &f, "--to", &t]);
+        let out = ok(&[
+            "export", rec, "--format", "chrome", "--from", &f, "--to", &t,
+        ]);
         let trace: Value = serde_json::from_slice(&out).expect("the Chrome trace is JSON");
         let events = trace["traceEvents"].as_array().unwrap();
         let mut open: HashMap<u64, Vec<String>> = HashMap::new();
@@ -232,7 +343,10 @@ fn chrome_trace_is_balanced_and_jsonl_is_dump() {
             let tid = ev["tid"].as_u64().unwrap();
             let ts = ev["ts"].as_u64().unwrap();
             assert!(ts >= from as u64 && ts <= to as u64 + 1, "{ev}");
-            assert!(ts >= *last_ts.get(&tid).unwrap_or(&0), "time goes forward: {ev}");
+            assert!(
+                ts >= *last_ts.get(&tid).unwrap_or(&0),
+                "time goes forward: {ev}"
+            );
             last_ts.insert(tid, ts);
             let name = ev["name"].as_str().unwrap().to_string();
             match ph {
@@ -244,21 +358,37 @@ fn chrome_trace_is_balanced_and_jsonl_is_dump() {
                 other => panic!("unexpected phase {other}"),
             }
         }
-        assert!(open.values().all(Vec::is_empty), "every B has its E: {open:?}");
+        assert!(
+            open.values().all(Vec::is_empty),
+            "every B has its E: {open:?}"
+        );
         // One slice per call step, plus the frames already open at the range's start.
-        let calls = states[from + 1..=to].iter().filter(|s| s["event"] == "call").count();
+        let calls = states[from + 1..=to]
+            .iter()
+            .filter(|s| s["event"] == "call")
+            .count();
         let at_start = states[from]["stack"].as_array().unwrap().len();
         assert_eq!(begun.len(), calls + at_start, "{from}..{to}: {begun:?}");
     }
     let full = ok(&["export", rec, "--format", "jsonl"]);
     assert_eq!(full, ok(&["dump", rec]));
-    let part = ok(&["export", rec, "--format", "jsonl", "--from", "5", "--to", "9"]);
+    let part = ok(&[
+        "export", rec, "--format", "jsonl", "--from", "5", "--to", "9",
+    ]);
     assert_eq!(part, ok(&["dump", rec, "--from", "5", "--to", "9"]));
     // The recording is never the output; a bad range is an error.
     let before = std::fs::read(rec).unwrap();
     let r = run(&["export", rec, "--format", "jsonl", "-o", rec]);
     assert_eq!(r.status.code(), Some(2));
     assert_eq!(std::fs::read(rec).unwrap(), before);
-    assert_eq!(run(&["export", rec, "--format", "chrome", "--from", "9", "--to", "5"]).status.code(), Some(2));
-    assert_eq!(run(&["export", rec, "--format", "svg"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["export", rec, "--format", "chrome", "--from", "9", "--to", "5"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["export", rec, "--format", "svg"]).status.code(),
+        Some(2)
+    );
 }

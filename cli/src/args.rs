@@ -333,7 +333,10 @@ mod tests {
 
     #[test]
     fn export_and_dap() {
-        let cli = parse(&["export", "f.hsr", "--format", "chrome", "-o", "t.json", "--to", "9"]).unwrap();
+        let cli = parse(&[
+            "export", "f.hsr", "--format", "chrome", "-o", "t.json", "--to", "9",
+        ])
+        .unwrap();
         let Command::Export {
             format,
             output,

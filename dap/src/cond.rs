@@ -88,7 +88,12 @@ fn truthy(state: &State, addr: store::ObjAddr) -> bool {
         return a.truthy();
     }
     match state.heap.get(&addr) {
-        Some(n) if matches!(n.kind, kinds::LIST | kinds::TUPLE | kinds::DICT | kinds::SET | kinds::FROZENSET) => {
+        Some(n)
+            if matches!(
+                n.kind,
+                kinds::LIST | kinds::TUPLE | kinds::DICT | kinds::SET | kinds::FROZENSET
+            ) =>
+        {
             !n.items.is_empty()
         }
         Some(_) => true,

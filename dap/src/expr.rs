@@ -83,7 +83,10 @@ impl Path {
                         .and_then(|attrs| attrs.iter().find(|(n, _)| &**n == a));
                     shown = format!("{shown}.{a}");
                     found.map(|(_, v)| *v).ok_or_else(|| {
-                        format!("`{shown}`: no attribute `{a}` is recorded on this {}", node.type_name)
+                        format!(
+                            "`{shown}`: no attribute `{a}` is recorded on this {}",
+                            node.type_name
+                        )
                     })?
                 }
                 Part::Index(key) => {
@@ -115,7 +118,9 @@ fn index(state: &State, node: &store::Node, key: &Atom) -> Option<ObjAddr> {
             let Atom::Int(i) = key else { return None };
             let len = node.items.len() as i128;
             let i = if *i < 0 { len + i } else { *i };
-            usize::try_from(i).ok().and_then(|i| node.items.get(i).copied())
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| node.items.get(i).copied())
         }
         kinds::DICT => node.items.chunks_exact(2).find_map(|pair| {
             let k = state.heap.get(&pair[0])?;
@@ -212,7 +217,10 @@ mod tests {
                 Part::Attr("c".into()),
             ]
         );
-        assert_eq!(Path::parse("x[-1]").unwrap().parts, [Part::Index(Atom::Int(-1))]);
+        assert_eq!(
+            Path::parse("x[-1]").unwrap().parts,
+            [Part::Index(Atom::Int(-1))]
+        );
         for bad in ["", "1a", "a.", "a[", "a[b]", "a + 1", "a[0", "a['x]"] {
             assert!(Path::parse(bad).is_err(), "{bad}");
         }

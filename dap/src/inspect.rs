@@ -113,8 +113,14 @@ impl Stop {
         let view = self.view_of(reader, index)?;
         let (locals, globals) = match view {
             Some(view) => (
-                self.new_ref(Target::Scope { view, globals: false }),
-                self.new_ref(Target::Scope { view, globals: true }),
+                self.new_ref(Target::Scope {
+                    view,
+                    globals: false,
+                }),
+                self.new_ref(Target::Scope {
+                    view,
+                    globals: true,
+                }),
             ),
             None => (self.new_ref(Target::Empty), self.new_ref(Target::Empty)),
         };
@@ -122,7 +128,10 @@ impl Stop {
             view.map_or(0, |v| {
                 let s = &self.views[v];
                 if globals {
-                    s.globals.iter().filter(|(n, _)| !render::is_dunder(n)).count()
+                    s.globals
+                        .iter()
+                        .filter(|(n, _)| !render::is_dunder(n))
+                        .count()
                 } else {
                     s.locals.len()
                 }
@@ -161,7 +170,10 @@ impl Stop {
                         .map(|(n, a)| (n.to_string(), *a, Some(n.to_string())))
                         .collect()
                 } else {
-                    s.locals.iter().map(|(n, a)| (n.to_string(), *a, Some(n.to_string()))).collect()
+                    s.locals
+                        .iter()
+                        .map(|(n, a)| (n.to_string(), *a, Some(n.to_string())))
+                        .collect()
                 };
                 (view, names)
             }
@@ -176,7 +188,11 @@ impl Stop {
                     Some("named") => !indexed,
                     _ => true,
                 };
-                let kids = if wanted { children(s, node, eval.as_deref()) } else { Vec::new() };
+                let kids = if wanted {
+                    children(s, node, eval.as_deref())
+                } else {
+                    Vec::new()
+                };
                 (view, kids)
             }
         };
@@ -200,9 +216,14 @@ impl Stop {
         } else {
             0
         };
-        let mut v = json!({"name": name, "value": value, "type": ty, "variablesReference": reference});
+        let mut v =
+            json!({"name": name, "value": value, "type": ty, "variablesReference": reference});
         if reference != 0 {
-            v[if indexed { "indexedVariables" } else { "namedVariables" }] = json!(size);
+            v[if indexed {
+                "indexedVariables"
+            } else {
+                "namedVariables"
+            }] = json!(size);
         }
         if let Some(e) = eval {
             v["evaluateName"] = json!(e);
@@ -219,11 +240,22 @@ impl Stop {
             return (value, "<missing>".into(), false, false, 0);
         };
         let size = children_count(node);
-        (value, node.type_name.to_string(), size > 0, is_indexed(node), size)
+        (
+            value,
+            node.type_name.to_string(),
+            size > 0,
+            is_indexed(node),
+            size,
+        )
     }
 
     /// `evaluate`: the value a path names in the frame at `index`.
-    pub fn evaluate(&mut self, reader: &Reader, expression: &str, index: Option<usize>) -> Result<Value, String> {
+    pub fn evaluate(
+        &mut self,
+        reader: &Reader,
+        expression: &str,
+        index: Option<usize>,
+    ) -> Result<Value, String> {
         let path = Path::parse(expression)?;
         let index = index.unwrap_or(self.state.stack.len().saturating_sub(1));
         let view = self
@@ -258,7 +290,10 @@ fn frame_view(now: &State, then: State) -> State {
 
 /// Lists, tuples and sets expand by index; dicts and instances by name.
 fn is_indexed(node: &Node) -> bool {
-    matches!(node.kind, kinds::LIST | kinds::TUPLE | kinds::SET | kinds::FROZENSET)
+    matches!(
+        node.kind,
+        kinds::LIST | kinds::TUPLE | kinds::SET | kinds::FROZENSET
+    )
 }
 
 /// How many children [`children`] lists.
@@ -277,7 +312,11 @@ fn children_count(node: &Node) -> usize {
 /// The insides of an object: items by index, dict values by key repr,
 /// attributes by name (an exception's `args`), with the expression that
 /// names each when its parent's is known.
-fn children(state: &State, node: &Node, eval: Option<&str>) -> Vec<(String, ObjAddr, Option<String>)> {
+fn children(
+    state: &State,
+    node: &Node,
+    eval: Option<&str>,
+) -> Vec<(String, ObjAddr, Option<String>)> {
     let n = render::MAX_ELEMENTS;
     match node.kind {
         kinds::LIST | kinds::TUPLE => node
@@ -301,7 +340,10 @@ fn children(state: &State, node: &Node, eval: Option<&str>) -> Vec<(String, ObjA
             .map(|pair| {
                 let mut budget = render::Budget::of(MAX_VALUE_BYTES);
                 let key = render::repr_in(state, pair[0], &mut budget).0;
-                let is_atom = state.heap.get(&pair[0]).is_some_and(|k| k.kind == kinds::ATOM);
+                let is_atom = state
+                    .heap
+                    .get(&pair[0])
+                    .is_some_and(|k| k.kind == kinds::ATOM);
                 let e = eval.filter(|_| is_atom).map(|e| format!("{e}[{key}]"));
                 (key, pair[1], e)
             })

@@ -22,6 +22,19 @@ use std::path::PathBuf;
 
 pub use session::Server;
 
+/// The attributes `launch` reads (docs/dap.md); the VS Code extension's
+/// package.json declares exactly these.
+pub const LAUNCH_ATTRIBUTES: &[&str] = &[
+    "recording",
+    "program",
+    "args",
+    "python",
+    "cwd",
+    "output",
+    "maxSteps",
+    "stopOnEntry",
+];
+
 /// A program the client asked to launch, to be recorded before replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgramLaunch {

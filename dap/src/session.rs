@@ -11,13 +11,17 @@ use store::{ProgramEnd, Reader};
 use crate::breakpoints::Breakpoints;
 use crate::inspect::Stop;
 use crate::wire::{self, WireError};
-use crate::{Launcher, ProgramLaunch};
+use crate::Launcher;
 
+mod launch;
 mod motion;
 
 /// What a request handler hands back: the response body, and the events
 /// to send after the response.
 type Answer = Result<(Value, Vec<(&'static str, Value)>), String>;
+
+/// A breakpoint as the client asks for it: line and condition.
+type Requested = (u32, Option<String>);
 
 /// The recording being replayed.
 pub(crate) struct Loaded {
@@ -48,7 +52,7 @@ pub struct Server<'a> {
     launcher: Option<Box<dyn Launcher>>,
     pub(crate) loaded: Option<Loaded>,
     /// Breakpoints set before the recording was loaded: (path, lines).
-    pending: Vec<(String, Vec<(u32, Option<String>)>)>,
+    pending: Vec<(String, Vec<Requested>)>,
     configured: bool,
     stop_on_entry: bool,
     done: bool,
@@ -165,117 +169,36 @@ impl<'a> Server<'a> {
         }
     }
 
-    /// `launch`: open the recording (recording the program first).
-    fn launch(&mut self, args: &Value) -> Answer {
-        if self.loaded.is_some() {
-            return Err("this session is already launched".into());
-        }
-        let s = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_string);
-        let cwd = s("cwd").map(PathBuf::from);
-        let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        let base = cwd.clone().unwrap_or_else(|| here.clone());
-        self.stop_on_entry = args.get("stopOnEntry").and_then(Value::as_bool).unwrap_or(false);
-        let mut events = Vec::new();
-        let (path, temporary) = match (s("recording"), s("program")) {
-            (Some(r), _) => (base.join(r), None),
-            (None, Some(program)) => {
-                let (path, temporary, out) = self.record(args, &program, cwd.clone(), &base)?;
-                for (category, text) in [("stdout", out.stdout), ("stderr", out.stderr)] {
-                    if !text.is_empty() {
-                        events.push(("output", json!({"category": category, "output": text})));
-                    }
-                }
-                (path, temporary)
-            }
-            (None, None) => {
-                return Err("launch needs \"recording\": a .hsr file, or \"program\": a Python script to record".into())
-            }
-        };
-        let reader = Reader::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if reader.step_count() == 0 {
-            return Err(format!("{} holds no steps: nothing to replay", path.display()));
-        }
-        let program_cwd = PathBuf::from(&reader.header().cwd);
-        let mut breakpoints =
-            Breakpoints::scan(&reader, &program_cwd).map_err(|e| format!("{}: {e}", path.display()))?;
-        for (p, lines) in std::mem::take(&mut self.pending) {
-            breakpoints.set(&p, &lines);
-        }
-        log::info!(target: "dap", "replaying {} ({} steps)", path.display(), reader.step_count());
-        self.loaded = Some(Loaded {
-            reader,
-            cwd: program_cwd,
-            temporary,
-            breakpoints,
-            stop: None,
-            ended: false,
-        });
-        events.push(("initialized", json!({})));
-        if self.configured {
-            let (_, more) = self.first_stop()?;
-            events.extend(more);
-        }
-        Ok((json!({}), events))
-    }
-
-    /// Record the program of a `launch`: (recording, whether it is ours to
-    /// remove, the program's output).
-    fn record(
-        &mut self,
-        args: &Value,
-        program: &str,
-        cwd: Option<PathBuf>,
-        base: &Path,
-    ) -> Result<(PathBuf, Option<PathBuf>, crate::Recorded), String> {
-        let Some(launcher) = self.launcher.as_mut() else {
-            return Err("this adapter replays recordings only: give \"recording\"".into());
-        };
-        let list = args.get("args").and_then(Value::as_array).cloned().unwrap_or_default();
-        let prog_args = list
-            .iter()
-            .map(|a| a.as_str().map(str::to_string).ok_or("\"args\" must be a list of strings"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (output, temporary) = match args.get("output").and_then(Value::as_str) {
-            Some(o) => (base.join(o), None),
-            None => {
-                let p = std::env::temp_dir().join(format!(
-                    "hindsight-dap-{}-{}.hsr",
-                    std::process::id(),
-                    self.seq
-                ));
-                (p.clone(), Some(p))
-            }
-        };
-        let launch = ProgramLaunch {
-            python: args.get("python").and_then(Value::as_str).unwrap_or("python3").to_string(),
-            program: base.join(program).to_string_lossy().into_owned(),
-            args: prog_args,
-            cwd,
-            output: output.clone(),
-            max_steps: args.get("maxSteps").and_then(Value::as_u64),
-        };
-        let recorded = launcher.record(&launch).inspect_err(|_| {
-            if let Some(t) = &temporary {
-                let _ = std::fs::remove_file(t);
-            }
-        })?;
-        Ok((output, temporary, recorded))
-    }
-
     fn set_breakpoints(&mut self, args: &Value) -> Answer {
         let Some(path) = args.pointer("/source/path").and_then(Value::as_str) else {
             return Err("setBreakpoints needs source.path".into());
         };
         let mut lines = Vec::new();
-        for bp in args.get("breakpoints").and_then(Value::as_array).into_iter().flatten() {
+        for bp in args
+            .get("breakpoints")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let line = bp.get("line").and_then(Value::as_u64).unwrap_or(0);
-            let condition = bp.get("condition").and_then(Value::as_str).map(str::to_string);
+            let condition = bp
+                .get("condition")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             lines.push((u32::try_from(line).unwrap_or(u32::MAX), condition));
         }
         if lines.is_empty() {
             // The older form: a list of line numbers.
-            for l in args.get("lines").and_then(Value::as_array).into_iter().flatten() {
-                lines.push((l.as_u64().and_then(|l| u32::try_from(l).ok()).unwrap_or(0), None));
+            for l in args
+                .get("lines")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                lines.push((
+                    l.as_u64().and_then(|l| u32::try_from(l).ok()).unwrap_or(0),
+                    None,
+                ));
             }
         }
         let answers = match self.loaded.as_mut() {
@@ -303,7 +226,12 @@ impl<'a> Server<'a> {
         let l = self.loaded()?;
         let mut ids: Vec<u32> = match l.reader.end() {
             Some(end) if !end.threads.is_empty() => end.threads.clone(),
-            _ => vec![l.reader.metas(store::Step(0), store::Step(0)).map_err(|e| e.to_string())?[0].thread],
+            _ => vec![
+                l.reader
+                    .metas(store::Step(0), store::Step(0))
+                    .map_err(|e| e.to_string())?[0]
+                    .thread,
+            ],
         };
         if let Some(stop) = &l.stop {
             if !ids.contains(&stop.thread()) {
@@ -314,7 +242,11 @@ impl<'a> Server<'a> {
         let threads: Vec<Value> = ids
             .iter()
             .map(|t| {
-                let name = if *t == pid { "main thread".to_string() } else { format!("thread {t}") };
+                let name = if *t == pid {
+                    "main thread".to_string()
+                } else {
+                    format!("thread {t}")
+                };
                 json!({"id": t, "name": name})
             })
             .collect();
@@ -332,7 +264,10 @@ impl<'a> Server<'a> {
     fn stack_trace(&mut self, args: &Value) -> Answer {
         let thread = args.get("threadId").and_then(Value::as_u64);
         let start = args.get("startFrame").and_then(Value::as_u64).unwrap_or(0) as usize;
-        let levels = args.get("levels").and_then(Value::as_u64).filter(|l| *l > 0);
+        let levels = args
+            .get("levels")
+            .and_then(Value::as_u64)
+            .filter(|l| *l > 0);
         let (_, stop, cwd) = self.stopped()?;
         if thread.is_some_and(|t| t != u64::from(stop.thread())) {
             // Only the thread that ran the step has its stack recorded.
@@ -345,7 +280,12 @@ impl<'a> Server<'a> {
             let mut frame = json!({"id": i + 1, "name": &*f.function, "line": f.line, "column": 1,
                 "source": source(cwd, &f.file)});
             if i + 1 == depth {
-                if let Some(p) = state.meta.as_ref().and_then(|m| m.position).filter(|p| p.line == f.line) {
+                if let Some(p) = state
+                    .meta
+                    .as_ref()
+                    .and_then(|m| m.position)
+                    .filter(|p| p.line == f.line)
+                {
                     frame["column"] = json!(p.col + 1);
                     frame["endLine"] = json!(p.end_line);
                     frame["endColumn"] = json!(p.end_col + 1);
@@ -353,9 +293,14 @@ impl<'a> Server<'a> {
             }
             frames.push(frame);
         }
-        let end = levels.map_or(frames.len(), |l| start.saturating_add(l as usize).min(frames.len()));
+        let end = levels.map_or(frames.len(), |l| {
+            start.saturating_add(l as usize).min(frames.len())
+        });
         let shown: Vec<Value> = frames.into_iter().take(end).skip(start).collect();
-        Ok((json!({"stackFrames": shown, "totalFrames": depth}), Vec::new()))
+        Ok((
+            json!({"stackFrames": shown, "totalFrames": depth}),
+            Vec::new(),
+        ))
     }
 
     fn scopes(&mut self, args: &Value) -> Answer {
@@ -367,9 +312,16 @@ impl<'a> Server<'a> {
     }
 
     fn variables(&mut self, args: &Value) -> Answer {
-        let reference = args.get("variablesReference").and_then(Value::as_u64).unwrap_or(0);
+        let reference = args
+            .get("variablesReference")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         let start = args.get("start").and_then(Value::as_u64).unwrap_or(0) as usize;
-        let count = args.get("count").and_then(Value::as_u64).filter(|c| *c > 0).map(|c| c as usize);
+        let count = args
+            .get("count")
+            .and_then(Value::as_u64)
+            .filter(|c| *c > 0)
+            .map(|c| c as usize);
         let filter = args.get("filter").and_then(Value::as_str);
         let (_, stop, _) = self.stopped()?;
         Ok((stop.variables(reference, start, count, filter)?, Vec::new()))
@@ -403,14 +355,19 @@ fn check_frame(stop: &Stop, index: usize) -> Result<(), String> {
     if index < stop.state.stack.len() {
         Ok(())
     } else {
-        Err(format!("frameId {} is not one of this stop's frames", index + 1))
+        Err(format!(
+            "frameId {} is not one of this stop's frames",
+            index + 1
+        ))
     }
 }
 
 /// A frame's `source`: a path the client can open, or a name alone for
 /// code that has no file (`<string>`, `<stdin>`).
 fn source(cwd: &Path, file: &str) -> Value {
-    let name = Path::new(file).file_name().map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned());
+    let name = Path::new(file)
+        .file_name()
+        .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned());
     if file.starts_with('<') {
         return json!({"name": name});
     }

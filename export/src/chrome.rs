@@ -121,8 +121,10 @@ pub fn write(
         open: BTreeMap::new(),
     };
     let program = header.program.join(" ");
-    ev.emit(&json!({"name": "process_name", "ph": "M", "pid": header.pid, "tid": 0,
-        "args": {"name": program}}))?;
+    ev.emit(
+        &json!({"name": "process_name", "ph": "M", "pid": header.pid, "tid": 0,
+        "args": {"name": program}}),
+    )?;
     let mut stack: Vec<Frame> = first
         .stack
         .iter()

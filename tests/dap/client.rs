@@ -89,7 +89,9 @@ impl Client {
     pub fn request(&mut self, command: &str, arguments: Value) -> Value {
         self.seq += 1;
         let seq = self.seq;
-        self.send(&json!({"seq": seq, "type": "request", "command": command, "arguments": arguments}));
+        self.send(
+            &json!({"seq": seq, "type": "request", "command": command, "arguments": arguments}),
+        );
         let r = self.response();
         assert_eq!(r["request_seq"], seq, "{r}");
         assert_eq!(r["command"], command, "{r}");

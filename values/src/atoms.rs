@@ -57,7 +57,11 @@ impl Atom {
             return Some(Atom::Int(n));
         }
         if digits.contains(['.', 'e', 'E']) {
-            return digits.parse::<f64>().ok().filter(|x| x.is_finite()).map(Atom::Float);
+            return digits
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .map(Atom::Float);
         }
         None
     }

@@ -75,7 +75,11 @@ impl Launcher for TracerLauncher {
             stderr: take(&err_path),
         };
         let outcome = result.map_err(|e| {
-            format!("recording {} failed: {e}{}", l.program, tail(&recorded.stderr))
+            format!(
+                "recording {} failed: {e}{}",
+                l.program,
+                tail(&recorded.stderr)
+            )
         })?;
         log::info!(target: "dap", "recorded {} steps to {}", outcome.steps, l.output.display());
         Ok(recorded)

@@ -1,7 +1,7 @@
 //! One module per command; `run` dispatches and returns the exit status.
 
-mod doctor;
 mod dap;
+mod doctor;
 mod dump;
 mod export;
 mod history;

@@ -61,7 +61,12 @@ impl Server<'_> {
                     description: None,
                 }
             } else {
-                let depth = l.reader.state(Step(0)).map_err(|e| e.to_string())?.stack.len();
+                let depth = l
+                    .reader
+                    .state(Step(0))
+                    .map_err(|e| e.to_string())?
+                    .stack
+                    .len();
                 to_breakpoint(&l.reader, &l.breakpoints, pos, depth)?
             }
         };
@@ -85,7 +90,10 @@ impl Server<'_> {
             let code = exit_code(reader);
             return Ok((
                 json!({"allThreadsContinued": true}),
-                vec![("exited", json!({"exitCode": code})), ("terminated", json!({}))],
+                vec![
+                    ("exited", json!({"exitCode": code})),
+                    ("terminated", json!({})),
+                ],
             ));
         }
         let same = move |s: &Seen<'_>| s.thread == thread;
@@ -93,7 +101,9 @@ impl Server<'_> {
             "continue" => to_breakpoint(reader, bps, pos, depth)?,
             "next" | "stepIn" | "stepOut" => {
                 let found = match command {
-                    "next" => travel::forward(reader, pos, depth, |s| same(s) && s.depth <= depth, ok),
+                    "next" => {
+                        travel::forward(reader, pos, depth, |s| same(s) && s.depth <= depth, ok)
+                    }
                     "stepIn" => travel::forward(reader, pos, depth, same, ok),
                     _ => travel::forward(reader, pos, depth, |s| same(s) && s.depth < depth, ok),
                 }
@@ -103,9 +113,14 @@ impl Server<'_> {
             "stepBack" => travel::backward(reader, pos, |s| same(s) && s.depth <= depth, ok)
                 .map_err(err)?
                 .map_or_else(entry, |step| step_to(step, "step")),
-            _ => travel::backward(reader, pos, |s| at_breakpoint(bps, s), |n| hit_at(reader, bps, n))
-                .map_err(err)?
-                .map_or_else(entry, |step| step_to(step, "breakpoint")),
+            _ => travel::backward(
+                reader,
+                pos,
+                |s| at_breakpoint(bps, s),
+                |n| hit_at(reader, bps, n),
+            )
+            .map_err(err)?
+            .map_or_else(entry, |step| step_to(step, "breakpoint")),
         };
         let event = self.stop_at(target)?;
         Ok((json!({"allThreadsContinued": true}), vec![event]))
@@ -169,13 +184,27 @@ fn entry() -> Target {
 }
 
 /// The next breakpoint hit after `pos`, else the last step.
-fn to_breakpoint(reader: &Reader, bps: &Breakpoints, pos: u64, depth: usize) -> Result<Target, String> {
+fn to_breakpoint(
+    reader: &Reader,
+    bps: &Breakpoints,
+    pos: u64,
+    depth: usize,
+) -> Result<Target, String> {
     if !bps.any() {
         return Ok(end_of(reader.step_count() - 1));
     }
-    let found = travel::forward(reader, pos, depth, |s| at_breakpoint(bps, s), |n| hit_at(reader, bps, n))
-        .map_err(|e| e.to_string())?;
-    Ok(found.map_or_else(|| end_of(reader.step_count() - 1), |s| step_to(s, "breakpoint")))
+    let found = travel::forward(
+        reader,
+        pos,
+        depth,
+        |s| at_breakpoint(bps, s),
+        |n| hit_at(reader, bps, n),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(found.map_or_else(
+        || end_of(reader.step_count() - 1),
+        |s| step_to(s, "breakpoint"),
+    ))
 }
 
 /// A line step at a line with a breakpoint (its condition not read yet).
@@ -197,5 +226,7 @@ fn hit_at(reader: &Reader, bps: &Breakpoints, n: u64) -> Result<bool, StoreError
         return Ok(true);
     }
     let state = reader.state(Step(n))?;
-    Ok(list.iter().any(|b| b.condition.as_ref().is_some_and(|c| c.holds(&state))))
+    Ok(list
+        .iter()
+        .any(|b| b.condition.as_ref().is_some_and(|c| c.holds(&state))))
 }

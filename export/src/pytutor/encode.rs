@@ -41,9 +41,19 @@ impl Encoder {
         self.value(state, addr, heap, 1)
     }
 
-    fn value(&mut self, state: &State, addr: ObjAddr, heap: &mut Map<String, Value>, depth: u32) -> Value {
+    fn value(
+        &mut self,
+        state: &State,
+        addr: ObjAddr,
+        heap: &mut Map<String, Value>,
+        depth: u32,
+    ) -> Value {
         let Some(node) = state.heap.get(&addr) else {
-            return self.leaf(addr, heap, json!(["missing", format!("<missing object at {:#x}>", addr.0)]));
+            return self.leaf(
+                addr,
+                heap,
+                json!(["missing", format!("<missing object at {:#x}>", addr.0)]),
+            );
         };
         if node.kind == kinds::ATOM {
             if let Some(v) = primitive(&node.type_name, &node.text, node.truncated) {
@@ -69,7 +79,13 @@ impl Encoder {
     }
 
     /// The heap entry of the object at `addr`, which is not a primitive.
-    fn compound(&mut self, state: &State, addr: ObjAddr, heap: &mut Map<String, Value>, depth: u32) -> Value {
+    fn compound(
+        &mut self,
+        state: &State,
+        addr: ObjAddr,
+        heap: &mut Map<String, Value>,
+        depth: u32,
+    ) -> Value {
         let Some(node) = state.heap.get(&addr) else {
             return Value::Null;
         };
@@ -120,7 +136,10 @@ impl Encoder {
         // types, unreadable ones): its type and repr, as Python Tutor shows
         // the objects it does not decode.
         let mut budget = render::Budget::of(64 * 1024);
-        json!([&*node.type_name, render::repr_in(state, addr, &mut budget).0])
+        json!([
+            &*node.type_name,
+            render::repr_in(state, addr, &mut budget).0
+        ])
     }
 
     /// A heap entry of its own for a value that is only text.

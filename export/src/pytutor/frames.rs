@@ -105,12 +105,20 @@ mod tests {
         let ids = |f: &[Tracked]| f.iter().map(|t| t.id).collect::<Vec<_>>();
         assert_eq!(ids(f.step(&state(EventKind::Call, &["<module>"], 1))), [1]);
         assert_eq!(ids(f.step(&state(EventKind::Line, &["<module>"], 2))), [1]);
-        let s = f.step(&state(EventKind::Call, &["<module>", "g"], 3)).to_vec();
+        let s = f
+            .step(&state(EventKind::Call, &["<module>", "g"], 3))
+            .to_vec();
         assert_eq!(ids(&s), [1, 2]);
         assert_eq!(s[0].locals.as_ref().unwrap()[0].1, ObjAddr(2));
-        assert_eq!(ids(f.step(&state(EventKind::Return, &["<module>", "g"], 3))), [1, 2]);
+        assert_eq!(
+            ids(f.step(&state(EventKind::Return, &["<module>", "g"], 3))),
+            [1, 2]
+        );
         // The same function called again at the same depth: a new frame.
-        assert_eq!(ids(f.step(&state(EventKind::Call, &["<module>", "g"], 4))), [1, 3]);
+        assert_eq!(
+            ids(f.step(&state(EventKind::Call, &["<module>", "g"], 4))),
+            [1, 3]
+        );
         assert_eq!(ids(f.step(&state(EventKind::Line, &["<module>"], 5))), [1]);
     }
 }

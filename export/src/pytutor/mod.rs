@@ -87,7 +87,10 @@ pub fn write(
     // As pg_logger: an uncaught exception ends the trace with an entry of
     // its own unless the trace shows an exception already.
     if let (true, false, Some((line, msg))) = (died, t.wrote_exception, t.ending_with.take()) {
-        t.emit(out, &json!({"event": "uncaught_exception", "line": line, "exception_msg": msg}))?;
+        t.emit(
+            out,
+            &json!({"event": "uncaught_exception", "line": line, "exception_msg": msg}),
+        )?;
     }
     out.write_all(b"\n]}\n")?;
     Ok(Summary {
@@ -107,7 +110,12 @@ impl Trace {
     }
 
     /// Follow one step; write its entry when it ran in the main file.
-    fn step(&mut self, state: &State, main_file: &str, out: &mut dyn Write) -> Result<(), ExportError> {
+    fn step(
+        &mut self,
+        state: &State,
+        main_file: &str,
+        out: &mut dyn Write,
+    ) -> Result<(), ExportError> {
         let Some(meta) = &state.meta else {
             return Ok(());
         };
@@ -136,7 +144,10 @@ impl Trace {
         let mut globals = Map::new();
         for (name, addr) in &state.globals {
             if !render::is_dunder(name) {
-                globals.insert(name.to_string(), self.encoder.encode(state, *addr, &mut heap));
+                globals.insert(
+                    name.to_string(),
+                    self.encoder.encode(state, *addr, &mut heap),
+                );
             }
         }
         let ordered: Vec<&str> = self
@@ -171,7 +182,12 @@ impl Trace {
     /// The function frames above the innermost module frame, outermost
     /// first, whose names are known; the innermost is highlighted, and on
     /// a return step holds `__return__`.
-    fn stack_to_render(&mut self, state: &State, tracked: &[Tracked], heap: &mut Map<String, Value>) -> Vec<Value> {
+    fn stack_to_render(
+        &mut self,
+        state: &State,
+        tracked: &[Tracked],
+        heap: &mut Map<String, Value>,
+    ) -> Vec<Value> {
         let Some(meta) = &state.meta else {
             return Vec::new();
         };
@@ -217,7 +233,10 @@ fn exception_msg(state: &State, addr: ObjAddr) -> String {
         return "exception: (not recorded)".into();
     };
     let name = short_name(&node.type_name);
-    let args = node.items.first().and_then(|a| state.heap.get(a).map(|n| (*a, n)));
+    let args = node
+        .items
+        .first()
+        .and_then(|a| state.heap.get(a).map(|n| (*a, n)));
     let text = match args {
         Some((_, t)) if t.kind == kinds::TUPLE && t.items.is_empty() => String::new(),
         Some((_, t)) if t.kind == kinds::TUPLE && t.items.len() == 1 => {

@@ -39,10 +39,16 @@ mod tests {
     fn floats() {
         assert_eq!(float_value("3.0"), Some(json!(["SPECIAL_FLOAT", "3.0"])));
         assert_eq!(float_value("-2.0"), Some(json!(["SPECIAL_FLOAT", "-2.0"])));
-        assert_eq!(float_value("inf"), Some(json!(["SPECIAL_FLOAT", "Infinity"])));
+        assert_eq!(
+            float_value("inf"),
+            Some(json!(["SPECIAL_FLOAT", "Infinity"]))
+        );
         assert_eq!(float_value("nan"), Some(json!(["SPECIAL_FLOAT", "NaN"])));
         assert_eq!(float_value("0.123456"), Some(json!(0.1235)));
-        assert_eq!(float_value("1e+100"), Some(json!(["SPECIAL_FLOAT", format!("{:.1}", 1e100)])));
+        assert_eq!(
+            float_value("1e+100"),
+            Some(json!(["SPECIAL_FLOAT", format!("{:.1}", 1e100)]))
+        );
         assert_eq!(float_value("x"), None);
     }
 }
