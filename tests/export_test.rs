@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -37,10 +37,15 @@ fn ok(args: &[&str]) -> Vec<u8> {
 
 /// A recording of tests/fixtures/aliasing.py, and its states.
 fn recording(dir: &Path) -> Option<(PathBuf, PathBuf, Vec<Value>)> {
+    recording_of(dir, "aliasing.py")
+}
+
+/// A recording of a fixture, and its states.
+fn recording_of(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf, Vec<Value>)> {
     let py = common::interpreter("3.11")
         .or_else(|| common::supported_interpreters().into_iter().next())?;
-    let fixture = common::repo_root().join("tests/fixtures/aliasing.py");
-    let rec = dir.join("alias.hsr");
+    let fixture = common::repo_root().join("tests/fixtures").join(name);
+    let rec = dir.join(name).with_extension("hsr");
     let out = common::run_record(&hindsight(), &py.path, &fixture, &rec).unwrap();
     assert!(
         out.status.success(),
@@ -391,4 +396,51 @@ fn chrome_trace_is_balanced_and_jsonl_is_dump() {
         run(&["export", rec, "--format", "svg"]).status.code(),
         Some(2)
     );
+}
+
+/// `Type: message` as `str()` of the exception gives it, from the state's
+/// `Name(args)` repr.
+fn expected_message(ty: &str, repr: &str) -> String {
+    let inner = &repr[repr.find('(').unwrap() + 1..repr.len() - 1];
+    let quoted = inner.len() >= 2
+        && (inner.starts_with('\'') && inner.ends_with('\'')
+            || inner.starts_with('"') && inner.ends_with('"'))
+        && !inner.contains("', ");
+    let text = if quoted && short(ty) != "KeyError" {
+        inner[1..inner.len() - 1].to_string()
+    } else if inner.is_empty() || !inner.contains(", ") {
+        inner.to_string()
+    } else {
+        format!("({inner})")
+    };
+    format!("{}: {text}", short(ty))
+}
+
+#[test]
+fn python_tutor_exceptions_carry_their_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_, rec, states)) = recording_of(dir.path(), "exceptions.py") else {
+        return;
+    };
+    let out = ok(&["export", rec.to_str().unwrap(), "--format", "pythontutor"]);
+    let pt: Value = serde_json::from_slice(&out).unwrap();
+    let trace = pt["trace"].as_array().unwrap();
+    let shown: Vec<&Value> = states
+        .iter()
+        .filter(|s| s["file"] == states[0]["file"])
+        .collect();
+    assert_eq!(trace.len(), shown.len());
+    let mut seen = HashSet::new();
+    for (e, s) in trace.iter().zip(&shown) {
+        if s["event"] != "exception" {
+            assert!(e.get("exception_msg").is_none());
+            continue;
+        }
+        assert_eq!(e["event"], "exception");
+        let x = &s["exception"];
+        let want = expected_message(x["type"].as_str().unwrap(), x["repr"].as_str().unwrap());
+        assert_eq!(e["exception_msg"], want.as_str(), "step {}", s["step"]);
+        seen.insert(want);
+    }
+    assert!(seen.len() >= 4, "several kinds of exceptions: {seen:?}");
 }

@@ -1,7 +1,7 @@
 //! Python Tutor's execution trace (the JSON its `pg_logger.py` writes and
 //! its visualizer reads): `{"code": SOURCE, "trace": [ENTRY, ...]}`, an
 //! entry per step with `event` (`step_line`, `call`, `return`,
-//! `exception`, and a last `uncaught_exception`), `line`, `func_name`,
+//! `exception` with its `exception_msg`), `line`, `func_name`,
 //! `globals` and `ordered_globals`, `stack_to_render` (the function frames,
 //! outermost first, each with `func_name`, `frame_id`, `encoded_locals`,
 //! `ordered_varnames`, `is_highlighted`, `is_parent`, `is_zombie`,
@@ -11,7 +11,10 @@
 //!
 //! Python Tutor shows one source file: the trace holds the steps of the
 //! recording's main file (the file of its first step); frames of other
-//! recorded files still appear in the stack of those steps.
+//! recorded files still appear in the stack of those steps. Its
+//! `uncaught_exception` entry is written by pg_logger only when no
+//! `exception` entry shows the exception, which a recording always has:
+//! this export has none.
 
 pub mod encode;
 pub mod frames;
@@ -23,7 +26,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
-use store::{EventKind, ObjAddr, ProgramEnd, Reader, State, Step};
+use store::{EventKind, ObjAddr, Reader, State, Step};
 use values::{kinds, render};
 
 use crate::{ExportError, Summary};
@@ -40,9 +43,6 @@ struct Trace {
     /// Global names in the order the export first met them.
     globals_order: Vec<Arc<str>>,
     globals_seen: HashSet<Arc<str>>,
-    /// The uncaught exception the main module's frame is ending with.
-    ending_with: Option<(u32, String)>,
-    wrote_exception: bool,
     entries: u64,
 }
 
@@ -63,8 +63,6 @@ pub fn write(
         frames: Frames::default(),
         globals_order: Vec::new(),
         globals_seen: HashSet::new(),
-        ending_with: None,
-        wrote_exception: false,
         entries: 0,
     };
     let mut steps_read = 0;
@@ -81,16 +79,6 @@ pub fn write(
     })?;
     if let Some(e) = failed {
         return Err(e);
-    }
-    let died = to + 1 == reader.step_count()
-        && !matches!(reader.end().map(|e| e.end), Some(ProgramEnd::Exited(0)));
-    // As pg_logger: an uncaught exception ends the trace with an entry of
-    // its own unless the trace shows an exception already.
-    if let (true, false, Some((line, msg))) = (died, t.wrote_exception, t.ending_with.take()) {
-        t.emit(
-            out,
-            &json!({"event": "uncaught_exception", "line": line, "exception_msg": msg}),
-        )?;
     }
     out.write_all(b"\n]}\n")?;
     Ok(Summary {
@@ -129,13 +117,6 @@ impl Trace {
             (EventKind::Exception, Some(a)) => Some(exception_msg(state, a)),
             _ => None,
         };
-        if state.stack.len() == 1 {
-            self.ending_with = match (&exception_msg, meta.event) {
-                (Some(m), _) => Some((meta.line, m.clone())),
-                (None, EventKind::Return) => self.ending_with.take(),
-                _ => None,
-            };
-        }
         if &*meta.file != main_file {
             return Ok(());
         }
@@ -174,7 +155,6 @@ impl Trace {
         });
         if let Some(msg) = exception_msg {
             entry["exception_msg"] = json!(msg);
-            self.wrote_exception = true;
         }
         self.emit(out, &entry)
     }
@@ -242,7 +222,10 @@ fn exception_msg(state: &State, addr: ObjAddr) -> String {
         Some((_, t)) if t.kind == kinds::TUPLE && t.items.len() == 1 => {
             let arg = t.items[0];
             match state.heap.get(&arg) {
-                Some(n) if &*n.type_name == "str" && n.kind == kinds::ATOM => {
+                // KeyError's str is its key's repr.
+                Some(n)
+                    if &*n.type_name == "str" && n.kind == kinds::ATOM && name != "KeyError" =>
+                {
                     pyrepr::unrepr_str(&n.text).unwrap_or_else(|| n.text.clone())
                 }
                 _ => render::repr(state, arg),
