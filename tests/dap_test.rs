@@ -515,6 +515,19 @@ fn a_session_launched_on_a_program_records_it_first() {
     let rec = dir.path().join("launched.hsr");
     let mut c = Client::spawn(&hindsight());
     c.ok("initialize", json!({"adapterID": "hindsight"}));
+    // Launches that cannot work say why, and the session can launch again.
+    for (args, says) in [
+        (json!({}), "recording"),
+        (json!({"recording": dir.path().join("none.hsr")}), "none.hsr"),
+        (
+            json!({"program": "app.py", "cwd": dir.path(), "python": "/nonexistent/python3"}),
+            "/nonexistent/python3",
+        ),
+    ] {
+        let r = c.request("launch", args);
+        assert_eq!(r["success"], false, "{r}");
+        assert!(r["message"].as_str().unwrap().contains(says), "{r}");
+    }
     c.ok(
         "launch",
         json!({"program": "app.py", "args": ["4"], "python": py.path, "cwd": dir.path(),
