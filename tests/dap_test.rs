@@ -518,7 +518,10 @@ fn a_session_launched_on_a_program_records_it_first() {
     // Launches that cannot work say why, and the session can launch again.
     for (args, says) in [
         (json!({}), "recording"),
-        (json!({"recording": dir.path().join("none.hsr")}), "none.hsr"),
+        (
+            json!({"recording": dir.path().join("none.hsr")}),
+            "none.hsr",
+        ),
         (
             json!({"program": "app.py", "cwd": dir.path(), "python": "/nonexistent/python3"}),
             "/nonexistent/python3",
@@ -568,6 +571,103 @@ fn a_session_launched_on_a_program_records_it_first() {
     check_stop(&mut c, &rec, &exp, pos);
     let got = c.ok("evaluate", json!({"expression": "t"}));
     assert_eq!(got["result"], "7");
+    c.ok("disconnect", json!({}));
+    assert_eq!(c.wait(), 0);
+}
+
+const THREADS_PY: &str = r#"import threading
+
+
+def work(n):
+    t = 0
+    for i in range(n):
+        t += i
+    return t
+
+
+th = threading.Thread(target=work, args=(5,))
+th.start()
+th.join()
+done = work(2)
+"#;
+
+#[test]
+fn motions_keep_to_the_thread_they_start_on() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("threads.py");
+    std::fs::write(&app, THREADS_PY).unwrap();
+    let rec = dir.path().join("threads.hsr");
+    let out = common::run_record(&hindsight(), &py.path, &app, &rec).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exp = Expect { states: dump(&rec) };
+    let main = exp.thread(0).clone();
+    let line = THREADS_PY
+        .lines()
+        .position(|l| l.contains("t += i"))
+        .unwrap() as u32
+        + 1;
+    let hit = |n: usize| exp.states[n]["event"] == "line" && exp.states[n]["line"] == line;
+    let first = exp.forward(0, hit);
+    assert_ne!(
+        exp.thread(first),
+        &main,
+        "the first hit is on the worker thread"
+    );
+
+    let mut c = Client::spawn(&hindsight());
+    c.ok("initialize", json!({"adapterID": "hindsight"}));
+    c.ok("launch", json!({"recording": rec}));
+    c.event("initialized");
+    c.ok(
+        "setBreakpoints",
+        json!({"source": {"path": app}, "breakpoints": [{"line": line, "condition": "i >= 3"}]}),
+    );
+    c.ok("configurationDone", json!({}));
+    let e = c.event("stopped");
+    let cond = |n: usize| {
+        hit(n)
+            && exp.states[n]["locals"]["i"]["repr"]
+                .as_str()
+                .is_some_and(|i| i.parse::<u32>().unwrap() >= 3)
+    };
+    let mut pos = stopped_step(&e);
+    assert_eq!(pos, exp.forward(0, cond));
+    let worker = e["body"]["threadId"].clone();
+    assert_eq!(&worker, exp.thread(pos));
+    let threads = c.ok("threads", json!({}));
+    let ids: Vec<&Value> = threads["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["id"])
+        .collect();
+    assert!(ids.contains(&&worker) && ids.contains(&&main), "{threads}");
+    check_stop(&mut c, &rec, &exp, pos);
+    // The other thread's stack is not recorded at this step.
+    let other = c.ok("stackTrace", json!({"threadId": main}));
+    assert_eq!(other["totalFrames"], 0);
+    for _ in 0..3 {
+        pos = motion(&mut c, "next", &worker, exp.next(pos), "step");
+        assert_eq!(exp.thread(pos), &worker);
+    }
+    pos = motion(&mut c, "stepOut", &worker, exp.step_out(pos), "step");
+    check_stop(&mut c, &rec, &exp, pos);
+    pos = motion(&mut c, "stepBack", &worker, exp.step_back(pos), "step");
+    // On to the main thread's call of work(2): i >= 3 never holds there.
+    let want = exp.forward(pos, cond);
+    pos = motion(
+        &mut c,
+        "continue",
+        &worker,
+        want,
+        if cond(want) { "breakpoint" } else { "step" },
+    );
+    check_stop(&mut c, &rec, &exp, pos);
     c.ok("disconnect", json!({}));
     assert_eq!(c.wait(), 0);
 }

@@ -322,6 +322,93 @@ fn python_tutor_trace_follows_the_recording() {
     );
 }
 
+/// The slices of a Chrome trace, checked: every `E` closes the last `B`
+/// of its thread, every `B` is closed, time goes forward per thread, all
+/// within the range. The `B` events' threads and names, in order.
+fn balanced(trace: &Value, from: u64, to: u64) -> Vec<(u64, String)> {
+    let events = trace["traceEvents"].as_array().unwrap();
+    let mut open: HashMap<u64, Vec<String>> = HashMap::new();
+    let mut last_ts: HashMap<u64, u64> = HashMap::new();
+    let mut begun = Vec::new();
+    for ev in events {
+        let ph = ev["ph"].as_str().unwrap();
+        if ph == "M" {
+            continue;
+        }
+        let tid = ev["tid"].as_u64().unwrap();
+        let ts = ev["ts"].as_u64().unwrap();
+        assert!(ts >= from && ts <= to + 1, "{ev}");
+        assert!(
+            ts >= *last_ts.get(&tid).unwrap_or(&0),
+            "time goes forward: {ev}"
+        );
+        last_ts.insert(tid, ts);
+        let name = ev["name"].as_str().unwrap().to_string();
+        match ph {
+            "B" => {
+                open.entry(tid).or_default().push(name.clone());
+                begun.push((tid, name));
+            }
+            "E" => assert_eq!(open.get_mut(&tid).and_then(Vec::pop), Some(name), "{ev}"),
+            other => panic!("unexpected phase {other}"),
+        }
+    }
+    assert!(
+        open.values().all(Vec::is_empty),
+        "every B has its E: {open:?}"
+    );
+    begun
+}
+
+#[test]
+fn chrome_trace_has_a_track_per_thread() {
+    let Some(py) =
+        common::interpreter("3.11").or_else(|| common::supported_interpreters().into_iter().next())
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("threads.py");
+    std::fs::write(
+        &app,
+        "import threading\n\n\ndef work(n):\n    t = 0\n    for i in range(n):\n        t += i\n    return t\n\n\nths = [threading.Thread(target=work, args=(k,)) for k in range(3)]\nfor th in ths:\n    th.start()\nfor th in ths:\n    th.join()\nwork(2)\n",
+    )
+    .unwrap();
+    let rec = dir.path().join("threads.hsr");
+    let out = common::run_record(&hindsight(), &py.path, &app, &rec).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec = rec.to_str().unwrap();
+    let states: Vec<Value> = String::from_utf8(ok(&["dump", rec]))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let trace: Value = serde_json::from_slice(&ok(&["export", rec, "--format", "chrome"])).unwrap();
+    let begun = balanced(&trace, 0, states.len() as u64 - 1);
+    let threads: HashSet<u64> = states
+        .iter()
+        .map(|s| s["thread"].as_u64().unwrap())
+        .collect();
+    let tracks: HashSet<u64> = begun.iter().map(|(t, _)| *t).collect();
+    assert_eq!(tracks, threads);
+    assert_eq!(threads.len(), 4, "the main thread and three workers");
+    for t in threads {
+        let calls = states
+            .iter()
+            .filter(|s| s["thread"] == t && s["event"] == "call" && s["function"] == "work")
+            .count();
+        let slices = begun
+            .iter()
+            .filter(|(bt, n)| *bt == t && n == "work")
+            .count();
+        assert_eq!(slices, calls, "thread {t}");
+    }
+}
+
 #[test]
 fn chrome_trace_is_balanced_and_jsonl_is_dump() {
     let dir = tempfile::tempdir().unwrap();
@@ -336,37 +423,10 @@ fn chrome_trace_is_balanced_and_jsonl_is_dump() {
             "export", rec, "--format", "chrome", "--from", &f, "--to", &t,
         ]);
         let trace: Value = serde_json::from_slice(&out).expect("the Chrome trace is JSON");
-        let events = trace["traceEvents"].as_array().unwrap();
-        let mut open: HashMap<u64, Vec<String>> = HashMap::new();
-        let mut last_ts: HashMap<u64, u64> = HashMap::new();
-        let mut begun: Vec<String> = Vec::new();
-        for ev in events {
-            let ph = ev["ph"].as_str().unwrap();
-            if ph == "M" {
-                continue;
-            }
-            let tid = ev["tid"].as_u64().unwrap();
-            let ts = ev["ts"].as_u64().unwrap();
-            assert!(ts >= from as u64 && ts <= to as u64 + 1, "{ev}");
-            assert!(
-                ts >= *last_ts.get(&tid).unwrap_or(&0),
-                "time goes forward: {ev}"
-            );
-            last_ts.insert(tid, ts);
-            let name = ev["name"].as_str().unwrap().to_string();
-            match ph {
-                "B" => {
-                    open.entry(tid).or_default().push(name.clone());
-                    begun.push(name);
-                }
-                "E" => assert_eq!(open.get_mut(&tid).and_then(Vec::pop), Some(name), "{ev}"),
-                other => panic!("unexpected phase {other}"),
-            }
-        }
-        assert!(
-            open.values().all(Vec::is_empty),
-            "every B has its E: {open:?}"
-        );
+        let begun: Vec<String> = balanced(&trace, from as u64, to as u64)
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect();
         // One slice per call step, plus the frames already open at the range's start.
         let calls = states[from + 1..=to]
             .iter()
