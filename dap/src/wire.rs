@@ -85,7 +85,12 @@ pub fn read_message(r: &mut dyn BufRead) -> Result<Option<Value>, WireError> {
         ));
     };
     let mut body = vec![0u8; n];
-    r.read_exact(&mut body)?;
+    r.read_exact(&mut body).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => WireError::Malformed(format!(
+            "the input ended inside a message body of {n} bytes"
+        )),
+        _ => WireError::Io(e),
+    })?;
     serde_json::from_slice(&body)
         .map(Some)
         .map_err(|e| WireError::Malformed(format!("a message body that is not JSON: {e}")))
@@ -179,7 +184,8 @@ mod tests {
         let mut r = long.as_bytes();
         assert!(matches!(read_message(&mut r), Err(WireError::Malformed(_))));
         let mut r = &b"Content-Length: 10\r\n\r\n{}"[..];
-        assert!(matches!(read_message(&mut r), Err(WireError::Io(_))));
+        assert!(matches!(read_message(&mut r), Err(WireError::Malformed(_))));
+        assert_eq!(read_message(&mut r).unwrap(), None);
     }
 
     #[test]
