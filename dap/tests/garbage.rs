@@ -101,10 +101,10 @@ fn random_bytes_and_misshapen_requests_are_answered() {
         let mut input = Vec::new();
         let mut requests = 0;
         for _ in 0..40 {
-            if rng.next() % 8 == 0 {
+            if rng.next() & 7 == 0 {
                 // Raw garbage, sometimes shaped like a header.
                 let n = rng.next() % 64;
-                if rng.next() % 2 == 0 {
+                if rng.next() & 1 == 0 {
                     input.extend(format!("Content-Length: {n}\r\n\r\n").bytes());
                 }
                 input.extend((0..n).map(|_| (rng.next() % 256) as u8));
