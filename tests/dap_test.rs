@@ -11,12 +11,14 @@ mod common;
 
 #[path = "dap/client.rs"]
 mod client;
+#[path = "dap/expect.rs"]
+mod expect;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use client::Client;
-use common::{run_with_timeout, Interpreter, HINDSIGHT_TIMEOUT};
+use common::Interpreter;
+use expect::{check_stop, dump, hindsight, motion, state, stopped_step, Expect};
 use serde_json::{json, Value};
 
 const APP_PY: &str = r#"import sys
@@ -54,259 +56,17 @@ fn line_of(text: &str) -> u32 {
     APP_PY.lines().position(|l| l.contains(text)).expect(text) as u32 + 1
 }
 
-fn hindsight() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_hindsight"))
-}
-
 fn python() -> Option<Interpreter> {
     common::interpreter("3.11").or_else(|| common::supported_interpreters().into_iter().next())
 }
 
-fn run(args: &[&std::ffi::OsStr]) -> Vec<u8> {
-    let mut cmd = Command::new(hindsight());
-    cmd.args(args);
-    let out = run_with_timeout(cmd, HINDSIGHT_TIMEOUT).unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+/// The breakpoints of the first test: `total += i` if `i == 1`, and the second call of grow.
+fn hit(exp: &Expect, n: usize) -> bool {
+    let s = &exp.states[n];
+    s["event"] == "line"
+        && ((s["line"] == line_of("total += i") && s["locals"]["i"]["repr"] == "1")
+            || s["line"] == line_of("t = t + grow"))
 }
-
-/// `hindsight state REC N --json`.
-fn state(rec: &Path, n: u64) -> Value {
-    let out = run(&[
-        "state".as_ref(),
-        rec.as_os_str(),
-        n.to_string().as_ref(),
-        "--json".as_ref(),
-    ]);
-    serde_json::from_slice(&out).unwrap()
-}
-
-/// Every state of the recording, from `hindsight dump`.
-fn dump(rec: &Path) -> Vec<Value> {
-    let out = run(&["dump".as_ref(), rec.as_os_str()]);
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// Where each motion must go, from the states alone.
-struct Expect {
-    states: Vec<Value>,
-}
-
-impl Expect {
-    fn depth(&self, n: usize) -> usize {
-        self.states[n]["stack"].as_array().unwrap().len()
-    }
-    fn thread(&self, n: usize) -> &Value {
-        &self.states[n]["thread"]
-    }
-    fn last(&self) -> usize {
-        self.states.len() - 1
-    }
-    fn forward(&self, pos: usize, f: impl Fn(usize) -> bool) -> usize {
-        (pos + 1..self.states.len())
-            .find(|n| f(*n))
-            .unwrap_or(self.last())
-    }
-    fn backward(&self, pos: usize, f: impl Fn(usize) -> bool) -> usize {
-        (0..pos).rev().find(|n| f(*n)).unwrap_or(0)
-    }
-    fn next(&self, pos: usize) -> usize {
-        self.forward(pos, |n| {
-            self.thread(n) == self.thread(pos) && self.depth(n) <= self.depth(pos)
-        })
-    }
-    fn step_in(&self, pos: usize) -> usize {
-        self.forward(pos, |n| self.thread(n) == self.thread(pos))
-    }
-    fn step_out(&self, pos: usize) -> usize {
-        self.forward(pos, |n| {
-            self.thread(n) == self.thread(pos) && self.depth(n) < self.depth(pos)
-        })
-    }
-    fn step_back(&self, pos: usize) -> usize {
-        self.backward(pos, |n| {
-            self.thread(n) == self.thread(pos) && self.depth(n) <= self.depth(pos)
-        })
-    }
-    /// The breakpoints of the first test: `total += i` if `i == 1`, and the second call of grow.
-    fn hit(&self, n: usize) -> bool {
-        let s = &self.states[n];
-        s["event"] == "line"
-            && ((s["line"] == line_of("total += i") && s["locals"]["i"]["repr"] == "1")
-                || s["line"] == line_of("t = t + grow"))
-    }
-    /// The last step before `pos` of the frame at stack index `index`.
-    fn frame_step(&self, pos: usize, index: usize) -> Option<usize> {
-        for n in (0..pos).rev() {
-            if self.thread(n) != self.thread(pos) {
-                continue;
-            }
-            if self.depth(n) == index + 1 {
-                return Some(n);
-            }
-            if self.depth(n) < index + 1 {
-                return None;
-            }
-        }
-        None
-    }
-}
-
-/// The step a `stopped` event names (`description`: "step N...").
-fn stopped_step(e: &Value) -> usize {
-    let d = e["body"]["description"]
-        .as_str()
-        .expect("a stopped event says its step");
-    let digits: String = d
-        .trim_start_matches("step ")
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().unwrap()
-}
-
-/// Every value of a state by id, through attributes: what an object is now.
-fn reprs_by_id(values: &Value, out: &mut std::collections::HashMap<String, String>) {
-    for v in values.as_object().into_iter().flat_map(|m| m.values()) {
-        out.insert(
-            v["id"].as_str().unwrap_or("").to_string(),
-            v["repr"].as_str().unwrap_or("").to_string(),
-        );
-        if let Some(attrs) = v.get("attrs") {
-            reprs_by_id(attrs, out);
-        }
-    }
-}
-
-/// The stop's answers against `hindsight state REC N --json`: the stack,
-/// every frame's locals (outer frames: the names of their last step), the
-/// globals, and the attributes of an instance.
-fn check_stop(c: &mut Client, rec: &Path, exp: &Expect, n: usize) {
-    let st = state(rec, n as u64);
-    let thread = st["thread"].as_u64().unwrap();
-    let trace = c.ok("stackTrace", json!({"threadId": thread}));
-    let frames = trace["stackFrames"].as_array().unwrap();
-    let stack = st["stack"].as_array().unwrap();
-    assert_eq!(frames.len(), stack.len(), "step {n}: {trace}");
-    assert_eq!(trace["totalFrames"], stack.len());
-    let mut now = std::collections::HashMap::new();
-    reprs_by_id(&st["locals"], &mut now);
-    reprs_by_id(&st["globals"], &mut now);
-    for (f, s) in frames.iter().zip(stack.iter().rev()) {
-        assert_eq!(f["name"], s["function"], "step {n}");
-        assert_eq!(f["line"], s["line"], "step {n}");
-        assert_eq!(f["source"]["path"], s["file"], "step {n}");
-    }
-    for (k, f) in frames.iter().enumerate() {
-        let index = stack.len() - 1 - k;
-        let scopes = c.ok("scopes", json!({"frameId": f["id"]}));
-        let locals_ref = &scopes["scopes"][0]["variablesReference"];
-        let vars =
-            c.ok("variables", json!({"variablesReference": locals_ref}))["variables"].clone();
-        let vars = vars.as_array().unwrap();
-        let expected: Vec<(String, Value)> = if k == 0 {
-            st["locals"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(a, b)| (a.clone(), b.clone()))
-                .collect()
-        } else {
-            match exp.frame_step(n, index) {
-                Some(m) => exp.states[m]["locals"]
-                    .as_object()
-                    .unwrap()
-                    .iter()
-                    .map(|(a, b)| (a.clone(), b.clone()))
-                    .collect(),
-                None => Vec::new(),
-            }
-        };
-        let names: Vec<&str> = vars.iter().map(|v| v["name"].as_str().unwrap()).collect();
-        let want: Vec<&str> = expected.iter().map(|(a, _)| a.as_str()).collect();
-        assert_eq!(names, want, "step {n}, frame {index}");
-        for (v, (name, e)) in vars.iter().zip(&expected) {
-            let id = e["id"].as_str().unwrap();
-            match now.get(id) {
-                Some(repr) => {
-                    assert_eq!(v["value"], repr.as_str(), "step {n}, frame {index}, {name}")
-                }
-                // A caller's object the step does not reach: its parts may
-                // have changed since the caller's step (the adapter shows
-                // them as they are now; `d['k']` is checked by evaluate).
-                None if k > 0 => {}
-                None => panic!("step {n}: {name} is not in the state"),
-            }
-            assert_eq!(v["type"], e["type"], "step {n}, {name}");
-            let attrs = e
-                .get("attrs")
-                .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()));
-            if let (Some(attrs), true) = (attrs, k == 0) {
-                let inner = c.ok(
-                    "variables",
-                    json!({"variablesReference": v["variablesReference"]}),
-                );
-                let got: Vec<(String, String)> = inner["variables"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| {
-                        (
-                            x["name"].as_str().unwrap().into(),
-                            x["value"].as_str().unwrap().into(),
-                        )
-                    })
-                    .collect();
-                let want: Vec<(String, String)> = attrs
-                    .as_object()
-                    .unwrap()
-                    .iter()
-                    .map(|(a, b)| (a.clone(), b["repr"].as_str().unwrap().into()))
-                    .collect();
-                assert_eq!(got, want, "step {n}: the attributes of {name}");
-            }
-        }
-        let globals_ref = &scopes["scopes"][1]["variablesReference"];
-        if k == 0 {
-            let g = c.ok("variables", json!({"variablesReference": globals_ref}));
-            let names: Vec<&str> = g["variables"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v["name"].as_str().unwrap())
-                .collect();
-            let want: Vec<&str> = st["globals"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .map(String::as_str)
-                .collect();
-            assert_eq!(names, want, "step {n}: globals");
-        }
-    }
-}
-
-/// Move with `command`; the step it stopped at, checked against `want`.
-fn motion(c: &mut Client, command: &str, thread: &Value, want: usize, reason: &str) -> usize {
-    c.ok(command, json!({"threadId": thread}));
-    let e = c.event("stopped");
-    let n = stopped_step(&e);
-    assert_eq!(
-        n, want,
-        "{command} stopped at step {n}, the recording says {want}: {e}"
-    );
-    assert_eq!(e["body"]["reason"], reason, "{command}: {e}");
-    n
-}
-
 fn record(dir: &Path, py: &Interpreter) -> (PathBuf, PathBuf) {
     let app = dir.join("app.py");
     std::fs::write(&app, APP_PY).unwrap();
@@ -326,7 +86,7 @@ fn a_session_on_a_recording_travels_both_ways() {
     let dir = tempfile::tempdir().unwrap();
     let (app, rec) = record(dir.path(), &py);
     let exp = Expect { states: dump(&rec) };
-    let first_hit = exp.forward(0, |n| exp.hit(n));
+    let first_hit = exp.forward(0, |n| hit(&exp, n));
     assert!(
         first_hit < exp.last(),
         "the fixture reaches its breakpoints"
@@ -432,14 +192,14 @@ fn a_session_on_a_recording_travels_both_ways() {
         &mut c,
         "continue",
         &thread,
-        exp.forward(pos, |n| exp.hit(n)),
+        exp.forward(pos, |n| hit(&exp, n)),
         "breakpoint",
     );
     check_stop(&mut c, &rec, &exp, pos);
     pos = motion(&mut c, "stepIn", &thread, exp.step_in(pos), "step");
     pos = motion(&mut c, "stepIn", &thread, exp.step_in(pos), "step");
     check_stop(&mut c, &rec, &exp, pos);
-    let back = exp.backward(pos, |n| exp.hit(n));
+    let back = exp.backward(pos, |n| hit(&exp, n));
     pos = motion(&mut c, "reverseContinue", &thread, back, "breakpoint");
     check_stop(&mut c, &rec, &exp, pos);
     while pos > first_hit {
@@ -447,7 +207,7 @@ fn a_session_on_a_recording_travels_both_ways() {
             &mut c,
             "reverseContinue",
             &thread,
-            exp.backward(pos, |n| exp.hit(n)),
+            exp.backward(pos, |n| hit(&exp, n)),
             "breakpoint",
         );
     }
@@ -459,8 +219,8 @@ fn a_session_on_a_recording_travels_both_ways() {
     // To the end: stopped at the last step, then the program's exit.
     let mut hits = 0;
     loop {
-        let want = exp.forward(pos, |n| exp.hit(n));
-        let reason = if want == exp.last() && !exp.hit(want) {
+        let want = exp.forward(pos, |n| hit(&exp, n));
+        let reason = if want == exp.last() && !hit(&exp, want) {
             "step"
         } else {
             "breakpoint"
@@ -471,7 +231,7 @@ fn a_session_on_a_recording_travels_both_ways() {
         }
         hits += 1;
     }
-    let all_hits = (0..exp.states.len()).filter(|n| exp.hit(*n)).count();
+    let all_hits = (0..exp.states.len()).filter(|n| hit(&exp, *n)).count();
     assert_eq!(hits, all_hits, "every breakpoint hit, once each");
     assert_eq!(hits, 3, "i == 1 in both calls, and the second call's line");
     check_stop(&mut c, &rec, &exp, pos);
