@@ -133,6 +133,21 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// A local web page to travel through a recording (docs/serve.md)
     Serve(ServeArgs),
+    /// Write a recording in another tool's format: Python Tutor, Chrome trace, JSON lines
+    Export {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The format written
+        #[arg(long, value_enum)]
+        format: ExportFormatArg,
+        /// Where the export goes (default: stdout)
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        range: RangeArgs,
+    },
+    /// A Debug Adapter Protocol server on stdin and stdout (VS Code, any DAP client)
+    Dap,
 }
 
 /// `serve FILE [--port P] [--host ADDR] [--open]`.
@@ -150,6 +165,16 @@ pub struct ServeArgs {
     /// Open the page in the system's browser (xdg-open)
     #[arg(long)]
     pub open: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormatArg {
+    /// Python Tutor's trace: {"code": ..., "trace": [...]}
+    Pythontutor,
+    /// Chrome trace event JSON of calls and returns (Perfetto, chrome://tracing)
+    Chrome,
+    /// One state JSON per line, as `dump` prints them
+    Jsonl,
 }
 
 /// `--from A --to B`, both inclusive.
@@ -392,5 +417,28 @@ mod tests {
         };
         assert_eq!((a.port, a.open, a.host.is_loopback()), (0, true, true));
         assert!(parse(&["serve", "f.hsr", "--host", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn export_and_dap() {
+        let cli = parse(&[
+            "export", "f.hsr", "--format", "chrome", "-o", "t.json", "--to", "9",
+        ])
+        .unwrap();
+        let Command::Export {
+            format,
+            output,
+            range,
+            ..
+        } = cli.command
+        else {
+            panic!("not export")
+        };
+        assert_eq!(format, ExportFormatArg::Chrome);
+        assert_eq!(output, Some(PathBuf::from("t.json")));
+        assert_eq!((range.from, range.to), (None, Some(9)));
+        assert!(parse(&["export", "f.hsr"]).is_err());
+        assert!(parse(&["export", "f.hsr", "--format", "svg"]).is_err());
+        assert!(matches!(parse(&["dap"]).unwrap().command, Command::Dap));
     }
 }

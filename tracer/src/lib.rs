@@ -27,6 +27,7 @@ pub use cpython::{supported_list, DecodeError, SUPPORTED_MINORS};
 pub use memory::MemError;
 pub use probe::ProbeMode;
 pub use ptrace::Ended;
+pub use ptrace::ProgramStdio;
 pub use ptrace::TraceError;
 pub use record::{
     attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached, PassOn,

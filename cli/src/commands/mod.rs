@@ -1,7 +1,9 @@
 //! One module per command; `run` dispatches and returns the exit status.
 
+mod dap;
 mod doctor;
 mod dump;
+mod export;
 mod info;
 mod queries;
 mod record;
@@ -56,5 +58,12 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => queries::object(&file, step, &expr, json),
         Command::Doctor(args) => doctor::doctor(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Export {
+            file,
+            format,
+            output,
+            range,
+        } => export::export(&file, format, output.as_deref(), range),
+        Command::Dap => dap::dap(),
     }
 }

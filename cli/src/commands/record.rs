@@ -54,6 +54,7 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         // Likewise: every event of unrecorded code then traps.
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
         pass_on: Some(pass_on),
+        stdio: None,
     };
     let result = tracer::record(cfg);
     if std::io::stderr().is_terminal() {
@@ -215,7 +216,7 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
 /// The probe unless `HINDSIGHT_NO_PROBE` is set (to compare, or to rule it
 /// out); `HINDSIGHT_PROBE_BASELINE` picks its build for the baseline
 /// instruction set (to test that build on any CPU).
-fn probe_mode() -> ProbeMode {
+pub(super) fn probe_mode() -> ProbeMode {
     if std::env::var_os("HINDSIGHT_NO_PROBE").is_some() {
         ProbeMode::Off
     } else if std::env::var_os("HINDSIGHT_PROBE_BASELINE").is_some() {

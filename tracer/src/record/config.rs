@@ -12,6 +12,7 @@ use store::{CreateOptions, ProgramEnd};
 use super::filter::FilterSpec;
 use super::passon::PassOn;
 use crate::probe::ProbeMode;
+use crate::ptrace::ProgramStdio;
 
 /// Which events become steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +90,9 @@ pub struct RecordConfig {
     /// passed on to it. Without it, `record` ignores SIGINT (the terminal
     /// sends it to the program too) and SIGTERM ends hindsight.
     pub pass_on: Option<Arc<PassOn>>,
+    /// The command's standard streams; `None`: hindsight's own (the
+    /// program's stdin, stdout and stderr are those `record` was given).
+    pub stdio: Option<ProgramStdio>,
 }
 
 /// Everything `attach` needs.
