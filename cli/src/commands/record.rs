@@ -53,6 +53,7 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         // Likewise: every event of unrecorded code then traps.
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
         pass_on: Some(pass_on),
+        on_step: None,
     };
     let result = tracer::record(cfg);
     if std::io::stderr().is_terminal() {
@@ -187,6 +188,7 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
         probe: probe_mode(),
         trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
+        on_step: None,
     };
     let result = tracer::attach(cfg);
     if std::io::stderr().is_terminal() {

@@ -28,7 +28,7 @@ use crate::ptrace::Tracee;
 /// `cfg.output`. While it runs, this process ignores SIGQUIT, and SIGINT
 /// unless the caller passes signals on ([`RecordConfig::pass_on`]): they
 /// are the program's.
-pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
+pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     let Some(program) = cfg.program.first().cloned() else {
         return Err(RecordError::Other(
             "no program given: hindsight record -- python3 script.py".into(),
@@ -84,7 +84,10 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         &python,
     );
     let header = recording_header(&cfg.program, &cwd, pid, &python, "record");
-    let writer = create_writer(file, header, cpu)?;
+    let mut writer = create_writer(file, header, cpu)?;
+    if let Some(observer) = cfg.on_step.take() {
+        writer.observe(observer);
+    }
     let mut rec = Recorder::new(
         Decoder::new(python),
         filter,
