@@ -347,12 +347,7 @@ fn on_trap(
 
 /// The bound `--max-steps` or `--max-time` that is reached, or the step
 /// observer's request to stop, as the reason.
-fn bound_reached(
-    bounds: &Bounds,
-    steps: u64,
-    started: Instant,
-    writer: &Writer,
-) -> Option<String> {
+fn bound_reached(bounds: &Bounds, steps: u64, started: Instant, writer: &Writer) -> Option<String> {
     if writer.stop_asked() {
         return Some(STOPPED_BY_OBSERVER.into());
     }
