@@ -7,6 +7,7 @@ mod info;
 mod record;
 mod state;
 mod steps;
+mod stream;
 
 use anyhow::Result;
 

@@ -21,8 +21,16 @@ pub fn record(args: RecordArgs) -> Result<i32> {
     let RecordArgs {
         opts,
         at_bound,
+        stream,
         program,
     } = args;
+    let (on_step, stream) = match stream {
+        Some(path) => {
+            let (observer, stream) = super::stream::start(&path)?;
+            (Some(observer), Some(stream))
+        }
+        None => (None, None),
+    };
     let output = opts.output.clone();
     let pass_on = catch_program_signals()?;
     let progress = std::io::stderr().is_terminal().then(progress_line);
@@ -53,9 +61,12 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         // Likewise: every event of unrecorded code then traps.
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
         pass_on: Some(pass_on),
-        on_step: None,
+        on_step,
     };
     let result = tracer::record(cfg);
+    if let Some(s) = stream {
+        s.finish()?;
+    }
     if std::io::stderr().is_terminal() {
         // Clear the progress line whatever happened.
         let _ = write!(std::io::stderr(), "\r\x1b[K");
