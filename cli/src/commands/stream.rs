@@ -8,8 +8,8 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver, TryRecvError};
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::JoinHandle;
 
 use anyhow::{anyhow, Result};
@@ -62,7 +62,7 @@ impl Stream {
 
 /// Apply, render and write each queued step; flush whenever the queue is
 /// empty, so a reader sees each step as soon as the recorder sent it.
-fn write_all(rx: Receiver<Vec<Op>>, mut out: impl Write, path: &PathBuf) -> Result<()> {
+fn write_all(rx: Receiver<Vec<Op>>, mut out: impl Write, path: &Path) -> Result<()> {
     let mut state = State::default();
     let mut failed = false;
     while let Ok(first) = rx.recv() {
@@ -74,10 +74,7 @@ fn write_all(rx: Receiver<Vec<Op>>, mut out: impl Write, path: &PathBuf) -> Resu
                     failed = true;
                 }
             }
-            next = match rx.try_recv() {
-                Ok(ops) => Some(ops),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-            };
+            next = rx.try_recv().ok();
         }
         if !failed && out.flush().is_err() {
             failed = true;
