@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use serde_json::Value;
-use store::{EventKind, ObjAddr, ProgramEnd, State, Step};
+use store::{EventKind, ObjAddr, OpView, ProgramEnd, State, Step};
 use values::render;
 
 use crate::errors::{open_error, store_error, QueryError, RecordingError, StepError};
@@ -129,33 +129,47 @@ impl Reader {
         let out = PyList::empty(py);
         let count = self.reader.step_count();
         let mut last: Option<(ObjAddr, String)> = None;
-        let mut failed = None;
+        let mut state = State::default();
         if count > 0 {
             self.reader
-                .for_each_state(Step(0), Step(count - 1), |state| {
-                    let Some(addr) = visible(state, name) else {
+                .scan_steps(Step(0), Step(count - 1), |s| {
+                    // The state is kept by applying each step's ops (as
+                    // `hindsight dump` does); the value is rendered again
+                    // only when its binding or the heap changed.
+                    let mut heap_changed = false;
+                    let mut ops = Vec::with_capacity(s.op_count() as usize + 1);
+                    ops.push(store::Op::Step(s.meta.to_meta()));
+                    for op in s.ops() {
+                        let op = op?;
+                        heap_changed |= matches!(
+                            op,
+                            OpView::HeapSet(..) | OpView::HeapItems { .. } | OpView::HeapDel(_)
+                        );
+                        ops.push(op.to_op().map_err(|e| {
+                            Failed::Store(store::StoreError::BadOps {
+                                step: s.meta.step.0,
+                                what: e.to_string(),
+                            })
+                        })?);
+                    }
+                    store::apply_owned(&mut state, ops)?;
+                    let Some(addr) = visible(&state, name) else {
                         last = None;
-                        return true;
+                        return Ok(true);
                     };
-                    let text = render::repr(state, addr);
-                    let now = Some((addr, text));
+                    let same_binding = last.as_ref().is_some_and(|l| l.0 == addr);
+                    if same_binding && !heap_changed {
+                        return Ok(true);
+                    }
+                    let now = Some((addr, render::repr(&state, addr)));
                     if now != last {
-                        let step = state.meta.as_ref().map_or(0, |m| m.step.0);
-                        let r = Rebuild::new(py, state)
-                            .value(addr)
-                            .and_then(|v| out.append((step, v)));
-                        if let Err(e) = r {
-                            failed = Some(e);
-                            return false;
-                        }
+                        let value = Rebuild::new(py, &state).value(addr).map_err(Failed::Py)?;
+                        out.append((s.meta.step.0, value)).map_err(Failed::Py)?;
                         last = now;
                     }
-                    true
+                    Ok::<_, Failed>(true)
                 })
-                .map_err(|e| store_error(&self.path, e))?;
-        }
-        if let Some(e) = failed {
-            return Err(e);
+                .map_err(|e| e.into_py(&self.path))?;
         }
         if out.is_empty() {
             return Err(QueryError::new_err(format!(
