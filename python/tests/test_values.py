@@ -143,3 +143,12 @@ def test_values_match_the_cli_json_of_a_cli_recording(tmp):
                 assert repr(value) == v["repr"], (n, name)
                 shown = value.type if isinstance(value, hindsight.Object) else type(value).__name__
                 assert shown == v["type"], (n, name)
+
+
+def test_a_container_cut_at_the_recorder_s_limit_is_an_object():
+    s = final_state("big = list(range(10001))\nsmall = list(range(10000))\n")
+    big = s["big"]
+    assert isinstance(big, hindsight.Object) and big.truncated
+    assert big.type == "list" and big.repr.endswith(", ...]")
+    assert big.repr.startswith(repr(list(range(10000)))[:-1])
+    assert s["small"] == list(range(10000))
