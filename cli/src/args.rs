@@ -248,6 +248,9 @@ pub struct RecordArgs {
     /// What happens to the program when a bound is reached
     #[arg(long, value_enum, default_value_t = AtBoundArg::Stop)]
     pub at_bound: AtBoundArg,
+    /// Also write each step's state as a JSON line to PATH (`-`: stdout) as it is recorded
+    #[arg(long, value_name = "PATH")]
+    pub stream: Option<PathBuf>,
     /// The program: PYTHON [ARGS...] (after `--`), or a command that runs CPython (sh -c ..., env ...)
     #[arg(
         required = true,

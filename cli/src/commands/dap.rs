@@ -69,6 +69,7 @@ impl Launcher for TracerLauncher {
             probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
             pass_on: None,
             stdio: Some(stdio),
+            on_step: None,
         };
         let result = tracer::record(cfg);
         let recorded = Recorded {

@@ -10,6 +10,7 @@ mod record;
 mod serve;
 mod state;
 mod steps;
+mod stream;
 
 use anyhow::Result;
 

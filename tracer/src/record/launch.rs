@@ -84,7 +84,10 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         &python,
     );
     let header = recording_header(&cfg.program, &cwd, pid, &python, "record");
-    let writer = create_writer(file, header, cpu)?;
+    let mut writer = create_writer(file, header, cpu)?;
+    if let Some(observer) = cfg.on_step.take() {
+        writer.observe(observer);
+    }
     let mut rec = Recorder::new(
         Decoder::new(python),
         filter,
