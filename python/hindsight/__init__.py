@@ -36,10 +36,16 @@ from typing import (
 
 from . import _native
 from ._errors import Error, QueryError, RecordError, RecordingError, StepError
+from ._queries import ABSENT, BindingChange, Diff, LastWrite, ObjectChange
 from ._native import Object, StepInfo
 
 __all__ = [
+    "ABSENT",
+    "BindingChange",
+    "Diff",
     "Error",
+    "LastWrite",
+    "ObjectChange",
     "Frame",
     "Object",
     "Outcome",
@@ -221,11 +227,60 @@ class Recording:
         last components of the recorded path, as `hindsight visits`)."""
         return self._reader.visits(os.fspath(file), line)
 
-    def history(self, name: str) -> List[Tuple[int, Any]]:
-        """[(step, value), ...]: each step at which `name` (a local of the
-        step's frame, else a global) got bound or its value changed, with
-        the value then. Raises `QueryError` when no step binds it."""
-        return self._reader.history(name)
+    def history(
+        self, expr: str, function: Optional[str] = None, thread: Optional[int] = None
+    ) -> List[Tuple[int, Any]]:
+        """[(step, value), ...]: each step at which `expr` (a name, or an
+        expression: `p.items[0]`, `len(xs)`) got a value or its value
+        changed, with the value then, as `hindsight history` lists them;
+        `function` and `thread` keep the steps of one function or thread.
+        Raises `QueryError` when no step binds one of its names, or it
+        does not parse."""
+        return _native.history(self._reader, expr, function, thread)
+
+    def last_write(self, step: int, expr: str) -> "LastWrite":
+        """The step that wrote the value `expr` has at `step`, as
+        `hindsight last-write` finds it. Raises `QueryError` when `expr`
+        has no value at `step`."""
+        return LastWrite(*_native.last_write(self._reader, step, expr))
+
+    def find(self, condition: str, start: int = 0, stop: Optional[int] = None) -> Optional[int]:
+        """The first step from `start` to `stop` (exclusive; default: the
+        end) at which `condition` holds (`len(X) > 5 and X[0] < 10`), or
+        None, as `hindsight find`."""
+        found = self._find(condition, start, stop, False)
+        return found[0] if found else None
+
+    def find_all(self, condition: str, start: int = 0, stop: Optional[int] = None) -> List[int]:
+        """Every step from `start` to `stop` (exclusive) at which
+        `condition` holds, as `hindsight find --all`."""
+        return self._find(condition, start, stop, True)
+
+    def _find(self, condition: str, start: int, stop: Optional[int], all: bool) -> List[int]:
+        end = len(self) if stop is None else min(stop, len(self))
+        if max(start, 0) >= end:
+            return []
+        return _native.find(self._reader, condition, max(start, 0), end - 1, all)
+
+    def diff(self, a: int, b: int) -> "Diff":
+        """What changed from step `a` to step `b`, as `hindsight diff`:
+        bindings (locals when both steps run in one frame, globals when in
+        one module) and objects (items, keys, attributes, elements)."""
+        locals_, globals_, objects = _native.diff(self._reader, a, b)
+
+        def side(s: Tuple[bool, Any]) -> Any:
+            return s[1] if s[0] else ABSENT
+
+        def bindings(changes: Optional[list]) -> Optional[List[BindingChange]]:
+            if changes is None:
+                return None
+            return [BindingChange(n, side(x), side(y)) for n, x, y in changes]
+
+        return Diff(
+            bindings(locals_),
+            bindings(globals_),
+            [ObjectChange(i, p, t, part, side(x), side(y)) for i, p, t, part, x, y in objects],
+        )
 
     @property
     def error(self) -> Optional[Object]:

@@ -16,7 +16,8 @@ class StepError(Error, IndexError):
 
 
 class QueryError(Error, LookupError):
-    """A query with no answer: a name no step binds, a file no step ran in."""
+    """A query with no answer: a name no step binds, a file no step ran in,
+    an expression that does not parse or has no value where it needs one."""
 
 
 class RecordError(Error):

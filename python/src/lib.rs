@@ -8,6 +8,7 @@
 mod errors;
 mod follow;
 mod literal;
+mod queries;
 mod rebuild;
 mod recording;
 mod run;
@@ -24,6 +25,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(recording::open, m)?)?;
     m.add_function(wrap_pyfunction!(run::record, m)?)?;
     m.add_function(wrap_pyfunction!(run::attach, m)?)?;
+    m.add_function(wrap_pyfunction!(queries::history, m)?)?;
+    m.add_function(wrap_pyfunction!(queries::last_write, m)?)?;
+    m.add_function(wrap_pyfunction!(queries::find, m)?)?;
+    m.add_function(wrap_pyfunction!(queries::diff, m)?)?;
     m.add("STOPPED_BY_CALLBACK", tracer::STOPPED_BY_OBSERVER)?;
     Ok(())
 }

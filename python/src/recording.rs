@@ -1,17 +1,17 @@
 //! A recording opened for reading ([`Reader`]): its header and end record,
 //! the state at a step with its values rebuilt ([`crate::rebuild`]), step
-//! metadata ([`crate::steps`]) and the queries over steps: `visits`,
-//! `history`, the exception a program ended with.
+//! metadata ([`crate::steps`]) and the queries over steps: `visits`, the
+//! exception a program ended with (the omniscient queries: [`crate::queries`]).
 
 use std::path::{Path, PathBuf};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use serde_json::Value;
-use store::{EventKind, ObjAddr, OpView, ProgramEnd, State, Step};
+use store::{EventKind, ProgramEnd, State, Step};
 use values::render;
 
-use crate::errors::{open_error, store_error, QueryError, RecordingError, StepError};
+use crate::errors::{open_error, store_error, RecordingError, StepError};
 use crate::rebuild::Rebuild;
 use crate::steps::{self, Failed};
 
@@ -40,8 +40,8 @@ pub(crate) fn open(py: Python<'_>, path: PathBuf) -> PyResult<Reader> {
 /// An open recording (the `hindsight.Recording` of the Python API wraps it).
 #[pyclass(frozen, module = "hindsight._native")]
 pub(crate) struct Reader {
-    reader: store::Reader,
-    path: PathBuf,
+    pub(crate) reader: store::Reader,
+    pub(crate) path: PathBuf,
 }
 
 #[pymethods]
@@ -122,64 +122,6 @@ impl Reader {
         py.detach(|| steps::visits(&self.reader, &self.path, file, line))
     }
 
-    /// `[(step, value), ...]`: the steps at which the name `name` (a local
-    /// of the step's frame, else a global) got bound or its value changed,
-    /// with the value then.
-    fn history<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyList>> {
-        let out = PyList::empty(py);
-        let count = self.reader.step_count();
-        let mut last: Option<(ObjAddr, String)> = None;
-        let mut state = State::default();
-        if count > 0 {
-            self.reader
-                .scan_steps(Step(0), Step(count - 1), |s| {
-                    // The state is kept by applying each step's ops (as
-                    // `hindsight dump` does); the value is rendered again
-                    // only when its binding or the heap changed.
-                    let mut heap_changed = false;
-                    let mut ops = Vec::with_capacity(s.op_count() as usize + 1);
-                    ops.push(store::Op::Step(s.meta.to_meta()));
-                    for op in s.ops() {
-                        let op = op?;
-                        heap_changed |= matches!(
-                            op,
-                            OpView::HeapSet(..) | OpView::HeapItems { .. } | OpView::HeapDel(_)
-                        );
-                        ops.push(op.to_op().map_err(|e| {
-                            Failed::Store(store::StoreError::BadOps {
-                                step: s.meta.step.0,
-                                what: e.to_string(),
-                            })
-                        })?);
-                    }
-                    store::apply_owned(&mut state, ops)?;
-                    let Some(addr) = visible(&state, name) else {
-                        last = None;
-                        return Ok(true);
-                    };
-                    let same_binding = last.as_ref().is_some_and(|l| l.0 == addr);
-                    if same_binding && !heap_changed {
-                        return Ok(true);
-                    }
-                    let now = Some((addr, render::repr(&state, addr)));
-                    if now != last {
-                        let value = Rebuild::new(py, &state).value(addr).map_err(Failed::Py)?;
-                        out.append((s.meta.step.0, value)).map_err(Failed::Py)?;
-                        last = now;
-                    }
-                    Ok::<_, Failed>(true)
-                })
-                .map_err(|e| e.into_py(&self.path))?;
-        }
-        if out.is_empty() {
-            return Err(QueryError::new_err(format!(
-                "no step of {} binds `{name}`",
-                self.path.display()
-            )));
-        }
-        Ok(out)
-    }
-
     /// The step of the exception the program ended with: the last
     /// `exception` step of a module's code after which that code ran no
     /// other line (it propagated out). `None` when there is none.
@@ -210,7 +152,7 @@ impl Reader {
 
 impl Reader {
     /// `n` as a step the recording holds, or the CLI's error.
-    fn check_step(&self, n: i64) -> PyResult<u64> {
+    pub(crate) fn check_step(&self, n: i64) -> PyResult<u64> {
         let count = self.reader.step_count();
         match u64::try_from(n) {
             Ok(s) if s < count => Ok(s),
@@ -241,16 +183,6 @@ impl Reader {
             )
         }
     }
-}
-
-/// The object `name` refers to at a state: a local, else a global.
-fn visible(state: &State, name: &str) -> Option<ObjAddr> {
-    state
-        .locals
-        .iter()
-        .chain(&state.globals)
-        .find(|(n, _)| n.as_ref() == name)
-        .map(|(_, a)| *a)
 }
 
 /// A state as `(step, event, thread, file, function, line, position,

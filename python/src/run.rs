@@ -224,10 +224,13 @@ fn duration(seconds: Option<f64>) -> PyResult<Option<Duration>> {
         .transpose()
 }
 
-/// As the CLI: the probe unless `HINDSIGHT_NO_PROBE` is set.
+/// As the CLI: the probe unless `HINDSIGHT_NO_PROBE` is set;
+/// `HINDSIGHT_PROBE_BASELINE` picks its build for the baseline instruction set.
 fn probe_mode() -> ProbeMode {
     if std::env::var_os("HINDSIGHT_NO_PROBE").is_some() {
         ProbeMode::Off
+    } else if std::env::var_os("HINDSIGHT_PROBE_BASELINE").is_some() {
+        ProbeMode::Baseline
     } else {
         ProbeMode::Best
     }

@@ -1,5 +1,6 @@
-"""open() of a CLI recording, steps(), line(), visits(), history() and the
-errors, compared with the CLI's own answers and messages."""
+"""open() of a CLI recording, steps(), line(), visits(), the omniscient
+queries (history, last_write, find, diff) and the errors, compared with the
+CLI's own answers and messages, and the values with the states'."""
 
 import json
 import sys
@@ -19,6 +20,9 @@ def g(n):
     k = n * 2
     return k
 g(4)
+xs = [total]
+xs.append(2)
+xs[0] = 7
 """
 
 
@@ -60,6 +64,83 @@ def test_history_changes_are_the_cli_s(recorded):
     assert r.history("total") == want
     with pytest.raises(hindsight.QueryError):
         r.history("no_such_name")
+
+
+def jsonl(*args):
+    return [json.loads(l) for l in cli(*args).stdout.splitlines()]
+
+
+def test_history_of_an_expression_is_the_cli_s_with_the_states_values(recorded):
+    hsr, _ = recorded
+    r = hindsight.open(hsr)
+    expr = "total * 2 + i"
+    want = jsonl("history", hsr, expr, "--json")
+    got = r.history(expr)
+    assert [s for s, _ in got] == [w["step"] for w in want] and want
+    for (s, v), w in zip(got, want):
+        st = r.state(s)
+        assert v == st["total"] * 2 + st["i"]
+        assert repr(v) == w["value"]["repr"]
+    want = jsonl("history", hsr, "k", "--function", "g", "--json")
+    assert [s for s, _ in r.history("k", function="g")] == [w["step"] for w in want] and want
+    with pytest.raises(hindsight.QueryError) as e:
+        r.history("total +")
+    assert str(e.value) == cli_error("history", hsr, "total +")
+
+
+def test_find_last_write_and_diff_are_the_cli_s(recorded):
+    hsr, _ = recorded
+    r = hindsight.open(hsr)
+    cond = "total > 3 and i % 2 == 0"
+    want = [w["step"] for w in jsonl("find", hsr, cond, "--all", "--json")]
+    assert r.find_all(cond) == want and want
+    for s in want:
+        st = r.state(s)
+        assert st["total"] > 3 and st["i"] % 2 == 0
+    assert r.find(cond) == want[0]
+    assert r.find(cond, start=want[0] + 1) == (want[1] if len(want) > 1 else None)
+    assert r.find_all(cond, stop=want[0]) == []
+    assert r.find("total > 1000000") is None
+
+    n = want[-1]
+    j = json.loads(cli("last-write", hsr, n, "total", "--json").stdout)
+    lw = r.last_write(n, "total")
+    assert lw.writer == (j["writer"] or {}).get("step")
+    assert (lw.shown_from, lw.before_step) == (j["shown_from"], j["before_step"])
+    assert lw.value == r.state(n)["total"]
+    assert repr(lw.before) == (j["before"] or {}).get("repr", "None")
+    if lw.before_step is not None:
+        assert lw.before == r.state(lw.before_step)["total"]
+    with pytest.raises(hindsight.QueryError) as e:
+        r.last_write(n, "nope")
+    assert str(e.value) == cli_error("last-write", hsr, n, "nope")
+
+    j = json.loads(cli("diff", hsr, 1, n, "--json").stdout)
+    d = r.diff(1, n)
+    side = lambda v: "ABSENT" if v is hindsight.ABSENT else repr(v)
+    cli_side = lambda v: "ABSENT" if v is None else v["repr"]
+    for mine, theirs in ((d.locals, j["locals"]), (d.globals, j["globals"])):
+        if theirs is None:
+            assert mine is None
+            continue
+        assert [(c.name, side(c.before), side(c.after)) for c in mine] == [
+            (c["name"], cli_side(c["before"]), cli_side(c["after"])) for c in theirs
+        ]
+    assert any(c.name == "total" for c in d.globals)
+
+    a, b = r.find("len(xs) == 1"), r.find("xs[0] == 7")
+    j = json.loads(cli("diff", hsr, a, b, "--json").stdout)
+    d = r.diff(a, b)
+    got = [(hex(c.id), c.path, c.type, side(c.before), side(c.after)) for c in d.objects]
+    assert got == [
+        (c["id"], c["path"], c["type"], cli_side(c["before"]), cli_side(c["after"])) for c in j["objects"]
+    ]
+    assert {(c.path, c.part, side(c.before), side(c.after)) for c in d.objects} == {
+        ("xs", ("item", 0), repr(r.state(a)["xs"][0]), "7"),
+        ("xs", ("item", 1), "ABSENT", "2"),
+    }
+    with pytest.raises(hindsight.StepError):
+        r.diff(0, len(r))
 
 
 def test_errors_carry_the_cli_s_messages(recorded, tmp):
