@@ -61,15 +61,120 @@ pub enum Command {
         /// PATH:LINE; PATH is absolute or a suffix of the recorded path (app.py:12)
         location: String,
     },
-    /// The steps at which a variable was bound or its value changed
+    /// The steps at which a variable or expression changed, with its value
     History {
         /// The recording (.hsr)
         file: PathBuf,
-        /// The variable: a local of the current frame, else a global
-        name: String,
+        /// A name (a local of the step's frame, else a global) or an expression: `p.items[0]`
+        expr: String,
+        /// Only steps in this function (as `steps` names it: `Bubble.sort`)
+        #[arg(long)]
+        function: Option<String>,
+        /// Only steps of this thread (OS thread id)
+        #[arg(long)]
+        thread: Option<u32>,
+        /// JSON lines instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// The step that wrote the value EXPR has at STEP, and the value before
+    #[command(name = "last-write")]
+    LastWrite {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The step number (from 0)
+        step: u64,
+        /// A name or expression: `x`, `self.items[3].x`
+        expr: String,
+        /// JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// The first step (or every step) at which a condition holds
+    Find {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The condition: `len(X) > 5 and X[0] < 10`
+        condition: String,
+        /// Every step where it holds, not only the first
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        range: RangeArgs,
+        /// JSON lines instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed between two steps: bindings, and objects by identity
+    Diff {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The first step
+        a: u64,
+        /// The second step
+        b: u64,
+        /// JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// The life of the object EXPR names at STEP: appears, changes, gone
+    Object {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The step number (from 0)
+        step: u64,
+        /// A name or expression naming a recorded object
+        expr: String,
+        /// JSON lines instead of text
+        #[arg(long)]
+        json: bool,
     },
     /// What hindsight finds about an interpreter: version, debug info, layout
     Doctor(DoctorArgs),
+    /// A local web page to travel through a recording (docs/serve.md)
+    Serve(ServeArgs),
+    /// Write a recording in another tool's format: Python Tutor, Chrome trace, JSON lines
+    Export {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The format written
+        #[arg(long, value_enum)]
+        format: ExportFormatArg,
+        /// Where the export goes (default: stdout)
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        range: RangeArgs,
+    },
+    /// A Debug Adapter Protocol server on stdin and stdout (VS Code, any DAP client)
+    Dap,
+}
+
+/// `serve FILE [--port P] [--host ADDR] [--open]`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The recording (.hsr)
+    pub file: PathBuf,
+    /// The port to listen on (0: a free one, printed)
+    #[arg(long, default_value_t = 8421)]
+    pub port: u16,
+    /// The address to listen on; anything but the loopback lets others
+    /// read the recording
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Open the page in the system's browser (xdg-open)
+    #[arg(long)]
+    pub open: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormatArg {
+    /// Python Tutor's trace: {"code": ..., "trace": [...]}
+    Pythontutor,
+    /// Chrome trace event JSON of calls and returns (Perfetto, chrome://tracing)
+    Chrome,
+    /// One state JSON per line, as `dump` prints them
+    Jsonl,
 }
 
 /// `--from A --to B`, both inclusive.
@@ -143,6 +248,9 @@ pub struct RecordArgs {
     /// What happens to the program when a bound is reached
     #[arg(long, value_enum, default_value_t = AtBoundArg::Stop)]
     pub at_bound: AtBoundArg,
+    /// Also write each step's state as a JSON line to PATH (`-`: stdout) as it is recorded
+    #[arg(long, value_name = "PATH")]
+    pub stream: Option<PathBuf>,
     /// The program: PYTHON [ARGS...] (after `--`), or a command that runs CPython (sh -c ..., env ...)
     #[arg(
         required = true,
@@ -304,5 +412,36 @@ mod tests {
         assert_eq!((range.from, range.to, json), (Some(3), Some(5), true));
         assert!(parse(&["state", "f.hsr", "-1"]).is_err());
         assert!(parse(&["frobnicate"]).is_err());
+        let Command::Serve(a) = parse(&["serve", "f.hsr", "--port", "0", "--open"])
+            .unwrap()
+            .command
+        else {
+            panic!("not serve")
+        };
+        assert_eq!((a.port, a.open, a.host.is_loopback()), (0, true, true));
+        assert!(parse(&["serve", "f.hsr", "--host", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn export_and_dap() {
+        let cli = parse(&[
+            "export", "f.hsr", "--format", "chrome", "-o", "t.json", "--to", "9",
+        ])
+        .unwrap();
+        let Command::Export {
+            format,
+            output,
+            range,
+            ..
+        } = cli.command
+        else {
+            panic!("not export")
+        };
+        assert_eq!(format, ExportFormatArg::Chrome);
+        assert_eq!(output, Some(PathBuf::from("t.json")));
+        assert_eq!((range.from, range.to), (None, Some(9)));
+        assert!(parse(&["export", "f.hsr"]).is_err());
+        assert!(parse(&["export", "f.hsr", "--format", "svg"]).is_err());
+        assert!(matches!(parse(&["dap"]).unwrap().command, Command::Dap));
     }
 }

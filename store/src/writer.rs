@@ -14,6 +14,7 @@ use crate::error::StoreError;
 use crate::format::{array32_prefix, encode_segment, to_msgpack, IndexEntry, SegKind, ZSTD_LEVEL};
 use crate::inbox::{inbox, Consumer, End, Producer};
 use crate::model::{Op, State, Step};
+use crate::observe::{StepObserver, Watch};
 use crate::records::{RecordingEnd, RecordingHeader, WriteSummary};
 use std::fs::File;
 use std::io::Write;
@@ -67,6 +68,8 @@ pub struct Writer {
     steps: AtomicU64,
     bytes: Arc<AtomicU64>,
     failure: Arc<Mutex<Option<String>>>,
+    /// Who follows the steps as they are sent ([`Writer::observe`]).
+    watch: Watch,
 }
 
 impl Writer {
@@ -170,6 +173,7 @@ impl Writer {
             steps: AtomicU64::new(0),
             bytes,
             failure,
+            watch: Watch::default(),
         })
     }
 
@@ -199,9 +203,22 @@ impl Writer {
             }
         }
         let tx = self.tx.as_ref().ok_or_else(|| self.gone())?;
+        self.watch.see(&ops);
         tx.push(ops).map_err(|_| self.gone())?;
         self.steps.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Call `observer` with every step sent from now on, on the sending
+    /// thread, before the step is queued ([`StepObserver`]).
+    pub fn observe(&mut self, observer: StepObserver) {
+        self.watch.set(observer);
+    }
+
+    /// Whether the observer asked the recording to stop (it returned
+    /// `false`); the recorder ends the recording as at a bound.
+    pub fn stop_asked(&self) -> bool {
+        self.watch.stop_asked()
     }
 
     /// Steps accepted and bytes written so far, for a progress line.

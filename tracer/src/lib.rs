@@ -27,10 +27,12 @@ pub use cpython::{supported_list, DecodeError, SUPPORTED_MINORS};
 pub use memory::MemError;
 pub use probe::ProbeMode;
 pub use ptrace::Ended;
+pub use ptrace::ProgramStdio;
 pub use ptrace::TraceError;
 pub use record::{
     attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached, PassOn,
     Progress, ProgressFn, RecordConfig, RecordError, RecordOutcome, ATTACH_MINORS,
+    STOPPED_BY_OBSERVER,
 };
 
 /// The wings' own pieces that the crate's integration tests

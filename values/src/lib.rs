@@ -3,6 +3,7 @@
 //! ([`render`]) and to text ([`text`]). Readers of a recording use it without linking the
 //! recorder.
 
+pub mod atoms;
 pub mod kinds;
 pub mod render;
 pub mod text;

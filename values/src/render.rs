@@ -172,7 +172,7 @@ fn outcome_json_in(
 
 /// Names left out of `globals`: those that both start and end with `__`
 /// (the oracle tests `startswith("__") and endswith("__")`, so `__` is one).
-pub(crate) fn is_dunder(name: &str) -> bool {
+pub fn is_dunder(name: &str) -> bool {
     name.starts_with("__") && name.ends_with("__")
 }
 

@@ -1,12 +1,16 @@
 //! One module per command; `run` dispatches and returns the exit status.
 
+mod dap;
 mod doctor;
 mod dump;
-mod history;
+mod export;
 mod info;
+mod queries;
 mod record;
+mod serve;
 mod state;
 mod steps;
+mod stream;
 
 use anyhow::Result;
 
@@ -26,7 +30,41 @@ pub fn run(cli: Cli) -> Result<i32> {
             changes,
         } => dump::dump(&file, range, changes),
         Command::Visits { file, location } => steps::visits(&file, &location),
-        Command::History { file, name } => history::history(&file, &name),
+        Command::History {
+            file,
+            expr,
+            function,
+            thread,
+            json,
+        } => queries::history(&file, &expr, query::Filters { function, thread }, json),
+        Command::LastWrite {
+            file,
+            step,
+            expr,
+            json,
+        } => queries::last_write(&file, step, &expr, json),
+        Command::Find {
+            file,
+            condition,
+            all,
+            range,
+            json,
+        } => queries::find(&file, &condition, all, range, json),
+        Command::Diff { file, a, b, json } => queries::diff(&file, a, b, json),
+        Command::Object {
+            file,
+            step,
+            expr,
+            json,
+        } => queries::object(&file, step, &expr, json),
         Command::Doctor(args) => doctor::doctor(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Export {
+            file,
+            format,
+            output,
+            range,
+        } => export::export(&file, format, output.as_deref(), range),
+        Command::Dap => dap::dap(),
     }
 }

@@ -21,8 +21,16 @@ pub fn record(args: RecordArgs) -> Result<i32> {
     let RecordArgs {
         opts,
         at_bound,
+        stream,
         program,
     } = args;
+    let (on_step, stream) = match stream {
+        Some(path) => {
+            let (observer, stream) = super::stream::start(&path)?;
+            (Some(observer), Some(stream))
+        }
+        None => (None, None),
+    };
     let output = opts.output.clone();
     let pass_on = catch_program_signals()?;
     let progress = std::io::stderr().is_terminal().then(progress_line);
@@ -54,8 +62,13 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         // Likewise: every event of unrecorded code then traps.
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
         pass_on: Some(pass_on),
+        stdio: None,
+        on_step,
     };
     let result = tracer::record(cfg);
+    if let Some(s) = stream {
+        s.finish()?;
+    }
     if std::io::stderr().is_terminal() {
         // Clear the progress line whatever happened.
         let _ = write!(std::io::stderr(), "\r\x1b[K");
@@ -189,6 +202,7 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
         trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
         delta: std::env::var_os("HINDSIGHT_NO_DELTA").is_none(),
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
+        on_step: None,
     };
     let result = tracer::attach(cfg);
     if std::io::stderr().is_terminal() {
@@ -215,7 +229,7 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
 /// The probe unless `HINDSIGHT_NO_PROBE` is set (to compare, or to rule it
 /// out); `HINDSIGHT_PROBE_BASELINE` picks its build for the baseline
 /// instruction set (to test that build on any CPU).
-fn probe_mode() -> ProbeMode {
+pub(super) fn probe_mode() -> ProbeMode {
     if std::env::var_os("HINDSIGHT_NO_PROBE").is_some() {
         ProbeMode::Off
     } else if std::env::var_os("HINDSIGHT_PROBE_BASELINE").is_some() {

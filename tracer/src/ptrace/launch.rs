@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::marker::PhantomData;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::addr::Tid;
 use crate::memory::procmem::ProcMem;
@@ -15,6 +15,18 @@ use crate::sys;
 
 /// Bound on wait statuses handled while stopping one thread for detach.
 const DETACH_WAIT_LIMIT: usize = 1000;
+
+/// Where a launched program's standard streams go, when they are not
+/// hindsight's own.
+#[derive(Debug)]
+pub struct ProgramStdio {
+    /// The program's standard input.
+    pub stdin: Stdio,
+    /// The program's standard output.
+    pub stdout: Stdio,
+    /// The program's standard error.
+    pub stderr: Stdio,
+}
 
 /// io::Error's text without the " (os error N)" tail, for user messages.
 fn plain_reason(e: &io::Error) -> String {
@@ -54,9 +66,24 @@ impl Tracee {
         args: &[OsString],
         cpu: Option<usize>,
     ) -> Result<Tracee, TraceError> {
+        Tracee::launch_with(program, args, cpu, None)
+    }
+
+    /// [`Tracee::launch`], the program's standard streams given by `stdio`
+    /// instead of inherited (a debug adapter speaks its protocol on its own
+    /// stdin and stdout: the program must not read or write them).
+    pub fn launch_with(
+        program: &OsStr,
+        args: &[OsString],
+        cpu: Option<usize>,
+        stdio: Option<ProgramStdio>,
+    ) -> Result<Tracee, TraceError> {
         let name = program.to_string_lossy().into_owned();
         let mut cmd = Command::new(program);
         cmd.args(args);
+        if let Some(io) = stdio {
+            cmd.stdin(io.stdin).stdout(io.stdout).stderr(io.stderr);
+        }
         sys::traceme_on_exec(&mut cmd, cpu);
         // std reports the child's exec errno through a CLOEXEC pipe.
         let child = cmd.spawn().map_err(|e| TraceError::Spawn {

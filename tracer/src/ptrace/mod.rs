@@ -15,6 +15,7 @@ mod wait;
 mod wrapper;
 
 pub use error::TraceError;
+pub use launch::ProgramStdio;
 pub use seize::SeizeError;
 pub use tracee::{Regs, Stop, Tracee};
 pub(crate) use tracee::{Thread, OPTIONS};

@@ -56,13 +56,16 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
         &python,
     );
     let header = recording_header(&program, &cwd, pid, &python, "attach");
-    let writer = match create_writer(file, header, cpu) {
+    let mut writer = match create_writer(file, header, cpu) {
         Ok(w) => w,
         Err(e) => {
             unhook(tracee, &hooked, hook.probe);
             return Err(e.into());
         }
     };
+    if let Some(observer) = cfg.on_step.take() {
+        writer.observe(observer);
+    }
     let waker = match Waker::spawn() {
         Ok(w) => w,
         Err(e) => {

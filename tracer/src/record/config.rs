@@ -7,11 +7,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use store::{CreateOptions, ProgramEnd};
+use store::{CreateOptions, ProgramEnd, StepObserver};
 
 use super::filter::FilterSpec;
 use super::passon::PassOn;
 use crate::probe::ProbeMode;
+use crate::ptrace::ProgramStdio;
 
 /// Which events become steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +90,18 @@ pub struct RecordConfig {
     /// passed on to it. Without it, `record` ignores SIGINT (the terminal
     /// sends it to the program too) and SIGTERM ends hindsight.
     pub pass_on: Option<Arc<PassOn>>,
+    /// The command's standard streams; `None`: hindsight's own (the
+    /// program's stdin, stdout and stderr are those `record` was given).
+    pub stdio: Option<ProgramStdio>,
+    /// Called with each step's ops as it is recorded, in order, on the
+    /// recording thread ([`StepObserver`]); when it returns `false` the
+    /// recording ends there as at a bound (`at_bound` applies), and
+    /// `RecordOutcome::bound` says so ([`STOPPED_BY_OBSERVER`]).
+    pub on_step: Option<StepObserver>,
 }
+
+/// The reason a recording ended when its step observer asked it to.
+pub const STOPPED_BY_OBSERVER: &str = "the step observer asked to stop";
 
 /// Everything `attach` needs.
 pub struct AttachConfig {
@@ -124,6 +136,8 @@ pub struct AttachConfig {
     pub delta: bool,
     /// As [`RecordConfig::probe_filter`].
     pub probe_filter: bool,
+    /// As [`RecordConfig::on_step`] (the program is let go, as at a bound).
+    pub on_step: Option<StepObserver>,
 }
 
 /// Called once with what was found on attaching.

@@ -28,7 +28,7 @@ use crate::ptrace::Tracee;
 /// `cfg.output`. While it runs, this process ignores SIGQUIT, and SIGINT
 /// unless the caller passes signals on ([`RecordConfig::pass_on`]): they
 /// are the program's.
-pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
+pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     let Some(program) = cfg.program.first().cloned() else {
         return Err(RecordError::Other(
             "no program given: hindsight record -- python3 script.py".into(),
@@ -40,7 +40,7 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     let file = create_placeholder(&cfg.output, cfg.create, &cfg.program, &cwd, None, "record")?;
     let cpu = crate::sys::pick_cpu();
     crate::sys::pin_current_thread(cpu);
-    let root = Tracee::launch(&program, &cfg.program[1..], Some(cpu))?;
+    let root = Tracee::launch_with(&program, &cfg.program[1..], Some(cpu), cfg.stdio.take())?;
     // Ctrl-C in the terminal reaches the program too; it is the program's to
     // handle, and hindsight must outlive it to finish the recording.
     crate::sys::ignore_interactive_signals(cfg.pass_on.is_none());
@@ -84,7 +84,10 @@ pub fn record(cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         &python,
     );
     let header = recording_header(&cfg.program, &cwd, pid, &python, "record");
-    let writer = create_writer(file, header, cpu)?;
+    let mut writer = create_writer(file, header, cpu)?;
+    if let Some(observer) = cfg.on_step.take() {
+        writer.observe(observer);
+    }
     let mut rec = Recorder::new(
         Decoder::new(python),
         filter,

@@ -25,7 +25,7 @@ mod waker;
 pub use attach::{attach, ATTACH_MINORS};
 pub use config::{
     AtBound, AttachConfig, Attached, Granularity, OnAttached, Progress, ProgressFn, RecordConfig,
-    RecordOutcome,
+    RecordOutcome, STOPPED_BY_OBSERVER,
 };
 pub use error::RecordError;
 pub use filter::FilterSpec;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use store::{ProgramEnd, RecordingEnd, Writer};
 
 use super::command::Command;
-use super::config::{AtBound, Progress, ProgressFn, RecordOutcome};
+use super::config::{AtBound, Progress, ProgressFn, RecordOutcome, STOPPED_BY_OBSERVER};
 use super::error::RecordError;
 use super::letgo::{let_go, release_forked_child};
 use super::recorder::Recorder;
@@ -185,7 +185,7 @@ fn woken(
                 bound: e.bound.clone(),
             }));
         }
-    } else if let Some(bound) = bound_reached(bounds, s.rec.steps, started) {
+    } else if let Some(bound) = bound_reached(bounds, s.rec.steps, started, &s.writer) {
         match &s.hooked.origin {
             Origin::Launched {
                 at_bound: AtBound::Stop,
@@ -294,7 +294,7 @@ fn on_trap(
         .is_some_and(|f| f.load(Ordering::Relaxed));
     // Once the program is ending, it is recorded to its end.
     let reached = match st.ending {
-        None => bound_reached(bounds, s.rec.steps, started),
+        None => bound_reached(bounds, s.rec.steps, started, &s.writer),
         Some(_) => None,
     };
     let stops_program = matches!(
@@ -327,12 +327,30 @@ fn on_trap(
     if let Err(e) = s.rec.on_trap(&s.tracee, &s.writer, tid, frame, what, arg) {
         log::warn!(target: "tracer::record", "step not recorded: {e}");
     }
+    // The step observer may have asked to stop at this very step: end here,
+    // before the program runs on (and the probe takes line steps of its own).
+    if st.ending.is_none() && s.writer.stop_asked() {
+        let bound = STOPPED_BY_OBSERVER.to_string();
+        if stops_program {
+            end_program(s, st, bound)?;
+        } else {
+            return Ok(Some(Exit::LetGo {
+                at: Some(tid),
+                reason: bound.clone(),
+                bound: Some(bound),
+            }));
+        }
+    }
     s.tracee.resume(tid, None)?;
     Ok(None)
 }
 
-/// The bound `--max-steps` or `--max-time` that is reached, as the reason.
-fn bound_reached(bounds: &Bounds, steps: u64, started: Instant) -> Option<String> {
+/// The bound `--max-steps` or `--max-time` that is reached, or the step
+/// observer's request to stop, as the reason.
+fn bound_reached(bounds: &Bounds, steps: u64, started: Instant, writer: &Writer) -> Option<String> {
+    if writer.stop_asked() {
+        return Some(STOPPED_BY_OBSERVER.into());
+    }
     if let Some(max) = bounds.max_steps.filter(|&m| steps >= m) {
         return Some(format!("--max-steps {max} reached"));
     }

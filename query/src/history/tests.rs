@@ -8,7 +8,8 @@ use store::{
     EventKind, FrameRec, Node, ObjAddr, Op, Reader, Scope, Step, StepMeta, Writer, WriterOptions,
 };
 
-use super::track::Tracker;
+use super::{history, Filters};
+use crate::Expr;
 
 /// Builds one step's ops.
 struct S(Vec<Op>);
@@ -107,17 +108,15 @@ fn listed(steps: Vec<S>, name: &str) -> Vec<(u64, String)> {
     drop(w);
     let r = Reader::open(&path).unwrap();
     assert_eq!(r.step_count(), n);
-    let mut t = Tracker::new(name);
     let mut out = Vec::new();
-    r.scan_steps(Step(0), Step(n - 1), |s| {
-        if let Some(c) = t.step(s)? {
-            let mut v = values::text::value_text(&t.watch.state, c.addr);
-            if c.past_cut {
-                v.push_str(" (past the cut)");
-            }
-            out.push((s.meta.step.0, v));
+    let expr = Expr::parse(name).unwrap();
+    history(&r, &expr, &Filters::default(), |m, c, state| {
+        let mut v = c.value.text(state);
+        if c.past_cut {
+            v.push_str(" (past the cut)");
         }
-        Ok::<_, anyhow::Error>(true)
+        out.push((m.step.0, v));
+        Ok::<_, crate::QueryError>(true)
     })
     .unwrap();
     out

@@ -1,26 +1,41 @@
-//! The values `history` watches, kept from the heap ops alone (no state is
-//! rebuilt): the heap, and for each object some frame last saw NAME bound
-//! to (a root) the nodes reachable from it. A heap op on any of those nodes
-//! marks the root changed, wherever in the value the node lies; the root's
-//! fingerprint (a hash of everything reachable) is recomputed only then, at
-//! the next step that looks at it, so an unchanged value costs one lookup
-//! per step.
+//! The values a query watches across steps, kept from the heap ops alone
+//! (no state is rebuilt): for each watched object (a root: what some frame
+//! last saw an expression evaluate to) the nodes reachable from it. A heap
+//! op on any of those nodes marks the root changed, wherever in the value
+//! the node lies; the root's fingerprint (a hash of everything reachable)
+//! is recomputed only then, at the next step that looks at it, so an
+//! unchanged value costs one lookup per step. Atoms inside a value (ints,
+//! strs, ...) count by their value, not their address: CPython shares and
+//! remakes them on its own.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use store::{Node, ObjAddr, State};
+use values::kinds;
 
 /// What a value looked like when a frame saw it: the object, a hash of
 /// everything reachable from it, and how many times the recorder said it
 /// changed past a size limit (a re-sent, equal, truncated node).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Look {
-    /// The object NAME was bound to.
+    /// The object the expression evaluated to ([`ObjAddr`] 0 for a value
+    /// the query computed, whose fingerprint is its hash).
     pub addr: ObjAddr,
     fingerprint: u64,
     marks: u64,
+}
+
+impl Look {
+    /// The look of a computed value (no object), from its hash.
+    pub fn computed(fingerprint: u64) -> Look {
+        Look {
+            addr: ObjAddr(0),
+            fingerprint,
+            marks: 0,
+        }
+    }
 }
 
 impl Look {
@@ -78,24 +93,23 @@ struct Root {
     refs: u32,
 }
 
-/// The heap, the watched roots, and which roots each node belongs to.
+/// The watched roots, and which roots each node belongs to. The heap is
+/// the caller's ([`crate::replay::Replay`]): it calls [`Watch::set`] and
+/// [`Watch::touch`] before each heap op changes it.
 #[derive(Default)]
 pub struct Watch {
-    /// The heap as the ops left it (only `heap` is used: the renderer
-    /// reads a `State`).
-    pub state: State,
     roots: FxMap<ObjAddr, Root>,
     owners: FxMap<ObjAddr, Vec<ObjAddr>>,
 }
 
 impl Watch {
-    /// `Op::HeapSet`.
-    pub fn set(&mut self, addr: ObjAddr, node: Node) {
+    /// `Op::HeapSet` of `node` at `addr`, before `state` gets it.
+    pub fn set(&mut self, state: &State, addr: ObjAddr, node: &Node) {
         if self.owners.contains_key(&addr) {
             // The recorder re-sends an equal node that was cut at a size
             // limit when the object changed past the cut (a dict entry
             // beyond the first 10,000): a change no node shows.
-            if node.truncated && self.state.heap.get(&addr) == Some(&node) {
+            if node.truncated && state.heap.get(&addr) == Some(node) {
                 for r in self.owners.get(&addr).into_iter().flatten() {
                     if let Some(root) = self.roots.get_mut(r) {
                         root.marks += 1;
@@ -105,34 +119,11 @@ impl Watch {
                 self.touch(addr);
             }
         }
-        self.state.heap.insert(addr, node);
     }
 
-    /// `Op::HeapItems`.
-    pub fn items(
-        &mut self,
-        addr: ObjAddr,
-        start: u32,
-        new: &[ObjAddr],
-        len: u32,
-    ) -> Result<(), String> {
-        self.touch(addr);
-        let node = self
-            .state
-            .heap
-            .get_mut(&addr)
-            .ok_or_else(|| format!("HeapItems on {:#x}, which is not in the heap", addr.0))?;
-        store::splice_items(node, start, new, len)
-    }
-
-    /// `Op::HeapDel`.
-    pub fn del(&mut self, addr: ObjAddr) {
-        self.touch(addr);
-        self.state.heap.remove(&addr);
-    }
-
-    /// The node at `addr` changed: every root it belongs to is stale.
-    fn touch(&mut self, addr: ObjAddr) {
+    /// The node at `addr` changes (`Op::HeapItems`, `Op::HeapDel`, or a
+    /// `HeapSet`): every root it belongs to is stale.
+    pub fn touch(&mut self, addr: ObjAddr) {
         let Some(roots) = self.owners.get(&addr) else {
             return;
         };
@@ -158,10 +149,10 @@ impl Watch {
 
     /// How the object at `addr` looks now (its fingerprint recomputed if a
     /// node it reaches changed since the last look).
-    pub fn look(&mut self, addr: ObjAddr) -> Look {
+    pub fn look(&mut self, state: &State, addr: ObjAddr) -> Look {
         let fresh = self.roots.get(&addr).is_some_and(|r| r.reach.is_some());
         if !fresh {
-            let (reach, fingerprint) = reach(&self.state, addr);
+            let (reach, fingerprint) = reach(state, addr);
             for a in &reach {
                 self.owners.entry(*a).or_default().push(addr);
             }
@@ -201,29 +192,39 @@ impl Watch {
         }
     }
 
-    /// Roots watched (for tests: memories must not leak them).
-    #[cfg(test)]
+    /// Roots watched (memories must not leak them).
     pub fn watched(&self) -> usize {
         self.roots.len()
     }
 }
 
 /// The nodes reachable from `root` (items and attribute values, depth
-/// first) and a hash of all of them, addresses included, so that any change
-/// of content or of which object sits where changes the hash.
+/// first) and a hash of all of them, addresses included (but those of
+/// atoms below the root), so that any change of content or of which object
+/// sits where changes the hash.
 fn reach(state: &State, root: ObjAddr) -> (Vec<ObjAddr>, u64) {
     let mut h = DefaultHasher::new();
     let mut seen: HashSet<ObjAddr, BuildHasherDefault<Fx>> = HashSet::default();
     let mut order = Vec::new();
     let mut todo = vec![root];
     while let Some(a) = todo.pop() {
+        let node = state.heap.get(&a);
+        if let Some(n) = node.filter(|n| a != root && n.kind == kinds::ATOM) {
+            // By value: an equal int at another address is no change.
+            2u8.hash(&mut h);
+            hash_node(n, &mut h);
+            if seen.insert(a) {
+                order.push(a);
+            }
+            continue;
+        }
         if !seen.insert(a) {
             a.hash(&mut h);
             continue;
         }
         order.push(a);
         a.hash(&mut h);
-        match state.heap.get(&a) {
+        match node {
             None => 0u8.hash(&mut h),
             Some(n) => {
                 1u8.hash(&mut h);
@@ -239,13 +240,17 @@ fn reach(state: &State, root: ObjAddr) -> (Vec<ObjAddr>, u64) {
     (order, h.finish())
 }
 
-/// Hash a node's own content (its children by address).
+/// Hash a node's own content: its children are hashed by the walk, in
+/// order, so only their count and the attribute names are hashed here.
 fn hash_node(n: &Node, h: &mut DefaultHasher) {
     n.type_name.hash(h);
     n.kind.hash(h);
     n.text.hash(h);
-    n.items.hash(h);
-    n.attrs.hash(h);
+    n.items.len().hash(h);
+    for (name, _) in n.attrs.iter().flatten() {
+        name.hash(h);
+    }
+    n.attrs.is_some().hash(h);
     n.truncated.hash(h);
 }
 
@@ -265,9 +270,39 @@ mod tests {
         }
     }
 
+    /// A watch with the heap it watches, as the replay keeps them.
+    #[derive(Default)]
+    struct W {
+        w: Watch,
+        s: State,
+    }
+
+    impl W {
+        fn set(&mut self, a: ObjAddr, n: Node) {
+            self.w.set(&self.s, a, &n);
+            self.s.heap.insert(a, n);
+        }
+        fn del(&mut self, a: ObjAddr) {
+            self.w.touch(a);
+            self.s.heap.remove(&a);
+        }
+        fn look(&mut self, a: ObjAddr) -> Look {
+            self.w.look(&self.s, a)
+        }
+        fn hold(&mut self, a: ObjAddr) {
+            self.w.hold(a)
+        }
+        fn release(&mut self, a: ObjAddr) {
+            self.w.release(a)
+        }
+        fn watched(&self) -> usize {
+            self.w.watched()
+        }
+    }
+
     #[test]
     fn a_change_deep_inside_changes_the_look() {
-        let mut w = Watch::default();
+        let mut w = W::default();
         w.set(ObjAddr(1), node(2, "", &[2, 3], false));
         w.set(ObjAddr(2), node(1, "a", &[], false));
         w.set(ObjAddr(3), node(2, "", &[4], false));
@@ -289,12 +324,12 @@ mod tests {
         assert_eq!(w.look(ObjAddr(1)), after);
         w.release(ObjAddr(1));
         assert_eq!(w.watched(), 0);
-        assert!(w.owners.is_empty());
+        assert!(w.w.owners.is_empty());
     }
 
     #[test]
     fn an_equal_truncated_node_sent_again_is_a_change() {
-        let mut w = Watch::default();
+        let mut w = W::default();
         w.set(ObjAddr(1), node(4, "", &[2, 2], true));
         w.set(ObjAddr(2), node(1, "0", &[], false));
         let before = w.look(ObjAddr(1));
@@ -310,12 +345,28 @@ mod tests {
 
     #[test]
     fn cycles_and_missing_nodes() {
-        let mut w = Watch::default();
+        let mut w = W::default();
         w.set(ObjAddr(1), node(2, "", &[1, 5], false));
         let a = w.look(ObjAddr(1));
         w.hold(ObjAddr(1));
         w.set(ObjAddr(5), node(1, "x", &[], false));
         assert_ne!(w.look(ObjAddr(1)), a, "a missing child arrived");
-        assert!(w.items(ObjAddr(7), 0, &[], 0).is_err());
+    }
+
+    #[test]
+    fn atoms_inside_count_by_value() {
+        let mut w = W::default();
+        w.set(ObjAddr(1), node(2, "", &[5, 6], false));
+        w.set(ObjAddr(5), node(1, "1000", &[], false));
+        w.set(ObjAddr(6), node(1, "7", &[], false));
+        let a = w.look(ObjAddr(1));
+        w.hold(ObjAddr(1));
+        // The same int at another address: no change.
+        w.set(ObjAddr(1), node(2, "", &[9, 6], false));
+        w.set(ObjAddr(9), node(1, "1000", &[], false));
+        assert_eq!(w.look(ObjAddr(1)), a);
+        // Another int made at the same address: a change.
+        w.set(ObjAddr(9), node(1, "1001", &[], false));
+        assert_ne!(w.look(ObjAddr(1)), a);
     }
 }
