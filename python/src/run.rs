@@ -87,7 +87,7 @@ pub(crate) fn record(
         progress: None,
         probe: probe_mode(),
         trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
-        delta: std::env::var_os("HINDSIGHT_DELTA").is_some(),
+        delta: std::env::var_os("HINDSIGHT_NO_DELTA").is_none(),
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
         pass_on: None,
         stdio: None,
@@ -145,7 +145,7 @@ pub(crate) fn attach(
         on_attached: None,
         probe: probe_mode(),
         trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
-        delta: std::env::var_os("HINDSIGHT_DELTA").is_some(),
+        delta: std::env::var_os("HINDSIGHT_NO_DELTA").is_none(),
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
         on_step,
     };

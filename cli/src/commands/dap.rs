@@ -65,7 +65,7 @@ impl Launcher for TracerLauncher {
             progress: None,
             probe: super::record::probe_mode(),
             trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
-            delta: std::env::var_os("HINDSIGHT_DELTA").is_some(),
+            delta: std::env::var_os("HINDSIGHT_NO_DELTA").is_none(),
             probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
             pass_on: None,
             stdio: Some(stdio),
