@@ -392,3 +392,43 @@ fn attach_places_the_probe_and_reads_through_it() {
     // The target runs on unharmed.
     target.expect("checksum");
 }
+
+/// `hindsight attach` killed (SIGKILL, as the OOM killer does) while the
+/// program waits: the program runs on, untraced. The probe's trap would
+/// otherwise stay in its path with nobody to answer it, and its next step
+/// would kill it with SIGTRAP; a process hindsight leaves behind disarms
+/// the probe the moment hindsight is gone. Five attaches to one program,
+/// each killed while it is blocked reading its input, each next one taking
+/// over the probe the killed one left as the trace function; the last one
+/// ends normally. (A thread stopped in the trap at the moment of the kill
+/// still dies of the SIGTRAP the kernel then delivers: docs/probe.md.)
+#[test]
+fn a_killed_attach_leaves_a_waiting_program_running() {
+    if python().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = Target::start(&[fixture("blocked.py").to_str().unwrap()]);
+    target.expect("READY");
+    for n in 0..5 {
+        let hsr = dir.path().join(format!("killed-{n}.hsr"));
+        let a = Attach::start(target.pid(), &hsr, &[]);
+        target.send("work 3");
+        assert_eq!(target.expect("done"), "done 3 5");
+        a.signal(libc::SIGKILL);
+        let status = a.wait();
+        assert!(!status.success(), "hindsight was not killed: {status:?}");
+        // Its next lines run through the disarmed probe.
+        target.send("work 4");
+        assert_eq!(target.expect("done"), "done 4 14");
+    }
+    let hsr = dir.path().join("last.hsr");
+    let a = Attach::start(target.pid(), &hsr, &[]);
+    target.send("work 3");
+    assert_eq!(target.expect("done"), "done 3 5");
+    a.signal(libc::SIGTERM);
+    assert!(a.finish().contains("detached"));
+    assert_eq!(target.tracer_pid(), 0, "still traced");
+    let f = functions(&steps(&hsr));
+    assert!(f.contains("handle"), "{f:?}");
+}

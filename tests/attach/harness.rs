@@ -169,6 +169,11 @@ impl Attach {
         assert!(r.success());
     }
 
+    /// Wait for hindsight to end, however it ends.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait hindsight")
+    }
+
     /// Wait for hindsight to end; its last stderr line.
     #[track_caller]
     pub fn finish(mut self) -> String {

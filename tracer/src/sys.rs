@@ -413,6 +413,81 @@ impl Drop for SharedMap {
     }
 }
 
+/// A process of ours that outlives hindsight only to make the probe
+/// harmless: it waits on a pipe whose other end only hindsight holds, and
+/// when that end closes (hindsight ended, however: killed too) it writes
+/// the given words and byte into the probe's memory (no ranges, no frame
+/// armed, the trap a `nop`) through its copy of the shared mapping, and
+/// exits. A program hindsight was attached to then runs on whatever
+/// happened to hindsight.
+#[derive(Debug)]
+pub struct Watchdog {
+    pid: i32,
+    end: Option<std::os::fd::OwnedFd>,
+}
+
+impl SharedMap {
+    /// Start the [`Watchdog`] of this mapping: at the end, the 8-byte
+    /// `words` (offset, value) and then `byte` (offset, value) are written.
+    /// Offsets outside the mapping are refused.
+    pub fn watchdog(&self, words: &[(usize, u64)], byte: (usize, u8)) -> io::Result<Watchdog> {
+        let fits = words.iter().all(|&(o, _)| o % 8 == 0 && o + 8 <= self.len);
+        if !fits || byte.0 >= self.len || words.len() > 8 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let mut plan = [(0usize, 0u64); 8];
+        plan[..words.len()].copy_from_slice(words);
+        let n = words.len();
+        let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let base = self.ptr.as_ptr();
+        // SAFETY: fork is unsafe in a process with threads because only
+        // async-signal-safe calls may follow in the child; the child below
+        // makes only signal, close, read, plain writes to memory it maps
+        // and _exit, and allocates nothing (`plan` is on the stack).
+        match unsafe { nix::unistd::fork() }? {
+            nix::unistd::ForkResult::Child => {
+                use std::os::fd::AsRawFd;
+                // SAFETY: async-signal-safe calls on descriptors and
+                // signals of this process; the writes stay inside the
+                // mapping (offsets checked above) the child inherited.
+                unsafe {
+                    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+                        libc::signal(sig, libc::SIG_IGN);
+                    }
+                    libc::close(tx.as_raw_fd());
+                    let mut b = 0u8;
+                    loop {
+                        let r = libc::read(rx.as_raw_fd(), (&mut b as *mut u8).cast(), 1);
+                        if r == 0 || (r < 0 && *libc::__errno_location() != libc::EINTR) {
+                            break;
+                        }
+                    }
+                    for &(off, v) in &plan[..n] {
+                        base.add(off).cast::<u64>().write_volatile(v);
+                    }
+                    base.add(byte.0).write_volatile(byte.1);
+                    libc::_exit(0);
+                }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                drop(rx);
+                Ok(Watchdog {
+                    pid: child.as_raw(),
+                    end: Some(tx),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // Closing our end is its signal; then it is reaped.
+        drop(self.end.take());
+        let _ = wait_any(self.pid, 0);
+    }
+}
+
 impl std::fmt::Debug for SharedMap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SharedMap({:p}, {} bytes)", self.ptr, self.len)

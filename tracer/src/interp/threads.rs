@@ -58,8 +58,10 @@ pub struct HookCount {
 }
 
 /// Hook every thread state that has no C trace function yet with
-/// [`hook::install_running`]. Thread states with someone else's trace
-/// function are left alone and counted.
+/// [`hook::install_running`], or the probe an earlier hindsight left (it
+/// was killed: its probe was disarmed, and stays the trace function).
+/// Thread states with someone else's trace function are left alone and
+/// counted.
 pub fn hook_all(
     mem: &ProcMem,
     layout: &Layout,
@@ -67,11 +69,12 @@ pub fn hook_all(
     trap: RemoteAddr,
 ) -> Result<HookCount, MemError> {
     let mut count = HookCount::default();
+    let left = left_probes(mem.pid());
     for ts in thread_states(mem, layout, runtime)? {
         let func = mem.read_u64(ts.at(layout.runtime.ts_c_tracefunc))?;
         if func == trap.0 {
             count.already += 1;
-        } else if func == 0 {
+        } else if func == 0 || left.iter().any(|r| r.contains(&func)) {
             hook::install_running(mem, layout, runtime, ts, trap)?;
             count.hooked += 1;
         } else {
@@ -191,4 +194,24 @@ pub fn unhook_running(
         log::warn!(target: "tracer::hook", "line events not restored in some frame: {e}");
     }
     Ok(())
+}
+
+/// The code of probes earlier runs of hindsight placed in process `pid`
+/// (mappings named `hindsight-probe`, executable), from /proc/PID/maps.
+fn left_probes(pid: i32) -> Vec<std::ops::Range<u64>> {
+    let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        return Vec::new();
+    };
+    maps.lines()
+        .filter(|l| l.contains("hindsight-probe"))
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (range, perms) = (f.next()?, f.next()?);
+            if !perms.contains('x') {
+                return None;
+            }
+            let (a, b) = range.split_once('-')?;
+            Some(u64::from_str_radix(a, 16).ok()?..u64::from_str_radix(b, 16).ok()?)
+        })
+        .collect()
 }

@@ -128,6 +128,8 @@ pub struct Probe {
     /// offset 0 (the previous plan's bytes are then overwritten).
     repacked: bool,
     faults: u64,
+    /// The process that disarms the probe if hindsight is killed.
+    watchdog: Option<crate::sys::Watchdog>,
 }
 
 impl Probe {
@@ -203,9 +205,14 @@ impl Probe {
         let bytes = map.bytes_mut();
         bytes[..blob.code.len()].copy_from_slice(blob.code);
         bytes[blob.ctx_imm..blob.ctx_imm + 8].copy_from_slice(&data.to_ne_bytes());
-        bytes[blob.trap] = INT3;
+        // Before the trap is armed: from then on the program must never be
+        // left with it and nobody to answer it.
+        let watchdog = watchdog(&map, blob);
+        map.bytes_mut()[blob.trap] = INT3;
         log::info!(target: "tracer::probe", "probe ({}) at {code:#x}, context at {data:#x}", blob.name);
-        Ok(Probe::new(map, blob, RemoteAddr(code)))
+        let mut p = Probe::new(map, blob, RemoteAddr(code));
+        p.watchdog = watchdog;
+        Ok(p)
     }
 
     /// The probe whose code is at `code` in the target, with `map` (code
@@ -222,6 +229,7 @@ impl Probe {
             free_at: 0,
             repacked: false,
             faults: 0,
+            watchdog: None,
         }
     }
 
@@ -294,6 +302,26 @@ impl Probe {
         self.set_word(OFF_DONE_GEN, u64::MAX);
         self.faults += 1;
         Ok(true)
+    }
+}
+
+/// Start the process that makes the probe harmless (its trap a `nop`, no
+/// plan, no frame armed) once hindsight ends, however it ends: killed
+/// while attached, the program runs on instead of dying of the trap's
+/// SIGTRAP with nobody to answer it. `None` (with a warning) when it
+/// cannot be started.
+fn watchdog(map: &SharedMap, blob: &Blob) -> Option<crate::sys::Watchdog> {
+    let words = [
+        (CODE_BYTES + OFF_NRANGES, 0),
+        (CODE_BYTES + OFF_ARMED, 0),
+        (CODE_BYTES + OFF_CAP_ON, 0),
+    ];
+    match map.watchdog(&words, (blob.trap, NOP)) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            log::warn!(target: "tracer::probe", "no watchdog for the probe (if hindsight is killed, an attached program dies of its trap): {e}");
+            None
+        }
     }
 }
 

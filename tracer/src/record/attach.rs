@@ -41,6 +41,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     // error up to the hook just lets go (dropping a seized tracee detaches).
     let python = Arc::new(attachable_python(pid, &cfg)?);
     let (mut tracee, hooked, mut hook) = hook_all(tracee, python.clone(), &cfg)?;
+
     // From here on, an error must unhook before it lets go.
     let unhook = |tracee, h: &Hooked, probe: Option<Probe>| {
         if let Some(mut p) = probe {
