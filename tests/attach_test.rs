@@ -415,9 +415,15 @@ fn a_killed_attach_leaves_a_waiting_program_running() {
         let a = Attach::start(target.pid(), &hsr, &[]);
         target.send("work 3");
         assert_eq!(target.expect("done"), "done 3 5");
+        // Killed while it waits in read(), not while it is stopped in the
+        // trap on its way there.
+        wait_blocked_in_read(target.pid());
         a.signal(libc::SIGKILL);
         let status = a.wait();
         assert!(!status.success(), "hindsight was not killed: {status:?}");
+        // Its watchdog (a fork of it: the same command line) has done its
+        // work once it is gone; before that, a step races with it.
+        wait_gone(&hsr);
         // Its next lines run through the disarmed probe.
         target.send("work 4");
         assert_eq!(target.expect("done"), "done 4 14");
@@ -431,4 +437,50 @@ fn a_killed_attach_leaves_a_waiting_program_running() {
     assert_eq!(target.tracer_pid(), 0, "still traced");
     let f = functions(&steps(&hsr));
     assert!(f.contains("handle"), "{f:?}");
+}
+
+/// Wait until process `pid` sleeps in a read(2) (/proc/PID/syscall names
+/// system call 0), under the harness's deadline.
+fn wait_blocked_in_read(pid: i32) {
+    let start = std::time::Instant::now();
+    loop {
+        let sc = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next());
+        if sc.split_whitespace().next() == Some("0") && state == Some("S") {
+            return;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{pid} never blocked in read: {sc}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Wait until no process's command line names `path` (hindsight and what it
+/// forked are gone), under the harness's deadline.
+fn wait_gone(path: &std::path::Path) {
+    let needle = path.to_string_lossy().into_owned();
+    let start = std::time::Instant::now();
+    loop {
+        let alive = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next())
+                == Some("Z");
+            !zombie && String::from_utf8_lossy(&cmd).contains(&needle)
+        });
+        if !alive {
+            return;
+        }
+        assert!(start.elapsed() < DEADLINE, "a process still names {needle}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
