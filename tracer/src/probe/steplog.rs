@@ -264,11 +264,17 @@ fn read_words(log: &[u8], at: usize, n: usize, out: &mut Vec<WordChange>) {
 }
 
 impl Probe {
-    /// Which masks hold the word at shadow offset `off`: (watched, slot,
-    /// frozen); for diagnostics.
-    pub fn word_class(&self, off: usize) -> (bool, bool, bool) {
-        let w = off / 8;
-        let bit = |m: usize| self.ctx()[m + w / 8] >> (w % 8) & 1 == 1;
-        (bit(WATCH), bit(SLOT), bit(FROZEN))
+    /// Log (debug, target `tracer::delta`) why a step trapped: each watched
+    /// word it changed, its address and what the masks say of it.
+    pub fn log_trap_words(&self, words: &[WordChange]) {
+        for w in words {
+            let bit = |m: usize| self.ctx()[m + w.off / 64] >> (w.off / 8 % 8) & 1 == 1;
+            let addr = self
+                .placed
+                .iter()
+                .find(|(r, at)| *at <= w.off && w.off < at + r.len)
+                .map_or(0, |(r, at)| r.addr.0 + (w.off - at) as u64);
+            log::debug!(target: "tracer::delta", "trap word {addr:#x} slot {} frozen {}: {:#x} -> {:#x}", bit(SLOT), bit(FROZEN), w.old, w.new);
+        }
     }
 }

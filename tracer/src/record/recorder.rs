@@ -89,17 +89,7 @@ impl Recorder {
         self.cache.take_log(&mut log);
         if log::log_enabled!(target: "tracer::delta", log::Level::Debug) {
             if let Some(p) = self.cache.probe_mut().as_ref() {
-                for w in &log.trap {
-                    let (wa, sl, fr) = p.word_class(w.off);
-                    let addr = p
-                        .placed()
-                        .0
-                        .iter()
-                        .find(|(r, at)| *at <= w.off && w.off < at + r.len)
-                        .map(|(r, at)| r.addr.0 + (w.off - at) as u64)
-                        .unwrap_or(0);
-                    log::debug!(target: "tracer::delta", "trap word {addr:#x} watched {wa} slot {sl} frozen {fr}: {:#x} -> {:#x}", w.old, w.new);
-                }
+                p.log_trap_words(&log.trap);
             }
         }
         let replays = log.steps.iter().any(|s| !s.words.is_empty());
