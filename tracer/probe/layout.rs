@@ -115,11 +115,11 @@ layout! {
     /// A log entry: the two position words, the count of words recorded and
     /// of objects copied (4 bytes each), and the entry's bytes; then the
     /// words (`WORD_REC_BYTES` each: offset in the shadow, value before,
-    /// value after), then the objects (`CAP_HDR_BYTES`: address, bytes
+    /// value after, address in the target), then the objects (`CAP_HDR_BYTES`: address, bytes
     /// copied and the object's own length, 4 bytes each; the bytes, padded
     /// to 8).
     ENTRY_HDR = 32;
-    WORD_REC_BYTES = 24;
+    WORD_REC_BYTES = 32;
     CAP_HDR_BYTES = 16;
     /// The plan: ranges of `RANGE_BYTES` each (address, 8 bytes; length
     /// and offset in the shadow, 4 bytes each).

@@ -78,6 +78,7 @@ record_words(struct rec *rc, const u64 *d, const u64u *s, u32 wm, u64 off)
         r[0] = off + 8 * (u64)w;
         r[1] = d[w];
         r[2] = s[w];
+        r[3] = (u64)&s[w];
         rc->out += WORD_REC_BYTES;
         rc->n++;
     }
@@ -233,6 +234,20 @@ static __attribute__((noinline, optimize("no-tree-vectorize"))) u64 guard_type(c
     return 0;
 }
 
+/* Whether address a lies in one of the objects copied between caps and
+ * end (their own bytes, not the window past them). */
+static inline __attribute__((always_inline)) u64 copied(const u8 *caps, const u8 *end, u64 a)
+{
+    while (caps < end) {
+        const u64 *h = (const u64 *)caps;
+        u64 len = h[1] & 0xffffffff, objlen = h[1] >> 32;
+        if (a >= h[0] && a < h[0] + objlen)
+            return 1;
+        caps += CAP_HDR_BYTES + ((len + 7) & ~7ul);
+    }
+    return 0;
+}
+
 /* Whether the step whose changed watched words are the `n` records at
  * `recs` can be logged without a trap: each is a slot now pointing at
  * nothing or at an object of a type the probe copies (copied to *at), or
@@ -242,24 +257,32 @@ static inline __attribute__((always_inline)) u64 loggable(const u8 *ctx, const u
 {
     if (n && !FIELD(ctx, OFF_CAP_ON))
         return 0;
+    u8 *caps = *at;
+    for (u64 i = 0; i < n; i++) {
+        const u64 *r = (const u64 *)(recs + i * WORD_REC_BYTES);
+        if (!bit_of(ctx + SLOT, r[0] / 8) || r[2] == 0)
+            continue;
+        if (!capture(ctx, r[2], at, end))
+            return 0;
+        *ncaps += 1;
+    }
     for (u64 i = 0; i < n; i++) {
         const u64 *r = (const u64 *)(recs + i * WORD_REC_BYTES);
         u64 w = r[0] / 8;
-        if (bit_of(ctx + SLOT, w)) {
-            if (r[2] == 0)
-                continue;
-            if (!capture(ctx, r[2], at, end))
-                return 0;
-            *ncaps += 1;
+        if (bit_of(ctx + SLOT, w))
             continue;
-        }
-        /* A word of immutable objects: only their reference counts may
-         * change without a trap (what the tracer shows does not depend on
-         * them). A word is taken for one when the word after it, in the
-         * same chunk, is a pointer to one of their types. */
-        if (!bit_of(ctx + FROZEN, w) || (r[0] % CHUNK) == CHUNK - 8)
+        /* A word of immutable objects: their reference counts may change
+         * without a trap (what the tracer shows does not depend on them;
+         * a word is taken for one when the word after it, in the same
+         * chunk, is a pointer to one of their types), and so may the bytes
+         * of one a slot came to point at in this step (freed, and another
+         * made in its place, whose copy the tracer reads). */
+        if (!bit_of(ctx + FROZEN, w))
             return 0;
-        if (!guard_type(ctx, *(const u64 *)(ctx + SHADOW + r[0] + 8)))
+        if ((r[0] % CHUNK) != CHUNK - 8
+            && guard_type(ctx, *(const u64 *)(ctx + SHADOW + r[0] + 8)))
+            continue;
+        if (!copied(caps, *at, r[3]))
             return 0;
     }
     return 1;

@@ -263,6 +263,12 @@ impl Mirror {
                     && (fp.read == 0
                         || mem.unchanged_since(fp.serial, RemoteAddr(fp.head[2]), fp.read * 8))
             });
+        if reused {
+            // Its items are object pointers, as when they were read.
+            if let Some(fp) = e.list_fp.filter(|fp| fp.read > 0) {
+                mem.note(RemoteAddr(fp.head[2]), fp.read * 8, Words::Slots);
+            }
+        }
         let kids_ok = e.kids_stable && e.kids_epoch == self.breaks;
         if same_dict || reused {
             if same_dict && kids_ok {
