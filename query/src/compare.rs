@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use store::{Node, State};
 use values::kinds;
 
-use crate::eval::EvalError;
+use crate::error::EvalError;
 use crate::value::Value;
 
 /// The most objects one comparison visits before it gives up.

@@ -1,11 +1,10 @@
 //! What a query can fail with: the recording (a store error), the
-//! expression (it does not parse, or has no value where it must have one),
-//! or a name no step binds.
+//! expression (it does not parse, [`ParseError`], or has no value where it
+//! must have one, [`EvalError`]), or a name no step binds. The errors live
+//! here, apart from the lexer, parser, evaluation and comparisons that
+//! raise them, so that those files need not import one another for them.
 
 use store::StoreError;
-
-use crate::eval::EvalError;
-use crate::expr::ParseError;
 
 /// A query that could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -59,4 +58,35 @@ impl QueryError {
             err,
         }
     }
+}
+
+/// Why an expression does not parse: the byte column and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at column {col}: {what}")]
+pub struct ParseError {
+    /// 0-based byte column in the expression.
+    pub col: usize,
+    /// What the parser met, and what it reads instead.
+    pub what: String,
+}
+
+impl ParseError {
+    pub(crate) fn new(col: usize, what: impl Into<String>) -> ParseError {
+        ParseError {
+            col,
+            what: what.into(),
+        }
+    }
+}
+
+/// Why an expression has no value at a step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    /// A name the step's frame and module do not bind.
+    #[error("`{0}` is not bound")]
+    Unbound(String),
+    /// Anything else: a missing attribute or item, a type that does not
+    /// take the operation, a value cut at a size limit.
+    #[error("{0}")]
+    Invalid(String),
 }

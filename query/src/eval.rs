@@ -11,20 +11,10 @@ use store::{ObjAddr, State};
 use values::kinds;
 
 use crate::compare::Cmp;
-use crate::expr::{ArithOp, CmpOp, Expr};
+pub use crate::error::EvalError;
+use crate::expr::Expr;
+use crate::syntax::{ArithOp, CmpOp};
 use crate::value::Value;
-
-/// Why an expression has no value at a step.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EvalError {
-    /// A name the step's frame and module do not bind.
-    #[error("`{0}` is not bound")]
-    Unbound(String),
-    /// Anything else: a missing attribute or item, a type that does not
-    /// take the operation, a value cut at a size limit.
-    #[error("{0}")]
-    Invalid(String),
-}
 
 /// A value and where its names were found.
 #[derive(Debug, Clone, PartialEq)]

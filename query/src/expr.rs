@@ -7,121 +7,14 @@
 
 use std::fmt;
 
+pub use crate::error::ParseError;
 use crate::lex::{tokens, Tok, Token};
+pub use crate::syntax::{ArithOp, CmpOp, Literal};
+use crate::value::literal_repr;
 
 /// The deepest nesting the parser follows (brackets, chains, operators):
 /// a bound on recursion for any input.
 pub const MAX_DEPTH: usize = 64;
-
-/// Why an expression does not parse: the byte column and what was wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("at column {col}: {what}")]
-pub struct ParseError {
-    /// 0-based byte column in the expression.
-    pub col: usize,
-    /// What the parser met, and what it reads instead.
-    pub what: String,
-}
-
-impl ParseError {
-    pub(crate) fn new(col: usize, what: impl Into<String>) -> ParseError {
-        ParseError {
-            col,
-            what: what.into(),
-        }
-    }
-}
-
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
-    /// `==`
-    Eq,
-    /// `!=`
-    Ne,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-    /// `in`
-    In,
-    /// `not in`
-    NotIn,
-    /// `is`
-    Is,
-    /// `is not`
-    IsNot,
-}
-
-impl CmpOp {
-    /// How Python writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "==",
-            CmpOp::Ne => "!=",
-            CmpOp::Lt => "<",
-            CmpOp::Le => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::Ge => ">=",
-            CmpOp::In => "in",
-            CmpOp::NotIn => "not in",
-            CmpOp::Is => "is",
-            CmpOp::IsNot => "is not",
-        }
-    }
-}
-
-/// An arithmetic operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArithOp {
-    /// `+`
-    Add,
-    /// `-`
-    Sub,
-    /// `*`
-    Mul,
-    /// `/`
-    Div,
-    /// `//`
-    FloorDiv,
-    /// `%`
-    Mod,
-}
-
-impl ArithOp {
-    /// How Python writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ArithOp::Add => "+",
-            ArithOp::Sub => "-",
-            ArithOp::Mul => "*",
-            ArithOp::Div => "/",
-            ArithOp::FloorDiv => "//",
-            ArithOp::Mod => "%",
-        }
-    }
-}
-
-/// A literal written in the expression.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Literal {
-    /// `None`
-    None,
-    /// `True` / `False`
-    Bool(bool),
-    /// An int, as decimal digits (any size).
-    Int(String),
-    /// A float.
-    Float(f64),
-    /// A str.
-    Str(String),
-    /// A bytes literal.
-    Bytes(Vec<u8>),
-}
 
 /// A parsed expression.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,7 +112,7 @@ impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Expr::Name(n) => write!(f, "{n}"),
-            Expr::Lit(l) => write!(f, "{}", crate::value::literal_repr(l)),
+            Expr::Lit(l) => write!(f, "{}", literal_repr(l)),
             Expr::Attr(e, a) => write!(f, "{e}.{a}"),
             Expr::Index(e, k) => write!(f, "{e}[{k}]"),
             Expr::Len(e) => write!(f, "len({e})"),

@@ -8,8 +8,8 @@
 use store::{MetaView, OpView, State, Step, StoreError};
 
 use crate::compare::Cmp;
-use crate::error::QueryError;
-use crate::eval::{eval, lookup, EvalError};
+use crate::error::{EvalError, QueryError};
+use crate::eval::{eval, lookup};
 use crate::expr::Expr;
 use crate::replay::Replay;
 

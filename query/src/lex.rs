@@ -2,7 +2,7 @@
 //! keywords, numbers, string and bytes literals, and operators. Anything
 //! else is a [`ParseError`] that says where and what.
 
-use crate::expr::ParseError;
+use crate::error::ParseError;
 
 /// The longest expression read, in bytes: an expression is typed by a
 /// person or sent by a client, and a bound keeps its parse bounded.

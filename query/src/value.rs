@@ -8,7 +8,7 @@ use serde_json::{json, Value as Json};
 use store::{ObjAddr, State};
 use values::kinds;
 
-use crate::expr::Literal;
+use crate::syntax::Literal;
 
 /// The value of an expression at one step.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,8 +17,9 @@ pub(crate) mod memory;
 pub(crate) mod probe;
 pub(crate) mod ptrace;
 mod record;
-// The one module allowed `unsafe`: the raw system calls nix does not wrap,
-// each block with its SAFETY line.
+// The one module allowed `unsafe` (with its submodule): the raw system
+// calls nix does not wrap and the probe's shared memory, each block with its
+// SAFETY line.
 #[allow(unsafe_code)]
 pub(crate) mod sys;
 

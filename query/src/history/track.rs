@@ -16,7 +16,8 @@
 
 use std::hash::{Hash, Hasher};
 
-use crate::eval::{eval_scoped, EvalError};
+use crate::error::EvalError;
+use crate::eval::eval_scoped;
 use crate::expr::Expr;
 use crate::frames::Key;
 use crate::replay::Replay;
