@@ -12,6 +12,12 @@
 //! thread stops with SIGSEGV before any handler sees it, [`Probe::recover`]
 //! puts back the registers the entry saved and lets it go on to the trap,
 //! and that stop reads its plan itself.
+//!
+//! Line steps that change nothing the stop read but the position, or only
+//! slots and reference counts, go without a trap: `steps` (the watch mask
+//! and the frame armed) and `steplog` (the log of those steps, read and
+//! used to rewind the shadow). A watchdog process started with the probe
+//! disarms it if hindsight is killed.
 
 use std::fs::OpenOptions;
 
