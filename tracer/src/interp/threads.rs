@@ -74,7 +74,7 @@ pub fn hook_all(
         let func = mem.read_u64(ts.at(layout.runtime.ts_c_tracefunc))?;
         if func == trap.0 {
             count.already += 1;
-        } else if func == 0 || left.iter().any(|r| r.contains(&func)) {
+        } else if func == 0 || left.iter().any(|m| m.contains(func)) {
             hook::install_running(mem, layout, runtime, ts, trap)?;
             count.hooked += 1;
         } else {
@@ -197,21 +197,15 @@ pub fn unhook_running(
 }
 
 /// The code of probes earlier runs of hindsight placed in process `pid`
-/// (mappings named `hindsight-probe`, executable), from /proc/PID/maps.
-fn left_probes(pid: i32) -> Vec<std::ops::Range<u64>> {
-    let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
-        return Vec::new();
-    };
-    maps.lines()
-        .filter(|l| l.contains("hindsight-probe"))
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            let (range, perms) = (f.next()?, f.next()?);
-            if !perms.contains('x') {
-                return None;
-            }
-            let (a, b) = range.split_once('-')?;
-            Some(u64::from_str_radix(a, 16).ok()?..u64::from_str_radix(b, 16).ok()?)
+/// (mappings named `hindsight-probe`, executable).
+fn left_probes(pid: i32) -> Vec<symbols::maps::Mapping> {
+    let maps = symbols::maps::read_maps(pid).unwrap_or_default();
+    maps.into_iter()
+        .filter(|m| {
+            m.is_exec()
+                && m.path
+                    .as_ref()
+                    .is_some_and(|p| p.to_string_lossy().contains("hindsight-probe"))
         })
         .collect()
 }
