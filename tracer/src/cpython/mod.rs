@@ -194,6 +194,10 @@ impl StopCodes {
     }
 }
 
+/// How many types [`Decoder::capture_types`] can name (None, bool, int,
+/// float).
+pub(crate) const CAPTURE_TYPES: usize = 4;
+
 /// Decodes frames and objects of one traced process; owns its caches.
 pub struct Decoder {
     python: Arc<Python>,
@@ -245,16 +249,16 @@ impl Decoder {
             },
         };
         let t = &py.types;
-        [
+        let all: [_; CAPTURE_TYPES] = [
             (t.int, digits),
             (t.bool_, digits),
             (t.float, CapLen::Fixed(o.float_ob_fval as usize + 8)),
             (t.none, CapLen::Fixed(ob.ob_type as usize + 8)),
-        ]
-        .into_iter()
-        .filter(|(a, _)| !a.is_null() && self.caches.types.contains_key(a))
-        .map(|(addr, len)| CapType { addr, len })
-        .collect()
+        ];
+        all.into_iter()
+            .filter(|(a, _)| !a.is_null() && self.caches.types.contains_key(a))
+            .map(|(addr, len)| CapType { addr, len })
+            .collect()
     }
 
     /// A new stop of `thread` at trace event `what`: code objects seen at

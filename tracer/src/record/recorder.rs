@@ -189,6 +189,11 @@ impl Recorder {
     /// Tell the probe the types it may copy objects of, when more of them
     /// are known (cached) than it was told.
     fn tell_capture_types(&mut self) {
+        // Every stop that arms comes here: once all four are told, nothing
+        // more can be.
+        if self.cap_types >= crate::cpython::CAPTURE_TYPES {
+            return;
+        }
         let types = self.decoder.capture_types();
         if types.len() > self.cap_types {
             self.cap_types = types.len();
