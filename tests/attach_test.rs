@@ -400,8 +400,7 @@ fn attach_places_the_probe_and_reads_through_it() {
 /// the probe the moment hindsight is gone. Five attaches to one program,
 /// each killed while it is blocked reading its input, each next one taking
 /// over the probe the killed one left as the trace function; the last one
-/// ends normally. (A thread stopped in the trap at the moment of the kill
-/// still dies of the SIGTRAP the kernel then delivers: docs/probe.md.)
+/// ends normally. (Kills at any moment: tests/attach_kill_test.rs.)
 #[test]
 fn a_killed_attach_leaves_a_waiting_program_running() {
     if python().is_none() {
@@ -483,4 +482,47 @@ fn wait_gone(path: &std::path::Path) {
         assert!(start.elapsed() < DEADLINE, "a process still names {needle}");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// A program that traces itself is recorded, and its own tracer runs on
+/// as in an untraced run: the events it counts for the same work are the
+/// same before, during and after the attach, `sys.gettrace()` shows its
+/// tracer, and it can remove and set it again while recorded.
+#[test]
+fn a_program_that_traces_itself_is_attached_to_and_left_tracing() {
+    if python().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = Target::start(&[fixture("self_traced.py").to_str().unwrap()]);
+    target.expect("READY");
+    target.send("work 4");
+    let plain = target.expect("done");
+    let hsr = dir.path().join("self.hsr");
+    let a = Attach::start(target.pid(), &hsr, &[]);
+    target.send("work 4");
+    assert_eq!(target.expect("done"), plain, "its tracer saw otherwise while recorded");
+    target.send("gettrace");
+    assert_eq!(target.expect("gettrace"), "gettrace tracer");
+    target.send("off");
+    target.expect("off");
+    target.send("on");
+    target.expect("on");
+    target.send("work 4");
+    assert_eq!(target.expect("done"), plain);
+    a.signal(libc::SIGTERM);
+    assert!(a.finish().contains("detached"));
+    assert_eq!(target.tracer_pid(), 0, "still traced");
+    target.send("work 4");
+    assert_eq!(target.expect("done"), plain, "its tracer is not back after the detach");
+    // Nothing watches its calls any more.
+    target.send("off");
+    target.expect("off");
+    target.send("on");
+    target.expect("on");
+    target.send("gettrace");
+    assert_eq!(target.expect("gettrace"), "gettrace tracer");
+    let f = functions(&steps(&hsr));
+    assert!(f.contains("handle"), "{f:?}");
+    assert!(!f.contains("tracer"), "its tracer's own frames were recorded: {f:?}");
 }

@@ -21,7 +21,7 @@ mod layout {
 
 const SOURCE: &str = "probe/probe.c";
 const LAYOUT: &str = "probe/layout.rs";
-const SYMBOLS: [&str; 4] = ["hs_entry", "hs_ctx_imm", "hs_back", "hs_trap"];
+const SYMBOLS: [&str; 5] = ["hs_entry", "hs_ctx_imm", "hs_back", "hs_sigtrap", "hs_trap"];
 
 /// The probe's builds: the same source for the baseline x86-64 and for
 /// CPUs with AVX2 (twice as fast at the compare that is its work); the

@@ -9,16 +9,20 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+/// Where pyenv keeps the interpreters: $PYENV_ROOT, else ~/.pyenv.
+fn python_root() -> PathBuf {
+    std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".pyenv")
+        })
+}
+
 fn py311() -> &'static str {
     static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     PATH.get_or_init(|| {
-        let root = std::env::var_os("PYENV_ROOT")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-                    .join(".pyenv")
-            });
-        root.join("versions/3.11.7/bin/python3.11")
+        python_root()
+            .join("versions/3.11.7/bin/python3.11")
             .display()
             .to_string()
     })
@@ -85,9 +89,33 @@ pub struct Target {
     out: Receiver<String>,
 }
 
+/// The interpreters `attach` records (3.8-3.11) that are installed.
+pub fn attach_pythons() -> Vec<String> {
+    let py = python_root();
+    let found: Vec<String> = ["3.8.18", "3.9.18", "3.10.13", "3.11.7"]
+        .iter()
+        .map(|v| {
+            let minor = &v[..v.rfind('.').unwrap_or(v.len())];
+            py.join(format!("versions/{v}/bin/python{minor}"))
+                .display()
+                .to_string()
+        })
+        .filter(|p| Path::new(p).exists())
+        .collect();
+    if found.is_empty() {
+        eprintln!("skipped: no CPython 3.8-3.11 under {}", py.display());
+    }
+    found
+}
+
 impl Target {
     pub fn start(args: &[&str]) -> Target {
-        let mut child = Command::new(python().expect("python"))
+        Target::start_with(python().expect("python"), args)
+    }
+
+    /// The target run by the interpreter at `py`.
+    pub fn start_with(py: &str, args: &[&str]) -> Target {
+        let mut child = Command::new(py)
             .arg("-u")
             .args(args)
             .stdin(Stdio::piped())
@@ -113,6 +141,13 @@ impl Target {
     #[track_caller]
     pub fn expect(&self, what: &str) -> String {
         expect(&self.out, what, |l| l.starts_with(what))
+    }
+
+    /// Whether the program is still running (not a zombie or gone).
+    pub fn alive(&self) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let state = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next());
+        !matches!(state, None | Some("Z" | "X"))
     }
 
     pub fn tracer_pid(&self) -> i32 {

@@ -105,6 +105,27 @@ layout! {
     /// of such an object, and may change without a trap.
     GUARD_TYPES = 0x440;
     GUARD_TYPES_MAX = 8;
+    /// The event (`PyTrace_*`) and argument of the call that stops for the
+    /// tracer (its registers no longer hold them at the stop).
+    OFF_WHAT = 0x480;
+    OFF_ARG = 0x488;
+    /// The frame of that call (`OFF_FRAME` is the frame whose bytes
+    /// `FRAME_BUF` holds: not written when a fault cut the refresh short).
+    OFF_CALL_FRAME = 0x4a0;
+    /// The signal a stop raises at its own thread (tkill), 0 for the int3:
+    /// one whose default is to be ignored, so that a thread left stopped
+    /// there when hindsight is killed runs on unharmed.
+    OFF_TRAP_SIG = 0x490;
+    /// The program's trace function the current call chains to, 0 for
+    /// none (what a fault's recovery hands back to the entry).
+    OFF_CHAIN_NOW = 0x498;
+    /// The program's own trace functions: `CHAINS_MAX` pairs of words
+    /// (trace object, function; 0 for an empty pair). A call of the probe
+    /// whose trace object is in the table ends with a tail call of that
+    /// function with CPython's arguments: the program's `sys.settrace`
+    /// runs as it would, while the probe stays the thread's trace function.
+    CHAINS = 0x4b0;
+    CHAINS_MAX = 64;
     /// Bytes copied of an object at least (the tracer's window for an
     /// object it has not seen), within its page, and the longest object
     /// copied.
@@ -176,6 +197,8 @@ const _: () = assert!(
         && OFF_SKIPPED + 8 <= FRAME_BUF
         && FRAME_BUF + FRAME_MAX <= OFF_DLOG_USED
         && CAP_TYPES + CAP_TYPES_MAX * CAP_TYPE_BYTES <= GUARD_TYPES
-        && GUARD_TYPES + GUARD_TYPES_MAX * 8 <= RANGES
+        && GUARD_TYPES + GUARD_TYPES_MAX * 8 <= OFF_WHAT
+        && OFF_CALL_FRAME + 8 <= CHAINS
+        && CHAINS + CHAINS_MAX * 16 <= RANGES
         && CHUNK == 8 * 8
 );

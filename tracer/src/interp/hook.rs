@@ -130,6 +130,18 @@ pub fn install(
     Ok(())
 }
 
+/// Make `func` the C trace function of `tstate`, changing nothing else
+/// (tracing is on for it already: swapping the probe and the program's own
+/// trace function).
+pub fn set_trace_function(
+    mem: &ProcMem,
+    layout: &Layout,
+    tstate: RemoteAddr,
+    func: RemoteAddr,
+) -> Result<(), MemError> {
+    mem.write(tstate.at(layout.runtime.ts_c_tracefunc), &func.0.to_ne_bytes())
+}
+
 /// Remove the trace function from `tstate` and switch `use_tracing` off on
 /// every C frame of its chain, leaving the thread as if never traced.
 pub fn uninstall(mem: &ProcMem, layout: &Layout, tstate: RemoteAddr) -> Result<(), MemError> {

@@ -156,6 +156,8 @@ pub fn run_to(
                 tracee.resume(tid, None)?;
             }
             Stop::Signal { tid, sig } => tracee.resume(tid, Some(sig))?,
+            // Nothing is watched yet.
+            Stop::Watch { tid, .. } => tracee.resume(tid, None)?,
             Stop::NewThread { parent, tid } => {
                 tracee.resume(tid, None)?;
                 tracee.resume(parent, None)?;

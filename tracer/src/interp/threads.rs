@@ -11,6 +11,7 @@ use crate::addr::RemoteAddr;
 use crate::interp::hook;
 use crate::memory::procmem::ProcMem;
 use crate::memory::{MemError, Memory};
+use crate::probe::Probe;
 
 /// Bound on interpreters walked (sub-interpreters are rare).
 const MAX_INTERPRETERS: usize = 256;
@@ -53,49 +54,82 @@ pub struct HookCount {
     pub hooked: usize,
     /// Thread states that already had the trap as trace function.
     pub already: usize,
-    /// Thread states left alone: another trace function (sys.settrace) is set.
+    /// Of those hooked, thread states whose own trace function (the
+    /// program's `sys.settrace`) now runs from the probe.
+    pub chained: usize,
+    /// Thread states left alone: another trace function is set, and there
+    /// is no probe to run it from.
     pub foreign: usize,
 }
 
 /// Hook every thread state that has no C trace function yet with
 /// [`hook::install_running`], or the probe an earlier hindsight left (it
-/// was killed: its probe was disarmed, and stays the trace function).
-/// Thread states with someone else's trace function are left alone and
-/// counted.
+/// was killed: its probe was disarmed, and stays the trace function). A
+/// thread state with the program's own trace function gets the probe,
+/// which runs that function after itself (its chain, [`own_trace`]);
+/// without a probe it is left alone and counted.
+///
+/// [`own_trace`]: crate::interp::own_trace
 pub fn hook_all(
     mem: &ProcMem,
     layout: &Layout,
     runtime: RemoteAddr,
     trap: RemoteAddr,
+    mut probe: Option<&mut Probe>,
 ) -> Result<HookCount, MemError> {
     let mut count = HookCount::default();
     let left = left_probes(mem.pid());
+    let rt = &layout.runtime;
     for ts in thread_states(mem, layout, runtime)? {
-        let func = mem.read_u64(ts.at(layout.runtime.ts_c_tracefunc))?;
+        let func = mem.read_u64(ts.at(rt.ts_c_tracefunc))?;
+        let obj = mem.read_u64(ts.at(rt.ts_c_traceobj))?;
         if func == trap.0 {
             count.already += 1;
-        } else if func == 0 || left.iter().any(|m| m.contains(func)) {
+        } else if func == 0 {
             hook::install_running(mem, layout, runtime, ts, trap)?;
             count.hooked += 1;
+        } else if left.iter().any(|m| m.contains(func)) {
+            // The killed hindsight's chain, if it had one, goes on here.
+            if let Some(p) = probe.as_deref_mut() {
+                if let Some(f) = p.left_chain(mem, RemoteAddr(func), obj) {
+                    p.set_chain(obj, f);
+                    count.chained += 1;
+                }
+            }
+            hook::install_running(mem, layout, runtime, ts, trap)?;
+            count.hooked += 1;
+        } else if let Some(p) = probe.as_deref_mut().filter(|_| obj != 0) {
+            if p.set_chain(obj, func) {
+                // Tracing is already on for it (its counts and flags are
+                // the program's): only the function changes.
+                hook::set_trace_function(mem, layout, ts, trap)?;
+                count.hooked += 1;
+                count.chained += 1;
+            } else {
+                count.foreign += 1;
+            }
         } else {
             count.foreign += 1;
         }
     }
     if count.hooked > 0 {
-        log::debug!(target: "tracer::threads", "hooked {} thread states", count.hooked);
+        log::debug!(target: "tracer::threads", "hooked {} thread states ({} with the program's own trace function)", count.hooked, count.chained);
     }
     Ok(count)
 }
 
-/// Unhook every thread state whose C trace function is `trap`. Every
-/// thread of the target must be stopped. Returns how many were unhooked;
-/// keeps going past a thread state it cannot restore and reports the first
-/// failure after the others are done.
+/// Unhook every thread state whose C trace function is `trap`: the
+/// program's own trace function, where the probe ran one for its trace
+/// object, becomes its trace function again; the others are left as if
+/// never traced. Every thread of the target must be stopped. Returns how
+/// many were unhooked; keeps going past a thread state it cannot restore
+/// and reports the first failure after the others are done.
 pub fn unhook_all(
     mem: &ProcMem,
     layout: &Layout,
     runtime: RemoteAddr,
     trap: RemoteAddr,
+    probe: Option<&Probe>,
 ) -> Result<usize, MemError> {
     let mut n = 0;
     let mut first_err = None;
@@ -104,7 +138,7 @@ pub fn unhook_all(
         if func != trap.0 {
             continue;
         }
-        match hook::uninstall_running(mem, layout, runtime, ts) {
+        match unhook_one(mem, layout, runtime, ts, probe) {
             Ok(()) => n += 1,
             Err(e) => {
                 log::warn!(target: "tracer::threads", "cannot unhook thread state {ts}: {e}");
@@ -113,6 +147,22 @@ pub fn unhook_all(
         }
     }
     first_err.map_or(Ok(n), Err)
+}
+
+/// Unhook one thread state: its program's own trace function back, or
+/// [`hook::uninstall_running`].
+pub fn unhook_one(
+    mem: &ProcMem,
+    layout: &Layout,
+    runtime: RemoteAddr,
+    ts: RemoteAddr,
+    probe: Option<&Probe>,
+) -> Result<(), MemError> {
+    let obj = mem.read_u64(ts.at(layout.runtime.ts_c_traceobj))?;
+    match probe.and_then(|p| p.chain_of(obj)) {
+        Some(f) => hook::set_trace_function(mem, layout, ts, RemoteAddr(f)),
+        None => hook::uninstall_running(mem, layout, runtime, ts),
+    }
 }
 
 /// Bound on frames walked per thread.
@@ -187,9 +237,10 @@ pub fn unhook_running(
     runtime: RemoteAddr,
     tstate: RemoteAddr,
     trap: RemoteAddr,
+    probe: Option<&Probe>,
 ) -> Result<(), MemError> {
-    hook::uninstall_running(mem, layout, runtime, tstate)?;
-    unhook_all(mem, layout, runtime, trap)?;
+    unhook_one(mem, layout, runtime, tstate, probe)?;
+    unhook_all(mem, layout, runtime, trap, probe)?;
     if let Err(e) = restore_line_events(mem, layout, runtime) {
         log::warn!(target: "tracer::hook", "line events not restored in some frame: {e}");
     }

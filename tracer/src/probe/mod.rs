@@ -38,6 +38,8 @@ pub struct Blob {
     ctx_imm: usize,
     /// Where a fault's recovery resumes (after the call of the refresh).
     back: usize,
+    /// Where a thread stops when it raised the trap's signal.
+    sigtrap: usize,
     /// The `nop` that becomes the trap.
     trap: usize,
 }
@@ -68,8 +70,17 @@ fn blob(mode: ProbeMode) -> &'static Blob {
 /// The x86 `int3` and `nop` opcodes: the probe's trap armed and disarmed.
 const INT3: u8 = 0xcc;
 const NOP: u8 = 0x90;
-/// Bytes of the code mapping (the probe's code is well under a page).
-const CODE_BYTES: usize = 4096;
+/// What `hs_refresh` answers for a stop at the int3 (probe.c).
+const TRAP_INT3: u64 = 1;
+/// The signal the probe raises at its thread to stop for the tracer. Its
+/// default action is to be ignored: a thread left stopped with it, or
+/// raising it, after hindsight was killed runs on unharmed (an int3's
+/// SIGTRAP would kill the program).
+pub const TRAP_SIGNAL: i32 = libc::SIGURG;
+/// Set, the probe stops at its int3 only (to compare the two ways).
+pub const INT3_KNOB: &str = "HINDSIGHT_INT3_TRAP";
+/// Bytes of the code mapping (two pages: the code is a little over one).
+const CODE_BYTES: usize = 8192;
 const _: () = assert!(code::SSE2.code.len() <= CODE_BYTES && code::AVX2.code.len() <= CODE_BYTES);
 
 /// The context, at the start of the data mapping: offsets (`OFF_*`), sizes
@@ -215,6 +226,13 @@ impl Probe {
         // left with it and nobody to answer it.
         let watchdog = watchdog(&map, blob);
         map.bytes_mut()[blob.trap] = INT3;
+        let sig = if std::env::var_os(INT3_KNOB).is_some() {
+            0
+        } else {
+            TRAP_SIGNAL as u64
+        };
+        let at = CODE_BYTES + OFF_TRAP_SIG;
+        map.bytes_mut()[at..at + 8].copy_from_slice(&sig.to_ne_bytes());
         log::info!(target: "tracer::probe", "probe ({}) at {code:#x}, context at {data:#x}", blob.name);
         let mut p = Probe::new(map, blob, RemoteAddr(code));
         p.watchdog = watchdog;
@@ -250,9 +268,87 @@ impl Probe {
         RemoteAddr(self.code.0 + self.blob.trap as u64)
     }
 
-    /// Make the trap a `nop` before detaching: a thread still in the probe
-    /// then returns 0 without a stop nobody would answer.
+    /// Report the probe's stops (at its int3, or where a thread raised
+    /// the trap's signal at itself) to `tracee`'s waits as breakpoint stops
+    /// at [`Probe::trap`].
+    pub fn adopt_traps(&self, tracee: &mut Tracee) {
+        let trap = self.trap();
+        tracee.adopt_breakpoint(trap);
+        let sigtrap = RemoteAddr(self.code.0 + self.blob.sigtrap as u64);
+        tracee.adopt_signal_trap(sigtrap, TRAP_SIGNAL, trap);
+    }
+
+    /// The frame, event and argument CPython passed to the call of the
+    /// probe that stopped (its registers no longer hold them).
+    pub fn trap_args(&self) -> (RemoteAddr, i32, RemoteAddr) {
+        (
+            RemoteAddr(self.word(OFF_CALL_FRAME)),
+            self.word(OFF_WHAT) as i32,
+            RemoteAddr(self.word(OFF_ARG)),
+        )
+    }
+
+    /// Chain the program's trace function `func` for the trace object
+    /// `obj`: each call of the probe with that object ends with a call of
+    /// `func` (probe.c). Replaces the function an object had; false when
+    /// the table is full.
+    pub fn set_chain(&mut self, obj: u64, func: u64) -> bool {
+        let slot = (0..CHAINS_MAX)
+            .find(|&i| self.word(CHAINS + 16 * i) == obj)
+            .or_else(|| (0..CHAINS_MAX).find(|&i| self.word(CHAINS + 16 * i) == 0));
+        let Some(i) = slot else { return false };
+        // The function before the object: a probe call never sees the
+        // object with a stale function.
+        self.set_word(CHAINS + 16 * i + 8, func);
+        self.set_word(CHAINS + 16 * i, obj);
+        true
+    }
+
+    /// The program's trace function that the probe an earlier, killed
+    /// hindsight left (its entry at `left_entry`) chained for `obj`, read
+    /// from that probe's context in the target (a build of the same
+    /// source: the same entry).
+    pub fn left_chain(
+        &self,
+        mem: &dyn crate::memory::Memory,
+        left_entry: RemoteAddr,
+        obj: u64,
+    ) -> Option<u64> {
+        if obj == 0 {
+            return None;
+        }
+        let base = left_entry.0.checked_sub(self.blob.entry as u64)?;
+        let ctx = mem.read_u64(RemoteAddr(base + self.blob.ctx_imm as u64)).ok()?;
+        let mut table = [0u8; CHAINS_MAX * 16];
+        mem.read(RemoteAddr(ctx.checked_add(CHAINS as u64)?), &mut table).ok()?;
+        let word = |i: usize| u64::from_ne_bytes(table[i..i + 8].try_into().unwrap_or_default());
+        (0..CHAINS_MAX)
+            .find(|&i| word(16 * i) == obj)
+            .map(|i| word(16 * i + 8))
+            .filter(|&f| f != 0)
+    }
+
+    /// The program's trace function chained for trace object `obj`.
+    pub fn chain_of(&self, obj: u64) -> Option<u64> {
+        if obj == 0 {
+            return None;
+        }
+        (0..CHAINS_MAX)
+            .find(|&i| self.word(CHAINS + 16 * i) == obj)
+            .map(|i| self.word(CHAINS + 16 * i + 8))
+    }
+
+    /// The program's trace function the current stop's call of the probe
+    /// will call when it returns, if any.
+    pub fn chain_now(&self) -> Option<u64> {
+        Some(self.word(OFF_CHAIN_NOW)).filter(|&f| f != 0)
+    }
+
+    /// Make the trap a `nop` and raise no signal before detaching: a
+    /// thread still in the probe then returns 0 without a stop nobody
+    /// would answer.
     pub fn disarm(&mut self) {
+        self.set_word(OFF_TRAP_SIG, 0);
         let trap = self.blob.trap;
         self.map.bytes_mut()[trap] = NOP;
         self.set_word(OFF_ARMED, 0);
@@ -299,8 +395,10 @@ impl Probe {
         ] = saved;
         log::debug!(target: "tracer::probe", "probe faulted at {:#x} in thread {tid}: its stop reads the plan itself", regs.rip);
         regs.rip = self.code.0 + self.blob.back as u64;
-        // Nonzero: on to the trap.
-        regs.rax = 1;
+        // On to the int3 (the signal is this stop's to raise, not the
+        // recovered thread's), then to the chained function, if any.
+        regs.rax = TRAP_INT3;
+        regs.rdx = self.word(OFF_CHAIN_NOW);
         tracee.set_regs(tid, regs)?;
         self.set_word(OFF_ARMED, 0);
         self.set_word(OFF_KEEP, 0);
@@ -318,6 +416,7 @@ impl Probe {
 /// cannot be started.
 fn watchdog(map: &SharedMap, blob: &Blob) -> Option<crate::sys::Watchdog> {
     let words = [
+        (CODE_BYTES + OFF_TRAP_SIG, 0),
         (CODE_BYTES + OFF_NRANGES, 0),
         (CODE_BYTES + OFF_ARMED, 0),
         (CODE_BYTES + OFF_CAP_ON, 0),

@@ -1,6 +1,7 @@
 //! int3 breakpoints of a [`Tracee`]: insert, remove, the one-shot
-//! "step back over" that lets the original instruction run, and the
-//! returning trap (an int3 that a thread runs past without any help).
+//! "step back over" that lets the original instruction run, the
+//! returning trap (an int3 that a thread runs past without any help), and
+//! the watch: a hardware breakpoint of every thread.
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::memory::Memory;
@@ -15,6 +16,9 @@ const NOP: u8 = 0x90;
 /// Bytes compilers pad between functions with (parts of the multi-byte
 /// NOPs `66 2e 0f 1f 84 00 ..`, `0f 1f 40 00`, `90`, and `int3`/zero fill).
 const PADDING: [u8; 8] = [0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x40, 0x90];
+/// DR7 with debug register 0 enabled for the thread (L0), breaking on
+/// execution of one byte (RW0 = LEN0 = 0).
+const DR7_L0_EXEC: u64 = 1;
 /// Function alignment the padding runs up to.
 const FUNC_ALIGN: u64 = 16;
 
@@ -68,6 +72,7 @@ impl Tracee {
         self.breakpoints.clear();
         self.cleared.clear();
         self.adopted.clear();
+        self.signal_traps.clear();
     }
 
     /// Report stops at the int3 at `addr` as breakpoint stops; its owner
@@ -77,6 +82,70 @@ impl Tracee {
         if !self.adopted.contains(&addr.0) {
             self.adopted.push(addr.0);
         }
+    }
+
+    /// Report a stop of a thread with signal `sig` at `at` (where it
+    /// raised the signal at itself) as a breakpoint stop at `report_as`;
+    /// the signal is then never delivered (the stop's answer resumes the
+    /// thread without it).
+    pub fn adopt_signal_trap(&mut self, at: RemoteAddr, sig: i32, report_as: RemoteAddr) {
+        let trap = (at.0, sig, report_as.0);
+        if !self.signal_traps.contains(&trap) {
+            self.signal_traps.push(trap);
+        }
+    }
+
+    /// Stop every thread, those there now and those it creates, when it is
+    /// about to run the instruction at `addr` ([`Stop::Watch`](crate::ptrace::Stop)),
+    /// with debug register 0 of each: nothing is written in the program,
+    /// and nothing is left if hindsight dies (the kernel drops a tracer's
+    /// debug registers with it). A thread resumed from the stop runs the
+    /// instruction (the kernel sets the resume flag). Threads that are
+    /// running now are not armed; a failure is logged and returned.
+    pub fn set_watch(&mut self, addr: RemoteAddr) -> Result<(), TraceError> {
+        self.watch = Some(addr.0);
+        let stopped: Vec<Tid> = self
+            .threads
+            .iter()
+            .filter(|t| !t.running)
+            .map(|t| t.tid)
+            .collect();
+        for tid in stopped {
+            if !self.arm_watch(tid, addr.0) {
+                self.watch = None;
+                return Err(TraceError::NotStopped {
+                    what: "arm a debug register",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Disarm the watch of every stopped thread (before a detach, or a
+    /// call of the watched function of our own); it stays known, and
+    /// reported, while some thread still runs with it.
+    pub fn clear_watch(&mut self) {
+        if self.watch.is_none() {
+            return;
+        }
+        for t in self.threads.iter().filter(|t| !t.running) {
+            let _ = crate::sys::ptrace_set_debugreg(t.tid.0, 7, 0);
+            let _ = crate::sys::ptrace_set_debugreg(t.tid.0, 0, 0);
+        }
+        if self.threads.iter().all(|t| !t.running) {
+            self.watch = None;
+        }
+    }
+
+    /// Point debug register 0 of the stopped thread `tid` at `addr`, on
+    /// execution; whether it took.
+    pub(crate) fn arm_watch(&self, tid: Tid, addr: u64) -> bool {
+        let r = crate::sys::ptrace_set_debugreg(tid.0, 0, addr)
+            .and_then(|()| crate::sys::ptrace_set_debugreg(tid.0, 7, DR7_L0_EXEC));
+        if let Err(e) = &r {
+            log::warn!(target: "tracer::ptrace", "no watch of {addr:#x} in thread {tid} (debug registers refused: {e})");
+        }
+        r.is_ok()
     }
 
     /// Whether there is a breakpoint at `addr`.

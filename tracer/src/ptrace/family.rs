@@ -170,6 +170,8 @@ impl<T> Family<T> {
                 t.resume(tid, None)?;
             }
             Stop::Signal { tid, sig } => t.resume(tid, Some(sig))?,
+            // Nothing is watched while the command starts.
+            Stop::Watch { tid, .. } => t.resume(tid, None)?,
             Stop::NewThread { parent, tid } => {
                 t.resume(tid, None)?;
                 t.resume(parent, None)?;

@@ -48,6 +48,8 @@ impl Tracee {
             breakpoints: HashMap::new(),
             cleared: Vec::new(),
             adopted: Vec::new(),
+            signal_traps: Vec::new(),
+            watch: None,
             finished: false,
             seized,
             delivered: Vec::new(),
@@ -189,6 +191,7 @@ impl Tracee {
         }
         cleanup(self);
         self.clear_all_breakpoints()?;
+        self.clear_watch();
         let mut first_err = None;
         for t in std::mem::take(&mut self.threads) {
             let sig = pending.iter().find(|p| p.0 == t.tid).map_or(0, |p| p.1);

@@ -34,6 +34,17 @@ pub enum Stop {
         /// Its registers at the stop.
         regs: Regs,
     },
+    /// A thread is about to run the instruction at the watched address
+    /// ([`Tracee::set_watch`]: a debug register, nothing written in the
+    /// program). Resumed, it runs it.
+    Watch {
+        /// The thread that stopped.
+        tid: Tid,
+        /// The watched address (its rip).
+        addr: RemoteAddr,
+        /// Its registers at the stop.
+        regs: Regs,
+    },
     /// A thread stopped for a signal meant for the target: resume it with
     /// `sig` to deliver it unchanged.
     Signal {
@@ -121,6 +132,12 @@ pub struct Tracee {
     /// Breakpoints whose int3 their owner writes and removes (code ptrace
     /// cannot write: the probe's shared mapping).
     pub(crate) adopted: Vec<u64>,
+    /// Signal traps: a thread stopped with this signal at this address
+    /// (it raised it at itself there) is reported as a breakpoint stop at
+    /// the third address.
+    pub(crate) signal_traps: Vec<(u64, i32, u64)>,
+    /// The address every thread's debug register 0 watches, if any.
+    pub(crate) watch: Option<u64>,
     /// The process is gone, detached or killed: nothing left to clean up.
     pub(crate) finished: bool,
     /// Taken with PTRACE_SEIZE (attach), not launched: stopped with

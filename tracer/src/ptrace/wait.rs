@@ -121,6 +121,13 @@ impl Tracee {
                     regs,
                 }));
             }
+            if self.watch == Some(regs.rip) {
+                return Ok(Some(Stop::Watch {
+                    tid,
+                    addr: RemoteAddr(regs.rip),
+                    regs,
+                }));
+            }
             if self.cleared.contains(&at)
                 && matches!(sys::ptrace_siginfo(tid.0), Ok((_, SI_KERNEL)))
             {
@@ -132,6 +139,17 @@ impl Tracee {
                 return Ok(None);
             }
             return Ok(Some(self.signal_stop(tid, sig)));
+        }
+        if self.signal_traps.iter().any(|t| t.1 == sig) {
+            let regs = self.regs(tid)?;
+            let trap = self.signal_traps.iter().find(|t| t.0 == regs.rip && t.1 == sig);
+            if let Some(&(_, _, report_as)) = trap {
+                return Ok(Some(Stop::Breakpoint {
+                    tid,
+                    addr: RemoteAddr(report_as),
+                    regs,
+                }));
+            }
         }
         if matches!(
             sig,
@@ -181,6 +199,10 @@ impl Tracee {
                         tid: new,
                         running: false,
                     });
+                }
+                // Debug registers are not inherited.
+                if let Some(addr) = self.watch {
+                    self.arm_watch(new, addr);
                 }
                 Ok(Some(Stop::NewThread {
                     parent: tid,

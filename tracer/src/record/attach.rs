@@ -17,6 +17,7 @@ use super::session::{Bounds, Hooked, Origin, Session};
 use super::stops;
 use super::waker::Waker;
 use crate::cpython::{DecodeError, Decoder, Python};
+use crate::interp::own_trace;
 use crate::interp::{hook, threads};
 use crate::probe::Probe;
 use crate::ptrace::Tracee;
@@ -46,8 +47,10 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     let unhook = |tracee, h: &Hooked, probe: Option<Probe>| {
         if let Some(mut p) = probe {
             p.disarm();
+            let _ = release(tracee, &h.python, h.runtime, h.hook_fn, Some(&p));
+        } else {
+            let _ = release(tracee, &h.python, h.runtime, h.hook_fn, None);
         }
-        let _ = release(tracee, &h.python, h.runtime, h.hook_fn);
     };
 
     let filter = file_filter(
@@ -173,7 +176,7 @@ fn hook_all(
         mut probe,
     } = hook::choose_trap(&mut tracee, any_thread, trap_function, cfg.probe)?;
     if let Some(p) = probe.as_mut() {
-        tracee.adopt_breakpoint(trap);
+        p.adopt_traps(&mut tracee);
         if cfg.probe_filter {
             p.enable_filter(&python.layout);
         }
@@ -181,7 +184,7 @@ fn hook_all(
         tracee.set_breakpoint(trap)?;
     }
     let layout = &python.layout;
-    let hooked = threads::hook_all(tracee.mem(), layout, runtime, hook_fn);
+    let hooked = threads::hook_all(tracee.mem(), layout, runtime, hook_fn, probe.as_mut());
     let why = match hooked {
         Ok(c) if c.hooked + c.already > 0 => {
             if c.foreign > 0 {
@@ -191,7 +194,15 @@ fn hook_all(
                     c.foreign
                 );
             }
+            if c.chained > 0 {
+                log::info!(
+                    target: "tracer::attach",
+                    "{} thread(s) trace themselves (sys.settrace): their trace function runs on from the probe",
+                    c.chained
+                );
+            }
             let h = Hooked {
+                set_trace_watch: own_trace::watch(&mut tracee, &python),
                 python,
                 runtime,
                 trap,
@@ -215,9 +226,9 @@ fn hook_all(
         )),
         Err(e) => RecordError::Hook(e),
     };
-    if let Some(mut p) = probe {
+    if let Some(p) = probe.as_mut() {
         p.disarm();
     }
-    let _ = release(tracee, &python, runtime, hook_fn);
+    let _ = release(tracee, &python, runtime, hook_fn, probe.as_ref());
     Err(why)
 }

@@ -19,6 +19,7 @@ use super::stops;
 use super::waker::Waker;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, Python};
+use crate::interp::own_trace;
 use crate::interp::hook;
 use crate::interp::startup::{self, Startup};
 use crate::probe::ProbeMode;
@@ -175,12 +176,14 @@ fn hook_main(
         None
     };
     let tstate = install(tracee, &python, runtime, trap.hook_fn, set_trace)?;
-    if trap.probe.is_some() {
-        tracee.adopt_breakpoint(trap.addr);
+    if let Some(p) = trap.probe.as_ref() {
+        p.adopt_traps(tracee);
     } else {
         tracee.set_breakpoint(trap.addr)?;
     }
+    let set_trace_watch = own_trace::watch(tracee, &python);
     let hooked = Hooked {
+        set_trace_watch,
         python,
         runtime,
         trap: trap.addr,

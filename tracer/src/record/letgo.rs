@@ -10,6 +10,8 @@ use super::session::{Exit, Hooked, Origin, EXECED, GRACE};
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::Python;
 use crate::interp::{hook, threads};
+use crate::memory::Memory;
+use crate::probe::Probe;
 use crate::ptrace::{TraceError, Tracee};
 
 /// Do what `exit` leaves to do about the program; how it ended, why, and
@@ -39,11 +41,12 @@ pub(crate) fn let_go(
         }
         Exit::LetGo { at, reason, bound } => {
             rec.disarm_probe();
+            let probe = rec.cache.probe_mut();
             match h.origin {
-                Origin::Seized => release(tracee, &h.python, h.runtime, h.hook_fn)?,
+                Origin::Seized => release(tracee, &h.python, h.runtime, h.hook_fn, probe.as_ref())?,
                 Origin::Launched {
                     tstate, set_trace, ..
-                } => unhook_launched(tracee, h, at, tstate, set_trace)?,
+                } => unhook_launched(tracee, h, at, tstate, set_trace, probe.as_ref())?,
             }
             (ProgramEnd::Detached, reason, bound)
         }
@@ -63,23 +66,32 @@ fn unhook_launched(
     at: Option<Tid>,
     tstate: RemoteAddr,
     set_trace: Option<(hook::SetTraceFns, RemoteAddr)>,
+    probe: Option<&Probe>,
 ) -> Result<(), RecordError> {
     let layout = &h.python.layout;
     let Some(tid) = at else {
         let mut undo = Ok(());
         tracee.detach_with(|t| {
-            undo = threads::unhook_running(t.mem(), layout, h.runtime, tstate, h.hook_fn);
+            undo = threads::unhook_running(t.mem(), layout, h.runtime, tstate, h.hook_fn, probe);
         })?;
         return Ok(undo?);
     };
-    if let Some((fns, ret_trap)) = set_trace {
-        hook::uninstall_by_call(&mut tracee, tid, fns, tstate, ret_trap).map_err(|e| {
-            RecordError::Other(format!("cannot switch tracing off in the interpreter: {e}"))
-        })?;
-    } else {
-        hook::uninstall_running(tracee.mem(), layout, h.runtime, tstate)?;
+    let obj = tracee.mem().read_u64(tstate.at(layout.runtime.ts_c_traceobj))?;
+    let own = probe.and_then(|p| p.chain_of(obj));
+    match set_trace {
+        // The program's own trace function takes the probe's place: tracing
+        // stays on.
+        Some(_) if own.is_some() => threads::unhook_one(tracee.mem(), layout, h.runtime, tstate, probe)?,
+        Some((fns, ret_trap)) => {
+            // Our own call of the watched function: not the program's.
+            tracee.clear_watch();
+            hook::uninstall_by_call(&mut tracee, tid, fns, tstate, ret_trap).map_err(|e| {
+                RecordError::Other(format!("cannot switch tracing off in the interpreter: {e}"))
+            })?;
+        }
+        None => threads::unhook_one(tracee.mem(), layout, h.runtime, tstate, probe)?,
     }
-    threads::unhook_all(tracee.mem(), layout, h.runtime, h.hook_fn)?;
+    threads::unhook_all(tracee.mem(), layout, h.runtime, h.hook_fn, probe)?;
     Ok(tracee.detach()?)
 }
 
@@ -90,11 +102,12 @@ pub(crate) fn release(
     python: &Python,
     runtime: RemoteAddr,
     hook_fn: RemoteAddr,
+    probe: Option<&Probe>,
 ) -> Result<(), RecordError> {
     let layout = &python.layout;
     let mut unhook_err = None;
     tracee.detach_with(|t| {
-        if let Err(e) = threads::unhook_all(t.mem(), layout, runtime, hook_fn) {
+        if let Err(e) = threads::unhook_all(t.mem(), layout, runtime, hook_fn, probe) {
             unhook_err = Some(e);
         }
         if let Err(e) = threads::restore_line_events(t.mem(), layout, runtime) {
@@ -122,9 +135,10 @@ pub(crate) fn release_forked_child(
     layout: &symbols::Layout,
     runtime: RemoteAddr,
     hook_fn: RemoteAddr,
+    probe: Option<&Probe>,
 ) -> Result<(), TraceError> {
     let mem = crate::memory::procmem::ProcMem::new(child.0);
-    match threads::unhook_all(&mem, layout, runtime, hook_fn) {
+    match threads::unhook_all(&mem, layout, runtime, hook_fn, probe) {
         Ok(n) => {
             log::info!(target: "tracer::record", "forked child {child} runs on untraced ({n} thread states unhooked)")
         }

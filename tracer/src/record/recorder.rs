@@ -47,6 +47,10 @@ pub(crate) struct Recorder {
     log: Log,
     /// How many types the probe was told it may copy objects of.
     cap_types: usize,
+    /// The first step at which the program's own trace function replaced
+    /// hindsight's in some thread (it could not run from the probe), and
+    /// why: said in the recording's end.
+    pub(crate) own_trace_lost: Option<(u64, &'static str)>,
 }
 
 impl Recorder {
@@ -73,6 +77,7 @@ impl Recorder {
             armed: None,
             log: Log::default(),
             cap_types: 0,
+            own_trace_lost: None,
         }
     }
 
@@ -219,7 +224,8 @@ impl Recorder {
     ) -> Result<(), TraceError> {
         self.threads.push(tid.0 as u32);
         let layout = &self.decoder.python().layout;
-        if let Err(e) = crate::interp::threads::hook_all(tracee.mem(), layout, runtime, trap) {
+        let mut probe = self.cache.probe_mut();
+        if let Err(e) = crate::interp::threads::hook_all(tracee.mem(), layout, runtime, trap, probe.as_mut()) {
             log::warn!(target: "tracer::record", "new thread {tid} not hooked: {e}");
         }
         tracee.resume(tid, None)?;
@@ -326,8 +332,14 @@ impl Recorder {
         self.decoder.begin_stop(tid.0 as u32, what);
         let code = self.decoder.frame_code(mem, frame)?;
         let recorded = self.filter.accepts(&code.file);
-        if event == EventKind::Call && (!recorded || self.granularity == Granularity::Call) {
-            // Lines of this frame will never be steps: let CPython skip them.
+        let own_trace = self
+            .cache
+            .probe_mut()
+            .as_ref()
+            .is_some_and(|p| p.chain_now().is_some());
+        if event == EventKind::Call && (!recorded || self.granularity == Granularity::Call) && !own_trace {
+            // Lines of this frame will never be steps: let CPython skip them
+            // (unless the program's own trace function may want them).
             hook::disable_line_events(tracee.mem(), &self.decoder.python().layout, frame)?;
             self.cache.forget();
         }

@@ -15,6 +15,7 @@ use super::recorder::Recorder;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::Python;
 use crate::interp::hook;
+use crate::interp::own_trace::SetTraceWatch;
 use crate::ptrace::Tracee;
 
 /// How long a program sent SIGTERM at a bound (`--at-bound stop`) has to
@@ -57,6 +58,9 @@ pub(crate) struct Hooked {
     /// or the trap itself.
     pub(crate) hook_fn: RemoteAddr,
     pub(crate) origin: Origin,
+    /// Where the program changes a thread's trace function, watched while
+    /// recording with the probe.
+    pub(crate) set_trace_watch: Option<SetTraceWatch>,
 }
 
 /// What ends a recording besides the program's own end.

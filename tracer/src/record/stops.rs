@@ -22,6 +22,7 @@ use super::recorder::Recorder;
 use super::session::{Bounds, Exit, Origin, Session, GRACE};
 use super::waker::{Alarm, Waker, Watcher};
 use crate::addr::{RemoteAddr, Tid};
+use crate::interp::own_trace::SetTrace;
 use crate::ptrace::{Regs, Stop, TraceError, Tracee};
 
 const INTERRUPTED: &str = "hindsight was interrupted (SIGINT or SIGTERM)";
@@ -87,6 +88,13 @@ pub(crate) fn run(
     // Steps taken without a trap since the last stop (the program may have
     // ended right after them): their words are in the probe's memory, here.
     rec.drain_trapless(&writer)?;
+    if let Some((step, why)) = rec.own_trace_lost {
+        // The recording is not whole: say where and why, in its end.
+        reason = format!(
+            "{reason}; at step {step} the program set its own trace function, which could not \
+             run from hindsight's ({why}): that thread was not recorded from there"
+        );
+    }
     let summary = writer.finish(RecordingEnd {
         end,
         reason,
@@ -249,6 +257,7 @@ fn on_stop(
             addr,
             mut regs,
         } => pass_stray_breakpoint(&mut s.tracee, tid, &mut regs, addr)?,
+        Stop::Watch { tid, addr, regs } => on_set_trace(s, tid, addr, regs)?,
         Stop::Signal { tid, sig } => {
             let ours = s.rec.probe_fault(&mut s.tracee, tid, sig)?;
             s.tracee.resume(tid, (!ours).then_some(sig))?
@@ -262,7 +271,16 @@ fn on_stop(
         )?,
         Stop::Forked { parent, child } => {
             let h = &s.hooked;
-            release_forked_child(&mut s.tracee, child, &h.python.layout, h.runtime, h.hook_fn)?;
+            let probe = s.rec.cache.probe_mut();
+            release_forked_child(
+                &mut s.tracee,
+                child,
+                &h.python.layout,
+                h.runtime,
+                h.hook_fn,
+                probe.as_ref(),
+            )?;
+            drop(probe);
             s.tracee.resume(parent, None)?;
         }
         Stop::ThreadExit { .. } => {}
@@ -271,6 +289,23 @@ fn on_stop(
         Stop::Killed { sig } => return Ok(Some(Exit::Ended(ProgramEnd::Signaled(sig)))),
     }
     Ok(None)
+}
+
+/// A thread is about to change its trace function (the watch of
+/// [`crate::interp::own_trace`]): the program's own runs from the probe.
+fn on_set_trace(s: &mut Session, tid: Tid, addr: RemoteAddr, regs: Regs) -> Result<(), RecordError> {
+    let Some(w) = s.hooked.set_trace_watch.filter(|w| w.addr == addr) else {
+        s.tracee.resume(tid, None)?;
+        return Ok(());
+    };
+    let mut probe = s.rec.cache.probe_mut();
+    let hook_fn = s.hooked.hook_fn;
+    let done = w.answer(&mut s.tracee, tid, regs, probe.as_mut(), hook_fn)?;
+    drop(probe);
+    if let SetTrace::Through { why } = done {
+        s.rec.own_trace_lost.get_or_insert((s.rec.steps, why));
+    }
+    Ok(())
 }
 
 /// A thread stopped in the trap: the steps the probe took without one come
@@ -285,6 +320,12 @@ fn on_trap(
 ) -> Result<Option<Exit>, RecordError> {
     if let Err(e) = s.rec.drain_trapless(&s.writer) {
         log::warn!(target: "tracer::record", "steps not recorded: {e}");
+    }
+    if let Some(p) = s.rec.cache.probe_mut().as_ref() {
+        // The probe's stop: its registers no longer hold CPython's
+        // arguments; the probe kept them.
+        let (frame, what, arg) = p.trap_args();
+        (regs.rsi, regs.rdx, regs.rcx) = (frame.0, what as u64, arg.0);
     }
     let (frame, what, arg) = (RemoteAddr(regs.rsi), regs.rdx as i32, RemoteAddr(regs.rcx));
     s.rec.answer_trap(&mut s.tracee, tid, &mut regs)?;

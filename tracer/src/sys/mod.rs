@@ -186,6 +186,17 @@ pub fn ptrace_siginfo(tid: i32) -> io::Result<(i32, i32)> {
     Ok((info.si_signo, info.si_code))
 }
 
+/// `PTRACE_POKEUSER` of x86 debug register `n` (0-7) of a stopped tracee:
+/// the kernel checks the value (an address in user space, a valid DR7).
+pub fn ptrace_set_debugreg(tid: i32, n: usize, value: u64) -> io::Result<()> {
+    if n > 7 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let off = std::mem::offset_of!(libc::user, u_debugreg) + 8 * n;
+    ptrace::write_user(nix_pid(tid), off as AddressType, value as libc::c_long)?;
+    Ok(())
+}
+
 /// `waitpid(pid, __WALL | __WNOTHREAD | extra)`: only children and tracees
 /// of the calling thread, so several tracers in one process (test threads)
 /// never reap each other's targets. Returns `(pid, status)`; pid 0 with

@@ -119,10 +119,12 @@ impl SharedMap {
                             break;
                         }
                     }
+                    // The byte first (the trap's int3 made harmless),
+                    // then the words.
+                    base.add(byte.0).write_volatile(byte.1);
                     for &(off, v) in &plan[..n] {
                         base.add(off).cast::<u64>().write_volatile(v);
                     }
-                    base.add(byte.0).write_volatile(byte.1);
                     libc::_exit(0);
                 }
             }

@@ -303,6 +303,13 @@ pub struct TracingFacts {
     /// (Python/legacy_tracing.c): setting `c_tracefunc` alone reports
     /// nothing, the code objects must be instrumented by `_PyEval_SetTrace`.
     pub on_monitoring: bool,
+    /// The function every change of a thread's C trace function goes
+    /// through (`sys.settrace`, `PyEval_SetTrace`, `threading`'s), and
+    /// whether it takes the thread state first: 3.9+
+    /// `_PyEval_SetTrace(tstate, func, arg)`, 3.8 `PyEval_SetTrace(func,
+    /// arg)` (the caller's thread).
+    pub set_trace: &'static str,
+    pub set_trace_takes_tstate: bool,
 }
 
 #[cfg(test)]

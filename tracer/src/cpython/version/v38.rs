@@ -57,6 +57,8 @@ pub(super) fn facts() -> Facts {
             line: 2,
             return_: 3,
             on_monitoring: false,
+            set_trace: "PyEval_SetTrace",
+            set_trace_takes_tstate: false,
         },
     }
 }

@@ -1,0 +1,112 @@
+//! A program that traces itself (`sys.settrace`, `threading.settrace`, as
+//! coverage tools, pdb and IDE debuggers do) is recorded through it: its
+//! tracer sees what it sees in a plain run (its output is the plain run's,
+//! `sys.gettrace()` included), and the recording goes on to the program's
+//! end, step for step the recording of the same program that never sets a
+//! tracer. With the probe's int3 trap forced too. On every supported
+//! interpreter present.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{repo_root, supported_interpreters};
+
+fn fixture() -> std::path::PathBuf {
+    repo_root().join("tests/fixtures/tracing/own_tracer.py")
+}
+
+/// `hindsight record` of the fixture; its stdout.
+fn record(py: &Path, hsr: &Path, env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hindsight"))
+        .args(["record", "-o"])
+        .arg(hsr)
+        .arg("--")
+        .arg(py)
+        .arg(fixture())
+        .envs(env.iter().copied())
+        .env("PYTHONHASHSEED", "0")
+        .output()
+        .expect("run hindsight");
+    assert!(out.status.success(), "{}: {:?}", py.display(), out);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Each step's (event, function, line), the fixture's wrappers of
+/// `settrace` left out (they run different lines in the two runs).
+fn sequence(hsr: &Path) -> Vec<(String, String, i64)> {
+    let out = Command::new(env!("CARGO_BIN_EXE_hindsight"))
+        .args(["steps", "--json"])
+        .arg(hsr)
+        .output()
+        .expect("run hindsight steps");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a step"))
+        .filter(|s| !s["function"].as_str().unwrap_or("").starts_with("settrace"))
+        .map(|s| {
+            (
+                s["event"].as_str().unwrap_or("").to_string(),
+                s["function"].as_str().unwrap_or("").to_string(),
+                s["line"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect()
+}
+
+fn info(hsr: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hindsight"))
+        .arg("info")
+        .arg(hsr)
+        .output()
+        .expect("run hindsight info");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_program_that_traces_itself_is_recorded_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for py in supported_interpreters() {
+        let plain = Command::new(&py.path)
+            .arg(fixture())
+            .env("PYTHONHASHSEED", "0")
+            .output()
+            .expect("plain run");
+        let plain = String::from_utf8_lossy(&plain.stdout).into_owned();
+        assert!(plain.contains("gettrace: None tracer None"), "{plain}");
+        let without = dir.path().join(format!("without-{}.hsr", py.minor));
+        record(&py.path, &without, &[("OWN_TRACER", "0")]);
+        for (name, env) in [("signal", vec![]), ("int3", vec![("HINDSIGHT_INT3_TRAP", "1")])] {
+            let hsr = dir.path().join(format!("own-{}-{name}.hsr", py.minor));
+            let got = record(&py.path, &hsr, &env);
+            assert_eq!(got, plain, "{} ({name}): the program's tracer saw otherwise", py.minor);
+            let i = info(&hsr);
+            assert!(i.contains("complete; the program exited with status 0"), "{i}");
+            assert!(!i.contains("own trace function"), "{i}");
+            assert_eq!(
+                sequence(&hsr),
+                sequence(&without),
+                "{} ({name}): the steps differ from the run that sets no tracer",
+                py.minor
+            );
+        }
+    }
+}
+
+#[test]
+fn without_the_probe_the_lost_recording_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    for py in supported_interpreters() {
+        let hsr = dir.path().join(format!("noprobe-{}.hsr", py.minor));
+        let got = record(&py.path, &hsr, &[("HINDSIGHT_NO_PROBE", "1")]);
+        assert!(got.contains("gettrace: None tracer None"), "{got}");
+        let i = info(&hsr);
+        assert!(
+            i.contains("the program set its own trace function"),
+            "{}: {i}",
+            py.minor
+        );
+    }
+}
