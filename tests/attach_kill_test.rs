@@ -41,7 +41,10 @@ fn kills_leave_the_worker_unharmed(py: &str) {
         std::thread::sleep(Duration::from_millis(seed % 250));
         a.signal(libc::SIGKILL);
         let status = a.wait();
-        assert!(!status.success(), "{py}: hindsight was not killed: {status:?}");
+        assert!(
+            !status.success(),
+            "{py}: hindsight was not killed: {status:?}"
+        );
         // The program runs on: a checksum line comes after every kill.
         got.push(target.expect("checksum"));
         got.push(target.expect("checksum"));
@@ -77,6 +80,9 @@ fn same_as_an_unattached_run(py: &str, worker: &std::path::Path, got: &[String])
         .map(str::to_string)
         .collect();
     for line in got {
-        assert!(plain.contains(line), "{py}: {line} differs from the unattached run");
+        assert!(
+            plain.contains(line),
+            "{py}: {line} differs from the unattached run"
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! `hindsight attach PID` against running CPython 3.11 programs that are not
-//! hindsight's children: 50 attach/detach cycles leave a worker's output
+//! `hindsight attach PID` against running CPython programs that are not
+//! hindsight's children: 50 attach/detach cycles on every interpreter attach
+//! records (3.8-3.11) leave a worker's output
 //! identical to an unattached run; a program blocked in a system call; new
 //! and existing threads; the target ending while recorded; signals reaching
 //! the target; a real `python3 -m http.server` serving on after detach; and
@@ -17,19 +18,24 @@ use harness::*;
 
 #[test]
 fn fifty_attach_detach_cycles_leave_the_worker_unharmed() {
-    let Some(py) = python() else { return };
+    for py in attach_pythons() {
+        fifty_cycles(&py);
+    }
+}
+
+fn fifty_cycles(py: &str) {
     let dir = tempfile::tempdir().unwrap();
     let worker = fixture("worker.py");
-    let target = Target::start(&[worker.to_str().unwrap()]);
+    let target = Target::start_with(py, &[worker.to_str().unwrap()]);
     target.expect("READY");
     let mut got: Vec<String> = Vec::new();
     for i in 0..50 {
         let hsr = dir.path().join(format!("cycle{i}.hsr"));
         let a = Attach::start(target.pid(), &hsr, &["--max-steps", "40"]);
         let last = a.finish();
-        assert!(last.contains("detached"), "{last}");
+        assert!(last.contains("detached"), "{py}: {last}");
         let s = steps(&hsr);
-        assert_eq!(s.len(), 40, "cycle {i}");
+        assert_eq!(s.len(), 40, "{py}: cycle {i}");
         let o = hindsight(&["state", hsr.to_str().unwrap(), "39"]);
         assert!(o.status.success(), "cycle {i}: {o:?}");
         assert!(info(&hsr).contains("complete"), "cycle {i}");
@@ -423,6 +429,7 @@ fn a_killed_attach_leaves_a_waiting_program_running() {
         // Its watchdog (a fork of it: the same command line) has done its
         // work once it is gone; before that, a step races with it.
         wait_gone(&hsr);
+        assert!(target.alive(), "the kill killed the program");
         // Its next lines run through the disarmed probe.
         target.send("work 4");
         assert_eq!(target.expect("done"), "done 4 14");
@@ -501,7 +508,11 @@ fn a_program_that_traces_itself_is_attached_to_and_left_tracing() {
     let hsr = dir.path().join("self.hsr");
     let a = Attach::start(target.pid(), &hsr, &[]);
     target.send("work 4");
-    assert_eq!(target.expect("done"), plain, "its tracer saw otherwise while recorded");
+    assert_eq!(
+        target.expect("done"),
+        plain,
+        "its tracer saw otherwise while recorded"
+    );
     target.send("gettrace");
     assert_eq!(target.expect("gettrace"), "gettrace tracer");
     target.send("off");
@@ -514,7 +525,11 @@ fn a_program_that_traces_itself_is_attached_to_and_left_tracing() {
     assert!(a.finish().contains("detached"));
     assert_eq!(target.tracer_pid(), 0, "still traced");
     target.send("work 4");
-    assert_eq!(target.expect("done"), plain, "its tracer is not back after the detach");
+    assert_eq!(
+        target.expect("done"),
+        plain,
+        "its tracer is not back after the detach"
+    );
     // Nothing watches its calls any more.
     target.send("off");
     target.expect("off");
@@ -524,5 +539,8 @@ fn a_program_that_traces_itself_is_attached_to_and_left_tracing() {
     assert_eq!(target.expect("gettrace"), "gettrace tracer");
     let f = functions(&steps(&hsr));
     assert!(f.contains("handle"), "{f:?}");
-    assert!(!f.contains("tracer"), "its tracer's own frames were recorded: {f:?}");
+    assert!(
+        !f.contains("tracer"),
+        "its tracer's own frames were recorded: {f:?}"
+    );
 }

@@ -78,12 +78,22 @@ fn a_program_that_traces_itself_is_recorded_through_it() {
         assert!(plain.contains("gettrace: None tracer None"), "{plain}");
         let without = dir.path().join(format!("without-{}.hsr", py.minor));
         record(&py.path, &without, &[("OWN_TRACER", "0")]);
-        for (name, env) in [("signal", vec![]), ("int3", vec![("HINDSIGHT_INT3_TRAP", "1")])] {
+        for (name, env) in [
+            ("signal", vec![]),
+            ("int3", vec![("HINDSIGHT_INT3_TRAP", "1")]),
+        ] {
             let hsr = dir.path().join(format!("own-{}-{name}.hsr", py.minor));
             let got = record(&py.path, &hsr, &env);
-            assert_eq!(got, plain, "{} ({name}): the program's tracer saw otherwise", py.minor);
+            assert_eq!(
+                got, plain,
+                "{} ({name}): the program's tracer saw otherwise",
+                py.minor
+            );
             let i = info(&hsr);
-            assert!(i.contains("complete; the program exited with status 0"), "{i}");
+            assert!(
+                i.contains("complete; the program exited with status 0"),
+                "{i}"
+            );
             assert!(!i.contains("own trace function"), "{i}");
             assert_eq!(
                 sequence(&hsr),

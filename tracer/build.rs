@@ -21,6 +21,8 @@ mod layout {
 
 const SOURCE: &str = "probe/probe.c";
 const LAYOUT: &str = "probe/layout.rs";
+/// Included by the source.
+const HEADERS: [&str; 1] = ["probe/trap.h"];
 const SYMBOLS: [&str; 5] = ["hs_entry", "hs_ctx_imm", "hs_back", "hs_sigtrap", "hs_trap"];
 
 /// The probe's builds: the same source for the baseline x86-64 and for
@@ -31,6 +33,9 @@ const VARIANTS: [(&str, &[&str]); 2] = [("SSE2", &[]), ("AVX2", &["-mavx2"])];
 fn main() {
     println!("cargo:rerun-if-changed={SOURCE}");
     println!("cargo:rerun-if-changed={LAYOUT}");
+    for h in HEADERS {
+        println!("cargo:rerun-if-changed={h}");
+    }
     println!("cargo:rerun-if-env-changed=CC");
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let cc = env::var("CC").unwrap_or_else(|_| "cc".into());

@@ -41,7 +41,7 @@ fn run_counting_forks(t: &mut Tracee) -> (Stop, usize) {
             }
             Stop::Exec { tid } => t.resume(tid, None).expect("resume after exec"),
             Stop::ThreadExit { .. } => {}
-            Stop::Breakpoint { tid, addr, .. } => {
+            Stop::Breakpoint { tid, addr, .. } | Stop::Watch { tid, addr, .. } => {
                 panic!("unexpected breakpoint at {addr} in {tid}")
             }
             end @ (Stop::Exited { .. } | Stop::Killed { .. }) => return (end, forks),

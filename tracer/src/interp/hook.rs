@@ -139,7 +139,10 @@ pub fn set_trace_function(
     tstate: RemoteAddr,
     func: RemoteAddr,
 ) -> Result<(), MemError> {
-    mem.write(tstate.at(layout.runtime.ts_c_tracefunc), &func.0.to_ne_bytes())
+    mem.write(
+        tstate.at(layout.runtime.ts_c_tracefunc),
+        &func.0.to_ne_bytes(),
+    )
 }
 
 /// Remove the trace function from `tstate` and switch `use_tracing` off on

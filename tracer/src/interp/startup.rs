@@ -31,7 +31,7 @@ pub enum Startup {
     /// `Py_RunMain`.
     Python {
         /// Its process.
-        tracee: Tracee,
+        tracee: Box<Tracee>,
         /// Its interpreter, resolved.
         python: Box<Python>,
         /// The launched command, when CPython is another process of it.
@@ -106,7 +106,7 @@ pub fn wait_for_python(root: Tracee, debug_file: Option<&Path>) -> Result<Startu
             value,
             wrapper,
         } => Startup::Python {
-            tracee,
+            tracee: Box::new(tracee),
             python: value,
             wrapper,
         },

@@ -318,9 +318,12 @@ impl Probe {
             return None;
         }
         let base = left_entry.0.checked_sub(self.blob.entry as u64)?;
-        let ctx = mem.read_u64(RemoteAddr(base + self.blob.ctx_imm as u64)).ok()?;
+        let ctx = mem
+            .read_u64(RemoteAddr(base + self.blob.ctx_imm as u64))
+            .ok()?;
         let mut table = [0u8; CHAINS_MAX * 16];
-        mem.read(RemoteAddr(ctx.checked_add(CHAINS as u64)?), &mut table).ok()?;
+        mem.read(RemoteAddr(ctx.checked_add(CHAINS as u64)?), &mut table)
+            .ok()?;
         let word = |i: usize| u64::from_ne_bytes(table[i..i + 8].try_into().unwrap_or_default());
         (0..CHAINS_MAX)
             .find(|&i| word(16 * i) == obj)

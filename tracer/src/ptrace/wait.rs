@@ -142,7 +142,10 @@ impl Tracee {
         }
         if self.signal_traps.iter().any(|t| t.1 == sig) {
             let regs = self.regs(tid)?;
-            let trap = self.signal_traps.iter().find(|t| t.0 == regs.rip && t.1 == sig);
+            let trap = self
+                .signal_traps
+                .iter()
+                .find(|t| t.0 == regs.rip && t.1 == sig);
             if let Some(&(_, _, report_as)) = trap {
                 return Ok(Some(Stop::Breakpoint {
                     tid,

@@ -19,8 +19,8 @@ use super::stops;
 use super::waker::Waker;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, Python};
-use crate::interp::own_trace;
 use crate::interp::hook;
+use crate::interp::own_trace;
 use crate::interp::startup::{self, Startup};
 use crate::probe::ProbeMode;
 use crate::ptrace::Tracee;
@@ -51,7 +51,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
                 tracee,
                 python,
                 wrapper,
-            } => (tracee, Arc::new(*python), wrapper),
+            } => (*tracee, Arc::new(*python), wrapper),
             Startup::NoPython { end, ran } => {
                 return Err(RecordError::NoPython {
                     command: command_line(&cfg.program),

@@ -76,12 +76,16 @@ fn unhook_launched(
         })?;
         return Ok(undo?);
     };
-    let obj = tracee.mem().read_u64(tstate.at(layout.runtime.ts_c_traceobj))?;
+    let obj = tracee
+        .mem()
+        .read_u64(tstate.at(layout.runtime.ts_c_traceobj))?;
     let own = probe.and_then(|p| p.chain_of(obj));
     match set_trace {
         // The program's own trace function takes the probe's place: tracing
         // stays on.
-        Some(_) if own.is_some() => threads::unhook_one(tracee.mem(), layout, h.runtime, tstate, probe)?,
+        Some(_) if own.is_some() => {
+            threads::unhook_one(tracee.mem(), layout, h.runtime, tstate, probe)?
+        }
         Some((fns, ret_trap)) => {
             // Our own call of the watched function: not the program's.
             tracee.clear_watch();

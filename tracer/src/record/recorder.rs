@@ -225,7 +225,9 @@ impl Recorder {
         self.threads.push(tid.0 as u32);
         let layout = &self.decoder.python().layout;
         let mut probe = self.cache.probe_mut();
-        if let Err(e) = crate::interp::threads::hook_all(tracee.mem(), layout, runtime, trap, probe.as_mut()) {
+        if let Err(e) =
+            crate::interp::threads::hook_all(tracee.mem(), layout, runtime, trap, probe.as_mut())
+        {
             log::warn!(target: "tracer::record", "new thread {tid} not hooked: {e}");
         }
         tracee.resume(tid, None)?;
@@ -337,7 +339,10 @@ impl Recorder {
             .probe_mut()
             .as_ref()
             .is_some_and(|p| p.chain_now().is_some());
-        if event == EventKind::Call && (!recorded || self.granularity == Granularity::Call) && !own_trace {
+        if event == EventKind::Call
+            && (!recorded || self.granularity == Granularity::Call)
+            && !own_trace
+        {
             // Lines of this frame will never be steps: let CPython skip them
             // (unless the program's own trace function may want them).
             hook::disable_line_events(tracee.mem(), &self.decoder.python().layout, frame)?;

@@ -293,7 +293,12 @@ fn on_stop(
 
 /// A thread is about to change its trace function (the watch of
 /// [`crate::interp::own_trace`]): the program's own runs from the probe.
-fn on_set_trace(s: &mut Session, tid: Tid, addr: RemoteAddr, regs: Regs) -> Result<(), RecordError> {
+fn on_set_trace(
+    s: &mut Session,
+    tid: Tid,
+    addr: RemoteAddr,
+    regs: Regs,
+) -> Result<(), RecordError> {
     let Some(w) = s.hooked.set_trace_watch.filter(|w| w.addr == addr) else {
         s.tracee.resume(tid, None)?;
         return Ok(());
