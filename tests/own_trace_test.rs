@@ -33,27 +33,35 @@ fn record(py: &Path, hsr: &Path, env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Each step's (event, function, line), the fixture's wrappers of
-/// `settrace` left out (they run different lines in the two runs).
-fn sequence(hsr: &Path) -> Vec<(String, String, i64)> {
+/// Each thread's steps as (event, function, line), the main thread's
+/// first (the interleaving of threads is the scheduler's), the fixture's
+/// wrappers of `settrace` left out (they run different lines in the two
+/// runs).
+fn sequence(hsr: &Path) -> Vec<Vec<(String, String, i64)>> {
     let out = Command::new(env!("CARGO_BIN_EXE_hindsight"))
         .args(["steps", "--json"])
         .arg(hsr)
         .output()
         .expect("run hindsight steps");
     assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a step"))
-        .filter(|s| !s["function"].as_str().unwrap_or("").starts_with("settrace"))
-        .map(|s| {
-            (
-                s["event"].as_str().unwrap_or("").to_string(),
-                s["function"].as_str().unwrap_or("").to_string(),
-                s["line"].as_i64().unwrap_or(-1),
-            )
-        })
-        .collect()
+    let mut threads: Vec<(u64, Vec<(String, String, i64)>)> = Vec::new();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let s: serde_json::Value = serde_json::from_str(l).expect("a step");
+        if s["function"].as_str().unwrap_or("").starts_with("settrace") {
+            continue;
+        }
+        let tid = s["thread"].as_u64().unwrap_or(0);
+        let step = (
+            s["event"].as_str().unwrap_or("").to_string(),
+            s["function"].as_str().unwrap_or("").to_string(),
+            s["line"].as_i64().unwrap_or(-1),
+        );
+        match threads.iter_mut().find(|t| t.0 == tid) {
+            Some(t) => t.1.push(step),
+            None => threads.push((tid, vec![step])),
+        }
+    }
+    threads.into_iter().map(|t| t.1).collect()
 }
 
 fn info(hsr: &Path) -> String {
