@@ -16,6 +16,7 @@ use crate::inbox::{inbox, Consumer, End, Producer};
 use crate::model::{Op, State, Step};
 use crate::observe::{StepObserver, Watch};
 use crate::records::{RecordingEnd, RecordingHeader, WriteSummary};
+use crate::ring::{ExitWatch, Ring, RingOptions, Snapshots};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,8 @@ pub struct Writer {
     failure: Arc<Mutex<Option<String>>>,
     /// Who follows the steps as they are sent ([`Writer::observe`]).
     watch: Watch,
+    /// When a flight recording is to be written ([`Writer::ask_snapshot`]).
+    snapshots: Arc<Snapshots>,
 }
 
 impl Writer {
@@ -95,7 +98,7 @@ impl Writer {
         init: Box<dyn FnOnce() + Send>,
     ) -> Result<Writer, StoreError> {
         let file = RecordingFile::create(path, &header, CreateOptions::default())?;
-        Writer::start(file, opts, init)
+        Writer::start(file, opts, init, None)
     }
 
     /// Write into `file`, created earlier with a header that said less
@@ -109,7 +112,33 @@ impl Writer {
         init: Box<dyn FnOnce() + Send>,
     ) -> Result<Writer, StoreError> {
         file.set_header(&header)?;
-        Writer::start(file, opts, init)
+        Writer::start(file, opts, init, None)
+    }
+
+    /// A flight recorder ([`RingOptions`]) at `path`: as
+    /// [`Writer::create`], keeping only the last steps, and writing the
+    /// file whole at the end and at each snapshot
+    /// ([`Writer::ask_snapshot`]).
+    pub fn create_ring(
+        path: &Path,
+        header: RecordingHeader,
+        opts: WriterOptions,
+        ring: RingOptions,
+    ) -> Result<Writer, StoreError> {
+        let file = RecordingFile::create(path, &header, CreateOptions::default())?;
+        Writer::start(file, opts, Box::new(|| {}), Some((ring, header)))
+    }
+
+    /// A flight recorder writing into `file`, as [`Writer::create_on`].
+    pub fn create_ring_on(
+        mut file: RecordingFile,
+        header: RecordingHeader,
+        opts: WriterOptions,
+        ring: RingOptions,
+        init: Box<dyn FnOnce() + Send>,
+    ) -> Result<Writer, StoreError> {
+        file.set_header(&header)?;
+        Writer::start(file, opts, init, Some((ring, header)))
     }
 
     /// Start the writer thread on a file that holds its header.
@@ -117,8 +146,27 @@ impl Writer {
         file: RecordingFile,
         opts: WriterOptions,
         init: Box<dyn FnOnce() + Send>,
+        ring: Option<(RingOptions, RecordingHeader)>,
     ) -> Result<Writer, StoreError> {
-        let (file, path, written) = file.into_parts();
+        let path = file.path().to_path_buf();
+        let snapshots = Arc::new(Snapshots::default());
+        let (out, written) = match ring {
+            None => {
+                let (file, _, written) = file.into_parts();
+                (Out::Append(file), written)
+            }
+            Some((ring_opts, header)) => (
+                Out::Ring(Box::new(RingOut {
+                    ring: Ring::new(ring_opts, opts.checkpoint_every.max(1)),
+                    file,
+                    header,
+                    exits: ExitWatch::default(),
+                    asked: snapshots.clone(),
+                    started: Instant::now(),
+                })),
+                0,
+            ),
+        };
         let path = path.as_path();
         let bytes = Arc::new(AtomicU64::new(written));
         let failure = Arc::new(Mutex::new(None));
@@ -129,7 +177,7 @@ impl Writer {
                 cause: e.to_string(),
             })?;
         let sealer = Sealer {
-            file,
+            out,
             path: path.to_path_buf(),
             offset: written,
             compressor,
@@ -174,7 +222,22 @@ impl Writer {
             bytes,
             failure,
             watch: Watch::default(),
+            snapshots,
         })
+    }
+
+    /// A flight recorder: write the file now, holding the ring as it is
+    /// (the steps the writer has taken), and go on recording. The writer
+    /// thread does it within [`POLL`]. Nothing for a recording of every step.
+    pub fn ask_snapshot(&self) {
+        self.snapshots.ask();
+    }
+
+    /// A flight recorder: write the file whenever `flag` is found set (and
+    /// clear it), as [`Writer::ask_snapshot`]. For a signal handler
+    /// (`hindsight` sets it on SIGUSR1). Only the first flag given is kept.
+    pub fn snapshot_on(&self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        self.snapshots.watch(flag);
     }
 
     /// Queue one step's ops (the first must be `Op::Step` with the next step
@@ -281,9 +344,28 @@ impl Drop for Writer {
     }
 }
 
+/// Where sealed segments go.
+enum Out {
+    /// Appended to the file as they are sealed.
+    Append(File),
+    /// Kept in a flight recorder's ring, written whole when asked.
+    Ring(Box<RingOut>),
+}
+
+/// A flight recorder's ring and what writing its file takes.
+struct RingOut {
+    ring: Ring,
+    file: RecordingFile,
+    header: RecordingHeader,
+    /// Exceptions leaving a thread's outermost frame ask for a snapshot.
+    exits: ExitWatch,
+    asked: Arc<Snapshots>,
+    started: Instant,
+}
+
 /// The writer thread's state.
 struct Sealer {
-    file: File,
+    out: Out,
     path: PathBuf,
     offset: u64,
     compressor: zstd::bulk::Compressor<'static>,
@@ -329,10 +411,17 @@ impl Sealer {
                 Some(End::Dropped) => {
                     // Dropped without finish: keep everything received readable.
                     self.seal()?;
+                    if let Out::Ring(r) = &mut self.out {
+                        r.ring.trim(self.next_step);
+                        let len = r.ring.write(&mut r.file, &r.header, None, self.next_step)?;
+                        self.bytes.store(len, Ordering::Relaxed);
+                        self.offset = len;
+                    }
                     return Ok(self.summary());
                 }
                 None => {}
             }
+            self.snapshot_if_asked()?;
             if self
                 .pending_since
                 .is_some_and(|t| t.elapsed() >= FLUSH_INTERVAL)
@@ -358,6 +447,9 @@ impl Sealer {
             self.pending.truncate(mark);
             return Err(e);
         }
+        if let (Out::Ring(r), Some(meta)) = (&mut self.out, &self.state.meta) {
+            r.exits.see(meta, self.state.stack.len());
+        }
         encoded.map_err(|e| StoreError::Encode {
             what: format!("the ops of step {}", self.next_step),
             cause: e.to_string(),
@@ -380,6 +472,58 @@ impl Sealer {
         {
             self.seal()?;
         }
+        let step = self.next_step - 1;
+        if matches!(&self.out, Out::Ring(r) if r.ring.anchor_due(step)) {
+            self.start_block(step)?;
+        }
+        Ok(())
+    }
+
+    /// A flight recorder: a new block of the ring starts at `step`, from
+    /// the state after it; the blocks no longer needed are let go.
+    fn start_block(&mut self, step: u64) -> Result<(), StoreError> {
+        self.seal()?;
+        let Out::Ring(r) = &mut self.out else {
+            return Ok(());
+        };
+        r.ring
+            .start_block(step, &self.state, &mut self.compressor)?;
+        r.ring.trim(self.next_step);
+        // The block's checkpoints must not need a key of an older block,
+        // which may be let go before it.
+        self.key_compressor = None;
+        self.bytes.store(r.ring.held(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A flight recorder asked to write its file (a signal, an exception
+    /// leaving its thread's outermost frame): write it, holding every step
+    /// taken so far, and go on.
+    fn snapshot_if_asked(&mut self) -> Result<(), StoreError> {
+        let Out::Ring(r) = &mut self.out else {
+            return Ok(());
+        };
+        if !r.asked.take() && !r.exits.due() {
+            return Ok(());
+        }
+        self.seal()?;
+        let Out::Ring(r) = &mut self.out else {
+            return Ok(());
+        };
+        r.ring.trim(self.next_step);
+        let end = RecordingEnd {
+            end: crate::records::ProgramEnd::StillRunning,
+            reason: crate::ring::SNAPSHOT_REASON.into(),
+            steps: self.next_step,
+            threads: r.exits.threads(),
+            duration_ms: r.started.elapsed().as_millis() as u64,
+        };
+        let len = r
+            .ring
+            .write(&mut r.file, &r.header, Some(&end), self.next_step)?;
+        r.exits.written();
+        log::info!(target: "store", "flight recording {} written: steps {} to {}", self.path.display(), r.ring.first(), self.next_step.saturating_sub(1));
+        self.offset = len;
         Ok(())
     }
 
@@ -430,6 +574,14 @@ impl Sealer {
     fn finish(mut self, mut end: RecordingEnd) -> Result<WriteSummary, StoreError> {
         self.seal()?;
         end.steps = self.next_step;
+        if let Out::Ring(r) = &mut self.out {
+            r.ring.trim(self.next_step);
+            self.offset = r
+                .ring
+                .write(&mut r.file, &r.header, Some(&end), self.next_step)?;
+            self.bytes.store(self.offset, Ordering::Relaxed);
+            return Ok(self.summary());
+        }
         let raw = to_msgpack(&end, "the end record")?;
         let end_offset = self.offset;
         self.write(SegKind::End, self.next_step, 0, &raw, true)?;
@@ -440,9 +592,10 @@ impl Sealer {
         footer.extend_from_slice(&index_offset.to_le_bytes());
         footer.extend_from_slice(&end_offset.to_le_bytes());
         self.write(SegKind::Footer, self.next_step, 0, &footer, false)?;
-        self.file
-            .sync_data()
-            .map_err(|e| StoreError::io(format!("syncing {}", self.path.display()), e))?;
+        if let Out::Append(file) = &self.out {
+            file.sync_data()
+                .map_err(|e| StoreError::io(format!("syncing {}", self.path.display()), e))?;
+        }
         Ok(self.summary())
     }
 
@@ -472,8 +625,15 @@ impl Sealer {
         count: u32,
         seg: Vec<u8>,
     ) -> Result<(), StoreError> {
-        self.file
-            .write_all(&seg)
+        let file = match &mut self.out {
+            Out::Append(file) => file,
+            Out::Ring(r) => {
+                r.ring.push(kind, first_step, count, seg);
+                self.bytes.store(r.ring.held(), Ordering::Relaxed);
+                return Ok(());
+            }
+        };
+        file.write_all(&seg)
             .map_err(|e| StoreError::io(format!("writing {}", self.path.display()), e))?;
         if kind != SegKind::Index && kind != SegKind::Footer {
             self.index.push(IndexEntry {

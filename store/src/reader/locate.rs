@@ -184,6 +184,20 @@ impl Reader {
                     self.last_key = Some(KeyRef { first_step, offset });
                 }
             }
+            SegKind::Ring => {
+                let first_segment =
+                    self.deltas.is_empty() && self.checkpoints.is_empty() && self.ring.is_none();
+                if !first_segment || count != 0 {
+                    return Err(StoreError::corrupt(
+                        "a ring segment that is not the first segment",
+                        offset,
+                    ));
+                }
+                let (_, raw) = read_kind(&self.file, offset, self.file_len, &self.path, kind)?;
+                self.ring = Some(from_msgpack(&raw, "the ring record", offset)?);
+                self.first = first_step;
+                self.step_count = first_step;
+            }
             SegKind::End | SegKind::Index | SegKind::Footer => {}
         }
         Ok(())
