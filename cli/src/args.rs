@@ -239,6 +239,12 @@ pub struct RecordingOptions {
     /// The interpreter's separate debug file (when it is stripped)
     #[arg(long, value_name = "PATH")]
     pub debug_file: Option<PathBuf>,
+    /// Flight recorder: keep only the last N steps (at least N: the ring
+    /// starts at a full state), written when the program ends or raises an
+    /// exception nothing catches, on SIGUSR1 to hindsight (then recording
+    /// goes on), and at detach
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ring: Option<u64>,
 }
 
 #[derive(Debug, Args)]
