@@ -204,3 +204,38 @@ fn a_ring_left_unfinished_reads_by_scanning() {
     assert!(1_000 - r.first_step() >= n);
     assert_eq!(r.state(Step(999)).unwrap(), states[999]);
 }
+
+#[test]
+fn a_damaged_ring_reads_up_to_its_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("whole.hsr");
+    let (ops, states) = random_recording(9, 600);
+    let r = ring_of(&path, &ops, 40, 100);
+    let first = r.first_step();
+    let bytes = std::fs::read(&path).unwrap();
+    let mut rng = Rng(17);
+    for case in 0..60 {
+        let mut bad = bytes.clone();
+        // Past the preamble and header: damage there leaves nothing.
+        let at = 200 + rng.below(bad.len() as u64 - 200) as usize;
+        bad[at] ^= 1 << rng.below(8);
+        let p = dir.path().join(format!("bad{case}.hsr"));
+        std::fs::write(&p, &bad).unwrap();
+        let Ok(r) = Reader::open(&p) else { continue };
+        // Whatever still reads is the recording's own state.
+        for s in r.first_step()..r.step_count() {
+            match r.state(Step(s)) {
+                Ok(st) => assert_eq!(st, states[s as usize], "case {case}: step {s}"),
+                Err(e) => {
+                    let msg = e.to_string();
+                    assert!(msg.contains("corrupt"), "case {case}: {msg}");
+                    break;
+                }
+            }
+        }
+        assert!(
+            r.first_step() == first || r.step_count() <= first + 1,
+            "case {case}"
+        );
+    }
+}

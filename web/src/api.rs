@@ -171,7 +171,7 @@ impl App {
                 })
                 .transpose()
         };
-        let from = num("from")?.unwrap_or(0);
+        let from = num("from")?.unwrap_or(self.reader.first_step());
         self.check(from)?;
         let to = num("to")?
             .unwrap_or(u64::MAX)

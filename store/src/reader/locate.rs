@@ -159,8 +159,18 @@ impl Reader {
                         offset,
                     ));
                 }
+                self.step_count =
+                    self.step_count
+                        .checked_add(u64::from(count))
+                        .ok_or_else(|| {
+                            StoreError::corrupt(
+                                format!(
+                                "deltas segment for steps from {first_step} beyond any step number"
+                            ),
+                                offset,
+                            )
+                        })?;
                 self.deltas.push(s);
-                self.step_count += u64::from(count);
             }
             SegKind::Checkpoint | SegKind::DiffCheckpoint => {
                 if kind == SegKind::DiffCheckpoint {
