@@ -16,7 +16,7 @@ use crate::inbox::{inbox, Consumer, End, Producer};
 use crate::model::{Op, State, Step};
 use crate::observe::{StepObserver, Watch};
 use crate::records::{RecordingEnd, RecordingHeader, WriteSummary};
-use crate::ring::{ExitWatch, Ring, RingOptions, Snapshots};
+use crate::ring::{Flight, RingOptions, Snapshots};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -155,17 +155,11 @@ impl Writer {
                 let (file, _, written) = file.into_parts();
                 (Out::Append(file), written)
             }
-            Some((ring_opts, header)) => (
-                Out::Ring(Box::new(RingOut {
-                    ring: Ring::new(ring_opts, opts.checkpoint_every.max(1)),
-                    file,
-                    header,
-                    exits: ExitWatch::default(),
-                    asked: snapshots.clone(),
-                    started: Instant::now(),
-                })),
-                0,
-            ),
+            Some((ring, header)) => {
+                let every = opts.checkpoint_every.max(1);
+                let flight = Flight::new(ring, every, file, header, snapshots.clone());
+                (Out::Ring(Box::new(flight)), 0)
+            }
         };
         let path = path.as_path();
         let bytes = Arc::new(AtomicU64::new(written));
@@ -349,18 +343,7 @@ enum Out {
     /// Appended to the file as they are sealed.
     Append(File),
     /// Kept in a flight recorder's ring, written whole when asked.
-    Ring(Box<RingOut>),
-}
-
-/// A flight recorder's ring and what writing its file takes.
-struct RingOut {
-    ring: Ring,
-    file: RecordingFile,
-    header: RecordingHeader,
-    /// Exceptions leaving a thread's outermost frame ask for a snapshot.
-    exits: ExitWatch,
-    asked: Arc<Snapshots>,
-    started: Instant,
+    Ring(Box<Flight>),
 }
 
 /// The writer thread's state.
@@ -411,11 +394,9 @@ impl Sealer {
                 Some(End::Dropped) => {
                     // Dropped without finish: keep everything received readable.
                     self.seal()?;
-                    if let Out::Ring(r) = &mut self.out {
-                        r.ring.trim(self.next_step);
-                        let len = r.ring.write(&mut r.file, &r.header, None, self.next_step)?;
-                        self.bytes.store(len, Ordering::Relaxed);
-                        self.offset = len;
+                    if let Out::Ring(f) = &mut self.out {
+                        self.offset = f.write(None, self.next_step)?;
+                        self.bytes.store(self.offset, Ordering::Relaxed);
                     }
                     return Ok(self.summary());
                 }
@@ -447,8 +428,8 @@ impl Sealer {
             self.pending.truncate(mark);
             return Err(e);
         }
-        if let (Out::Ring(r), Some(meta)) = (&mut self.out, &self.state.meta) {
-            r.exits.see(meta, self.state.stack.len());
+        if let Out::Ring(f) = &mut self.out {
+            f.see(&self.state);
         }
         encoded.map_err(|e| StoreError::Encode {
             what: format!("the ops of step {}", self.next_step),
@@ -473,7 +454,7 @@ impl Sealer {
             self.seal()?;
         }
         let step = self.next_step - 1;
-        if matches!(&self.out, Out::Ring(r) if r.ring.anchor_due(step)) {
+        if matches!(&self.out, Out::Ring(f) if f.anchor_due(step)) {
             self.start_block(step)?;
         }
         Ok(())
@@ -483,16 +464,14 @@ impl Sealer {
     /// the state after it; the blocks no longer needed are let go.
     fn start_block(&mut self, step: u64) -> Result<(), StoreError> {
         self.seal()?;
-        let Out::Ring(r) = &mut self.out else {
+        let Out::Ring(f) = &mut self.out else {
             return Ok(());
         };
-        r.ring
-            .start_block(step, &self.state, &mut self.compressor)?;
-        r.ring.trim(self.next_step);
+        let held = f.start_block(step, &self.state, &mut self.compressor, self.next_step)?;
         // The block's checkpoints must not need a key of an older block,
         // which may be let go before it.
         self.key_compressor = None;
-        self.bytes.store(r.ring.held(), Ordering::Relaxed);
+        self.bytes.store(held, Ordering::Relaxed);
         Ok(())
     }
 
@@ -500,30 +479,17 @@ impl Sealer {
     /// leaving its thread's outermost frame): write it, holding every step
     /// taken so far, and go on.
     fn snapshot_if_asked(&mut self) -> Result<(), StoreError> {
-        let Out::Ring(r) = &mut self.out else {
-            return Ok(());
+        let due = match &mut self.out {
+            Out::Ring(f) => f.snapshot_due(),
+            Out::Append(_) => false,
         };
-        if !r.asked.take() && !r.exits.due() {
+        if !due {
             return Ok(());
         }
         self.seal()?;
-        let Out::Ring(r) = &mut self.out else {
-            return Ok(());
-        };
-        r.ring.trim(self.next_step);
-        let end = RecordingEnd {
-            end: crate::records::ProgramEnd::StillRunning,
-            reason: crate::ring::SNAPSHOT_REASON.into(),
-            steps: self.next_step,
-            threads: r.exits.threads(),
-            duration_ms: r.started.elapsed().as_millis() as u64,
-        };
-        let len = r
-            .ring
-            .write(&mut r.file, &r.header, Some(&end), self.next_step)?;
-        r.exits.written();
-        log::info!(target: "store", "flight recording {} written: steps {} to {}", self.path.display(), r.ring.first(), self.next_step.saturating_sub(1));
-        self.offset = len;
+        if let Out::Ring(f) = &mut self.out {
+            self.offset = f.write_snapshot(self.next_step)?;
+        }
         Ok(())
     }
 
@@ -574,11 +540,8 @@ impl Sealer {
     fn finish(mut self, mut end: RecordingEnd) -> Result<WriteSummary, StoreError> {
         self.seal()?;
         end.steps = self.next_step;
-        if let Out::Ring(r) = &mut self.out {
-            r.ring.trim(self.next_step);
-            self.offset = r
-                .ring
-                .write(&mut r.file, &r.header, Some(&end), self.next_step)?;
+        if let Out::Ring(f) = &mut self.out {
+            self.offset = f.write(Some(&end), self.next_step)?;
             self.bytes.store(self.offset, Ordering::Relaxed);
             return Ok(self.summary());
         }
@@ -627,9 +590,9 @@ impl Sealer {
     ) -> Result<(), StoreError> {
         let file = match &mut self.out {
             Out::Append(file) => file,
-            Out::Ring(r) => {
-                r.ring.push(kind, first_step, count, seg);
-                self.bytes.store(r.ring.held(), Ordering::Relaxed);
+            Out::Ring(f) => {
+                let held = f.push(kind, first_step, count, seg);
+                self.bytes.store(held, Ordering::Relaxed);
                 return Ok(());
             }
         };
