@@ -239,18 +239,24 @@ fn expect(rx: &Receiver<String>, what: &str) -> String {
     }
 }
 
-/// Send SIGUSR1 to `hindsight` and wait until the flight recording at
-/// `hsr` holds a step after `after` (a snapshot was written); its steps.
+/// Send SIGUSR1 to `hindsight` until the flight recording at `hsr` holds
+/// a step after `after` (a snapshot written since); its steps. A snapshot
+/// holds the steps taken when it was asked for, maybe none yet: the signal
+/// is sent again until one holds a newer step.
 #[track_caller]
 fn snapshot(hindsight: &Child, hsr: &Path, after: Option<u64>) -> Vec<Value> {
-    signal(hindsight, "-USR1");
     let end = Instant::now() + DEADLINE;
     loop {
-        if info(hsr).contains(" held, steps ") {
-            let s = steps(hsr).expect("the snapshot's steps");
-            if s.last().map(step_no) > after {
-                return s;
+        signal(hindsight, "-USR1");
+        let again = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < again {
+            if info(hsr).contains(" held, steps ") {
+                let s = steps(hsr).expect("the snapshot's steps");
+                if s.last().map(step_no) > after {
+                    return s;
+                }
             }
+            std::thread::sleep(Duration::from_millis(50));
         }
         assert!(
             Instant::now() < end,
@@ -258,7 +264,6 @@ fn snapshot(hindsight: &Child, hsr: &Path, after: Option<u64>) -> Vec<Value> {
             hsr.display(),
             info(hsr)
         );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -288,7 +293,11 @@ fn signal(child: &Child, sig: &str) {
         .args([sig, &child.id().to_string()])
         .status()
         .expect("kill");
-    assert!(ok.success());
+    assert!(
+        ok.success(),
+        "kill {sig} {} failed: hindsight ended",
+        child.id()
+    );
 }
 
 /// Steps numbered one by one, at least `n` of them, and the last one's

@@ -377,6 +377,15 @@ mod tests {
         assert_eq!(r.at_bound, AtBoundArg::Detach);
         assert_eq!(r.opts.granularity, GranularityArg::Call);
         assert!(r.opts.all);
+        assert_eq!(r.opts.ring, None);
+        let Command::Record(r) = parse(&["record", "--ring", "10", "--", "py"])
+            .unwrap()
+            .command
+        else {
+            panic!("not record")
+        };
+        assert_eq!(r.opts.ring, Some(10));
+        assert!(parse(&["record", "--ring", "0", "--", "py"]).is_err());
         assert!(parse(&["record", "--max-time", "-1", "--", "py"]).is_err());
         assert!(parse(&["record", "--max-time", "nan", "--", "py"]).is_err());
         assert!(parse(&["record"]).is_err());
