@@ -184,6 +184,13 @@ impl RecordingFile {
         Ok(())
     }
 
+    /// Another handle on the file as it is now.
+    pub(crate) fn handle(&self) -> Result<File, StoreError> {
+        self.file
+            .try_clone()
+            .map_err(|e| StoreError::io(format!("opening {}", self.path.display()), e))
+    }
+
     /// The path the file was created at.
     pub fn path(&self) -> &Path {
         &self.path

@@ -148,17 +148,20 @@ impl Writer {
         init: Box<dyn FnOnce() + Send>,
         ring: Option<(RingOptions, RecordingHeader)>,
     ) -> Result<Writer, StoreError> {
-        let path = file.path().to_path_buf();
         let snapshots = Arc::new(Snapshots::default());
-        let (out, written) = match ring {
+        let (file, path, written, flight) = match ring {
             None => {
-                let (file, _, written) = file.into_parts();
-                (Out::Append(file), written)
+                let (file, path, written) = file.into_parts();
+                (file, path, written, None)
             }
             Some((ring, header)) => {
+                // The ring's file is written whole, by the flight, each time;
+                // the writer's own handle is never written through.
+                let handle = file.handle()?;
+                let path = file.path().to_path_buf();
                 let every = opts.checkpoint_every.max(1);
                 let flight = Flight::new(ring, every, file, header, snapshots.clone());
-                (Out::Ring(Box::new(flight)), 0)
+                (handle, path, 0, Some(Box::new(flight)))
             }
         };
         let path = path.as_path();
@@ -171,7 +174,8 @@ impl Writer {
                 cause: e.to_string(),
             })?;
         let sealer = Sealer {
-            out,
+            file,
+            flight,
             path: path.to_path_buf(),
             offset: written,
             compressor,
@@ -338,17 +342,12 @@ impl Drop for Writer {
     }
 }
 
-/// Where sealed segments go.
-enum Out {
-    /// Appended to the file as they are sealed.
-    Append(File),
-    /// Kept in a flight recorder's ring, written whole when asked.
-    Ring(Box<Flight>),
-}
-
 /// The writer thread's state.
 struct Sealer {
-    out: Out,
+    file: File,
+    /// A flight recording's ring: sealed segments go there instead of
+    /// `file`, which it writes whole when asked.
+    flight: Option<Box<Flight>>,
     path: PathBuf,
     offset: u64,
     compressor: zstd::bulk::Compressor<'static>,
@@ -394,7 +393,7 @@ impl Sealer {
                 Some(End::Dropped) => {
                     // Dropped without finish: keep everything received readable.
                     self.seal()?;
-                    if let Out::Ring(f) = &mut self.out {
+                    if let Some(f) = &mut self.flight {
                         self.offset = f.write(None, self.next_step)?;
                         self.bytes.store(self.offset, Ordering::Relaxed);
                     }
@@ -428,7 +427,7 @@ impl Sealer {
             self.pending.truncate(mark);
             return Err(e);
         }
-        if let Out::Ring(f) = &mut self.out {
+        if let Some(f) = &mut self.flight {
             f.see(&self.state);
         }
         encoded.map_err(|e| StoreError::Encode {
@@ -454,7 +453,7 @@ impl Sealer {
             self.seal()?;
         }
         let step = self.next_step - 1;
-        if matches!(&self.out, Out::Ring(f) if f.anchor_due(step)) {
+        if self.flight.as_ref().is_some_and(|f| f.anchor_due(step)) {
             self.start_block(step)?;
         }
         Ok(())
@@ -464,7 +463,7 @@ impl Sealer {
     /// the state after it; the blocks no longer needed are let go.
     fn start_block(&mut self, step: u64) -> Result<(), StoreError> {
         self.seal()?;
-        let Out::Ring(f) = &mut self.out else {
+        let Some(f) = &mut self.flight else {
             return Ok(());
         };
         let held = f.start_block(step, &self.state, &mut self.compressor, self.next_step)?;
@@ -479,15 +478,11 @@ impl Sealer {
     /// leaving its thread's outermost frame): write it, holding every step
     /// taken so far, and go on.
     fn snapshot_if_asked(&mut self) -> Result<(), StoreError> {
-        let due = match &mut self.out {
-            Out::Ring(f) => f.snapshot_due(),
-            Out::Append(_) => false,
-        };
-        if !due {
+        if !self.flight.as_mut().is_some_and(|f| f.snapshot_due()) {
             return Ok(());
         }
         self.seal()?;
-        if let Out::Ring(f) = &mut self.out {
+        if let Some(f) = &mut self.flight {
             self.offset = f.write_snapshot(self.next_step)?;
         }
         Ok(())
@@ -540,7 +535,7 @@ impl Sealer {
     fn finish(mut self, mut end: RecordingEnd) -> Result<WriteSummary, StoreError> {
         self.seal()?;
         end.steps = self.next_step;
-        if let Out::Ring(f) = &mut self.out {
+        if let Some(f) = &mut self.flight {
             self.offset = f.write(Some(&end), self.next_step)?;
             self.bytes.store(self.offset, Ordering::Relaxed);
             return Ok(self.summary());
@@ -555,10 +550,9 @@ impl Sealer {
         footer.extend_from_slice(&index_offset.to_le_bytes());
         footer.extend_from_slice(&end_offset.to_le_bytes());
         self.write(SegKind::Footer, self.next_step, 0, &footer, false)?;
-        if let Out::Append(file) = &self.out {
-            file.sync_data()
-                .map_err(|e| StoreError::io(format!("syncing {}", self.path.display()), e))?;
-        }
+        self.file
+            .sync_data()
+            .map_err(|e| StoreError::io(format!("syncing {}", self.path.display()), e))?;
         Ok(self.summary())
     }
 
@@ -588,15 +582,13 @@ impl Sealer {
         count: u32,
         seg: Vec<u8>,
     ) -> Result<(), StoreError> {
-        let file = match &mut self.out {
-            Out::Append(file) => file,
-            Out::Ring(f) => {
-                let held = f.push(kind, first_step, count, seg);
-                self.bytes.store(held, Ordering::Relaxed);
-                return Ok(());
-            }
-        };
-        file.write_all(&seg)
+        if let Some(f) = &mut self.flight {
+            let held = f.push(kind, first_step, count, seg);
+            self.bytes.store(held, Ordering::Relaxed);
+            return Ok(());
+        }
+        self.file
+            .write_all(&seg)
             .map_err(|e| StoreError::io(format!("writing {}", self.path.display()), e))?;
         if kind != SegKind::Index && kind != SegKind::Footer {
             self.index.push(IndexEntry {

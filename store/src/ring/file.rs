@@ -41,6 +41,7 @@ impl Ring {
         };
         let first_anchor = self.blocks.front().and_then(|b| b.anchor.as_ref());
         let segs = std::iter::once(&ring_seg)
+            .chain(&self.kept)
             .chain(first_anchor)
             .chain(self.blocks.iter().flat_map(|b| &b.segs));
         let path = file.path().to_path_buf();

@@ -82,7 +82,11 @@ pub(crate) struct Ring {
     opts: RingOptions,
     anchor_every: u64,
     blocks: VecDeque<Block>,
-    /// Bytes held by the blocks.
+    /// Segments of no step range (neither deltas nor checkpoints: what the
+    /// whole recording needs, such as a file's text), kept for the life of
+    /// the recording and written first.
+    kept: Vec<Seg>,
+    /// Bytes held by the blocks and `kept`.
     held: u64,
 }
 
@@ -99,20 +103,26 @@ impl Ring {
             opts,
             anchor_every: opts.anchor_every(checkpoint_every),
             blocks,
+            kept: Vec::new(),
             held: 0,
         }
     }
 
-    /// Keep a sealed segment in the newest block.
+    /// Keep a sealed segment: steps and checkpoints in the newest block,
+    /// any other segment for the whole recording.
     fn push(&mut self, kind: SegKind, first_step: u64, count: u32, bytes: Vec<u8>) {
         self.held += bytes.len() as u64;
-        if let Some(b) = self.blocks.back_mut() {
-            b.segs.push(Seg {
-                kind,
-                first_step,
-                count,
-                bytes,
-            });
+        let seg = Seg {
+            kind,
+            first_step,
+            count,
+            bytes,
+        };
+        match (kind, self.blocks.back_mut()) {
+            (SegKind::Deltas | SegKind::Checkpoint | SegKind::DiffCheckpoint, Some(b)) => {
+                b.segs.push(seg)
+            }
+            _ => self.kept.push(seg),
         }
     }
 
