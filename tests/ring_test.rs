@@ -356,6 +356,54 @@ fn sigusr1_writes_the_ring_while_recording_goes_on() {
 }
 
 #[test]
+fn an_exception_nothing_catches_writes_the_file_before_the_program_ends() {
+    for py in common::supported_interpreters() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hsr, stop) = (dir.path().join("linger.hsr"), dir.path().join("stop"));
+        let mut child = Guard(
+            Command::new(hindsight())
+                .args(["record", "--ring", "100", "-o"])
+                .arg(&hsr)
+                .arg("--")
+                .arg(&py.path)
+                .arg(program("linger.py"))
+                .arg(&stop)
+                .env_remove("RUST_LOG")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let err = lines_of(child.0.stderr.take().unwrap());
+        expect(&err, "ValueError: the main thread gives up");
+        // The other thread keeps the program alive: no SIGUSR1, yet the
+        // file comes to hold the raise.
+        let end = Instant::now() + DEADLINE;
+        let raise = loop {
+            if info(&hsr).contains(" held, steps ") {
+                let s = steps(&hsr).unwrap();
+                let found = s.iter().find(|v| {
+                    v["event"] == "exception" && v["function"] == "<module>" && v["line"] == 19
+                });
+                if let Some(v) = found {
+                    break step_no(v);
+                }
+            }
+            assert!(Instant::now() < end, "{py:?}: no raise in {}", info(&hsr));
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(info(&hsr).contains("still running"), "{py:?}");
+        std::fs::write(&stop, "").unwrap();
+        assert_eq!(child.0.wait().unwrap().code(), Some(1), "{py:?}");
+        let fin = steps(&hsr).unwrap();
+        check_ring(&hsr, &fin, 100);
+        assert!(step_no(&fin[fin.len() - 1]) > raise, "{py:?}");
+        assert!(info(&hsr).contains("exited with status 1"), "{py:?}");
+    }
+}
+
+#[test]
 fn attach_with_a_ring() {
     let attachable = ["3.8", "3.9", "3.10", "3.11"];
     for py in common::supported_interpreters() {

@@ -106,3 +106,67 @@ impl ExitWatch {
         t
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Step;
+
+    fn meta(thread: u32, event: EventKind) -> StepMeta {
+        StepMeta {
+            step: Step(0),
+            event,
+            thread,
+            file: "a.py".into(),
+            function: "f".into(),
+            line: 1,
+            position: None,
+            value: None,
+        }
+    }
+
+    #[test]
+    fn an_exception_leaving_the_outermost_frame_asks_once() {
+        use EventKind::*;
+        let mut w = ExitWatch::default();
+        // Caught one level down, and an exception in the outermost frame
+        // that a line of it follows (caught there): nothing.
+        for (t, e, d) in [
+            (1, Line, 1),
+            (1, Call, 2),
+            (1, Exception, 2),
+            (1, Return, 2),
+            (1, Exception, 1),
+            (1, Line, 1),
+            (2, Call, 4),
+            (2, Exception, 4),
+            (1, Line, 1),
+        ] {
+            w.see(&meta(t, e), d);
+        }
+        assert!(!w.due());
+        // Thread 2's outermost frame ends by an exception.
+        w.see(&meta(2, Return), 4);
+        assert!(w.due());
+        w.written();
+        assert!(!w.due());
+        assert_eq!(w.threads(), vec![1, 2]);
+        // Another soon after waits for the gap.
+        w.see(&meta(1, Exception), 1);
+        w.see(&meta(1, Return), 1);
+        assert!(!w.due());
+    }
+
+    #[test]
+    fn a_flag_asks_once() {
+        let s = Snapshots::default();
+        assert!(!s.take());
+        let flag = Arc::new(AtomicBool::new(true));
+        s.watch(flag.clone());
+        assert!(s.take());
+        assert!(!s.take());
+        s.ask();
+        assert!(s.take());
+        assert!(!flag.load(Ordering::SeqCst));
+    }
+}
