@@ -9,6 +9,8 @@
 //!   a step before the ring is an error naming the steps held;
 //! - SIGUSR1 to `hindsight record --ring` writes the file while the
 //!   program runs on: readable then, replaced at the end;
+//! - an exception nothing catches in the main thread, while another thread
+//!   keeps the program alive: the file holds the raise before it ends;
 //! - `hindsight attach --ring` (3.8-3.11), with SIGUSR1 and detach;
 //! - two million steps with `--ring 50` leave a file of a few KiB.
 
