@@ -239,6 +239,12 @@ pub struct RecordingOptions {
     /// The interpreter's separate debug file (when it is stripped)
     #[arg(long, value_name = "PATH")]
     pub debug_file: Option<PathBuf>,
+    /// Flight recorder: keep only the last N steps (at least N: the ring
+    /// starts at a full state), written when the program ends or raises an
+    /// exception nothing catches, on SIGUSR1 to hindsight (then recording
+    /// goes on), and at detach
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ring: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -371,6 +377,15 @@ mod tests {
         assert_eq!(r.at_bound, AtBoundArg::Detach);
         assert_eq!(r.opts.granularity, GranularityArg::Call);
         assert!(r.opts.all);
+        assert_eq!(r.opts.ring, None);
+        let Command::Record(r) = parse(&["record", "--ring", "10", "--", "py"])
+            .unwrap()
+            .command
+        else {
+            panic!("not record")
+        };
+        assert_eq!(r.opts.ring, Some(10));
+        assert!(parse(&["record", "--ring", "0", "--", "py"]).is_err());
         assert!(parse(&["record", "--max-time", "-1", "--", "py"]).is_err());
         assert!(parse(&["record", "--max-time", "nan", "--", "py"]).is_err());
         assert!(parse(&["record"]).is_err());

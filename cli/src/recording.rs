@@ -45,18 +45,32 @@ impl Recording {
         })
     }
 
-    /// Steps readable in the file.
+    /// One past the last step readable in the file.
     pub fn count(&self) -> u64 {
         self.reader.step_count()
+    }
+
+    /// The first step the file holds: 0, or a flight recording's first.
+    pub fn first(&self) -> u64 {
+        self.reader.first_step()
     }
 
     /// Fail unless `step` is held by the recording.
     pub fn check_step(&self, step: u64) -> Result<()> {
         let count = self.count();
-        if step >= count {
-            bail!("step {step} is out of range: {}", self.holds());
+        if step >= count || step < self.first() {
+            bail!("step {step} is {}: {}", self.outside(step), self.holds());
         }
         Ok(())
+    }
+
+    /// Why a step the file does not hold is not there.
+    fn outside(&self, step: u64) -> &'static str {
+        if step < self.first() {
+            "not in this flight recording (the steps before its first were let go while the program ran)"
+        } else {
+            "out of range"
+        }
     }
 
     /// "FILE holds steps 0 to N" (or "FILE holds no steps"), for messages.
@@ -69,12 +83,13 @@ impl Recording {
             (true, _) => "",
             (false, _) => " (incomplete)",
         };
-        if count == 0 {
+        if count <= self.first() {
             format!("{} holds no steps{incomplete}", self.path.display())
         } else {
             format!(
-                "{} holds steps 0 to {}{incomplete}",
+                "{} holds steps {} to {}{incomplete}",
                 self.path.display(),
+                self.first(),
                 count - 1
             )
         }
@@ -84,13 +99,18 @@ impl Recording {
     /// holds no steps (nothing to print), an error when out of range.
     pub fn range(&self, from: Option<u64>, to: Option<u64>) -> Result<Option<(u64, u64)>> {
         let count = self.count();
-        if let Some(s) = from.into_iter().chain(to).find(|s| *s >= count) {
-            bail!("step {s} is out of range: {}", self.holds());
+        let first = self.first();
+        if let Some(s) = from
+            .into_iter()
+            .chain(to)
+            .find(|s| *s >= count || *s < first)
+        {
+            bail!("step {s} is {}: {}", self.outside(s), self.holds());
         }
-        if count == 0 {
+        if count <= first {
             return Ok(None);
         }
-        let (from, to) = (from.unwrap_or(0), to.unwrap_or(count - 1));
+        let (from, to) = (from.unwrap_or(first), to.unwrap_or(count - 1));
         if from > to {
             bail!("--from {from} is after --to {to}; give the first step first");
         }
@@ -154,12 +174,12 @@ impl Threads {
     pub fn of(rec: &Recording) -> Result<Threads> {
         let many = match rec.reader.end() {
             Some(end) => end.threads.len() > 1,
-            None if rec.count() == 0 => false,
+            None if rec.count() <= rec.first() => false,
             None => {
                 let mut first = None;
                 let mut many = false;
                 rec.reader
-                    .scan_steps(Step(0), Step(rec.count() - 1), |s| {
+                    .scan_steps(Step(rec.first()), Step(rec.count() - 1), |s| {
                         let t = *first.get_or_insert(s.meta.thread);
                         many = t != s.meta.thread;
                         Ok::<_, anyhow::Error>(!many)

@@ -228,7 +228,10 @@ impl<'a> Server<'a> {
             Some(end) if !end.threads.is_empty() => end.threads.clone(),
             _ => vec![
                 l.reader
-                    .metas(store::Step(0), store::Step(0))
+                    .metas(
+                        store::Step(l.reader.first_step()),
+                        store::Step(l.reader.first_step()),
+                    )
                     .map_err(|e| e.to_string())?[0]
                     .thread,
             ],

@@ -189,6 +189,13 @@ class Recording:
     def __len__(self) -> int:
         return len(self._reader)
 
+    @property
+    def first(self) -> int:
+        """The first step the recording holds: 0, or for a flight recording
+        (`ring=N`) the first step of its ring; steps keep their numbers in
+        the run, so it holds steps `first` to `len(recording) - 1`."""
+        return self._reader.first
+
     def __repr__(self) -> str:
         return "<hindsight.Recording of %d steps%s>" % (
             len(self),
@@ -215,7 +222,7 @@ class Recording:
         """The metadata of steps `start` to `stop` (exclusive; default: all),
         read without rebuilding any state."""
         end = len(self) if stop is None else min(stop, len(self))
-        for first in range(max(start, 0), end, _STEPS_CHUNK):
+        for first in range(max(start, self.first), end, _STEPS_CHUNK):
             yield from self._reader.metas(first, min(first + _STEPS_CHUNK, end) - 1)
 
     def line(self, n: int) -> int:
@@ -260,7 +267,7 @@ class Recording:
         end = len(self) if stop is None else min(stop, len(self))
         if max(start, 0) >= end:
             return []
-        return _native.find(self._reader, condition, max(start, 0), end - 1, all)
+        return _native.find(self._reader, condition, max(start, self.first), end - 1, all)
 
     def diff(self, a: int, b: int) -> "Diff":
         """What changed from step `a` to step `b`, as `hindsight diff`:
@@ -360,6 +367,7 @@ def record(
     at_bound: str = "stop",
     callback: Optional[Callback] = None,
     debug_file: Optional[PathLike] = None,
+    ring: Optional[int] = None,
 ) -> Recording:
     """Launch `argv` (`[python, script, args...]`, or a command that runs
     CPython) and record it, as `hindsight record`. The interpreter needs
@@ -373,6 +381,8 @@ def record(
     callback(state): called in this process with each step's `State` as it
     is recorded, in order; returning False ends the recording there (as a
     bound). An exception it raises ends the recording and is raised here.
+    ring: a flight recording of the last `ring` steps at least (as
+    `hindsight record --ring N`): `recording.first` is its first step.
     """
     path, temporary = _output(output)
     try:
@@ -391,6 +401,7 @@ def record(
                 State,
                 None if debug_file is None else os.fspath(debug_file),
                 temporary,
+                ring,
             )
     except BaseException:
         if temporary:
@@ -440,10 +451,12 @@ def attach(
     max_time: Optional[float] = None,
     callback: Optional[Callback] = None,
     debug_file: Optional[PathLike] = None,
+    ring: Optional[int] = None,
 ) -> Recording:
     """Record the running CPython process `pid` (3.8-3.11) until it ends, a
     bound is reached, the callback returns False, or Ctrl-C here (then
-    KeyboardInterrupt is raised once it detached), as `hindsight attach`."""
+    KeyboardInterrupt is raised once it detached), as `hindsight attach`.
+    ring: a flight recording of the last `ring` steps at least."""
     path, temporary = _output(output)
     try:
         summary = _native.attach(
@@ -459,6 +472,7 @@ def attach(
             State,
             None if debug_file is None else os.fspath(debug_file),
             temporary,
+            ring,
         )
     except BaseException:
         if temporary:

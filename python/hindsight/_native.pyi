@@ -32,6 +32,7 @@ class StepInfo:
 
 class Reader:
     path: str
+    first: int
     def __len__(self) -> int: ...
     def header(self) -> Dict[str, Any]: ...
     def end(self) -> Optional[Tuple[str, Optional[int], str, int]]: ...
@@ -64,6 +65,7 @@ def record(
     make_state: Callable[[tuple], Any],
     debug_file: Optional[str],
     force: bool,
+    ring: Optional[int] = None,
 ) -> Tuple[str, Optional[int], int, int, Optional[str], Optional[str]]: ...
 def attach(
     pid: int,
@@ -78,4 +80,5 @@ def attach(
     make_state: Callable[[tuple], Any],
     debug_file: Optional[str],
     force: bool,
+    ring: Optional[int] = None,
 ) -> Tuple[str, Optional[int], int, int, Optional[str], Optional[str]]: ...

@@ -56,6 +56,12 @@ impl Reader {
         self.reader.step_count() as usize
     }
 
+    /// The first step held: 0, or a flight recording's first (`ring=N`).
+    #[getter]
+    fn first(&self) -> u64 {
+        self.reader.first_step()
+    }
+
     /// The header as a dict: program, cwd, pid, interpreter, mode, ...
     fn header<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let h = self.reader.header();
@@ -98,7 +104,8 @@ impl Reader {
     /// The metadata of steps `from..=to` (a list of `StepInfo`).
     fn metas<'py>(&self, py: Python<'py>, from: u64, to: u64) -> PyResult<Bound<'py, PyList>> {
         let to = to.min(self.reader.step_count().saturating_sub(1));
-        if from > to || self.reader.step_count() == 0 {
+        let from = from.max(self.reader.first_step());
+        if from > to || self.reader.step_count() <= self.reader.first_step() {
             return Ok(PyList::empty(py));
         }
         steps::metas(py, &self.reader, &self.path, from, to)
@@ -155,7 +162,7 @@ impl Reader {
     pub(crate) fn check_step(&self, n: i64) -> PyResult<u64> {
         let count = self.reader.step_count();
         match u64::try_from(n) {
-            Ok(s) if s < count => Ok(s),
+            Ok(s) if s < count && s >= self.reader.first_step() => Ok(s),
             _ => Err(StepError::new_err(format!(
                 "step {n} is out of range: {}",
                 self.holds()
@@ -173,11 +180,12 @@ impl Reader {
             (true, _) => "",
             (false, _) => " (incomplete)",
         };
-        if count == 0 {
+        let first = self.reader.first_step();
+        if count <= first {
             format!("{} holds no steps{incomplete}", self.path.display())
         } else {
             format!(
-                "{} holds steps 0 to {}{incomplete}",
+                "{} holds steps {first} to {}{incomplete}",
                 self.path.display(),
                 count - 1
             )

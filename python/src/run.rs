@@ -15,8 +15,8 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use store::{CreateOptions, ProgramEnd};
 use tracer::{
-    AtBound, AttachConfig, FilterSpec, Granularity, ProbeMode, RecordConfig, RecordError,
-    RecordOutcome,
+    AtBound, AttachConfig, FilterSpec, FlightRing, Granularity, ProbeMode, RecordConfig,
+    RecordError, RecordOutcome,
 };
 
 use crate::errors::RecordError as PyRecordError;
@@ -40,7 +40,7 @@ type Summary = (
 
 /// Record `argv` into `output`; see `hindsight.record`.
 #[pyfunction]
-#[pyo3(signature = (argv, output, include, exclude, all, granularity, max_steps, max_time, at_bound, callback, make_state, debug_file, force))]
+#[pyo3(signature = (argv, output, include, exclude, all, granularity, max_steps, max_time, at_bound, callback, make_state, debug_file, force, ring=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn record(
     py: Python<'_>,
@@ -57,6 +57,7 @@ pub(crate) fn record(
     make_state: Py<PyAny>,
     debug_file: Option<PathBuf>,
     force: bool,
+    ring: Option<u64>,
 ) -> PyResult<Summary> {
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let cfg = RecordConfig {
@@ -92,6 +93,7 @@ pub(crate) fn record(
         pass_on: None,
         stdio: None,
         on_step: callback.map(|cb| observer(cb, make_state, outcome.clone())),
+        ring: flight_ring(ring)?,
     };
     let thread = spawn(move || tracer::record(cfg))?;
     finish(py, thread, None, &outcome)
@@ -100,7 +102,7 @@ pub(crate) fn record(
 /// Attach to process `pid`, record until it ends, a bound, the callback or
 /// Ctrl-C, then detach; see `hindsight.attach`.
 #[pyfunction]
-#[pyo3(signature = (pid, output, include, exclude, all, granularity, max_steps, max_time, callback, make_state, debug_file, force))]
+#[pyo3(signature = (pid, output, include, exclude, all, granularity, max_steps, max_time, callback, make_state, debug_file, force, ring=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attach(
     py: Python<'_>,
@@ -116,12 +118,14 @@ pub(crate) fn attach(
     make_state: Py<PyAny>,
     debug_file: Option<PathBuf>,
     force: bool,
+    ring: Option<u64>,
 ) -> PyResult<Summary> {
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let granularity = granularity_of(granularity)?;
     let max_time = duration(max_time)?;
     let on_step = callback.map(|cb| observer(cb, make_state, outcome.clone()));
+    let ring = flight_ring(ring)?;
     let flag = stop.clone();
     // Made on the recording thread: its `on_attached` need not be `Send`.
     let cfg = move || AttachConfig {
@@ -148,9 +152,24 @@ pub(crate) fn attach(
         delta: std::env::var_os("HINDSIGHT_NO_DELTA").is_none(),
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
         on_step,
+        ring,
     };
     let thread = spawn(move || tracer::attach(cfg()))?;
     finish(py, thread, Some(stop), &outcome)
+}
+
+/// `ring=N`: a flight recording of the last N steps (at least N).
+fn flight_ring(ring: Option<u64>) -> PyResult<Option<FlightRing>> {
+    match ring {
+        Some(0) => Err(pyo3::exceptions::PyValueError::new_err(
+            "ring is a number of steps, at least 1",
+        )),
+        Some(steps) => Ok(Some(FlightRing {
+            steps,
+            snapshot: None,
+        })),
+        None => Ok(None),
+    }
 }
 
 /// Run the recording on its own thread.

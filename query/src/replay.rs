@@ -44,12 +44,16 @@ impl Replay {
         }
     }
 
-    /// The replay at the state before step `from` of `reader`.
+    /// The replay at the state before step `from` of `reader` (the empty
+    /// state at a flight recording's first step, whose ops build it whole).
     pub fn before(reader: &store::Reader, from: u64) -> Result<Replay, QueryError> {
-        Ok(match from.checked_sub(1) {
-            None => Replay::default(),
-            Some(prev) => Replay::new(reader.state(Step(prev))?),
-        })
+        let from = from.max(reader.first_step());
+        Ok(
+            match from.checked_sub(1).filter(|_| from > reader.first_step()) {
+                None => Replay::default(),
+                Some(prev) => Replay::new(reader.state(Step(prev))?),
+            },
+        )
     }
 
     /// Apply one step, calling `seen` on each of its ops first.

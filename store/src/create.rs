@@ -17,7 +17,7 @@
 //!   the full header once it does, before the first step).
 
 use crate::error::StoreError;
-use crate::format::{encode_preamble, FORMAT_VERSION, MAGIC};
+use crate::format::{encode_preamble_of, FORMAT_VERSION, MAGIC};
 use crate::records::RecordingHeader;
 use nix::errno::Errno;
 use nix::fcntl::{renameat2, OFlag, RenameFlags};
@@ -129,6 +129,68 @@ impl RecordingFile {
         Ok(())
     }
 
+    /// Replace the whole file, as [`RecordingFile::set_header`] replaces
+    /// the header: a new file (format `version`, `header`, then what `body`
+    /// writes after the preamble, given its offset; it returns the file's
+    /// length) is renamed over this one, so the path holds one complete
+    /// file or the other at every moment (a flight recording is written
+    /// this way each time it is written).
+    pub(crate) fn rewrite(
+        &mut self,
+        header: &RecordingHeader,
+        version: u32,
+        body: impl FnOnce(&mut File, u64) -> Result<u64, StoreError>,
+    ) -> Result<u64, StoreError> {
+        let preamble = preamble_of(header, version)?;
+        let (mut file, temp) = write_temp(&self.path, &preamble, self.mode)?;
+        let written = body(&mut file, preamble.len() as u64).and_then(|len| {
+            file.sync_data()
+                .map_err(|e| StoreError::io(format!("writing {}", self.path.display()), e))?;
+            Ok(len)
+        });
+        let len = match written {
+            Ok(len) => len,
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                return Err(e);
+            }
+        };
+        self.place(file, temp)?;
+        self.len = len;
+        Ok(len)
+    }
+
+    /// Rename `temp` (holding `file`) over the path, if the path still
+    /// holds this recording.
+    fn place(&mut self, file: File, temp: PathBuf) -> Result<(), StoreError> {
+        let still_ours = std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|m| (m.dev(), m.ino()) == self.id && m.file_type().is_file());
+        if !still_ours {
+            let _ = std::fs::remove_file(&temp);
+            return Err(refused(
+                &self.path,
+                "was replaced by something else while recording; not touched",
+            ));
+        }
+        if let Err(e) = std::fs::rename(&temp, &self.path) {
+            let _ = std::fs::remove_file(&temp);
+            return Err(StoreError::io(
+                format!("writing {}", self.path.display()),
+                e,
+            ));
+        }
+        self.id = file_id(&file, &self.path)?;
+        self.file = file;
+        Ok(())
+    }
+
+    /// Another handle on the file as it is now.
+    pub(crate) fn handle(&self) -> Result<File, StoreError> {
+        self.file
+            .try_clone()
+            .map_err(|e| StoreError::io(format!("opening {}", self.path.display()), e))
+    }
+
     /// The path the file was created at.
     pub fn path(&self) -> &Path {
         &self.path
@@ -151,9 +213,13 @@ impl RecordingFile {
 }
 
 fn preamble(header: &RecordingHeader) -> Result<Vec<u8>, StoreError> {
+    preamble_of(header, FORMAT_VERSION)
+}
+
+fn preamble_of(header: &RecordingHeader, version: u32) -> Result<Vec<u8>, StoreError> {
     let mut header = header.clone();
-    header.format_version = FORMAT_VERSION;
-    encode_preamble(&header)
+    header.format_version = version;
+    encode_preamble_of(&header, version)
 }
 
 fn refused(path: &Path, why: &str) -> StoreError {

@@ -71,6 +71,18 @@ pub enum StoreError {
         count: u64,
     },
 
+    /// A step a flight recording (`--ring`) does not hold: one before its
+    /// first step (let go while the program ran), or past its last.
+    #[error("step {} is not in this flight recording: it holds the last steps of the run, steps {first} to {last} (the steps before {first} were let go while the program ran); ask for a step from {first} to {last}", step.0)]
+    NotInRing {
+        /// The step asked for.
+        step: Step,
+        /// The first step the ring holds.
+        first: u64,
+        /// The last step it holds.
+        last: u64,
+    },
+
     /// The writer thread stopped (write failure, invalid ops); nothing more can be recorded.
     #[error("the recording writer stopped: {cause}")]
     WriterGone {

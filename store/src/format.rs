@@ -13,10 +13,15 @@ use std::path::Path;
 
 /// The first 8 bytes of every recording (PNG-style: catches text-mode mangling).
 pub const MAGIC: [u8; 8] = *b"\x89HSR\r\n\x1a\n";
-/// The format version this build writes, and the newest it reads.
+/// The format version this build writes for a recording of every step.
 /// Version 2 added diff checkpoints (segment kind 6); version 1 files are
 /// still read.
 pub const FORMAT_VERSION: u32 = 2;
+/// The format version of a flight recording (`--ring`): version 2 plus the
+/// ring segment (kind 7) first, its steps starting where the ring does.
+pub const RING_FORMAT_VERSION: u32 = 3;
+/// The newest format version this build reads.
+pub const NEWEST_FORMAT_VERSION: u32 = RING_FORMAT_VERSION;
 /// Magic, version, header length, header CRC32.
 pub const PREAMBLE_LEN: u64 = 20;
 /// The largest header accepted.
@@ -52,6 +57,10 @@ pub enum SegKind {
     /// in the file) as the dictionary: consecutive states differ little, so
     /// this costs a few hundred bytes where a full checkpoint costs kilobytes.
     DiffCheckpoint = 6,
+    /// The first segment of a flight recording (`--ring`): the steps held
+    /// start at `first_step` (those before it were let go); the payload is
+    /// a [`crate::ring::RingRecord`].
+    Ring = 7,
 }
 
 impl SegKind {
@@ -64,6 +73,7 @@ impl SegKind {
             4 => SegKind::Index,
             5 => SegKind::Footer,
             6 => SegKind::DiffCheckpoint,
+            7 => SegKind::Ring,
             _ => return None,
         })
     }
@@ -131,8 +141,13 @@ pub fn from_msgpack<T: DeserializeOwned>(
         .map_err(|e| StoreError::corrupt(format!("{what} does not decode ({e})"), offset))
 }
 
-/// The preamble and header bytes that start a file.
+/// The preamble and header bytes that start a file of [`FORMAT_VERSION`].
 pub fn encode_preamble(header: &RecordingHeader) -> Result<Vec<u8>, StoreError> {
+    encode_preamble_of(header, FORMAT_VERSION)
+}
+
+/// The preamble and header bytes that start a file of format `version`.
+pub fn encode_preamble_of(header: &RecordingHeader, version: u32) -> Result<Vec<u8>, StoreError> {
     let body = to_msgpack(header, "the recording header")?;
     if body.len() > MAX_HEADER_LEN as usize {
         return Err(StoreError::Encode {
@@ -142,7 +157,7 @@ pub fn encode_preamble(header: &RecordingHeader) -> Result<Vec<u8>, StoreError> 
     }
     let mut out = Vec::with_capacity(PREAMBLE_LEN as usize + body.len());
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     out.extend_from_slice(&body);
@@ -170,10 +185,10 @@ pub fn read_preamble(
         ));
     }
     let version = le_u32(&pre[8..12]);
-    if version > FORMAT_VERSION {
+    if version > NEWEST_FORMAT_VERSION {
         return Err(StoreError::NewerFormat {
             found: version,
-            supported: FORMAT_VERSION,
+            supported: NEWEST_FORMAT_VERSION,
         });
     }
     if version == 0 {

@@ -16,6 +16,7 @@ use crate::inbox::{inbox, Consumer, End, Producer};
 use crate::model::{Op, State, Step};
 use crate::observe::{StepObserver, Watch};
 use crate::records::{RecordingEnd, RecordingHeader, WriteSummary};
+use crate::ring::{Flight, RingOptions, Snapshots};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,8 @@ pub struct Writer {
     failure: Arc<Mutex<Option<String>>>,
     /// Who follows the steps as they are sent ([`Writer::observe`]).
     watch: Watch,
+    /// When a flight recording is to be written ([`Writer::ask_snapshot`]).
+    snapshots: Arc<Snapshots>,
 }
 
 impl Writer {
@@ -95,7 +98,7 @@ impl Writer {
         init: Box<dyn FnOnce() + Send>,
     ) -> Result<Writer, StoreError> {
         let file = RecordingFile::create(path, &header, CreateOptions::default())?;
-        Writer::start(file, opts, init)
+        Writer::start(file, opts, init, None)
     }
 
     /// Write into `file`, created earlier with a header that said less
@@ -109,7 +112,33 @@ impl Writer {
         init: Box<dyn FnOnce() + Send>,
     ) -> Result<Writer, StoreError> {
         file.set_header(&header)?;
-        Writer::start(file, opts, init)
+        Writer::start(file, opts, init, None)
+    }
+
+    /// A flight recorder ([`RingOptions`]) at `path`: as
+    /// [`Writer::create`], keeping only the last steps, and writing the
+    /// file whole at the end and at each snapshot
+    /// ([`Writer::ask_snapshot`]).
+    pub fn create_ring(
+        path: &Path,
+        header: RecordingHeader,
+        opts: WriterOptions,
+        ring: RingOptions,
+    ) -> Result<Writer, StoreError> {
+        let file = RecordingFile::create(path, &header, CreateOptions::default())?;
+        Writer::start(file, opts, Box::new(|| {}), Some((ring, header)))
+    }
+
+    /// A flight recorder writing into `file`, as [`Writer::create_on`].
+    pub fn create_ring_on(
+        mut file: RecordingFile,
+        header: RecordingHeader,
+        opts: WriterOptions,
+        ring: RingOptions,
+        init: Box<dyn FnOnce() + Send>,
+    ) -> Result<Writer, StoreError> {
+        file.set_header(&header)?;
+        Writer::start(file, opts, init, Some((ring, header)))
     }
 
     /// Start the writer thread on a file that holds its header.
@@ -117,8 +146,24 @@ impl Writer {
         file: RecordingFile,
         opts: WriterOptions,
         init: Box<dyn FnOnce() + Send>,
+        ring: Option<(RingOptions, RecordingHeader)>,
     ) -> Result<Writer, StoreError> {
-        let (file, path, written) = file.into_parts();
+        let snapshots = Arc::new(Snapshots::default());
+        let (file, path, written, flight) = match ring {
+            None => {
+                let (file, path, written) = file.into_parts();
+                (file, path, written, None)
+            }
+            Some((ring, header)) => {
+                // The ring's file is written whole, by the flight, each time;
+                // the writer's own handle is never written through.
+                let handle = file.handle()?;
+                let path = file.path().to_path_buf();
+                let every = opts.checkpoint_every.max(1);
+                let flight = Flight::new(ring, every, file, header, snapshots.clone());
+                (handle, path, 0, Some(Box::new(flight)))
+            }
+        };
         let path = path.as_path();
         let bytes = Arc::new(AtomicU64::new(written));
         let failure = Arc::new(Mutex::new(None));
@@ -130,6 +175,7 @@ impl Writer {
             })?;
         let sealer = Sealer {
             file,
+            flight,
             path: path.to_path_buf(),
             offset: written,
             compressor,
@@ -174,7 +220,22 @@ impl Writer {
             bytes,
             failure,
             watch: Watch::default(),
+            snapshots,
         })
+    }
+
+    /// A flight recorder: write the file now, holding the ring as it is
+    /// (the steps the writer has taken), and go on recording. The writer
+    /// thread does it within [`POLL`]. Nothing for a recording of every step.
+    pub fn ask_snapshot(&self) {
+        self.snapshots.ask();
+    }
+
+    /// A flight recorder: write the file whenever `flag` is found set (and
+    /// clear it), as [`Writer::ask_snapshot`]. For a signal handler
+    /// (`hindsight` sets it on SIGUSR1). Only the first flag given is kept.
+    pub fn snapshot_on(&self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        self.snapshots.watch(flag);
     }
 
     /// Queue one step's ops (the first must be `Op::Step` with the next step
@@ -284,6 +345,9 @@ impl Drop for Writer {
 /// The writer thread's state.
 struct Sealer {
     file: File,
+    /// A flight recording's ring: sealed segments go there instead of
+    /// `file`, which it writes whole when asked.
+    flight: Option<Box<Flight>>,
     path: PathBuf,
     offset: u64,
     compressor: zstd::bulk::Compressor<'static>,
@@ -329,10 +393,15 @@ impl Sealer {
                 Some(End::Dropped) => {
                     // Dropped without finish: keep everything received readable.
                     self.seal()?;
+                    if let Some(f) = &mut self.flight {
+                        self.offset = f.write(None, self.next_step)?;
+                        self.bytes.store(self.offset, Ordering::Relaxed);
+                    }
                     return Ok(self.summary());
                 }
                 None => {}
             }
+            self.snapshot_if_asked()?;
             if self
                 .pending_since
                 .is_some_and(|t| t.elapsed() >= FLUSH_INTERVAL)
@@ -358,6 +427,9 @@ impl Sealer {
             self.pending.truncate(mark);
             return Err(e);
         }
+        if let Some(f) = &mut self.flight {
+            f.see(&self.state);
+        }
         encoded.map_err(|e| StoreError::Encode {
             what: format!("the ops of step {}", self.next_step),
             cause: e.to_string(),
@@ -379,6 +451,39 @@ impl Sealer {
                 .is_some_and(|t| t.elapsed() >= FLUSH_INTERVAL)
         {
             self.seal()?;
+        }
+        let step = self.next_step - 1;
+        if self.flight.as_ref().is_some_and(|f| f.anchor_due(step)) {
+            self.start_block(step)?;
+        }
+        Ok(())
+    }
+
+    /// A flight recorder: a new block of the ring starts at `step`, from
+    /// the state after it; the blocks no longer needed are let go.
+    fn start_block(&mut self, step: u64) -> Result<(), StoreError> {
+        self.seal()?;
+        let Some(f) = &mut self.flight else {
+            return Ok(());
+        };
+        let held = f.start_block(step, &self.state, &mut self.compressor, self.next_step)?;
+        // The block's checkpoints must not need a key of an older block,
+        // which may be let go before it.
+        self.key_compressor = None;
+        self.bytes.store(held, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A flight recorder asked to write its file (a signal, an exception
+    /// leaving its thread's outermost frame): write it, holding every step
+    /// taken so far, and go on.
+    fn snapshot_if_asked(&mut self) -> Result<(), StoreError> {
+        if !self.flight.as_mut().is_some_and(|f| f.snapshot_due()) {
+            return Ok(());
+        }
+        self.seal()?;
+        if let Some(f) = &mut self.flight {
+            self.offset = f.write_snapshot(self.next_step)?;
         }
         Ok(())
     }
@@ -430,6 +535,11 @@ impl Sealer {
     fn finish(mut self, mut end: RecordingEnd) -> Result<WriteSummary, StoreError> {
         self.seal()?;
         end.steps = self.next_step;
+        if let Some(f) = &mut self.flight {
+            self.offset = f.write(Some(&end), self.next_step)?;
+            self.bytes.store(self.offset, Ordering::Relaxed);
+            return Ok(self.summary());
+        }
         let raw = to_msgpack(&end, "the end record")?;
         let end_offset = self.offset;
         self.write(SegKind::End, self.next_step, 0, &raw, true)?;
@@ -472,6 +582,11 @@ impl Sealer {
         count: u32,
         seg: Vec<u8>,
     ) -> Result<(), StoreError> {
+        if let Some(f) = &mut self.flight {
+            let held = f.push(kind, first_step, count, seg);
+            self.bytes.store(held, Ordering::Relaxed);
+            return Ok(());
+        }
         self.file
             .write_all(&seg)
             .map_err(|e| StoreError::io(format!("writing {}", self.path.display()), e))?;

@@ -53,7 +53,7 @@ fn a_newer_format_is_refused_with_a_message() {
             e,
             StoreError::NewerFormat {
                 found: 7,
-                supported: store::FORMAT_VERSION
+                supported: store::NEWEST_FORMAT_VERSION
             }
         ),
         "{e}"

@@ -62,6 +62,8 @@ fn readable(
         // A scan stops there; the deltas before it end at its step.
         SegKind::Checkpoint | SegKind::DiffCheckpoint => segs[i].1 + 1,
         SegKind::End | SegKind::Index | SegKind::Footer => total,
+        // A flight recording's first segment: nothing comes before it.
+        SegKind::Ring => 0,
     }
 }
 

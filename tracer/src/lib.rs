@@ -31,9 +31,9 @@ pub use ptrace::Ended;
 pub use ptrace::ProgramStdio;
 pub use ptrace::TraceError;
 pub use record::{
-    attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached, PassOn,
-    Progress, ProgressFn, RecordConfig, RecordError, RecordOutcome, ATTACH_MINORS,
-    STOPPED_BY_OBSERVER,
+    attach, record, AtBound, AttachConfig, Attached, FilterSpec, FlightRing, Granularity,
+    OnAttached, PassOn, Progress, ProgressFn, RecordConfig, RecordError, RecordOutcome,
+    ATTACH_MINORS, STOPPED_BY_OBSERVER,
 };
 
 /// The wings' own pieces that the crate's integration tests

@@ -104,10 +104,11 @@ impl App {
 
     fn check(&self, n: u64) -> Result<(), Response> {
         let count = self.reader.step_count();
-        if n >= count {
+        let first = self.reader.first_step();
+        if n >= count || n < first {
             let holds = match count {
-                0 => "the recording holds no steps".to_string(),
-                c => format!("the recording holds steps 0 to {}", c - 1),
+                c if c <= first => "the recording holds no steps".to_string(),
+                c => format!("the recording holds steps {first} to {}", c - 1),
             };
             return Err(Response::error(
                 404,
@@ -132,6 +133,7 @@ impl App {
             "interpreter": h.interpreter,
             "mode": h.mode,
             "steps": self.reader.step_count(),
+            "first": self.reader.first_step(),
             "threads": end.map(|e| json!(e.threads)),
             "complete": end.is_some(),
             "ended": end.map(|e| json!(e.reason)),
@@ -169,7 +171,7 @@ impl App {
                 })
                 .transpose()
         };
-        let from = num("from")?.unwrap_or(0);
+        let from = num("from")?.unwrap_or(self.reader.first_step());
         self.check(from)?;
         let to = num("to")?
             .unwrap_or(u64::MAX)

@@ -8,6 +8,7 @@
   const $ = (id) => document.getElementById(id);
   const page = {
     count: 0,
+    first: 0, // a flight recording's first step (the ones before were let go)
     shown: null, // the step on the page
     wanted: 0, // the step asked for last
     loading: false,
@@ -35,8 +36,8 @@
 
   // Go to step n (clamped); the newest wish wins when keys come fast.
   function go(n) {
-    if (page.count === 0) return;
-    page.wanted = Math.max(0, Math.min(page.count - 1, n));
+    if (page.count <= page.first) return;
+    page.wanted = Math.max(page.first, Math.min(page.count - 1, n));
     if (!page.loading) load();
   }
 
@@ -178,7 +179,7 @@
 
   // The steps around the current one: a strip of the timeline.
   async function strip(n) {
-    const from = Math.max(0, n - 6);
+    const from = Math.max(page.first, n - 6);
     let steps;
     try {
       steps = (await api(`/api/steps?from=${from}&to=${n + 6}`)).steps;
@@ -263,7 +264,7 @@
       case "]": move("next-visit"); break;
       case "[": move("previous-visit"); break;
       case "ArrowUp": case "o": move("step-out"); break;
-      case "Home": go(0); break;
+      case "Home": go(page.first); break;
       case "End": go(page.count - 1); break;
       case "Escape": $("history").hidden = true; break;
       default: return;
@@ -272,7 +273,7 @@
   }
 
   function wire() {
-    $("first").onclick = () => go(0);
+    $("first").onclick = () => go(page.first);
     $("back").onclick = () => go(page.wanted - 1);
     $("forward").onclick = () => go(page.wanted + 1);
     $("last").onclick = () => go(page.count - 1);
@@ -298,18 +299,21 @@
     try {
       const info = await api("/api/info");
       page.count = info.steps;
+      page.first = info.first || 0;
       $("program").textContent = info.program.join(" ");
       $("program").title = `${info.file} · ${info.interpreter}`;
       $("count").textContent = `of ${info.steps}` + (info.complete ? "" : " (incomplete)");
+      $("timeline").min = String(page.first);
       $("timeline").max = String(Math.max(0, info.steps - 1));
+      $("step-input").min = String(page.first);
       $("step-input").max = String(Math.max(0, info.steps - 1));
-      if (info.steps === 0) {
+      if (info.steps <= page.first) {
         note("this recording holds no steps");
         document.body.dataset.loading = "0";
         return;
       }
       const m = /step=(\d+)/.exec(location.hash);
-      go(m ? Number(m[1]) : 0);
+      go(m ? Number(m[1]) : page.first);
     } catch (e) {
       note(String(e.message || e));
       document.body.dataset.loading = "0";

@@ -70,6 +70,7 @@ impl Launcher for TracerLauncher {
             pass_on: None,
             stdio: Some(stdio),
             on_step: None,
+            ring: None,
         };
         let result = tracer::record(cfg);
         let recorded = Recorded {

@@ -40,22 +40,40 @@ pub fn info(file: &Path) -> Result<i32> {
     )?;
     kv(&mut o, "started:", &utc_time(h.started_unix_ms))?;
     let count = rec.count();
+    let first = rec.first();
     let end = rec.reader.end().cloned();
-    let steps = if end.is_some() {
-        count.to_string()
-    } else {
-        format!("{count} (incomplete)")
+    let mut steps = match rec.reader.ring() {
+        Some(_) if count > first => format!(
+            "{} held, steps {first} to {} of the {count} the run took",
+            count - first,
+            count - 1
+        ),
+        _ => count.to_string(),
     };
+    if end.is_none() {
+        steps.push_str(" (incomplete)");
+    }
     kv(&mut o, "steps:", &steps)?;
+    if let Some(ring) = rec.reader.ring() {
+        kv(
+            &mut o,
+            "ring:",
+            &format!(
+                "a flight recording (--ring {}): it keeps the last {} steps or more, from a full \
+                 state (one every {} steps), and lets the older ones go",
+                ring.capacity, ring.capacity, ring.anchor_every
+            ),
+        )?;
+    }
     let threads: BTreeSet<u32> = match &end {
         Some(e) => e.threads.iter().copied().collect(),
         // No end record: the threads are those that ran the steps held.
         None => {
             let mut set = BTreeSet::new();
-            if count > 0 {
+            if count > first {
                 // A step that cannot be read is the state command's to
                 // report; info says what it can.
-                if let Err(e) = rec.for_each_meta(0, count - 1, |m| {
+                if let Err(e) = rec.for_each_meta(first, count - 1, |m| {
                     set.insert(m.thread);
                     Ok(())
                 }) {
@@ -93,12 +111,12 @@ pub fn info(file: &Path) -> Result<i32> {
     };
     kv(&mut o, "status:", &status)?;
     if let Some(d) = rec.reader.damage() {
-        let lost = if count == 0 {
+        let lost = if count <= first {
             "no step comes before it".to_string()
         } else if rec.reader.is_complete() {
             "no step is lost".to_string()
         } else {
-            format!("steps 0 to {} before it are readable", count - 1)
+            format!("steps {first} to {} before it are readable", count - 1)
         };
         kv(
             &mut o,

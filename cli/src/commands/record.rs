@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 use store::{CreateOptions, ProgramEnd};
 use tracer::ProbeMode;
-use tracer::{AtBound, FilterSpec, Granularity, PassOn, Progress, RecordConfig};
+use tracer::{AtBound, FilterSpec, FlightRing, Granularity, PassOn, Progress, RecordConfig};
 use tracer::{AttachConfig, Attached};
 
 use crate::args::{AtBoundArg, AttachArgs, GranularityArg, RecordArgs, RecordingOptions};
@@ -32,6 +32,7 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         None => (None, None),
     };
     let output = opts.output.clone();
+    let ring = flight_ring(opts.ring)?;
     let pass_on = catch_program_signals()?;
     let progress = std::io::stderr().is_terminal().then(progress_line);
     let cfg = RecordConfig {
@@ -64,6 +65,7 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         pass_on: Some(pass_on),
         stdio: None,
         on_step,
+        ring,
     };
     let result = tracer::record(cfg);
     if let Some(s) = stream {
@@ -93,7 +95,42 @@ pub fn record(args: RecordArgs) -> Result<i32> {
     if let Some(note) = &outcome.note {
         let _ = writeln!(std::io::stderr(), "hindsight: {note}");
     }
+    if opts.ring.is_some() {
+        say_kept(&output);
+    }
     Ok(exit_status(outcome.command_end))
+}
+
+/// `--ring N`: the flight recorder's configuration, with SIGUSR1 to
+/// hindsight caught to write the file now and record on.
+fn flight_ring(steps: Option<u64>) -> Result<Option<FlightRing>> {
+    let Some(steps) = steps else {
+        return Ok(None);
+    };
+    let snapshot = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, snapshot.clone()).map_err(|e| {
+        anyhow!("cannot catch SIGUSR1 to write the flight recording on demand: {e}")
+    })?;
+    Ok(Some(FlightRing {
+        steps,
+        snapshot: Some(snapshot),
+    }))
+}
+
+/// After a flight recording: which steps of the run the file kept.
+fn say_kept(output: &std::path::Path) {
+    let Ok(r) = store::Reader::open(output) else {
+        return;
+    };
+    if r.step_count() > r.first_step() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "hindsight: flight recording: {} kept steps {} to {} of the run",
+            output.display(),
+            r.first_step(),
+            r.step_count() - 1
+        );
+    }
 }
 
 /// Catch SIGINT and SIGTERM for the program: the recorder passes them on
@@ -164,7 +201,10 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
         max_steps,
         max_time,
         debug_file,
+        ring,
     } = opts;
+    let kept = ring.is_some();
+    let ring = flight_ring(ring)?;
     // Ctrl-C and SIGTERM end the recording and detach; the target never sees them.
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -203,6 +243,7 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
         delta: std::env::var_os("HINDSIGHT_NO_DELTA").is_none(),
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
         on_step: None,
+        ring,
     };
     let result = tracer::attach(cfg);
     if std::io::stderr().is_terminal() {
@@ -223,6 +264,9 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
         count(outcome.steps, "step"),
         output.display()
     );
+    if kept {
+        say_kept(&output);
+    }
     Ok(0)
 }
 

@@ -45,25 +45,27 @@ impl Server<'_> {
         if l.stop.is_some() {
             return Ok((json!({}), Vec::new()));
         }
+        // A flight recording starts at its ring's first step.
+        let first = l.reader.first_step();
         let target = if stop_on_entry {
             Target {
-                step: 0,
+                step: first,
                 reason: "entry",
                 description: None,
             }
         } else {
-            let pos = 0;
+            let pos = first;
             let hit = hit_at(&l.reader, &l.breakpoints, pos).map_err(|e| e.to_string())?;
             if hit {
                 Target {
-                    step: 0,
+                    step: first,
                     reason: "breakpoint",
                     description: None,
                 }
             } else {
                 let depth = l
                     .reader
-                    .state(Step(0))
+                    .state(Step(first))
                     .map_err(|e| e.to_string())?
                     .stack
                     .len();

@@ -53,7 +53,8 @@ pub fn write(
     to: u64,
     out: &mut dyn Write,
 ) -> Result<Summary, ExportError> {
-    let main_file = reader.metas(Step(0), Step(0))?.remove(0).file;
+    let first = reader.first_step();
+    let main_file = reader.metas(Step(first), Step(first))?.remove(0).file;
     let code = source(reader, &main_file);
     out.write_all(b"{\"code\":")?;
     serde_json::to_writer(&mut *out, &code)?;

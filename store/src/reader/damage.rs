@@ -60,10 +60,11 @@ impl Reader {
     /// `e`, met reading the segment that holds step `first` on, with advice
     /// naming the steps before it and a command that reads them.
     pub(super) fn lost_from(&self, e: StoreError, first: u64) -> StoreError {
-        let advice = match first.checked_sub(1) {
+        let advice = match first.checked_sub(1).filter(|&last| last >= self.first) {
             Some(last) => format!(
-                "steps 0 to {last} come before the damage and can be read, for instance with \
+                "steps {} to {last} come before the damage and can be read, for instance with \
                  `hindsight steps {} --to {last}`",
+                self.first,
                 self.path.display()
             ),
             None => "no step comes before the damage; record the program again".to_string(),

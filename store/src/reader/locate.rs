@@ -159,8 +159,18 @@ impl Reader {
                         offset,
                     ));
                 }
+                self.step_count =
+                    self.step_count
+                        .checked_add(u64::from(count))
+                        .ok_or_else(|| {
+                            StoreError::corrupt(
+                                format!(
+                                "deltas segment for steps from {first_step} beyond any step number"
+                            ),
+                                offset,
+                            )
+                        })?;
                 self.deltas.push(s);
-                self.step_count += u64::from(count);
             }
             SegKind::Checkpoint | SegKind::DiffCheckpoint => {
                 if kind == SegKind::DiffCheckpoint {
@@ -183,6 +193,20 @@ impl Reader {
                 if kind == SegKind::Checkpoint {
                     self.last_key = Some(KeyRef { first_step, offset });
                 }
+            }
+            SegKind::Ring => {
+                let first_segment =
+                    self.deltas.is_empty() && self.checkpoints.is_empty() && self.ring.is_none();
+                if !first_segment || count != 0 {
+                    return Err(StoreError::corrupt(
+                        "a ring segment that is not the first segment",
+                        offset,
+                    ));
+                }
+                let (_, raw) = read_kind(&self.file, offset, self.file_len, &self.path, kind)?;
+                self.ring = Some(from_msgpack(&raw, "the ring record", offset)?);
+                self.first = first_step;
+                self.step_count = first_step;
             }
             SegKind::End | SegKind::Index | SegKind::Footer => {}
         }

@@ -14,6 +14,7 @@ use crate::format::{
 };
 use crate::model::{Op, State, Step, StepMeta};
 use crate::records::{RecordingEnd, RecordingHeader};
+use crate::ring::RingRecord;
 use serde::Deserialize;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -59,6 +60,10 @@ pub struct Reader {
     deltas: Vec<SegRef>,
     checkpoints: Vec<SegRef>,
     step_count: u64,
+    /// A flight recording's ring segment, and the first step it holds
+    /// (the steps before it were let go); 0 for other recordings.
+    ring: Option<RingRecord>,
+    first: u64,
     /// Where a scan resumes (after the last good segment).
     scanned_to: u64,
     /// The footer was read, or the scan stopped at damage: nothing more
@@ -93,6 +98,8 @@ impl Reader {
             deltas: Vec::new(),
             checkpoints: Vec::new(),
             step_count: 0,
+            ring: None,
+            first: 0,
             scanned_to: data_start,
             sealed: false,
             damage: None,
@@ -110,6 +117,8 @@ impl Reader {
         r.checkpoints.clear();
         r.end = None;
         r.step_count = 0;
+        r.ring = None;
+        r.first = 0;
         r.last_key = None;
         r.scanned_to = data_start;
         r.sealed = false;
@@ -153,9 +162,22 @@ impl Reader {
         self.end.is_some()
     }
 
-    /// Steps readable (numbered `0..step_count`).
+    /// One past the last step readable: steps are numbered
+    /// `first_step()..step_count()` (from 0 unless it is a flight recording).
     pub fn step_count(&self) -> u64 {
         self.step_count
+    }
+
+    /// The first step the file holds: 0, or for a flight recording
+    /// (`--ring`) the first step of its ring, the steps before it having
+    /// been let go while the program ran. Steps keep their numbers.
+    pub fn first_step(&self) -> u64 {
+        self.first
+    }
+
+    /// A flight recording's ring record (`None` for a recording of every step).
+    pub fn ring(&self) -> Option<&RingRecord> {
+        self.ring.as_ref()
     }
 
     /// The size of the file as read.
@@ -176,7 +198,8 @@ impl Reader {
         let mut before = self.checkpoints.partition_point(|c| c.first_step <= n);
         let (mut state, from) = loop {
             let Some(i) = before.checked_sub(1) else {
-                break (State::default(), 0);
+                // A ring's first step builds its whole state from the empty one.
+                break (State::default(), self.first);
             };
             let c = self.checkpoints[i];
             match self.load_checkpoint(c) {
@@ -210,6 +233,9 @@ impl Reader {
         to: Step,
     ) -> Result<impl Iterator<Item = Result<StepMeta, StoreError>> + '_, StoreError> {
         self.check(to)?;
+        if from <= to {
+            self.check(from)?;
+        }
         Ok((from.0..=to.0).map(move |n| self.step_meta(n)))
     }
 
@@ -227,6 +253,9 @@ impl Reader {
         to: Step,
     ) -> Result<impl Iterator<Item = Result<State, StoreError>> + '_, StoreError> {
         self.check(to)?;
+        if from <= to {
+            self.check(from)?;
+        }
         let mut current: Option<(State, Budget)> = None;
         let mut next = from.0;
         let mut failed = false;
@@ -274,6 +303,14 @@ impl Reader {
     }
 
     fn check(&self, step: Step) -> Result<(), StoreError> {
+        let outside = step.0 < self.first || step.0 >= self.step_count;
+        if outside && self.ring.is_some() && self.step_count > self.first {
+            return Err(StoreError::NotInRing {
+                step,
+                first: self.first,
+                last: self.step_count - 1,
+            });
+        }
         if step.0 >= self.step_count {
             return Err(StoreError::StepOutOfRange {
                 step,

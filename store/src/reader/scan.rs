@@ -245,7 +245,9 @@ impl<'a> StepView<'a> {
 impl Reader {
     /// Call `f` on every step from `from` to `to` inclusive, in order,
     /// reading each deltas segment once and rebuilding no state. `f`
-    /// returns `Ok(false)` to stop early.
+    /// returns `Ok(false)` to stop early. A flight recording's steps start
+    /// at [`Reader::first_step`]: a scan from before it starts there (its
+    /// first step's ops build the whole state from the empty one).
     pub fn scan_steps<E: From<StoreError>>(
         &self,
         from: Step,
@@ -253,7 +255,7 @@ impl Reader {
         mut f: impl FnMut(&StepView<'_>) -> Result<bool, E>,
     ) -> Result<(), E> {
         self.check(to)?;
-        let mut n = from.0;
+        let mut n = from.0.max(self.first);
         while n <= to.0 {
             let di = self.delta_index(n).ok_or_else(|| self.missing(n))?;
             let d = self.deltas[di];

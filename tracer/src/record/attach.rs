@@ -60,7 +60,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
         &python,
     );
     let header = recording_header(&program, &cwd, pid, &python, "attach");
-    let mut writer = match create_writer(file, header, cpu) {
+    let mut writer = match create_writer(file, header, cpu, cfg.ring.as_ref()) {
         Ok(w) => w,
         Err(e) => {
             unhook(tracee, &hooked, hook.probe);

@@ -98,6 +98,21 @@ pub struct RecordConfig {
     /// recording ends there as at a bound (`at_bound` applies), and
     /// `RecordOutcome::bound` says so ([`STOPPED_BY_OBSERVER`]).
     pub on_step: Option<StepObserver>,
+    /// A flight recording (`--ring N`): keep only the last steps.
+    pub ring: Option<FlightRing>,
+}
+
+/// A flight recording (`--ring N`): only the last steps are kept, in
+/// memory, and the file is written whole at the end, when `snapshot` is
+/// found set, and when an exception leaves a thread's outermost frame
+/// (docs/store-format.md, "Ring files").
+#[derive(Debug, Clone, Default)]
+pub struct FlightRing {
+    /// Keep at least the last this many steps (N).
+    pub steps: u64,
+    /// Set from outside (hindsight's SIGUSR1 handler) to write the file now
+    /// and record on; the writer clears it.
+    pub snapshot: Option<Arc<AtomicBool>>,
 }
 
 /// The reason a recording ended when its step observer asked it to.
@@ -138,6 +153,8 @@ pub struct AttachConfig {
     pub probe_filter: bool,
     /// As [`RecordConfig::on_step`] (the program is let go, as at a bound).
     pub on_step: Option<StepObserver>,
+    /// As [`RecordConfig::ring`].
+    pub ring: Option<FlightRing>,
 }
 
 /// Called once with what was found on attaching.

@@ -85,7 +85,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         &python,
     );
     let header = recording_header(&cfg.program, &cwd, pid, &python, "record");
-    let mut writer = create_writer(file, header, cpu)?;
+    let mut writer = create_writer(file, header, cpu, cfg.ring.as_ref())?;
     if let Some(observer) = cfg.on_step.take() {
         writer.observe(observer);
     }

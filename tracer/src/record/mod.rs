@@ -24,8 +24,8 @@ mod waker;
 
 pub use attach::{attach, ATTACH_MINORS};
 pub use config::{
-    AtBound, AttachConfig, Attached, Granularity, OnAttached, Progress, ProgressFn, RecordConfig,
-    RecordOutcome, STOPPED_BY_OBSERVER,
+    AtBound, AttachConfig, Attached, FlightRing, Granularity, OnAttached, Progress, ProgressFn,
+    RecordConfig, RecordOutcome, STOPPED_BY_OBSERVER,
 };
 pub use error::RecordError;
 pub use filter::FilterSpec;

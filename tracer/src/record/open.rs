@@ -8,7 +8,9 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use store::{CreateOptions, RecordingFile, RecordingHeader, Writer, WriterOptions};
+use store::{CreateOptions, RecordingFile, RecordingHeader, RingOptions, Writer, WriterOptions};
+
+use super::config::FlightRing;
 
 use super::filter::{stdlib_dirs, FileFilter, FilterSpec};
 use super::program::main_program;
@@ -104,10 +106,12 @@ pub(crate) fn file_filter(
 /// Start writing the recording into `file` under its full `header`. The
 /// writer thread would inherit this thread's pinning: its compression and
 /// disk writes belong on another CPU than the target's (`cpu`).
+/// A flight recording (`ring`) keeps its last steps only.
 pub(crate) fn create_writer(
     mut file: Placeholder,
     header: RecordingHeader,
     cpu: usize,
+    ring: Option<&FlightRing>,
 ) -> Result<Writer, store::StoreError> {
     let off_cpu = Box::new(move || crate::sys::pin_current_thread_away_from(cpu));
     let Some(file) = file.0.take() else {
@@ -115,7 +119,15 @@ pub(crate) fn create_writer(
             cause: "the recording file was already handed to a writer".into(),
         });
     };
-    Writer::create_on(file, header, WriterOptions::default(), off_cpu)
+    let Some(ring) = ring else {
+        return Writer::create_on(file, header, WriterOptions::default(), off_cpu);
+    };
+    let opts = RingOptions { steps: ring.steps };
+    let writer = Writer::create_ring_on(file, header, WriterOptions::default(), opts, off_cpu)?;
+    if let Some(flag) = &ring.snapshot {
+        writer.snapshot_on(flag.clone());
+    }
+    Ok(writer)
 }
 
 /// The command line of process `pid` (/proc/PID/cmdline).

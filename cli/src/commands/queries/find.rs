@@ -32,7 +32,7 @@ pub fn find(file: &Path, src: &str, all: bool, range: RangeArgs, as_json: bool) 
     let found = match found {
         Ok(f) => f,
         Err(e) => {
-            let whole = from == 0 && to + 1 == rec.count();
+            let whole = from == rec.first() && to + 1 == rec.count();
             return Err(match e.downcast::<QueryError>() {
                 Ok(QueryError::NeverBound { name }) if !whole => {
                     anyhow!("no step from {from} to {to} binds `{name}`, which the condition reads")

@@ -18,7 +18,7 @@ pub fn history(file: &Path, src: &str, filters: Filters, as_json: bool) -> Resul
     }
     let expr = parse(src)?;
     let rec = Recording::open(file)?;
-    if rec.count() == 0 {
+    if rec.count() <= rec.first() {
         bail!("no step binds `{}`: {}", src.trim(), rec.holds());
     }
     let shown = src.trim();
