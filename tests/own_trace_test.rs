@@ -4,9 +4,13 @@
 //! `sys.gettrace()` included), and the recording goes on to the program's
 //! end, step for step the recording of the same program that never sets a
 //! tracer. With the probe's int3 trap forced too. On every supported
-//! interpreter present.
+//! interpreter present. And `attach` to a program that already traces
+//! itself leaves its tracer running, during and after.
 
 mod common;
+#[path = "attach/harness.rs"]
+#[allow(dead_code)]
+mod harness;
 
 use std::path::Path;
 use std::process::Command;
@@ -127,4 +131,59 @@ fn without_the_probe_the_lost_recording_is_said() {
             py.minor
         );
     }
+}
+
+/// A program that traces itself is recorded, and its own tracer runs on
+/// as in an untraced run: the events it counts for the same work are the
+/// same before, during and after the attach, `sys.gettrace()` shows its
+/// tracer, and it can remove and set it again while recorded.
+#[test]
+fn a_program_that_traces_itself_is_attached_to_and_left_tracing() {
+    if harness::python().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut target =
+        harness::Target::start(&[harness::fixture("self_traced.py").to_str().unwrap()]);
+    target.expect("READY");
+    target.send("work 4");
+    let plain = target.expect("done");
+    let hsr = dir.path().join("self.hsr");
+    let a = harness::Attach::start(target.pid(), &hsr, &[]);
+    target.send("work 4");
+    assert_eq!(
+        target.expect("done"),
+        plain,
+        "its tracer saw otherwise while recorded"
+    );
+    target.send("gettrace");
+    assert_eq!(target.expect("gettrace"), "gettrace tracer");
+    target.send("off");
+    target.expect("off");
+    target.send("on");
+    target.expect("on");
+    target.send("work 4");
+    assert_eq!(target.expect("done"), plain);
+    a.signal(libc::SIGTERM);
+    assert!(a.finish().contains("detached"));
+    assert_eq!(target.tracer_pid(), 0, "still traced");
+    target.send("work 4");
+    assert_eq!(
+        target.expect("done"),
+        plain,
+        "its tracer is not back after the detach"
+    );
+    // Nothing watches its calls any more.
+    target.send("off");
+    target.expect("off");
+    target.send("on");
+    target.expect("on");
+    target.send("gettrace");
+    assert_eq!(target.expect("gettrace"), "gettrace tracer");
+    let f = harness::functions(&harness::steps(&hsr));
+    assert!(f.contains("handle"), "{f:?}");
+    assert!(
+        !f.contains("tracer"),
+        "its tracer's own frames were recorded: {f:?}"
+    );
 }
