@@ -37,18 +37,21 @@ fn record(py: &Path, hsr: &Path, env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A step as (event, function, line).
+type Step = (String, String, i64);
+
 /// Each thread's steps as (event, function, line), the main thread's
 /// first (the interleaving of threads is the scheduler's), the fixture's
 /// wrappers of `settrace` left out (they run different lines in the two
 /// runs).
-fn sequence(hsr: &Path) -> Vec<Vec<(String, String, i64)>> {
+fn sequence(hsr: &Path) -> Vec<Vec<Step>> {
     let out = Command::new(env!("CARGO_BIN_EXE_hindsight"))
         .args(["steps", "--json"])
         .arg(hsr)
         .output()
         .expect("run hindsight steps");
     assert!(out.status.success(), "{out:?}");
-    let mut threads: Vec<(u64, Vec<(String, String, i64)>)> = Vec::new();
+    let mut threads: Vec<(u64, Vec<Step>)> = Vec::new();
     for l in String::from_utf8_lossy(&out.stdout).lines() {
         let s: serde_json::Value = serde_json::from_str(l).expect("a step");
         if s["function"].as_str().unwrap_or("").starts_with("settrace") {
