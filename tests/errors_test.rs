@@ -52,6 +52,8 @@ fn assert_one_error_line(o: &Output) -> String {
 
 #[path = "errors/written.rs"]
 mod written;
+#[path = "errors/other_user.rs"]
+mod other_user;
 use written::recorded;
 
 // ---- bad command lines ----
