@@ -30,6 +30,7 @@ pub use probe::ProbeMode;
 pub use ptrace::Ended;
 pub use ptrace::ProgramStdio;
 pub use ptrace::TraceError;
+pub use sys::die_by_signal;
 pub use record::{
     attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached, PassOn,
     Progress, ProgressFn, RecordConfig, RecordError, RecordOutcome, ATTACH_MINORS,

@@ -93,6 +93,12 @@ pub fn record(args: RecordArgs) -> Result<i32> {
     if let Some(note) = &outcome.note {
         let _ = writeln!(std::io::stderr(), "hindsight: {note}");
     }
+    if let ProgramEnd::Signaled(sig) = outcome.command_end {
+        // The recording is complete: end as the program ended, so the
+        // caller sees its signal (not 128+N); returns only for a signal
+        // that does not end a process, which then exits 128+N.
+        tracer::die_by_signal(sig);
+    }
     Ok(exit_status(outcome.command_end))
 }
 

@@ -34,6 +34,9 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
             "no program given: hindsight record -- python3 script.py".into(),
         ));
     };
+    // A file size limit must fail the recording's writes, not end
+    // hindsight (and the program with it): the writer stops recording.
+    crate::sys::ignore_file_size_signal();
     // The file first: refused before the program runs, and there with its
     // header from now on, whatever happens to this process.
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
