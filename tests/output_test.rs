@@ -10,12 +10,20 @@
 //!   a file `hindsight info` opens (a sitecustomize.py that runs at the
 //!   interpreter's start marks when Python began).
 //!
+//! - a recording that can no longer be written stops, the program running
+//!   on (`full_disk`).
+//!
 //! Set HINDSIGHT_KILL_SEED to replay another set of kill moments.
 
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+#[allow(dead_code)]
+mod common;
+#[path = "output/full_disk.rs"]
+mod full_disk;
 
 /// How many times the recorder is killed early.
 const KILLS: usize = 20;

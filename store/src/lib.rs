@@ -29,5 +29,5 @@ pub use model::{EventKind, FrameRec, Node, ObjAddr, Op, Position, Scope, State, 
 pub use observe::StepObserver;
 pub use reader::scan::{FrameView, MetaView, NodeView, OpView, StepView, WireError};
 pub use reader::Reader;
-pub use records::{ProgramEnd, RecordingEnd, RecordingHeader, WriteSummary};
+pub use records::{ProgramEnd, RecordingEnd, RecordingHeader, WriteSummary, CUT};
 pub use writer::{Writer, WriterOptions};
