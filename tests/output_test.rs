@@ -11,7 +11,9 @@
 //!   interpreter's start marks when Python began).
 //!
 //! - a recording that can no longer be written stops, the program running
-//!   on (`full_disk`).
+//!   on (`full_disk`);
+//! - it keeps the text of the source files, which queries show, never
+//!   reading the program's files again (`sources`).
 //!
 //! Set HINDSIGHT_KILL_SEED to replay another set of kill moments.
 
@@ -24,6 +26,8 @@ use std::time::{Duration, Instant};
 mod common;
 #[path = "output/full_disk.rs"]
 mod full_disk;
+#[path = "output/sources.rs"]
+mod sources;
 
 /// How many times the recorder is killed early.
 const KILLS: usize = 20;

@@ -14,9 +14,9 @@ use std::path::Path;
 /// The first 8 bytes of every recording (PNG-style: catches text-mode mangling).
 pub const MAGIC: [u8; 8] = *b"\x89HSR\r\n\x1a\n";
 /// The format version this build writes, and the newest it reads.
-/// Version 2 added diff checkpoints (segment kind 6); version 1 files are
-/// still read.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version 3 added the source segment (kind 8), version 2 diff checkpoints
+/// (segment kind 6); version 1 and 2 files are still read.
+pub const FORMAT_VERSION: u32 = 3;
 /// Magic, version, header length, header CRC32.
 pub const PREAMBLE_LEN: u64 = 20;
 /// The largest header accepted.
@@ -52,6 +52,10 @@ pub enum SegKind {
     /// in the file) as the dictionary: consecutive states differ little, so
     /// this costs a few hundred bytes where a full checkpoint costs kilobytes.
     DiffCheckpoint = 6,
+    /// The text of one source file the steps name, written once, before
+    /// the first step that names it ([`crate::SourceFile`]); `first_step`
+    /// is that step, `count` 0.
+    Source = 8,
 }
 
 impl SegKind {
@@ -64,6 +68,7 @@ impl SegKind {
             4 => SegKind::Index,
             5 => SegKind::Footer,
             6 => SegKind::DiffCheckpoint,
+            8 => SegKind::Source,
             _ => return None,
         })
     }

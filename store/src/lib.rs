@@ -18,6 +18,7 @@ mod observe;
 pub mod reader;
 pub mod records;
 pub mod skim;
+pub mod sources;
 pub mod writer;
 
 pub use apply::{apply, apply_counted, apply_owned, splice_items};
@@ -29,5 +30,6 @@ pub use model::{EventKind, FrameRec, Node, ObjAddr, Op, Position, Scope, State, 
 pub use observe::StepObserver;
 pub use reader::scan::{FrameView, MetaView, NodeView, OpView, StepView, WireError};
 pub use reader::Reader;
+pub use sources::{SourceFile, MAX_SOURCES_BYTES, MAX_SOURCE_BYTES};
 pub use records::{ProgramEnd, RecordingEnd, RecordingHeader, WriteSummary, CUT};
 pub use writer::{Writer, WriterOptions};

@@ -23,6 +23,7 @@ use crate::inbox::{inbox, Consumer, End, Producer};
 use crate::model::{Op, State, Step};
 use crate::observe::{StepObserver, Watch};
 use crate::records::{RecordingEnd, RecordingHeader, WriteSummary, CUT};
+use crate::sources::SourceFile;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -75,6 +76,8 @@ pub struct Writer {
     steps: AtomicU64,
     bytes: Arc<AtomicU64>,
     failure: Arc<Stopped>,
+    /// Source files to write before the steps sent after them.
+    sources: Arc<Mutex<Vec<SourceFile>>>,
     /// Who follows the steps as they are sent ([`Writer::observe`]).
     watch: Watch,
 }
@@ -129,6 +132,7 @@ impl Writer {
         let path = path.as_path();
         let bytes = Arc::new(AtomicU64::new(written));
         let failure = Arc::new(Stopped::default());
+        let sources = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = inbox(opts.channel_capacity);
         let compressor =
             zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| StoreError::Encode {
@@ -157,6 +161,7 @@ impl Writer {
             written_steps: 0,
             stopped: failure.clone(),
             cut: None,
+            sources: sources.clone(),
         };
         let fail = failure.clone();
         let thread = std::thread::Builder::new()
@@ -181,6 +186,7 @@ impl Writer {
             steps: AtomicU64::new(0),
             bytes,
             failure,
+            sources,
             watch: Watch::default(),
         })
     }
@@ -215,6 +221,16 @@ impl Writer {
         tx.push(ops).map_err(|_| self.gone())?;
         self.steps.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Keep the text of a source file in the recording: written as a source
+    /// segment before any step sent after this call (so before the first
+    /// step that names it, when called before that step's
+    /// [`Writer::send`]). Each file once: the writer does not check.
+    pub fn keep_source(&self, source: SourceFile) {
+        if let Ok(mut s) = self.sources.lock() {
+            s.push(source);
+        }
     }
 
     /// Call `observer` with every step sent from now on, on the sending
@@ -353,6 +369,8 @@ struct Sealer {
     /// Why the recording was cut, once it was: nothing more is written
     /// but the end, index and footer.
     cut: Option<String>,
+    /// Source files kept since the last batch ([`Writer::keep_source`]).
+    sources: Arc<Mutex<Vec<SourceFile>>>,
 }
 
 impl Sealer {
@@ -365,6 +383,12 @@ impl Sealer {
                 deadline = deadline.min(since + FLUSH_INTERVAL);
             }
             let end = rx.take(&mut batch, deadline);
+            // Taken after the batch: a source kept before a step was sent is
+            // here when that step is, and is written before it.
+            if self.cut.is_none() {
+                let r = self.write_sources();
+                self.stop_on(r);
+            }
             for ops in batch.drain(..) {
                 // Once cut, the steps are dropped as they come.
                 if self.cut.is_none() {
@@ -431,6 +455,19 @@ impl Sealer {
                 .is_some_and(|t| t.elapsed() >= FLUSH_INTERVAL)
         {
             self.seal()?;
+        }
+        Ok(())
+    }
+
+    /// Write the source files kept since the last batch, one segment each.
+    fn write_sources(&mut self) -> Result<(), StoreError> {
+        let kept = match self.sources.lock() {
+            Ok(mut s) => std::mem::take(&mut *s),
+            Err(_) => return Ok(()),
+        };
+        for source in kept {
+            let raw = to_msgpack(&source, "a source file")?;
+            self.write(SegKind::Source, self.next_step, 0, &raw, true)?;
         }
         Ok(())
     }

@@ -184,6 +184,7 @@ impl Reader {
                     self.last_key = Some(KeyRef { first_step, offset });
                 }
             }
+            SegKind::Source => self.sources.push(s),
             SegKind::End | SegKind::Index | SegKind::Footer => {}
         }
         Ok(())

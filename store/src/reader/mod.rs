@@ -23,6 +23,7 @@ mod damage;
 mod locate;
 mod metas;
 pub mod scan;
+mod sources;
 mod wire;
 
 pub use damage::Damage;
@@ -58,6 +59,9 @@ pub struct Reader {
     end: Option<RecordingEnd>,
     deltas: Vec<SegRef>,
     checkpoints: Vec<SegRef>,
+    /// The source segments (crate::sources).
+    sources: Vec<SegRef>,
+    source_cache: Mutex<sources::SourceCache>,
     step_count: u64,
     /// Where a scan resumes (after the last good segment).
     scanned_to: u64,
@@ -92,6 +96,8 @@ impl Reader {
             end: None,
             deltas: Vec::new(),
             checkpoints: Vec::new(),
+            sources: Vec::new(),
+            source_cache: Mutex::default(),
             step_count: 0,
             scanned_to: data_start,
             sealed: false,
@@ -108,6 +114,7 @@ impl Reader {
         };
         r.deltas.clear();
         r.checkpoints.clear();
+        r.sources.clear();
         r.end = None;
         r.step_count = 0;
         r.last_key = None;

@@ -88,6 +88,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
         threads,
         hook.returning,
     );
+    rec.sources = super::sources::Sources::new(&cwd);
     rec.max_steps = cfg.max_steps;
     rec.trapless_allowed = cfg.trapless;
     rec.delta_allowed = cfg.delta;

@@ -98,6 +98,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         vec![pid as u32],
         trap.returning,
     );
+    rec.sources = super::sources::Sources::new(&cwd);
     rec.max_steps = cfg.max_steps;
     rec.trapless_allowed = cfg.trapless;
     rec.delta_allowed = cfg.delta;

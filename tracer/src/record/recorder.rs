@@ -7,6 +7,7 @@ use super::config::Granularity;
 use super::diff::Differ;
 use super::error::RecordError;
 use super::filter::FileFilter;
+use super::sources::Sources;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, LineWatch};
 use crate::interp::hook;
@@ -47,6 +48,8 @@ pub(crate) struct Recorder {
     log: Log,
     /// How many types the probe was told it may copy objects of.
     cap_types: usize,
+    /// The source files kept in the recording so far.
+    pub(crate) sources: Sources,
 }
 
 impl Recorder {
@@ -73,6 +76,7 @@ impl Recorder {
             armed: None,
             log: Log::default(),
             cap_types: 0,
+            sources: Sources::new(std::path::Path::new("/")),
         }
     }
 
@@ -343,6 +347,9 @@ impl Recorder {
         {
             return Ok(false);
         }
+        // Its text goes into the recording before its first step (the
+        // steps the probe takes without a trap are of a frame trapped first).
+        self.sources.first_use(&code.file, writer);
         let mut st = StepSink {
             decoder: &mut self.decoder,
             differ: &mut self.differ,
