@@ -520,6 +520,13 @@ impl Sealer {
     /// complete segment and tell the recorder.
     fn stop_on(&mut self, r: Result<(), StoreError>) {
         let Err(e) = r else { return };
+        if !matches!(e, StoreError::Io { .. }) {
+            // A step refused (its state past the bound): the steps before
+            // it are good, and the file can still take them.
+            if let Err(e) = self.seal() {
+                log::info!("{}: steps before the cut lost: {e}", self.path.display());
+            }
+        }
         let cause = e.to_string();
         log::info!("recording writer stopped: {cause}");
         if let Err(e) = self.rewind() {

@@ -133,8 +133,18 @@ fn bad_ops_are_refused() {
         len: 1,
     });
     w.send(bad).unwrap();
-    let e = w.finish(common::end()).unwrap_err();
-    assert!(e.to_string().contains("0xdead"), "{e}");
+    // Steps sent after it are dropped (the writer no longer writes).
+    w.send(ops[2].clone()).unwrap();
+    let summary = w.finish(common::end()).unwrap();
+    let cut = summary.cut.expect("the recording is cut");
+    assert!(cut.contains("0xdead"), "{cut}");
+    assert_eq!(summary.steps, 1);
+    // Every step before it reads back, and the end record says where and why.
+    let r = Reader::open(&path).unwrap();
+    assert_eq!(r.step_count(), 1);
+    r.state(Step(0)).unwrap();
+    let reason = &r.end().expect("an end record").reason;
+    assert!(reason.starts_with(store::CUT) && reason.contains("0xdead"), "{reason}");
 }
 
 #[test]
