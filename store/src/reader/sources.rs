@@ -3,7 +3,11 @@
 //! the text kept in memory, and looked up by the name the steps use.
 
 use super::*;
-use crate::sources::{SourceFile, MAX_SOURCES_BYTES};
+use crate::sources::{SourceFile, MAX_SOURCES_BYTES, MAX_SOURCE_BYTES};
+
+/// The largest source payload decoded: the text a writer keeps at most,
+/// with room for the file's name and the reason.
+const MAX_SOURCE_PAYLOAD: usize = MAX_SOURCE_BYTES as usize + (1 << 20);
 
 /// The source files decoded so far, and how many segments they came from.
 #[derive(Default)]
@@ -26,9 +30,15 @@ impl Reader {
             if cache.bytes >= MAX_SOURCES_BYTES {
                 continue;
             }
-            let decoded = self
-                .segment(s, SegKind::Source)
-                .and_then(|raw| from_msgpack::<SourceFile>(&raw, "a source segment", s.offset));
+            let decoded = self.segment(s, SegKind::Source).and_then(|raw| {
+                if raw.len() > MAX_SOURCE_PAYLOAD {
+                    return Err(StoreError::corrupt(
+                        format!("a source segment of {} bytes, past the bound", raw.len()),
+                        s.offset,
+                    ));
+                }
+                from_msgpack::<SourceFile>(&raw, "a source segment", s.offset)
+            });
             match decoded {
                 Ok(src) => {
                     let len = src.text.as_ref().map_or(0, |t| t.len() as u64);

@@ -20,6 +20,8 @@ pub(crate) struct Sources {
     /// directory when recording began.
     cwd: PathBuf,
     seen: HashSet<Arc<str>>,
+    /// The file of the last step: most steps name it again (no hashing).
+    last: Option<Arc<str>>,
     /// Text kept so far, against [`MAX_SOURCES_BYTES`].
     kept: u64,
 }
@@ -30,16 +32,20 @@ impl Sources {
         Sources {
             cwd: cwd.to_path_buf(),
             seen: HashSet::new(),
+            last: None,
             kept: 0,
         }
     }
 
     /// A step names `file`: the first time, keep its text in the recording.
     pub(crate) fn first_use(&mut self, file: &Arc<str>, writer: &Writer) {
-        if self.seen.contains(file) {
+        if self.last.as_ref().is_some_and(|l| Arc::ptr_eq(l, file)) {
             return;
         }
-        self.seen.insert(file.clone());
+        self.last = Some(file.clone());
+        if !self.seen.insert(file.clone()) {
+            return;
+        }
         let left = MAX_SOURCES_BYTES.saturating_sub(self.kept);
         let source = read_source(file, &self.cwd, left);
         self.kept += source.text.as_ref().map_or(0, |t| t.len() as u64);
