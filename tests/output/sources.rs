@@ -105,10 +105,13 @@ fn queries_show_the_source_as_recorded() {
 /// a query on the recording never opens them.
 #[test]
 fn a_fifo_or_dev_stdin_as_the_source_never_hangs_a_query() {
+    for py in &common::supported_interpreters() {
+        fifo_and_stdin(py);
+    }
+}
+
+fn fifo_and_stdin(py: &common::Interpreter) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(py) = common::supported_interpreters().into_iter().next() else {
-        return;
-    };
     let fifo = dir.path().join("fifo.py");
     let made = Command::new("mkfifo").arg(&fifo).status();
     if !made.is_ok_and(|s| s.success()) {
@@ -127,7 +130,7 @@ fn a_fifo_or_dev_stdin_as_the_source_never_hangs_a_query() {
     let o = common::run_record(&super::hindsight(), &py.path, &fifo, &hsr).unwrap();
     writer.join().unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
-    check_no_hang(&hsr, "FIFO");
+    check_no_hang(&hsr, &format!("{} FIFO", py.minor));
 
     let app = dir.path().join("app.py");
     std::fs::write(&app, APP).unwrap();
@@ -142,7 +145,7 @@ fn a_fifo_or_dev_stdin_as_the_source_never_hangs_a_query() {
         .env_remove("RUST_LOG");
     let o = cmd.output().unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
-    check_no_hang(&hsr, "/dev/stdin");
+    check_no_hang(&hsr, &format!("{} /dev/stdin", py.minor));
 }
 
 fn check_no_hang(hsr: &Path, what: &str) {
