@@ -551,11 +551,11 @@ impl Sealer {
     /// (what does not fit is cut off again: the file then reads as
     /// incomplete, with every step written before).
     fn finish_cut(mut self, mut end: RecordingEnd, cause: &str) -> WriteSummary {
-        end.reason = format!(
-            "{CUT} after step {}: {cause}; {}",
-            self.written_steps.saturating_sub(1),
-            end.reason
-        );
+        let at = match self.written_steps {
+            0 => "before its first step".to_string(),
+            n => format!("after step {}", n - 1),
+        };
+        end.reason = format!("{CUT} {at}: {cause}; {}", end.reason);
         self.next_step = self.written_steps;
         if let Err(e) = self.write_end(end) {
             log::info!("{}: no room for the end record: {e}", self.path.display());
@@ -573,7 +573,11 @@ impl Sealer {
         if let Some(cause) = self.cut.clone() {
             return Ok(self.finish_cut(end, &cause));
         }
+        let mark = (self.offset, self.index.len());
         if let Err(e) = self.write_end(end.clone()) {
+            // Written again, saying it was cut: not twice.
+            self.offset = mark.0;
+            self.index.truncate(mark.1);
             self.stop_on(Err(e));
             let cause = self.cut.clone().unwrap_or_default();
             return Ok(self.finish_cut(end, &cause));
