@@ -290,3 +290,29 @@ fn reader_and_writer_can_move_between_threads() {
     send_sync::<Reader>();
     send_sync::<Writer>();
 }
+
+#[test]
+fn kept_sources_read_back_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.hsr");
+    let (ops, _) = random_recording(23, 300);
+    // common::write keeps a source before every 97th step.
+    write(&path, &ops, 50, true);
+    let r = Reader::open(&path).unwrap();
+    let names = r.source_files();
+    assert_eq!(names, ["/src/m0.py", "/src/m97.py", "/src/m194.py", "/src/m291.py"]);
+    let s = r.source("/src/m97.py").unwrap();
+    assert_eq!(s.line(1), Some("x = 97"));
+    assert_eq!(s.lines().len(), 1 + 97 % 7 + 1, "a line each, and the one after the last newline");
+    assert!(r.source("/src/other.py").is_none());
+    // The same by scanning, the footer cut off.
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.hsr");
+    std::fs::write(&cut, &bytes[..bytes.len() - 20]).unwrap();
+    let r = Reader::open(&cut).unwrap();
+    assert_eq!(r.source("/src/m0.py").unwrap().line(1), Some("x = 0"));
+    // A recording of version 1 keeps none.
+    let v1 = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1_bsort_prefix.hsr");
+    let r = Reader::open(&v1).unwrap();
+    assert!(r.source_files().is_empty());
+}

@@ -30,15 +30,7 @@ impl Reader {
             if cache.bytes >= MAX_SOURCES_BYTES {
                 continue;
             }
-            let decoded = self.segment(s, SegKind::Source).and_then(|raw| {
-                if raw.len() > MAX_SOURCE_PAYLOAD {
-                    return Err(StoreError::corrupt(
-                        format!("a source segment of {} bytes, past the bound", raw.len()),
-                        s.offset,
-                    ));
-                }
-                from_msgpack::<SourceFile>(&raw, "a source segment", s.offset)
-            });
+            let decoded = self.source_at(s);
             match decoded {
                 Ok(src) => {
                     let len = src.text.as_ref().map_or(0, |t| t.len() as u64);
@@ -49,6 +41,22 @@ impl Reader {
             }
         }
         cache.files.iter().find(|f| f.file == file).cloned()
+    }
+
+    /// Decode the source segment `s`, refused before it is decompressed
+    /// when it is larger than a writer makes one.
+    fn source_at(&self, s: SegRef) -> Result<SourceFile, StoreError> {
+        let mut fb = [0u8; FRAME_LEN as usize];
+        read_exact(&self.file, s.offset, &mut fb, &self.path)?;
+        let frame = parse_frame(&fb, s.offset)?;
+        if frame.raw_len as usize > MAX_SOURCE_PAYLOAD {
+            return Err(StoreError::corrupt(
+                format!("a source segment of {} bytes, past the bound", frame.raw_len),
+                s.offset,
+            ));
+        }
+        let raw = self.segment(s, SegKind::Source)?;
+        from_msgpack(&raw, "a source segment", s.offset)
     }
 
     /// The names of the source files the recording keeps.
