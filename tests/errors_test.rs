@@ -50,10 +50,10 @@ fn assert_one_error_line(o: &Output) -> String {
     lines[0].to_string()
 }
 
-#[path = "errors/written.rs"]
-mod written;
 #[path = "errors/other_user.rs"]
 mod other_user;
+#[path = "errors/written.rs"]
+mod written;
 use written::recorded;
 
 // ---- bad command lines ----

@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-#[allow(dead_code)]
 mod common;
 #[path = "output/full_disk.rs"]
 mod full_disk;

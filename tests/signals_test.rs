@@ -10,8 +10,8 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -264,7 +264,12 @@ fn at_bound_stop_kills_a_program_that_ignores_sigterm() {
     let started = Instant::now();
     let (o, hsr) = record_bounded(dir.path(), &py, IGNORES_TERM, "ignores");
     let took = started.elapsed();
-    assert_eq!(o.status.signal(), Some(libc::SIGKILL), "{}", text(&o.stderr));
+    assert_eq!(
+        o.status.signal(),
+        Some(libc::SIGKILL),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(took >= Duration::from_secs(2), "killed after {took:?}");
     let (_, info) = read(&hsr);
     assert!(
@@ -276,9 +281,18 @@ fn at_bound_stop_kills_a_program_that_ignores_sigterm() {
 /// Programs that end by a signal: SIGSEGV (through ctypes), SIGABRT
 /// (`os.abort`) and SIGKILL (sent to itself).
 const KILLED_BY: &[(&str, i32)] = &[
-    ("import ctypes\nprint('before', flush=True)\nctypes.string_at(0)\n", libc::SIGSEGV),
-    ("import os\nprint('before', flush=True)\nos.abort()\n", libc::SIGABRT),
-    ("import os, signal\nprint('before', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n", libc::SIGKILL),
+    (
+        "import ctypes\nprint('before', flush=True)\nctypes.string_at(0)\n",
+        libc::SIGSEGV,
+    ),
+    (
+        "import os\nprint('before', flush=True)\nos.abort()\n",
+        libc::SIGABRT,
+    ),
+    (
+        "import os, signal\nprint('before', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n",
+        libc::SIGKILL,
+    ),
 ];
 
 #[test]
@@ -299,8 +313,16 @@ fn a_program_killed_by_a_signal_kills_record_by_the_same_signal() {
                 .env_remove("RUST_LOG");
             let o = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT).unwrap();
             let stderr = text(&o.stderr);
-            assert_eq!(o.status.signal(), Some(*sig), "{name}: {:?} {stderr}", o.status);
-            assert!(!o.status.core_dumped(), "{name}: hindsight left a core of its own");
+            assert_eq!(
+                o.status.signal(),
+                Some(*sig),
+                "{name}: {:?} {stderr}",
+                o.status
+            );
+            assert!(
+                !o.status.core_dumped(),
+                "{name}: hindsight left a core of its own"
+            );
             assert_eq!(text(&o.stdout), "before\n", "{name}: {stderr}");
             let (steps, info) = read(&hsr);
             assert!(

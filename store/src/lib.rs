@@ -30,6 +30,6 @@ pub use model::{EventKind, FrameRec, Node, ObjAddr, Op, Position, Scope, State, 
 pub use observe::StepObserver;
 pub use reader::scan::{FrameView, MetaView, NodeView, OpView, StepView, WireError};
 pub use reader::Reader;
-pub use sources::{SourceFile, MAX_SOURCES_BYTES, MAX_SOURCE_BYTES};
 pub use records::{ProgramEnd, RecordingEnd, RecordingHeader, WriteSummary, CUT};
+pub use sources::{SourceFile, MAX_SOURCES_BYTES, MAX_SOURCE_BYTES};
 pub use writer::{Writer, WriterOptions};

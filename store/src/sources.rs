@@ -38,7 +38,11 @@ impl SourceFile {
     pub fn lines(&self) -> Vec<&str> {
         self.text
             .as_deref()
-            .map(|t| t.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect())
+            .map(|t| {
+                t.split('\n')
+                    .map(|l| l.strip_suffix('\r').unwrap_or(l))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -59,10 +63,7 @@ mod tests {
         assert_eq!(s.line(4), None);
         assert_eq!(s.line(0), None);
         assert_eq!(s.lines(), ["one", "two", "three"]);
-        let none = SourceFile {
-            text: None,
-            ..s
-        };
+        let none = SourceFile { text: None, ..s };
         assert_eq!(none.line(1), None);
         assert!(none.lines().is_empty());
     }

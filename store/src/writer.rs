@@ -530,7 +530,10 @@ impl Sealer {
         let cause = e.to_string();
         log::info!("recording writer stopped: {cause}");
         if let Err(e) = self.rewind() {
-            log::warn!("{}: a torn segment is left at its end: {e}", self.path.display());
+            log::warn!(
+                "{}: a torn segment is left at its end: {e}",
+                self.path.display()
+            );
         }
         self.pending.clear();
         self.pending_count = 0;

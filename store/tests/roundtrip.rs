@@ -144,7 +144,10 @@ fn bad_ops_are_refused() {
     assert_eq!(r.step_count(), 1);
     r.state(Step(0)).unwrap();
     let reason = &r.end().expect("an end record").reason;
-    assert!(reason.starts_with(store::CUT) && reason.contains("0xdead"), "{reason}");
+    assert!(
+        reason.starts_with(store::CUT) && reason.contains("0xdead"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -300,10 +303,17 @@ fn kept_sources_read_back_by_name() {
     write(&path, &ops, 50, true);
     let r = Reader::open(&path).unwrap();
     let names = r.source_files();
-    assert_eq!(names, ["/src/m0.py", "/src/m97.py", "/src/m194.py", "/src/m291.py"]);
+    assert_eq!(
+        names,
+        ["/src/m0.py", "/src/m97.py", "/src/m194.py", "/src/m291.py"]
+    );
     let s = r.source("/src/m97.py").unwrap();
     assert_eq!(s.line(1), Some("x = 97"));
-    assert_eq!(s.lines().len(), 1 + 97 % 7 + 1, "a line each, and the one after the last newline");
+    assert_eq!(
+        s.lines().len(),
+        1 + 97 % 7 + 1,
+        "a line each, and the one after the last newline"
+    );
     assert!(r.source("/src/other.py").is_none());
     // The same by scanning, the footer cut off.
     let bytes = std::fs::read(&path).unwrap();
@@ -312,7 +322,8 @@ fn kept_sources_read_back_by_name() {
     let r = Reader::open(&cut).unwrap();
     assert_eq!(r.source("/src/m0.py").unwrap().line(1), Some("x = 0"));
     // A recording of version 1 keeps none.
-    let v1 = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1_bsort_prefix.hsr");
+    let v1 =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1_bsort_prefix.hsr");
     let r = Reader::open(&v1).unwrap();
     assert!(r.source_files().is_empty());
 }

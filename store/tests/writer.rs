@@ -167,7 +167,10 @@ fn a_writer_that_stopped_says_why_and_drops_later_steps() {
         if let Some(c) = w.stopped() {
             break c;
         }
-        assert!(std::time::Instant::now() < deadline, "the writer never stopped");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never stopped"
+        );
     };
     assert!(cause.contains("0xbeef"), "{cause}");
     let summary = w.finish(common::end()).unwrap();

@@ -70,9 +70,14 @@ fn check(python: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot run setpriv: {e}"))?;
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     if o.status.code() != Some(2) || err.lines().count() != 1 {
-        return Err(format!("want one error line and status 2: {:?}, {err}", o.status));
+        return Err(format!(
+            "want one error line and status 2: {:?}, {err}",
+            o.status
+        ));
     }
-    let owner = err.find("another user").ok_or(format!("no owner named: {err}"))?;
+    let owner = err
+        .find("another user")
+        .ok_or(format!("no owner named: {err}"))?;
     if !err.contains("uid 1)") || !err.contains("uid 65534)") {
         return Err(format!("both users not named: {err}"));
     }

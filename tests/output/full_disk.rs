@@ -40,7 +40,9 @@ impl Watchdog {
         std::thread::spawn(move || {
             if rx.recv_timeout(common::HINDSIGHT_TIMEOUT) == Err(mpsc::RecvTimeoutError::Timeout) {
                 for pid in pids {
-                    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                    let _ = Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .status();
                 }
             }
         });
@@ -89,7 +91,10 @@ fn query(hsr: &Path, cmd: &str, args: &[&str]) -> (Option<i32>, String) {
         .args(args)
         .output()
         .unwrap();
-    (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
 }
 
 /// The recording holds `steps` steps, every one readable, and says it was
@@ -119,7 +124,8 @@ fn check_cut_file(name: &str, hsr: &Path, steps: u64, limit: u64) {
 fn steps_in(line: &str) -> u64 {
     let head = line.split(" recorded before it").next().unwrap_or("");
     let n = head.rsplit(' ').nth(1).unwrap_or("");
-    n.parse().unwrap_or_else(|_| panic!("no step count in {line}"))
+    n.parse()
+        .unwrap_or_else(|_| panic!("no step count in {line}"))
 }
 
 fn record_cut(dir: &Path, py: &common::Interpreter, want: &str) {
@@ -144,10 +150,18 @@ fn record_cut(dir: &Path, py: &common::Interpreter, want: &str) {
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(3), "{name}: {status:?}: {err}");
-    assert_eq!(rest, want, "{name}: the program did not run to its end: {err}");
+    assert_eq!(
+        rest, want,
+        "{name}: the program did not run to its end: {err}"
+    );
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "{name}: want one line: {err}");
     assert!(
@@ -167,7 +181,9 @@ fn plain_output(py: &common::Interpreter, dir: &Path) -> String {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(3));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    out.strip_prefix("ready\n").expect("ready first").to_string()
+    out.strip_prefix("ready\n")
+        .expect("ready first")
+        .to_string()
 }
 
 #[test]
@@ -203,7 +219,10 @@ fn attach_that_cannot_write_detaches_and_the_target_runs_on() {
         let _dog = Watchdog::start(vec![h.id(), target.id()]);
         let mut herr = BufReader::new(h.stderr.take().unwrap());
         let attached = read_line(&mut herr);
-        assert!(attached.starts_with("hindsight: attached"), "{name}: {attached}");
+        assert!(
+            attached.starts_with("hindsight: attached"),
+            "{name}: {attached}"
+        );
         let limit = std::fs::metadata(&hsr).unwrap().len() + ROOM;
         limit_file_size(h.id(), limit).unwrap();
         target.stdin.take().unwrap().write_all(b"go\n").unwrap();
@@ -221,7 +240,11 @@ fn attach_that_cannot_write_detaches_and_the_target_runs_on() {
         let mut rest = String::new();
         out.read_to_string(&mut rest).unwrap();
         let status = target.wait().unwrap();
-        assert_eq!(status.code(), Some(3), "{name}: the target was harmed: {status:?}");
+        assert_eq!(
+            status.code(),
+            Some(3),
+            "{name}: the target was harmed: {status:?}"
+        );
         assert_eq!(rest, want, "{name}");
         check_cut_file(&name, &hsr, steps_in(lines[0]), limit);
     }
@@ -243,7 +266,11 @@ fn the_program_inherits_the_signal_dispositions_hindsight_got() {
         .unwrap();
     let xfsz_ignored = |out: &[u8]| -> bool {
         let text = String::from_utf8_lossy(out);
-        let mask = text.trim().strip_prefix("SigIgn:").expect("a SigIgn line").trim();
+        let mask = text
+            .trim()
+            .strip_prefix("SigIgn:")
+            .expect("a SigIgn line")
+            .trim();
         let mask = u64::from_str_radix(mask, 16).expect("a mask");
         mask & (1 << (libc::SIGXFSZ - 1)) != 0
     };

@@ -34,7 +34,9 @@ fn query(args: &[&str]) -> Result<Output, String> {
     let (tx, rx) = mpsc::channel::<()>();
     let dog = std::thread::spawn(move || {
         if rx.recv_timeout(QUERY_LIMIT) == Err(mpsc::RecvTimeoutError::Timeout) {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
             return true;
         }
         false
@@ -154,8 +156,15 @@ fn check_no_hang(hsr: &Path, what: &str) {
     let o = query(&["state", hsr, &step]).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(o.status.success(), "{what}: {}", text(&o.stderr));
     let shown = text(&o.stdout);
-    assert!(shown.starts_with(&format!("step {step} ")), "{what}: {shown}");
-    assert!(!shown.contains("# as recorded"), "{what}: its text was read: {shown}");
-    let o = query(&["export", hsr, "--format", "pythontutor"]).unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        shown.starts_with(&format!("step {step} ")),
+        "{what}: {shown}"
+    );
+    assert!(
+        !shown.contains("# as recorded"),
+        "{what}: its text was read: {shown}"
+    );
+    let o = query(&["export", hsr, "--format", "pythontutor"])
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(o.status.success(), "{what}: {}", text(&o.stderr));
 }

@@ -30,12 +30,12 @@ pub use probe::ProbeMode;
 pub use ptrace::Ended;
 pub use ptrace::ProgramStdio;
 pub use ptrace::TraceError;
-pub use sys::die_by_signal;
 pub use record::{
     attach, record, AtBound, AttachConfig, Attached, FilterSpec, Granularity, OnAttached, PassOn,
     Progress, ProgressFn, RecordConfig, RecordError, RecordOutcome, ATTACH_MINORS,
     STOPPED_BY_OBSERVER,
 };
+pub use sys::die_by_signal;
 
 /// The wings' own pieces that the crate's integration tests
 /// (`tracer/tests`) and benchmark programs (`tracer/examples`) drive

@@ -206,7 +206,11 @@ impl App {
             ));
         }
         let kept = self.reader.source(file);
-        Ok(source_json(file, &self.reader.header().cwd, kept.as_deref()))
+        Ok(source_json(
+            file,
+            &self.reader.header().cwd,
+            kept.as_deref(),
+        ))
     }
 
     fn moved(&self, r: Result<Option<u64>, StoreError>) -> Result<Value, Response> {

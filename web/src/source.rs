@@ -43,9 +43,7 @@ impl Known {
 pub fn source_json(file: &str, cwd: &str, kept: Option<&SourceFile>) -> Value {
     let shown = resolve(file, cwd).display().to_string();
     match kept {
-        Some(SourceFile {
-            text: Some(_), ..
-        }) => {
+        Some(SourceFile { text: Some(_), .. }) => {
             let lines = kept.map(SourceFile::lines).unwrap_or_default();
             json!({"file": file, "path": shown, "available": true, "lines": lines})
         }

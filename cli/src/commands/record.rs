@@ -94,7 +94,11 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         let _ = writeln!(std::io::stderr(), "hindsight: {note}");
     }
     if let Some(cause) = &outcome.cut {
-        let _ = writeln!(std::io::stderr(), "hindsight: {}", cut_message(cause, &outcome, &output));
+        let _ = writeln!(
+            std::io::stderr(),
+            "hindsight: {}",
+            cut_message(cause, &outcome, &output)
+        );
     }
     if let ProgramEnd::Signaled(sig) = outcome.command_end {
         // The recording is complete: end as the program ended, so the

@@ -66,7 +66,10 @@ impl Server<'_> {
                 json!({"content": text, "mimeType": "text/x-python"}),
                 Vec::new(),
             )),
-            None => Err(format!("the recording keeps no text of {file}: {}", kept.missing)),
+            None => Err(format!(
+                "the recording keeps no text of {file}: {}",
+                kept.missing
+            )),
         }
     }
 }

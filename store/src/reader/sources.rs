@@ -51,7 +51,10 @@ impl Reader {
         let frame = parse_frame(&fb, s.offset)?;
         if frame.raw_len as usize > MAX_SOURCE_PAYLOAD {
             return Err(StoreError::corrupt(
-                format!("a source segment of {} bytes, past the bound", frame.raw_len),
+                format!(
+                    "a source segment of {} bytes, past the bound",
+                    frame.raw_len
+                ),
                 s.offset,
             ));
         }

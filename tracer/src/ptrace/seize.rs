@@ -115,7 +115,11 @@ pub fn other_user(pid: i32) -> Option<SeizeError> {
     }
     // The effective id is whose the process is; a real id that differs
     // (a setuid program) is named when the effective one is ours.
-    let owner = if theirs[1] != mine { theirs[1] } else { theirs[0] };
+    let owner = if theirs[1] != mine {
+        theirs[1]
+    } else {
+        theirs[0]
+    };
     Some(SeizeError::OtherUser {
         pid,
         owner: describe_user(owner),
