@@ -1,6 +1,6 @@
-//! A recording that can no longer be written (here: a file size limit set
-//! on hindsight alone, with `prlimit --pid`, once the program runs; a full
-//! disk fails the same way, with ENOSPC): hindsight says so in one line,
+//! A recording that can no longer be written (a file size limit set on
+//! hindsight alone, with `prlimit --pid`, once the program runs: EFBIG; and
+//! a full disk, a small tmpfs where the test may mount one: ENOSPC): hindsight says so in one line,
 //! stops recording and lets the program run on untraced, keeps every step
 //! written before readable, and `record` exits with the program's status;
 //! `attach` detaches, the target unharmed. The program's own SIGXFSZ
@@ -275,4 +275,71 @@ fn the_program_inherits_the_signal_dispositions_hindsight_got() {
         mask & (1 << (libc::SIGXFSZ - 1)) != 0
     };
     assert_eq!(xfsz_ignored(&o.stdout), xfsz_ignored(&plain.stdout));
+}
+
+/// A small tmpfs, unmounted when dropped; `None` where it cannot be
+/// mounted (not root, no mount in this container).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, bytes: u64) -> Option<SmallDisk> {
+        let at = dir.join("disk");
+        std::fs::create_dir_all(&at).ok()?;
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(&at)
+            .output()
+            .ok()?;
+        o.status.success().then_some(SmallDisk(at))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The same on a disk that fills up (ENOSPC): a tmpfs of 256 KiB, where
+/// the test may mount one (as root); skipped elsewhere.
+#[test]
+fn a_full_disk_stops_the_recording_and_the_program_runs_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(dir.path(), 256 * 1024) else {
+        eprintln!("SKIPPED: cannot mount a small tmpfs here (not root?)");
+        return;
+    };
+    let app = dir.path().join("full.py");
+    std::fs::write(&app, APP).unwrap();
+    for py in &common::supported_interpreters() {
+        let name = format!("{} full disk", py.minor);
+        let want = plain_output(py, dir.path());
+        let hsr = disk.0.join("full.hsr");
+        let _ = std::fs::remove_file(&hsr);
+        let mut child = spawn(
+            Command::new(super::hindsight())
+                .args(["record", "-o"])
+                .arg(&hsr)
+                .arg("--")
+                .arg(&py.path)
+                .arg(&app),
+        );
+        let _dog = Watchdog::start(vec![child.id()]);
+        child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(3), "{name}: {err}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            format!("ready\n{want}"),
+            "{name}"
+        );
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "{name}: want one line: {err}");
+        assert!(
+            lines[0].contains("No space left on device"),
+            "{name}: {err}"
+        );
+        check_cut_file(&name, &hsr, steps_in(lines[0]), 256 * 1024);
+    }
 }
