@@ -1,7 +1,8 @@
 //! `hindsight dap` driven by a scripted client over stdio, as VS Code
 //! drives it: initialize, launch (a recording, and a program recorded
 //! first), breakpoints with and without conditions, configurationDone,
-//! the motions forward and backward, stackTrace, scopes, variables,
+//! the motions forward and backward, stackTrace (with the source text the
+//! recording keeps, asked for by `source`), scopes, variables,
 //! evaluate, malformed messages, disconnect. Where each motion must stop
 //! is computed here from the recording's own states (`hindsight dump`),
 //! and every answer at a stop is compared with `hindsight state REC N
@@ -136,6 +137,17 @@ fn a_session_on_a_recording_travels_both_ways() {
         .iter()
         .any(|t| t["id"] == thread));
     check_stop(&mut c, &rec, &exp, pos);
+
+    // The source is the recording's: the file changed since is not read.
+    std::fs::write(&app, "changed = True\n").unwrap();
+    let st = c.ok("stackTrace", json!({"threadId": thread}));
+    let src = &st["stackFrames"][0]["source"];
+    let reference = src["sourceReference"].as_u64().expect("a sourceReference");
+    assert!(reference > 0, "{src}");
+    let by_ref = c.ok("source", json!({"sourceReference": reference}));
+    assert_eq!(by_ref["content"], APP_PY);
+    let by_path = c.ok("source", json!({"source": {"path": app}}));
+    assert_eq!(by_path["content"], APP_PY);
 
     // evaluate, in the innermost frame and in the caller's.
     let st = state(&rec, pos as u64);

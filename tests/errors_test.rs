@@ -50,6 +50,8 @@ fn assert_one_error_line(o: &Output) -> String {
     lines[0].to_string()
 }
 
+#[path = "errors/other_user.rs"]
+mod other_user;
 #[path = "errors/written.rs"]
 mod written;
 use written::recorded;

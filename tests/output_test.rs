@@ -10,12 +10,23 @@
 //!   a file `hindsight info` opens (a sitecustomize.py that runs at the
 //!   interpreter's start marks when Python began).
 //!
+//! - a recording that can no longer be written stops, the program running
+//!   on (`full_disk`);
+//! - it keeps the text of the source files, which queries show, never
+//!   reading the program's files again (`sources`).
+//!
 //! Set HINDSIGHT_KILL_SEED to replay another set of kill moments.
 
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+#[path = "output/full_disk.rs"]
+mod full_disk;
+#[path = "output/sources.rs"]
+mod sources;
 
 /// How many times the recorder is killed early.
 const KILLS: usize = 20;

@@ -233,10 +233,12 @@ fn messages_name_what_works() {
     // message of a command that meets the damage says so.
     let damaged = dir.path().join("damaged.hsr");
     let mut bytes = bytes;
+    // The first deltas segment (kind 2): a source segment before it
+    // would cost its file's text only.
     let seg = bytes
-        .windows(4)
-        .position(|w| w == b"HSEG")
-        .expect("a segment");
+        .windows(5)
+        .position(|w| w[..4] == *b"HSEG" && w[4] == 2)
+        .expect("a deltas segment");
     bytes[seg + 40] ^= 0xff;
     std::fs::write(&damaged, &bytes).unwrap();
     let d = damaged.to_str().unwrap();

@@ -1,7 +1,8 @@
 //! SIGTERM and SIGINT to `hindsight record` are the program's: passed on to
 //! it (once, even when they were sent to the whole process group, as
 //! `timeout` does), recorded while its handler runs, and the recording is
-//! complete. A bound reached with `--at-bound stop` ends the program with
+//! complete. A program killed by a signal kills `hindsight record` by the
+//! same signal once the recording is complete. A bound reached with `--at-bound stop` ends the program with
 //! SIGTERM: its handlers and `finally` blocks run and are recorded; one that
 //! ignores SIGTERM is killed 2 s later. As a new user types it, on every
 //! supported interpreter present.
@@ -9,8 +10,9 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Handles SIGTERM by printing and exiting; busy (and recorded) till then.
@@ -127,7 +129,7 @@ fn timeout_sends_sigterm_to_the_program_once() {
 /// first line, SIGTERM to hindsight's process only, as `kill PID` or a
 /// supervisor sends it. The exit status and what the program printed
 /// after; hindsight is killed if it does not end in time.
-fn sigterm_hindsight_alone(hsr: &Path, command: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+fn sigterm_hindsight_alone(hsr: &Path, command: &[&std::ffi::OsStr]) -> (ExitStatus, String) {
     let mut child = Command::new(hindsight())
         .args(["record", "-o"])
         .arg(hsr)
@@ -160,7 +162,7 @@ fn sigterm_hindsight_alone(hsr: &Path, command: &[&std::ffi::OsStr]) -> (Option<
     let status = child.wait().unwrap();
     let _ = done.send(());
     watchdog.join().unwrap();
-    (status.code(), rest)
+    (status, rest)
 }
 
 #[test]
@@ -172,7 +174,7 @@ fn sigterm_to_hindsight_alone_is_passed_on() {
         let name = format!("{} kill -TERM hindsight", py.minor);
         let hsr = dir.path().join(format!("kill-{}.hsr", py.minor));
         let (status, rest) = sigterm_hindsight_alone(&hsr, &[py.path.as_os_str(), app.as_os_str()]);
-        assert_eq!(status, Some(0), "{name}");
+        assert_eq!(status.code(), Some(0), "{name}");
         assert_eq!(rest, "handled 15\n", "{name}");
         check_handler_recorded(&name, &hsr, 0);
     }
@@ -193,7 +195,8 @@ fn sigterm_to_hindsight_reaches_a_wrapper_and_its_python() {
     let script = format!("{} {}; echo after", py.path.display(), app.display());
     let sh = ["/bin/sh", "-c", &script].map(std::ffi::OsStr::new);
     let (status, rest) = sigterm_hindsight_alone(&hsr, &sh);
-    assert_eq!(status, Some(128 + libc::SIGTERM));
+    // The shell ended of SIGTERM, and so does hindsight.
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
     assert_eq!(rest, "handled 15\n");
     check_handler_recorded("through sh", &hsr, 0);
 }
@@ -261,11 +264,73 @@ fn at_bound_stop_kills_a_program_that_ignores_sigterm() {
     let started = Instant::now();
     let (o, hsr) = record_bounded(dir.path(), &py, IGNORES_TERM, "ignores");
     let took = started.elapsed();
-    assert_eq!(o.status.code(), Some(137), "{}", text(&o.stderr));
+    assert_eq!(
+        o.status.signal(),
+        Some(libc::SIGKILL),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(took >= Duration::from_secs(2), "killed after {took:?}");
     let (_, info) = read(&hsr);
     assert!(
         info.contains("did not end within 2 s of SIGTERM") && !info.contains("incomplete"),
         "{info}"
     );
+}
+
+/// Programs that end by a signal: SIGSEGV (through ctypes), SIGABRT
+/// (`os.abort`) and SIGKILL (sent to itself).
+const KILLED_BY: &[(&str, i32)] = &[
+    (
+        "import ctypes\nprint('before', flush=True)\nctypes.string_at(0)\n",
+        libc::SIGSEGV,
+    ),
+    (
+        "import os\nprint('before', flush=True)\nos.abort()\n",
+        libc::SIGABRT,
+    ),
+    (
+        "import os, signal\nprint('before', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n",
+        libc::SIGKILL,
+    ),
+];
+
+#[test]
+fn a_program_killed_by_a_signal_kills_record_by_the_same_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    for py in &common::supported_interpreters() {
+        for (i, (app, sig)) in KILLED_BY.iter().enumerate() {
+            let name = format!("{} signal {sig}", py.minor);
+            let path = dir.path().join(format!("killed{i}-{}.py", py.minor));
+            std::fs::write(&path, app).unwrap();
+            let hsr = dir.path().join(format!("killed{i}-{}.hsr", py.minor));
+            let mut cmd = Command::new(hindsight());
+            cmd.args(["record", "-o"])
+                .arg(&hsr)
+                .arg("--")
+                .arg(&py.path)
+                .arg(&path)
+                .env_remove("RUST_LOG");
+            let o = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT).unwrap();
+            let stderr = text(&o.stderr);
+            assert_eq!(
+                o.status.signal(),
+                Some(*sig),
+                "{name}: {:?} {stderr}",
+                o.status
+            );
+            assert!(
+                !o.status.core_dumped(),
+                "{name}: hindsight left a core of its own"
+            );
+            assert_eq!(text(&o.stdout), "before\n", "{name}: {stderr}");
+            let (steps, info) = read(&hsr);
+            assert!(
+                info.contains(&format!("the program was ended by signal {sig}"))
+                    && !info.contains("incomplete"),
+                "{name}: {info}"
+            );
+            assert!(steps.lines().count() >= 2, "{name}: {steps}");
+        }
+    }
 }

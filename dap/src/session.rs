@@ -15,6 +15,7 @@ use crate::Launcher;
 
 mod launch;
 mod motion;
+mod sources;
 
 /// What a request handler hands back: the response body, and the events
 /// to send after the response.
@@ -150,6 +151,7 @@ impl<'a> Server<'a> {
             "scopes" => self.scopes(args),
             "variables" => self.variables(args),
             "evaluate" => self.evaluate(args),
+            "source" => self.source_request(args),
             "continue" | "next" | "stepIn" | "stepOut" | "stepBack" | "reverseContinue" => {
                 self.motion(command)
             }
@@ -271,7 +273,7 @@ impl<'a> Server<'a> {
             .get("levels")
             .and_then(Value::as_u64)
             .filter(|l| *l > 0);
-        let (_, stop, cwd) = self.stopped()?;
+        let (reader, stop, cwd) = self.stopped()?;
         if thread.is_some_and(|t| t != u64::from(stop.thread())) {
             // Only the thread that ran the step has its stack recorded.
             return Ok((json!({"stackFrames": [], "totalFrames": 0}), Vec::new()));
@@ -281,7 +283,7 @@ impl<'a> Server<'a> {
         let mut frames = Vec::new();
         for (i, f) in state.stack.iter().enumerate().rev() {
             let mut frame = json!({"id": i + 1, "name": &*f.function, "line": f.line, "column": 1,
-                "source": source(cwd, &f.file)});
+                "source": sources::source(reader, cwd, &f.file)});
             if i + 1 == depth {
                 if let Some(p) = state
                     .meta
@@ -363,18 +365,6 @@ fn check_frame(stop: &Stop, index: usize) -> Result<(), String> {
             index + 1
         ))
     }
-}
-
-/// A frame's `source`: a path the client can open, or a name alone for
-/// code that has no file (`<string>`, `<stdin>`).
-fn source(cwd: &Path, file: &str) -> Value {
-    let name = Path::new(file)
-        .file_name()
-        .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned());
-    if file.starts_with('<') {
-        return json!({"name": name});
-    }
-    json!({"name": name, "path": cwd.join(file)})
 }
 
 /// The exit code `exited` reports: the program's status.

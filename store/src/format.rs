@@ -13,15 +13,16 @@ use std::path::Path;
 
 /// The first 8 bytes of every recording (PNG-style: catches text-mode mangling).
 pub const MAGIC: [u8; 8] = *b"\x89HSR\r\n\x1a\n";
-/// The format version this build writes for a recording of every step.
-/// Version 2 added diff checkpoints (segment kind 6); version 1 files are
-/// still read.
-pub const FORMAT_VERSION: u32 = 2;
-/// The format version of a flight recording (`--ring`): version 2 plus the
-/// ring segment (kind 7) first, its steps starting where the ring does.
-pub const RING_FORMAT_VERSION: u32 = 3;
+/// The format version this build writes, and the newest it reads.
+/// Version 3 added the ring segment of a flight recording (kind 7) and the
+/// source segment (kind 8), version 2 diff checkpoints (segment kind 6);
+/// version 1 and 2 files are still read.
+pub const FORMAT_VERSION: u32 = 3;
+/// The format version of a flight recording (`--ring`): the ring segment
+/// (kind 7) first, its steps starting where the ring does.
+pub const RING_FORMAT_VERSION: u32 = FORMAT_VERSION;
 /// The newest format version this build reads.
-pub const NEWEST_FORMAT_VERSION: u32 = RING_FORMAT_VERSION;
+pub const NEWEST_FORMAT_VERSION: u32 = FORMAT_VERSION;
 /// Magic, version, header length, header CRC32.
 pub const PREAMBLE_LEN: u64 = 20;
 /// The largest header accepted.
@@ -61,6 +62,10 @@ pub enum SegKind {
     /// start at `first_step` (those before it were let go); the payload is
     /// a [`crate::ring::RingRecord`].
     Ring = 7,
+    /// The text of one source file the steps name, written once, before
+    /// the first step that names it ([`crate::SourceFile`]); `first_step`
+    /// is that step, `count` 0.
+    Source = 8,
 }
 
 impl SegKind {
@@ -74,6 +79,7 @@ impl SegKind {
             5 => SegKind::Footer,
             6 => SegKind::DiffCheckpoint,
             7 => SegKind::Ring,
+            8 => SegKind::Source,
             _ => return None,
         })
     }

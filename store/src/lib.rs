@@ -19,6 +19,7 @@ pub mod reader;
 pub mod records;
 pub mod ring;
 pub mod skim;
+pub mod sources;
 pub mod writer;
 
 pub use apply::{apply, apply_counted, apply_owned, splice_items};
@@ -30,6 +31,7 @@ pub use model::{EventKind, FrameRec, Node, ObjAddr, Op, Position, Scope, State, 
 pub use observe::StepObserver;
 pub use reader::scan::{FrameView, MetaView, NodeView, OpView, StepView, WireError};
 pub use reader::Reader;
-pub use records::{ProgramEnd, RecordingEnd, RecordingHeader, WriteSummary};
+pub use records::{ProgramEnd, RecordingEnd, RecordingHeader, WriteSummary, CUT};
 pub use ring::{RingOptions, RingRecord};
+pub use sources::{SourceFile, MAX_SOURCES_BYTES, MAX_SOURCE_BYTES};
 pub use writer::{Writer, WriterOptions};

@@ -57,10 +57,17 @@ pub struct RecordingEnd {
 }
 
 /// What [`crate::Writer::finish`] reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteSummary {
     /// Steps written.
     pub steps: u64,
     /// Size of the file in bytes.
     pub bytes: u64,
+    /// Why the recording was cut short (a write failed: a full disk, a
+    /// file size limit), when it was; the steps before are in the file.
+    pub cut: Option<String>,
 }
+
+/// How the reason of an end record written after the writer stopped
+/// writing begins ("the recording was cut after step N: CAUSE; ...").
+pub const CUT: &str = "the recording was cut";

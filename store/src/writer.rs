@@ -5,6 +5,13 @@
 //! record, the index and the footer. Segments are written whole, one
 //! `write` each, as soon as they are sealed, so a reader (or a crash) always
 //! sees a prefix of complete segments plus at most one torn one.
+//!
+//! A failed write (a full disk, a file size limit) or a state past the
+//! readers' bound stops the recording there ([`Writer::stopped`]): the
+//! torn segment is cut off, the steps that come after are dropped, and at
+//! the finish the end record, the index and the footer are written if they
+//! still fit, with a reason that says where the recording was cut
+//! ([`crate::CUT`]). The file keeps every step written before.
 
 use crate::apply::apply_counted;
 use crate::bounds::Budget;
@@ -15,12 +22,13 @@ use crate::format::{array32_prefix, encode_segment, to_msgpack, IndexEntry, SegK
 use crate::inbox::{inbox, Consumer, End, Producer};
 use crate::model::{Op, State, Step};
 use crate::observe::{StepObserver, Watch};
-use crate::records::{RecordingEnd, RecordingHeader, WriteSummary};
+use crate::records::{RecordingEnd, RecordingHeader, WriteSummary, CUT};
 use crate::ring::{Flight, RingOptions, Snapshots};
+use crate::sources::SourceFile;
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -68,7 +76,9 @@ pub struct Writer {
     thread: Option<JoinHandle<Result<WriteSummary, StoreError>>>,
     steps: AtomicU64,
     bytes: Arc<AtomicU64>,
-    failure: Arc<Mutex<Option<String>>>,
+    failure: Arc<Stopped>,
+    /// Source files to write before the steps sent after them.
+    sources: Arc<Mutex<Vec<SourceFile>>>,
     /// Who follows the steps as they are sent ([`Writer::observe`]).
     watch: Watch,
     /// When a flight recording is to be written ([`Writer::ask_snapshot`]).
@@ -166,7 +176,8 @@ impl Writer {
         };
         let path = path.as_path();
         let bytes = Arc::new(AtomicU64::new(written));
-        let failure = Arc::new(Mutex::new(None));
+        let failure = Arc::new(Stopped::default());
+        let sources = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = inbox(opts.channel_capacity);
         let compressor =
             zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| StoreError::Encode {
@@ -193,6 +204,10 @@ impl Writer {
             since_key: 0,
             key_compressor: None,
             bytes: bytes.clone(),
+            written_steps: 0,
+            stopped: failure.clone(),
+            cut: None,
+            sources: sources.clone(),
         };
         let fail = failure.clone();
         let thread = std::thread::Builder::new()
@@ -203,9 +218,7 @@ impl Writer {
                 let r = sealer.run(&mut rx);
                 if let Err(e) = &r {
                     log::error!("recording writer stopped: {e}");
-                    if let Ok(mut f) = fail.lock() {
-                        *f = Some(e.to_string());
-                    }
+                    fail.set(e.to_string());
                 }
                 // Only now fail the sends, so they can report the cause.
                 drop(rx);
@@ -219,6 +232,7 @@ impl Writer {
             steps: AtomicU64::new(0),
             bytes,
             failure,
+            sources,
             watch: Watch::default(),
             snapshots,
         })
@@ -270,6 +284,16 @@ impl Writer {
         Ok(())
     }
 
+    /// Keep the text of a source file in the recording: written as a source
+    /// segment before any step sent after this call (so before the first
+    /// step that names it, when called before that step's
+    /// [`Writer::send`]). Each file once: the writer does not check.
+    pub fn keep_source(&self, source: SourceFile) {
+        if let Ok(mut s) = self.sources.lock() {
+            s.push(source);
+        }
+    }
+
     /// Call `observer` with every step sent from now on, on the sending
     /// thread, before the step is queued ([`StepObserver`]).
     pub fn observe(&mut self, observer: StepObserver) {
@@ -280,6 +304,13 @@ impl Writer {
     /// `false`); the recorder ends the recording as at a bound.
     pub fn stop_asked(&self) -> bool {
         self.watch.stop_asked()
+    }
+
+    /// Why the writer stopped writing (a failed write, a state past the
+    /// bound), once it has: the steps sent from then on are dropped, and
+    /// the recorder should stop recording. A load of a flag until then.
+    pub fn stopped(&self) -> Option<String> {
+        self.failure.get()
     }
 
     /// Steps accepted and bytes written so far, for a progress line.
@@ -322,9 +353,7 @@ impl Writer {
     fn gone(&self) -> StoreError {
         let cause = self
             .failure
-            .lock()
-            .ok()
-            .and_then(|f| f.clone())
+            .get()
             .unwrap_or_else(|| "the writer thread has ended".into());
         StoreError::WriterGone { cause }
     }
@@ -339,6 +368,30 @@ impl Drop for Writer {
                 log::warn!("recording {} left incomplete: {e}", self.path.display());
             }
         }
+    }
+}
+
+/// Why the writer thread stopped writing, once it has.
+#[derive(Default)]
+struct Stopped {
+    /// Set once `cause` is: read at every step, without a lock.
+    flag: AtomicBool,
+    cause: Mutex<Option<String>>,
+}
+
+impl Stopped {
+    fn set(&self, cause: String) {
+        if let Ok(mut c) = self.cause.lock() {
+            c.get_or_insert(cause);
+        }
+        self.flag.store(true, Ordering::Release);
+    }
+
+    fn get(&self) -> Option<String> {
+        if !self.flag.load(Ordering::Acquire) {
+            return None;
+        }
+        self.cause.lock().ok().and_then(|c| c.clone())
     }
 }
 
@@ -373,6 +426,15 @@ struct Sealer {
     /// A compressor primed with the last key checkpoint's raw payload.
     key_compressor: Option<zstd::bulk::Compressor<'static>>,
     bytes: Arc<AtomicU64>,
+    /// Steps held by the deltas segments written.
+    written_steps: u64,
+    /// Where the cause of a stop is told to the recorder.
+    stopped: Arc<Stopped>,
+    /// Why the recording was cut, once it was: nothing more is written
+    /// but the end, index and footer.
+    cut: Option<String>,
+    /// Source files kept since the last batch ([`Writer::keep_source`]).
+    sources: Arc<Mutex<Vec<SourceFile>>>,
 }
 
 impl Sealer {
@@ -385,14 +447,27 @@ impl Sealer {
                 deadline = deadline.min(since + FLUSH_INTERVAL);
             }
             let end = rx.take(&mut batch, deadline);
+            // Taken after the batch: a source kept before a step was sent is
+            // here when that step is, and is written before it.
+            if self.cut.is_none() {
+                let r = self.write_sources();
+                self.stop_on(r);
+            }
             for ops in batch.drain(..) {
-                self.step(ops)?;
+                // Once cut, the steps are dropped as they come.
+                if self.cut.is_none() {
+                    let r = self.step(ops);
+                    self.stop_on(r);
+                }
             }
             match end {
                 Some(End::Finish(end)) => return self.finish(end),
                 Some(End::Dropped) => {
                     // Dropped without finish: keep everything received readable.
-                    self.seal()?;
+                    if self.cut.is_none() {
+                        let r = self.seal();
+                        self.stop_on(r);
+                    }
                     if let Some(f) = &mut self.flight {
                         self.offset = f.write(None, self.next_step)?;
                         self.bytes.store(self.offset, Ordering::Relaxed);
@@ -406,7 +481,8 @@ impl Sealer {
                 .pending_since
                 .is_some_and(|t| t.elapsed() >= FLUSH_INTERVAL)
             {
-                self.seal()?;
+                let r = self.seal();
+                self.stop_on(r);
             }
         }
     }
@@ -488,6 +564,19 @@ impl Sealer {
         Ok(())
     }
 
+    /// Write the source files kept since the last batch, one segment each.
+    fn write_sources(&mut self) -> Result<(), StoreError> {
+        let kept = match self.sources.lock() {
+            Ok(mut s) => std::mem::take(&mut *s),
+            Err(_) => return Ok(()),
+        };
+        for source in kept {
+            let raw = to_msgpack(&source, "a source file")?;
+            self.write(SegKind::Source, self.next_step, 0, &raw, true)?;
+        }
+        Ok(())
+    }
+
     /// Write the state as a key checkpoint, or as a diff against the last key.
     fn checkpoint(&mut self) -> Result<(), StoreError> {
         let raw = encode_checkpoint(&self.state)?;
@@ -532,13 +621,89 @@ impl Sealer {
         Ok(())
     }
 
-    fn finish(mut self, mut end: RecordingEnd) -> Result<WriteSummary, StoreError> {
-        self.seal()?;
+    /// Stop recording on `r`'s error: cut the file back to its last
+    /// complete segment and tell the recorder.
+    fn stop_on(&mut self, r: Result<(), StoreError>) {
+        let Err(e) = r else { return };
+        if !matches!(e, StoreError::Io { .. }) {
+            // A step refused (its state past the bound): the steps before
+            // it are good, and the file can still take them.
+            if let Err(e) = self.seal() {
+                log::info!("{}: steps before the cut lost: {e}", self.path.display());
+            }
+        }
+        let cause = e.to_string();
+        log::info!("recording writer stopped: {cause}");
+        if let Err(e) = self.rewind() {
+            log::warn!(
+                "{}: a torn segment is left at its end: {e}",
+                self.path.display()
+            );
+        }
+        self.pending.clear();
+        self.pending_count = 0;
+        self.pending_since = None;
+        self.stopped.set(cause.clone());
+        self.cut = Some(cause);
+    }
+
+    /// Truncate the file to its complete segments (a write that failed may
+    /// have written part of one), and write from there.
+    fn rewind(&mut self) -> std::io::Result<()> {
+        self.file.set_len(self.offset)?;
+        self.file.seek(SeekFrom::Start(self.offset)).map(|_| ())
+    }
+
+    /// Finish a recording that was cut: the end record says where and
+    /// why, and with the index and the footer is written if it still fits
+    /// (what does not fit is cut off again: the file then reads as
+    /// incomplete, with every step written before).
+    fn finish_cut(mut self, mut end: RecordingEnd, cause: &str) -> WriteSummary {
+        let at = match self.written_steps {
+            0 => "before its first step".to_string(),
+            n => format!("after step {}", n - 1),
+        };
+        end.reason = format!("{CUT} {at}: {cause}; {}", end.reason);
+        self.next_step = self.written_steps;
+        if let Err(e) = self.write_end(end) {
+            log::info!("{}: no room for the end record: {e}", self.path.display());
+            let _ = self.rewind();
+        }
+        let _ = self.file.sync_data();
+        self.summary()
+    }
+
+    fn finish(mut self, end: RecordingEnd) -> Result<WriteSummary, StoreError> {
+        if self.cut.is_none() {
+            let r = self.seal();
+            self.stop_on(r);
+        }
+        if let Some(cause) = self.cut.clone() {
+            return Ok(self.finish_cut(end, &cause));
+        }
+        let mark = (self.offset, self.index.len());
+        if let Err(e) = self.write_end(end.clone()) {
+            // Written again, saying it was cut: not twice.
+            self.offset = mark.0;
+            self.index.truncate(mark.1);
+            self.stop_on(Err(e));
+            let cause = self.cut.clone().unwrap_or_default();
+            return Ok(self.finish_cut(end, &cause));
+        }
+        self.file
+            .sync_data()
+            .map_err(|e| StoreError::io(format!("syncing {}", self.path.display()), e))?;
+        Ok(self.summary())
+    }
+
+    /// The end record, the index and the footer.
+    fn write_end(&mut self, mut end: RecordingEnd) -> Result<(), StoreError> {
         end.steps = self.next_step;
         if let Some(f) = &mut self.flight {
+            // The ring's file is written whole, its end included.
             self.offset = f.write(Some(&end), self.next_step)?;
             self.bytes.store(self.offset, Ordering::Relaxed);
-            return Ok(self.summary());
+            return Ok(());
         }
         let raw = to_msgpack(&end, "the end record")?;
         let end_offset = self.offset;
@@ -549,11 +714,7 @@ impl Sealer {
         let mut footer = Vec::with_capacity(16);
         footer.extend_from_slice(&index_offset.to_le_bytes());
         footer.extend_from_slice(&end_offset.to_le_bytes());
-        self.write(SegKind::Footer, self.next_step, 0, &footer, false)?;
-        self.file
-            .sync_data()
-            .map_err(|e| StoreError::io(format!("syncing {}", self.path.display()), e))?;
-        Ok(self.summary())
+        self.write(SegKind::Footer, self.next_step, 0, &footer, false)
     }
 
     fn write(
@@ -601,13 +762,17 @@ impl Sealer {
         }
         self.offset += seg.len() as u64;
         self.bytes.store(self.offset, Ordering::Relaxed);
+        if kind == SegKind::Deltas {
+            self.written_steps = first_step + u64::from(count);
+        }
         Ok(())
     }
 
     fn summary(&self) -> WriteSummary {
         WriteSummary {
-            steps: self.next_step,
+            steps: self.next_step.min(self.written_steps),
             bytes: self.offset,
+            cut: self.cut.clone(),
         }
     }
 }

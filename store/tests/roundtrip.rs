@@ -133,8 +133,21 @@ fn bad_ops_are_refused() {
         len: 1,
     });
     w.send(bad).unwrap();
-    let e = w.finish(common::end()).unwrap_err();
-    assert!(e.to_string().contains("0xdead"), "{e}");
+    // Steps sent after it are dropped (the writer no longer writes).
+    w.send(ops[2].clone()).unwrap();
+    let summary = w.finish(common::end()).unwrap();
+    let cut = summary.cut.expect("the recording is cut");
+    assert!(cut.contains("0xdead"), "{cut}");
+    assert_eq!(summary.steps, 1);
+    // Every step before it reads back, and the end record says where and why.
+    let r = Reader::open(&path).unwrap();
+    assert_eq!(r.step_count(), 1);
+    r.state(Step(0)).unwrap();
+    let reason = &r.end().expect("an end record").reason;
+    assert!(
+        reason.starts_with(store::CUT) && reason.contains("0xdead"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -279,4 +292,38 @@ fn reader_and_writer_can_move_between_threads() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Reader>();
     send_sync::<Writer>();
+}
+
+#[test]
+fn kept_sources_read_back_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.hsr");
+    let (ops, _) = random_recording(23, 300);
+    // common::write keeps a source before every 97th step.
+    write(&path, &ops, 50, true);
+    let r = Reader::open(&path).unwrap();
+    let names = r.source_files();
+    assert_eq!(
+        names,
+        ["/src/m0.py", "/src/m97.py", "/src/m194.py", "/src/m291.py"]
+    );
+    let s = r.source("/src/m97.py").unwrap();
+    assert_eq!(s.line(1), Some("x = 97"));
+    assert_eq!(
+        s.lines().len(),
+        1 + 97 % 7 + 1,
+        "a line each, and the one after the last newline"
+    );
+    assert!(r.source("/src/other.py").is_none());
+    // The same by scanning, the footer cut off.
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.hsr");
+    std::fs::write(&cut, &bytes[..bytes.len() - 20]).unwrap();
+    let r = Reader::open(&cut).unwrap();
+    assert_eq!(r.source("/src/m0.py").unwrap().line(1), Some("x = 0"));
+    // A recording of version 1 keeps none.
+    let v1 =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1_bsort_prefix.hsr");
+    let r = Reader::open(&v1).unwrap();
+    assert!(r.source_files().is_empty());
 }

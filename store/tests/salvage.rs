@@ -1,6 +1,6 @@
 //! One damaged segment loses only what it holds: for a flipped byte in
 //! each kind of segment (deltas, key and diff checkpoints, end, index,
-//! footer), in a complete file and in one whose writer was killed, every
+//! footer, source), in a complete file and in one whose writer was killed, every
 //! step before the damaged segment reads back exactly, and a step that
 //! cannot be read fails with advice naming a command that works. A byte
 //! appended to a finished file loses nothing.
@@ -36,6 +36,7 @@ fn picks(segs: &[(SegKind, u64, std::ops::Range<usize>)]) -> Vec<usize> {
         SegKind::End,
         SegKind::Index,
         SegKind::Footer,
+        SegKind::Source,
     ] {
         let of: Vec<usize> = (0..segs.len()).filter(|&i| segs[i].0 == kind).collect();
         assert!(!of.is_empty(), "the file has no {kind:?} segment");
@@ -64,6 +65,13 @@ fn readable(
         SegKind::End | SegKind::Index | SegKind::Footer => total,
         // A flight recording's first segment: nothing comes before it.
         SegKind::Ring => 0,
+        // Read through the index, a damaged source costs its file only.
+        SegKind::Source if !scan => total,
+        // A scan stops there: the steps of the deltas written before it.
+        SegKind::Source => segs[i..]
+            .iter()
+            .find(|s| s.0 == SegKind::Deltas)
+            .map_or(total, |s| s.1),
     }
 }
 

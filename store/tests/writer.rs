@@ -140,7 +140,7 @@ fn init_runs_first_on_the_writer_thread() {
 }
 
 #[test]
-fn a_send_after_the_writer_stopped_says_why() {
+fn a_writer_that_stopped_says_why_and_drops_later_steps() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.hsr");
     let opts = WriterOptions {
@@ -148,7 +148,8 @@ fn a_send_after_the_writer_stopped_says_why() {
         ..WriterOptions::default()
     };
     let w = Writer::create(&path, header(), opts).unwrap();
-    let mut bad = small_step(0);
+    w.send(small_step(0)).unwrap();
+    let mut bad = small_step(1);
     bad.push(Op::HeapItems {
         addr: store::ObjAddr(0xbeef),
         start: 0,
@@ -156,11 +157,25 @@ fn a_send_after_the_writer_stopped_says_why() {
         len: 1,
     });
     w.send(bad).unwrap();
-    // The writer stops on step 0; a later send (maybe blocked on the full
-    // inbox meanwhile) fails with the cause instead of hanging.
-    let e = (1..1000)
-        .find_map(|n| w.send(small_step(n)).err())
-        .expect("sends fail once the writer stopped");
-    assert!(e.to_string().contains("0xbeef"), "{e}");
-    assert!(w.finish(common::end()).is_err());
+    // The writer stops on step 1; later sends (through a full inbox) are
+    // dropped, never blocked, and `stopped` says why.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut n = 2;
+    let cause = loop {
+        w.send(small_step(n)).unwrap();
+        n += 1;
+        if let Some(c) = w.stopped() {
+            break c;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never stopped"
+        );
+    };
+    assert!(cause.contains("0xbeef"), "{cause}");
+    let summary = w.finish(common::end()).unwrap();
+    assert_eq!(summary.steps, 1, "step 0 is kept, the rest dropped");
+    assert!(summary.cut.is_some_and(|c| c.contains("0xbeef")));
+    let r = store::Reader::open(&path).unwrap();
+    assert_eq!(r.step_count(), 1);
 }

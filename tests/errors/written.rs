@@ -61,6 +61,12 @@ fn meta(step: u64, event: EventKind, file: &str, line: u32, value: Option<u64>) 
 fn write_recording(path: &Path, src: &Path, finish: bool) {
     let file = src.to_str().unwrap();
     let w = Writer::create(path, header(), WriterOptions::default()).unwrap();
+    // Its text, as the recorder keeps it before the first step naming it.
+    w.keep_source(store::SourceFile {
+        file: file.to_string(),
+        text: Some(std::fs::read_to_string(src).unwrap()),
+        missing: String::new(),
+    });
     let frame = |line| FrameRec {
         function: Arc::from("<module>"),
         file: Arc::from(file),

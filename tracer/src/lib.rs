@@ -35,6 +35,7 @@ pub use record::{
     OnAttached, PassOn, Progress, ProgressFn, RecordConfig, RecordError, RecordOutcome,
     ATTACH_MINORS, STOPPED_BY_OBSERVER,
 };
+pub use sys::die_by_signal;
 
 /// The wings' own pieces that the crate's integration tests
 /// (`tracer/tests`) and benchmark programs (`tracer/examples`) drive

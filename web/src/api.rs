@@ -207,7 +207,12 @@ impl App {
                 ),
             ));
         }
-        Ok(source_json(file, &self.reader.header().cwd))
+        let kept = self.reader.source(file);
+        Ok(source_json(
+            file,
+            &self.reader.header().cwd,
+            kept.as_deref(),
+        ))
     }
 
     fn moved(&self, r: Result<Option<u64>, StoreError>) -> Result<Value, Response> {

@@ -1,18 +1,15 @@
-//! The source files the page shows, read from disk at the path the
-//! recording names. Only files a step or a frame the server has answered
-//! for names are read (the page asks for no other), so the server is not a
-//! way to read any file of the machine; and when one cannot be read the
-//! answer says why instead of failing.
+//! The source files the page shows: the text the recording keeps of each
+//! file its steps name (never the program's files, which may have changed
+//! since). Only files a step or a frame the server has answered for names
+//! are answered (the page asks for no other); when the recording holds no
+//! text of one, the answer says why instead of failing.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde_json::{json, Value};
-
-/// Source files larger than this are not shown.
-pub const MAX_SOURCE_BYTES: u64 = 16 << 20;
+use store::SourceFile;
 /// File names remembered at most (a recording names few).
 const MAX_KNOWN: usize = 100_000;
 
@@ -39,20 +36,29 @@ impl Known {
 }
 
 /// `{"file", "path", "available": true, "lines": [...]}`, or
-/// `"available": false` with `"reason"`. A relative recorded name (3.8
-/// records `app.py` for `python3 app.py`) is read relative to `cwd`.
-pub fn source_json(file: &str, cwd: &str) -> Value {
-    let path = resolve(file, cwd);
-    let shown = path.display().to_string();
-    match read(file, &path) {
-        Ok(text) => {
-            let lines: Vec<&str> = text
-                .split('\n')
-                .map(|l| l.strip_suffix('\r').unwrap_or(l))
-                .collect();
+/// `"available": false` with `"reason"`: the text the recording kept of
+/// `file` (a name as the steps give it; `path` is where it was, a relative
+/// name under `cwd`). The program's files are never read again: they may
+/// have changed since the recording, or be a FIFO.
+pub fn source_json(file: &str, cwd: &str, kept: Option<&SourceFile>) -> Value {
+    let shown = resolve(file, cwd).display().to_string();
+    match kept {
+        Some(SourceFile { text: Some(_), .. }) => {
+            let lines = kept.map(SourceFile::lines).unwrap_or_default();
             json!({"file": file, "path": shown, "available": true, "lines": lines})
         }
-        Err(reason) => json!({"file": file, "path": shown, "available": false, "reason": reason}),
+        Some(s) => {
+            json!({"file": file, "path": shown, "available": false, "reason": s.missing})
+        }
+        None => json!({
+            "file": file,
+            "path": shown,
+            "available": false,
+            "reason": format!(
+                "the recording does not keep the text of {file} (it was made by a hindsight \
+                 older than format 3, which did not keep source files)"
+            )
+        }),
     }
 }
 
@@ -65,58 +71,31 @@ fn resolve(file: &str, cwd: &str) -> PathBuf {
     }
 }
 
-/// The file's text, or why it cannot be shown.
-fn read(file: &str, path: &Path) -> Result<String, String> {
-    if file.starts_with('<') && file.ends_with('>') {
-        return Err(format!(
-            "{file} is code that was not read from a file (given with -c, read from stdin, \
-             or compiled from a string): its source is not on disk"
-        ));
-    }
-    let f = std::fs::File::open(path).map_err(|e| {
-        format!(
-            "{} cannot be read ({e}): it moved, or the recording was made on another machine",
-            path.display()
-        )
-    })?;
-    let meta = f
-        .metadata()
-        .map_err(|e| format!("{} cannot be read ({e})", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
-    }
-    if meta.len() > MAX_SOURCE_BYTES {
-        return Err(format!(
-            "{} is larger than {} MiB: not shown",
-            path.display(),
-            MAX_SOURCE_BYTES >> 20
-        ));
-    }
-    let mut bytes = Vec::new();
-    f.take(MAX_SOURCE_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{} cannot be read ({e})", path.display()))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn lines_or_a_reason() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.py"), "x = 1\r\ny = 2\n").unwrap();
-        let cwd = dir.path().to_str().unwrap();
-        let s = source_json("a.py", cwd);
+        let kept = SourceFile {
+            file: "a.py".into(),
+            text: Some("x = 1\r\ny = 2\n".into()),
+            missing: String::new(),
+        };
+        let s = source_json("a.py", "/w", Some(&kept));
         assert_eq!(s["available"], true);
+        assert_eq!(s["path"], "/w/a.py");
         assert_eq!(s["lines"], json!(["x = 1", "y = 2", ""]));
-        let s = source_json("/nonexistent/b.py", cwd);
+        let fifo = SourceFile {
+            file: "/p".into(),
+            text: None,
+            missing: "/p is not a regular file".into(),
+        };
+        let s = source_json("/p", "/w", Some(&fifo));
         assert_eq!(s["available"], false);
-        assert!(s["reason"].as_str().unwrap().contains("another machine"));
-        let s = source_json("<string>", cwd);
-        assert!(s["reason"].as_str().unwrap().contains("-c"));
-        assert_eq!(source_json(cwd, "/")["available"], false, "a directory");
+        assert_eq!(s["reason"], "/p is not a regular file");
+        let s = source_json("b.py", "/w", None);
+        assert!(s["reason"].as_str().unwrap().contains("older"));
     }
 
     #[test]

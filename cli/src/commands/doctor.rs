@@ -77,24 +77,7 @@ fn ptrace_allowed(pid: Option<i32>) -> Result<(), String> {
         .and_then(|s| s.trim().parse::<u32>().ok())
         .unwrap_or(0);
     let cap = has_cap_sys_ptrace();
-    let need_cap = |what: &str| {
-        format!(
-            "kernel.yama.ptrace_scope is {scope}: {what} needs CAP_SYS_PTRACE, which hindsight \
-             does not have (run it as root, or in a container with --cap-add=SYS_PTRACE)"
-        )
-    };
-    match scope {
-        0 => {}
-        1 | 2 if cap => {}
-        1 => return Err(need_cap("attaching to a process that is not a child")),
-        2 => return Err(need_cap("attaching")),
-        _ => {
-            return Err(format!(
-                "kernel.yama.ptrace_scope is {scope}: no process may attach to another until \
-                 reboot; `hindsight record` still works"
-            ))
-        }
-    }
+    // Another user's process is refused whatever Yama says: that first.
     if let Some(pid) = pid {
         let uid = |path: String| -> Option<u32> {
             let s = std::fs::read_to_string(path).ok()?;
@@ -112,6 +95,24 @@ fn ptrace_allowed(pid: Option<i32>) -> Result<(), String> {
                      CAP_SYS_PTRACE; run it as that user or as root"
                 ));
             }
+        }
+    }
+    let need_cap = |what: &str| {
+        format!(
+            "kernel.yama.ptrace_scope is {scope}: {what} needs CAP_SYS_PTRACE, which hindsight \
+             does not have (run it as root, or in a container with --cap-add=SYS_PTRACE)"
+        )
+    };
+    match scope {
+        0 => {}
+        1 | 2 if cap => {}
+        1 => return Err(need_cap("attaching to a process that is not a child")),
+        2 => return Err(need_cap("attaching")),
+        _ => {
+            return Err(format!(
+                "kernel.yama.ptrace_scope is {scope}: no process may attach to another until \
+                 reboot; `hindsight record` still works"
+            ))
         }
     }
     Ok(())

@@ -99,14 +99,18 @@ pub fn info(file: &Path) -> Result<i32> {
         Some(e) => {
             let ended = program_end(e.end);
             // The reason often says the same as how the program ended.
-            if e.reason.is_empty() || ended.contains(&e.reason) {
+            if e.reason.starts_with(store::CUT) {
+                // Not complete in the sense a user means: the program ran on.
+                format!("cut short; {ended}; {}", e.reason)
+            } else if e.reason.is_empty() || ended.contains(&e.reason) {
                 format!("complete; {ended}")
             } else {
                 format!("complete; {ended}; {}", e.reason)
             }
         }
-        None => "(incomplete): no end record, the writer was killed or is still writing; \
-                 the steps above are readable"
+        None => "(incomplete): no end record: the writer was killed, is still writing, or \
+                 could not write it (a full disk cuts a recording short); the steps above are \
+                 readable"
             .to_string(),
     };
     kv(&mut o, "status:", &status)?;

@@ -98,6 +98,19 @@ pub fn record(args: RecordArgs) -> Result<i32> {
     if opts.ring.is_some() {
         say_kept(&output);
     }
+    if let Some(cause) = &outcome.cut {
+        let _ = writeln!(
+            std::io::stderr(),
+            "hindsight: {}",
+            cut_message(cause, &outcome, &output)
+        );
+    }
+    if let ProgramEnd::Signaled(sig) = outcome.command_end {
+        // The recording is complete: end as the program ended, so the
+        // caller sees its signal (not 128+N); returns only for a signal
+        // that does not end a process, which then exits 128+N.
+        tracer::die_by_signal(sig);
+    }
     Ok(exit_status(outcome.command_end))
 }
 
@@ -131,6 +144,22 @@ fn say_kept(output: &std::path::Path) {
             r.step_count() - 1
         );
     }
+}
+
+/// The one line that says a recording was cut: why, what became of the
+/// program, and what the file holds.
+fn cut_message(cause: &str, outcome: &tracer::RecordOutcome, output: &std::path::Path) -> String {
+    let after = match outcome.end {
+        ProgramEnd::Detached => "recording stopped there and the program ran on untraced",
+        _ => "the recording stops there",
+    };
+    format!(
+        "{} ({cause}): {after}; {} recorded before it are in {} (`hindsight info {}`)",
+        store::CUT,
+        count(outcome.steps, "step"),
+        output.display(),
+        output.display()
+    )
 }
 
 /// Catch SIGINT and SIGTERM for the program: the recorder passes them on
@@ -250,6 +279,14 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
         let _ = write!(std::io::stderr(), "\r\x1b[K");
     }
     let outcome = result?;
+    if let Some(cause) = &outcome.cut {
+        let _ = writeln!(
+            std::io::stderr(),
+            "hindsight: {}; detached from process {pid}",
+            cut_message(cause, &outcome, &output)
+        );
+        return Ok(0);
+    }
     let how = match outcome.end {
         ProgramEnd::Exited(c) => format!("process {pid} exited with status {c}"),
         ProgramEnd::Signaled(s) => format!("process {pid} was killed by signal {s}"),

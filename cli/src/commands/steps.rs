@@ -6,8 +6,8 @@
 //! the nearest lines that did).
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 
 use anyhow::{bail, Result};
 use store::EventKind;
@@ -46,8 +46,6 @@ pub fn steps(file: &Path, range: RangeArgs, json: bool) -> Result<i32> {
 
 /// Distinct recorded file names kept for messages, at most.
 const MAX_FILES: usize = 10_000;
-/// Source files larger than this are not read to count their lines.
-const MAX_SOURCE_BYTES: u64 = 64 << 20;
 
 /// `PATH:LINE` split at the last colon.
 fn parse_location(location: &str) -> Result<(&str, u32)> {
@@ -172,24 +170,16 @@ fn nearest(lines: &BTreeSet<u32>, line: u32) -> String {
     }
 }
 
-/// The lines of a recorded source file, when it can still be read (a
-/// relative name is relative to the recorded program's directory).
+/// The lines of a recorded source file, when the recording keeps its text.
 fn source_lines(rec: &Recording, recorded: &str) -> Option<Vec<String>> {
-    let p = Path::new(recorded);
-    let p: PathBuf = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        Path::new(&rec.reader.header().cwd).join(p)
-    };
-    let f = std::fs::File::open(&p).ok()?;
-    if f.metadata().ok()?.len() > MAX_SOURCE_BYTES {
-        return None;
+    let source = rec.reader.source(recorded)?;
+    let text = source.text.as_ref()?;
+    let mut lines: Vec<String> = source.lines().into_iter().map(str::to_string).collect();
+    // A newline ends the last line; it does not start another.
+    if text.ends_with('\n') {
+        lines.pop();
     }
-    let reader = std::io::BufReader::new(f);
-    reader
-        .split(b'\n')
-        .map(|l| l.ok().map(|b| String::from_utf8_lossy(&b).into_owned()))
-        .collect()
+    Some(lines)
 }
 
 #[cfg(test)]

@@ -21,8 +21,7 @@ pub mod frames;
 pub mod pyrepr;
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::path::Path;
+use std::io::Write;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -32,9 +31,6 @@ use values::{kinds, render};
 use crate::{ExportError, Summary};
 use encode::{short_name, Encoder};
 use frames::{Frames, Tracked};
-
-/// Source files larger than this are not read into `code`.
-const MAX_SOURCE_BYTES: u64 = 16 << 20;
 
 /// What the writer keeps from step to step.
 struct Trace {
@@ -238,8 +234,9 @@ fn exception_msg(state: &State, addr: ObjAddr) -> String {
     format!("{name}: {text}")
 }
 
-/// The source Python Tutor shows: the main file's text, the code of
-/// `python -c CODE`, or empty when it cannot be read.
+/// The source Python Tutor shows: the main file's text as the recording
+/// keeps it (never read from the program's files again), the code of
+/// `python -c CODE`, or empty when the recording has none.
 fn source(reader: &Reader, file: &str) -> String {
     let header = reader.header();
     if file == "<string>" {
@@ -249,14 +246,15 @@ fn source(reader: &Reader, file: &str) -> String {
         }
         return String::new();
     }
-    let path = Path::new(&header.cwd).join(file);
-    let Ok(f) = std::fs::File::open(&path) else {
-        log::warn!(target: "export", "{}: cannot read the source; `code` is empty", path.display());
-        return String::new();
-    };
-    let mut bytes = Vec::new();
-    if f.take(MAX_SOURCE_BYTES).read_to_end(&mut bytes).is_err() {
-        return String::new();
+    match reader.source(file) {
+        Some(s) if s.text.is_some() => s.text.clone().unwrap_or_default(),
+        Some(s) => {
+            log::warn!(target: "export", "{file}: its text is not in the recording ({}); `code` is empty", s.missing);
+            String::new()
+        }
+        None => {
+            log::warn!(target: "export", "{file}: the recording keeps no text of it (made by an older hindsight); `code` is empty");
+            String::new()
+        }
     }
-    String::from_utf8_lossy(&bytes).into_owned()
 }

@@ -208,6 +208,7 @@ impl Reader {
                 self.first = first_step;
                 self.step_count = first_step;
             }
+            SegKind::Source => self.sources.push(s),
             SegKind::End | SegKind::Index | SegKind::Footer => {}
         }
         Ok(())

@@ -24,6 +24,7 @@ mod damage;
 mod locate;
 mod metas;
 pub mod scan;
+mod sources;
 mod wire;
 
 pub use damage::Damage;
@@ -59,6 +60,9 @@ pub struct Reader {
     end: Option<RecordingEnd>,
     deltas: Vec<SegRef>,
     checkpoints: Vec<SegRef>,
+    /// The source segments (crate::sources).
+    sources: Vec<SegRef>,
+    source_cache: Mutex<sources::SourceCache>,
     step_count: u64,
     /// A flight recording's ring segment, and the first step it holds
     /// (the steps before it were let go); 0 for other recordings.
@@ -97,6 +101,8 @@ impl Reader {
             end: None,
             deltas: Vec::new(),
             checkpoints: Vec::new(),
+            sources: Vec::new(),
+            source_cache: Mutex::default(),
             step_count: 0,
             ring: None,
             first: 0,
@@ -115,6 +121,7 @@ impl Reader {
         };
         r.deltas.clear();
         r.checkpoints.clear();
+        r.sources.clear();
         r.end = None;
         r.step_count = 0;
         r.ring = None;

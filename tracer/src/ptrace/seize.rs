@@ -35,6 +35,20 @@ pub enum SeizeError {
          at a time: detach that debugger first"
     )]
     AlreadyTraced { pid: i32, tracer: i32, name: String },
+    #[error(
+        "process {pid} belongs to another user: {owner}, and hindsight runs as {me}; only that \
+         user or root (a process with CAP_SYS_PTRACE) may trace it: run hindsight as that user \
+         (`sudo -u {owner_name} hindsight attach {pid} ...`) or as root"
+    )]
+    OtherUser {
+        pid: i32,
+        /// The target's owner, "user NAME (uid N)".
+        owner: String,
+        /// Its user name alone (or uid, when it has none), for the command.
+        owner_name: String,
+        /// hindsight's own user, as `owner`.
+        me: String,
+    },
     #[error(transparent)]
     Trace(#[from] TraceError),
 }
@@ -60,6 +74,58 @@ pub fn tracer_of(pid: i32) -> Option<i32> {
         .find_map(|l| l.strip_prefix("TracerPid:"))
         .and_then(|v| v.trim().parse().ok())
         .filter(|&t| t != 0)
+}
+
+/// The real, effective and saved user ids of process `pid` ("self" for
+/// this one), from /proc/PID/status.
+fn uids(pid: &str) -> Option<[u32; 3]> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    let mut ids = line.split_whitespace().map(|v| v.parse::<u32>().ok());
+    Some([ids.next()??, ids.next()??, ids.next()??])
+}
+
+/// The name of user `uid` in /etc/passwd, if it has one.
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let id = f.nth(1)?.parse::<u32>().ok()?;
+        (id == uid).then(|| name.to_string())
+    })
+}
+
+/// "user NAME (uid N)", or "uid N" for a user without a name.
+fn describe_user(uid: u32) -> String {
+    match user_name(uid) {
+        Some(n) => format!("user {n} (uid {uid})"),
+        None => format!("uid {uid}"),
+    }
+}
+
+/// Why the kernel refused to let this process trace `pid`, when the target
+/// runs as another user than hindsight's real user (the kernel then asks
+/// for CAP_SYS_PTRACE, whatever Yama says): `None` when its ids are ours.
+pub fn other_user(pid: i32) -> Option<SeizeError> {
+    let [mine, ..] = uids("self")?;
+    let theirs = uids(&pid.to_string())?;
+    if theirs.iter().all(|&u| u == mine) {
+        return None;
+    }
+    // The effective id is whose the process is; a real id that differs
+    // (a setuid program) is named when the effective one is ours.
+    let owner = if theirs[1] != mine {
+        theirs[1]
+    } else {
+        theirs[0]
+    };
+    Some(SeizeError::OtherUser {
+        pid,
+        owner: describe_user(owner),
+        owner_name: user_name(owner).unwrap_or_else(|| format!("#{owner}")),
+        me: describe_user(mine),
+    })
 }
 
 impl Tracee {
@@ -90,6 +156,9 @@ impl Tracee {
                 tracee.finished = true;
                 Err(match e {
                     TraceError::Gone { tid, .. } if tid.0 == pid => SeizeError::NoProcess { pid },
+                    // Refused: a process of another user is the usual cause,
+                    // and says more than Yama or a capability would.
+                    TraceError::Permission { .. } => other_user(pid).unwrap_or_else(|| e.into()),
                     e => e.into(),
                 })
             }

@@ -30,6 +30,9 @@ pub const ATTACH_MINORS: std::ops::RangeInclusive<u8> = 8..=11;
 /// Attach to `cfg.pid`, record into `cfg.output`, detach.
 pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     let pid = cfg.pid;
+    // A file size limit must fail the recording's writes, not end
+    // hindsight (and the program with it): the writer stops recording.
+    crate::sys::ignore_file_size_signal();
     // The file first: refused before the process is touched, and there
     // with its header from now on, whatever happens to this process.
     let program = cmdline(pid);
@@ -88,6 +91,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
         threads,
         hook.returning,
     );
+    rec.sources = super::sources::Sources::new(&cwd);
     rec.max_steps = cfg.max_steps;
     rec.trapless_allowed = cfg.trapless;
     rec.delta_allowed = cfg.delta;

@@ -108,6 +108,27 @@ impl Command {
     }
 }
 
+impl Command {
+    /// The end of a command whose recorded process `pid` was let go while
+    /// it runs: the wrapper's, or that of `pid` itself (still a child of
+    /// hindsight), waited for while passing hindsight's signals on.
+    pub(crate) fn wait_untraced(self, pid: i32) -> Result<ProgramEnd, RecordError> {
+        let pass_on = self.pass_on;
+        let pass = |target: i32| {
+            for (sig, _) in pass_on.as_ref().map(|p| p.take()).unwrap_or_default() {
+                if !pending_in(target, sig) {
+                    if let Err(e) = crate::sys::kill(target, sig) {
+                        log::debug!(target: "tracer::record", "signal {sig} to process {target}: {e}");
+                    }
+                }
+            }
+        };
+        let wrapper = self.wrapper.unwrap_or_else(|| Wrapper::new(pid, None));
+        let ended = wrapper.wait(|w| pass(w.pid()))?;
+        Ok(program_end(ended))
+    }
+}
+
 /// A process's end as the recording says it.
 pub(crate) fn program_end(end: Ended) -> ProgramEnd {
     match end {

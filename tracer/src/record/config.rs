@@ -189,4 +189,9 @@ pub struct RecordOutcome {
     /// When no step was recorded: why, and which option records the code
     /// that ran.
     pub note: Option<String>,
+    /// Set when writing the recording failed (a full disk, a file size
+    /// limit): why. Recording stopped there and the program was let go,
+    /// running on untraced (`record` still waits for its end); the steps
+    /// written before are in the file.
+    pub cut: Option<String>,
 }

@@ -35,6 +35,9 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
             "no program given: hindsight record -- python3 script.py".into(),
         ));
     };
+    // A file size limit must fail the recording's writes, not end
+    // hindsight (and the program with it): the writer stops recording.
+    crate::sys::ignore_file_size_signal();
     // The file first: refused before the program runs, and there with its
     // header from now on, whatever happens to this process.
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
@@ -96,6 +99,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
         vec![pid as u32],
         trap.returning,
     );
+    rec.sources = super::sources::Sources::new(&cwd);
     rec.max_steps = cfg.max_steps;
     rec.trapless_allowed = cfg.trapless;
     rec.delta_allowed = cfg.delta;

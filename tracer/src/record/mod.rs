@@ -19,6 +19,7 @@ mod passon;
 mod program;
 mod recorder;
 mod session;
+mod sources;
 mod stops;
 mod waker;
 

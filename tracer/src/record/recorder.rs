@@ -7,6 +7,7 @@ use super::config::Granularity;
 use super::diff::Differ;
 use super::error::RecordError;
 use super::filter::FileFilter;
+use super::sources::Sources;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, LineWatch};
 use crate::interp::hook;
@@ -51,6 +52,8 @@ pub(crate) struct Recorder {
     /// hindsight's in some thread (it could not run from the probe), and
     /// why: said in the recording's end.
     pub(crate) own_trace_lost: Option<(u64, &'static str)>,
+    /// The source files kept in the recording so far.
+    pub(crate) sources: Sources,
 }
 
 impl Recorder {
@@ -78,6 +81,7 @@ impl Recorder {
             log: Log::default(),
             cap_types: 0,
             own_trace_lost: None,
+            sources: Sources::new(std::path::Path::new("/")),
         }
     }
 
@@ -360,6 +364,9 @@ impl Recorder {
         {
             return Ok(false);
         }
+        // Its text goes into the recording before its first step (the
+        // steps the probe takes without a trap are of a frame trapped first).
+        self.sources.first_use(&code.file, writer);
         let mut st = StepSink {
             decoder: &mut self.decoder,
             differ: &mut self.differ,

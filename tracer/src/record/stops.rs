@@ -26,6 +26,9 @@ use crate::interp::own_trace::SetTrace;
 use crate::ptrace::{Regs, Stop, TraceError, Tracee};
 
 const INTERRUPTED: &str = "hindsight was interrupted (SIGINT or SIGTERM)";
+/// Why a recording whose writer stopped (a full disk) ended; the writer
+/// puts where and why in front of it.
+const WRITE_STOPPED: &str = "hindsight stopped recording and let the program run on untraced";
 
 /// A bound reached with `--at-bound stop`: the program was sent SIGTERM,
 /// is recorded until it ends, and is killed at `kill_at`.
@@ -79,6 +82,7 @@ pub(crate) fn run(
         (Some(e), Exit::Ended(_)) => Some(e.bound.clone()),
         _ => None,
     };
+    let pid = tracee.pid();
     let (end, mut reason, mut bound) = let_go(tracee, &hooked, &mut rec, exit)?;
     if let Some(b) = ended_at_bound {
         // It ended of the SIGTERM the bound sent: the bound ended it.
@@ -107,6 +111,9 @@ pub(crate) fn run(
     let note =
         (summary.steps == 0).then(|| format!("recorded 0 steps: {}", rec.filter.why_nothing()));
     let command_end = match command {
+        // Let go because the recording could not be written: the program
+        // runs on untraced, and `record` ends with it all the same.
+        Some(c) if summary.cut.is_some() && end == ProgramEnd::Detached => c.wait_untraced(pid)?,
         Some(c) => c.finish(end)?,
         None => end,
     };
@@ -117,6 +124,7 @@ pub(crate) fn run(
         bytes: summary.bytes,
         bound,
         note,
+        cut: summary.cut,
     })
 }
 
@@ -350,6 +358,16 @@ fn on_trap(
             ..
         }
     );
+    if s.writer.stopped().is_some() {
+        // Nothing more can be written: recording on would cost the program
+        // for nothing. It runs on untraced.
+        s.rec.cache.end();
+        return Ok(Some(Exit::LetGo {
+            at: Some(tid),
+            reason: WRITE_STOPPED.into(),
+            bound: None,
+        }));
+    }
     match reached {
         Some(bound) if stops_program => end_program(s, st, bound)?,
         Some(bound) => {

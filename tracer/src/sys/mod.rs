@@ -18,6 +18,9 @@ use nix::sys::uio::{process_vm_readv, process_vm_writev, RemoteIoVec};
 use nix::unistd::Pid;
 
 mod shared;
+mod signals;
+
+pub use signals::{die_by_signal, ignore_file_size_signal, restore_file_size_signal_in_child};
 
 pub use shared::{SharedMap, Watchdog};
 
@@ -274,10 +277,11 @@ pub fn traceme_on_exec(cmd: &mut Command, cpu: Option<usize>) {
             // Pinning is for speed only: a failure must not stop the program.
             let _ = sched_setaffinity(Pid::from_raw(0), set);
         }
+        restore_file_size_signal_in_child();
         Ok(ptrace::traceme()?)
     };
     // SAFETY: the closure runs between fork and exec in the child and only
-    // makes two system calls (sched_setaffinity, ptrace); it allocates
+    // makes three system calls (sched_setaffinity, sigaction, ptrace); it allocates
     // nothing (an errno becomes an io::Error without allocating) and takes
     // no locks, so it is async-signal-safe.
     unsafe {
