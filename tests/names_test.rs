@@ -125,8 +125,7 @@ fn functions_classes_and_modules_show_their_names() {
         );
         let attrs = mask(&line("p"));
         assert_eq!(
-            attrs,
-            "<__main__.P object at 0x_> {f=<function bubble at 0x_>, k=[<module 'abc'>]}",
+            attrs, "<__main__.P object at 0x_> {f=<function bubble at 0x_>, k=[<module 'abc'>]}",
             "{v}"
         );
         // An exception's arguments.

@@ -181,7 +181,9 @@ fn history_lists_changes_only() {
             marks,
             [false, true, true, true, false],
             "L on {v}: {:?}",
-            l.iter().map(|x| &x[x.len().saturating_sub(40)..]).collect::<Vec<_>>()
+            l.iter()
+                .map(|x| &x[x.len().saturating_sub(40)..])
+                .collect::<Vec<_>>()
         );
         assert!(l[4].starts_with("[0, 1, 2, 3, 4, -5, 6, "), "L on {v}");
     }

@@ -257,7 +257,10 @@ mod tests {
         );
         s.heap.get_mut(&ObjAddr(0x1)).unwrap().attrs =
             Some(vec![("x".into(), ObjAddr(0x2)), ("y".into(), ObjAddr(0x3))]);
-        assert_eq!(value_text(&s, ObjAddr(0x1)), "<app.P object at 0x1> {x=1, y='a'}");
+        assert_eq!(
+            value_text(&s, ObjAddr(0x1)),
+            "<app.P object at 0x1> {x=1, y='a'}"
+        );
         s.heap.get_mut(&ObjAddr(0x1)).unwrap().attrs = Some(vec![]);
         assert_eq!(value_text(&s, ObjAddr(0x1)), "<app.P object at 0x1> {}");
     }
@@ -283,7 +286,8 @@ mod tests {
             attrs: None,
             truncated: false,
         };
-        s.heap.insert(ObjAddr(0x100), list(&[0x10, 0x20, 0x30, 0x40]));
+        s.heap
+            .insert(ObjAddr(0x100), list(&[0x10, 0x20, 0x30, 0x40]));
         s.heap.insert(ObjAddr(0x101), list(&[0x100]));
         let mut d = list(&[0x30, 0x10]);
         d.kind = kinds::DICT;
@@ -298,8 +302,10 @@ mod tests {
             "{<module 'os'>: <function bubble at 0x10>}"
         );
         // An attribute, and an instance's attributes one level deep.
-        s.heap.get_mut(&ObjAddr(0x50)).unwrap().attrs =
-            Some(vec![("f".into(), ObjAddr(0x10)), ("l".into(), ObjAddr(0x100))]);
+        s.heap.get_mut(&ObjAddr(0x50)).unwrap().attrs = Some(vec![
+            ("f".into(), ObjAddr(0x10)),
+            ("l".into(), ObjAddr(0x100)),
+        ]);
         assert_eq!(
             value_text(&s, ObjAddr(0x50)),
             "<app.Q object at 0x50> {f=<function bubble at 0x10>, \

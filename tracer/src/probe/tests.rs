@@ -184,12 +184,25 @@ fn set_bits_sets_exactly_the_range() {
 
 #[test]
 fn clear_bits_clears_exactly_the_range() {
-    for (first, last) in [(0, 0), (3, 5), (0, 8), (5, 27), (8, 24), (1, 63), (60, 64), (9, 7)] {
+    for (first, last) in [
+        (0, 0),
+        (3, 5),
+        (0, 8),
+        (5, 27),
+        (8, 24),
+        (1, 63),
+        (60, 64),
+        (9, 7),
+    ] {
         let mut bits = [0xffu8; 8];
         clear_bits(&mut bits, first, last);
         for i in 0..64 {
             let set = bits[i / 8] & (1 << (i % 8)) != 0;
-            assert_eq!(set, !(first..last).contains(&i), "bit {i} of {first}..{last}");
+            assert_eq!(
+                set,
+                !(first..last).contains(&i),
+                "bit {i} of {first}..{last}"
+            );
         }
     }
 }

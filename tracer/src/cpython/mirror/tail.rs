@@ -136,7 +136,9 @@ impl Hash128 {
     fn words(&mut self, d: &[u8]) {
         for w in d.chunks_exact(8) {
             let w = u64::from_ne_bytes(w.try_into().unwrap_or_default());
-            self.a = (self.a ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+            self.a = (self.a ^ w)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .rotate_left(29);
             self.b = (self.b.wrapping_add(w) ^ (self.b >> 31)).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
         }
     }
@@ -170,15 +172,32 @@ mod tests {
         assert_eq!(r.fingerprint(&mem, head, 10, Some(a)), Some(a), "the same");
         assert!(!a.changed_since(&a));
         // The last item another object.
-        let mem2 = VecMem::new(items(n, |i| if i == n - 1 { 0x9990 } else { 0x7000 + 16 * i as u64 }));
+        let mem2 = VecMem::new(items(n, |i| {
+            if i == n - 1 {
+                0x9990
+            } else {
+                0x7000 + 16 * i as u64
+            }
+        }));
         let b = r.fingerprint(&mem2, head, 10, Some(a)).unwrap();
         assert!(b.changed_since(&a));
         // An item before the cut is not this fingerprint's.
-        let mem3 = VecMem::new(items(n, |i| if i == 0 { 0x9990 } else { 0x7000 + 16 * i as u64 }));
-        assert!(!r.fingerprint(&mem3, head, 10, None).unwrap().changed_since(&a));
+        let mem3 = VecMem::new(items(n, |i| {
+            if i == 0 {
+                0x9990
+            } else {
+                0x7000 + 16 * i as u64
+            }
+        }));
+        assert!(!r
+            .fingerprint(&mem3, head, 10, None)
+            .unwrap()
+            .changed_since(&a));
         // One more item.
         let mem4 = VecMem::new(items(n + 1, |i| 0x7000 + 16 * i as u64));
-        let c = r.fingerprint(&mem4, [1, n as u64 + 1, 0x1000], 10, Some(a)).unwrap();
+        let c = r
+            .fingerprint(&mem4, [1, n as u64 + 1, 0x1000], 10, Some(a))
+            .unwrap();
         assert!(c.changed_since(&a));
         // Nothing past the cut; unreadable.
         assert_eq!(r.fingerprint(&mem, [1, 10, 0x1000], 10, None), None);

@@ -180,19 +180,20 @@ impl Inner {
                 }
             }
         }
-        ok = ok || match (self.span_of(addr, len), &self.probe) {
-            (Some((sp, off)), Some(p)) if sp.placed != NOT_SHADOW => {
-                let pos = self.replay.pos;
-                let held = p.all_watched(off, len)
-                    || (off / 8..(off + len).div_ceil(8))
-                        .all(|w| p.all_watched(w * 8, 8) || pos.contains(&(w * 8)));
-                if held {
-                    buf.copy_from_slice(&p.shadow()[off..off + len]);
+        ok = ok
+            || match (self.span_of(addr, len), &self.probe) {
+                (Some((sp, off)), Some(p)) if sp.placed != NOT_SHADOW => {
+                    let pos = self.replay.pos;
+                    let held = p.all_watched(off, len)
+                        || (off / 8..(off + len).div_ceil(8))
+                            .all(|w| p.all_watched(w * 8, 8) || pos.contains(&(w * 8)));
+                    if held {
+                        buf.copy_from_slice(&p.shadow()[off..off + len]);
+                    }
+                    held
                 }
-                held
-            }
-            _ => false,
-        };
+                _ => false,
+            };
         if !ok {
             return false;
         }
