@@ -2,7 +2,8 @@
 //! lost endings"), item 9: the text form of `state` shows functions,
 //! classes and modules by name, as CPython's repr does, on a recording
 //! made by every supported interpreter present; the JSON form keeps
-//! `object.__repr__` (docs/spec/values.md).
+//! `object.__repr__` (docs/spec/values.md). Inside a container, an
+//! instance's attributes and an exception's arguments they show the same.
 
 mod common;
 
@@ -33,6 +34,14 @@ class Shape(abc.ABC):
 m = P.method
 t = int
 od = collections.OrderedDict
+fs = [bubble, [P, t], {os: m}, (Shape,)]
+p = P()
+p.f = bubble
+p.k = [abc]
+try:
+    raise ValueError(bubble)
+except ValueError:
+    pass
 done = bubble([1])
 "#;
 
@@ -47,6 +56,19 @@ fn hindsight(args: &[&str]) -> Output {
         String::from_utf8_lossy(&o.stderr)
     );
     o
+}
+
+/// `text` with every `0x...` address written `0x_`.
+fn mask(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("0x") {
+        out.push_str(&rest[..i + 2]);
+        out.push('_');
+        rest = rest[i + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out.push_str(rest);
+    out
 }
 
 #[test]
@@ -88,6 +110,35 @@ fn functions_classes_and_modules_show_their_names() {
         ] {
             assert!(text.contains(want), "{v}: no {want:?} in\n{text}");
         }
+        // Inside containers and attributes: as at the top.
+        let line = |name: &str| -> String {
+            let start = format!("\n  {name} = ");
+            let at = text.find(&start).map_or(0, |i| i + start.len());
+            text[at..].lines().next().unwrap_or("").to_string()
+        };
+        let nested = mask(&line("fs"));
+        assert_eq!(
+            nested,
+            "[<function bubble at 0x_>, [<class '__main__.P'>, <class 'int'>], \
+             {<module 'os'>: <function P.method at 0x_>}, (<class '__main__.Shape'>,)]",
+            "{v}"
+        );
+        let attrs = mask(&line("p"));
+        assert_eq!(
+            attrs, "<__main__.P object at 0x_> {f=<function bubble at 0x_>, k=[<module 'abc'>]}",
+            "{v}"
+        );
+        // An exception's arguments.
+        let raised = steps
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("exception"))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("an exception step");
+        let exc = String::from_utf8_lossy(&hindsight(&["state", r, raised]).stdout).into_owned();
+        assert!(
+            mask(&exc).contains("\nException: ValueError(<function bubble at 0x_>)"),
+            "{v}: {exc}"
+        );
 
         // The JSON form is what it was: `object.__repr__`.
         let json = hindsight(&["state", r, &last, "--json"]);
@@ -101,6 +152,7 @@ fn functions_classes_and_modules_show_their_names() {
             ("P", "<type object at 0x"),
             ("Shape", "<abc.ABCMeta object at 0x"),
             ("os", "<module object at 0x"),
+            ("fs", "[<function object at 0x"),
         ] {
             assert!(
                 repr(name).starts_with(start),

@@ -20,6 +20,7 @@ const SAME_FIXTURES: &[&str] = &[
     "unmapped.py",
     "quiet_lines.py",
     "delta_lines.py",
+    "rebound.py",
 ];
 
 /// The fixture whose quiet lines the probe takes without a trap.

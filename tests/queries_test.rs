@@ -2,7 +2,8 @@
 //! lost endings"): the reading commands typed as a user types them, on a
 //! recording of a small program made by every supported interpreter
 //! present. `history` lists changes only (not a frame coming back from a
-//! call, not a generator resuming) and sees a change past a size limit;
+//! call, not a generator resuming) and sees a change past a size limit
+//! (of a dict, of a list);
 //! `history` and `visits` say what they did not find; messages name a
 //! command that works; the text forms show threads and shared objects;
 //! `dump --changes` rebuilds `dump`; and the queries stay fast on a long
@@ -56,6 +57,13 @@ for v in gen():
 big = dict.fromkeys(range(100_000), 0)
 big[99_999] = "big"
 done = len(big)
+L = list(range(100_000))
+L[-1] = 10**30
+L[-1] += 1
+L.append(1)
+L[50_000] = L[50_000]
+L[5] = -5
+end = len(L)
 "#;
 
 const LINE_X_11: u32 = 10;
@@ -163,6 +171,21 @@ fn history_lists_changes_only() {
             "big on {v}: {}",
             big[1]
         );
+        // So is one past the first 10,000 items of a list (an item
+        // replaced, changed in place, appended), and only that: an item
+        // set to the object it held is not.
+        let past = "(changed past the items shown)";
+        let l = history_values(r, "L");
+        let marks: Vec<bool> = l.iter().map(|x| x.ends_with(past)).collect();
+        assert_eq!(
+            marks,
+            [false, true, true, true, false],
+            "L on {v}: {:?}",
+            l.iter()
+                .map(|x| &x[x.len().saturating_sub(40)..])
+                .collect::<Vec<_>>()
+        );
+        assert!(l[4].starts_with("[0, 1, 2, 3, 4, -5, 6, "), "L on {v}");
     }
 }
 

@@ -8,7 +8,6 @@
 //! strs, ...) count by their value, not their address: CPython shares and
 //! remakes them on its own.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
@@ -84,11 +83,17 @@ pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
 /// A watched object.
 struct Root {
-    /// The nodes reachable from it; `None` once one of them changed (the
-    /// fingerprint is then stale until the next look).
-    reach: Option<Vec<ObjAddr>>,
+    /// The nodes reachable from it when its fingerprint was last computed;
+    /// each lists it among its owners.
+    reach: Vec<ObjAddr>,
+    /// One of them changed since: the fingerprint is stale until the next
+    /// look.
+    stale: bool,
     fingerprint: u64,
     marks: u64,
+    /// Nodes of `reach` re-sent equal and cut while it was stale: a mark,
+    /// if one of them is still reachable at the next look.
+    pending: Vec<ObjAddr>,
     /// How many frames' memories hold it.
     refs: u32,
 }
@@ -96,23 +101,52 @@ struct Root {
 /// The watched roots, and which roots each node belongs to. The heap is
 /// the caller's ([`crate::replay::Replay`]): it calls [`Watch::set`] and
 /// [`Watch::touch`] before each heap op changes it.
+///
+/// A root whose value changes at many steps (a list being sorted) is
+/// walked again at each look after a change: what a change costs is that
+/// walk, with the owners of its nodes updated by difference (the same
+/// nodes in another order, as a swap leaves them, update nothing).
 #[derive(Default)]
 pub struct Watch {
     roots: FxMap<ObjAddr, Root>,
     owners: FxMap<ObjAddr, Vec<ObjAddr>>,
+    /// Scratch of the walks: the nodes reached, in order and as a set,
+    /// and the nodes a root reached before.
+    order: Vec<ObjAddr>,
+    seen: FxSet<ObjAddr>,
+    before: FxSet<ObjAddr>,
+    /// The hash of each node's own content a walk computed, and whether it
+    /// is an atom, until a heap op changes the node ([`Watch::set`],
+    /// [`Watch::touch`]): the ints of a large list are hashed once, not at
+    /// every change of the list.
+    memo: Memo,
 }
+
+/// [`Watch::memo`].
+type Memo = FxMap<ObjAddr, (bool, u64)>;
+
+/// A `HashSet` with [`Fx`].
+type FxSet<K> = HashSet<K, BuildHasherDefault<Fx>>;
 
 impl Watch {
     /// `Op::HeapSet` of `node` at `addr`, before `state` gets it.
     pub fn set(&mut self, state: &State, addr: ObjAddr, node: &Node) {
+        self.memo.remove(&addr);
         if self.owners.contains_key(&addr) {
             // The recorder re-sends an equal node that was cut at a size
             // limit when the object changed past the cut (a dict entry
             // beyond the first 10,000): a change no node shows.
             if node.truncated && state.heap.get(&addr) == Some(node) {
                 for r in self.owners.get(&addr).into_iter().flatten() {
-                    if let Some(root) = self.roots.get_mut(r) {
+                    let Some(root) = self.roots.get_mut(r) else {
+                        continue;
+                    };
+                    if !root.stale {
                         root.marks += 1;
+                    } else if !root.pending.contains(&addr) {
+                        // Its nodes may have changed: it counts if the
+                        // node is still one of them at the next look.
+                        root.pending.push(addr);
                     }
                 }
             } else {
@@ -124,52 +158,88 @@ impl Watch {
     /// The node at `addr` changes (`Op::HeapItems`, `Op::HeapDel`, or a
     /// `HeapSet`): every root it belongs to is stale.
     pub fn touch(&mut self, addr: ObjAddr) {
+        self.memo.remove(&addr);
         let Some(roots) = self.owners.get(&addr) else {
             return;
         };
-        for r in roots.clone() {
-            self.unwatch(r);
+        for r in roots {
+            if let Some(root) = self.roots.get_mut(r) {
+                root.stale = true;
+            }
         }
     }
 
-    /// Forget which nodes `root` reaches (its fingerprint goes stale).
+    /// Forget which nodes `root` reaches.
     fn unwatch(&mut self, root: ObjAddr) {
-        let Some(reach) = self.roots.get_mut(&root).and_then(|r| r.reach.take()) else {
+        let Some(reach) = self
+            .roots
+            .get_mut(&root)
+            .map(|r| std::mem::take(&mut r.reach))
+        else {
             return;
         };
         for a in reach {
-            if let Some(v) = self.owners.get_mut(&a) {
-                v.retain(|r| *r != root);
-                if v.is_empty() {
-                    self.owners.remove(&a);
-                }
-            }
+            unregister(&mut self.owners, a, root);
         }
     }
 
     /// How the object at `addr` looks now (its fingerprint recomputed if a
     /// node it reaches changed since the last look).
     pub fn look(&mut self, state: &State, addr: ObjAddr) -> Look {
-        let fresh = self.roots.get(&addr).is_some_and(|r| r.reach.is_some());
+        let fresh = self.roots.get(&addr).is_some_and(|r| !r.stale);
         if !fresh {
-            let (reach, fingerprint) = reach(state, addr);
-            for a in &reach {
-                self.owners.entry(*a).or_default().push(addr);
-            }
-            let root = self.roots.entry(addr).or_insert(Root {
-                reach: None,
-                fingerprint: 0,
-                marks: 0,
-                refs: 0,
-            });
-            root.reach = Some(reach);
-            root.fingerprint = fingerprint;
+            self.walk_again(state, addr);
         }
         let r = &self.roots[&addr];
         Look {
             addr,
             fingerprint: r.fingerprint,
             marks: r.marks,
+        }
+    }
+
+    /// Walk what `addr` reaches again: its fingerprint, its pending marks,
+    /// and the owners of the nodes it reaches now and did not, or no
+    /// longer does.
+    fn walk_again(&mut self, state: &State, addr: ObjAddr) {
+        let fingerprint = reach(state, addr, &mut self.order, &mut self.seen, &mut self.memo);
+        let root = self.roots.entry(addr).or_insert(Root {
+            reach: Vec::new(),
+            stale: true,
+            fingerprint: 0,
+            marks: 0,
+            pending: Vec::new(),
+            refs: 0,
+        });
+        if root.pending.iter().any(|a| self.seen.contains(a)) {
+            root.marks += 1;
+        }
+        root.pending.clear();
+        root.fingerprint = fingerprint;
+        root.stale = false;
+        let mut old = std::mem::take(&mut root.reach);
+        if old != self.order {
+            let mut same_set = old.len() == self.order.len();
+            for a in &old {
+                if !self.seen.contains(a) {
+                    same_set = false;
+                    unregister(&mut self.owners, *a, addr);
+                }
+            }
+            if !same_set {
+                self.before.clear();
+                self.before.extend(old.iter().copied());
+                for a in &self.order {
+                    if !self.before.contains(a) {
+                        self.owners.entry(*a).or_default().push(addr);
+                    }
+                }
+            }
+        }
+        old.clear();
+        old.extend_from_slice(&self.order);
+        if let Some(root) = self.roots.get_mut(&addr) {
+            root.reach = old;
         }
     }
 
@@ -198,21 +268,57 @@ impl Watch {
     }
 }
 
+/// `root` no longer owns the node at `a`.
+fn unregister(owners: &mut FxMap<ObjAddr, Vec<ObjAddr>>, a: ObjAddr, root: ObjAddr) {
+    if let Some(v) = owners.get_mut(&a) {
+        v.retain(|r| *r != root);
+        if v.is_empty() {
+            owners.remove(&a);
+        }
+    }
+}
+
 /// The nodes reachable from `root` (items and attribute values, depth
-/// first) and a hash of all of them, addresses included (but those of
-/// atoms below the root), so that any change of content or of which object
-/// sits where changes the hash.
-fn reach(state: &State, root: ObjAddr) -> (Vec<ObjAddr>, u64) {
-    let mut h = DefaultHasher::new();
-    let mut seen: HashSet<ObjAddr, BuildHasherDefault<Fx>> = HashSet::default();
-    let mut order = Vec::new();
+/// first) into `order` (and as a set into `seen`), and a hash of all of
+/// them, addresses included (but those of atoms below the root), so that
+/// any change of content or of which object sits where changes the hash.
+/// Each node's own content is hashed once while it does not change
+/// (`memo`).
+fn reach(
+    state: &State,
+    root: ObjAddr,
+    order: &mut Vec<ObjAddr>,
+    seen: &mut FxSet<ObjAddr>,
+    memo: &mut Memo,
+) -> u64 {
+    let mut h = Fp::default();
+    order.clear();
+    seen.clear();
     let mut todo = vec![root];
     while let Some(a) = todo.pop() {
+        let known = memo.get(&a).copied();
+        if let Some((true, own)) = known.filter(|_| a != root) {
+            // An atom, by value: an equal int at another address is no
+            // change.
+            h.write_u64(2);
+            h.write_u64(own);
+            if seen.insert(a) {
+                order.push(a);
+            }
+            continue;
+        }
         let node = state.heap.get(&a);
+        let own = |n: &Node, memo: &mut Memo| match known {
+            Some((_, own)) => own,
+            None => {
+                let own = node_hash(n);
+                memo.insert(a, (n.kind == kinds::ATOM, own));
+                own
+            }
+        };
         if let Some(n) = node.filter(|n| a != root && n.kind == kinds::ATOM) {
-            // By value: an equal int at another address is no change.
-            2u8.hash(&mut h);
-            hash_node(n, &mut h);
+            h.write_u64(2);
+            h.write_u64(own(n, memo));
             if seen.insert(a) {
                 order.push(a);
             }
@@ -225,10 +331,10 @@ fn reach(state: &State, root: ObjAddr) -> (Vec<ObjAddr>, u64) {
         order.push(a);
         a.hash(&mut h);
         match node {
-            None => 0u8.hash(&mut h),
+            None => h.write_u64(0),
             Some(n) => {
-                1u8.hash(&mut h);
-                hash_node(n, &mut h);
+                h.write_u64(1);
+                h.write_u64(own(n, memo));
                 // Pushed in reverse so the walk is in item order.
                 for (_, v) in n.attrs.iter().flatten().rev() {
                     todo.push(*v);
@@ -237,136 +343,69 @@ fn reach(state: &State, root: ObjAddr) -> (Vec<ObjAddr>, u64) {
             }
         }
     }
-    (order, h.finish())
+    h.finish()
 }
 
-/// Hash a node's own content: its children are hashed by the walk, in
-/// order, so only their count and the attribute names are hashed here.
-fn hash_node(n: &Node, h: &mut DefaultHasher) {
-    n.type_name.hash(h);
-    n.kind.hash(h);
-    n.text.hash(h);
-    n.items.len().hash(h);
+/// The hash of a node's own content: its children are hashed by the walk,
+/// in order, so only their count and the attribute names are hashed here.
+fn node_hash(n: &Node) -> u64 {
+    let mut h = Fp::default();
+    n.type_name.hash(&mut h);
+    n.kind.hash(&mut h);
+    n.text.hash(&mut h);
+    n.items.len().hash(&mut h);
     for (name, _) in n.attrs.iter().flatten() {
-        name.hash(h);
+        name.hash(&mut h);
     }
-    n.attrs.is_some().hash(h);
-    n.truncated.hash(h);
+    n.attrs.is_some().hash(&mut h);
+    n.truncated.hash(&mut h);
+    h.finish()
+}
+
+/// The fingerprint's hash: each word folded in by a 128-bit multiply
+/// (as wyhash does), fast on the long runs of small nodes a large value
+/// is, and mixed well enough that two different values agree by chance
+/// about once in 2^64 (SipHash, which resists chosen keys, cost most of
+/// a `history` of a value that changes at every step; a recording is
+/// read, not attacked, here: a collision would hide one change).
+#[derive(Default)]
+struct Fp(u64);
+
+impl Fp {
+    fn fold(&mut self, w: u64) {
+        let m = u128::from(self.0 ^ 0xa076_1d64_78bd_642f) * u128::from(w ^ 0xe703_7ed1_a0b4_28db);
+        // The state and the word are kept besides the product, which a
+        // factor of 0 would empty.
+        self.0 = ((m as u64) ^ ((m >> 64) as u64)) ^ self.0.rotate_left(29).wrapping_add(w);
+    }
+}
+
+impl Hasher for Fp {
+    fn finish(&self) -> u64 {
+        let mut f = Fp(self.0);
+        f.fold(0x8ebc_6af0_9c88_c6e3);
+        f.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.fold(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        let rest = chunks.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        self.fold(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 56));
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.fold(u64::from(i) | 0x100);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.fold(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.fold(i as u64);
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    fn node(kind: u8, text: &str, items: &[u64], truncated: bool) -> Node {
-        Node {
-            type_name: Arc::from("t"),
-            kind,
-            text: text.into(),
-            items: items.iter().map(|a| ObjAddr(*a)).collect(),
-            attrs: None,
-            truncated,
-        }
-    }
-
-    /// A watch with the heap it watches, as the replay keeps them.
-    #[derive(Default)]
-    struct W {
-        w: Watch,
-        s: State,
-    }
-
-    impl W {
-        fn set(&mut self, a: ObjAddr, n: Node) {
-            self.w.set(&self.s, a, &n);
-            self.s.heap.insert(a, n);
-        }
-        fn del(&mut self, a: ObjAddr) {
-            self.w.touch(a);
-            self.s.heap.remove(&a);
-        }
-        fn look(&mut self, a: ObjAddr) -> Look {
-            self.w.look(&self.s, a)
-        }
-        fn hold(&mut self, a: ObjAddr) {
-            self.w.hold(a)
-        }
-        fn release(&mut self, a: ObjAddr) {
-            self.w.release(a)
-        }
-        fn watched(&self) -> usize {
-            self.w.watched()
-        }
-    }
-
-    #[test]
-    fn a_change_deep_inside_changes_the_look() {
-        let mut w = W::default();
-        w.set(ObjAddr(1), node(2, "", &[2, 3], false));
-        w.set(ObjAddr(2), node(1, "a", &[], false));
-        w.set(ObjAddr(3), node(2, "", &[4], false));
-        w.set(ObjAddr(4), node(1, "b", &[], false));
-        let before = w.look(ObjAddr(1));
-        w.hold(ObjAddr(1));
-        assert_eq!(w.look(ObjAddr(1)), before, "nothing changed");
-        // Another object changing does not matter.
-        w.set(ObjAddr(9), node(1, "z", &[], false));
-        assert_eq!(w.look(ObjAddr(1)), before);
-        // The innermost one does.
-        w.set(ObjAddr(4), node(1, "c", &[], false));
-        let after = w.look(ObjAddr(1));
-        assert_ne!(after, before);
-        // Deleted and sent back equal (a frame's objects leaving and coming
-        // back): the same look.
-        w.del(ObjAddr(4));
-        w.set(ObjAddr(4), node(1, "c", &[], false));
-        assert_eq!(w.look(ObjAddr(1)), after);
-        w.release(ObjAddr(1));
-        assert_eq!(w.watched(), 0);
-        assert!(w.w.owners.is_empty());
-    }
-
-    #[test]
-    fn an_equal_truncated_node_sent_again_is_a_change() {
-        let mut w = W::default();
-        w.set(ObjAddr(1), node(4, "", &[2, 2], true));
-        w.set(ObjAddr(2), node(1, "0", &[], false));
-        let before = w.look(ObjAddr(1));
-        w.hold(ObjAddr(1));
-        w.set(ObjAddr(1), node(4, "", &[2, 2], true));
-        assert_ne!(w.look(ObjAddr(1)), before);
-        // Not so for a node that shows everything.
-        w.set(ObjAddr(2), node(1, "0", &[], false));
-        let now = w.look(ObjAddr(1));
-        w.set(ObjAddr(2), node(1, "0", &[], false));
-        assert_eq!(w.look(ObjAddr(1)), now);
-    }
-
-    #[test]
-    fn cycles_and_missing_nodes() {
-        let mut w = W::default();
-        w.set(ObjAddr(1), node(2, "", &[1, 5], false));
-        let a = w.look(ObjAddr(1));
-        w.hold(ObjAddr(1));
-        w.set(ObjAddr(5), node(1, "x", &[], false));
-        assert_ne!(w.look(ObjAddr(1)), a, "a missing child arrived");
-    }
-
-    #[test]
-    fn atoms_inside_count_by_value() {
-        let mut w = W::default();
-        w.set(ObjAddr(1), node(2, "", &[5, 6], false));
-        w.set(ObjAddr(5), node(1, "1000", &[], false));
-        w.set(ObjAddr(6), node(1, "7", &[], false));
-        let a = w.look(ObjAddr(1));
-        w.hold(ObjAddr(1));
-        // The same int at another address: no change.
-        w.set(ObjAddr(1), node(2, "", &[9, 6], false));
-        w.set(ObjAddr(9), node(1, "1000", &[], false));
-        assert_eq!(w.look(ObjAddr(1)), a);
-        // Another int made at the same address: a change.
-        w.set(ObjAddr(9), node(1, "1001", &[], false));
-        assert_ne!(w.look(ObjAddr(1)), a);
-    }
-}
+mod tests;

@@ -52,7 +52,8 @@ impl Budget {
         self.left
     }
 
-    fn spend(&mut self, bytes: usize) {
+    /// Charge `bytes` to it.
+    pub fn spend(&mut self, bytes: usize) {
         self.left = self.left.saturating_sub(bytes);
     }
 }
@@ -231,8 +232,26 @@ pub fn exception_json(state: &State, addr: ObjAddr) -> Value {
 
 /// [`exception_json`], spending the repr budget `budget`.
 pub fn exception_json_in(state: &State, addr: ObjAddr, budget: &mut Budget) -> Value {
+    let (type_name, text) = exception_repr(state, addr, budget, false);
+    json!({"type": type_name, "repr": text})
+}
+
+/// The repr of an exception object as the text form shows it (its
+/// arguments' named objects with their names, [`text_repr_in`]).
+pub fn exception_text(state: &State, addr: ObjAddr) -> String {
+    exception_repr(state, addr, &mut Budget::new(), true).1
+}
+
+/// An exception's type and `Name(args)` repr, in the JSON form's style or
+/// the text form's (`named`).
+fn exception_repr(
+    state: &State,
+    addr: ObjAddr,
+    budget: &mut Budget,
+    named: bool,
+) -> (String, String) {
     let Some(node) = state.heap.get(&addr) else {
-        return json!({"type": "<missing>", "repr": missing(addr)});
+        return ("<missing>".into(), missing(addr));
     };
     let type_name: &str = &node.type_name;
     let name = type_name.rsplit('.').next().unwrap_or(type_name);
@@ -246,12 +265,15 @@ pub fn exception_json_in(state: &State, addr: ObjAddr, budget: &mut Budget) -> V
                 && args_node.items.len() == 1
                 && !args_node.truncated =>
         {
-            format!("{name}({})", repr_in(state, args_node.items[0], budget).0)
+            format!(
+                "{name}({})",
+                styled_repr(state, args_node.items[0], budget, named).0
+            )
         }
-        Some((a, _)) => format!("{name}{}", repr_in(state, a, budget).0),
+        Some((a, _)) => format!("{name}{}", styled_repr(state, a, budget, named).0),
         None => format!("{name}()"),
     };
-    json!({"type": type_name, "repr": text})
+    (type_name.to_string(), text)
 }
 
 /// The repr of the object at `addr` (docs/spec/values.md), within a
@@ -263,12 +285,37 @@ pub fn repr(state: &State, addr: ObjAddr) -> String {
 /// The repr of the object at `addr`, spending `budget`, and whether it was
 /// cut because the budget ran out (it then ends in `...`).
 pub fn repr_in(state: &State, addr: ObjAddr, budget: &mut Budget) -> (String, bool) {
+    styled_repr(state, addr, budget, false)
+}
+
+/// The repr of the object at `addr` as the text form shows it: the JSON
+/// form's ([`repr_in`]), except that a function, class or module whose
+/// node carries its name shows it as CPython's own repr does, wherever it
+/// lies in the value (`[<function bubble at 0x...>]`; docs/spec/cli.md).
+pub fn text_repr_in(state: &State, addr: ObjAddr, budget: &mut Budget) -> (String, bool) {
+    styled_repr(state, addr, budget, true)
+}
+
+/// CPython's repr of a named object (an [`kinds::OPAQUE`] node with a
+/// `text`): `<function f at 0x..>`, `<module 'os'>`, else a class (of
+/// `type` or of a metaclass: the only other OPAQUE nodes the recorder
+/// names) `<class 'app.P'>`.
+pub fn named_repr(type_name: &str, name: &str, addr: ObjAddr) -> String {
+    match type_name {
+        "function" => format!("<function {name} at {:#x}>", addr.0),
+        "module" => format!("<module '{name}'>"),
+        _ => format!("<class '{name}'>"),
+    }
+}
+
+fn styled_repr(state: &State, addr: ObjAddr, budget: &mut Budget, named: bool) -> (String, bool) {
     let mut r = Renderer {
         state,
         active: HashSet::new(),
         out: String::new(),
         limit: budget.left(),
         cut: false,
+        named,
     };
     r.write(addr, 1);
     if r.out.is_empty() && r.cut {
@@ -298,6 +345,8 @@ struct Renderer<'a> {
     limit: usize,
     /// The budget ran out: the text ends in `...` where it was cut.
     cut: bool,
+    /// The text form: named objects show their names ([`named_repr`]).
+    named: bool,
 }
 
 impl Renderer<'_> {
@@ -347,6 +396,11 @@ impl Renderer<'_> {
             kinds::DICT => ("{", "}", "{...}", "{}"),
             kinds::SET => ("{", "}", "set(...)", "set()"),
             kinds::FROZENSET => ("frozenset({", "})", "frozenset(...)", "frozenset()"),
+            kinds::OPAQUE if self.named && !node.text.is_empty() => {
+                self.out
+                    .push_str(&named_repr(&node.type_name, &node.text, addr));
+                return;
+            }
             // OPAQUE and any tag this renderer does not know: object.__repr__.
             _ => {
                 self.out

@@ -5,11 +5,12 @@ use std::io::{self, Write};
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use std::sync::Arc;
+
 use store::{EventKind, ObjAddr, State};
 
 use crate::kinds;
-use crate::render::{repr, value_json};
+use crate::render::{exception_text, named_repr, repr, text_repr_in, Budget};
 
 /// The text form of a state: header, the step's source line (`source`,
 /// when the caller could read it) with the position underlined, stack,
@@ -59,12 +60,7 @@ pub fn write_state(o: &mut impl Write, state: &State, source: Option<&str>) -> i
     match (meta.event, meta.value) {
         (EventKind::Return, Some(a)) => writeln!(o, "Return: {}", value_text(state, a))?,
         (EventKind::Exception, Some(a)) => {
-            let e = crate::render::exception_json(state, a);
-            writeln!(
-                o,
-                "Exception: {}",
-                e["repr"].as_str().unwrap_or("(unknown)")
-            )?;
+            writeln!(o, "Exception: {}", exception_text(state, a))?;
         }
         (EventKind::Return | EventKind::Exception, None) => {
             writeln!(o, "{:?}: (unknown)", meta.event)?
@@ -105,7 +101,8 @@ fn write_names(
 
 /// How the text form shows one value: its repr, followed by an instance's
 /// attributes (` {x=1, y=2}`). A function, class or module whose node
-/// carries its name (`text`) shows it as CPython's own repr does.
+/// carries its name (`text`) shows it as CPython's own repr does, at the
+/// top and inside containers and attributes alike ([`text_repr_in`]).
 pub fn value_text(state: &State, addr: ObjAddr) -> String {
     let Some(node) = state.heap.get(&addr) else {
         return repr(state, addr);
@@ -113,40 +110,29 @@ pub fn value_text(state: &State, addr: ObjAddr) -> String {
     if node.kind == kinds::OPAQUE && !node.text.is_empty() {
         // A class of a metaclass defined in Python carries (empty) attrs:
         // its namespace is not attributes of a value (values.md).
-        return named(&node.type_name, &node.text, addr);
+        return named_repr(&node.type_name, &node.text, addr);
     }
-    let shown = repr(state, addr);
-    match node.attrs {
-        // Values are listed by the hundred thousand (`history`): the JSON
-        // form is built only for what needs it.
+    let mut budget = Budget::new();
+    let shown = text_repr_in(state, addr, &mut budget).0;
+    match &node.attrs {
         None => shown,
-        Some(_) => format!("{shown}{}", attrs_suffix(&value_json(state, addr, 1))),
+        Some(attrs) => format!("{shown}{}", attrs_suffix(state, attrs, &mut budget)),
     }
 }
 
-/// CPython's repr of a named object: `<function f at 0x..>`,
-/// `<module 'os'>`, else a class (of `type` or of a metaclass: the only
-/// other OPAQUE nodes the recorder names, kinds::OPAQUE) `<class 'app.P'>`.
-fn named(type_name: &str, name: &str, addr: ObjAddr) -> String {
-    match type_name {
-        "function" => format!("<function {name} at {:#x}>", addr.0),
-        "module" => format!("<module '{name}'>"),
-        _ => format!("<class '{name}'>"),
-    }
-}
-
-/// ` {x=1, y=2}` for a value with `attrs`, one level deep.
-fn attrs_suffix(v: &Value) -> String {
-    match v.get("attrs").and_then(Value::as_object) {
-        Some(attrs) => {
-            let parts: Vec<String> = attrs
-                .iter()
-                .map(|(k, a)| format!("{k}={}", a["repr"].as_str().unwrap_or("?")))
-                .collect();
-            format!(" {{{}}}", parts.join(", "))
+/// ` {x=1, y=2}`: an instance's attributes, one level deep, charged to the
+/// value's `budget` as the JSON form charges them.
+fn attrs_suffix(state: &State, attrs: &[(Arc<str>, ObjAddr)], budget: &mut Budget) -> String {
+    let mut parts = Vec::with_capacity(attrs.len());
+    for (name, child) in attrs {
+        if budget.left() == 0 {
+            parts.push("...".to_string());
+            break;
         }
-        None => String::new(),
+        budget.spend(name.len() + 32);
+        parts.push(format!("{name}={}", text_repr_in(state, *child, budget).0));
     }
+    format!(" {{{}}}", parts.join(", "))
 }
 
 /// `^^^^` under the UTF-8 byte columns `col..end_col` of `src`, keeping tabs
@@ -169,6 +155,7 @@ pub fn underline(src: &str, col: u32, end_col: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::value_json;
 
     #[test]
     fn underline_columns() {
@@ -260,8 +247,88 @@ mod tests {
 
     #[test]
     fn attrs_are_shown_inline() {
-        let v = serde_json::json!({"repr": "<P object at 0x1>", "attrs": {"x": {"repr": "1"}, "y": {"repr": "'a'"}}});
-        assert_eq!(attrs_suffix(&v), " {x=1, y='a'}");
-        assert_eq!(attrs_suffix(&serde_json::json!({"repr": "1"})), "");
+        let mut s = state_with(
+            &[
+                (0x1, kinds::OPAQUE, "app.P", ""),
+                (0x2, kinds::ATOM, "int", "1"),
+                (0x3, kinds::ATOM, "str", "'a'"),
+            ],
+            &[],
+        );
+        s.heap.get_mut(&ObjAddr(0x1)).unwrap().attrs =
+            Some(vec![("x".into(), ObjAddr(0x2)), ("y".into(), ObjAddr(0x3))]);
+        assert_eq!(
+            value_text(&s, ObjAddr(0x1)),
+            "<app.P object at 0x1> {x=1, y='a'}"
+        );
+        s.heap.get_mut(&ObjAddr(0x1)).unwrap().attrs = Some(vec![]);
+        assert_eq!(value_text(&s, ObjAddr(0x1)), "<app.P object at 0x1> {}");
+    }
+
+    #[test]
+    fn named_objects_inside_values_show_their_names() {
+        let mut s = state_with(
+            &[
+                (0x10, kinds::OPAQUE, "function", "bubble"),
+                (0x20, kinds::OPAQUE, "type", "app.P"),
+                (0x30, kinds::OPAQUE, "module", "os"),
+                (0x40, kinds::OPAQUE, "function", ""),
+                (0x50, kinds::OPAQUE, "app.Q", ""),
+                (0x60, kinds::OPAQUE, "builtins.ValueError", ""),
+            ],
+            &[],
+        );
+        let list = |items: &[u64]| store::Node {
+            type_name: "list".into(),
+            kind: kinds::LIST,
+            text: String::new(),
+            items: items.iter().map(|a| ObjAddr(*a)).collect(),
+            attrs: None,
+            truncated: false,
+        };
+        s.heap
+            .insert(ObjAddr(0x100), list(&[0x10, 0x20, 0x30, 0x40]));
+        s.heap.insert(ObjAddr(0x101), list(&[0x100]));
+        let mut d = list(&[0x30, 0x10]);
+        d.kind = kinds::DICT;
+        d.type_name = "dict".into();
+        s.heap.insert(ObjAddr(0x102), d);
+        assert_eq!(
+            value_text(&s, ObjAddr(0x101)),
+            "[[<function bubble at 0x10>, <class 'app.P'>, <module 'os'>, <function object at 0x40>]]"
+        );
+        assert_eq!(
+            value_text(&s, ObjAddr(0x102)),
+            "{<module 'os'>: <function bubble at 0x10>}"
+        );
+        // An attribute, and an instance's attributes one level deep.
+        s.heap.get_mut(&ObjAddr(0x50)).unwrap().attrs = Some(vec![
+            ("f".into(), ObjAddr(0x10)),
+            ("l".into(), ObjAddr(0x100)),
+        ]);
+        assert_eq!(
+            value_text(&s, ObjAddr(0x50)),
+            "<app.Q object at 0x50> {f=<function bubble at 0x10>, \
+             l=[<function bubble at 0x10>, <class 'app.P'>, <module 'os'>, <function object at 0x40>]}"
+        );
+        // The JSON form keeps object.__repr__ inside values too.
+        assert_eq!(
+            value_json(&s, ObjAddr(0x101), 1)["repr"],
+            "[[<function object at 0x10>, <type object at 0x20>, <module object at 0x30>, <function object at 0x40>]]"
+        );
+        // An exception's arguments.
+        let mut args = list(&[0x10]);
+        args.kind = kinds::TUPLE;
+        args.type_name = "tuple".into();
+        s.heap.insert(ObjAddr(0x103), args);
+        s.heap.get_mut(&ObjAddr(0x60)).unwrap().items = vec![ObjAddr(0x103)];
+        assert_eq!(
+            exception_text(&s, ObjAddr(0x60)),
+            "ValueError(<function bubble at 0x10>)"
+        );
+        assert_eq!(
+            crate::render::exception_json(&s, ObjAddr(0x60))["repr"],
+            "ValueError(<function object at 0x10>)"
+        );
     }
 }

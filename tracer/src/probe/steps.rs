@@ -41,9 +41,9 @@ impl Probe {
             return;
         };
         let end = (off + len).min(r.len);
-        let bits = &mut self.ctx_mut()[FROZEN..FROZEN + SHADOW_BYTES / CHUNK];
-        for w in (at + off) / 8..(at + end).div_ceil(8) {
-            bits[w / 8] &= !(1 << (w % 8));
+        if off < end {
+            let bits = &mut self.ctx_mut()[FROZEN..FROZEN + SHADOW_BYTES / CHUNK];
+            clear_bits(bits, (at + off) / 8, (at + end).div_ceil(8));
         }
     }
 
@@ -111,6 +111,26 @@ pub(super) fn set_bits(bits: &mut [u8], first: usize, last: usize) {
     }
     while i < last {
         bits[i / 8] |= 1 << (i % 8);
+        i += 1;
+    }
+}
+
+/// Clear bits `first..last` of `bits` (bit `i` is bit `i % 8` of byte
+/// `i / 8`), whole bytes at a time between the ends: a stop clears the
+/// bits of every range it read.
+pub(super) fn clear_bits(bits: &mut [u8], first: usize, last: usize) {
+    let (mut i, last) = (first, last.min(bits.len() * 8));
+    while i < last && i % 8 != 0 {
+        bits[i / 8] &= !(1 << (i % 8));
+        i += 1;
+    }
+    let whole = (last - i.min(last)) / 8;
+    if whole > 0 {
+        bits[i / 8..i / 8 + whole].fill(0);
+        i += whole * 8;
+    }
+    while i < last {
+        bits[i / 8] &= !(1 << (i % 8));
         i += 1;
     }
 }

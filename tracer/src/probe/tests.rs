@@ -1,6 +1,6 @@
 //! The probe's plan and shadow, with the tests playing the probe's part.
 
-use super::steps::set_bits;
+use super::steps::{clear_bits, set_bits};
 use super::*;
 
 impl Probe {
@@ -176,6 +176,31 @@ fn set_bits_sets_exactly_the_range() {
             assert_eq!(
                 set,
                 (first..last).contains(&i),
+                "bit {i} of {first}..{last}"
+            );
+        }
+    }
+}
+
+#[test]
+fn clear_bits_clears_exactly_the_range() {
+    for (first, last) in [
+        (0, 0),
+        (3, 5),
+        (0, 8),
+        (5, 27),
+        (8, 24),
+        (1, 63),
+        (60, 64),
+        (9, 7),
+    ] {
+        let mut bits = [0xffu8; 8];
+        clear_bits(&mut bits, first, last);
+        for i in 0..64 {
+            let set = bits[i / 8] & (1 << (i % 8)) != 0;
+            assert_eq!(
+                set,
+                !(first..last).contains(&i),
                 "bit {i} of {first}..{last}"
             );
         }

@@ -5,6 +5,7 @@ use store::{Node, ObjAddr};
 
 use super::held;
 use super::keys::ListFp;
+use super::tail::TailFp;
 use crate::addr::RemoteAddr;
 use values::kinds;
 
@@ -42,6 +43,9 @@ pub(super) struct Entry {
     /// For an exact list: what showed its items unchanged at the last visit
     /// (with a memory that tells what changed between stops).
     pub(super) list_fp: Option<ListFp>,
+    /// For an exact list cut at the item limit: what its items past the
+    /// cut were at the last visit (`tail.rs`).
+    pub(super) tail_fp: Option<TailFp>,
     /// Not reachable any more (the store has deleted it unless it is
     /// `parked`), but kept: when it is reached again, the key or the dict
     /// version may show it unchanged without decoding it.
@@ -67,6 +71,7 @@ impl Entry {
             kid_pages: None,
             dict_tag: None,
             list_fp: None,
+            tail_fp: None,
             dormant: false,
             parked: false,
         }

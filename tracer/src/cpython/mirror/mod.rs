@@ -13,6 +13,7 @@ mod held;
 mod keys;
 mod life;
 mod splice;
+mod tail;
 mod walk;
 
 use entry::{kids, node_bytes, Entry, Visit};
@@ -57,6 +58,8 @@ pub(crate) struct Mirror {
     parked: Vec<(u32, Vec<(u32, u32)>)>,
     /// The previous walk's place.
     last: Option<Stop>,
+    /// Reads the pointers of cut lists past the cut (`tail.rs`).
+    tails: tail::TailReader,
 }
 
 /// Bounds on dormant entries: past either they are all forgotten.

@@ -10,6 +10,7 @@ use store::{Node, ObjAddr, Op};
 use super::entry::{better, is_items_container, kids, same_items, Roots, Visit, FIXED};
 use super::held::{self, KidPages};
 use super::keys::{atom_key, dict_tag, list_head, ListFp, WINDOW};
+use super::tail::TailFp;
 use super::{splice, Mirror};
 use crate::addr::RemoteAddr;
 use crate::cpython::objects::window::WindowMem;
@@ -39,8 +40,9 @@ struct Here {
 }
 
 /// What a visit found of its object: its node (decoded, or the one held),
-/// its key, whether it is stable, a dict's version tag, a list's head, and
-/// whether the held node of an unchanged list was reused.
+/// its key, whether it is stable, a dict's version tag, a list's head,
+/// whether the held node of an unchanged list was reused, and a cut list's
+/// fingerprint past the cut.
 struct Found {
     node: Node,
     key: Vec<u8>,
@@ -48,6 +50,7 @@ struct Found {
     tag: Option<(u64, bool)>,
     head: Option<[u64; 3]>,
     reused: bool,
+    tail: Option<TailFp>,
 }
 
 /// What the visit of a container's items found: whether they all are
@@ -75,6 +78,7 @@ impl Mirror {
         std::mem::swap(&mut self.touched, &mut self.touched_prev);
         self.touched.clear();
         self.zeroed.clear();
+        self.tails.reset();
         let mut decoded = 0usize;
         self.queue.clear();
         let d0 = 1.min(limits.attr_depth);
@@ -169,6 +173,14 @@ impl Mirror {
         if found.node.kind != kinds::DICT {
             found.tag = None;
         }
+        found.tail = match found.head {
+            Some(head) if is_cut_list(&found.node) => {
+                let old = self.slab[slot as usize].tail_fp;
+                self.tails
+                    .fingerprint(cx.mem, head, found.node.items.len(), old)
+            }
+            _ => None,
+        };
         let e = &mut self.slab[slot as usize];
         // A dormant node that is not parked is not in the store: it is sent
         // whole. Its items are still what its pages were checked against;
@@ -226,6 +238,7 @@ impl Mirror {
                     tag: None,
                     head: None,
                     reused: false,
+                    tail: None,
                 })
             }
             Some(FIXED) => {
@@ -289,6 +302,7 @@ impl Mirror {
                 tag,
                 head,
                 reused,
+                tail: None,
             });
         }
         let wm = WindowMem {
@@ -308,6 +322,7 @@ impl Mirror {
             tag,
             head,
             reused: false,
+            tail: None,
         })
     }
 
@@ -417,24 +432,25 @@ impl Mirror {
             tag,
             head,
             reused,
+            tail,
         } = found;
         let kids_stable = kids.all_stable && is_items_container(&node);
-        // A dict cut at the item limit whose version tag moved while the
-        // items kept did not: it changed past the cut.
+        // A dict cut at the item limit whose version tag moved, or a list
+        // whose items past the cut or length did, while the items kept did
+        // not: it changed past the cut.
+        let e = &self.slab[h.slot as usize];
         let past_cut = node.truncated
-            && tag.is_some()
-            && self.slab[h.slot as usize]
-                .dict_tag
-                .is_some_and(|old| Some(old) != tag);
+            && ((tag.is_some() && e.dict_tag.is_some_and(|old| Some(old) != tag))
+                || tail.is_some_and(|t| e.tail_fp.is_some_and(|old| t.changed_since(&old))));
         let mut old_node = old_node;
         let oaddr = ObjAddr(self.slab[h.slot as usize].addr.0);
         match &mut old_node {
-            Some(_) if reused => {}
             // Sent again, equal, so that a reader knows the object changed
             // where its node does not show (store-format.md).
-            Some(old) if *old == node && past_cut => {
-                ops.push(Op::HeapSet(oaddr, node.clone()));
+            Some(old) if (reused || *old == node) && past_cut => {
+                ops.push(Op::HeapSet(oaddr, old.clone()));
             }
+            Some(_) if reused => {}
             Some(old) if *old == node => {}
             Some(old) if splice::items_only_change(old, &node) => {
                 if let Some(op) = splice::items_op(oaddr, &old.items, &node.items) {
@@ -458,6 +474,7 @@ impl Mirror {
         e.kids_epoch = self.breaks;
         e.kid_pages = kids.pages;
         e.dict_tag = tag;
+        e.tail_fp = tail;
         let serial = cx.mem.stop_serial();
         e.list_fp = head.filter(|_| serial != 0).and_then(|head| {
             let node = e.node.as_ref()?;
@@ -469,4 +486,9 @@ impl Mirror {
             })
         });
     }
+}
+
+/// An exact list (no attributes) whose node is cut at the item limit.
+fn is_cut_list(node: &Node) -> bool {
+    node.kind == kinds::LIST && node.truncated && node.attrs.is_none()
 }

@@ -157,14 +157,18 @@ impl StopCache {
 impl Inner {
     /// The bytes of `[addr, addr + buf.len())` at the logged step being
     /// decoded, into `buf`: from the copy of the object they start in, else
-    /// from the shadow where the armed stop read every word of them (with
-    /// the bytes of copied objects laid over). False when neither holds
-    /// them.
+    /// from the shadow where the armed stop read every word of them; with
+    /// the bytes of every copied object inside laid over either. A copy's
+    /// bytes past its object (the window it was copied with) are what they
+    /// were at the step it was made: an object made there since (another
+    /// freed in its place) and copied at a later step has its own, newer
+    /// copy, which wins. False when neither holds them.
     pub(super) fn replay_read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
         let len = buf.len();
         let Some(end) = addr.checked_add(len as u64) else {
             return false;
         };
+        let mut ok = false;
         {
             let caps = &self.replay.caps;
             let i = caps.partition_point(|c| c.addr.0 <= addr);
@@ -172,23 +176,24 @@ impl Inner {
                 let off = (addr - c.addr.0) as usize;
                 if off < c.objlen && off + len <= c.bytes.len() {
                     buf.copy_from_slice(&c.bytes[off..off + len]);
-                    return true;
+                    ok = true;
                 }
             }
         }
-        let ok = match (self.span_of(addr, len), &self.probe) {
-            (Some((sp, off)), Some(p)) if sp.placed != NOT_SHADOW => {
-                let pos = self.replay.pos;
-                let held = p.all_watched(off, len)
-                    || (off / 8..(off + len).div_ceil(8))
-                        .all(|w| p.all_watched(w * 8, 8) || pos.contains(&(w * 8)));
-                if held {
-                    buf.copy_from_slice(&p.shadow()[off..off + len]);
+        ok = ok
+            || match (self.span_of(addr, len), &self.probe) {
+                (Some((sp, off)), Some(p)) if sp.placed != NOT_SHADOW => {
+                    let pos = self.replay.pos;
+                    let held = p.all_watched(off, len)
+                        || (off / 8..(off + len).div_ceil(8))
+                            .all(|w| p.all_watched(w * 8, 8) || pos.contains(&(w * 8)));
+                    if held {
+                        buf.copy_from_slice(&p.shadow()[off..off + len]);
+                    }
+                    held
                 }
-                held
-            }
-            _ => false,
-        };
+                _ => false,
+            };
         if !ok {
             return false;
         }
