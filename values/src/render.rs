@@ -114,7 +114,8 @@ pub fn state_json(state: &State) -> Value {
 }
 
 /// A step's own keys, in the order of a state: `step`, `event`, `thread`,
-/// `file`, `function`, `line`, `position`.
+/// `file`, `function`, `line`, `position`, and on an `opcode` step
+/// `instruction` (`{"name", "offset"}`).
 pub fn meta_json(meta: &StepMeta) -> Value {
     let position = match meta.position {
         Some(p) => {
@@ -122,7 +123,7 @@ pub fn meta_json(meta: &StepMeta) -> Value {
         }
         None => Value::Null,
     };
-    json!({
+    let mut out = json!({
         "step": meta.step.0,
         "event": meta.event.as_str(),
         "thread": meta.thread,
@@ -130,7 +131,14 @@ pub fn meta_json(meta: &StepMeta) -> Value {
         "function": &*meta.function,
         "line": meta.line,
         "position": position,
-    })
+    });
+    if let (Some(i), Value::Object(m)) = (&meta.instruction, &mut out) {
+        m.insert(
+            "instruction".into(),
+            json!({"name": &*i.name, "offset": i.offset}),
+        );
+    }
+    out
 }
 
 /// The stack as a state shows it, outermost first.

@@ -1,14 +1,18 @@
 //! The per-step work of the stop loop: a [`Recorder`] turns each trap into
 //! a step (its stop cache, decoder, differ and filter).
 
-use store::{EventKind, Step, StepMeta, Writer};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use store::{EventKind, Instruction, Step, StepMeta, Writer};
 
 use super::config::Granularity;
 use super::diff::Differ;
 use super::error::RecordError;
 use super::filter::FileFilter;
 use crate::addr::{RemoteAddr, Tid};
-use crate::cpython::{Decoder, LineWatch};
+use crate::cpython::version::OpcodeTrace;
+use crate::cpython::{CodeInfo, Decoder, LineWatch};
 use crate::interp::hook;
 use crate::memory::{MemError, Memory, ReadReq};
 use crate::probe::prefetch::StopCache;
@@ -47,6 +51,16 @@ pub(crate) struct Recorder {
     log: Log,
     /// How many types the probe was told it may copy objects of.
     cap_types: usize,
+    /// 3.13, `--granularity opcode`: `_PyEval_SetOpcodeTrace` and the
+    /// return trap of an inferior call of it.
+    pub(crate) set_opcode_trace: Option<(RemoteAddr, RemoteAddr)>,
+    /// The code objects `_PyEval_SetOpcodeTrace` was called for (the same
+    /// `CodeInfo`: a code object freed and another made at its address is
+    /// a new one).
+    opcode_traced: HashMap<RemoteAddr, Arc<CodeInfo>>,
+    /// The frame of this stop to call `_PyEval_SetOpcodeTrace` for, once
+    /// its step is recorded.
+    opcode_pending: Option<RemoteAddr>,
 }
 
 impl Recorder {
@@ -73,6 +87,9 @@ impl Recorder {
             armed: None,
             log: Log::default(),
             cap_types: 0,
+            set_opcode_trace: None,
+            opcode_traced: HashMap::new(),
+            opcode_pending: None,
         }
     }
 
@@ -135,6 +152,7 @@ impl Recorder {
                 line,
                 position,
                 value: None,
+                instruction: None,
             };
             let mut ops = Vec::with_capacity(3);
             self.differ.line_step(meta, &mut ops);
@@ -161,7 +179,7 @@ impl Recorder {
             steps: &mut self.steps,
             writer,
         };
-        st.record(&cached, thread, frame, line, RemoteAddr::NULL)
+        st.record_at(&cached, thread, frame, line, RemoteAddr::NULL, None)
     }
 
     /// After a recorded step of `frame`: let the probe take its next line
@@ -292,7 +310,7 @@ impl Recorder {
     /// [`Recorder::answer_trap`].
     pub(crate) fn on_trap(
         &mut self,
-        tracee: &Tracee,
+        tracee: &mut Tracee,
         writer: &Writer,
         tid: Tid,
         frame: RemoteAddr,
@@ -304,7 +322,50 @@ impl Recorder {
         if let Ok(true) = r {
             self.arm(frame, tid);
         }
+        if let (Some(frame), Some((func, ret_trap))) =
+            (self.opcode_pending.take(), self.set_opcode_trace)
+        {
+            // The frame's code reports instruction events from its next
+            // instruction on (its bytes are instrumented in place).
+            let rc = tracee
+                .call_function(tid, func, &[frame.0, 1], ret_trap)
+                .map_err(|e| RecordError::Other(format!("cannot switch opcode events on: {e}")))?;
+            if rc as u32 != 0 {
+                log::warn!(target: "tracer::record", "_PyEval_SetOpcodeTrace returned {}: no opcode steps in frame {frame}", rc as u32 as i32);
+            }
+            self.cache.forget();
+        }
         r.map(|_| ())
+    }
+
+    /// `--granularity opcode`: make the frame of a recorded step report
+    /// opcode events (`f_trace_opcodes = 1`, as the program's own tracer
+    /// would set it), once per frame; on 3.13 the code object's instruction
+    /// events are switched on after the step ([`Recorder::on_trap`]).
+    fn trace_opcodes(
+        &mut self,
+        tracee: &Tracee,
+        frame: RemoteAddr,
+        code: &Arc<CodeInfo>,
+    ) -> Result<(), RecordError> {
+        let py = self.decoder.python();
+        let at = frame.at(py.layout.frame.f_trace_opcodes);
+        let on = self.cache.mem(tracee.mem()).read_vec(at, 1).map(|b| b[0] != 0);
+        if !matches!(on, Ok(true)) {
+            tracee.mem().write(at, &[1])?;
+            self.cache.forget();
+        }
+        if py.facts.tracing.opcode_trace == OpcodeTrace::SetOpcodeTrace {
+            let done = self
+                .opcode_traced
+                .get(&code.addr)
+                .is_some_and(|c| Arc::ptr_eq(c, code));
+            if !done {
+                self.opcode_traced.insert(code.addr, code.clone());
+                self.opcode_pending = Some(frame);
+            }
+        }
+        Ok(())
     }
 
     /// Whether a step was recorded.
@@ -340,16 +401,27 @@ impl Recorder {
         if !recorded
             || (self.granularity == Granularity::Call
                 && !matches!(event, EventKind::Call | EventKind::Return))
+            || (event == EventKind::Opcode && self.granularity != Granularity::Opcode)
         {
             return Ok(false);
         }
+        let mut instruction = None;
+        if event == EventKind::Opcode {
+            instruction = self.decoder.step_instruction(mem, frame)?;
+            if instruction.is_none() {
+                return Ok(false);
+            }
+        } else if self.granularity == Granularity::Opcode {
+            self.trace_opcodes(tracee, frame, &code)?;
+        }
+        let cached = self.cache.mem(tracee.mem());
         let mut st = StepSink {
             decoder: &mut self.decoder,
             differ: &mut self.differ,
             steps: &mut self.steps,
             writer,
         };
-        st.record(mem, tid.0 as u32, frame, what, arg)?;
+        st.record_at(&cached, tid.0 as u32, frame, what, arg, instruction)?;
         Ok(true)
     }
 }
@@ -360,6 +432,7 @@ pub(crate) fn event_kind(what: i32) -> Option<EventKind> {
         1 => Some(EventKind::Exception),
         2 => Some(EventKind::Line),
         3 => Some(EventKind::Return),
+        7 => Some(EventKind::Opcode),
         _ => None,
     }
 }
@@ -395,14 +468,16 @@ struct StepSink<'a> {
 }
 
 impl StepSink<'_> {
-    /// Decode the state at a trace-function call and send its step.
-    fn record(
+    /// Decode the state at a trace-function call and send its step (an
+    /// opcode step's instruction given).
+    fn record_at(
         &mut self,
         mem: &dyn Memory,
         thread: u32,
         frame: RemoteAddr,
         what: i32,
         arg: RemoteAddr,
+        instruction: Option<Instruction>,
     ) -> Result<(), RecordError> {
         let mut heap_ops = Vec::new();
         let snap = self
@@ -417,6 +492,7 @@ impl StepSink<'_> {
             line: snap.line,
             position: snap.position,
             value: snap.value,
+            instruction,
         };
         let mut ops = Vec::with_capacity(16 + heap_ops.len());
         self.differ.diff_with_heap_ops(

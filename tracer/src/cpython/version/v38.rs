@@ -43,6 +43,7 @@ pub(super) fn facts() -> Facts {
                 hidden: None,
             },
             copy_free_vars: None,
+            opcodes: &super::opcodes::V38,
         },
         frames: FrameFacts {
             model: FrameModel::FrameObject,
@@ -57,6 +58,8 @@ pub(super) fn facts() -> Facts {
             line: 2,
             return_: 3,
             on_monitoring: false,
+            opcode: 7,
+            opcode_trace: super::OpcodeTrace::FrameFlag,
         },
     }
 }

@@ -2,8 +2,15 @@
 //! as `tracing_possible` moving into the interpreter state, are struct
 //! layout, read from DWARF).
 
-use super::Facts;
+use super::{CodeFacts, Facts};
 
 pub(super) fn facts() -> Facts {
-    super::v38::facts()
+    let base = super::v38::facts();
+    Facts {
+        code: CodeFacts {
+            opcodes: &super::opcodes::V39,
+            ..base.code
+        },
+        ..base
+    }
 }
