@@ -247,7 +247,7 @@ pub fn run_record(
 }
 
 /// [`run_record`] in `mode`.
-fn run_record_in(
+pub fn run_record_in(
     hindsight: &Path,
     python: &Path,
     fixture: &Path,

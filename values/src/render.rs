@@ -129,7 +129,7 @@ pub fn meta_json(meta: &StepMeta) -> Value {
         "thread": meta.thread,
         "file": &*meta.file,
         "function": &*meta.function,
-        "line": meta.line,
+        "line": line_json(meta.event, meta.line),
         "position": position,
     });
     if let (Some(i), Value::Object(m)) = (&meta.instruction, &mut out) {
@@ -139,6 +139,17 @@ pub fn meta_json(meta: &StepMeta) -> Value {
         );
     }
     out
+}
+
+/// A step's `line`: `null` for an opcode step at an instruction without a
+/// line number (code the compiler adds, such as the cleanup of `except E
+/// as e`, where `f_lineno` is `None`), recorded as line 0.
+pub fn line_json(event: store::EventKind, line: u32) -> Value {
+    if event == store::EventKind::Opcode && line == 0 {
+        Value::Null
+    } else {
+        json!(line)
+    }
 }
 
 /// The stack as a state shows it, outermost first.

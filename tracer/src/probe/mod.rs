@@ -68,8 +68,8 @@ fn blob(mode: ProbeMode) -> &'static Blob {
 /// The x86 `int3` and `nop` opcodes: the probe's trap armed and disarmed.
 const INT3: u8 = 0xcc;
 const NOP: u8 = 0x90;
-/// Bytes of the code mapping (the probe's code is well under a page).
-const CODE_BYTES: usize = 4096;
+/// Bytes of the code mapping (the probe's code fits in two pages).
+const CODE_BYTES: usize = 8192;
 const _: () = assert!(code::SSE2.code.len() <= CODE_BYTES && code::AVX2.code.len() <= CODE_BYTES);
 
 /// The context, at the start of the data mapping: offsets (`OFF_*`), sizes
@@ -79,6 +79,7 @@ mod layout {
 }
 use layout::*;
 pub use layout::{CAP_OBJ_MAX, CHUNK, LOG_MAX, MAX_RANGES, SHADOW_BYTES};
+pub use opcodes::OpcodeSteps;
 pub use steplog::{CapLen, CapType, Capture, Log};
 
 // Linux x86-64 system call numbers and flags the setup uses.
@@ -332,6 +333,7 @@ fn watchdog(map: &SharedMap, blob: &Blob) -> Option<crate::sys::Watchdog> {
 }
 
 mod filter;
+mod opcodes;
 mod plan;
 pub mod prefetch;
 mod steplog;

@@ -171,6 +171,11 @@ fn hook_main(
     if let Some(p) = trap.probe.as_mut().filter(|_| cfg.probe_filter) {
         p.enable_filter(&python.layout);
     }
+    if let Some(p) = trap.probe.as_mut() {
+        if cfg.granularity == Granularity::Opcode {
+            p.enable_opcode_filter(&python.layout, &super::open::opcode_steps(&python));
+        }
+    }
     let set_trace = if hook::uses_monitoring(python.version) {
         Some((
             hook::SetTraceFns {

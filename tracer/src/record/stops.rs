@@ -410,5 +410,6 @@ fn log_counts(rec: &mut Recorder) {
         log::info!(target: "tracer::probe", "probe: {calls} calls, {trapless} steps without a trap, {faults} faults recovered");
         log::info!(target: "tracer::probe", "probe log: {} steps with changed words, decoded from the log", p.deltas());
         log::info!(target: "tracer::probe", "probe filter: {} events of unrecorded files without a trap", p.filtered());
+        log::info!(target: "tracer::probe", "probe opcode filter: {} opcode events of instructions that are not steps without a trap", p.opcodes_skipped());
     }
 }
