@@ -264,7 +264,12 @@ fn check(
         if w["event"] == "opcode" {
             let name = w["instruction"]["name"].as_str().unwrap_or("");
             assert!(
-                name.starts_with("STORE_") || name.starts_with("DELETE_") || name.contains("_OP") || name.starts_with("INPLACE_") || name.ends_with("_ADD") || name.ends_with("_APPEND"),
+                name.starts_with("STORE_")
+                    || name.starts_with("DELETE_")
+                    || name.contains("_OP")
+                    || name.starts_with("INPLACE_")
+                    || name.ends_with("_ADD")
+                    || name.ends_with("_APPEND"),
                 "{at}: last-write {s} {e}: writer {w}"
             );
             by_instruction += 1;
@@ -385,7 +390,7 @@ fn bad_expressions_and_unknown_names_are_one_line_errors() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (hsr, _) = record(&py, dir.path(), "omniscient.py");
+    let (hsr, _) = record(&py, dir.path(), "omniscient.py", &[]);
     let r = hsr.to_str().unwrap();
     for (args, says) in [
         (vec!["history", r, "X["], "cannot read the expression"),

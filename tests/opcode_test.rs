@@ -75,7 +75,9 @@ fn opcode_steps_are_there(minor: &str, oracle: &std::path::Path) {
     for line in text.lines() {
         let step: serde_json::Value = serde_json::from_str(line).expect("a JSON step");
         if step["event"] == "opcode" {
-            let name = step["instruction"]["name"].as_str().expect("an instruction name");
+            let name = step["instruction"]["name"]
+                .as_str()
+                .expect("an instruction name");
             names.insert(name.to_string());
             assert!(step["instruction"]["offset"].is_u64(), "{step}");
         }
@@ -129,4 +131,73 @@ per_version! {
     opcode_no_probe_3_11 => "3.11", NO_PROBE,
     opcode_no_probe_3_12 => "3.12", NO_PROBE,
     opcode_no_probe_3_13 => "3.13", NO_PROBE,
+}
+
+/// A loop most of whose instructions are not steps (loads, compares,
+/// jumps, calls).
+const LOOP_PY: &str = r#"
+def run(n):
+    total = 0
+    for i in range(n):
+        if i % 3 == 0 and len(str(i)) > 0:
+            total += i
+    return total
+
+print(run(2000))
+"#;
+
+/// `record --granularity opcode` of LOOP_PY; (traps, steps) from the
+/// recorder's log line.
+fn traps_of(python: &std::path::Path, dir: &std::path::Path, env: &[(&str, &str)]) -> (u64, u64) {
+    let script = dir.join("loop.py");
+    std::fs::write(&script, LOOP_PY).expect("write the loop");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hindsight"));
+    cmd.args(["record", "--force", "--granularity", "opcode", "-o"])
+        .arg(dir.join("loop.hsr"))
+        .arg("--")
+        .arg(python)
+        .arg(&script)
+        .env("RUST_LOG", "tracer::record=info")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("HINDSIGHT_NO_PROBE")
+        .envs(env.iter().copied());
+    let o = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT).expect("record runs");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "record failed: {err}");
+    err.lines()
+        .find_map(|line| {
+            let (head, tail) = line.split_once(" traps taken for ")?;
+            let traps = head.rsplit(' ').next()?.parse().ok()?;
+            let steps = tail.split_whitespace().next()?.parse().ok()?;
+            Some((traps, steps))
+        })
+        .unwrap_or_else(|| panic!("no `N traps taken for M steps` line in:\n{err}"))
+}
+
+/// The probe answers the opcode events of instructions that are not steps
+/// itself: about one trap per step with it, several without it (where
+/// every opcode event of recorded code stops the program).
+#[test]
+fn probe_spares_the_traps_of_instructions_that_are_not_steps() {
+    for python in common::supported_interpreters() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (traps, steps) = traps_of(&python.path, dir.path(), &[]);
+        assert!(
+            steps > 6_000 && traps <= steps + 50,
+            "Python {}: {traps} traps for {steps} steps with the probe",
+            python.minor
+        );
+        let (plain, plain_steps) =
+            traps_of(&python.path, dir.path(), &[("HINDSIGHT_NO_PROBE", "1")]);
+        assert_eq!(
+            plain_steps, steps,
+            "Python {}: steps differ without the probe",
+            python.minor
+        );
+        assert!(
+            plain > 2 * steps,
+            "Python {}: {plain} traps for {steps} steps without the probe",
+            python.minor
+        );
+    }
 }

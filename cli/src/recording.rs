@@ -219,7 +219,10 @@ pub fn meta_json(m: &MetaView<'_>) -> Value {
         "position": position,
     });
     if let (Some((name, offset)), Value::Object(o)) = (m.instruction, &mut out) {
-        o.insert("instruction".into(), json!({"name": name, "offset": offset}));
+        o.insert(
+            "instruction".into(),
+            json!({"name": name, "offset": offset}),
+        );
     }
     out
 }

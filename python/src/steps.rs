@@ -66,7 +66,13 @@ impl Names {
         Names {
             file: (String::new(), None),
             function: (String::new(), None),
-            events: [e("call"), e("line"), e("return"), e("exception"), e("opcode")],
+            events: [
+                e("call"),
+                e("line"),
+                e("return"),
+                e("exception"),
+                e("opcode"),
+            ],
         }
     }
 

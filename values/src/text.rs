@@ -26,12 +26,7 @@ pub fn write_state(o: &mut impl Write, state: &State, source: Option<&str>) -> i
     writeln!(
         o,
         "step {}  {}  thread {}  {}:{} in {}",
-        meta.step.0,
-        event,
-        meta.thread,
-        meta.file,
-        meta.line,
-        meta.function
+        meta.step.0, event, meta.thread, meta.file, meta.line, meta.function
     )?;
     if let Some(src) = source {
         let num = meta.line.to_string();

@@ -12,7 +12,9 @@ use super::Reader;
 use crate::error::StoreError;
 use crate::format::{array32_prefix, SegKind};
 use crate::intern::intern;
-use crate::model::{EventKind, FrameRec, Instruction, Node, ObjAddr, Op, Position, Scope, Step, StepMeta};
+use crate::model::{
+    EventKind, FrameRec, Instruction, Node, ObjAddr, Op, Position, Scope, Step, StepMeta,
+};
 use std::cell::Cell;
 
 /// A step's meta, borrowed from its segment.

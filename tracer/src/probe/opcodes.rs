@@ -61,8 +61,14 @@ fn offsets(layout: &Layout, s: &OpcodeSteps) -> Option<Vec<(usize, u64)>> {
         return None;
     }
     out.extend([
-        (OFF_OPC_INSTR_LINE, s.instrumented_line.map_or(256, u64::from)),
-        (OFF_OPC_INSTR_INSTR, s.instrumented_instruction.map_or(256, u64::from)),
+        (
+            OFF_OPC_INSTR_LINE,
+            s.instrumented_line.map_or(256, u64::from),
+        ),
+        (
+            OFF_OPC_INSTR_INSTR,
+            s.instrumented_instruction.map_or(256, u64::from),
+        ),
         (OFF_OPC_MON, opt(c.co_monitoring)),
         (OFF_OPC_MON_LINES, opt(c.mon_lines)),
         (OFF_OPC_MON_PER, opt(c.mon_per_instruction_opcodes)),

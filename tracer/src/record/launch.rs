@@ -99,10 +99,10 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     );
     rec.max_steps = cfg.max_steps;
     if cfg.granularity == Granularity::Opcode
-        && rec.decoder.python().facts.tracing.opcode_trace == OpcodeTrace::SetOpcodeTrace
+        && rec.decoder.python().facts.tracing.opcode_trace == OpcodeTrace::PerCodeCall
     {
         let func = need_symbol(rec.decoder.python(), hook::SET_OPCODE_TRACE)?;
-        rec.set_opcode_trace = Some((func, tracee.entry_point()?));
+        rec.opcodes.set_opcode_trace = Some((func, tracee.entry_point()?));
     }
     rec.trapless_allowed = cfg.trapless;
     rec.delta_allowed = cfg.delta;

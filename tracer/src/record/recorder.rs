@@ -1,18 +1,15 @@
 //! The per-step work of the stop loop: a [`Recorder`] turns each trap into
 //! a step (its stop cache, decoder, differ and filter).
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use store::{EventKind, Instruction, Step, StepMeta, Writer};
 
 use super::config::Granularity;
 use super::diff::Differ;
 use super::error::RecordError;
 use super::filter::FileFilter;
+use super::opcodes::OpcodeSwitch;
 use crate::addr::{RemoteAddr, Tid};
-use crate::cpython::version::OpcodeTrace;
-use crate::cpython::{CodeInfo, Decoder, LineWatch};
+use crate::cpython::{Decoder, LineWatch};
 use crate::interp::hook;
 use crate::memory::{MemError, Memory, ReadReq};
 use crate::probe::prefetch::StopCache;
@@ -51,16 +48,8 @@ pub(crate) struct Recorder {
     log: Log,
     /// How many types the probe was told it may copy objects of.
     cap_types: usize,
-    /// 3.13, `--granularity opcode`: `_PyEval_SetOpcodeTrace` and the
-    /// return trap of an inferior call of it.
-    pub(crate) set_opcode_trace: Option<(RemoteAddr, RemoteAddr)>,
-    /// The code objects `_PyEval_SetOpcodeTrace` was called for (the same
-    /// `CodeInfo`: a code object freed and another made at its address is
-    /// a new one).
-    opcode_traced: HashMap<RemoteAddr, Arc<CodeInfo>>,
-    /// The frame of this stop to call `_PyEval_SetOpcodeTrace` for, once
-    /// its step is recorded.
-    opcode_pending: Option<RemoteAddr>,
+    /// `--granularity opcode`: what makes frames report opcode events.
+    pub(crate) opcodes: OpcodeSwitch,
 }
 
 impl Recorder {
@@ -87,9 +76,7 @@ impl Recorder {
             armed: None,
             log: Log::default(),
             cap_types: 0,
-            set_opcode_trace: None,
-            opcode_traced: HashMap::new(),
-            opcode_pending: None,
+            opcodes: OpcodeSwitch::default(),
         }
     }
 
@@ -322,50 +309,8 @@ impl Recorder {
         if let Ok(true) = r {
             self.arm(frame, tid);
         }
-        if let (Some(frame), Some((func, ret_trap))) =
-            (self.opcode_pending.take(), self.set_opcode_trace)
-        {
-            // The frame's code reports instruction events from its next
-            // instruction on (its bytes are instrumented in place).
-            let rc = tracee
-                .call_function(tid, func, &[frame.0, 1], ret_trap)
-                .map_err(|e| RecordError::Other(format!("cannot switch opcode events on: {e}")))?;
-            if rc as u32 != 0 {
-                log::warn!(target: "tracer::record", "_PyEval_SetOpcodeTrace returned {}: no opcode steps in frame {frame}", rc as u32 as i32);
-            }
-            self.cache.forget();
-        }
+        self.opcodes.after_stop(tracee, tid, &mut self.cache)?;
         r.map(|_| ())
-    }
-
-    /// `--granularity opcode`: make the frame of a recorded step report
-    /// opcode events (`f_trace_opcodes = 1`, as the program's own tracer
-    /// would set it), once per frame; on 3.13 the code object's instruction
-    /// events are switched on after the step ([`Recorder::on_trap`]).
-    fn trace_opcodes(
-        &mut self,
-        tracee: &Tracee,
-        frame: RemoteAddr,
-        code: &Arc<CodeInfo>,
-    ) -> Result<(), RecordError> {
-        let py = self.decoder.python();
-        let at = frame.at(py.layout.frame.f_trace_opcodes);
-        let on = self.cache.mem(tracee.mem()).read_vec(at, 1).map(|b| b[0] != 0);
-        if !matches!(on, Ok(true)) {
-            tracee.mem().write(at, &[1])?;
-            self.cache.forget();
-        }
-        if py.facts.tracing.opcode_trace == OpcodeTrace::SetOpcodeTrace {
-            let done = self
-                .opcode_traced
-                .get(&code.addr)
-                .is_some_and(|c| Arc::ptr_eq(c, code));
-            if !done {
-                self.opcode_traced.insert(code.addr, code.clone());
-                self.opcode_pending = Some(frame);
-            }
-        }
-        Ok(())
     }
 
     /// Whether a step was recorded.
@@ -412,7 +357,9 @@ impl Recorder {
                 return Ok(false);
             }
         } else if self.granularity == Granularity::Opcode {
-            self.trace_opcodes(tracee, frame, &code)?;
+            let py = self.decoder.python();
+            self.opcodes
+                .on_event(py, tracee, &mut self.cache, frame, &code)?;
         }
         let cached = self.cache.mem(tracee.mem());
         let mut st = StepSink {

@@ -324,7 +324,10 @@ fn on_trap(
         }
         None => {}
     }
-    if let Err(e) = s.rec.on_trap(&mut s.tracee, &s.writer, tid, frame, what, arg) {
+    if let Err(e) = s
+        .rec
+        .on_trap(&mut s.tracee, &s.writer, tid, frame, what, arg)
+    {
         log::warn!(target: "tracer::record", "step not recorded: {e}");
     }
     // The step observer may have asked to stop at this very step: end here,

@@ -118,7 +118,10 @@ pub(super) fn instruction_at(
     if u64::from(offset) + 2 > size {
         return Ok(None);
     }
-    let op = mem.read_vec(bytes.at(py.layout.objects.bytes_ob_sval.wrapping_add(offset)), 2)?;
+    let op = mem.read_vec(
+        bytes.at(py.layout.objects.bytes_ob_sval.wrapping_add(offset)),
+        2,
+    )?;
     Ok(Some((offset, op[0], op[1])))
 }
 

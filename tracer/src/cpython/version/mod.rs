@@ -8,13 +8,13 @@
 //! This file defines the facts; one module per minor version gives their
 //! values, each as the previous version's with what that version changed.
 
+pub(crate) mod opcodes;
 mod v310;
 mod v311;
 mod v312;
 mod v313;
 mod v38;
 mod v39;
-pub(crate) mod opcodes;
 
 pub use opcodes::Opcodes;
 
@@ -327,7 +327,7 @@ pub enum OpcodeTrace {
     /// 3.13: `f_trace_opcodes`, and `_PyEval_SetOpcodeTrace(frame, 1)`
     /// called in the target for each code object (instruction events are
     /// switched on per code object).
-    SetOpcodeTrace,
+    PerCodeCall,
 }
 
 #[cfg(test)]

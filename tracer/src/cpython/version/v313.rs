@@ -33,7 +33,7 @@ pub(super) fn facts() -> Facts {
             ..base.frames
         },
         tracing: TracingFacts {
-            opcode_trace: OpcodeTrace::SetOpcodeTrace,
+            opcode_trace: OpcodeTrace::PerCodeCall,
             ..base.tracing
         },
         ..base
