@@ -102,6 +102,27 @@ def _module_hidden_locals(frame):
     return out
 
 
+def _class_locals_312(frame):
+    """A class body's namespace and its bound hidden locals (3.12, PEP 709),
+    read without frame.f_locals.
+
+    On 3.12 reading f_locals of a class body that runs an inlined
+    comprehension makes the trace function's return write the namespace
+    back into the comprehension's slots (`PyFrame_LocalsToFast`): the opcode
+    steps inside the comprehension would see the oracle's own writes. The
+    namespace is the interpreter frame's `f_locals` (its sixth pointer);
+    the hidden locals are read from the slots as for a module.
+    """
+    import ctypes
+
+    word = ctypes.sizeof(ctypes.c_void_p)
+    iframe = ctypes.c_void_p.from_address(id(frame) + 3 * word).value
+    ptr = ctypes.c_void_p.from_address(iframe + 5 * word).value
+    out = dict(ctypes.cast(ptr, ctypes.py_object).value) if ptr else {}
+    out.update(_module_hidden_locals(frame))
+    return out
+
+
 class Oracle:
     """Writes one state per step; holds the file filter and position caches."""
 
@@ -181,6 +202,9 @@ class Oracle:
             # comprehension inlined into it runs (3.12+, PEP 709) its bound
             # hidden locals are the frame's locals.
             local_values = render.render_mapping(_module_hidden_locals(frame), skip_dunder=False)
+        elif self.opcodes and sys.version_info[:2] == (3, 12) and not code.co_flags & _CO_OPTIMIZED and code.co_varnames:
+            # A class body with an inlined comprehension, at opcode granularity.
+            local_values = render.render_mapping(_class_locals_312(frame), skip_dunder=False)
         else:
             f_locals = frame.f_locals
             if f_locals is frame.f_globals:
