@@ -8,7 +8,6 @@
 //! strs, ...) count by their value, not their address: CPython shares and
 //! remakes them on its own.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
@@ -82,11 +81,70 @@ impl Hasher for Fx {
 /// A `HashMap` with [`Fx`].
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
+/// A `HashSet` with [`Fx`].
+type FxSet<K> = HashSet<K, BuildHasherDefault<Fx>>;
+
+/// The hash of a value's fingerprint: every byte mixed in, eight at a time
+/// (SipHash, which the standard library's maps use against adversaries,
+/// took a third of a scan that re-fingerprints a 1,000-item list at each
+/// of its changes). Order matters: a swap of two items changes it.
+#[derive(Default)]
+struct FpHasher(u64);
+
+impl FpHasher {
+    fn mix(&mut self, x: u64) {
+        self.0 = (self.0 ^ x)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(31);
+    }
+}
+
+impl Hasher for FpHasher {
+    fn finish(&self) -> u64 {
+        // The final mix of MurmurHash3: every bit of the state reaches
+        // every bit of the result.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.mix(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        let rest = chunks.remainder();
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        self.mix(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.mix(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.mix(i);
+    }
+}
+
 /// A watched object.
 struct Root {
-    /// The nodes reachable from it; `None` once one of them changed (the
-    /// fingerprint is then stale until the next look).
-    reach: Option<Vec<ObjAddr>>,
+    /// Whether no node it reaches changed since its fingerprint was taken.
+    fresh: bool,
+    /// The nodes registered as its (in `Watch::owners`): every node it
+    /// reached at any look while watched, a superset of those it reaches
+    /// now (a node it no longer reaches only makes it stale for nothing;
+    /// registering anew at each change cost more than the whole scan).
+    registered: FxSet<ObjAddr>,
+    /// How many nodes it reached at the last look (a capacity hint).
+    reached: usize,
     fingerprint: u64,
     marks: u64,
     /// How many frames' memories hold it.
@@ -100,11 +158,15 @@ struct Root {
 pub struct Watch {
     roots: FxMap<ObjAddr, Root>,
     owners: FxMap<ObjAddr, Vec<ObjAddr>>,
+    /// The hash of each atom a look met, until a heap op changes it (an
+    /// atom is hashed once, not at each change of a list holding it).
+    atoms: FxMap<ObjAddr, u64>,
 }
 
 impl Watch {
     /// `Op::HeapSet` of `node` at `addr`, before `state` gets it.
     pub fn set(&mut self, state: &State, addr: ObjAddr, node: &Node) {
+        self.atoms.remove(&addr);
         if self.owners.contains_key(&addr) {
             // The recorder re-sends an equal node that was cut at a size
             // limit when the object changed past the cut (a dict entry
@@ -124,20 +186,27 @@ impl Watch {
     /// The node at `addr` changes (`Op::HeapItems`, `Op::HeapDel`, or a
     /// `HeapSet`): every root it belongs to is stale.
     pub fn touch(&mut self, addr: ObjAddr) {
+        self.atoms.remove(&addr);
         let Some(roots) = self.owners.get(&addr) else {
             return;
         };
-        for r in roots.clone() {
-            self.unwatch(r);
+        for r in roots {
+            if let Some(root) = self.roots.get_mut(r) {
+                root.fresh = false;
+            }
         }
     }
 
-    /// Forget which nodes `root` reaches (its fingerprint goes stale).
+    /// Forget the nodes registered as `root`'s.
     fn unwatch(&mut self, root: ObjAddr) {
-        let Some(reach) = self.roots.get_mut(&root).and_then(|r| r.reach.take()) else {
+        let Some(registered) = self
+            .roots
+            .get_mut(&root)
+            .map(|r| std::mem::take(&mut r.registered))
+        else {
             return;
         };
-        for a in reach {
+        for a in registered {
             if let Some(v) = self.owners.get_mut(&a) {
                 v.retain(|r| *r != root);
                 if v.is_empty() {
@@ -150,20 +219,24 @@ impl Watch {
     /// How the object at `addr` looks now (its fingerprint recomputed if a
     /// node it reaches changed since the last look).
     pub fn look(&mut self, state: &State, addr: ObjAddr) -> Look {
-        let fresh = self.roots.get(&addr).is_some_and(|r| r.reach.is_some());
-        if !fresh {
-            let (reach, fingerprint) = reach(state, addr);
+        let root = self.roots.entry(addr).or_insert_with(|| Root {
+            fresh: false,
+            registered: FxSet::default(),
+            reached: 0,
+            fingerprint: 0,
+            marks: 0,
+            refs: 0,
+        });
+        if !root.fresh {
+            let (reach, fingerprint) = reach(state, addr, root.reached, &mut self.atoms);
             for a in &reach {
-                self.owners.entry(*a).or_default().push(addr);
+                if root.registered.insert(*a) {
+                    self.owners.entry(*a).or_default().push(addr);
+                }
             }
-            let root = self.roots.entry(addr).or_insert(Root {
-                reach: None,
-                fingerprint: 0,
-                marks: 0,
-                refs: 0,
-            });
-            root.reach = Some(reach);
+            root.reached = reach.len();
             root.fingerprint = fingerprint;
+            root.fresh = true;
         }
         let r = &self.roots[&addr];
         Look {
@@ -202,17 +275,27 @@ impl Watch {
 /// first) and a hash of all of them, addresses included (but those of
 /// atoms below the root), so that any change of content or of which object
 /// sits where changes the hash.
-fn reach(state: &State, root: ObjAddr) -> (Vec<ObjAddr>, u64) {
-    let mut h = DefaultHasher::new();
-    let mut seen: HashSet<ObjAddr, BuildHasherDefault<Fx>> = HashSet::default();
-    let mut order = Vec::new();
+fn reach(
+    state: &State,
+    root: ObjAddr,
+    hint: usize,
+    atoms: &mut FxMap<ObjAddr, u64>,
+) -> (Vec<ObjAddr>, u64) {
+    let mut h = FpHasher::default();
+    let mut seen: FxSet<ObjAddr> = FxSet::with_capacity_and_hasher(hint, Default::default());
+    let mut order = Vec::with_capacity(hint);
     let mut todo = vec![root];
     while let Some(a) = todo.pop() {
         let node = state.heap.get(&a);
         if let Some(n) = node.filter(|n| a != root && n.kind == kinds::ATOM) {
             // By value: an equal int at another address is no change.
             2u8.hash(&mut h);
-            hash_node(n, &mut h);
+            let own = *atoms.entry(a).or_insert_with(|| {
+                let mut ah = FpHasher::default();
+                hash_node(n, &mut ah);
+                ah.finish()
+            });
+            own.hash(&mut h);
             if seen.insert(a) {
                 order.push(a);
             }
@@ -242,7 +325,7 @@ fn reach(state: &State, root: ObjAddr) -> (Vec<ObjAddr>, u64) {
 
 /// Hash a node's own content: its children are hashed by the walk, in
 /// order, so only their count and the attribute names are hashed here.
-fn hash_node(n: &Node, h: &mut DefaultHasher) {
+fn hash_node(n: &Node, h: &mut FpHasher) {
     n.type_name.hash(h);
     n.kind.hash(h);
     n.text.hash(h);
