@@ -46,6 +46,7 @@ fn meta() -> Op {
         line: 1,
         position: None,
         value: None,
+        instruction: None,
     })
 }
 

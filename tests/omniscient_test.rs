@@ -32,15 +32,25 @@ fn json_lines(args: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-/// A recording of `fixture` by `py` and its dump.
-fn record(py: &common::Interpreter, dir: &Path, fixture: &str) -> (PathBuf, PathBuf) {
+/// A recording of `fixture` by `py` (`record` given `args` too) and its dump.
+fn record(
+    py: &common::Interpreter,
+    dir: &Path,
+    fixture: &str,
+    args: &'static [&'static str],
+) -> (PathBuf, PathBuf) {
     let src = common::repo_root().join("tests/fixtures").join(fixture);
-    let hsr = dir.join(format!("{fixture}.{}.hsr", py.minor));
-    let out = common::run_record(
+    let hsr = dir.join(format!("{fixture}.{}.{}.hsr", py.minor, args.len()));
+    let mode = common::Mode {
+        record_args: args,
+        ..Default::default()
+    };
+    let out = common::run_record_in(
         Path::new(env!("CARGO_BIN_EXE_hindsight")),
         &py.path,
         &src,
         &hsr,
+        &mode,
     )
     .unwrap();
     assert!(
@@ -49,7 +59,7 @@ fn record(py: &common::Interpreter, dir: &Path, fixture: &str) -> (PathBuf, Path
         py.minor,
         String::from_utf8_lossy(&out.stderr)
     );
-    let dump = dir.join(format!("{fixture}.{}.jsonl", py.minor));
+    let dump = dir.join(format!("{fixture}.{}.{}.jsonl", py.minor, args.len()));
     common::run_dump(Path::new(env!("CARGO_BIN_EXE_hindsight")), &hsr, &dump).unwrap();
     (hsr, dump)
 }
@@ -153,13 +163,38 @@ fn queries_agree_with_the_states() {
     let dir = tempfile::tempdir().unwrap();
     for py in common::supported_interpreters() {
         for asked in ASKED {
-            check(&py, dir.path(), asked);
+            let by_instruction = check(&py, dir.path(), asked, &[]);
+            assert_eq!(by_instruction, 0, "{} on {}", asked.fixture, py.minor);
         }
     }
 }
 
-fn check(py: &common::Interpreter, dir: &Path, asked: &Asked) {
-    let (hsr, dump) = record(py, dir, asked.fixture);
+/// The same queries on recordings made with `--granularity opcode`, whose
+/// writers are then mostly the opcode steps of the instructions that wrote.
+#[test]
+fn queries_agree_with_the_states_at_opcode_granularity() {
+    let dir = tempfile::tempdir().unwrap();
+    for py in common::supported_interpreters() {
+        let asked = &ASKED[0];
+        let by_instruction = check(&py, dir.path(), asked, &["--granularity", "opcode"]);
+        assert!(
+            by_instruction > 0,
+            "{} on {}: no last-write named an instruction",
+            asked.fixture,
+            py.minor
+        );
+    }
+}
+
+/// Every query of `asked` against the oracle's answers; how many
+/// last-write writers were opcode steps naming their instruction.
+fn check(
+    py: &common::Interpreter,
+    dir: &Path,
+    asked: &Asked,
+    args: &'static [&'static str],
+) -> usize {
+    let (hsr, dump) = record(py, dir, asked.fixture, args);
     let r = hsr.to_str().unwrap();
     let at = format!("{} on {}", asked.fixture, py.minor);
     let count = std::fs::read_to_string(&dump).unwrap().lines().count() as u64;
@@ -215,6 +250,7 @@ fn check(py: &common::Interpreter, dir: &Path, asked: &Asked) {
         assert_eq!(Some(&json!(steps_of(&h))), ans.next(), "{at}: history {e}");
     }
     let mut asked_lw = 0;
+    let mut by_instruction = 0;
     for (e, s) in lw {
         let want = ans.next().unwrap();
         let o = hindsight(&["last-write", r, &s.to_string(), e, "--json"]);
@@ -224,6 +260,20 @@ fn check(py: &common::Interpreter, dir: &Path, asked: &Asked) {
         }
         asked_lw += 1;
         let got: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let w = &got["writer"];
+        if w["event"] == "opcode" {
+            let name = w["instruction"]["name"].as_str().unwrap_or("");
+            assert!(
+                name.starts_with("STORE_")
+                    || name.starts_with("DELETE_")
+                    || name.contains("_OP")
+                    || name.starts_with("INPLACE_")
+                    || name.ends_with("_ADD")
+                    || name.ends_with("_APPEND"),
+                "{at}: last-write {s} {e}: writer {w}"
+            );
+            by_instruction += 1;
+        }
         let got = json!({
             "writer": got["writer"]["step"],
             "shown_from": got["shown_from"],
@@ -274,7 +324,7 @@ fn check(py: &common::Interpreter, dir: &Path, asked: &Asked) {
     // The life of the first object asked of last-write, at the last step: the names bound
     // to it at each of its steps are the names the states show bound to it.
     let Some(e) = asked.written.first() else {
-        return;
+        return by_instruction;
     };
     let life = json_lines(&["object", r, &last, e, "--json"]);
     assert!(
@@ -330,6 +380,7 @@ fn check(py: &common::Interpreter, dir: &Path, asked: &Asked) {
             }
         }
     }
+    by_instruction
 }
 
 /// Bad expressions and unknown names: one line on stderr, status 2.
@@ -339,7 +390,7 @@ fn bad_expressions_and_unknown_names_are_one_line_errors() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (hsr, _) = record(&py, dir.path(), "omniscient.py");
+    let (hsr, _) = record(&py, dir.path(), "omniscient.py", &[]);
     let r = hsr.to_str().unwrap();
     for (args, says) in [
         (vec!["history", r, "X["], "cannot read the expression"),

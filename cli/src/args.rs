@@ -194,6 +194,9 @@ pub enum GranularityArg {
     Line,
     /// call and return steps only
     Call,
+    /// as line, plus a step before each instruction that binds a name or
+    /// mutates an object in place (STORE_*, DELETE_*, in-place operators)
+    Opcode,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -204,16 +204,21 @@ impl Threads {
     }
 }
 
-/// `STEP EVENT FILE:LINE FUNCTION`.
+/// `STEP EVENT FILE:LINE FUNCTION`, and on an opcode step
+/// ` INSTRUCTION@OFFSET`.
 pub fn meta_line(m: &MetaView<'_>) -> String {
-    format!(
+    let line = format!(
         "{} {} {}:{} {}",
         m.step.0,
         m.event.as_str(),
         m.file,
         m.line,
         m.function
-    )
+    );
+    match m.instruction {
+        Some((name, offset)) => format!("{line} {name}@{offset}"),
+        None => line,
+    }
 }
 
 /// A step's meta as JSON, keys named as in docs/spec/values.md.
@@ -224,13 +229,20 @@ pub fn meta_json(m: &MetaView<'_>) -> Value {
         }
         None => Value::Null,
     };
-    json!({
+    let mut out = json!({
         "step": m.step.0,
         "event": m.event.as_str(),
         "thread": m.thread,
         "file": m.file,
         "function": m.function,
-        "line": m.line,
+        "line": values::render::line_json(m.event, m.line),
         "position": position,
-    })
+    });
+    if let (Some((name, offset)), Value::Object(o)) = (m.instruction, &mut out) {
+        o.insert(
+            "instruction".into(),
+            json!({"name": name, "offset": offset}),
+        );
+    }
+    out
 }

@@ -193,6 +193,7 @@ fn synthetic(path: &Path) {
             line,
             position: None,
             value: Some(ObjAddr(0x10)),
+            instruction: None,
         })
     };
     let heap = vec![

@@ -83,7 +83,8 @@ class State(Mapping[str, Any]):
     included; see `hindsight.Object` for the others), plus the step's
     metadata.
 
-    Attributes: `step`, `event` ("call", "line", "return", "exception"),
+    Attributes: `step`, `event` ("call", "line", "return", "exception", or
+    "opcode" in a recording made with granularity "opcode"),
     `thread`, `file`, `function`, `line`, `position` ((line, end_line, col,
     end_col) or None), `stack` (list of `Frame`, outermost first), `locals`,
     `globals` (dicts; globals without the `__dunder__` names), `value` (the
@@ -376,7 +377,8 @@ def record(
 
     output: the recording file (default: a temporary file, removed once
     opened). include/exclude/all: which source files are recorded (default:
-    the program's own). granularity: "line" or "call". max_steps, max_time
+    the program's own). granularity: "line", "call" or
+    "opcode". max_steps, max_time
     (seconds): bounds; at_bound: "stop" (SIGTERM the program) or "detach".
     callback(state): called in this process with each step's `State` as it
     is recorded, in order; returning False ends the recording there (as a

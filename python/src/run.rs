@@ -225,8 +225,9 @@ fn granularity_of(g: &str) -> PyResult<Granularity> {
     match g {
         "line" => Ok(Granularity::Line),
         "call" => Ok(Granularity::Call),
+        "opcode" => Ok(Granularity::Opcode),
         other => Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "granularity is \"line\" or \"call\", not {other:?}"
+            "granularity is \"line\", \"call\" or \"opcode\", not {other:?}"
         ))),
     }
 }

@@ -57,7 +57,7 @@ impl StepInfo {
 struct Names {
     file: (String, Option<Py<PyString>>),
     function: (String, Option<Py<PyString>>),
-    events: [Py<PyString>; 4],
+    events: [Py<PyString>; 5],
 }
 
 impl Names {
@@ -66,7 +66,13 @@ impl Names {
         Names {
             file: (String::new(), None),
             function: (String::new(), None),
-            events: [e("call"), e("line"), e("return"), e("exception")],
+            events: [
+                e("call"),
+                e("line"),
+                e("return"),
+                e("exception"),
+                e("opcode"),
+            ],
         }
     }
 
@@ -87,6 +93,7 @@ impl Names {
             EventKind::Line => 1,
             EventKind::Return => 2,
             EventKind::Exception => 3,
+            EventKind::Opcode => 4,
         };
         StepInfo {
             step: m.step.0,

@@ -27,7 +27,9 @@ pub use bounds::Budget;
 pub use create::{CreateOptions, RecordingFile};
 pub use error::StoreError;
 pub use format::{FORMAT_VERSION, NEWEST_FORMAT_VERSION, RING_FORMAT_VERSION};
-pub use model::{EventKind, FrameRec, Node, ObjAddr, Op, Position, Scope, State, Step, StepMeta};
+pub use model::{
+    EventKind, FrameRec, Instruction, Node, ObjAddr, Op, Position, Scope, State, Step, StepMeta,
+};
 pub use observe::StepObserver;
 pub use reader::scan::{FrameView, MetaView, NodeView, OpView, StepView, WireError};
 pub use reader::Reader;

@@ -29,6 +29,9 @@ pub enum EventKind {
     Return,
     /// An exception was raised in, or propagated into, the current frame.
     Exception,
+    /// An instruction that binds a name or mutates an object in place is
+    /// about to run (`--granularity opcode`; the step's `instruction`).
+    Opcode,
 }
 
 impl EventKind {
@@ -39,6 +42,7 @@ impl EventKind {
             EventKind::Line => "line",
             EventKind::Return => "return",
             EventKind::Exception => "exception",
+            EventKind::Opcode => "opcode",
         }
     }
 }
@@ -93,6 +97,21 @@ pub struct StepMeta {
     pub position: Option<Position>,
     /// `return` steps: the returned object; `exception` steps: the exception object.
     pub value: Option<ObjAddr>,
+    /// `opcode` steps: the instruction about to run. Written only when
+    /// present (a line recording's metas keep their eight fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<Instruction>,
+}
+
+/// The instruction an `opcode` step is at: its name as `dis` shows it and
+/// its offset in bytes in the code object's instructions (`f_lasti`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Instruction {
+    /// The instruction's name (`STORE_SUBSCR`, `BINARY_OP`, ...).
+    #[serde(deserialize_with = "crate::intern::de_arc_str")]
+    pub name: Arc<str>,
+    /// Its offset in bytes.
+    pub offset: u32,
 }
 
 /// A generic heap object. Children are referenced by address and must be

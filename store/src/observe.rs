@@ -69,6 +69,7 @@ mod tests {
             line: 1,
             position: None,
             value: None,
+            instruction: None,
         })]
     }
 

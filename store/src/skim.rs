@@ -267,6 +267,7 @@ mod tests {
             line: 1,
             position: None,
             value: Some(ObjAddr(9)),
+            instruction: None,
         })
     }
 

@@ -98,6 +98,7 @@ fn loop_step(n: u64) -> Vec<Op> {
         line: (n % 3) as u32 + 1,
         position: None,
         value: None,
+        instruction: None,
     })];
     ops.push(Op::HeapSet(
         store::ObjAddr(1000 + n % 7),

@@ -19,6 +19,7 @@ fn small_step(n: u64) -> Vec<Op> {
         line: (n % 97) as u32 + 1,
         position: None,
         value: None,
+        instruction: None,
     })]
 }
 

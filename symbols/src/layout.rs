@@ -102,6 +102,9 @@ pub struct RuntimeLayout {
     /// threads with a C trace function; the legacy-tracing events stay on
     /// while it is non-zero.
     pub interp_sys_tracing_threads: Option<u32>,
+    /// `PyInterpreterState.f_opcode_trace_set` (3.12, a `bool`): while it
+    /// is set, `_PyEval_SetTrace` switches instruction events on too.
+    pub interp_f_opcode_trace_set: Option<u32>,
     /// The offset of `PyThreadState.tracing`.
     pub ts_tracing: u32,
     /// The offset of `PyThreadState.c_tracefunc`.
@@ -135,6 +138,9 @@ pub struct PyFrameLayout {
     pub f_trace: u32,
     /// The offset of `PyFrameObject.f_trace_lines`.
     pub f_trace_lines: u32,
+    /// The offset of `PyFrameObject.f_trace_opcodes`: the frame reports an
+    /// opcode event before each instruction while it is set.
+    pub f_trace_opcodes: u32,
     /// 3.8-3.10 only: the frame object is the frame.
     pub f_code: Option<u32>,
     /// The offset of `PyFrameObject.f_globals`.
@@ -223,6 +229,19 @@ pub struct PyCodeLayout {
     pub co_code_adaptive: Option<u32>,
     /// `_co_firsttraceable` (3.11+).
     pub co_firsttraceable: Option<u32>,
+    /// `_co_monitoring` (3.12+): the code's `_PyCoMonitoringData`, where an
+    /// instrumented instruction keeps the opcode it replaced.
+    pub co_monitoring: Option<u32>,
+    /// `_PyCoMonitoringData.lines` (3.12+): one `_PyCoLineInstrumentationData`
+    /// per code unit.
+    pub mon_lines: Option<u32>,
+    /// `_PyCoMonitoringData.per_instruction_opcodes` (3.12+): one opcode
+    /// per code unit.
+    pub mon_per_instruction_opcodes: Option<u32>,
+    /// `_PyCoLineInstrumentationData.original_opcode` (3.12+).
+    pub line_data_original_opcode: Option<u32>,
+    /// `sizeof(_PyCoLineInstrumentationData)` (3.12+).
+    pub line_data_size: Option<u32>,
 }
 
 /// The objects whose contents are decoded.

@@ -93,6 +93,8 @@ const EXC: &[&str] = &["PyBaseExceptionObject"];
 const DICTVALUES: &[&str] = &["PyDictValues", "_dictvalues"];
 const FUNCTION: &[&str] = &["PyFunctionObject"];
 const MODULE: &[&str] = &["PyModuleObject"];
+const MONDATA: &[&str] = &["_PyCoMonitoringData"];
+const LINEDATA: &[&str] = &["_PyCoLineInstrumentationData"];
 
 /// The table. Version ranges follow the comments in `layout.rs` and CPython's headers.
 static ROWS: &[Row] = rows! {
@@ -136,6 +138,7 @@ static ROWS: &[Row] = rows! {
     runtime.runtime_tracing_possible <- RUNTIME, off "ceval.tracing_possible", 8..=8;
     runtime.interp_tracing_possible <- INTERP, off "ceval.tracing_possible", 9..=9;
     runtime.interp_sys_tracing_threads <- INTERP, off "sys_tracing_threads", 12..=13;
+    runtime.interp_f_opcode_trace_set <- INTERP, off "f_opcode_trace_set", 12..=12;
     runtime.ts_tracing <- TSTATE, off "tracing", 8..=13;
     runtime.ts_c_tracefunc <- TSTATE, off "c_tracefunc", 8..=13;
     runtime.ts_c_traceobj <- TSTATE, off "c_traceobj", 8..=13;
@@ -151,6 +154,7 @@ static ROWS: &[Row] = rows! {
     frame.f_lineno <- FRAME, off "f_lineno", 8..=13;
     frame.f_trace <- FRAME, off "f_trace", 8..=13;
     frame.f_trace_lines <- FRAME, off "f_trace_lines", 8..=13;
+    frame.f_trace_opcodes <- FRAME, off "f_trace_opcodes", 8..=13;
     frame.f_code <- FRAME, off "f_code", 8..=10;
     frame.f_globals <- FRAME, off "f_globals", 8..=10;
     frame.f_locals <- FRAME, off "f_locals", 8..=10;
@@ -195,6 +199,11 @@ static ROWS: &[Row] = rows! {
     code.co_code <- CODE, off "co_code", 8..=10;
     code.co_code_adaptive <- CODE, off "co_code_adaptive", 11..=13;
     code.co_firsttraceable <- CODE, off "_co_firsttraceable", 11..=13;
+    code.co_monitoring <- CODE, off "_co_monitoring", 12..=13;
+    code.mon_lines <- MONDATA, off "lines", 12..=13;
+    code.mon_per_instruction_opcodes <- MONDATA, off "per_instruction_opcodes", 12..=13;
+    code.line_data_original_opcode <- LINEDATA, off "original_opcode", 12..=13;
+    code.line_data_size <- LINEDATA, size "", 12..=13;
 
     objects.long_digit <- LONG, off "ob_digit", 8..=11;
     objects.long_digit <- LONG, off "long_value.ob_digit", 12..=13;

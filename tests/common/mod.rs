@@ -207,16 +207,32 @@ fn base_env(cmd: &mut Command) {
         .env_remove("PYTHONPATH")
         .env_remove("HINDSIGHT_ORACLE_OUT")
         .env_remove("HINDSIGHT_ORACLE_ALL")
+        .env_remove("HINDSIGHT_ORACLE_GRANULARITY")
         .env_remove("PYTHONSTARTUP");
 }
 
 /// Run `fixture` under the oracle, writing its steps to `out`.
 pub fn run_oracle(python: &Path, fixture: &Path, out: &Path) -> Result<Output, String> {
+    run_oracle_in(python, fixture, out, &Mode::default())
+}
+
+/// How a fixture is run under the oracle and recorded, beside the plain
+/// way: the oracle's environment, `record`'s arguments and environment.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Mode {
+    pub oracle_env: &'static [(&'static str, &'static str)],
+    pub record_args: &'static [&'static str],
+    pub record_env: &'static [(&'static str, &'static str)],
+}
+
+/// [`run_oracle`] in `mode`.
+fn run_oracle_in(python: &Path, fixture: &Path, out: &Path, mode: &Mode) -> Result<Output, String> {
     let mut cmd = Command::new(python);
     cmd.arg(fixture);
     base_env(&mut cmd);
     cmd.env("PYTHONPATH", oracle_dir())
-        .env("HINDSIGHT_ORACLE_OUT", out);
+        .env("HINDSIGHT_ORACLE_OUT", out)
+        .envs(mode.oracle_env.iter().copied());
     run_with_timeout(cmd, PYTHON_TIMEOUT)
 }
 
@@ -227,14 +243,27 @@ pub fn run_record(
     fixture: &Path,
     hsr: &Path,
 ) -> Result<Output, String> {
+    run_record_in(hindsight, python, fixture, hsr, &Mode::default())
+}
+
+/// [`run_record`] in `mode`.
+pub fn run_record_in(
+    hindsight: &Path,
+    python: &Path,
+    fixture: &Path,
+    hsr: &Path,
+    mode: &Mode,
+) -> Result<Output, String> {
     let mut cmd = Command::new(hindsight);
     cmd.arg("record")
         .arg("-o")
         .arg(hsr)
+        .args(mode.record_args)
         .arg("--")
         .arg(python)
         .arg(fixture);
     base_env(&mut cmd);
+    cmd.envs(mode.record_env.iter().copied());
     run_with_timeout(cmd, HINDSIGHT_TIMEOUT)
 }
 
@@ -334,6 +363,18 @@ pub fn check_program(
     dir: &Path,
     expected: i32,
 ) -> Result<(), String> {
+    check_program_in(hindsight, python, fixture, dir, expected, &Mode::default())
+}
+
+/// [`check_program`] in `mode`.
+pub fn check_program_in(
+    hindsight: &Path,
+    python: &Interpreter,
+    fixture: &Path,
+    dir: &Path,
+    expected: i32,
+    mode: &Mode,
+) -> Result<(), String> {
     let stem = fixture
         .file_stem()
         .and_then(|s| s.to_str())
@@ -342,7 +383,7 @@ pub fn check_program(
     let hsr = dir.join(format!("{stem}.hsr"));
     let dumped = dir.join(format!("{stem}.hindsight.jsonl"));
 
-    let oracle = run_oracle(&python.path, fixture, &oracle_out)?;
+    let oracle = run_oracle_in(&python.path, fixture, &oracle_out, mode)?;
     let oracle_status = status_code(&oracle);
     if oracle_status != expected {
         return Err(format!(
@@ -351,7 +392,7 @@ pub fn check_program(
         ));
     }
 
-    let record = run_record(hindsight, &python.path, fixture, &hsr)?;
+    let record = run_record_in(hindsight, &python.path, fixture, &hsr, mode)?;
     let record_status = status_code(&record);
     if record_status != oracle_status {
         return Err(format!(

@@ -51,6 +51,7 @@ fn meta(step: u64, event: EventKind, file: &str, line: u32, value: Option<u64>) 
             end_col: 9,
         }),
         value: value.map(ObjAddr),
+        instruction: None,
     }
 }
 

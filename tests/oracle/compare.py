@@ -3,7 +3,8 @@
 
     compare.py A.jsonl B.jsonl
 
-Per step: event, file, function, line, position (where both have one), the
+Per step: event, file, function, line, instruction (an opcode step's name and
+offset; absent elsewhere), position (where both have one), the
 function names of the stack frames, and for every local and global (and the
 return value / exception) type, repr, truncated and attrs recursively. Ids are
 compared as a bijection per step: names sharing an id in A share one in B and
@@ -105,7 +106,7 @@ def compare_names(field, a, b, ids):
 
 def compare_state(a, b):
     """Raise Mismatch at the first difference between two states of one step."""
-    for key in ("event", "file", "function", "line"):
+    for key in ("event", "file", "function", "line", "instruction"):
         if a.get(key) != b.get(key):
             raise Mismatch(key, a.get(key), b.get(key))
     pa, pb = a.get("position"), b.get("position")

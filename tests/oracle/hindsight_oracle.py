@@ -3,13 +3,19 @@
 Installed by sitecustomize.py (in this folder, put on PYTHONPATH) when
 HINDSIGHT_ORACLE_OUT names the output file, so the main script runs exactly as
 under `python3 script.py`: no extra frame below its <module>, its stdout and
-stderr untouched. HINDSIGHT_ORACLE_ALL=1 records every frame; otherwise only
+stderr untouched. HINDSIGHT_ORACLE_GRANULARITY=opcode adds the opcode steps of
+`--granularity opcode`: every recorded frame gets `f_trace_opcodes = True`,
+and an opcode event is a step when its instruction binds a name or mutates an
+object in place (`is_step_instruction`), with `"instruction": {"name",
+"offset"}`. HINDSIGHT_ORACLE_ALL=1 records every frame; otherwise only
 files under the main script's directory, minus the standard library and
 site-packages/dist-packages (docs/spec/cli.md). Frames outside produce no
 steps but appear in `stack`.
 """
 
+import dis
 import json
+import opcode
 import os
 import sys
 import sysconfig
@@ -20,6 +26,19 @@ import hindsight_render as render
 _HAS_QUALNAME = sys.version_info >= (3, 11)
 _CO_OPTIMIZED = 0x1
 _MAX_STACK = 100_000  # bound on the f_back walk; far above any recursion limit
+
+# BINARY_OP's in-place opargs (3.11+): `a += b` and the like.
+_INPLACE_ARGS = frozenset(
+    i for i, (name, _) in enumerate(getattr(opcode, "_nb_ops", [])) if name.startswith("NB_INPLACE_")
+)
+
+
+def is_step_instruction(name, arg):
+    """Whether an instruction binds a name or mutates an object in place: the
+    opcode steps (the rule of scripts/gen-opcodes.py, hindsight's tables)."""
+    if name == "BINARY_OP":
+        return arg in _INPLACE_ARGS
+    return name.startswith(("STORE_", "DELETE_", "INPLACE_")) or name in ("LIST_APPEND", "SET_ADD", "MAP_ADD")
 
 
 def _real(path):
@@ -83,11 +102,34 @@ def _module_hidden_locals(frame):
     return out
 
 
+def _class_locals_312(frame):
+    """A class body's namespace and its bound hidden locals (3.12, PEP 709),
+    read without frame.f_locals.
+
+    On 3.12 reading f_locals of a class body that runs an inlined
+    comprehension makes the trace function's return write the namespace
+    back into the comprehension's slots (`PyFrame_LocalsToFast`): the opcode
+    steps inside the comprehension would see the oracle's own writes. The
+    namespace is the interpreter frame's `f_locals` (its sixth pointer);
+    the hidden locals are read from the slots as for a module.
+    """
+    import ctypes
+
+    word = ctypes.sizeof(ctypes.c_void_p)
+    iframe = ctypes.c_void_p.from_address(id(frame) + 3 * word).value
+    ptr = ctypes.c_void_p.from_address(iframe + 5 * word).value
+    out = dict(ctypes.cast(ptr, ctypes.py_object).value) if ptr else {}
+    out.update(_module_hidden_locals(frame))
+    return out
+
+
 class Oracle:
     """Writes one state per step; holds the file filter and position caches."""
 
-    def __init__(self, out_path, record_all):
+    def __init__(self, out_path, record_all, opcodes=False):
         self.out = open(out_path, "w", encoding="ascii")
+        self.opcodes = opcodes
+        self.instructions = {}
         self.lock = threading.Lock()
         self.step = 0
         self.record_all = record_all
@@ -160,6 +202,9 @@ class Oracle:
             # comprehension inlined into it runs (3.12+, PEP 709) its bound
             # hidden locals are the frame's locals.
             local_values = render.render_mapping(_module_hidden_locals(frame), skip_dunder=False)
+        elif self.opcodes and sys.version_info[:2] == (3, 12) and not code.co_flags & _CO_OPTIMIZED and code.co_varnames:
+            # A class body with an inlined comprehension, at opcode granularity.
+            local_values = render.render_mapping(_class_locals_312(frame), skip_dunder=False)
         else:
             f_locals = frame.f_locals
             if f_locals is frame.f_globals:
@@ -188,8 +233,22 @@ class Oracle:
             state["exception"] = render.render_exception(arg[0], arg[1])
         return state
 
-    def emit(self, frame, event, arg):
+    def instruction(self, frame):
+        """The opcode step's instruction, or None when it is not one."""
+        code = frame.f_code
+        table = self.instructions.get(code)
+        if table is None:
+            table = {i.offset: (i.opname, i.arg) for i in dis.get_instructions(code)}
+            self.instructions[code] = table
+        name, arg = table.get(frame.f_lasti, (None, None))
+        if name is None or not is_step_instruction(name, arg):
+            return None
+        return {"name": name, "offset": frame.f_lasti}
+
+    def emit(self, frame, event, arg, instruction=None):
         state = self.state(frame, event, arg)
+        if instruction is not None:
+            state["instruction"] = instruction
         with self.lock:
             state["step"] = self.step
             self.step += 1
@@ -201,18 +260,36 @@ class Oracle:
     def global_trace(self, frame, event, arg):
         if event != "call" or not self.recorded(frame):
             return None
+        if self.opcodes:
+            # f_trace first: 3.13 switches the code's instruction events on
+            # when f_trace_opcodes is set on a frame that has a local trace
+            # function (the trampoline would set f_trace only afterwards).
+            frame.f_trace = self.local_trace
+            frame.f_trace_opcodes = True
         self.emit(frame, event, arg)
         return self.local_trace
 
     def local_trace(self, frame, event, arg):
         if event in ("line", "return", "exception"):
             self.emit(frame, event, arg)
+        elif event == "opcode":
+            instruction = self.instruction(frame)
+            if instruction is not None:
+                self.emit(frame, event, arg, instruction)
         return self.local_trace
 
 
 def install(out_path):
     """Start tracing this thread and every thread started later."""
-    oracle = Oracle(out_path, os.environ.get("HINDSIGHT_ORACLE_ALL") == "1")
+    opcodes = os.environ.get("HINDSIGHT_ORACLE_GRANULARITY") == "opcode"
+    oracle = Oracle(out_path, os.environ.get("HINDSIGHT_ORACLE_ALL") == "1", opcodes)
+    if opcodes:
+        # 3.12: sys.settrace switches instruction events on only once some
+        # frame has had f_trace_opcodes set (the interpreter's
+        # f_opcode_trace_set); hindsight sets that flag before its hook too.
+        me = sys._getframe()
+        me.f_trace_opcodes = True
+        me.f_trace_opcodes = False
     threading.settrace(oracle.global_trace)
     sys.settrace(oracle.global_trace)
     return oracle

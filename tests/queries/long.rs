@@ -40,6 +40,7 @@ pub fn write_long(path: &Path, steps: u64) {
             line,
             position: None,
             value: None,
+            instruction: None,
         })
     };
     let frame = |line: u32| FrameRec {

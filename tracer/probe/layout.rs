@@ -126,6 +126,38 @@ layout! {
     /// runs as it would, while the probe stays the thread's trace function.
     CHAINS = 0x4b0;
     CHAINS_MAX = 64;
+    /// 1 when opcode events of instructions that are not steps of
+    /// `--granularity opcode` (the table at `OPC_STEPS`) return at once,
+    /// without a trap; how many did so far.
+    OFF_OPC_ON = 0xc00;
+    OFF_OPC_SKIPPED = 0xc08;
+    /// 3.8-3.10: the frame's `f_lasti` (an int), the shift that makes it a
+    /// byte offset (0 or 1), the code's `co_code` and the bytes object's
+    /// `ob_size` and `ob_sval`.
+    OFF_OPC_LASTI = 0xc10;
+    OFF_OPC_LASTI_SHIFT = 0xc18;
+    OFF_OPC_CO_CODE = 0xc20;
+    OFF_OPC_OB_SIZE = 0xc28;
+    OFF_OPC_SVAL = 0xc30;
+    /// 3.11+: the interpreter frame's `prev_instr` (`instr_ptr`), the
+    /// code's `co_code_adaptive`.
+    OFF_OPC_PREV_INSTR = 0xc38;
+    OFF_OPC_ADAPTIVE = 0xc40;
+    /// 3.12+: `INSTRUMENTED_LINE` and `INSTRUMENTED_INSTRUCTION` (256: none),
+    /// the code's `_co_monitoring`, its `lines` and
+    /// `per_instruction_opcodes`, and a line entry's `original_opcode` and
+    /// size.
+    OFF_OPC_INSTR_LINE = 0xc48;
+    OFF_OPC_INSTR_INSTR = 0xc50;
+    OFF_OPC_MON = 0xc58;
+    OFF_OPC_MON_LINES = 0xc60;
+    OFF_OPC_MON_PER = 0xc68;
+    OFF_OPC_LINE_ORIG = 0xc70;
+    OFF_OPC_LINE_SIZE = 0xc78;
+    /// One byte per opcode: 0 not a step, 1 a step, 2 a step when its
+    /// argument's byte at `OPC_INPLACE` is 1 (`BINARY_OP`).
+    OPC_STEPS = 0xd00;
+    OPC_INPLACE = 0xe00;
     /// Bytes copied of an object at least (the tracer's window for an
     /// object it has not seen), within its page, and the longest object
     /// copied.
@@ -199,6 +231,8 @@ const _: () = assert!(
         && CAP_TYPES + CAP_TYPES_MAX * CAP_TYPE_BYTES <= GUARD_TYPES
         && GUARD_TYPES + GUARD_TYPES_MAX * 8 <= OFF_WHAT
         && OFF_CALL_FRAME + 8 <= CHAINS
-        && CHAINS + CHAINS_MAX * 16 <= RANGES
+        && CHAINS + CHAINS_MAX * 16 <= OFF_OPC_ON
+        && OFF_OPC_LINE_SIZE + 8 <= OPC_STEPS
+        && OPC_INPLACE + 256 <= RANGES
         && CHUNK == 8 * 8
 );

@@ -14,7 +14,9 @@
  * shadow to each of them with the log (docs/probe.md).
  *
  * Events of code from a file the tracer does not record (the filter's
- * table in the context holds its name) return at once, without a trap.
+ * table in the context holds its name) return at once, without a trap, and
+ * so do opcode events of instructions that are not steps (the opcode
+ * table in the context says which are).
  *
  * Freestanding and position independent: no globals, no calls out, no
  * relocations (build.rs refuses any). The context's address is an
@@ -39,6 +41,7 @@ typedef u64 __attribute__((aligned(1), may_alias)) u64u;
 
 #define PY_TRACE_CALL 0
 #define PY_TRACE_LINE 2
+#define PY_TRACE_OPCODE 7
 
 /* hs_refresh's answer for a stop at the int3. */
 #define TRAP_INT3 1
@@ -349,6 +352,68 @@ static inline __attribute__((always_inline)) u64 filtered_out(const u8 *ctx, u64
     return 0;
 }
 
+/* Whether the instruction `frame` is at is a step of --granularity opcode
+ * (it binds a name or mutates an object in place: the table at OPC_STEPS);
+ * 1 also when it cannot tell (the tracer decides then). 3.8-3.10: the byte
+ * at f_lasti in co_code; 3.11+: the byte at the interpreter frame's
+ * prev_instr, and on 3.12+ an instrumented instruction's own opcode from
+ * the code's monitoring data (behind INSTRUMENTED_LINE, then
+ * INSTRUMENTED_INSTRUCTION), as the tracer reads it. */
+static inline __attribute__((always_inline)) u64 opcode_step(const u8 *ctx, u64 frame)
+{
+    u64 via = FIELD(ctx, OFF_F_FRAME);
+    u64 code, at;
+    if (via != NO_FIELD) {
+        u64 f = *(volatile u64 *)(frame + via);
+        if (!f)
+            return 1;
+        code = *(volatile u64 *)(f + FIELD(ctx, OFF_F_CODE));
+        at = *(volatile u64 *)(f + FIELD(ctx, OFF_OPC_PREV_INSTR));
+    } else {
+        code = *(volatile u64 *)(frame + FIELD(ctx, OFF_F_CODE));
+        long lasti = *(volatile int *)(frame + FIELD(ctx, OFF_OPC_LASTI));
+        if (!code || lasti < 0)
+            return 1;
+        u64 bytes = *(volatile u64 *)(code + FIELD(ctx, OFF_OPC_CO_CODE));
+        if (!bytes)
+            return 1;
+        u64 size = *(volatile u64 *)(bytes + FIELD(ctx, OFF_OPC_OB_SIZE));
+        u64 off = (u64)lasti << FIELD(ctx, OFF_OPC_LASTI_SHIFT);
+        if (off + 2 > size)
+            return 1;
+        at = bytes + FIELD(ctx, OFF_OPC_SVAL) + off;
+    }
+    if (!code || !at)
+        return 1;
+    u64 op = *(volatile u8 *)at;
+    u64 arg = *(volatile u8 *)(at + 1);
+    u64 il = FIELD(ctx, OFF_OPC_INSTR_LINE), ii = FIELD(ctx, OFF_OPC_INSTR_INSTR);
+    if (op == il || op == ii) {
+        u64 mon = *(volatile u64 *)(code + FIELD(ctx, OFF_OPC_MON));
+        u64 start = code + FIELD(ctx, OFF_OPC_ADAPTIVE);
+        if (!mon || at < start)
+            return 1;
+        u64 i = (at - start) / 2;
+        if (op == il) {
+            u64 lines = *(volatile u64 *)(mon + FIELD(ctx, OFF_OPC_MON_LINES));
+            if (!lines)
+                return 1;
+            op = *(volatile u8 *)(lines + i * FIELD(ctx, OFF_OPC_LINE_SIZE)
+                                  + FIELD(ctx, OFF_OPC_LINE_ORIG));
+        }
+        if (op == ii) {
+            u64 per = *(volatile u64 *)(mon + FIELD(ctx, OFF_OPC_MON_PER));
+            if (!per)
+                return 1;
+            op = *(volatile u8 *)(per + i);
+        }
+    }
+    u8 kind = ctx[OPC_STEPS + op];
+    if (kind == 2)
+        return ctx[OPC_INPLACE + arg] != 0;
+    return kind != 0;
+}
+
 /* Refresh the plan and the frame's bytes; 0 when this step goes without a
  * trap (logged, or code the filter says is not recorded), else 1. */
 static inline __attribute__((always_inline)) u64 refresh(u8 *ctx, u64 frame, u64 what, u64 chain)
@@ -359,6 +424,12 @@ static inline __attribute__((always_inline)) u64 refresh(u8 *ctx, u64 frame, u64
         if ((u32)what == PY_TRACE_CALL && !chain)
             *(volatile u8 *)(frame + FIELD(ctx, OFF_F_TRACE_LINES)) = 0;
         FIELD(ctx, OFF_SKIPPED) += 1;
+        return 0;
+    }
+    if ((u32)what == PY_TRACE_OPCODE && frame && FIELD(ctx, OFF_OPC_ON)
+        && !opcode_step(ctx, frame)) {
+        /* An instruction that is not a step: nothing to record. */
+        FIELD(ctx, OFF_OPC_SKIPPED) += 1;
         return 0;
     }
     u64 logged = FIELD(ctx, OFF_LOG_N);

@@ -115,7 +115,8 @@ pub fn state_json(state: &State) -> Value {
 }
 
 /// A step's own keys, in the order of a state: `step`, `event`, `thread`,
-/// `file`, `function`, `line`, `position`.
+/// `file`, `function`, `line`, `position`, and on an `opcode` step
+/// `instruction` (`{"name", "offset"}`).
 pub fn meta_json(meta: &StepMeta) -> Value {
     let position = match meta.position {
         Some(p) => {
@@ -123,15 +124,33 @@ pub fn meta_json(meta: &StepMeta) -> Value {
         }
         None => Value::Null,
     };
-    json!({
+    let mut out = json!({
         "step": meta.step.0,
         "event": meta.event.as_str(),
         "thread": meta.thread,
         "file": &*meta.file,
         "function": &*meta.function,
-        "line": meta.line,
+        "line": line_json(meta.event, meta.line),
         "position": position,
-    })
+    });
+    if let (Some(i), Value::Object(m)) = (&meta.instruction, &mut out) {
+        m.insert(
+            "instruction".into(),
+            json!({"name": &*i.name, "offset": i.offset}),
+        );
+    }
+    out
+}
+
+/// A step's `line`: `null` for an opcode step at an instruction without a
+/// line number (code the compiler adds, such as the cleanup of `except E
+/// as e`, where `f_lineno` is `None`), recorded as line 0.
+pub fn line_json(event: store::EventKind, line: u32) -> Value {
+    if event == store::EventKind::Opcode && line == 0 {
+        Value::Null
+    } else {
+        json!(line)
+    }
 }
 
 /// The stack as a state shows it, outermost first.

@@ -20,15 +20,14 @@ pub fn write_state(o: &mut impl Write, state: &State, source: Option<&str>) -> i
         writeln!(o, "(no step)")?;
         return Ok(());
     };
+    let event = match &meta.instruction {
+        Some(i) => format!("{} {}@{}", meta.event.as_str(), i.name, i.offset),
+        None => meta.event.as_str().to_string(),
+    };
     writeln!(
         o,
         "step {}  {}  thread {}  {}:{} in {}",
-        meta.step.0,
-        meta.event.as_str(),
-        meta.thread,
-        meta.file,
-        meta.line,
-        meta.function
+        meta.step.0, event, meta.thread, meta.file, meta.line, meta.function
     )?;
     if let Some(src) = source {
         let num = meta.line.to_string();

@@ -196,6 +196,7 @@ fn granularity(g: GranularityArg) -> Granularity {
     match g {
         GranularityArg::Line => Granularity::Line,
         GranularityArg::Call => Granularity::Call,
+        GranularityArg::Opcode => Granularity::Opcode,
     }
 }
 

@@ -85,6 +85,7 @@ mod tests {
                 line: 1,
                 position: None,
                 value: None,
+                instruction: None,
             }),
             stack: stack
                 .iter()

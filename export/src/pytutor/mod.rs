@@ -135,7 +135,8 @@ impl Trace {
             .map(|n| &**n)
             .collect();
         let event = match meta.event {
-            EventKind::Line => "step_line",
+            // Python Tutor has no instruction steps: one is shown as a line.
+            EventKind::Line | EventKind::Opcode => "step_line",
             EventKind::Call => "call",
             EventKind::Return => "return",
             EventKind::Exception => "exception",

@@ -25,6 +25,7 @@ impl S {
             line: 1,
             position: None,
             value: None,
+            instruction: None,
         })])
     }
     /// The stack becomes `frames` (outermost first).

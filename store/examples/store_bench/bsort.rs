@@ -183,6 +183,7 @@ impl BubbleSort {
             line,
             position: Some(pos(line)),
             value,
+            instruction: None,
         })];
         if event == EventKind::Line && Arc::ptr_eq(&function, &self.module) {
             ops.push(Op::StackTruncate(0));

@@ -12,7 +12,9 @@ use super::Reader;
 use crate::error::StoreError;
 use crate::format::{array32_prefix, SegKind};
 use crate::intern::intern;
-use crate::model::{EventKind, FrameRec, Node, ObjAddr, Op, Position, Scope, Step, StepMeta};
+use crate::model::{
+    EventKind, FrameRec, Instruction, Node, ObjAddr, Op, Position, Scope, Step, StepMeta,
+};
 use std::cell::Cell;
 
 /// A step's meta, borrowed from its segment.
@@ -34,6 +36,8 @@ pub struct MetaView<'a> {
     pub position: Option<Position>,
     /// `return` steps: the returned object; `exception` steps: the exception.
     pub value: Option<ObjAddr>,
+    /// `opcode` steps: the instruction's name and offset.
+    pub instruction: Option<(&'a str, u32)>,
 }
 
 impl MetaView<'_> {
@@ -48,6 +52,10 @@ impl MetaView<'_> {
             line: self.line,
             position: self.position,
             value: self.value,
+            instruction: self.instruction.map(|(name, offset)| Instruction {
+                name: intern(name),
+                offset,
+            }),
         }
     }
 }
@@ -325,13 +333,18 @@ impl<'a> StepView<'a> {
 /// A `StepMeta`; its step number is `n` (the file holds 0, or in version 1
 /// the same number).
 fn read_meta<'a>(c: &mut Cursor<'a>, n: u64) -> Wire<MetaView<'a>> {
-    c.array_of(8)?;
+    // Eight fields, or nine with an opcode step's instruction.
+    let fields = c.array()?;
+    if fields != 8 && fields != 9 {
+        return Err(WireError("a step's meta has neither 8 nor 9 fields"));
+    }
     c.uint()?;
     let event = match c.str()? {
         "Call" => EventKind::Call,
         "Line" => EventKind::Line,
         "Return" => EventKind::Return,
         "Exception" => EventKind::Exception,
+        "Opcode" => EventKind::Opcode,
         _ => return Err(WireError("an unknown event")),
     };
     let thread = c.u32()?;
@@ -354,6 +367,12 @@ fn read_meta<'a>(c: &mut Cursor<'a>, n: u64) -> Wire<MetaView<'a>> {
     } else {
         Some(ObjAddr(c.uint()?))
     };
+    let instruction = if fields == 9 && !c.nil()? {
+        c.array_of(2)?;
+        Some((c.str()?, c.u32()?))
+    } else {
+        None
+    };
     Ok(MetaView {
         step: Step(n),
         event,
@@ -363,6 +382,7 @@ fn read_meta<'a>(c: &mut Cursor<'a>, n: u64) -> Wire<MetaView<'a>> {
         line,
         position,
         value,
+        instruction,
     })
 }
 

@@ -162,6 +162,7 @@ mod tests {
                 line: 3,
                 position: None,
                 value: Some(ObjAddr(2)),
+                instruction: None,
             }),
             stack: vec![FrameRec {
                 function: "f".into(),

@@ -122,6 +122,7 @@ mod tests {
             line: 1,
             position: None,
             value: None,
+            instruction: None,
         }
     }
 

@@ -99,6 +99,7 @@ pub fn random_step(rng: &mut Rng, state: &State, n: u64) -> Vec<Op> {
             end_col: 20,
         }),
         value: (rng.below(3) == 0).then(|| ObjAddr(rng.below(50) * 16)),
+        instruction: None,
     })];
     let mut heap: Vec<ObjAddr> = state.heap.keys().copied().collect();
     heap.sort();

@@ -281,6 +281,17 @@ impl Decoder {
         frames::frame_code(mem, &self.python, &mut self.caches, frame)
     }
 
+    /// The instruction the frame passed to the trace function is about to
+    /// run, when it is one of the steps of `--granularity opcode` (binds a
+    /// name or mutates an object in place); `None` for any other.
+    pub fn step_instruction(
+        &mut self,
+        mem: &dyn Memory,
+        frame: RemoteAddr,
+    ) -> Result<Option<store::Instruction>, DecodeError> {
+        frames::step_instruction(mem, &self.python, &mut self.caches, frame)
+    }
+
     /// Where the top frame of the last snapshot keeps its position, when
     /// the state of its next line steps is the snapshot's as long as no
     /// word the snapshot read changes but those.

@@ -334,6 +334,10 @@ pub struct SetTraceFns {
 /// `_PyEval_SetTrace` local to the library: found in the symbol table).
 pub const THREAD_STATE_GET: &str = "PyThreadState_Get";
 pub const SET_TRACE: &str = "_PyEval_SetTrace";
+/// 3.13: `_PyEval_SetOpcodeTrace(frame, enable)`, what setting
+/// `frame.f_trace_opcodes` calls: switches the instruction events of the
+/// frame's code object on (local to the library: in the symbol table).
+pub const SET_OPCODE_TRACE: &str = "_PyEval_SetOpcodeTrace";
 
 /// 3.12+: install `trap` as the C trace function of the thread `tid`
 /// (stopped where it holds the GIL, e.g. at `Py_RunMain`) by an inferior

@@ -79,7 +79,7 @@ const TRAP_INT3: u64 = 1;
 pub const TRAP_SIGNAL: i32 = libc::SIGURG;
 /// Set, the probe stops at its int3 only (to compare the two ways).
 pub const INT3_KNOB: &str = "HINDSIGHT_INT3_TRAP";
-/// Bytes of the code mapping (two pages: the code is a little over one).
+/// Bytes of the code mapping (the probe's code fits in two pages).
 const CODE_BYTES: usize = 8192;
 const _: () = assert!(code::SSE2.code.len() <= CODE_BYTES && code::AVX2.code.len() <= CODE_BYTES);
 
@@ -90,6 +90,7 @@ mod layout {
 }
 use layout::*;
 pub use layout::{CAP_OBJ_MAX, CHUNK, LOG_MAX, MAX_RANGES, SHADOW_BYTES};
+pub use opcodes::OpcodeSteps;
 pub use steplog::{CapLen, CapType, Capture, Log};
 
 // Linux x86-64 system call numbers and flags the setup uses.
@@ -434,6 +435,7 @@ fn watchdog(map: &SharedMap, blob: &Blob) -> Option<crate::sys::Watchdog> {
 }
 
 mod filter;
+mod opcodes;
 mod plan;
 pub mod prefetch;
 mod steplog;

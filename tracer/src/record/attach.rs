@@ -184,6 +184,9 @@ fn hook_all(
         if cfg.probe_filter {
             p.enable_filter(&python.layout);
         }
+        if cfg.granularity == super::config::Granularity::Opcode {
+            p.enable_opcode_filter(&python.layout, &super::open::opcode_steps(&python));
+        }
     } else {
         tracee.set_breakpoint(trap)?;
     }

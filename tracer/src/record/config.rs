@@ -21,6 +21,9 @@ pub enum Granularity {
     Line,
     /// call and return steps only.
     Call,
+    /// as `Line`, plus an opcode step before each instruction that binds
+    /// a name or mutates an object in place.
+    Opcode,
 }
 
 /// What happens to the program when a bound is reached.

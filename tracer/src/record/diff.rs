@@ -202,6 +202,7 @@ mod tests {
             line,
             position: None,
             value: None,
+            instruction: None,
         };
         let locals = names(&[("x", 7)]);
         for line in [3, 4] {

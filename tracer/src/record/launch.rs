@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::command::Command;
-use super::config::{RecordConfig, RecordOutcome};
+use super::config::{Granularity, RecordConfig, RecordOutcome};
 use super::error::{need_symbol, RecordError};
 use super::open::{cmdline, create_placeholder, create_writer, file_filter, recording_header};
 use super::recorder::Recorder;
@@ -18,10 +18,12 @@ use super::session::{Bounds, Hooked, Origin, Session};
 use super::stops;
 use super::waker::Waker;
 use crate::addr::{RemoteAddr, Tid};
+use crate::cpython::version::OpcodeTrace;
 use crate::cpython::{Decoder, Python};
 use crate::interp::hook;
 use crate::interp::own_trace;
 use crate::interp::startup::{self, Startup};
+use crate::memory::Memory;
 use crate::probe::ProbeMode;
 use crate::ptrace::Tracee;
 
@@ -101,6 +103,12 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     );
     rec.sources = super::sources::Sources::new(&cwd);
     rec.max_steps = cfg.max_steps;
+    if cfg.granularity == Granularity::Opcode
+        && rec.decoder.python().facts.tracing.opcode_trace == OpcodeTrace::PerCodeCall
+    {
+        let func = need_symbol(rec.decoder.python(), hook::SET_OPCODE_TRACE)?;
+        rec.opcodes.set_opcode_trace = Some((func, tracee.entry_point()?));
+    }
     rec.trapless_allowed = cfg.trapless;
     rec.delta_allowed = cfg.delta;
     if let Some(p) = trap.probe {
@@ -168,6 +176,11 @@ fn hook_main(
     if let Some(p) = trap.probe.as_mut().filter(|_| cfg.probe_filter) {
         p.enable_filter(&python.layout);
     }
+    if let Some(p) = trap.probe.as_mut() {
+        if cfg.granularity == Granularity::Opcode {
+            p.enable_opcode_filter(&python.layout, &super::open::opcode_steps(&python));
+        }
+    }
     let set_trace = if hook::uses_monitoring(python.version) {
         Some((
             hook::SetTraceFns {
@@ -179,6 +192,22 @@ fn hook_main(
     } else {
         None
     };
+    if cfg.granularity == Granularity::Opcode
+        && python.facts.tracing.opcode_trace == OpcodeTrace::InterpFlag
+    {
+        // What `frame.f_trace_opcodes = True` does in the program: from
+        // then on `_PyEval_SetTrace` switches instruction events on too.
+        let Some(flag) = python.layout.runtime.interp_f_opcode_trace_set else {
+            return Err(RecordError::Other(
+                "the layout table lacks PyInterpreterState.f_opcode_trace_set of CPython 3.12"
+                    .into(),
+            ));
+        };
+        let interp = tracee
+            .mem()
+            .read_ptr(runtime.at(python.layout.runtime.interpreters_head))?;
+        tracee.mem().write(interp.at(flag), &[1])?;
+    }
     let tstate = install(tracee, &python, runtime, trap.hook_fn, set_trace)?;
     if let Some(p) = trap.probe.as_ref() {
         p.adopt_traps(tracee);

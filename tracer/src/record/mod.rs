@@ -14,6 +14,7 @@ mod filter;
 mod globs;
 mod launch;
 mod letgo;
+mod opcodes;
 mod open;
 mod passon;
 mod program;

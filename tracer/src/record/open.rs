@@ -142,3 +142,27 @@ pub(crate) fn cmdline(pid: i32) -> Vec<OsString> {
         })
         .unwrap_or_default()
 }
+
+/// The probe's table of the instructions that are steps of `--granularity
+/// opcode`, from the interpreter's opcode table.
+pub(crate) fn opcode_steps(python: &Python) -> crate::probe::OpcodeSteps {
+    let ops = python.facts.code.opcodes;
+    let mut steps = [0u8; 256];
+    for (op, _) in ops.stores {
+        steps[usize::from(*op)] = 1;
+    }
+    for op in ops.binary_op {
+        steps[usize::from(*op)] = 2;
+    }
+    let mut inplace = [0u8; 256];
+    for arg in ops.inplace_args {
+        inplace[usize::from(*arg)] = 1;
+    }
+    crate::probe::OpcodeSteps {
+        steps,
+        inplace,
+        instrumented_line: ops.instrumented_line,
+        instrumented_instruction: ops.instrumented_instruction,
+        lasti_in_bytes: python.facts.frames.lasti_in_bytes,
+    }
+}

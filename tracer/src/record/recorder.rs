@@ -1,12 +1,13 @@
 //! The per-step work of the stop loop: a [`Recorder`] turns each trap into
 //! a step (its stop cache, decoder, differ and filter).
 
-use store::{EventKind, Step, StepMeta, Writer};
+use store::{EventKind, Instruction, Step, StepMeta, Writer};
 
 use super::config::Granularity;
 use super::diff::Differ;
 use super::error::RecordError;
 use super::filter::FileFilter;
+use super::opcodes::OpcodeSwitch;
 use super::sources::Sources;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, LineWatch};
@@ -54,6 +55,8 @@ pub(crate) struct Recorder {
     pub(crate) own_trace_lost: Option<(u64, &'static str)>,
     /// The source files kept in the recording so far.
     pub(crate) sources: Sources,
+    /// `--granularity opcode`: what makes frames report opcode events.
+    pub(crate) opcodes: OpcodeSwitch,
 }
 
 impl Recorder {
@@ -82,6 +85,7 @@ impl Recorder {
             cap_types: 0,
             own_trace_lost: None,
             sources: Sources::new(std::path::Path::new("/")),
+            opcodes: OpcodeSwitch::default(),
         }
     }
 
@@ -144,6 +148,7 @@ impl Recorder {
                 line,
                 position,
                 value: None,
+                instruction: None,
             };
             let mut ops = Vec::with_capacity(3);
             self.differ.line_step(meta, &mut ops);
@@ -170,7 +175,7 @@ impl Recorder {
             steps: &mut self.steps,
             writer,
         };
-        st.record(&cached, thread, frame, line, RemoteAddr::NULL)
+        st.record_at(&cached, thread, frame, line, RemoteAddr::NULL, None)
     }
 
     /// After a recorded step of `frame`: let the probe take its next line
@@ -304,7 +309,7 @@ impl Recorder {
     /// [`Recorder::answer_trap`].
     pub(crate) fn on_trap(
         &mut self,
-        tracee: &Tracee,
+        tracee: &mut Tracee,
         writer: &Writer,
         tid: Tid,
         frame: RemoteAddr,
@@ -316,6 +321,7 @@ impl Recorder {
         if let Ok(true) = r {
             self.arm(frame, tid);
         }
+        self.opcodes.after_stop(tracee, tid, &mut self.cache)?;
         r.map(|_| ())
     }
 
@@ -361,19 +367,32 @@ impl Recorder {
         if !recorded
             || (self.granularity == Granularity::Call
                 && !matches!(event, EventKind::Call | EventKind::Return))
+            || (event == EventKind::Opcode && self.granularity != Granularity::Opcode)
         {
             return Ok(false);
         }
         // Its text goes into the recording before its first step (the
         // steps the probe takes without a trap are of a frame trapped first).
         self.sources.first_use(&code.file, writer);
+        let mut instruction = None;
+        if event == EventKind::Opcode {
+            instruction = self.decoder.step_instruction(mem, frame)?;
+            if instruction.is_none() {
+                return Ok(false);
+            }
+        } else if self.granularity == Granularity::Opcode {
+            let py = self.decoder.python();
+            self.opcodes
+                .on_event(py, tracee, &mut self.cache, frame, &code)?;
+        }
+        let cached = self.cache.mem(tracee.mem());
         let mut st = StepSink {
             decoder: &mut self.decoder,
             differ: &mut self.differ,
             steps: &mut self.steps,
             writer,
         };
-        st.record(mem, tid.0 as u32, frame, what, arg)?;
+        st.record_at(&cached, tid.0 as u32, frame, what, arg, instruction)?;
         Ok(true)
     }
 }
@@ -384,6 +403,7 @@ pub(crate) fn event_kind(what: i32) -> Option<EventKind> {
         1 => Some(EventKind::Exception),
         2 => Some(EventKind::Line),
         3 => Some(EventKind::Return),
+        7 => Some(EventKind::Opcode),
         _ => None,
     }
 }
@@ -419,14 +439,16 @@ struct StepSink<'a> {
 }
 
 impl StepSink<'_> {
-    /// Decode the state at a trace-function call and send its step.
-    fn record(
+    /// Decode the state at a trace-function call and send its step (an
+    /// opcode step's instruction given).
+    fn record_at(
         &mut self,
         mem: &dyn Memory,
         thread: u32,
         frame: RemoteAddr,
         what: i32,
         arg: RemoteAddr,
+        instruction: Option<Instruction>,
     ) -> Result<(), RecordError> {
         let mut heap_ops = Vec::new();
         let snap = self
@@ -441,6 +463,7 @@ impl StepSink<'_> {
             line: snap.line,
             position: snap.position,
             value: snap.value,
+            instruction,
         };
         let mut ops = Vec::with_capacity(16 + heap_ops.len());
         self.differ.diff_with_heap_ops(

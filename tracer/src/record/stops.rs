@@ -388,7 +388,10 @@ fn on_trap(
         }
         None => {}
     }
-    if let Err(e) = s.rec.on_trap(&s.tracee, &s.writer, tid, frame, what, arg) {
+    if let Err(e) = s
+        .rec
+        .on_trap(&mut s.tracee, &s.writer, tid, frame, what, arg)
+    {
         log::warn!(target: "tracer::record", "step not recorded: {e}");
     }
     // The step observer may have asked to stop at this very step: end here,
@@ -474,5 +477,6 @@ fn log_counts(rec: &mut Recorder) {
         log::info!(target: "tracer::probe", "probe: {calls} calls, {trapless} steps without a trap, {faults} faults recovered");
         log::info!(target: "tracer::probe", "probe log: {} steps with changed words, decoded from the log", p.deltas());
         log::info!(target: "tracer::probe", "probe filter: {} events of unrecorded files without a trap", p.filtered());
+        log::info!(target: "tracer::probe", "probe opcode filter: {} opcode events of instructions that are not steps without a trap", p.opcodes_skipped());
     }
 }

@@ -246,6 +246,7 @@ fn meta(event: EventKind, value: Option<u64>) -> StepMeta {
             end_col: 30,
         }),
         value: value.map(ObjAddr),
+        instruction: None,
     }
 }
 

@@ -73,7 +73,12 @@ fn step_json(m: &StepMeta) -> serde_json::Map<String, Json> {
     }
 }
 
-/// `STEP FILE:LINE FUNCTION`.
+/// `STEP FILE:LINE FUNCTION`, and on an opcode step ` INSTRUCTION@OFFSET`
+/// (the instruction that wrote, for `last-write`).
 fn step_text(m: &StepMeta) -> String {
-    format!("{} {}:{} {}", m.step.0, m.file, m.line, m.function)
+    let line = format!("{} {}:{} {}", m.step.0, m.file, m.line, m.function);
+    match &m.instruction {
+        Some(i) => format!("{line} {}@{}", i.name, i.offset),
+        None => line,
+    }
 }

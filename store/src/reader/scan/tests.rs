@@ -19,6 +19,7 @@ fn sample() -> Vec<Op> {
             end_col: 300,
         }),
         value: Some(ObjAddr(u64::MAX)),
+        instruction: None,
     };
     let node = Node {
         type_name: "app.P".into(),

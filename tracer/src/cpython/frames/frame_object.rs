@@ -92,6 +92,39 @@ pub(super) fn frame_code(
     code_info(mem, py, caches, f.code, true)
 }
 
+/// The instruction the frame is at (`f_lasti`): its offset in bytes and
+/// its opcode and argument, read from the code's `co_code` (3.8-3.10 never
+/// rewrite instructions).
+pub(super) fn instruction_at(
+    mem: &dyn Memory,
+    py: &Python,
+    frame: RemoteAddr,
+) -> Result<Option<(u32, u8, u8)>, DecodeError> {
+    let f = Frame::read(mem, py, frame)?;
+    let Ok(offset) = u32::try_from(f.lasti * 2) else {
+        return Ok(None);
+    };
+    let Some(co_code) = py.layout.code.co_code else {
+        return Err(DecodeError::inconsistent(
+            "the layout table lacks PyCodeObject.co_code of CPython 3.8-3.10",
+        ));
+    };
+    let bytes = mem.read_ptr(f.code.at(co_code))?;
+    if bytes.is_null() {
+        return Ok(None);
+    }
+    let size = mem.read_vec(bytes.at(py.layout.object.ob_size), 8)?;
+    let size = ptr_at(&size, 0).unwrap_or_default().0;
+    if u64::from(offset) + 2 > size {
+        return Ok(None);
+    }
+    let op = mem.read_vec(
+        bytes.at(py.layout.objects.bytes_ob_sval.wrapping_add(offset)),
+        2,
+    )?;
+    Ok(Some((offset, op[0], op[1])))
+}
+
 /// The state at a trace-function call.
 pub(super) fn snapshot(
     mem: &dyn Memory,

@@ -109,6 +109,59 @@ pub(super) fn frame_code(
     code_info(mem, py, caches, iframe.code, true)
 }
 
+/// The instruction the frame is at (`prev_instr`): its offset in bytes
+/// and its opcode and argument. 3.12+: an instrumented instruction's own
+/// opcode is the one the code's monitoring data kept (behind
+/// `INSTRUMENTED_LINE`, then `INSTRUMENTED_INSTRUCTION`). A specialized
+/// form (3.11) is told by the version's table, not here.
+pub(super) fn instruction_at(
+    mem: &dyn Memory,
+    py: &Python,
+    caches: &mut Caches,
+    frame: RemoteAddr,
+) -> Result<Option<(u32, u8, u8)>, DecodeError> {
+    let fo = FrameObj::read(mem, py, frame)?;
+    let top = IFrame::read(mem, py, fo.iframe)?;
+    let code = code_info(mem, py, caches, top.code, true)?;
+    let lasti = code.lasti(top.prev_instr);
+    let Ok(index) = u32::try_from(lasti) else {
+        return Ok(None);
+    };
+    let unit = mem.read_vec(top.prev_instr, 2)?;
+    let (mut op, arg) = (unit[0], unit[1]);
+    let ops = py.facts.code.opcodes;
+    let c = &py.layout.code;
+    let hidden = Some(op) == ops.instrumented_line || Some(op) == ops.instrumented_instruction;
+    if hidden {
+        let (Some(mon), Some(lines), Some(per), Some(orig), Some(size)) = (
+            c.co_monitoring,
+            c.mon_lines,
+            c.mon_per_instruction_opcodes,
+            c.line_data_original_opcode,
+            c.line_data_size,
+        ) else {
+            return Err(DecodeError::inconsistent(
+                "the layout table lacks the monitoring data of CPython 3.12+",
+            ));
+        };
+        let data = mem.read_ptr(top.code.at(mon))?;
+        if data.is_null() {
+            return Ok(None);
+        }
+        let i = u64::from(index);
+        if Some(op) == ops.instrumented_line {
+            let table = mem.read_ptr(data.at(lines))?;
+            let at = i * u64::from(size) + u64::from(orig);
+            op = mem.read_vec(RemoteAddr(table.0.wrapping_add(at)), 1)?[0];
+        }
+        if Some(op) == ops.instrumented_instruction {
+            let table = mem.read_ptr(data.at(per))?;
+            op = mem.read_vec(RemoteAddr(table.0.wrapping_add(i)), 1)?[0];
+        }
+    }
+    Ok(Some((index * 2, op, arg)))
+}
+
 /// The state at a trace-function call.
 pub(super) fn snapshot(
     mem: &dyn Memory,

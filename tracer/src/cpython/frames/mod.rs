@@ -10,7 +10,7 @@ mod interp_frame;
 
 use std::sync::Arc;
 
-use store::{EventKind, FrameRec, ObjAddr, Position};
+use store::{EventKind, FrameRec, Instruction, ObjAddr, Position};
 
 use super::code::CodeInfo;
 use super::objects::{self, Limits, Walker};
@@ -36,6 +36,28 @@ pub(crate) fn frame_code(
         FrameModel::FrameObject => frame_object::frame_code(mem, py, caches, frame),
         FrameModel::InterpreterFrame => interp_frame::frame_code(mem, py, caches, frame),
     }
+}
+
+/// The instruction the frame passed to the trace function is at, when it
+/// is one of the steps of `--granularity opcode` (the version's
+/// [`Opcodes`](super::version::Opcodes)): its name and offset in bytes.
+pub(crate) fn step_instruction(
+    mem: &dyn Memory,
+    py: &Python,
+    caches: &mut Caches,
+    frame: RemoteAddr,
+) -> Result<Option<Instruction>, DecodeError> {
+    let at = match py.facts.frames.model {
+        FrameModel::FrameObject => frame_object::instruction_at(mem, py, frame)?,
+        FrameModel::InterpreterFrame => interp_frame::instruction_at(mem, py, caches, frame)?,
+    };
+    Ok(at.and_then(|(offset, op, arg)| {
+        let name = py.facts.code.opcodes.step_name(op, arg)?;
+        Some(Instruction {
+            name: Arc::from(name),
+            offset,
+        })
+    }))
 }
 
 /// The state at a trace-function call: `frame` is the `PyFrameObject*`,
@@ -67,6 +89,7 @@ fn event_kind(py: &Python, what: i32) -> Result<EventKind, DecodeError> {
         _ if what == t.exception => EventKind::Exception,
         _ if what == t.line => EventKind::Line,
         _ if what == t.return_ => EventKind::Return,
+        _ if what == t.opcode => EventKind::Opcode,
         _ => {
             return Err(DecodeError::inconsistent(format!(
                 "trace event code {what}"

@@ -8,12 +8,15 @@
 //! This file defines the facts; one module per minor version gives their
 //! values, each as the previous version's with what that version changed.
 
+pub(crate) mod opcodes;
 mod v310;
 mod v311;
 mod v312;
 mod v313;
 mod v38;
 mod v39;
+
+pub use opcodes::Opcodes;
 
 use symbols::PythonVersion;
 
@@ -222,6 +225,8 @@ pub struct CodeFacts {
     /// The opcode `COPY_FREE_VARS` (3.11+: a closure's first instruction,
     /// which moves the closure's cells into the frame).
     pub copy_free_vars: Option<u8>,
+    /// The instructions that are steps of `--granularity opcode`.
+    pub opcodes: &'static Opcodes,
 }
 
 /// How a code object names the slots of a frame's locals.
@@ -310,6 +315,26 @@ pub struct TracingFacts {
     /// arg)` (the caller's thread).
     pub set_trace: &'static str,
     pub set_trace_takes_tstate: bool,
+    /// `PyTrace_OPCODE`: the `what` of an opcode event.
+    pub opcode: i32,
+    /// How a frame is made to report opcode events.
+    pub opcode_trace: OpcodeTrace,
+}
+
+/// How a frame is made to report an opcode event before each instruction
+/// (what setting `frame.f_trace_opcodes = True` does in the program).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpcodeTrace {
+    /// 3.8-3.11: the frame's `f_trace_opcodes` alone.
+    FrameFlag,
+    /// 3.12: `f_trace_opcodes`, and the interpreter's `f_opcode_trace_set`
+    /// set before `_PyEval_SetTrace` (which then switches instruction
+    /// events on for every code object).
+    InterpFlag,
+    /// 3.13: `f_trace_opcodes`, and `_PyEval_SetOpcodeTrace(frame, 1)`
+    /// called in the target for each code object (instruction events are
+    /// switched on per code object).
+    PerCodeCall,
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub(super) fn facts() -> Facts {
     Facts {
         code: CodeFacts {
             lines: LineTable::Lines,
+            opcodes: &super::opcodes::V310,
             ..base.code
         },
         frames: FrameFacts {

@@ -29,6 +29,7 @@ pub(super) fn facts() -> Facts {
             slots: CodeSlots::LocalsPlus,
             lines: LineTable::Locations,
             copy_free_vars: Some(149),
+            opcodes: &super::opcodes::V311,
             ..base.code
         },
         frames: FrameFacts {

@@ -23,6 +23,7 @@ pub(super) fn facts() -> Facts {
                 hidden: Some(0x10),
                 ..base.code.kinds
             },
+            opcodes: &super::opcodes::V312,
             ..base.code
         },
         frames: FrameFacts {
@@ -31,6 +32,7 @@ pub(super) fn facts() -> Facts {
         },
         tracing: TracingFacts {
             on_monitoring: true,
+            opcode_trace: super::OpcodeTrace::InterpFlag,
             ..base.tracing
         },
         ..base

@@ -4,7 +4,8 @@
 //! body's `f_locals` a proxy while hidden locals are bound (PEP 667).
 
 use super::{
-    CodeFacts, DictForm, DictKinds, Facts, FrameFacts, ManagedDict, TypeFacts, ValuesOrder,
+    CodeFacts, DictForm, DictKinds, Facts, FrameFacts, ManagedDict, OpcodeTrace, TracingFacts,
+    TypeFacts, ValuesOrder,
 };
 
 pub(super) fn facts() -> Facts {
@@ -24,11 +25,16 @@ pub(super) fn facts() -> Facts {
         managed_dict: ManagedDict::DictOrInline { dict_before: 3 },
         code: CodeFacts {
             copy_free_vars: Some(62),
+            opcodes: &super::opcodes::V313,
             ..base.code
         },
         frames: FrameFacts {
             hidden_locals_proxy: true,
             ..base.frames
+        },
+        tracing: TracingFacts {
+            opcode_trace: OpcodeTrace::PerCodeCall,
+            ..base.tracing
         },
         ..base
     }

@@ -43,6 +43,7 @@ pub(super) fn facts() -> Facts {
                 hidden: None,
             },
             copy_free_vars: None,
+            opcodes: &super::opcodes::V38,
         },
         frames: FrameFacts {
             model: FrameModel::FrameObject,
@@ -59,6 +60,8 @@ pub(super) fn facts() -> Facts {
             on_monitoring: false,
             set_trace: "PyEval_SetTrace",
             set_trace_takes_tstate: false,
+            opcode: 7,
+            opcode_trace: super::OpcodeTrace::FrameFlag,
         },
     }
 }
