@@ -441,12 +441,10 @@ impl Sealer {
         count: u32,
         seg: Vec<u8>,
     ) -> Result<(), StoreError> {
-        if kind == SegKind::Deltas {
-            self.written_steps = first_step + u64::from(count);
-        }
         if let Some(f) = &mut self.flight {
             let held = f.push(kind, first_step, count, seg);
             self.bytes.store(held, Ordering::Relaxed);
+            self.wrote(kind, first_step, count);
             return Ok(());
         }
         self.file
@@ -463,7 +461,16 @@ impl Sealer {
         }
         self.offset += seg.len() as u64;
         self.bytes.store(self.offset, Ordering::Relaxed);
+        self.wrote(kind, first_step, count);
         Ok(())
+    }
+
+    /// A segment is written (or held by the ring): the steps of a deltas
+    /// segment are the recording's.
+    fn wrote(&mut self, kind: SegKind, first_step: u64, count: u32) {
+        if kind == SegKind::Deltas {
+            self.written_steps = first_step + u64::from(count);
+        }
     }
 
     fn summary(&self) -> WriteSummary {
