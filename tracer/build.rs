@@ -22,7 +22,7 @@ mod layout {
 const SOURCE: &str = "probe/probe.c";
 const LAYOUT: &str = "probe/layout.rs";
 /// Included by the source.
-const HEADERS: [&str; 1] = ["probe/trap.h"];
+const HEADERS: [&str; 2] = ["probe/skip.h", "probe/trap.h"];
 const SYMBOLS: [&str; 5] = ["hs_entry", "hs_ctx_imm", "hs_back", "hs_sigtrap", "hs_trap"];
 
 /// The probe's builds: the same source for the baseline x86-64 and for
