@@ -130,6 +130,15 @@ fn timeout_sends_sigterm_to_the_program_once() {
 /// supervisor sends it. The exit status and what the program printed
 /// after; hindsight is killed if it does not end in time.
 fn sigterm_hindsight_alone(hsr: &Path, command: &[&std::ffi::OsStr]) -> (ExitStatus, String) {
+    signal_hindsight_alone(hsr, command, &["-TERM"])
+}
+
+/// As [`sigterm_hindsight_alone`], sending hindsight `signals` in turn.
+fn signal_hindsight_alone(
+    hsr: &Path,
+    command: &[&std::ffi::OsStr],
+    signals: &[&str],
+) -> (ExitStatus, String) {
     let mut child = Command::new(hindsight())
         .args(["record", "-o"])
         .arg(hsr)
@@ -155,8 +164,11 @@ fn sigterm_hindsight_alone(hsr: &Path, command: &[&std::ffi::OsStr]) -> (ExitSta
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
-    let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(st.success());
+    for sig in signals {
+        let st = Command::new("kill").args([*sig, pid.as_str()]).status().unwrap();
+        assert!(st.success());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
     let status = child.wait().unwrap();
@@ -178,6 +190,25 @@ fn sigterm_to_hindsight_alone_is_passed_on() {
         assert_eq!(rest, "handled 15\n", "{name}");
         check_handler_recorded(&name, &hsr, 0);
     }
+}
+
+/// SIGUSR1 (a flight recording's "write now") to a `record` that is not a
+/// ring changes nothing: hindsight and the program go on, and the SIGTERM
+/// after it is passed on as usual.
+#[test]
+fn sigusr1_without_a_ring_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("term.py");
+    std::fs::write(&app, HANDLES_TERM).unwrap();
+    let Some(py) = common::supported_interpreters().into_iter().last() else {
+        return;
+    };
+    let hsr = dir.path().join("usr1.hsr");
+    let command = [py.path.as_os_str(), app.as_os_str()];
+    let (status, rest) = signal_hindsight_alone(&hsr, &command, &["-USR1", "-TERM"]);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(rest, "handled 15\n");
+    check_handler_recorded("kill -USR1, then -TERM", &hsr, 0);
 }
 
 /// Through a shell that runs python as a child, the signal reaches both:

@@ -116,14 +116,18 @@ pub fn record(args: RecordArgs) -> Result<i32> {
 
 /// `--ring N`: the flight recorder's configuration, with SIGUSR1 to
 /// hindsight caught to write the file now and record on.
+///
+/// Without `--ring`, SIGUSR1 is caught and does nothing: a SIGUSR1 meant
+/// for a flight recording must not end hindsight (and with it a launched
+/// program). A caught signal's handler does not pass to the program.
 fn flight_ring(steps: Option<u64>) -> Result<Option<FlightRing>> {
-    let Some(steps) = steps else {
-        return Ok(None);
-    };
     let snapshot = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGUSR1, snapshot.clone()).map_err(|e| {
         anyhow!("cannot catch SIGUSR1 to write the flight recording on demand: {e}")
     })?;
+    let Some(steps) = steps else {
+        return Ok(None);
+    };
     Ok(Some(FlightRing {
         steps,
         snapshot: Some(snapshot),
