@@ -165,7 +165,10 @@ fn signal_hindsight_alone(
     out.read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
     for sig in signals {
-        let st = Command::new("kill").args([*sig, pid.as_str()]).status().unwrap();
+        let st = Command::new("kill")
+            .args([*sig, pid.as_str()])
+            .status()
+            .unwrap();
         assert!(st.success());
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
