@@ -90,6 +90,7 @@ pub struct Target {
 }
 
 /// The interpreters `attach` records (3.8-3.11) that are installed.
+#[allow(dead_code)] // attach_kill_test.rs uses it, attach_test.rs not.
 pub fn attach_pythons() -> Vec<String> {
     let py = python_root();
     let found: Vec<String> = ["3.8.18", "3.9.18", "3.10.13", "3.11.7"]
