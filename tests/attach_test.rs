@@ -52,32 +52,7 @@ fn fifty_cycles(py: &str) {
         got.push(target.expect("checksum"));
     }
     drop(target);
-    // The lines the test read are a subsequence of the output; an
-    // unattached run prints every checksum line up to the last one seen.
-    let last_round: u64 = got
-        .last()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let lines = (last_round / 500).to_string();
-    let plain = Command::new(py)
-        .arg(&worker)
-        .arg(&lines)
-        .output()
-        .expect("plain run");
-    let plain: HashSet<String> = String::from_utf8_lossy(&plain.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    for line in &got {
-        assert!(
-            plain.contains(line),
-            "{line} differs from the unattached run"
-        );
-    }
+    same_as_an_unattached_run(py, &worker, &got);
 }
 
 #[test]

@@ -261,3 +261,30 @@ pub fn functions(steps: &[serde_json::Value]) -> HashSet<String> {
         .filter_map(|s| s["function"].as_str().map(str::to_string))
         .collect()
 }
+
+/// Every line read from the worker (`worker.py`, run by `py`) is one an
+/// unattached run of it prints: the lines read are a subsequence of its
+/// output, so a plain run up to the last round seen prints them all.
+#[track_caller]
+pub fn same_as_an_unattached_run(py: &str, worker: &Path, got: &[String]) {
+    let last_round: u64 = got
+        .last()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|n| n.parse().ok())
+        .expect("a checksum line");
+    let plain = Command::new(py)
+        .arg(worker)
+        .arg((last_round / 500).to_string())
+        .output()
+        .expect("plain run");
+    let plain: HashSet<String> = String::from_utf8_lossy(&plain.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    for line in got {
+        assert!(
+            plain.contains(line),
+            "{py}: {line} differs from the unattached run"
+        );
+    }
+}
