@@ -65,6 +65,53 @@ fn hindsight_matches_oracle(minor: &str) {
     );
 }
 
+/// The comparison of every fixture with the logged steps decoded while the
+/// program runs (the tracer on another CPU: `HINDSIGHT_LIVE_DRAIN`).
+fn hindsight_matches_oracle_live(minor: &str) {
+    let Some(python) = common::interpreter(minor) else {
+        eprintln!("SKIPPED: interpreter {minor} not present");
+        return;
+    };
+    if !python.supported() {
+        return;
+    }
+    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("hindsight-oracle-live-{minor}-"))
+        .tempdir()
+        .expect("a temporary directory");
+    let mode = common::Mode {
+        record_env: &[("HINDSIGHT_LIVE_DRAIN", "1")],
+        ..common::Mode::default()
+    };
+    let fixtures = common::fixtures();
+    let failures = common::run_all(&fixtures, |f| {
+        common::check_program_in(
+            &hindsight,
+            &python,
+            f,
+            dir.path(),
+            common::expected_status(f),
+            &mode,
+        )
+    });
+    common::report(
+        &format!("hindsight (steps decoded while the program runs) vs oracle on Python {minor}"),
+        fixtures.len(),
+        &failures,
+    );
+}
+
+#[test]
+fn hindsight_matches_oracle_live_3_11() {
+    hindsight_matches_oracle_live("3.11");
+}
+
+#[test]
+fn hindsight_matches_oracle_live_3_13() {
+    hindsight_matches_oracle_live("3.13");
+}
+
 /// One test per interpreter version, so a failure names the version.
 macro_rules! per_version {
     ($($name:ident => $minor:literal),* $(,)?) => {

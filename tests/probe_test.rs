@@ -59,6 +59,9 @@ enum Mode {
     /// The probe, without a trap only for steps that change nothing but the
     /// line: none decoded from its log (HINDSIGHT_NO_DELTA).
     NoDelta,
+    /// The logged steps decoded while the program runs, by the tracer on
+    /// another CPU (HINDSIGHT_LIVE_DRAIN).
+    Live,
 }
 
 fn record(py: &common::Interpreter, file: &str, hsr: &std::path::Path, mode: Mode) -> String {
@@ -108,7 +111,8 @@ fn record_script(
         .env_remove("HINDSIGHT_NO_TRAPLESS")
         .env_remove("HINDSIGHT_NO_PROBE_FILTER")
         .env_remove("HINDSIGHT_NO_DELTA")
-        .env_remove("HINDSIGHT_PROBE_BASELINE");
+        .env_remove("HINDSIGHT_PROBE_BASELINE")
+        .env_remove("HINDSIGHT_LIVE_DRAIN");
     match mode {
         Mode::Best => {}
         Mode::Trapped => {
@@ -125,6 +129,9 @@ fn record_script(
         }
         Mode::NoDelta => {
             cmd.env("HINDSIGHT_NO_DELTA", "1");
+        }
+        Mode::Live => {
+            cmd.env("HINDSIGHT_LIVE_DRAIN", "1");
         }
     }
     let out = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT).unwrap();
@@ -191,6 +198,7 @@ fn recordings_with_and_without_the_probe_are_equal() {
                 Mode::Baseline,
                 Mode::Unfiltered,
                 Mode::NoDelta,
+                Mode::Live,
             ];
             for mode in modes {
                 let hsr = dir.path().join(format!("{file}-{}-{mode:?}.hsr", py.minor));
@@ -458,7 +466,7 @@ fn a_full_log_traps_and_no_step_is_lost() {
     for py in &pythons {
         let mut dumps = Vec::new();
         let mut counts = Vec::new();
-        for mode in [Mode::Best, Mode::NoDelta] {
+        for mode in [Mode::Best, Mode::NoDelta, Mode::Live] {
             let hsr = dir.path().join(format!("long-{}-{mode:?}.hsr", py.minor));
             let stderr = record(py, "long_loop.py", &hsr, mode);
             counts.push((delta_count(&stderr), probe_counts(&stderr)));
@@ -476,6 +484,15 @@ fn a_full_log_traps_and_no_step_is_lost() {
         );
         if let Err(e) = common::compare(&dumps[1], &dumps[0]) {
             failures.push((format!("long_loop.py on {}", py.minor), e));
+        }
+        // Decoded while the program ran, the log filling as well.
+        assert!(
+            counts[2].0.unwrap_or(0) > 2 * probe::LOG_MAX,
+            "on {}, live: {counts:?}",
+            py.minor
+        );
+        if let Err(e) = common::compare(&dumps[1], &dumps[2]) {
+            failures.push((format!("long_loop.py on {}, live", py.minor), e));
         }
     }
     common::report("a log that fills", pythons.len(), &failures);

@@ -92,6 +92,18 @@ layout! {
     OFF_CAP_ON = 0x318;
     /// `PyObject.ob_type`.
     OFF_OB_TYPE = 0x320;
+    /// The longest immutable object the stop read, from its start (its
+    /// header and the bytes its value is made of; 0: unknown). A changed
+    /// word of a freed immutable object matters only if a watched word now
+    /// points this near before it (docs/probe.md).
+    OFF_FROZEN_SPAN = 0x328;
+    /// Words of freed immutable objects steps changed without a trap so
+    /// far (no watched word pointed at them).
+    OFF_LOOSE = 0x330;
+    /// The most such words one step may change without a trap, and the
+    /// most bytes of the plan the probe looks through for a pointer to them.
+    LOOSE_MAX = 64;
+    LOOSE_SCAN_MAX = 64 << 10;
     /// The types whose objects the probe copies: `CAP_TYPES_MAX` entries of
     /// `CAP_TYPE_BYTES` (the type's address, 0 for none; how its length is
     /// found: 0 fixed, 1 a signed digit count, 2 a digit count shifted in a
@@ -228,6 +240,7 @@ const _: () = assert!(
         && OFF_LINE_AT + 16 <= OFF_TRAPLESS
         && OFF_SKIPPED + 8 <= FRAME_BUF
         && FRAME_BUF + FRAME_MAX <= OFF_DLOG_USED
+        && OFF_LOOSE + 8 <= CAP_TYPES
         && CAP_TYPES + CAP_TYPES_MAX * CAP_TYPE_BYTES <= GUARD_TYPES
         && GUARD_TYPES + GUARD_TYPES_MAX * 8 <= OFF_WHAT
         && OFF_CALL_FRAME + 8 <= CHAINS

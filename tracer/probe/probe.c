@@ -222,9 +222,11 @@ static inline __attribute__((always_inline)) u64 capture(const u8 *ctx, u64 p, u
     u64 *h = (u64 *)*at;
     h[0] = p;
     h[1] = len | objlen << 32;
-    u8 *dst = *at + CAP_HDR_BYTES;
-    const volatile u8 *src = (const volatile u8 *)p;
-    for (u64 i = 0; i < len; i++)
+    /* In words: p is aligned, and `padded` ends at the page's end or at
+     * the object's last word, both readable. */
+    u64 *dst = (u64 *)(*at + CAP_HDR_BYTES);
+    const volatile u64 *src = (const volatile u64 *)p;
+    for (u64 i = 0; i < padded / 8; i++)
         dst[i] = src[i];
     *at += CAP_HDR_BYTES + padded;
     return 1;
@@ -256,6 +258,54 @@ static inline __attribute__((always_inline)) u64 copied(const u8 *caps, const u8
     return 0;
 }
 
+/* Whether a watched word the decoders may follow (not a frozen one) now
+ * points at an object that may hold one of
+ * the `na` addresses at `a`: its value within OFF_FROZEN_SPAN bytes before
+ * it. 1 also when that cannot be told cheaply (no span, a large plan). */
+static __attribute__((noinline, optimize("no-tree-vectorize"))) u64 pointed_at(const u8 *ctx,
+                                                                              const u64 *a, u64 na)
+{
+    u64 span = FIELD(ctx, OFF_FROZEN_SPAN);
+    if (span == 0 || span > CAP_OBJ_MAX)
+        return 1;
+    u64 n = FIELD(ctx, OFF_NRANGES);
+    if (n > MAX_RANGES)
+        n = MAX_RANGES;
+    const struct range *r = (const struct range *)(ctx + RANGES);
+    /* Most watched words point nowhere near: one test against the bounds. */
+    u64 lo = a[0], hi = a[0];
+    for (u64 i = 1; i < na; i++) {
+        lo = a[i] < lo ? a[i] : lo;
+        hi = a[i] > hi ? a[i] : hi;
+    }
+    u64 scanned = 0;
+    for (u64 k = 0; k < n; k++) {
+        u64 at = r[k].at, len = r[k].len;
+        if (at > SHADOW_BYTES || len > SHADOW_BYTES - at || at % CHUNK)
+            return 1;
+        scanned += len;
+        if (scanned > LOOSE_SCAN_MAX)
+            return 1;
+        for (u64 c = at / CHUNK; c < (at + len + CHUNK - 1) / CHUNK; c++) {
+            /* Frozen words are never pointers the decoders follow: words of
+             * atoms (which have no children) and of held pages outside
+             * them (allocator bookkeeping, freed blocks). */
+            u32 wm = ctx[WATCH + c] & (u32)(u8)~ctx[FROZEN + c];
+            while (wm) {
+                u32 w = (u32)__builtin_ctz(wm);
+                wm &= wm - 1;
+                u64 v = *(const u64 *)(ctx + SHADOW + c * CHUNK + 8 * w);
+                if (v > hi || hi - v >= span + (hi - lo))
+                    continue;
+                for (u64 i = 0; i < na; i++)
+                    if (v <= a[i] && a[i] - v < span)
+                        return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Whether the step whose changed watched words are the `n` records at
  * `recs` can be logged without a trap: each is a slot now pointing at
  * nothing or at an object of a type the probe copies (copied to *at), or
@@ -266,6 +316,8 @@ static inline __attribute__((always_inline)) u64 loggable(const u8 *ctx, const u
     if (n && !FIELD(ctx, OFF_CAP_ON))
         return 0;
     u8 *caps = *at;
+    u64 loose[LOOSE_MAX];
+    u64 nloose = 0;
     for (u64 i = 0; i < n; i++) {
         const u64 *r = (const u64 *)(recs + i * WORD_REC_BYTES);
         if (!bit_of(ctx + SLOT, r[0] / 8) || r[2] == 0)
@@ -284,15 +336,24 @@ static inline __attribute__((always_inline)) u64 loggable(const u8 *ctx, const u
          * a word is taken for one when the word after it, in the same
          * chunk, is a pointer to one of their types), and so may the bytes
          * of one a slot came to point at in this step (freed, and another
-         * made in its place, whose copy the tracer reads). */
+         * made in its place, whose copy the tracer reads), and those of one
+         * freed that nothing watched points at any more. */
         if (!bit_of(ctx + FROZEN, w))
             return 0;
         if ((r[0] % CHUNK) != CHUNK - 8
             && guard_type(ctx, *(const u64 *)(ctx + SHADOW + r[0] + 8)))
             continue;
-        if (!copied(caps, *at, r[3]))
+        if (copied(caps, *at, r[3]))
+            continue;
+        /* Else the object was freed: no trap unless something the decoders
+         * follow points at it now (one made at its address since). */
+        if (nloose == LOOSE_MAX)
             return 0;
+        loose[nloose++] = r[3];
     }
+    if (nloose && pointed_at(ctx, loose, nloose))
+        return 0;
+    FIELD(ctx, OFF_LOOSE) += nloose;
     return 1;
 }
 
@@ -378,6 +439,10 @@ static inline __attribute__((always_inline)) u64 refresh(u8 *ctx, u64 frame, u64
         e[3] = (u64)(caps - entry);
         FIELD(ctx, OFF_DLOG_USED) = used + (u64)(caps - entry);
         FIELD(ctx, OFF_CUR_N) = 0;
+        /* The entry is whole before it is counted: the tracer reads the
+         * entries below the count while this thread runs on (x86 keeps
+         * stores in order; this keeps the compiler from moving them). */
+        __asm__ volatile("" ::: "memory");
         FIELD(ctx, OFF_LOG_N) = logged + 1;
         FIELD(ctx, OFF_BUDGET) -= 1;
         FIELD(ctx, OFF_KEEP) = 1;

@@ -65,6 +65,9 @@ pub enum Words {
     /// (the mirror's held pages): frozen but where another read than of
     /// such an object or of the page says otherwise.
     Held,
+    /// Not words: `len` is the longest immutable object (from its start)
+    /// on the held pages noted, so far as its value goes.
+    Extent,
 }
 
 /// Bytes larger than this are never read in one request: target sizes are untrusted.

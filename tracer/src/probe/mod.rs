@@ -91,7 +91,7 @@ mod layout {
 use layout::*;
 pub use layout::{CAP_OBJ_MAX, CHUNK, LOG_MAX, MAX_RANGES, SHADOW_BYTES};
 pub use opcodes::OpcodeSteps;
-pub use steplog::{CapLen, CapType, Capture, Log};
+pub use steplog::{CapLen, CapType, Capture, Log, LoggedStep};
 
 // Linux x86-64 system call numbers and flags the setup uses.
 const SYS_MMAP: i64 = 9;
@@ -148,6 +148,9 @@ pub struct Probe {
     faults: u64,
     /// The process that disarms the probe if hindsight is killed.
     watchdog: Option<crate::sys::Watchdog>,
+    /// The shadow as the last stop that armed a frame left it, which the
+    /// logged steps are decoded from while the probe runs on.
+    replica: replica::Replica,
 }
 
 impl Probe {
@@ -255,6 +258,7 @@ impl Probe {
             repacked: false,
             faults: 0,
             watchdog: None,
+            replica: replica::Replica::default(),
         }
     }
 
@@ -438,6 +442,7 @@ mod filter;
 mod opcodes;
 mod plan;
 pub mod prefetch;
+mod replica;
 mod steplog;
 mod steps;
 #[cfg(test)]

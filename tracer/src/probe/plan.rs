@@ -130,7 +130,7 @@ impl Probe {
         if !self.stable.get(k).copied().unwrap_or(false) {
             return None;
         }
-        let dirty = &self.ctx()[DIRTY..WATCH];
+        let dirty = self.dirty_view();
         let (q, shifted) = (at / CHUNK, !at.is_multiple_of(CHUNK));
         let flags = dirty.get(q..q + 64 + shifted as usize)?;
         // Most pages did not change at all.
@@ -153,7 +153,7 @@ impl Probe {
         if len == 0 || !self.stable.get(k).copied().unwrap_or(false) {
             return false;
         }
-        let dirty = &self.ctx()[DIRTY..WATCH];
+        let dirty = self.dirty_view();
         dirty
             .get(at / CHUNK..=(at + len - 1) / CHUNK)
             .is_some_and(all_clear)
@@ -161,11 +161,17 @@ impl Probe {
 
     /// The shadow: the plan's ranges where [`Probe::set_plan`] placed them.
     pub fn shadow(&self) -> &[u8] {
-        &self.ctx()[SHADOW..]
+        match self.replica.view() {
+            Some((shadow, _)) => shadow,
+            None => &self.ctx()[SHADOW..],
+        }
     }
 
     /// The shadow, to fill ranges new in the plan with this stop's bytes.
     pub fn shadow_mut(&mut self) -> &mut [u8] {
+        if self.replica.in_use() {
+            return self.replica.shadow_mut();
+        }
         &mut self.ctx_mut()[SHADOW..]
     }
 

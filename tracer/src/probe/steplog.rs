@@ -117,6 +117,19 @@ impl Probe {
         self.set_word(OFF_CAP_ON, on as u64);
     }
 
+    /// The longest immutable object the stop read, from its start: a
+    /// changed word of a freed one matters only where a watched word
+    /// points that near before it (0: every such change traps).
+    pub fn set_frozen_span(&mut self, span: usize) {
+        self.set_word(OFF_FROZEN_SPAN, span as u64);
+    }
+
+    /// Words of freed immutable objects changed by steps taken without a
+    /// trap so far.
+    pub fn loose(&self) -> u64 {
+        self.word(OFF_LOOSE)
+    }
+
     /// Steps logged with changed words so far.
     pub fn deltas(&self) -> u64 {
         self.word(OFF_DELTAS)
@@ -179,13 +192,18 @@ impl Probe {
 
     /// The dirty flags of the shadow's first `chunks` chunks.
     pub fn dirty_flags(&self, chunks: usize) -> &[u8] {
-        let end = (DIRTY + chunks).min(WATCH);
-        &self.ctx()[DIRTY..end]
+        let d = self.dirty_view();
+        &d[..chunks.min(d.len())]
     }
 
     /// The dirty flags of the shadow's first chunks, writable (a replayed
     /// step says what it changed there).
     pub fn dirty_flags_mut(&mut self, chunks: usize) -> &mut [u8] {
+        if self.replica.in_use() {
+            let d = self.replica.dirty_mut();
+            let n = chunks.min(d.len());
+            return &mut d[..n];
+        }
         let end = (DIRTY + chunks).min(WATCH);
         &mut self.ctx_mut()[DIRTY..end]
     }
@@ -214,7 +232,7 @@ impl Probe {
 
 /// The entry at `at` of the log (its first `used` bytes hold entries), and
 /// its length.
-fn read_entry(log: &[u8], at: usize, used: usize) -> Option<(LoggedStep, usize)> {
+pub(super) fn read_entry(log: &[u8], at: usize, used: usize) -> Option<(LoggedStep, usize)> {
     let word = |o: usize| -> Option<u64> {
         let b = log.get(at + o..at + o + 8)?;
         Some(u64::from_ne_bytes(b.try_into().ok()?))
@@ -275,6 +293,29 @@ impl Probe {
                 .find(|(r, at)| *at <= w.off && w.off < at + r.len)
                 .map_or(0, |(r, at)| r.addr.0 + (w.off - at) as u64);
             log::debug!(target: "tracer::delta", "trap word {addr:#x} slot {} frozen {}: {:#x} -> {:#x}", bit(SLOT), bit(FROZEN), w.old, w.new);
+            if bit(FROZEN) {
+                let span = self.word(OFF_FROZEN_SPAN);
+                for (r, at) in &self.placed {
+                    for off in (*at..at + r.len).step_by(8) {
+                        let watched = (self.ctx()[WATCH + off / 64]
+                            & !self.ctx()[FROZEN + off / 64])
+                            >> (off / 8 % 8)
+                            & 1
+                            == 1;
+                        if !watched || off + 8 > SHADOW_BYTES {
+                            continue;
+                        }
+                        let v = u64::from_le_bytes(
+                            self.ctx()[SHADOW + off..SHADOW + off + 8]
+                                .try_into()
+                                .unwrap(),
+                        );
+                        if v <= addr && addr - v < span {
+                            log::debug!(target: "tracer::delta", "  pointed at by {:#x} (span {span})", r.addr.0 + (off - at) as u64);
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -19,4 +19,5 @@ pub use launch::ProgramStdio;
 pub use seize::SeizeError;
 pub use tracee::{Regs, Stop, Tracee};
 pub(crate) use tracee::{Thread, OPTIONS};
+pub use wait::Polled;
 pub use wrapper::{Ended, Wrapper};

@@ -13,6 +13,16 @@ use crate::sys;
 /// int3 is reported with this si_code.
 const SI_KERNEL: i32 = 0x80;
 
+/// What [`Tracee::poll`] found.
+pub enum Polled {
+    /// A stop of the target.
+    Stop(Stop),
+    /// The waker ended.
+    Woken,
+    /// Nothing yet.
+    Nothing,
+}
+
 impl Tracee {
     /// Wait for the next stop of any traced thread. Handles internally:
     /// group-stops, ptrace events that are not interesting, the initial
@@ -38,6 +48,23 @@ impl Tracee {
             }
             if let Some(stop) = self.classify(Tid(tid), status)? {
                 return Ok(Some(stop));
+            }
+        }
+    }
+
+    /// One look for a stop, without waiting: a stop, the end of `waker` (as
+    /// in [`Tracee::wait_or_woken`]), or nothing yet.
+    pub fn poll(&mut self, waker: Option<i32>) -> Result<Polled, TraceError> {
+        loop {
+            let (tid, status) = sys::wait_any(-1, libc::WNOHANG).map_err(TraceError::Wait)?;
+            if tid == 0 {
+                return Ok(Polled::Nothing);
+            }
+            if Some(tid) == waker && (libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
+                return Ok(Polled::Woken);
+            }
+            if let Some(stop) = self.classify(Tid(tid), status)? {
+                return Ok(Polled::Stop(stop));
             }
         }
     }

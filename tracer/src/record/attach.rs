@@ -39,7 +39,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_else(|_| "/".into());
     let file = create_placeholder(&cfg.output, cfg.create, &program, &cwd, Some(pid), "attach")?;
     let cpu = crate::sys::pick_cpu();
-    crate::sys::pin_current_thread(cpu);
+    let live = super::drain::pin_tracer(cpu, cfg.delta);
     let tracee = Tracee::seize(pid)?;
     // Every thread is stopped; nothing in the target is changed yet, so an
     // error up to the hook just lets go (dropping a seized tracee detaches).
@@ -95,6 +95,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     rec.max_steps = cfg.max_steps;
     rec.trapless_allowed = cfg.trapless;
     rec.delta_allowed = cfg.delta;
+    rec.live.allowed = live;
     if let Some(p) = hook.probe.take() {
         rec.cache.attach_probe(p);
     }

@@ -9,6 +9,7 @@ mod attach;
 mod command;
 mod config;
 mod diff;
+mod drain;
 mod error;
 mod filter;
 mod globs;

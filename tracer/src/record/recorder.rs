@@ -5,6 +5,7 @@ use store::{EventKind, Instruction, Step, StepMeta, Writer};
 
 use super::config::Granularity;
 use super::diff::Differ;
+use super::drain::LiveDrain;
 use super::error::RecordError;
 use super::filter::FileFilter;
 use super::opcodes::OpcodeSwitch;
@@ -12,7 +13,7 @@ use super::sources::Sources;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, LineWatch};
 use crate::interp::hook;
-use crate::memory::{MemError, Memory, ReadReq};
+use crate::memory::{Memory, ReadReq};
 use crate::probe::prefetch::StopCache;
 use crate::probe::Log;
 use crate::ptrace::{TraceError, Tracee};
@@ -44,9 +45,11 @@ pub(crate) struct Recorder {
     pub(crate) delta_allowed: bool,
     /// The frame the probe may take line steps of without a trap, since
     /// the last recorded step, the thread running it, and the frame.
-    armed: Option<(LineWatch, u32, RemoteAddr)>,
+    pub(super) armed: Option<(LineWatch, u32, RemoteAddr)>,
     /// The probe's log of those steps (kept: no allocation).
-    log: Log,
+    pub(super) log: Log,
+    /// Decoding those steps while the program runs.
+    pub(crate) live: LiveDrain,
     /// How many types the probe was told it may copy objects of.
     cap_types: usize,
     /// The first step at which the program's own trace function replaced
@@ -82,100 +85,12 @@ impl Recorder {
             delta_allowed: false,
             armed: None,
             log: Log::default(),
+            live: LiveDrain::default(),
             cap_types: 0,
             own_trace_lost: None,
             sources: Sources::new(std::path::Path::new("/")),
             opcodes: OpcodeSwitch::default(),
         }
-    }
-
-    /// Record the steps the probe took without a trap since the last stop
-    /// (line steps of the armed frame: the last step's state at another
-    /// line, or, where the probe logged changed words, the state decoded
-    /// from the shadow put back as it was then). Call at every stop before
-    /// its own step, and at the end.
-    pub(crate) fn drain_trapless(&mut self, writer: &Writer) -> Result<(), RecordError> {
-        let Some((watch, thread, frame)) = self.armed.take() else {
-            return Ok(());
-        };
-        let mut log = std::mem::take(&mut self.log);
-        self.cache.take_log(&mut log);
-        if log::log_enabled!(target: "tracer::delta", log::Level::Debug) {
-            if let Some(p) = self.cache.probe_mut().as_ref() {
-                p.log_trap_words(&log.trap);
-            }
-        }
-        let replays = log.steps.iter().any(|s| !s.words.is_empty());
-        let r = if replays && self.cache.replay_start(&log, watch.at) {
-            let r = self.drain_log(writer, &log, &watch, thread, frame);
-            self.cache.replay_finish(&log);
-            r
-        } else if replays {
-            log::warn!(target: "tracer::record", "{} steps logged by the probe cannot be decoded (its position words are not in the shadow)", log.steps.len());
-            Ok(())
-        } else {
-            self.drain_log(writer, &log, &watch, thread, frame)
-        };
-        self.log = log;
-        r
-    }
-
-    /// The steps of `log`, recorded in order.
-    fn drain_log(
-        &mut self,
-        writer: &Writer,
-        log: &Log,
-        watch: &LineWatch,
-        thread: u32,
-        frame: RemoteAddr,
-    ) -> Result<(), RecordError> {
-        let code = watch.code();
-        for (i, step) in log.steps.iter().enumerate() {
-            if !step.words.is_empty() {
-                self.cache.replay_begin(log, i);
-                let r = self.replay_step(writer, thread, frame);
-                self.cache.replay_end();
-                r?;
-                continue;
-            }
-            let (line, position) = watch.position(step.pos);
-            let meta = StepMeta {
-                step: Step(self.steps),
-                event: EventKind::Line,
-                thread,
-                file: code.file.clone(),
-                function: code.function.clone(),
-                line,
-                position,
-                value: None,
-                instruction: None,
-            };
-            let mut ops = Vec::with_capacity(3);
-            self.differ.line_step(meta, &mut ops);
-            writer.send(ops)?;
-            self.steps += 1;
-        }
-        Ok(())
-    }
-
-    /// Decode one logged step that changed words (the stop cache reads the
-    /// shadow as it was then) and record it.
-    fn replay_step(
-        &mut self,
-        writer: &Writer,
-        thread: u32,
-        frame: RemoteAddr,
-    ) -> Result<(), RecordError> {
-        let line = self.decoder.python().facts.tracing.line;
-        self.decoder.begin_stop(thread, line);
-        let cached = self.cache.mem(&NoMemory);
-        let mut st = StepSink {
-            decoder: &mut self.decoder,
-            differ: &mut self.differ,
-            steps: &mut self.steps,
-            writer,
-        };
-        st.record_at(&cached, thread, frame, line, RemoteAddr::NULL, None)
     }
 
     /// After a recorded step of `frame`: let the probe take its next line
@@ -193,6 +108,7 @@ impl Recorder {
             .max_steps
             .map_or(u64::MAX, |m| m.saturating_sub(self.steps));
         if self.cache.arm(frame, watch.at, budget) {
+            self.live.armed(&self.cache, watch.at);
             self.armed = Some((watch.clone(), tid.0 as u32, frame));
             if self.delta_allowed {
                 self.tell_capture_types();
@@ -408,40 +324,20 @@ pub(crate) fn event_kind(what: i32) -> Option<EventKind> {
     }
 }
 
-/// The memory behind a logged step's reads: the target has moved on since,
-/// so whatever the log does not hold is refused.
-struct NoMemory;
-
-impl Memory for NoMemory {
-    fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
-        Err(MemError::Read {
-            addr,
-            len: buf.len(),
-            source: std::io::Error::other("a logged step reads only the probe's log"),
-        })
-    }
-
-    fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
-        out.fill(0);
-        ok.clear();
-        ok.resize(reqs.len(), false);
-    }
-}
-
 /// What records one decoded step: the decoder, the differ, the count of
 /// steps and the writer (apart from the recorder's stop cache, which the
 /// memory being read borrows).
-struct StepSink<'a> {
-    decoder: &'a mut Decoder,
-    differ: &'a mut Differ,
-    steps: &'a mut u64,
-    writer: &'a Writer,
+pub(super) struct StepSink<'a> {
+    pub(super) decoder: &'a mut Decoder,
+    pub(super) differ: &'a mut Differ,
+    pub(super) steps: &'a mut u64,
+    pub(super) writer: &'a Writer,
 }
 
 impl StepSink<'_> {
     /// Decode the state at a trace-function call and send its step (an
     /// opcode step's instruction given).
-    fn record_at(
+    pub(super) fn record_at(
         &mut self,
         mem: &dyn Memory,
         thread: u32,

@@ -23,7 +23,7 @@ use super::session::{Bounds, Exit, Origin, Session, GRACE};
 use super::waker::{Alarm, Waker, Watcher};
 use crate::addr::{RemoteAddr, Tid};
 use crate::interp::own_trace::SetTrace;
-use crate::ptrace::{Regs, Stop, TraceError, Tracee};
+use crate::ptrace::{Polled, Regs, Stop, TraceError, Tracee};
 
 const INTERRUPTED: &str = "hindsight was interrupted (SIGINT or SIGTERM)";
 /// Why a recording whose writer stopped (a full disk) ended; the writer
@@ -138,21 +138,27 @@ fn stop_loop(
 ) -> Result<Exit, RecordError> {
     let mut last_progress = Instant::now();
     loop {
-        let stop = match waker.as_mut() {
-            None => s.tracee.wait()?,
-            Some(w) => match s.tracee.wait_or_woken(w.current())? {
-                Some(stop) => stop,
-                None => match woken(s, bounds, started, st)? {
-                    Woken::Exit(exit) => return Ok(exit),
-                    Woken::WaitForTrap => {
-                        waker = None;
-                        continue;
-                    }
-                    Woken::Again => {
-                        w.respawn().map_err(|e| RecordError::Other(e.to_string()))?;
-                        continue;
-                    }
-                },
+        let got = match drain_while_running(s, waker.as_ref().map(Waker::current))? {
+            Polled::Stop(stop) => Some(stop),
+            Polled::Woken => None,
+            Polled::Nothing => match waker.as_mut() {
+                None => Some(s.tracee.wait()?),
+                Some(w) => s.tracee.wait_or_woken(w.current())?,
+            },
+        };
+        let stop = match (got, waker.as_mut()) {
+            (Some(stop), _) => stop,
+            (None, None) => continue,
+            (None, Some(w)) => match woken(s, bounds, started, st)? {
+                Woken::Exit(exit) => return Ok(exit),
+                Woken::WaitForTrap => {
+                    waker = None;
+                    continue;
+                }
+                Woken::Again => {
+                    w.respawn().map_err(|e| RecordError::Other(e.to_string()))?;
+                    continue;
+                }
             },
         };
         if let Some(exit) = on_stop(s, bounds, started, stop, st)? {
@@ -160,6 +166,43 @@ fn stop_loop(
         }
         tick_progress(&mut bounds.progress, &mut last_progress, &s.writer, started);
     }
+}
+
+/// How long the loop looks for logged steps and stops without finding
+/// either before it waits for a stop instead (the program may be blocked,
+/// or running code that logs nothing).
+const LIVE_IDLE: Duration = Duration::from_micros(200);
+
+/// While the probe logs steps without a trap (and a second CPU lets them be
+/// decoded beside the program): record them as they come, looking for a
+/// stop between batches. `Polled::Nothing` once none came for
+/// [`LIVE_IDLE`] (the caller then waits for a stop).
+fn drain_while_running(s: &mut Session, waker: Option<i32>) -> Result<Polled, RecordError> {
+    let mut idle: Option<Instant> = None;
+    while s.rec.live.replica {
+        match s.tracee.poll(waker)? {
+            Polled::Nothing => {}
+            found => return Ok(found),
+        }
+        match s.rec.drain_live(&s.writer) {
+            Ok(true) => {
+                idle = None;
+                continue;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                // The next stop records them, or says why it cannot.
+                log::debug!(target: "tracer::record", "logged steps not decoded yet: {e}");
+                break;
+            }
+        }
+        let now = Instant::now();
+        if now.duration_since(*idle.get_or_insert(now)) > LIVE_IDLE {
+            break;
+        }
+        std::hint::spin_loop();
+    }
+    Ok(Polled::Nothing)
 }
 
 /// What to do when the helper ended a wait with no stop of the target.
@@ -331,6 +374,13 @@ fn on_trap(
     mut regs: Regs,
     st: &mut Looping,
 ) -> Result<Option<Exit>, RecordError> {
+    if log::log_enabled!(target: "tracer::delta", log::Level::Debug) {
+        if let Some(p) = s.rec.cache.probe_mut().as_ref() {
+            let (frame, what, _) = p.trap_args();
+            let armed = s.rec.armed_frame();
+            log::debug!(target: "tracer::delta", "stop: event {what}, frame {frame}, armed {armed:?}");
+        }
+    }
     if let Err(e) = s.rec.drain_trapless(&s.writer) {
         log::warn!(target: "tracer::record", "steps not recorded: {e}");
     }
@@ -475,7 +525,7 @@ fn log_counts(rec: &mut Recorder) {
     if let Some(p) = rec.cache.probe_mut().as_ref() {
         let (calls, faults, trapless) = p.counts();
         log::info!(target: "tracer::probe", "probe: {calls} calls, {trapless} steps without a trap, {faults} faults recovered");
-        log::info!(target: "tracer::probe", "probe log: {} steps with changed words, decoded from the log", p.deltas());
+        log::info!(target: "tracer::probe", "probe log: {} steps with changed words, decoded from the log; {} words of freed objects changed without a trap", p.deltas(), p.loose());
         log::info!(target: "tracer::probe", "probe filter: {} events of unrecorded files without a trap", p.filtered());
         log::info!(target: "tracer::probe", "probe opcode filter: {} opcode events of instructions that are not steps without a trap", p.opcodes_skipped());
     }

@@ -357,6 +357,16 @@ pub fn pick_cpu() -> usize {
         .unwrap_or(0)
 }
 
+/// A CPU other than `cpu` that this process may run on (its affinity before
+/// the tracer pinned itself), if there is one.
+pub fn other_cpu(cpu: usize) -> Option<usize> {
+    let set = match ALLOWED.get() {
+        Some(set) => *set,
+        None => sched_getaffinity(Pid::from_raw(0)).ok()?,
+    };
+    (0..CpuSet::count()).find(|&c| c != cpu && set.is_set(c).unwrap_or(false))
+}
+
 /// User and system CPU time of the calling thread so far, from
 /// `/proc/thread-self/stat` (clock ticks of 10 ms).
 pub fn thread_cpu_times() -> Option<(std::time::Duration, std::time::Duration)> {

@@ -55,6 +55,27 @@ impl SharedMap {
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 
+    /// The 8-byte word at byte `off` (a multiple of 8), loaded with acquire
+    /// ordering: what the other side wrote before it stored that word is
+    /// visible in `bytes` afterwards. `None` outside the mapping.
+    pub fn load_acquire(&self, off: usize) -> Option<u64> {
+        if !off.is_multiple_of(8) || off.checked_add(8)? > self.len {
+            return None;
+        }
+        // SAFETY: the word lies inside the mapping (checked above), is
+        // 8-byte aligned (the mapping starts on a page), and `AtomicU64` has
+        // the size and alignment of `u64`; the borrow of `self` keeps the
+        // mapping alive for the load.
+        let word = unsafe {
+            &*self
+                .ptr
+                .as_ptr()
+                .add(off)
+                .cast::<std::sync::atomic::AtomicU64>()
+        };
+        Some(word.load(std::sync::atomic::Ordering::Acquire))
+    }
+
     /// The mapped bytes, writable.
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `bytes`, and `&mut self` makes this the only slice.

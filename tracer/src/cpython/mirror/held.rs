@@ -37,6 +37,8 @@ pub(super) struct KidPages {
     /// The stop whose bytes `bytes` all are ([`Memory::stop_serial`]; 0:
     /// unknown): pages the memory knows unchanged since are not compared.
     synced: u64,
+    /// The longest key of an item ever placed on the pages.
+    max_key: usize,
 }
 
 /// An item on one of the pages.
@@ -142,6 +144,7 @@ impl Mirror {
             recheck: Vec::new(),
             extras: Vec::new(),
             synced: mem.stop_serial(),
+            max_key: 0,
         });
         let all: Vec<(usize, u64)> = (0..kp.pages.len()).map(|i| (i, u64::MAX)).collect();
         let changed = self.changed_keys(&mut kp, &all);
@@ -208,6 +211,7 @@ impl Mirror {
         if !fits {
             return false;
         }
+        kp.max_key = kp.max_key.max(e.key.len());
         for k in 0..n {
             let page = first + k as u64 * PAGE;
             kp.by_page[fi + k].push(Kid {
@@ -234,6 +238,9 @@ impl Mirror {
         dirty.clear();
         let mut ok = true;
         let since = kp.synced;
+        if let Some(&page) = kp.pages.first() {
+            mem.note(RemoteAddr(page), 8 + kp.max_key, Words::Extent);
+        }
         for (i, &page) in kp.pages.iter().enumerate() {
             let reference = &mut kp.bytes[i * p..(i + 1) * p];
             // Where the memory knows which blocks may have changed since

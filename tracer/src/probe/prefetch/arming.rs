@@ -128,18 +128,31 @@ impl Inner {
         }
         let mut atoms = crate::addr::AddrSet::default();
         let mut held = crate::addr::AddrSet::default();
+        let mut span = 0usize;
         for &(addr, len, what) in &self.notes {
+            if what == Words::Extent {
+                span = span.max(len);
+                continue;
+            }
             let placed = p.placed().0;
             let k = placed.partition_point(|(r, _)| r.addr.0 <= addr);
             if let Some(k) = k.checked_sub(1) {
                 p.mark_words(k, addr, len, what == Words::Slots);
             }
             match what {
-                Words::Frozen => atoms.insert(RemoteAddr(addr)),
+                Words::Frozen => {
+                    span = span.max(len);
+                    atoms.insert(RemoteAddr(addr))
+                }
                 Words::Held => held.insert(RemoteAddr(addr)),
-                Words::Slots => false,
+                Words::Slots | Words::Extent => false,
             };
         }
+        // A note dropped may have been an extent: then none is known.
+        if self.notes.len() >= super::replay::MAX_NOTES {
+            span = 0;
+        }
+        p.set_frozen_span(span);
         if held.is_empty() {
             return true;
         }

@@ -9,7 +9,7 @@
 use super::{Inner, Span, StopCache, NOT_SHADOW};
 use crate::addr::RemoteAddr;
 use crate::memory::Words;
-use crate::probe::{Capture, Log, CHUNK};
+use crate::probe::{Capture, Log, LoggedStep, Probe, CHUNK};
 
 /// The replay under way: the objects copied so far (sorted by address, the
 /// latest copy of an address replacing the one before), the shadow offsets
@@ -24,6 +24,9 @@ pub(super) struct Replay {
     chunks: usize,
     saved_pos: [u64; 2],
     pub misses: u64,
+    /// The steps are decoded from the probe's copy of the shadow
+    /// ([`StopCache::take_replica`]), not from the shared one rewound.
+    live: bool,
 }
 
 impl StopCache {
@@ -46,21 +49,11 @@ impl StopCache {
         let Some(p) = s.probe.as_mut() else {
             return false;
         };
-        let placed = p.placed().0;
-        let at = |a: u64| {
-            let i = placed.partition_point(|(r, _)| r.addr.0 <= a);
-            let (r, off) = placed.get(i.checked_sub(1)?)?;
-            (a + 8 <= r.addr.0 + r.len as u64).then(|| off + (a - r.addr.0) as usize)
-        };
-        let (Some(p0), Some(p1)) = (at(pos[0].0), at(pos[1].0)) else {
+        let Some((p0, p1, chunks)) = positions(p, pos) else {
             return false;
         };
-        let chunks = placed
-            .iter()
-            .map(|(r, off)| (off + r.len).div_ceil(CHUNK))
-            .max()
-            .unwrap_or(0);
         let r = &mut s.replay;
+        r.live = false;
         r.caps.clear();
         r.pos = [p0, p1];
         r.chunks = chunks;
@@ -77,16 +70,74 @@ impl StopCache {
         true
     }
 
-    /// Make the shadow that of logged step `i` of `log` (the steps before
-    /// it made already) and begin a stop that reads it.
-    pub fn replay_begin(&self, log: &Log, i: usize) {
+    /// At the end of a stop that armed a frame (its line steps' position
+    /// words at `pos`): copy the shadow, so that the steps the probe logs
+    /// can be decoded from the copy while the program runs on (each laid
+    /// over it in turn). False (no copy) where that cannot be done: the
+    /// steps are then decoded at the next stop, from the shadow rewound.
+    pub fn take_replica(&self, pos: [RemoteAddr; 2]) -> bool {
+        let mut g = self.inner.borrow_mut();
+        let s = &mut *g;
+        let Some(p) = s.probe.as_mut() else {
+            return false;
+        };
+        let Some((p0, p1, chunks)) = positions(p, pos) else {
+            return false;
+        };
+        if !p.take_replica() {
+            return false;
+        }
+        let r = &mut s.replay;
+        r.caps.clear();
+        r.pos = [p0, p1];
+        r.chunks = chunks;
+        r.live = true;
+        true
+    }
+
+    /// Steps the probe has logged since the last stop, as far as it has
+    /// published them.
+    pub fn logged_now(&self) -> usize {
+        self.inner
+            .borrow()
+            .probe
+            .as_ref()
+            .map_or(0, |p| p.logged_now())
+    }
+
+    /// Logged steps from `from` (count, byte) up to `upto`, into `out`.
+    pub fn read_logged(&self, from: &mut (usize, usize), upto: usize, out: &mut Vec<LoggedStep>) {
+        if let Some(p) = self.inner.borrow().probe.as_ref() {
+            p.read_logged(from, upto, out);
+        }
+    }
+
+    /// The logged steps decoded from the copy are all recorded: forget the
+    /// copy and the objects copied, and empty the probe's log (at a stop).
+    pub fn replay_finish_live(&self) {
+        let mut g = self.inner.borrow_mut();
+        let s = &mut *g;
+        s.replay.caps.clear();
+        s.replay.active = false;
+        s.replay.live = false;
+        if let Some(p) = s.probe.as_mut() {
+            p.use_replica(false);
+            p.drop_replica();
+            p.clear_log();
+        }
+    }
+
+    /// Make the shadow (the shared one rewound, or the copy) that of the
+    /// logged step `step` (the steps before it made already) and begin a
+    /// stop that reads it.
+    pub fn replay_begin(&self, step: &LoggedStep) {
         let mut g = self.inner.borrow_mut();
         let s = &mut *g;
         let Some(p) = s.probe.as_mut() else {
             return;
         };
-        let step = &log.steps[i];
         let r = &mut s.replay;
+        p.use_replica(r.live);
         p.replay(&step.words);
         p.set_shadow_word(r.pos[0], step.pos[0]);
         p.set_shadow_word(r.pos[1], step.pos[1]);
@@ -128,6 +179,9 @@ impl StopCache {
         let mut g = self.inner.borrow_mut();
         g.replay.active = false;
         g.spans.clear();
+        if let Some(p) = g.probe.as_mut() {
+            p.use_replica(false);
+        }
     }
 
     /// Every logged step is decoded: the shadow, its dirty flags and the
@@ -152,6 +206,23 @@ impl StopCache {
     pub fn replay_misses(&self) -> u64 {
         self.inner.borrow().replay.misses
     }
+}
+
+/// The shadow offsets of the two position words at `pos`, and the chunks
+/// the plan's ranges take; `None` when a word is not in the shadow.
+fn positions(p: &Probe, pos: [RemoteAddr; 2]) -> Option<(usize, usize, usize)> {
+    let placed = p.placed().0;
+    let at = |a: u64| {
+        let i = placed.partition_point(|(r, _)| r.addr.0 <= a);
+        let (r, off) = placed.get(i.checked_sub(1)?)?;
+        (a + 8 <= r.addr.0 + r.len as u64).then(|| off + (a - r.addr.0) as usize)
+    };
+    let chunks = placed
+        .iter()
+        .map(|(r, off)| (off + r.len).div_ceil(CHUNK))
+        .max()
+        .unwrap_or(0);
+    Some((at(pos[0].0)?, at(pos[1].0)?, chunks))
 }
 
 impl Inner {
@@ -234,4 +305,4 @@ impl Inner {
 
 /// Notes kept at most per stop (past it the rest are dropped: their words
 /// then make a step trap, as unknown words do).
-const MAX_NOTES: usize = 1 << 16;
+pub(super) const MAX_NOTES: usize = 1 << 16;

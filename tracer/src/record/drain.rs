@@ -1,0 +1,244 @@
+//! Recording the steps the probe took without a trap: decoded from its
+//! log at the next stop (the shared shadow rewound to each of them), or,
+//! with a second CPU, while the program runs on (from the tracer's copy of
+//! the shadow, each step's words laid over it in turn: docs/probe.md).
+
+use store::{EventKind, Step, StepMeta, Writer};
+
+use super::error::RecordError;
+use super::recorder::{Recorder, StepSink};
+use crate::addr::RemoteAddr;
+use crate::cpython::LineWatch;
+use crate::memory::{MemError, Memory, ReadReq};
+use crate::probe::prefetch::StopCache;
+use crate::probe::{Log, LoggedStep, LOG_MAX};
+
+/// Logged steps decoded at most between two looks for a stop of the
+/// program, while it runs.
+const LIVE_BATCH: usize = 16;
+
+/// Set (to anything), logged steps are decoded while the program runs, by
+/// the tracer on another CPU. Not the default: on a busy machine the traps
+/// between CPUs cost more than the decoding beside the program saves
+/// (docs/benchmarks.md).
+pub const LIVE_KNOB: &str = "HINDSIGHT_LIVE_DRAIN";
+
+/// Where the tracer runs while the program runs on `cpu`: on another CPU
+/// when logged steps may be decoded beside the program (the tracer is then
+/// pinned there; true returned), else on `cpu` itself, where a trap's round
+/// trip is shortest. Says once, on stderr, when no other CPU is there.
+pub(crate) fn pin_tracer(cpu: usize, delta: bool) -> bool {
+    let other = if delta && std::env::var_os(LIVE_KNOB).is_some() {
+        let other = crate::sys::other_cpu(cpu);
+        if other.is_none() {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                log::warn!(target: "tracer::record", "one CPU available: the steps the probe logs are decoded while the program waits, not beside it (slower)");
+            });
+        }
+        other
+    } else {
+        None
+    };
+    crate::sys::pin_current_thread(other.unwrap_or(cpu));
+    other.is_some()
+}
+
+/// The decoding of logged steps while the program runs.
+#[derive(Default)]
+pub(crate) struct LiveDrain {
+    /// Whether it may happen at all (a second CPU, and not turned off).
+    pub(crate) allowed: bool,
+    /// The stop that armed a frame copied the shadow: its logged steps are
+    /// decoded from the copy.
+    pub(super) replica: bool,
+    /// Logged steps recorded so far since that stop: how many, and where
+    /// the next one starts in the log.
+    cursor: (usize, usize),
+    /// Kept: no allocation per look.
+    buf: Vec<LoggedStep>,
+}
+
+impl LiveDrain {
+    /// A stop armed a frame whose line steps' position words are at `pos`:
+    /// copy the shadow, if decoding while the program runs is allowed.
+    pub(super) fn armed(&mut self, cache: &StopCache, pos: [RemoteAddr; 2]) {
+        self.cursor = (0, 0);
+        self.replica = self.allowed && cache.take_replica(pos);
+    }
+
+    /// Every step logged since the arming stop is recorded (at a stop).
+    fn finish(&mut self, cache: &StopCache) {
+        cache.replay_finish_live();
+        self.replica = false;
+        self.cursor = (0, 0);
+    }
+}
+
+impl Recorder {
+    /// Record the steps the probe took without a trap since the last stop
+    /// (line steps of the armed frame: the last step's state at another
+    /// line, or, where the probe logged changed words, the state decoded
+    /// from the shadow put back as it was then). Call at every stop before
+    /// its own step, and at the end.
+    pub(crate) fn drain_trapless(&mut self, writer: &Writer) -> Result<(), RecordError> {
+        if self.live.replica && self.armed.is_some() {
+            // Decoded from the copy: those the program ran meanwhile are
+            // recorded already; the rest now (the program is stopped).
+            let r = self.drain_replica(writer, LOG_MAX);
+            self.live.finish(&self.cache);
+            self.armed = None;
+            return r.map(|_| ());
+        }
+        let Some((watch, thread, frame)) = self.armed.take() else {
+            return Ok(());
+        };
+        let mut log = std::mem::take(&mut self.log);
+        self.cache.take_log(&mut log);
+        log::debug!(target: "tracer::delta", "{} steps logged, {} words changed by the trapping step", log.steps.len(), log.trap.len());
+        if log::log_enabled!(target: "tracer::delta", log::Level::Debug) {
+            if let Some(p) = self.cache.probe_mut().as_ref() {
+                p.log_trap_words(&log.trap);
+            }
+        }
+        let replays = log.steps.iter().any(|s| !s.words.is_empty());
+        let r = if replays && self.cache.replay_start(&log, watch.at) {
+            let r = self.drain_log(writer, &log, &watch, thread, frame);
+            self.cache.replay_finish(&log);
+            r
+        } else if replays {
+            log::warn!(target: "tracer::record", "{} steps logged by the probe cannot be decoded (its position words are not in the shadow)", log.steps.len());
+            Ok(())
+        } else {
+            self.drain_log(writer, &log, &watch, thread, frame)
+        };
+        self.log = log;
+        r
+    }
+
+    /// The steps of `log`, recorded in order.
+    fn drain_log(
+        &mut self,
+        writer: &Writer,
+        log: &Log,
+        watch: &LineWatch,
+        thread: u32,
+        frame: RemoteAddr,
+    ) -> Result<(), RecordError> {
+        self.decode_logged(writer, &log.steps, watch, thread, frame)
+    }
+
+    /// Record the logged steps `steps`, in order.
+    fn decode_logged(
+        &mut self,
+        writer: &Writer,
+        steps: &[LoggedStep],
+        watch: &LineWatch,
+        thread: u32,
+        frame: RemoteAddr,
+    ) -> Result<(), RecordError> {
+        let code = watch.code();
+        for step in steps {
+            if !step.words.is_empty() {
+                self.cache.replay_begin(step);
+                let r = self.replay_step(writer, thread, frame);
+                self.cache.replay_end();
+                r?;
+                continue;
+            }
+            let (line, position) = watch.position(step.pos);
+            let meta = StepMeta {
+                step: Step(self.steps),
+                event: EventKind::Line,
+                thread,
+                file: code.file.clone(),
+                function: code.function.clone(),
+                line,
+                position,
+                value: None,
+                instruction: None,
+            };
+            let mut ops = Vec::with_capacity(3);
+            self.differ.line_step(meta, &mut ops);
+            writer.send(ops)?;
+            self.steps += 1;
+        }
+        Ok(())
+    }
+
+    /// The frame whose line steps the probe may take without a trap.
+    pub(crate) fn armed_frame(&self) -> Option<RemoteAddr> {
+        self.armed.as_ref().map(|a| a.2)
+    }
+
+    /// Decode one logged step that changed words (the stop cache reads the
+    /// shadow as it was then) and record it.
+    fn replay_step(
+        &mut self,
+        writer: &Writer,
+        thread: u32,
+        frame: RemoteAddr,
+    ) -> Result<(), RecordError> {
+        let line = self.decoder.python().facts.tracing.line;
+        self.decoder.begin_stop(thread, line);
+        let cached = self.cache.mem(&NoMemory);
+        let mut st = StepSink {
+            decoder: &mut self.decoder,
+            differ: &mut self.differ,
+            steps: &mut self.steps,
+            writer,
+        };
+        st.record_at(&cached, thread, frame, line, RemoteAddr::NULL, None)
+    }
+
+    /// While the program runs: record up to a batch of the steps the probe
+    /// logged since the last look. Whether there were any.
+    pub(crate) fn drain_live(&mut self, writer: &Writer) -> Result<bool, RecordError> {
+        if !self.live.replica || self.armed.is_none() {
+            return Ok(false);
+        }
+        self.drain_replica(writer, LIVE_BATCH)
+    }
+
+    /// Record up to `max` more of the logged steps, decoded from the copy
+    /// of the shadow. Whether there were any.
+    fn drain_replica(&mut self, writer: &Writer, max: usize) -> Result<bool, RecordError> {
+        let Some((watch, thread, frame)) = self.armed.clone() else {
+            return Ok(false);
+        };
+        let upto = self
+            .cache
+            .logged_now()
+            .min(self.live.cursor.0.saturating_add(max));
+        if upto <= self.live.cursor.0 {
+            return Ok(false);
+        }
+        let mut steps = std::mem::take(&mut self.live.buf);
+        steps.clear();
+        self.cache
+            .read_logged(&mut self.live.cursor, upto, &mut steps);
+        let r = self.decode_logged(writer, &steps, &watch, thread, frame);
+        self.live.buf = steps;
+        r.map(|_| true)
+    }
+}
+
+/// The memory behind a logged step's reads: the target has moved on since,
+/// so whatever the log does not hold is refused.
+struct NoMemory;
+
+impl Memory for NoMemory {
+    fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
+        Err(MemError::Read {
+            addr,
+            len: buf.len(),
+            source: std::io::Error::other("a logged step reads only the probe's log"),
+        })
+    }
+
+    fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
+        out.fill(0);
+        ok.clear();
+        ok.resize(reqs.len(), false);
+    }
+}
