@@ -14,6 +14,7 @@ use crate::sys;
 const SI_KERNEL: i32 = 0x80;
 
 /// What [`Tracee::poll`] found.
+#[allow(clippy::large_enum_variant)] // returned once per stop, never stored
 pub enum Polled {
     /// A stop of the target.
     Stop(Stop),
