@@ -26,7 +26,7 @@ pub(crate) mod sys;
 
 pub use addr::{RemoteAddr, Tid};
 pub use cpython::{supported_list, DecodeError, SUPPORTED_MINORS};
-pub use live::{exec, reload, LiveConfig, LiveOutcome, LiveStatus, Place, Wanted};
+pub use live::{exec, reload, LiveConfig, LiveOutcome, LiveStatus, OnWaiting, Place, Wanted};
 pub use memory::MemError;
 pub use probe::ProbeMode;
 pub use ptrace::Ended;

@@ -7,9 +7,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Result};
-use tracer::{LiveConfig, LiveOutcome, LiveStatus, Place, Tid, Wanted};
+use tracer::{Attached, LiveConfig, LiveOutcome, LiveStatus, Place, Tid, Wanted};
 
 use crate::args::{ExecArgs, ReloadArgs};
+use crate::out::count;
 
 /// The exit status when the code raised, or `reload` refused.
 const EXIT_RAISED: i32 = 1;
@@ -119,12 +120,27 @@ fn config(pid: i32, debug_file: Option<std::path::PathBuf>, wanted: Wanted) -> R
         signal_hook::flag::register(sig, stop.clone())
             .map_err(|e| anyhow!("cannot catch signal {sig} to detach cleanly: {e}"))?;
     }
+    let what = match (&wanted.at, wanted.thread) {
+        (Some((f, l)), Some(t)) => format!("line {f}:{l} in thread {t}"),
+        (Some((f, l)), None) => format!("line {f}:{l}"),
+        (None, Some(t)) => format!("the next line step of thread {t}"),
+        (None, None) => "the next line step".to_string(),
+    };
     Ok(LiveConfig {
         pid,
         debug_file,
         wanted,
         stop,
-        on_held: None,
+        on_waiting: Some(Box::new(move |a: &Attached| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "hindsight: attached to process {} ({}, {}); waiting for {what} (Ctrl-C or \
+                 SIGTERM lets it go)",
+                a.pid,
+                a.interpreter,
+                count(a.threads as u64, "thread"),
+            );
+        })),
     })
 }
 

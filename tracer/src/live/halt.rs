@@ -20,7 +20,7 @@ use crate::record::error::RecordError;
 use crate::record::letgo::{release, release_forked_child};
 use crate::record::session::Hooked;
 use crate::record::waker::{Alarm, Waker, Watcher};
-use crate::record::{AttachConfig, FilterSpec, Granularity};
+use crate::record::{AttachConfig, Attached, FilterSpec, Granularity};
 
 /// Where the program is to be stopped.
 #[derive(Debug, Clone, Default)]
@@ -83,6 +83,7 @@ pub(crate) fn halt(
     debug_file: Option<PathBuf>,
     wanted: &Wanted,
     stop: Arc<AtomicBool>,
+    on_waiting: Option<super::OnWaiting>,
 ) -> Result<Halted, RecordError> {
     let tracee = Tracee::seize(pid)?;
     // Nothing is changed yet: an error lets go (dropping the tracee detaches).
@@ -113,6 +114,13 @@ pub(crate) fn halt(
             )));
         }
     };
+    if let Some(f) = on_waiting {
+        f(&Attached {
+            pid,
+            interpreter: format!("CPython {}", python.version),
+            threads: found.thread_states,
+        });
+    }
     let alarm = Arc::new(Alarm::new(Some(stop.clone()), None));
     let watcher = Watcher::start(alarm, waker.pid.clone());
     let mut looking = Looking {

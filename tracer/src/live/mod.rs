@@ -37,9 +37,12 @@ pub struct LiveConfig {
     /// Set (by hindsight's SIGINT/SIGTERM handler) to stop waiting for the
     /// step and let the program go; once the code runs, it runs to its end.
     pub stop: Arc<AtomicBool>,
-    /// Called once the step is reached, before the code runs.
-    pub on_held: Option<Box<dyn FnOnce(&Place)>>,
+    /// Called once every thread is hooked and the wait for the step begins.
+    pub on_waiting: Option<OnWaiting>,
 }
+
+/// Called once with what was found on attaching (as `attach`'s message).
+pub type OnWaiting = Box<dyn FnOnce(&crate::record::Attached)>;
 
 /// How the code ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,10 +99,13 @@ fn run(
     write_back: bool,
     source: impl FnOnce(&halt::Halted) -> Result<String, RecordError>,
 ) -> Result<LiveOutcome, RecordError> {
-    let mut held = halt::halt(cfg.pid, cfg.debug_file.take(), &cfg.wanted, cfg.stop.clone())?;
-    if let Some(f) = cfg.on_held.take() {
-        f(&held.place);
-    }
+    let mut held = halt::halt(
+        cfg.pid,
+        cfg.debug_file.take(),
+        &cfg.wanted,
+        cfg.stop.clone(),
+        cfg.on_waiting.take(),
+    )?;
     let ran = source(&held).and_then(|src| pyrun::run(&mut held, &src, write_back));
     let place = held.place.clone();
     let interpreter = format!("CPython {}", held.python().version);
