@@ -131,6 +131,7 @@ fn config(pid: i32, debug_file: Option<std::path::PathBuf>, wanted: Wanted) -> R
         debug_file,
         wanted,
         stop,
+        probe: super::record::probe_mode(),
         on_waiting: Some(Box::new(move |a: &Attached| {
             let _ = writeln!(
                 std::io::stderr(),

@@ -1,10 +1,12 @@
 //! Taking hold of a running program at a safe step, and letting it go:
-//! seize it and hook its threads as `attach` does (without the probe:
-//! nothing is recorded, and each trap must carry CPython's own arguments),
-//! let it run until a thread is about to run the line asked for (or any
-//! line), keep that thread stopped inside CPython's call of the trace
-//! function, where it holds the GIL and may run Python code, as a pdb
-//! breakpoint does, and finally unhook every thread and detach.
+//! seize it and hook its threads as `attach` does (with the probe, whose
+//! watchdog makes it harmless if hindsight is killed while it waits; the
+//! probe records nothing here: no frame is armed, no file filtered, every
+//! event traps), let it run until a thread is about to run the line asked
+//! for (or any line), keep that thread stopped inside CPython's call of
+//! the trace function, where it holds the GIL and may run Python code, as
+//! a pdb breakpoint does, with every other thread unhooked and the probe
+//! disarmed; finally let it return from that call, and detach.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +15,8 @@ use std::sync::Arc;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, Python};
 use crate::memory::Memory;
-use crate::probe::ProbeMode;
+use crate::interp::threads;
+use crate::probe::{Probe, ProbeMode};
 use crate::ptrace::{Regs, Stop, TraceError, Tracee};
 use crate::record::attach::{attachable_python, hook_all};
 use crate::record::error::RecordError;
@@ -51,6 +54,8 @@ pub(crate) struct Halted {
     pub(crate) tracee: Tracee,
     pub(crate) hooked: Hooked,
     pub(crate) returning: bool,
+    /// The probe, when the hook is its entry (disarmed once held).
+    pub(crate) probe: Option<Probe>,
     pub(crate) regs: Regs,
     /// The frame object the trace function was given.
     pub(crate) frame: RemoteAddr,
@@ -83,6 +88,7 @@ pub(crate) fn halt(
     debug_file: Option<PathBuf>,
     wanted: &Wanted,
     stop: Arc<AtomicBool>,
+    probe: ProbeMode,
     on_waiting: Option<super::OnWaiting>,
 ) -> Result<Halted, RecordError> {
     let tracee = Tracee::seize(pid)?;
@@ -97,18 +103,24 @@ pub(crate) fn halt(
             )));
         }
     }
-    let cfg = hook_config(pid, debug_file, stop.clone());
-    let (mut tracee, hooked, found) = hook_all(tracee, python.clone(), &cfg)?;
+    let cfg = hook_config(pid, debug_file, stop.clone(), probe);
+    let (mut tracee, hooked, mut found) = hook_all(tracee, python.clone(), &cfg)?;
+    let unhook = |tracee, h: &Hooked, probe: &mut Option<Probe>| {
+        if let Some(p) = probe.as_mut() {
+            p.disarm();
+        }
+        let _ = release(tracee, &h.python, h.runtime, h.hook_fn, probe.as_ref());
+    };
     for tid in tracee.threads() {
         if let Err(e) = tracee.resume(tid, None) {
-            let _ = release(tracee, &python, hooked.runtime, hooked.hook_fn, None);
+            unhook(tracee, &hooked, &mut found.probe);
             return Err(e.into());
         }
     }
     let waker = match Waker::spawn() {
         Ok(w) => w,
         Err(e) => {
-            let _ = release(tracee, &python, hooked.runtime, hooked.hook_fn, None);
+            unhook(tracee, &hooked, &mut found.probe);
             return Err(RecordError::Other(format!(
                 "cannot start the helper process that ends a wait: {e}"
             )));
@@ -129,19 +141,34 @@ pub(crate) fn halt(
         waker,
         stop: &stop,
     };
-    let found_at = looking.wait(&mut tracee, &hooked, found.returning);
+    let found_at = looking.wait(&mut tracee, &hooked, found.returning, found.probe.as_ref());
     watcher.finish();
     drop(looking);
     match found_at {
-        // Only this thread holds the GIL; it stays in the trap.
-        Ok((regs, frame, place)) => Ok(Halted {
-            tracee,
-            hooked,
-            returning: found.returning,
-            regs,
-            frame,
-            place,
-        }),
+        // Only this thread holds the GIL; it stays in the trap. No other
+        // thread is to stop in the trap or run the probe while it runs
+        // code (the GIL may pass to them meanwhile).
+        Ok((regs, frame, place)) => {
+            if let Some(p) = found.probe.as_mut() {
+                p.disarm();
+            }
+            let mem = tracee.mem();
+            let layout = &python.layout;
+            if let Err(e) =
+                threads::unhook_all(mem, layout, hooked.runtime, hooked.hook_fn, found.probe.as_ref())
+            {
+                log::warn!(target: "tracer::live", "a thread state could not be unhooked before the code runs: {e}");
+            }
+            Ok(Halted {
+                tracee,
+                hooked,
+                returning: found.returning,
+                probe: found.probe,
+                regs,
+                frame,
+                place,
+            })
+        }
         Err(Waited::Gone(e)) => Err(e),
         Err(Waited::Exec(e)) => {
             // Its breakpoints went with the old image: nothing to undo.
@@ -149,7 +176,7 @@ pub(crate) fn halt(
             Err(e)
         }
         Err(Waited::Let(e)) => {
-            let _ = release(tracee, &python, hooked.runtime, hooked.hook_fn, None);
+            unhook(tracee, &hooked, &mut found.probe);
             Err(e)
         }
     }
@@ -162,6 +189,7 @@ pub(crate) fn let_go(h: Halted) -> Result<(), RecordError> {
         mut tracee,
         hooked,
         returning,
+        mut probe,
         mut regs,
         place,
         ..
@@ -170,17 +198,26 @@ pub(crate) fn let_go(h: Halted) -> Result<(), RecordError> {
         // The trap is the function itself: perform its `return 0`.
         tracee.emulate_return(place.thread, &mut regs, 0)?;
     }
+    if let Some(p) = probe.as_mut() {
+        p.disarm();
+    }
     release(
         tracee,
         &hooked.python,
         hooked.runtime,
         hooked.hook_fn,
-        None,
+        probe.as_ref(),
     )
 }
 
-/// `attach`'s configuration of the hook, without the probe.
-fn hook_config(pid: i32, debug_file: Option<PathBuf>, stop: Arc<AtomicBool>) -> AttachConfig {
+/// `attach`'s configuration of the hook: the probe (`probe`) answers
+/// nothing by itself, every event traps.
+fn hook_config(
+    pid: i32,
+    debug_file: Option<PathBuf>,
+    stop: Arc<AtomicBool>,
+    probe: ProbeMode,
+) -> AttachConfig {
     AttachConfig {
         pid,
         output: PathBuf::new(),
@@ -193,9 +230,7 @@ fn hook_config(pid: i32, debug_file: Option<PathBuf>, stop: Arc<AtomicBool>) -> 
         progress: None,
         stop,
         on_attached: None,
-        // Without the probe every trap carries the trace function's own
-        // arguments, and a line of any frame traps.
-        probe: ProbeMode::Off,
+        probe,
         trapless: false,
         delta: false,
         probe_filter: false,
@@ -228,6 +263,7 @@ impl Looking<'_> {
         tracee: &mut Tracee,
         hooked: &Hooked,
         returning: bool,
+        probe: Option<&Probe>,
     ) -> Result<(Regs, RemoteAddr, Place), Waited> {
         let pid = tracee.pid();
         let trace = |e: TraceError| Waited::Let(e.into());
@@ -249,7 +285,15 @@ impl Looking<'_> {
             };
             match stop {
                 Stop::Breakpoint { tid, addr, regs } if addr == hooked.trap => {
-                    let (frame, what) = (RemoteAddr(regs.rsi), regs.rdx as i32);
+                    // The probe's stop: its registers no longer hold
+                    // CPython's arguments; the probe kept them.
+                    let (frame, what) = match probe {
+                        Some(p) => {
+                            let (frame, what, _) = p.trap_args();
+                            (frame, what)
+                        }
+                        None => (RemoteAddr(regs.rsi), regs.rdx as i32),
+                    };
                     if let Some(place) = self.matches(tracee, tid, frame, what) {
                         return Ok((regs, frame, place));
                     }

@@ -37,6 +37,9 @@ pub struct LiveConfig {
     /// Set (by hindsight's SIGINT/SIGTERM handler) to stop waiting for the
     /// step and let the program go; once the code runs, it runs to its end.
     pub stop: Arc<AtomicBool>,
+    /// Whether the hook is the probe (as `attach`'s): with it, hindsight
+    /// killed while it waits leaves the program running.
+    pub probe: crate::probe::ProbeMode,
     /// Called once every thread is hooked and the wait for the step begins.
     pub on_waiting: Option<OnWaiting>,
 }
@@ -104,6 +107,7 @@ fn run(
         cfg.debug_file.take(),
         &cfg.wanted,
         cfg.stop.clone(),
+        cfg.probe,
         cfg.on_waiting.take(),
     )?;
     let ran = source(&held).and_then(|src| pyrun::run(&mut held, &src, write_back));
