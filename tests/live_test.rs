@@ -3,7 +3,8 @@
 //! `attach` takes: a local of the running loop changed (the output goes on
 //! from the new value), an expression's value, code that prints, code that
 //! raises (the traceback shown, status 1, the worker running on), `--at`,
-//! `--thread`, the wait interrupted by SIGTERM; a function's code replaced
+//! `--thread`, a fault inside the code, the wait interrupted by SIGTERM
+//! or SIGKILL; a function's code replaced
 //! from its edited source (the next calls' results change), and a closure
 //! whose new code needs other free variables refused. After each: the
 //! worker is no longer traced and goes on printing.
@@ -111,6 +112,17 @@ fn exec_and_reload_on(py: &str) {
     assert!(text(&o.stderr).contains("SystemExit"), "{py}: {o:?}");
     let (n, twice, added) = unharmed(py, &target);
     assert_eq!((twice, added), (2 * n, n + 5), "{py}");
+
+    // A fault inside the code (a C function reading address 0): the call
+    // is abandoned, the signal kept from the program, its frames and
+    // sys.stdout put back; it runs and prints on, and takes more code.
+    let o = run(&["exec", &pid, "import ctypes; ctypes.string_at(0)", "--at", &at]);
+    assert_eq!(o.status.code(), Some(2), "{py}: {o:?}");
+    assert!(text(&o.stderr).contains("fault (signal 11)"), "{py}: {o:?}");
+    unharmed(py, &target);
+    let o = run(&["exec", &pid, "print(step)", "--at", &at]);
+    assert_eq!(text(&o.stdout), "1000\n", "{py}: {o:?}");
+    unharmed(py, &target);
 
     // --thread: the main thread (its id is the process id); a thread the
     // process does not have is an error, before anything is changed.

@@ -30,6 +30,10 @@ const PY_FILE_INPUT: u64 = 257;
 /// `PyErr_Fetch`, then the report's name.
 const SCRATCH: u64 = 64;
 
+/// Run after the code faulted: the wrapper's `sys.stdout` swap undone
+/// (`exec.py` keeps the program's own in `_saved`).
+const AFTER_FAULT: &str = "import sys as _s\ntry:\n    _s.stdout = _saved\nexcept NameError:\n    pass\n";
+
 /// The C API functions called, each found in the interpreter's symbols.
 struct Api {
     raw_malloc: RemoteAddr,
@@ -44,6 +48,7 @@ struct Api {
     dec_ref: RemoteAddr,
     bytes_as_string: RemoteAddr,
     bytes_size: RemoteAddr,
+    thread_state_get: RemoteAddr,
     /// 3.8-3.12: `PyFrame_LocalsToFast`, which makes what was assigned to
     /// `frame.f_locals` the frame's locals. `None` from 3.13 on, where
     /// `f_locals` is a proxy that writes through (PEP 667) and the
@@ -67,6 +72,7 @@ impl Api {
             dec_ref: need("Py_DecRef")?,
             bytes_as_string: need("PyBytes_AsString")?,
             bytes_size: need("PyBytes_Size")?,
+            thread_state_get: need("PyThreadState_Get")?,
             locals_to_fast: if write_back && locals_need_write_back(py) {
                 Some(need("PyFrame_LocalsToFast")?)
             } else {
@@ -91,8 +97,12 @@ pub(crate) fn run(h: &mut Halted, source: &str, write_back: bool) -> Result<Opti
         return Err(RecordError::Other("the code holds a NUL byte".into()));
     }
     let ret_trap = h.tracee.entry_point()?;
-    let mut call = Caller { h, ret_trap };
-    let size = SCRATCH + source.len() as u64 + 1;
+    let mut call = Caller {
+        h,
+        ret_trap,
+        source_len: source.len() as u64,
+    };
+    let size = SCRATCH + source.len() as u64 + 1 + AFTER_FAULT.len() as u64 + 1;
     let buf = RemoteAddr(call.call(api.raw_malloc, &[size])?);
     if buf.is_null() {
         return Err(RecordError::Other(format!(
@@ -112,6 +122,10 @@ enum Lost {
     /// An inferior call did not come back as a call: the thread was put
     /// back as it was, nothing more is called in it.
     Thread(RecordError),
+    /// The call faulted and was abandoned (the thread's registers put
+    /// back): the thread's frame state is to be put back too, then the
+    /// cleanup calls run.
+    Fault(RecordError),
     /// Something else (the target's memory), after which the cleanup calls
     /// still run.
     Other(RecordError),
@@ -120,7 +134,7 @@ enum Lost {
 impl Lost {
     fn into_error(self) -> RecordError {
         match self {
-            Lost::Thread(e) | Lost::Other(e) => e,
+            Lost::Thread(e) | Lost::Fault(e) | Lost::Other(e) => e,
         }
     }
 }
@@ -132,6 +146,8 @@ fn run_in(call: &mut Caller, api: &Api, buf: RemoteAddr, source: &str) -> Result
     let mem = call.h.tracee.mem();
     mem.write(buf, &scratch).map_err(other)?;
     let mut text = source.as_bytes().to_vec();
+    text.push(0);
+    text.extend_from_slice(AFTER_FAULT.as_bytes());
     text.push(0);
     mem.write(buf.at(SCRATCH as u32), &text).map_err(other)?;
     // Whatever error state the thread had is kept aside, and back after.
@@ -161,7 +177,16 @@ fn run_saved(call: &mut Caller, api: &Api, buf: RemoteAddr) -> Result<Option<Vec
         )));
     }
     let src = buf.0 + SCRATCH;
-    let res = call.lost(api.run_string, &[src, PY_FILE_INPUT, globals, ns, 0])?;
+    let state = FrameState::save(call, api)?;
+    let res = match call.lost(api.run_string, &[src, PY_FILE_INPUT, globals, ns, 0]) {
+        Err(Lost::Fault(e)) => {
+            // The fix-up follows the source in the buffer.
+            let fix = src + call.source_len + 1;
+            after_fault(call, api, &state, fix, globals, ns)?;
+            return Err(Lost::Other(e));
+        }
+        r => r?,
+    };
     if res == 0 {
         // The wrapper catches everything; this is a failure of the wrapper
         // itself (a KeyboardInterrupt between two of its statements).
@@ -176,6 +201,69 @@ fn run_saved(call: &mut Caller, api: &Api, buf: RemoteAddr) -> Result<Option<Vec
     }
     call.lost(api.dec_ref, &[ns])?;
     report
+}
+
+/// After a fault of the code: the thread's frame state back as it was at
+/// its line, the program's `sys.stdout` back, the dict freed.
+fn after_fault(
+    call: &mut Caller,
+    api: &Api,
+    state: &FrameState,
+    fix: u64,
+    globals: u64,
+    ns: u64,
+) -> Result<(), Lost> {
+    state.restore(call.h.tracee.mem()).map_err(|e| Lost::Other(e.into()))?;
+    call.lost(api.err_clear, &[])?;
+    let res = call.lost(api.run_string, &[fix, PY_FILE_INPUT, globals, ns, 0])?;
+    if res == 0 {
+        call.lost(api.err_clear, &[])?;
+    } else {
+        call.lost(api.dec_ref, &[res])?;
+    }
+    call.lost(api.dec_ref, &[ns])?;
+    Ok(())
+}
+
+/// The words of the held thread's state that say which frame runs (3.8-3.10
+/// `frame`, 3.10-3.12 `cframe`, 3.13 `current_frame`) and whether it is
+/// tracing: what a call abandoned inside the interpreter leaves pointing
+/// at frames that are gone.
+struct FrameState {
+    words: Vec<(RemoteAddr, u64)>,
+    tracing: (RemoteAddr, u32),
+}
+
+impl FrameState {
+    fn save(call: &mut Caller, api: &Api) -> Result<FrameState, Lost> {
+        let tstate = RemoteAddr(call.lost(api.thread_state_get, &[])?);
+        let rt = &call.h.python().layout.runtime;
+        let offsets: Vec<u32> = [rt.ts_frame, rt.ts_cframe, rt.ts_current_frame]
+            .into_iter()
+            .flatten()
+            .collect();
+        let tracing_at = tstate.at(rt.ts_tracing);
+        let mem = call.h.tracee.mem();
+        let other = |e: crate::memory::MemError| Lost::Other(e.into());
+        let mut words = Vec::new();
+        for off in offsets {
+            let at = tstate.at(off);
+            words.push((at, mem.read_u64(at).map_err(other)?));
+        }
+        let mut b = [0u8; 4];
+        mem.read(tracing_at, &mut b).map_err(other)?;
+        Ok(FrameState {
+            words,
+            tracing: (tracing_at, u32::from_ne_bytes(b)),
+        })
+    }
+
+    fn restore(&self, mem: &crate::memory::procmem::ProcMem) -> Result<(), crate::memory::MemError> {
+        for (at, v) in &self.words {
+            mem.write(*at, &v.to_ne_bytes())?;
+        }
+        mem.write(self.tracing.0, &self.tracing.1.to_ne_bytes())
+    }
 }
 
 /// The report the wrapper left in `ns`, if any.
@@ -204,10 +292,16 @@ fn read_report(call: &mut Caller, api: &Api, ns: u64, name: u64) -> Result<Optio
 struct Caller<'a> {
     h: &'a mut Halted,
     ret_trap: RemoteAddr,
+    /// The length of the source in the scratch buffer.
+    source_len: u64,
 }
 
 impl Caller<'_> {
     fn call(&mut self, func: RemoteAddr, args: &[u64]) -> Result<u64, RecordError> {
+        self.lost(func, args).map_err(Lost::into_error)
+    }
+
+    fn lost(&mut self, func: RemoteAddr, args: &[u64]) -> Result<u64, Lost> {
         let tid = self.h.place.thread;
         let trap = self.h.hooked.trap;
         let returning = self.h.returning;
@@ -218,20 +312,17 @@ impl Caller<'_> {
             .tracee
             .call_function_among(tid, func, args, self.ret_trap, &mut others)
             .map_err(|e| match e {
-                InferiorError::Fault { sig, .. } => RecordError::Other(format!(
+                InferiorError::Fault { sig, .. } => Lost::Fault(RecordError::Other(format!(
                     "the code made the program's thread fault (signal {sig}) inside a C \
-                     function; the call was abandoned and the thread put back at its line, \
-                     the signal not delivered (the program may hold state that code left \
-                     half done)"
-                )),
-                InferiorError::Ended(how, _) => {
-                    RecordError::Other(format!("the program ended ({how}) while the code ran"))
-                }
-                other => RecordError::Other(other.to_string()),
+                     function; the call was abandoned, the signal not delivered, and the \
+                     thread put back at its line with its frames and sys.stdout as they \
+                     were: the program runs on, but what that C code held or half wrote \
+                     (a lock, an object) may stay so"
+                ))),
+                InferiorError::Ended(how, _) => Lost::Thread(RecordError::Other(format!(
+                    "the program ended ({how}) while the code ran"
+                ))),
+                other => Lost::Thread(RecordError::Other(other.to_string())),
             })
-    }
-
-    fn lost(&mut self, func: RemoteAddr, args: &[u64]) -> Result<u64, Lost> {
-        self.call(func, args).map_err(Lost::Thread)
     }
 }
