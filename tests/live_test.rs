@@ -74,7 +74,10 @@ fn exec_and_reload_on(py: &str) {
     let o = run(&["exec", &pid, "step = 1000", "--at", &at]);
     assert!(o.status.success(), "{py}: {o:?}");
     let err = text(&o.stderr);
-    assert!(err.contains(&format!("worker.py:{STEP_LINE} (main)")), "{py}: {err}");
+    assert!(
+        err.contains(&format!("worker.py:{STEP_LINE} (main)")),
+        "{py}: {err}"
+    );
     let mut prev = round(&target.expect("n ")).0;
     loop {
         let n = round(&target.expect("n ")).0;
@@ -104,7 +107,10 @@ fn exec_and_reload_on(py: &str) {
     let o = run(&["exec", &pid, "undefined_name + 1", "--at", &at]);
     assert_eq!(o.status.code(), Some(1), "{py}: {o:?}");
     let err = text(&o.stderr);
-    assert!(err.contains("NameError") && err.contains("undefined_name"), "{py}: {err}");
+    assert!(
+        err.contains("NameError") && err.contains("undefined_name"),
+        "{py}: {err}"
+    );
     assert!(err.contains("the code raised"), "{py}: {err}");
     unharmed(py, &target);
     let o = run(&["exec", &pid, "raise SystemExit(3)"]);
@@ -116,7 +122,13 @@ fn exec_and_reload_on(py: &str) {
     // A fault inside the code (a C function reading address 0): the call
     // is abandoned, the signal kept from the program, its frames and
     // sys.stdout put back; it runs and prints on, and takes more code.
-    let o = run(&["exec", &pid, "import ctypes; ctypes.string_at(0)", "--at", &at]);
+    let o = run(&[
+        "exec",
+        &pid,
+        "import ctypes; ctypes.string_at(0)",
+        "--at",
+        &at,
+    ]);
     assert_eq!(o.status.code(), Some(2), "{py}: {o:?}");
     assert!(text(&o.stderr).contains("fault (signal 11)"), "{py}: {o:?}");
     unharmed(py, &target);
@@ -156,8 +168,16 @@ fn exec_and_reload_on(py: &str) {
 
     // A closure whose new code needs another free variable: refused, the
     // running code unchanged.
-    edit(&worker, "        return x + k\n", "        return x + k + m\n");
-    edit(&worker, "def make_adder(k):\n", "def make_adder(k):\n    m = 1\n");
+    edit(
+        &worker,
+        "        return x + k\n",
+        "        return x + k + m\n",
+    );
+    edit(
+        &worker,
+        "def make_adder(k):\n",
+        "def make_adder(k):\n    m = 1\n",
+    );
     let o = run(&["reload", &pid, "__main__:adder"]);
     assert_eq!(o.status.code(), Some(1), "{py}: {o:?}");
     let err = text(&o.stderr);
@@ -180,7 +200,9 @@ fn interrupted_wait(py: &str, target: &Target, pid: &str, sig: i32) {
         .spawn()
         .expect("start hindsight");
     let err = lines_of(child.stderr.take().expect("stderr"));
-    expect(&err, "hindsight: attached", |l| l.starts_with("hindsight: attached"));
+    expect(&err, "hindsight: attached", |l| {
+        l.starts_with("hindsight: attached")
+    });
     // Traced all the while: every line of the worker traps.
     let (n, ..) = round(&target.expect("n "));
     let (m, ..) = round(&target.expect("n "));
@@ -195,7 +217,10 @@ fn interrupted_wait(py: &str, target: &Target, pid: &str, sig: i32) {
         assert_eq!(status.code(), None, "{py}");
     } else {
         let last = expect(&err, "hindsight's error", |l| l.starts_with("hindsight: "));
-        assert!(last.contains("interrupted") && last.contains("nothing ran"), "{py}: {last}");
+        assert!(
+            last.contains("interrupted") && last.contains("nothing ran"),
+            "{py}: {last}"
+        );
         let status = child.wait().expect("wait hindsight");
         assert_eq!(status.code(), Some(2), "{py}: {last}");
     }

@@ -25,10 +25,14 @@ pub fn exec(args: ExecArgs) -> Result<i32> {
         debug_file,
     } = args;
     let at = at.as_deref().map(parse_at).transpose()?;
-    let cfg = config(pid, debug_file, Wanted {
-        at,
-        thread: thread.map(Tid),
-    })?;
+    let cfg = config(
+        pid,
+        debug_file,
+        Wanted {
+            at,
+            thread: thread.map(Tid),
+        },
+    )?;
     let outcome = tracer::exec(cfg, &code)?;
     let mut out = std::io::stdout().lock();
     out.write_all(outcome.output.as_bytes())?;
@@ -73,10 +77,14 @@ pub fn reload(args: ReloadArgs) -> Result<i32> {
     else {
         bail!("expected MODULE:FUNCTION such as __main__:work or app.jobs:Job.run, got `{target}`");
     };
-    let cfg = config(pid, debug_file, Wanted {
-        at: None,
-        thread: thread.map(Tid),
-    })?;
+    let cfg = config(
+        pid,
+        debug_file,
+        Wanted {
+            at: None,
+            thread: thread.map(Tid),
+        },
+    )?;
     let outcome = tracer::reload(cfg, module, function)?;
     report_reload(pid, &target, &outcome)
 }
@@ -88,7 +96,10 @@ fn report_reload(pid: i32, target: &str, outcome: &LiveOutcome) -> Result<i32> {
             if let Some(v) = &outcome.value {
                 writeln!(std::io::stdout(), "{v}")?;
             }
-            writeln!(err, "hindsight: reloaded {target}; detached from process {pid}")?;
+            writeln!(
+                err,
+                "hindsight: reloaded {target}; detached from process {pid}"
+            )?;
             Ok(0)
         }
         LiveStatus::Refused => {

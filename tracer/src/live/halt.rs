@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, Python};
-use crate::memory::Memory;
 use crate::interp::threads;
+use crate::memory::Memory;
 use crate::probe::{Probe, ProbeMode};
 use crate::ptrace::{Regs, Stop, TraceError, Tracee};
 use crate::record::attach::{attachable_python, hook_all};
@@ -154,9 +154,13 @@ pub(crate) fn halt(
             }
             let mem = tracee.mem();
             let layout = &python.layout;
-            if let Err(e) =
-                threads::unhook_all(mem, layout, hooked.runtime, hooked.hook_fn, found.probe.as_ref())
-            {
+            if let Err(e) = threads::unhook_all(
+                mem,
+                layout,
+                hooked.runtime,
+                hooked.hook_fn,
+                found.probe.as_ref(),
+            ) {
                 log::warn!(target: "tracer::live", "a thread state could not be unhooked before the code runs: {e}");
             }
             Ok(Halted {
@@ -301,8 +305,15 @@ impl Looking<'_> {
                 }
                 Stop::Forked { parent, child } => {
                     let layout = &hooked.python.layout;
-                    release_forked_child(tracee, child, layout, hooked.runtime, hooked.hook_fn, None)
-                        .map_err(trace)?;
+                    release_forked_child(
+                        tracee,
+                        child,
+                        layout,
+                        hooked.runtime,
+                        hooked.hook_fn,
+                        None,
+                    )
+                    .map_err(trace)?;
                     tracee.resume(parent, None).map_err(trace)?;
                 }
                 Stop::Exec { .. } => {
@@ -327,7 +338,13 @@ impl Looking<'_> {
 
     /// The place of a trap of thread `tid` in `frame` at event `what`,
     /// when it is the step wanted.
-    fn matches(&mut self, tracee: &Tracee, tid: Tid, frame: RemoteAddr, what: i32) -> Option<Place> {
+    fn matches(
+        &mut self,
+        tracee: &Tracee,
+        tid: Tid,
+        frame: RemoteAddr,
+        what: i32,
+    ) -> Option<Place> {
         let py = self.decoder.python().clone();
         if what != py.facts.tracing.line || self.wanted.thread.is_some_and(|t| t != tid) {
             return None;
@@ -367,13 +384,21 @@ fn pass_on(
     stop: Stop,
 ) -> Result<(), TraceError> {
     match stop {
-        Stop::Breakpoint { tid, addr, mut regs } if addr == trap => {
+        Stop::Breakpoint {
+            tid,
+            addr,
+            mut regs,
+        } if addr == trap => {
             if !returning {
                 tracee.emulate_return(tid, &mut regs, 0)?;
             }
             tracee.resume(tid, None)
         }
-        Stop::Breakpoint { tid, addr, mut regs } => {
+        Stop::Breakpoint {
+            tid,
+            addr,
+            mut regs,
+        } => {
             log::warn!(target: "tracer::live", "unexpected breakpoint at {addr} in thread {tid}");
             tracee.step_back_over(tid, &mut regs, addr)?;
             tracee.resume(tid, None)

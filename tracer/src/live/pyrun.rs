@@ -32,7 +32,8 @@ const SCRATCH: u64 = 64;
 
 /// Run after the code faulted: the wrapper's `sys.stdout` swap undone
 /// (`exec.py` keeps the program's own in `_saved`).
-const AFTER_FAULT: &str = "import sys as _s\ntry:\n    _s.stdout = _saved\nexcept NameError:\n    pass\n";
+const AFTER_FAULT: &str =
+    "import sys as _s\ntry:\n    _s.stdout = _saved\nexcept NameError:\n    pass\n";
 
 /// The C API functions called, each found in the interpreter's symbols.
 struct Api {
@@ -91,7 +92,11 @@ pub(crate) fn locals_need_write_back(py: &Python) -> bool {
 /// Run `source` in the held thread; the report it left (`None` when it
 /// left none: the wrapper itself failed). With `write_back`, the held
 /// frame's `f_locals` are written back to its locals afterwards (3.8-3.12).
-pub(crate) fn run(h: &mut Halted, source: &str, write_back: bool) -> Result<Option<Vec<u8>>, RecordError> {
+pub(crate) fn run(
+    h: &mut Halted,
+    source: &str,
+    write_back: bool,
+) -> Result<Option<Vec<u8>>, RecordError> {
     let api = Api::of(h.python(), write_back)?;
     if source.as_bytes().contains(&0) {
         return Err(RecordError::Other("the code holds a NUL byte".into()));
@@ -139,7 +144,12 @@ impl Lost {
     }
 }
 
-fn run_in(call: &mut Caller, api: &Api, buf: RemoteAddr, source: &str) -> Result<Option<Vec<u8>>, Lost> {
+fn run_in(
+    call: &mut Caller,
+    api: &Api,
+    buf: RemoteAddr,
+    source: &str,
+) -> Result<Option<Vec<u8>>, Lost> {
     let other = |e: crate::memory::MemError| Lost::Other(e.into());
     let mut scratch = [0u8; SCRATCH as usize];
     scratch[24..24 + REPORT_NAME.len()].copy_from_slice(REPORT_NAME.as_bytes());
@@ -213,7 +223,9 @@ fn after_fault(
     globals: u64,
     ns: u64,
 ) -> Result<(), Lost> {
-    state.restore(call.h.tracee.mem()).map_err(|e| Lost::Other(e.into()))?;
+    state
+        .restore(call.h.tracee.mem())
+        .map_err(|e| Lost::Other(e.into()))?;
     call.lost(api.err_clear, &[])?;
     let res = call.lost(api.run_string, &[fix, PY_FILE_INPUT, globals, ns, 0])?;
     if res == 0 {
@@ -258,7 +270,10 @@ impl FrameState {
         })
     }
 
-    fn restore(&self, mem: &crate::memory::procmem::ProcMem) -> Result<(), crate::memory::MemError> {
+    fn restore(
+        &self,
+        mem: &crate::memory::procmem::ProcMem,
+    ) -> Result<(), crate::memory::MemError> {
         for (at, v) in &self.words {
             mem.write(*at, &v.to_ne_bytes())?;
         }

@@ -62,7 +62,11 @@ pub enum InferiorError {
         "the call of the function at {func} in thread {tid} faulted (signal {sig}); it was \
          abandoned and the thread put back where it was, the signal not delivered"
     )]
-    Fault { func: RemoteAddr, tid: Tid, sig: i32 },
+    Fault {
+        func: RemoteAddr,
+        tid: Tid,
+        sig: i32,
+    },
     #[error("the call of the function at {func} in thread {tid} did not come back: {why}")]
     Lost {
         func: RemoteAddr,
@@ -253,7 +257,9 @@ impl Tracee {
                     log::debug!(target: "tracer::inferior", "call at {what} in {tid} returned {:#x}", regs.rax);
                     return Ok(regs.rax);
                 }
-                Stop::Signal { tid: t, sig } if t == tid && others.is_some() && FAULTS.contains(&sig) => {
+                Stop::Signal { tid: t, sig }
+                    if t == tid && others.is_some() && FAULTS.contains(&sig) =>
+                {
                     return Err(InferiorError::Fault {
                         func: what,
                         tid,
@@ -271,9 +277,7 @@ impl Tracee {
                 Stop::Killed { sig } => {
                     return Err(InferiorError::Ended(format!("signal {sig}"), what))
                 }
-                Stop::Exec { .. } => {
-                    return Err(InferiorError::Ended("it exec'd".into(), what))
-                }
+                Stop::Exec { .. } => return Err(InferiorError::Ended("it exec'd".into(), what)),
                 other => match others.as_mut() {
                     Some(answer) if other_thread(&other, tid) => answer(self, other)?,
                     _ => return Err(lost(format!("unexpected stop {other:?}"))),
