@@ -27,6 +27,74 @@ fn exec_and_reload_change_a_running_worker() {
     }
 }
 
+#[test]
+fn exec_in_one_thread_of_several_and_reload_a_method() {
+    for py in attach_pythons() {
+        threads_on(&py);
+    }
+}
+
+/// A line `NAME TID K` of live_threads.py.
+fn thread_round(line: &str) -> (String, String, i64) {
+    let f: Vec<&str> = line.split(' ').collect();
+    assert_eq!(f.len(), 3, "{line}");
+    (f[0].into(), f[1].into(), f[2].parse().expect("a number"))
+}
+
+/// The next line of thread `name`, skipping the other's.
+#[track_caller]
+fn next_of(target: &Target, name: &str) -> (String, i64) {
+    loop {
+        let (n, tid, k) = thread_round(&target.expect(""));
+        if n == name {
+            return (tid, k);
+        }
+    }
+}
+
+fn threads_on(py: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("threads.py");
+    std::fs::copy(fixture("live_threads.py"), &program).unwrap();
+    let target = Target::start_with(py, &[program.to_str().unwrap()]);
+    target.expect("READY");
+    let pid = target.pid().to_string();
+    let (a, _) = next_of(&target, "a");
+    let (b, _) = next_of(&target, "b");
+    assert_ne!(a, b, "{py}");
+
+    // Thread a's local changed at its line; b's count goes on as it was.
+    let o = run(&["exec", &pid, "k = 100000", "--thread", &a, "--at", "threads.py:23"]);
+    assert!(o.status.success(), "{py}: {o:?}");
+    assert!(text(&o.stderr).contains(&format!("in thread {a} at ")), "{py}: {o:?}");
+    loop {
+        let (_, k) = next_of(&target, "a");
+        if k > 100000 {
+            break;
+        }
+    }
+    assert_eq!(target.tracer_pid(), 0, "{py}: still traced");
+    let (_, k) = next_of(&target, "b");
+    assert!(k < 100000, "{py}: b's count {k}");
+
+    // A method reloaded: both threads' next calls run its new code.
+    edit(&program, "return k + 1", "return k + 1000");
+    let o = run(&["reload", &pid, "__main__:Job.run"]);
+    assert!(o.status.success(), "{py}: {o:?}");
+    for name in ["a", "b"] {
+        let mut prev = next_of(&target, name).1;
+        loop {
+            let k = next_of(&target, name).1;
+            match k - prev {
+                1 => prev = k,
+                1000 => break,
+                d => panic!("{py}: {name} went from {prev} to {k} (+{d})"),
+            }
+        }
+    }
+    assert_eq!(target.tracer_pid(), 0, "{py}: still traced");
+}
+
 /// One round of the worker's output: (n, compute(n), adder(n)).
 fn round(line: &str) -> (i64, i64, i64) {
     let f: Vec<i64> = line
@@ -38,13 +106,30 @@ fn round(line: &str) -> (i64, i64, i64) {
     (f[0], f[1], f[2])
 }
 
+/// Run hindsight to its end; it is killed, and the test fails, if it runs
+/// past the harness's deadline (a line that never comes).
+#[track_caller]
 fn run(args: &[&str]) -> Output {
-    Command::new(hindsight_bin())
+    let child = Command::new(hindsight_bin())
         .args(args)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
-        .output()
-        .expect("run hindsight")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run hindsight");
+    let id = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if rx.recv_timeout(DEADLINE).is_err() {
+            let _ = Command::new("kill").args(["-KILL", &id]).status();
+        }
+    });
+    let out = child.wait_with_output().expect("wait hindsight");
+    let _ = tx.send(());
+    let _ = watchdog.join();
+    assert!(out.status.code().is_some(), "hindsight {args:?} ran past the deadline: {out:?}");
+    out
 }
 
 fn text(b: &[u8]) -> String {
