@@ -141,7 +141,7 @@ pub(crate) fn halt(
         waker,
         stop: &stop,
     };
-    let found_at = looking.wait(&mut tracee, &hooked, found.returning, found.probe.as_ref());
+    let found_at = looking.wait(&mut tracee, &hooked, found.returning, found.probe.as_mut());
     watcher.finish();
     drop(looking);
     match found_at {
@@ -267,7 +267,7 @@ impl Looking<'_> {
         tracee: &mut Tracee,
         hooked: &Hooked,
         returning: bool,
-        probe: Option<&Probe>,
+        mut probe: Option<&mut Probe>,
     ) -> Result<(Regs, RemoteAddr, Place), Waited> {
         let pid = tracee.pid();
         let trace = |e: TraceError| Waited::Let(e.into());
@@ -291,7 +291,7 @@ impl Looking<'_> {
                 Stop::Breakpoint { tid, addr, regs } if addr == hooked.trap => {
                     // The probe's stop: its registers no longer hold
                     // CPython's arguments; the probe kept them.
-                    let (frame, what) = match probe {
+                    let (frame, what) = match probe.as_deref() {
                         Some(p) => {
                             let (frame, what, _) = p.trap_args();
                             (frame, what)
@@ -303,6 +303,20 @@ impl Looking<'_> {
                     }
                     pass_on(tracee, hooked.trap, returning, stop).map_err(trace)?;
                 }
+                Stop::Signal { tid, sig }
+                    if probe.is_some() && (sig == libc::SIGSEGV || sig == libc::SIGBUS) =>
+                {
+                    // A fault inside the probe is its own to recover from,
+                    // as when recording; any other is the program's.
+                    let ours = match probe.as_deref_mut() {
+                        Some(p) => {
+                            let mut regs = tracee.regs(tid).map_err(trace)?;
+                            p.recover(tracee, tid, &mut regs).map_err(trace)?
+                        }
+                        None => false,
+                    };
+                    tracee.resume(tid, (!ours).then_some(sig)).map_err(trace)?;
+                }
                 Stop::Forked { parent, child } => {
                     let layout = &hooked.python.layout;
                     release_forked_child(
@@ -311,7 +325,7 @@ impl Looking<'_> {
                         layout,
                         hooked.runtime,
                         hooked.hook_fn,
-                        None,
+                        probe.as_deref(),
                     )
                     .map_err(trace)?;
                     tracee.resume(parent, None).map_err(trace)?;
