@@ -64,9 +64,20 @@ fn threads_on(py: &str) {
     assert_ne!(a, b, "{py}");
 
     // Thread a's local changed at its line; b's count goes on as it was.
-    let o = run(&["exec", &pid, "k = 100000", "--thread", &a, "--at", "threads.py:23"]);
+    let o = run(&[
+        "exec",
+        &pid,
+        "k = 100000",
+        "--thread",
+        &a,
+        "--at",
+        "threads.py:23",
+    ]);
     assert!(o.status.success(), "{py}: {o:?}");
-    assert!(text(&o.stderr).contains(&format!("in thread {a} at ")), "{py}: {o:?}");
+    assert!(
+        text(&o.stderr).contains(&format!("in thread {a} at ")),
+        "{py}: {o:?}"
+    );
     loop {
         let (_, k) = next_of(&target, "a");
         if k > 100000 {
@@ -128,7 +139,10 @@ fn run(args: &[&str]) -> Output {
     let out = child.wait_with_output().expect("wait hindsight");
     let _ = tx.send(());
     let _ = watchdog.join();
-    assert!(out.status.code().is_some(), "hindsight {args:?} ran past the deadline: {out:?}");
+    assert!(
+        out.status.code().is_some(),
+        "hindsight {args:?} ran past the deadline: {out:?}"
+    );
     out
 }
 
