@@ -129,6 +129,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run Python code in a running process, in the frame of a line, then detach
+    Exec(ExecArgs),
+    /// Give a running process's function the code its source file now holds
+    Reload(ReloadArgs),
     /// What hindsight finds about an interpreter: version, debug info, layout
     Doctor(DoctorArgs),
     /// A local web page to travel through a recording (docs/serve.md)
@@ -276,6 +280,39 @@ pub struct AttachArgs {
     pub opts: RecordingOptions,
     /// The process to record
     pub pid: i32,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The process
+    pub pid: i32,
+    /// Python code: an expression (its value is printed) or statements
+    #[arg(allow_hyphen_values = true)]
+    pub code: String,
+    /// Run it when this line is about to run (else at the next line of any thread)
+    #[arg(long, value_name = "FILE:LINE")]
+    pub at: Option<String>,
+    /// Run it in this thread (its id as in /proc/PID/task)
+    #[arg(long, value_name = "TID")]
+    pub thread: Option<i32>,
+    /// The interpreter's separate debug file
+    #[arg(long, value_name = "PATH")]
+    pub debug_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    /// The process
+    pub pid: i32,
+    /// The function: MODULE:FUNCTION (`__main__:work`, `app.jobs:Job.run`)
+    #[arg(value_name = "MODULE:FUNCTION")]
+    pub target: String,
+    /// Replace it from a step of this thread (its id as in /proc/PID/task)
+    #[arg(long, value_name = "TID")]
+    pub thread: Option<i32>,
+    /// The interpreter's separate debug file
+    #[arg(long, value_name = "PATH")]
+    pub debug_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -87,7 +87,7 @@ pub struct RuntimeLayout {
     pub ts_frame: Option<u32>,
     /// `PyThreadState.cframe` (3.10-3.12).
     pub ts_cframe: Option<u32>,
-    /// `PyThreadState.root_cframe` (3.11-3.12).
+    /// `PyThreadState.root_cframe` (3.10-3.12).
     pub ts_root_cframe: Option<u32>,
     /// `PyThreadState.current_frame` (3.13).
     pub ts_current_frame: Option<u32>,

@@ -7,12 +7,13 @@
 //! `ptrace` (process control) -> `memory` and `probe` (reading the target,
 //! the probe placed in it) -> `interp` (hooking the interpreter) ->
 //! `cpython` (decoding) -> `record` (the stop loop, diff, store ops). They
-//! are internal: the crate's face is [`record()`], [`attach()`] and their
-//! configuration, below.
+//! are internal: the crate's face is [`record()`], [`attach()`], [`exec()`],
+//! [`reload()`] and their configuration, below.
 
 mod addr;
 pub(crate) mod cpython;
 pub(crate) mod interp;
+mod live;
 pub(crate) mod memory;
 pub(crate) mod probe;
 pub(crate) mod ptrace;
@@ -25,6 +26,7 @@ pub(crate) mod sys;
 
 pub use addr::{RemoteAddr, Tid};
 pub use cpython::{supported_list, DecodeError, SUPPORTED_MINORS};
+pub use live::{exec, reload, LiveConfig, LiveOutcome, LiveStatus, OnWaiting, Place, Wanted};
 pub use memory::MemError;
 pub use probe::ProbeMode;
 pub use ptrace::Ended;

@@ -5,6 +5,7 @@ mod doctor;
 mod dump;
 mod export;
 mod info;
+mod live;
 mod queries;
 mod record;
 mod serve;
@@ -57,6 +58,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             expr,
             json,
         } => queries::object(&file, step, &expr, json),
+        Command::Exec(args) => live::exec(args),
+        Command::Reload(args) => live::reload(args),
         Command::Doctor(args) => doctor::doctor(args),
         Command::Serve(args) => serve::serve(args),
         Command::Export {

@@ -165,12 +165,16 @@ pub fn uninstall(mem: &ProcMem, layout: &Layout, tstate: RemoteAddr) -> Result<(
         return Ok(());
     }
     let mut cframe = mem.read_ptr(tstate.at(ts_cframe))?;
+    let root = root_cframe(layout, tstate);
     // C frames chain through `previous`; bound the walk against corrupt memory.
     for _ in 0..100_000 {
         if cframe.is_null() {
             break;
         }
         mem.write(cframe.at(use_tracing), &[0])?;
+        if Some(cframe) == root {
+            break;
+        }
         cframe = mem.read_ptr(cframe.at(previous))?;
     }
     Ok(())
@@ -282,8 +286,12 @@ pub fn install_running(
     // value are the version's) to every older one.
     let mut on = [0u8; 1];
     mem.read(cframe.at(use_tracing), &mut on)?;
+    let root = root_cframe(layout, tstate);
     // Bounded walk: the chain is in untrusted memory.
     for _ in 0..100_000 {
+        if Some(cframe) == root {
+            break;
+        }
         cframe = mem.read_ptr(cframe.at(previous))?;
         if cframe.is_null() {
             break;
@@ -291,6 +299,13 @@ pub fn install_running(
         mem.write(cframe.at(use_tracing), &on)?;
     }
     Ok(())
+}
+
+/// The C frame a thread state holds itself, the last of its chain: its
+/// `previous` is not to be followed (3.10 never sets it: whatever the
+/// allocator left there, which a walk would take for a C frame).
+fn root_cframe(layout: &Layout, tstate: RemoteAddr) -> Option<RemoteAddr> {
+    layout.runtime.ts_root_cframe.map(|off| tstate.at(off))
 }
 
 /// Undo [`install_running`]: [`uninstall`] and the count of traced threads.

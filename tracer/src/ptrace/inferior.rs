@@ -24,6 +24,26 @@ const STACK_GAP: u64 = 256;
 /// to the program) before giving up.
 const MAX_STOPS: usize = 10_000;
 
+/// Signals a fault of the calling thread raises, which end a guarded call
+/// ([`Tracee::call_function_among`]) instead of reaching the program.
+const FAULTS: [i32; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+
+/// What answers the other threads' stops during a call, if they run.
+type Others<'a> = Option<&'a mut dyn FnMut(&mut Tracee, Stop) -> Result<(), TraceError>>;
+
+/// Whether `stop` is of another thread than `tid` (or of none: a new
+/// thread, a fork, whose parent may be `tid` itself).
+fn other_thread(stop: &Stop, tid: Tid) -> bool {
+    match *stop {
+        Stop::Breakpoint { tid: t, .. }
+        | Stop::Watch { tid: t, .. }
+        | Stop::Signal { tid: t, .. }
+        | Stop::ThreadExit { tid: t } => t != tid,
+        Stop::NewThread { .. } | Stop::Forked { .. } => true,
+        Stop::Exec { .. } | Stop::Exited { .. } | Stop::Killed { .. } => false,
+    }
+}
+
 /// `syscall`, the instruction an inferior system call runs.
 const SYSCALL: [u8; 2] = [0x0f, 0x05];
 
@@ -38,6 +58,15 @@ pub enum InferiorError {
     TooManyArgs(usize),
     #[error("the program ended ({0}) during a call of its function at {1}")]
     Ended(String, RemoteAddr),
+    #[error(
+        "the call of the function at {func} in thread {tid} faulted (signal {sig}); it was \
+         abandoned and the thread put back where it was, the signal not delivered"
+    )]
+    Fault {
+        func: RemoteAddr,
+        tid: Tid,
+        sig: i32,
+    },
     #[error("the call of the function at {func} in thread {tid} did not come back: {why}")]
     Lost {
         func: RemoteAddr,
@@ -67,7 +96,28 @@ impl Tracee {
             return Err(InferiorError::TooManyArgs(args.len()));
         }
         self.with_return_trap(tid, ret_trap, |t, saved| {
-            t.run_call(tid, func, args, ret_trap, saved)
+            t.run_call(tid, func, args, ret_trap, saved, None)
+        })
+    }
+
+    /// [`Tracee::call_function`] while the other threads of the target run
+    /// on: each stop of another thread goes to `others`, which answers it
+    /// (resumes it); a fault of the calling thread itself (SIGSEGV, SIGBUS,
+    /// SIGILL, SIGFPE) abandons the call: the signal is not delivered and
+    /// the thread gets its registers back ([`InferiorError::Fault`]).
+    pub fn call_function_among(
+        &mut self,
+        tid: Tid,
+        func: RemoteAddr,
+        args: &[u64],
+        ret_trap: RemoteAddr,
+        others: &mut dyn FnMut(&mut Tracee, Stop) -> Result<(), TraceError>,
+    ) -> Result<u64, InferiorError> {
+        if args.len() > MAX_ARGS {
+            return Err(InferiorError::TooManyArgs(args.len()));
+        }
+        self.with_return_trap(tid, ret_trap, |t, saved| {
+            t.run_call(tid, func, args, ret_trap, saved, Some(others))
         })
     }
 
@@ -133,7 +183,7 @@ impl Tracee {
             regs.rip = at.0;
             regs.orig_rax = u64::MAX;
             t.set_regs(tid, &regs)?;
-            t.run_until(tid, back, None, at)
+            t.run_until(tid, back, None, at, None)
         });
         if !matches!(result, Err(InferiorError::Ended(..))) {
             self.mem.write_via(tid, at, &orig)?;
@@ -148,6 +198,7 @@ impl Tracee {
         args: &[u64],
         ret_trap: RemoteAddr,
         saved: &Regs,
+        others: Others<'_>,
     ) -> Result<u64, InferiorError> {
         let mut regs = *saved;
         let slots = [
@@ -172,18 +223,21 @@ impl Tracee {
         // Not in a system call: the kernel must not restart one on resume.
         regs.orig_rax = u64::MAX;
         self.set_regs(tid, &regs)?;
-        self.run_until(tid, ret_trap, Some(sp.wrapping_add(8)), func)
+        self.run_until(tid, ret_trap, Some(sp.wrapping_add(8)), func, others)
     }
 
     /// Resume `tid` until it stops at the breakpoint `trap` (with the stack
     /// at `rsp`, when given), passing the program's own signals on; its
-    /// `rax` then. `what` names the call in errors.
+    /// `rax` then. `what` names the call in errors. With `others`, the
+    /// other threads run meanwhile: their stops go to it, and a fault of
+    /// `tid` ends the call instead of reaching the program.
     fn run_until(
         &mut self,
         tid: Tid,
         trap: RemoteAddr,
         rsp: Option<u64>,
         what: RemoteAddr,
+        mut others: Others<'_>,
     ) -> Result<u64, InferiorError> {
         self.resume(tid, None)?;
         let lost = |why: String| InferiorError::Lost {
@@ -203,6 +257,15 @@ impl Tracee {
                     log::debug!(target: "tracer::inferior", "call at {what} in {tid} returned {:#x}", regs.rax);
                     return Ok(regs.rax);
                 }
+                Stop::Signal { tid: t, sig }
+                    if t == tid && others.is_some() && FAULTS.contains(&sig) =>
+                {
+                    return Err(InferiorError::Fault {
+                        func: what,
+                        tid,
+                        sig,
+                    });
+                }
                 Stop::Signal { tid: t, sig } if t == tid => {
                     // The program's own signal: its handler runs on the
                     // call's stack and returns into it.
@@ -214,7 +277,11 @@ impl Tracee {
                 Stop::Killed { sig } => {
                     return Err(InferiorError::Ended(format!("signal {sig}"), what))
                 }
-                other => return Err(lost(format!("unexpected stop {other:?}"))),
+                Stop::Exec { .. } => return Err(InferiorError::Ended("it exec'd".into(), what)),
+                other => match others.as_mut() {
+                    Some(answer) if other_thread(&other, tid) => answer(self, other)?,
+                    _ => return Err(lost(format!("unexpected stop {other:?}"))),
+                },
             }
         }
         Err(lost(format!("more than {MAX_STOPS} signals")))

@@ -43,7 +43,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     let tracee = Tracee::seize(pid)?;
     // Every thread is stopped; nothing in the target is changed yet, so an
     // error up to the hook just lets go (dropping a seized tracee detaches).
-    let python = Arc::new(attachable_python(pid, &cfg)?);
+    let python = Arc::new(attachable_python(pid, cfg.debug_file.as_deref())?);
     let (mut tracee, hooked, mut hook) = hook_all(tracee, python.clone(), &cfg)?;
 
     // From here on, an error must unhook before it lets go.
@@ -125,9 +125,13 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     stops::run(session, bounds, Some(waker), started)
 }
 
-/// The interpreter of process `pid`, if attach supports it.
-fn attachable_python(pid: i32, cfg: &AttachConfig) -> Result<Python, RecordError> {
-    let python = match Python::discover(pid, cfg.debug_file.as_deref()) {
+/// The interpreter of process `pid`, if attach supports it (`exec` and
+/// `reload` take hold of a running program the same way).
+pub(crate) fn attachable_python(
+    pid: i32,
+    debug_file: Option<&std::path::Path>,
+) -> Result<Python, RecordError> {
+    let python = match Python::discover(pid, debug_file) {
         Ok(p) => p,
         Err(DecodeError::NotPython(why)) => {
             return Err(RecordError::Other(format!(
@@ -152,20 +156,21 @@ fn attachable_python(pid: i32, cfg: &AttachConfig) -> Result<Python, RecordError
 }
 
 /// What [`hook_all`] found.
-struct HookAll {
+pub(crate) struct HookAll {
     /// The trap returns by itself.
-    returning: bool,
+    pub(crate) returning: bool,
     /// Thread states that carry the hook.
-    thread_states: usize,
+    pub(crate) thread_states: usize,
     /// The probe, when the hook is its entry.
-    probe: Option<Probe>,
+    pub(crate) probe: Option<Probe>,
 }
 
 /// Set the trap (the probe's, placed as `record` places it, when it can
 /// be), then point every thread state's trace function at it (the trap
 /// first, so no thread can call the trace function before the breakpoint
-/// is there). On failure the target is let go, unhooked.
-fn hook_all(
+/// is there). On failure the target is let go, unhooked. `exec` and
+/// `reload` hook the program this way too.
+pub(crate) fn hook_all(
     mut tracee: Tracee,
     python: Arc<Python>,
     cfg: &AttachConfig,

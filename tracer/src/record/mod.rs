@@ -5,25 +5,25 @@
 //! command's signals and end ([`command`]); and the file filter that
 //! decides which code is recorded ([`filter`], [`program`]).
 
-mod attach;
+pub(crate) mod attach;
 mod command;
 mod config;
 mod diff;
 mod drain;
-mod error;
+pub(crate) mod error;
 mod filter;
 mod globs;
 mod launch;
-mod letgo;
+pub(crate) mod letgo;
 mod opcodes;
 mod open;
 mod passon;
 mod program;
 mod recorder;
-mod session;
+pub(crate) mod session;
 mod sources;
 mod stops;
-mod waker;
+pub(crate) mod waker;
 
 pub use attach::{attach, ATTACH_MINORS};
 pub use config::{
