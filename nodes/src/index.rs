@@ -27,6 +27,9 @@ pub(crate) struct Found {
     pub range: TextRange,
     pub depth: u32,
     pub name_start: Option<TextSize>,
+    /// For a `for` statement: its iterator's range, and whether one
+    /// instruction loads it (a name or a constant).
+    pub loop_iter: Option<(TextRange, bool)>,
 }
 
 /// Every node of `text`, or `None` when it does not parse or nests too deep.
@@ -73,6 +76,7 @@ impl Walk<'_> {
             range,
             depth: self.depth,
             name_start,
+            loop_iter: None,
         });
     }
 
@@ -152,6 +156,12 @@ impl<'a> SourceOrderVisitor<'a> for Walk<'_> {
                 let range = self.generator_ranges.get(&g.start()).copied().unwrap_or(range);
                 self.push("GeneratorExp", range, None);
             }
+            AnyNodeRef::StmtFor(f) if !f.is_async => {
+                self.push("For", range, None);
+                if let Some(last) = self.found.last_mut() {
+                    last.loop_iter = Some((f.iter.range(), loaded_at_once(&f.iter)));
+                }
+            }
             AnyNodeRef::ExprAttribute(a) => self.push("Attribute", range, Some(a.attr.start())),
             other => {
                 if let Some(kind) = kind_of(other) {
@@ -167,6 +177,19 @@ impl<'a> SourceOrderVisitor<'a> for Walk<'_> {
     }
 }
 
+/// Whether one instruction loads the value of `e`: a name, a constant, or
+/// a list, tuple or set of constants (which the compiler folds into one).
+fn loaded_at_once(e: &Expr) -> bool {
+    let constant = |e: &Expr| e.is_literal_expr();
+    match e {
+        Expr::Name(_) => true,
+        Expr::List(l) => l.elts.iter().all(constant),
+        Expr::Tuple(t) => t.elts.iter().all(constant),
+        Expr::Set(s) => s.elts.iter().all(constant),
+        other => constant(other),
+    }
+}
+
 /// CPython's `ast` class name of the nodes not handled on their own in
 /// [`Walk::enter_node`]; `None` for the nodes no instruction is given the
 /// range of.
@@ -179,8 +202,7 @@ fn kind_of(node: AnyNodeRef<'_>) -> Option<&'static str> {
         N::StmtAssign(_) => "Assign",
         N::StmtAugAssign(_) => "AugAssign",
         N::StmtAnnAssign(_) => "AnnAssign",
-        N::StmtFor(s) if s.is_async => "AsyncFor",
-        N::StmtFor(_) => "For",
+        N::StmtFor(_) => "AsyncFor",
         N::StmtWhile(_) => "While",
         N::StmtWith(s) if s.is_async => "AsyncWith",
         N::StmtWith(_) => "With",

@@ -29,6 +29,25 @@ pub struct Span {
     pub end_col: u32,
 }
 
+/// What is known of a step's instruction beyond its range.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Context {
+    /// The step is a line step: its instruction is the first of its line,
+    /// or the `FOR_ITER` a loop jumps back to.
+    pub line_step: bool,
+    /// The interpreter gives a `for` loop's `FOR_ITER` the range of the
+    /// loop's iterator (CPython 3.12.5+), not the whole loop's.
+    pub for_iter_at_iterator: bool,
+}
+
+impl Context {
+    /// Whether CPython `major.minor.micro` gives `FOR_ITER` the iterator's
+    /// range (python/cpython#93691, in 3.12.5).
+    pub fn for_iter_at_iterator(major: u32, minor: u32, micro: u32) -> bool {
+        (major, minor, micro) >= (3, 12, 5)
+    }
+}
+
 /// One node found at a span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Node<'a> {
@@ -63,6 +82,9 @@ pub struct Nodes {
     /// Attributes (and method calls) spanning lines, by the range CPython
     /// gives their instructions: it starts at the attribute's name.
     shifted: HashMap<Span, Entry>,
+    /// The `for` statements by their iterators' ranges, with whether one
+    /// instruction loads the iterator.
+    loops: HashMap<Span, (Entry, bool)>,
 }
 
 /// A node in the index.
@@ -82,6 +104,7 @@ impl Nodes {
             line_starts: line_starts(text),
             exact: HashMap::new(),
             shifted: HashMap::new(),
+            loops: HashMap::new(),
         };
         for found in index::index(text)? {
             let Some(span) = nodes.span_of(found.range) else {
@@ -102,6 +125,11 @@ impl Nodes {
             if let Some(s) = shifted {
                 insert_innermost(&mut nodes.shifted, s, entry);
             }
+            if let Some((iter, at_once)) = found.loop_iter {
+                if let Some(s) = nodes.span_of(iter) {
+                    nodes.loops.insert(s, (entry, at_once));
+                }
+            }
         }
         log::debug!(target: "nodes", "{} node ranges indexed", nodes.exact.len());
         Some(nodes)
@@ -110,8 +138,22 @@ impl Nodes {
     /// The node CPython compiled an instruction with range `span` from:
     /// the node with exactly that range, or else the attribute (or method
     /// call) spanning lines whose instructions start at its name.
-    pub fn at(&self, span: Span) -> Option<Node<'_>> {
-        let entry = self.exact.get(&span).or_else(|| self.shifted.get(&span))?;
+    ///
+    /// A line step at a `for` loop's iterator is at the loop's `FOR_ITER`
+    /// (the loop's node, as `executing` names it) when one instruction
+    /// cannot be both: the iterator takes several to compute (the first
+    /// of its line would be another's), or the interpreter gives
+    /// `FOR_ITER` the iterator's range (then the more frequent of the
+    /// two, an iteration's, is named rather than the loop's first load).
+    pub fn at(&self, span: Span, context: Context) -> Option<Node<'_>> {
+        let for_loop = self
+            .loops
+            .get(&span)
+            .filter(|(_, at_once)| context.line_step && (!at_once || context.for_iter_at_iterator))
+            .map(|(entry, _)| entry);
+        let entry = for_loop
+            .or_else(|| self.exact.get(&span))
+            .or_else(|| self.shifted.get(&span))?;
         let text = self
             .text
             .get(entry.range.start().to_usize()..entry.range.end().to_usize())?;

@@ -12,7 +12,39 @@ fn span(line: u32, col: u32, end_line: u32, end_col: u32) -> Span {
 }
 
 fn at(nodes: &Nodes, s: Span) -> Option<(&'static str, &str)> {
-    nodes.at(s).map(|n| (n.kind, n.text))
+    nodes.at(s, Context::default()).map(|n| (n.kind, n.text))
+}
+
+impl Nodes {
+    fn at_plain(&self, s: Span) -> Option<Node<'_>> {
+        self.at(s, Context::default())
+    }
+}
+
+#[test]
+fn a_line_step_at_a_loops_iterator_is_its_for_iter() {
+    let n = Nodes::parse("for i in range(3):
+    pass
+for x in xs:
+    pass
+").unwrap();
+    let line = Context {
+        line_step: true,
+        for_iter_at_iterator: false,
+    };
+    let new = Context {
+        line_step: true,
+        for_iter_at_iterator: true,
+    };
+    let call = span(1, 9, 1, 17);
+    assert_eq!(n.at(call, Context::default()).unwrap().kind, "Call");
+    assert_eq!(n.at(call, line).unwrap().kind, "For");
+    let name = span(3, 9, 3, 11);
+    assert_eq!(n.at(name, line).unwrap().kind, "Name");
+    assert_eq!(n.at(name, new).unwrap().kind, "For");
+    assert!(Context::for_iter_at_iterator(3, 12, 5));
+    assert!(Context::for_iter_at_iterator(3, 13, 0));
+    assert!(!Context::for_iter_at_iterator(3, 12, 1));
 }
 
 #[test]
@@ -33,7 +65,7 @@ fn expressions_by_exact_range() {
 fn cpython_ranges_where_ruff_differs() {
     let src = "@dec\n# c\n@dec2(1)\ndef f(a):\n    if a:\n        pass\n    elif a > 1:\n        pass\n    else:\n        pass\ng(x for x in y)\n";
     let n = Nodes::parse(src).unwrap();
-    let def = n.at(span(4, 0, 10, 12)).unwrap();
+    let def = n.at_plain(span(4, 0, 10, 12)).unwrap();
     assert_eq!(def.kind, "FunctionDef");
     assert!(def.text.starts_with("def f(a):"), "{}", def.text);
     assert_eq!(at(&n, span(7, 4, 10, 12)).map(|x| x.0), Some("If"));
@@ -76,7 +108,7 @@ fn text_that_is_not_python_has_no_nodes() {
 #[test]
 fn long_text_is_cut_at_a_character() {
     let n = Nodes::parse("x = 'ééé'\n").unwrap();
-    let node = n.at(span(1, 4, 1, 12)).unwrap();
+    let node = n.at_plain(span(1, 4, 1, 12)).unwrap();
     assert_eq!(node.text_cut(3), ("'éé", true));
     assert_eq!(node.text_cut(30), ("'ééé'", false));
 }
