@@ -30,7 +30,7 @@ use serde_json::Value;
 /// The least share of steps, of those where `executing` names a node, at
 /// which hindsight names the same node (type and text). Measured: see
 /// docs/spec/values.md.
-const MIN_SHARE_OF_EXECUTING_NODES: f64 = 0.97;
+const MIN_SHARE_OF_EXECUTING_NODES: f64 = 0.99;
 
 /// A fixture on which hindsight names `executing`'s node at every step
 /// where `executing` names one.
@@ -95,7 +95,10 @@ fn executing_path(python: &Path) -> Result<PathBuf, String> {
         .parent()
         .and_then(Path::parent)
         .ok_or("the hindsight binary is not in a cargo target directory")?;
-    let venv = target.join("python-venvs").join(&version).join("bin/python");
+    let venv = target
+        .join("python-venvs")
+        .join(&version)
+        .join("bin/python");
     let out = Command::new(&venv)
         .args([
             "-c",
@@ -121,7 +124,10 @@ fn read_steps(path: &Path) -> Result<Vec<Value>, String> {
 }
 
 fn kind(node: &Value) -> String {
-    node.get("type").and_then(Value::as_str).unwrap_or("?").to_string()
+    node.get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string()
 }
 
 /// Run one fixture under the oracle and hindsight and tally their nodes.
@@ -132,7 +138,10 @@ fn tally_fixture(
     dir: &Path,
 ) -> Result<Tally, String> {
     let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
-    let stem = fixture.file_stem().and_then(|s| s.to_str()).ok_or("fixture without a name")?;
+    let stem = fixture
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .ok_or("fixture without a name")?;
     let oracle_out = dir.join(format!("{stem}.oracle.jsonl"));
     let hsr = dir.join(format!("{stem}.hsr"));
 
@@ -144,7 +153,9 @@ fn tally_fixture(
     cmd.env("PYTHONPATH", path)
         .env("HINDSIGHT_ORACLE_OUT", &oracle_out)
         .env("HINDSIGHT_ORACLE_NODES", "1");
-    let oracle = common::run_with_timeout(cmd, common::PYTHON_TIMEOUT)?;
+    // The longer deadline: long_loop.py's thousands of steps, each with
+    // its node found, under the oracle on a loaded machine.
+    let oracle = common::run_with_timeout(cmd, common::HINDSIGHT_TIMEOUT)?;
     if common::status_code(&oracle) != common::expected_status(fixture) {
         return Err(format!(
             "the oracle run exited {}; stderr:\n{}",
@@ -157,14 +168,21 @@ fn tally_fixture(
     steps.args(["steps", "--json"]).arg(&hsr);
     let out = common::run_with_timeout(steps, common::HINDSIGHT_TIMEOUT)?;
     if !out.status.success() {
-        return Err(format!("steps --json failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "steps --json failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let hindsight_out = dir.join(format!("{stem}.steps.jsonl"));
     std::fs::write(&hindsight_out, &out.stdout).map_err(|e| e.to_string())?;
 
     let (a, b) = (read_steps(&oracle_out)?, read_steps(&hindsight_out)?);
     if a.len() != b.len() {
-        return Err(format!("the oracle has {} steps, hindsight {}", a.len(), b.len()));
+        return Err(format!(
+            "the oracle has {} steps, hindsight {}",
+            a.len(),
+            b.len()
+        ));
     }
     let mut t = Tally::default();
     for (x, y) in a.iter().zip(&b) {
@@ -193,7 +211,9 @@ fn tally_fixture(
                 "only executing"
             }
             (false, false) => {
-                *t.different.entry(format!("{} -> {}", kind(e), kind(h))).or_default() += 1;
+                *t.different
+                    .entry(format!("{} -> {}", kind(e), kind(h)))
+                    .or_default() += 1;
                 "different"
             }
         };
@@ -235,7 +255,11 @@ fn nodes_match_executing(minor: &str) {
     if !failures.is_empty() {
         eprintln!("outputs kept in {}", dir.keep().display());
     }
-    common::report(&format!("nodes vs executing on Python {minor}"), fixtures.len(), &failures);
+    common::report(
+        &format!("nodes vs executing on Python {minor}"),
+        fixtures.len(),
+        &failures,
+    );
     let t = total.into_inner().unwrap();
     eprintln!(
         "Python {minor}: {} steps; executing names a node at {}, hindsight the same one at {} ({:.1}%); \
@@ -280,4 +304,76 @@ fn nodes_match_executing_3_12() {
 #[test]
 fn nodes_match_executing_3_13() {
     nodes_match_executing("3.13");
+}
+
+/// The node of an exception step is the operation that raised: `steps
+/// --json` names it, `state` underlines it and names its type.
+#[test]
+fn state_underlines_the_node_that_raised() {
+    let Some(python) = ["3.13", "3.12", "3.11"]
+        .iter()
+        .find_map(|m| common::interpreter(m))
+    else {
+        eprintln!("SKIPPED: no interpreter 3.11+ present");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let program = dir.path().join("raises.py");
+    std::fs::write(
+        &program,
+        "def f(arr, j):\n    return arr[j] + 1\n\n\ntry:\n    f([1], 5)\nexcept IndexError:\n    pass\n",
+    )
+    .expect("write the program");
+    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
+    let hsr = dir.path().join("r.hsr");
+    let out = common::run_record(&hindsight, &python.path, &program, &hsr).expect("record");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut steps = Command::new(&hindsight);
+    steps.args(["steps", "--json"]).arg(&hsr);
+    let out = common::run_with_timeout(steps, common::HINDSIGHT_TIMEOUT).expect("steps");
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let raised = lines
+        .iter()
+        .find(|s| s["event"] == "exception" && s["function"] == "f")
+        .expect("an exception step in f");
+    assert_eq!(
+        raised["node"],
+        serde_json::json!({"type": "Subscript", "text": "arr[j]"}),
+        "{raised}"
+    );
+    // A call step has no position to find a node at.
+    let call = lines
+        .iter()
+        .find(|s| s["event"] == "call")
+        .expect("a call step");
+    assert!(call["node"].is_null(), "{call}");
+
+    let step = raised["step"].to_string();
+    let mut state = Command::new(&hindsight);
+    state.arg("state").arg(&hsr).arg(&step);
+    let out = common::run_with_timeout(state, common::HINDSIGHT_TIMEOUT).expect("state");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  2 |     return arr[j] + 1\n    |            ^^^^^^ Subscript\n"),
+        "{text}"
+    );
+    let mut state = Command::new(&hindsight);
+    state.args(["state", "--json"]).arg(&hsr).arg(&step);
+    let out = common::run_with_timeout(state, common::HINDSIGHT_TIMEOUT).expect("state --json");
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["node"], raised["node"]);
+    let keys: Vec<&String> = json.as_object().expect("an object").keys().collect();
+    let at = keys
+        .iter()
+        .position(|k| *k == "position")
+        .expect("position");
+    assert_eq!(keys[at + 1], "node");
 }

@@ -12,6 +12,10 @@ use store::{EventKind, Position, Reader};
 /// its whole body.
 pub const MAX_NODE_TEXT: usize = 200;
 
+/// The most parsed files kept at once: a listing that goes through more
+/// files parses some again rather than holding every file's tree.
+const MAX_PARSED_FILES: usize = 32;
+
 /// The parsed sources of the files steps name, each parsed at its first use.
 pub struct NodeFinder<'r> {
     reader: &'r Reader,
@@ -44,6 +48,9 @@ impl<'r> NodeFinder<'r> {
     ) -> Option<nodes::Node<'_>> {
         let p = position?;
         if !self.files.contains_key(file) {
+            if self.files.len() >= MAX_PARSED_FILES {
+                self.files.clear();
+            }
             let parsed = self
                 .reader
                 .source(file)
@@ -87,7 +94,11 @@ fn interpreter_version(interpreter: &str) -> Option<(u32, u32, u32)> {
         let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
         digits.parse::<u32>().ok()
     });
-    Some((parts.next()??, parts.next()??, parts.next().flatten().unwrap_or(0)))
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
 }
 
 /// Put `node` into a step's JSON object after its `position` (and its

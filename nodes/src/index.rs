@@ -8,7 +8,9 @@
 //! Where Ruff's range is not CPython's: a decorated `def`/`class` starts at
 //! its keyword, not its first decorator; an `elif` is an `If` from the
 //! `elif` to the end of the whole statement; a generator expression that
-//! is a call's only argument includes the call's parentheses.
+//! is a call's only argument includes the call's parentheses. A line step
+//! can also be at a node's instruction with another node's range
+//! ([`Alias`]).
 
 use std::collections::HashMap;
 
@@ -27,9 +29,19 @@ pub(crate) struct Found {
     pub range: TextRange,
     pub depth: u32,
     pub name_start: Option<TextSize>,
-    /// For a `for` statement: its iterator's range, and whether one
-    /// instruction loads it (a name or a constant).
-    pub loop_iter: Option<(TextRange, bool)>,
+    /// Other ranges at which a line step runs this node's instruction
+    /// (a `for` loop's `FOR_ITER`, a decorated definition's decorator call).
+    pub line_aliases: Vec<(TextRange, Alias)>,
+}
+
+/// When a line step at another node's range is at this node's instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Alias {
+    /// Always: no instruction of the other node starts a line.
+    Always,
+    /// When the interpreter gives `FOR_ITER` the iterator's range: the
+    /// iterator is loaded by one instruction, which starts the line too.
+    ForIterAtIterator,
 }
 
 /// Every node of `text`, or `None` when it does not parse or nests too deep.
@@ -76,8 +88,22 @@ impl Walk<'_> {
             range,
             depth: self.depth,
             name_start,
-            loop_iter: None,
+            line_aliases: Vec::new(),
         });
+    }
+
+    /// Make the decorators' ranges (but a lone name's, which is also the
+    /// range of the line's first load) line aliases of the node just pushed:
+    /// a line step there is at the call applying the decorator, which
+    /// `executing` names as the definition.
+    fn alias_decorators(&mut self, decorators: &[ruff_python_ast::Decorator]) {
+        let aliases = decorators
+            .iter()
+            .filter(|d| !d.expression.is_name_expr())
+            .map(|d| (d.expression.range(), Alias::Always));
+        if let Some(last) = self.found.last_mut() {
+            last.line_aliases.extend(aliases);
+        }
     }
 
     /// Where a decorated definition starts for CPython: its keyword, the
@@ -124,6 +150,7 @@ impl<'a> SourceOrderVisitor<'a> for Walk<'_> {
                     "FunctionDef"
                 };
                 self.push(kind, range, None);
+                self.alias_decorators(&f.decorator_list);
             }
             AnyNodeRef::StmtClassDef(c) => {
                 let range = match c.decorator_list.last() {
@@ -131,6 +158,7 @@ impl<'a> SourceOrderVisitor<'a> for Walk<'_> {
                     None => range,
                 };
                 self.push("ClassDef", range, None);
+                self.alias_decorators(&c.decorator_list);
             }
             AnyNodeRef::StmtIf(s) => {
                 self.push("If", range, None);
@@ -153,13 +181,22 @@ impl<'a> SourceOrderVisitor<'a> for Walk<'_> {
                 self.push("Call", range, name);
             }
             AnyNodeRef::ExprGenerator(g) => {
-                let range = self.generator_ranges.get(&g.start()).copied().unwrap_or(range);
+                let range = self
+                    .generator_ranges
+                    .get(&g.start())
+                    .copied()
+                    .unwrap_or(range);
                 self.push("GeneratorExp", range, None);
             }
             AnyNodeRef::StmtFor(f) if !f.is_async => {
                 self.push("For", range, None);
+                let alias = if loaded_at_once(&f.iter) {
+                    Alias::ForIterAtIterator
+                } else {
+                    Alias::Always
+                };
                 if let Some(last) = self.found.last_mut() {
-                    last.loop_iter = Some((f.iter.range(), loaded_at_once(&f.iter)));
+                    last.line_aliases.push((f.iter.range(), alias));
                 }
             }
             AnyNodeRef::ExprAttribute(a) => self.push("Attribute", range, Some(a.attr.start())),

@@ -11,6 +11,8 @@
 
 mod index;
 
+use index::Alias;
+
 use std::collections::HashMap;
 
 use ruff_text_size::TextRange;
@@ -82,9 +84,9 @@ pub struct Nodes {
     /// Attributes (and method calls) spanning lines, by the range CPython
     /// gives their instructions: it starts at the attribute's name.
     shifted: HashMap<Span, Entry>,
-    /// The `for` statements by their iterators' ranges, with whether one
-    /// instruction loads the iterator.
-    loops: HashMap<Span, (Entry, bool)>,
+    /// The nodes a line step at another node's range is at (a `for`
+    /// loop at its iterator's, a definition at a decorator's), and when.
+    line_aliases: HashMap<Span, (Entry, Alias)>,
 }
 
 /// A node in the index.
@@ -104,7 +106,7 @@ impl Nodes {
             line_starts: line_starts(text),
             exact: HashMap::new(),
             shifted: HashMap::new(),
-            loops: HashMap::new(),
+            line_aliases: HashMap::new(),
         };
         for found in index::index(text)? {
             let Some(span) = nodes.span_of(found.range) else {
@@ -125,9 +127,9 @@ impl Nodes {
             if let Some(s) = shifted {
                 insert_innermost(&mut nodes.shifted, s, entry);
             }
-            if let Some((iter, at_once)) = found.loop_iter {
-                if let Some(s) = nodes.span_of(iter) {
-                    nodes.loops.insert(s, (entry, at_once));
+            for (range, alias) in &found.line_aliases {
+                if let Some(s) = nodes.span_of(*range) {
+                    nodes.line_aliases.insert(s, (entry, *alias));
                 }
             }
         }
@@ -145,13 +147,17 @@ impl Nodes {
     /// of its line would be another's), or the interpreter gives
     /// `FOR_ITER` the iterator's range (then the more frequent of the
     /// two, an iteration's, is named rather than the loop's first load).
+    /// A line step at a decorator that is not a lone name is at the call
+    /// applying it: the decorated definition's node.
     pub fn at(&self, span: Span, context: Context) -> Option<Node<'_>> {
-        let for_loop = self
-            .loops
+        let alias = self
+            .line_aliases
             .get(&span)
-            .filter(|(_, at_once)| context.line_step && (!at_once || context.for_iter_at_iterator))
+            .filter(|(_, alias)| {
+                context.line_step && (*alias == Alias::Always || context.for_iter_at_iterator)
+            })
             .map(|(entry, _)| entry);
-        let entry = for_loop
+        let entry = alias
             .or_else(|| self.exact.get(&span))
             .or_else(|| self.shifted.get(&span))?;
         let text = self

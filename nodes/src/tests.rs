@@ -23,11 +23,14 @@ impl Nodes {
 
 #[test]
 fn a_line_step_at_a_loops_iterator_is_its_for_iter() {
-    let n = Nodes::parse("for i in range(3):
+    let n = Nodes::parse(
+        "for i in range(3):
     pass
 for x in xs:
     pass
-").unwrap();
+",
+    )
+    .unwrap();
     let line = Context {
         line_step: true,
         for_iter_at_iterator: false,
@@ -48,12 +51,31 @@ for x in xs:
 }
 
 #[test]
+fn a_line_step_at_a_decorator_call_is_the_definition() {
+    let n = Nodes::parse("@repeat(3)\n@logged\ndef f():\n    pass\n").unwrap();
+    let line = Context {
+        line_step: true,
+        for_iter_at_iterator: true,
+    };
+    assert_eq!(n.at(span(1, 1, 1, 10), line).unwrap().kind, "FunctionDef");
+    assert_eq!(n.at_plain(span(1, 1, 1, 10)).unwrap().kind, "Call");
+    // A lone name: also the range of the line's first load.
+    assert_eq!(n.at(span(2, 1, 2, 7), line).unwrap().kind, "Name");
+}
+
+#[test]
 fn expressions_by_exact_range() {
     let n = Nodes::parse("x = arr[j] + (1, 2)\nf(a.b)\n").unwrap();
     assert_eq!(at(&n, span(1, 4, 1, 10)), Some(("Subscript", "arr[j]")));
-    assert_eq!(at(&n, span(1, 4, 1, 19)), Some(("BinOp", "arr[j] + (1, 2)")));
+    assert_eq!(
+        at(&n, span(1, 4, 1, 19)),
+        Some(("BinOp", "arr[j] + (1, 2)"))
+    );
     assert_eq!(at(&n, span(1, 13, 1, 19)), Some(("Tuple", "(1, 2)")));
-    assert_eq!(at(&n, span(1, 0, 1, 19)), Some(("Assign", "x = arr[j] + (1, 2)")));
+    assert_eq!(
+        at(&n, span(1, 0, 1, 19)),
+        Some(("Assign", "x = arr[j] + (1, 2)"))
+    );
     assert_eq!(at(&n, span(1, 15, 1, 16)), None);
     // The expression statement shares its call's range: the call is found.
     assert_eq!(at(&n, span(2, 0, 2, 6)), Some(("Call", "f(a.b)")));
