@@ -9,8 +9,9 @@
 //! so they differ only where `executing` knows the instruction's opcode and
 //! hindsight does not: it refuses nodes its verifier does not expect from
 //! the opcode (a `Name` loaded by `PUSH_NULL`, the `Return` of a
-//! `RETURN_VALUE`), and names the `for` statement for the `FOR_ITER` of
-//! 3.12.6+ (whose range is the loop's iterator). The test prints the share
+//! `RETURN_VALUE`), and tells a decorator's load from its application,
+//! and a loop iterator's load from the loop's `FOR_ITER` on 3.12.5+,
+//! where both have the same range. The test prints the share
 //! of steps on which both agree and fails below a floor measured on the
 //! fixtures (docs/spec/values.md gives the shares), and on any step of
 //! `loops.py` where `executing` names a node and hindsight another.
