@@ -11,9 +11,9 @@
 //! the opcode (a `Name` loaded by `PUSH_NULL`, the `Return` of a
 //! `RETURN_VALUE`), and tells a decorator's load from its application,
 //! and a loop iterator's load from the loop's `FOR_ITER` on 3.12.5+,
-//! where both have the same range. The test prints the share
-//! of steps on which both agree and fails below a floor measured on the
-//! fixtures (docs/spec/values.md gives the shares), and on any step of
+//! where both have the same range. The test prints, of the steps where
+//! `executing` names a node, the share where hindsight names the same one,
+//! and fails below a floor measured on the fixtures (docs/spec/values.md gives the shares), and on any step of
 //! `loops.py` where `executing` names a node and hindsight another.
 //!
 //! `executing` comes from PyPI into the venv of each interpreter under the
