@@ -210,9 +210,14 @@ fn state_text_and_json() {
 
     let o = hindsight(&["state", r, "3"]);
     let text = stdout(&o);
-    // The source line 3 of app.py is "    x = 1", position columns 4..9.
+    // The source line 3 of app.py is "    x = 1", position columns 4..9:
+    // the assignment's node.
     assert!(text.contains("  3 |     x = 1\n"), "{text}");
-    assert!(text.contains("    |     ^^^^^\n"), "{text}");
+    assert!(text.contains("    |     ^^^^^ Assign\n"), "{text}");
+    assert_eq!(
+        v["node"],
+        serde_json::json!({"type": "Assign", "text": "x = 1"})
+    );
     assert!(text.contains("Locals:\n  x = 2\n"), "{text}");
     assert!(text.contains("Globals:\n  G = 7\n"), "{text}");
 

@@ -174,9 +174,14 @@ fn the_api_answers_what_the_command_line_answers() {
         }
     }
     let (_, steps) = get(&s, &format!("/api/steps?from=0&to={}", count - 1));
+    // The API does not find AST nodes (docs/serve.md): all else is equal.
     let want: Vec<Value> = cli(&["steps", rec, "--json"])
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().shift_remove("node");
+            v
+        })
         .collect();
     assert_eq!(steps["steps"].as_array().unwrap(), &want);
 

@@ -5,6 +5,7 @@
 mod args;
 mod commands;
 mod failure;
+mod nodes;
 mod out;
 mod recording;
 mod suggest;

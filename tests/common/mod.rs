@@ -201,7 +201,7 @@ pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> Result<Output, Str
 }
 
 /// The environment every compared run shares.
-fn base_env(cmd: &mut Command) {
+pub fn base_env(cmd: &mut Command) {
     cmd.env("PYTHONHASHSEED", "0")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env_remove("PYTHONPATH")

@@ -10,9 +10,13 @@ object in place (`is_step_instruction`), with `"instruction": {"name",
 "offset"}`. HINDSIGHT_ORACLE_ALL=1 records every frame; otherwise only
 files under the main script's directory, minus the standard library and
 site-packages/dist-packages (docs/spec/cli.md). Frames outside produce no
-steps but appear in `stack`.
+steps but appear in `stack`. HINDSIGHT_ORACLE_NODES=1 adds to every step
+the AST node the `executing` library (from PyPI, on PYTHONPATH) finds for
+the frame's instruction, `"node": {"type", "text"}` or null, for
+tests/nodes_test.rs.
 """
 
+import ast
 import dis
 import json
 import opcode
@@ -26,6 +30,7 @@ import hindsight_render as render
 _HAS_QUALNAME = sys.version_info >= (3, 11)
 _CO_OPTIMIZED = 0x1
 _MAX_STACK = 100_000  # bound on the f_back walk; far above any recursion limit
+_MAX_NODE_TEXT = 200  # characters of a node's text kept, as hindsight's `node`
 
 # BINARY_OP's in-place opargs (3.11+): `a += b` and the like.
 _INPLACE_ARGS = frozenset(
@@ -126,8 +131,10 @@ def _class_locals_312(frame):
 class Oracle:
     """Writes one state per step; holds the file filter and position caches."""
 
-    def __init__(self, out_path, record_all, opcodes=False):
+    def __init__(self, out_path, record_all, opcodes=False, nodes=None):
         self.out = open(out_path, "w", encoding="ascii")
+        self.nodes = nodes
+        self.node_cache = {}
         self.opcodes = opcodes
         self.instructions = {}
         self.lock = threading.Lock()
@@ -233,6 +240,33 @@ class Oracle:
             state["exception"] = render.render_exception(arg[0], arg[1])
         return state
 
+    def node(self, frame):
+        """executing's node for the frame's current instruction (f_lasti),
+        as hindsight's `node`: its ast class name and source text (cut to
+        _MAX_NODE_TEXT characters, then `"truncated": true`), or None.
+        Cached by code and instruction: executing's answer depends on
+        nothing else, and finding it is slow."""
+        key = (frame.f_code, frame.f_lasti)
+        if key not in self.node_cache:
+            self.node_cache[key] = self._find_node(frame)
+        return self.node_cache[key]
+
+    def _find_node(self, frame):
+        try:
+            found = self.nodes.Source.executing(frame)
+            node = found.node
+            if node is None:
+                return None
+            text = ast.get_source_segment(found.source.text, node)
+        except Exception:
+            return None
+        if text is None:
+            return None
+        out = {"type": type(node).__name__, "text": text[:_MAX_NODE_TEXT]}
+        if len(text) > _MAX_NODE_TEXT:
+            out["truncated"] = True
+        return out
+
     def instruction(self, frame):
         """The opcode step's instruction, or None when it is not one."""
         code = frame.f_code
@@ -249,6 +283,8 @@ class Oracle:
         state = self.state(frame, event, arg)
         if instruction is not None:
             state["instruction"] = instruction
+        if self.nodes is not None:
+            state["node"] = self.node(frame)
         with self.lock:
             state["step"] = self.step
             self.step += 1
@@ -282,7 +318,11 @@ class Oracle:
 def install(out_path):
     """Start tracing this thread and every thread started later."""
     opcodes = os.environ.get("HINDSIGHT_ORACLE_GRANULARITY") == "opcode"
-    oracle = Oracle(out_path, os.environ.get("HINDSIGHT_ORACLE_ALL") == "1", opcodes)
+    nodes = None
+    if os.environ.get("HINDSIGHT_ORACLE_NODES") == "1":
+        import executing as nodes  # imported before tracing starts: its frames are not steps
+    oracle = Oracle(out_path, os.environ.get("HINDSIGHT_ORACLE_ALL") == "1", opcodes, nodes)
+
     if opcodes:
         # 3.12: sys.settrace switches instruction events on only once some
         # frame has had f_trace_opcodes set (the interpreter's

@@ -16,6 +16,19 @@ use crate::render::{exception_text, named_repr, repr, text_repr_in, Budget};
 /// when the caller could read it) with the position underlined, stack,
 /// locals, globals, and the returned value or raised exception.
 pub fn write_state(o: &mut impl Write, state: &State, source: Option<&str>) -> io::Result<()> {
+    write_state_node(o, state, source, None)
+}
+
+/// [`write_state`] naming the AST node of the step's instruction
+/// (`node`, its `ast` class name) after the marks under the source line;
+/// a node spanning lines is underlined to the end of the first and says
+/// where it ends.
+pub fn write_state_node(
+    o: &mut impl Write,
+    state: &State,
+    source: Option<&str>,
+    node: Option<&str>,
+) -> io::Result<()> {
     let Some(meta) = &state.meta else {
         writeln!(o, "(no step)")?;
         return Ok(());
@@ -32,13 +45,8 @@ pub fn write_state(o: &mut impl Write, state: &State, source: Option<&str>) -> i
     if let Some(src) = source {
         let num = meta.line.to_string();
         writeln!(o, "  {num} | {src}")?;
-        if let Some(p) = meta
-            .position
-            .filter(|p| p.line == meta.line && p.end_line == p.line)
-        {
-            if let Some(marks) = underline(src, p.col, p.end_col) {
-                writeln!(o, "  {} | {marks}", " ".repeat(num.len()))?;
-            }
+        if let Some(marks) = position_marks(src, meta.line, meta.position, node) {
+            writeln!(o, "  {} | {marks}", " ".repeat(num.len()))?;
         }
     }
     writeln!(o, "Stack:")?;
@@ -132,6 +140,28 @@ fn attrs_suffix(state: &State, attrs: &[(Arc<str>, ObjAddr)], budget: &mut Budge
         parts.push(format!("{name}={}", text_repr_in(state, *child, budget).0));
     }
     format!(" {{{}}}", parts.join(", "))
+}
+
+/// The marks under the step's line: its position's range, followed by the
+/// node's name when there is one (a range spanning lines is marked only
+/// when it is a node's: to the end of the line, and where it ends).
+fn position_marks(
+    src: &str,
+    line: u32,
+    position: Option<store::Position>,
+    node: Option<&str>,
+) -> Option<String> {
+    let p = position.filter(|p| p.line == line)?;
+    match (p.end_line == p.line, node) {
+        (true, None) => underline(src, p.col, p.end_col),
+        (true, Some(kind)) => Some(format!("{} {kind}", underline(src, p.col, p.end_col)?)),
+        (false, Some(kind)) => {
+            let end = u32::try_from(src.trim_end().len()).ok()?;
+            let marks = underline(src, p.col, end)?;
+            Some(format!("{marks} {kind} (to line {})", p.end_line))
+        }
+        (false, None) => None,
+    }
 }
 
 /// `^^^^` under the UTF-8 byte columns `col..end_col` of `src`, keeping tabs

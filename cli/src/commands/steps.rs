@@ -13,6 +13,7 @@ use anyhow::{bail, Result};
 use store::EventKind;
 
 use crate::args::RangeArgs;
+use crate::nodes::{insert_node, NodeFinder};
 use crate::out;
 use crate::recording::{meta_json, Recording, Threads};
 use crate::suggest;
@@ -31,9 +32,12 @@ pub fn steps(file: &Path, range: RangeArgs, json: bool) -> Result<i32> {
         Threads::of(&rec)?
     };
     let mut o = out::stdout();
+    let mut finder = NodeFinder::new(&rec.reader);
     rec.for_each_meta(from, to, |m| {
         if json {
-            serde_json::to_writer(&mut o, &meta_json(m))?;
+            let mut step = meta_json(m);
+            insert_node(&mut step, finder.node_json(m.file, m.event, m.position));
+            serde_json::to_writer(&mut o, &step)?;
             o.write_all(b"\n")?;
         } else {
             out::line(&mut o, &threads.line(m))?;
