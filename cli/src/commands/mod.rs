@@ -55,8 +55,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             file,
             step,
             expr,
+            full,
             json,
-        } => queries::object(&file, step, &expr, json),
+        } => queries::object(&file, step, &expr, full, json),
         Command::Doctor(args) => doctor::doctor(args),
         Command::Serve(args) => serve::serve(args),
         Command::Export {
