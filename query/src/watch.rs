@@ -208,7 +208,7 @@ impl Watch {
     /// node it reaches changed since the last look).
     pub fn look(&mut self, state: &State, addr: ObjAddr) -> Look {
         let fresh = self.roots.get(&addr).is_some_and(|r| !r.stale);
-        if !fresh && !self.update_flat(state, addr) {
+        if !fresh && (full_walk() || !self.update_flat(state, addr)) {
             self.walk_again(state, addr);
         }
         let r = &self.roots[&addr];
@@ -336,6 +336,14 @@ impl Watch {
     pub fn watched(&self) -> usize {
         self.roots.len()
     }
+}
+
+/// Whether `HINDSIGHT_QUERY_FULL_WALK` is set: every value is walked
+/// whole at each look after a change, and `object` compares whole nodes
+/// (the paths the incremental ones are tested against).
+pub fn full_walk() -> bool {
+    static FULL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FULL.get_or_init(|| std::env::var_os("HINDSIGHT_QUERY_FULL_WALK").is_some())
 }
 
 /// `root` no longer owns the node at `a`.
