@@ -33,19 +33,8 @@ pub fn object(file: &Path, step: u64, src: &str, full: bool, as_json: bool) -> R
         };
         let value = whole.then_some(query::Value::Obj(addr));
         if as_json {
-            let mut j = step_json(ev.meta);
-            j.insert("what".into(), json!(ev.event.as_str()));
-            j.insert("id".into(), json!(format!("{:#x}", addr.0)));
-            j.insert("names".into(), json!(names));
-            j.insert(
-                "value".into(),
-                value.as_ref().map_or(Json::Null, |v| v.json(state)),
-            );
-            if ev.event == Event::Changes {
-                let parts: Vec<Json> = ev.parts.iter().map(part_json).collect();
-                j.insert("changes".into(), Json::Array(parts));
-            }
-            writeln!(o, "{}", Json::Object(j))?;
+            let value = value.as_ref().map_or(Json::Null, |v| v.json(state));
+            json_line(&mut o, ev, addr, &names, &value)?;
         } else {
             let mut shown = String::new();
             if ev.event == Event::Changes {
@@ -73,6 +62,43 @@ pub fn object(file: &Path, step: u64, src: &str, full: bool, as_json: bool) -> R
     .map_err(|e| explain(&rec, e))?;
     o.flush()?;
     Ok(0)
+}
+
+/// One event as a JSON line: the step's keys, `what`, `id`, `names`,
+/// `value` and, on a change, `changes`. Written piece by piece into one
+/// buffer (a map built per line cost most of a long life's time).
+fn json_line(
+    o: &mut impl Write,
+    ev: &LifeEvent<'_>,
+    addr: store::ObjAddr,
+    names: &[String],
+    value: &Json,
+) -> Result<()> {
+    let mut line = serde_json::to_vec(&Json::Object(step_json(ev.meta)))?;
+    // The step's keys without their closing brace, then ours.
+    line.pop();
+    write!(
+        line,
+        r#","what":"{}","id":"{:#x}","names":"#,
+        ev.event.as_str(),
+        addr.0
+    )?;
+    serde_json::to_writer(&mut line, names)?;
+    line.extend_from_slice(b",\"value\":");
+    serde_json::to_writer(&mut line, value)?;
+    if ev.event == Event::Changes {
+        line.extend_from_slice(b",\"changes\":[");
+        for (i, c) in ev.parts.iter().enumerate() {
+            if i > 0 {
+                line.push(b',');
+            }
+            serde_json::to_writer(&mut line, &part_json(c))?;
+        }
+        line.push(b']');
+    }
+    line.extend_from_slice(b"}\n");
+    o.write_all(&line)?;
+    Ok(())
 }
 
 /// `PART: BEFORE -> AFTER`, `(absent)` for a part that is not there.
