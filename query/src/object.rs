@@ -235,7 +235,6 @@ where
             .into());
         }
         let touched = !ops.borrow().is_empty();
-        let meta = s.meta.to_meta();
         let now = r.state.heap.get(&addr);
         let event = match (first, now, &node) {
             (true, _, _) => Some(Event::Appears),
@@ -253,6 +252,7 @@ where
         let Some(e) = event else {
             return Ok(true);
         };
+        let meta = s.meta.to_meta();
         let state = &r.state;
         let changes: Vec<PartChange> = if e == Event::Changes {
             pending
