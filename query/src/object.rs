@@ -23,7 +23,12 @@ use crate::eval::eval;
 use crate::expr::Expr;
 use crate::replay::Replay;
 use crate::value::Value;
-use crate::watch::{full_walk, FxMap};
+use crate::watch::full_walk;
+
+mod parts;
+
+use self::parts::{items_written, parts, simulate, Label};
+pub use self::parts::{Part, PartChange, Shown};
 
 /// What happened to the object at a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,68 +87,6 @@ pub fn object_at(reader: &store::Reader, step: u64, expr: &Expr) -> Result<ObjAd
     }
 }
 
-/// A part of the object's own node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Part {
-    /// Item `i` of a list or tuple.
-    Item(usize),
-    /// A dict's entry, by its key (the repr of the key).
-    Key(String),
-    /// A set's element (before: removed; after: added).
-    Element,
-    /// An attribute.
-    Attr(Arc<str>),
-    /// The object's own value where no item or attribute changed (its
-    /// text, or whether it was cut).
-    Value,
-}
-
-impl Part {
-    /// How the CLI names it: `[3]`, `['k']`, `element`, `.x`, `value`.
-    pub fn label(&self) -> String {
-        match self {
-            Part::Item(i) => format!("[{i}]"),
-            Part::Key(k) => format!("[{k}]"),
-            Part::Element => "element".into(),
-            Part::Attr(a) => format!(".{a}"),
-            Part::Value => "value".into(),
-        }
-    }
-}
-
-/// A value as the CLI shows it (docs/spec/values.md), in the form asked
-/// for: only the changed parts are rendered, in one form.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Shown {
-    /// The text form.
-    Text(String),
-    /// The JSON form.
-    Json(serde_json::Value),
-}
-
-impl Shown {
-    fn of(state: &State, a: ObjAddr, json: bool) -> Shown {
-        let v = Value::Obj(a);
-        if json {
-            Shown::Json(v.json(state))
-        } else {
-            Shown::Text(v.text(state))
-        }
-    }
-}
-
-/// A part that changed at a step: its value before the step and after
-/// (`None`: absent).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PartChange {
-    /// Which part.
-    pub part: Part,
-    /// Its value in the state before the step.
-    pub before: Option<Shown>,
-    /// Its value in the state after it.
-    pub after: Option<Shown>,
-}
-
 /// What the callback of [`object_life`] gets at each event.
 pub struct LifeEvent<'a> {
     /// The step.
@@ -183,7 +126,7 @@ where
     let mut decode_err: Option<String> = None;
     reader.scan_steps(Step(born), Step(count - 1), |s| {
         ops.borrow_mut().clear();
-        let mut pending: Vec<(Label, Option<ObjAddr>, Option<ObjAddr>, Option<Shown>)> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
         let mut items_only = false;
         r.apply_inspect(
             s,
@@ -211,7 +154,11 @@ where
                     items_only = true;
                     for (i, b, a) in items_written(n, &ops) {
                         let shown = b.map(|b| Shown::of(before, b, json));
-                        pending.push((Label::Part(Part::Item(i)), b, a, shown));
+                        pending.push(Pending {
+                            label: Label::Part(Part::Item(i)),
+                            after: a,
+                            before: shown,
+                        });
                     }
                     return;
                 }
@@ -223,7 +170,11 @@ where
                 }
                 for (part, b, a) in parts(before, addr, old, &new) {
                     let shown = b.map(|b| Shown::of(before, b, json));
-                    pending.push((part, b, a, shown));
+                    pending.push(Pending {
+                        label: part,
+                        after: a,
+                        before: shown,
+                    });
                 }
             },
         )?;
@@ -257,13 +208,13 @@ where
         let changes: Vec<PartChange> = if e == Event::Changes {
             pending
                 .into_iter()
-                .map(|(label, _, a, before)| PartChange {
-                    part: match label {
+                .map(|p| PartChange {
+                    part: match p.label {
                         Label::Part(p) => p,
                         Label::Key(k) => Part::Key(values::render::repr(state, k)),
                     },
-                    before,
-                    after: a.map(|a| Shown::of(state, a, json)),
+                    before: p.before,
+                    after: p.after.map(|a| Shown::of(state, a, json)),
                 })
                 .collect()
         } else {
@@ -277,179 +228,6 @@ where
         })?;
         Ok(go_on && e != Event::Gone)
     })
-}
-
-/// Apply `ops` (`Op::HeapItems` on the node) to `node`'s items, and
-/// return the items they changed, by index: the item before the step and
-/// after it (`None`: absent), items written back as they were left out.
-fn items_written(node: &mut Node, ops: &[Op]) -> Vec<(usize, Option<ObjAddr>, Option<ObjAddr>)> {
-    let mut out: Vec<(usize, Option<ObjAddr>, Option<ObjAddr>)> = Vec::new();
-    let mut at: FxMap<usize, usize> = FxMap::default();
-    let mut note = |i: usize, was: Option<ObjAddr>, now: Option<ObjAddr>| match at.get(&i) {
-        Some(&p) => out[p].2 = now,
-        None => {
-            at.insert(i, out.len());
-            out.push((i, was, now));
-        }
-    };
-    for op in ops {
-        let Op::HeapItems {
-            start, new, len, ..
-        } = op
-        else {
-            continue;
-        };
-        let items = &mut node.items;
-        let start = (*start as usize).min(items.len());
-        for (k, a) in new.iter().enumerate() {
-            note(start + k, items.get(start + k).copied(), Some(*a));
-        }
-        let end = start + new.len();
-        if items.len() < end {
-            items.resize(end, ObjAddr(0));
-        }
-        items[start..end].copy_from_slice(new);
-        for (i, a) in items.iter().enumerate().skip(*len as usize) {
-            note(i, Some(*a), None);
-        }
-        items.truncate(*len as usize);
-    }
-    out.retain(|(_, b, a)| b != a);
-    out.sort_by_key(|c| c.0);
-    out
-}
-
-/// A part as found before the step: named, or a dict's entry whose key
-/// is named after the step (a new key's object is not there before it).
-enum Label {
-    Part(Part),
-    Key(ObjAddr),
-}
-
-/// The node at `addr` after `ops` (the step's heap ops on it, in order)
-/// change `node`.
-fn simulate(mut node: Option<Node>, ops: &[Op], addr: ObjAddr) -> Option<Node> {
-    for op in ops {
-        match op {
-            Op::HeapSet(a, n) if *a == addr => node = Some(n.clone()),
-            Op::HeapDel(a) if *a == addr => node = None,
-            Op::HeapItems {
-                addr: a,
-                start,
-                new,
-                len,
-            } if *a == addr => {
-                let n = node.as_mut()?;
-                let start = (*start as usize).min(n.items.len());
-                let end = start + new.len();
-                if n.items.len() < end {
-                    n.items.resize(end, ObjAddr(0));
-                }
-                n.items[start..end].copy_from_slice(new);
-                n.items.truncate(*len as usize);
-            }
-            _ => {}
-        }
-    }
-    node
-}
-
-/// The parts of `old` that `new` changes (the object's own node: which
-/// object each part is, by address), the keys of removed entries named in
-/// `state` (before the step), the others left to name after it; the whole
-/// value at `addr` when its node changed but none of its parts did.
-fn parts(
-    state: &State,
-    addr: ObjAddr,
-    old: &Node,
-    new: &Node,
-) -> Vec<(Label, Option<ObjAddr>, Option<ObjAddr>)> {
-    let mut out = Vec::new();
-    match new.kind {
-        kinds::LIST | kinds::TUPLE => {
-            // Blocks of equal items are skipped by a compare of the block
-            // (a swap in a long list costs a memcmp, not a loop).
-            const BLOCK: usize = 64;
-            let (x, y) = (&old.items, &new.items);
-            let mut i = 0;
-            while i < x.len().max(y.len()) {
-                let end = (i + BLOCK).min(x.len().max(y.len()));
-                if end <= x.len() && end <= y.len() && x[i..end] == y[i..end] {
-                    i = end;
-                    continue;
-                }
-                for j in i..end {
-                    let (p, q) = (x.get(j).copied(), y.get(j).copied());
-                    if p != q {
-                        out.push((Label::Part(Part::Item(j)), p, q));
-                    }
-                }
-                i = end;
-            }
-        }
-        kinds::DICT if old.items != new.items => {
-            let pairs = |n: &Node| -> Vec<(ObjAddr, ObjAddr)> {
-                n.items
-                    .chunks(2)
-                    .filter_map(|p| match p {
-                        [k, v] => Some((*k, *v)),
-                        _ => None,
-                    })
-                    .collect()
-            };
-            let (a, b) = (pairs(old), pairs(new));
-            let before: FxMap<ObjAddr, ObjAddr> = a.iter().copied().collect();
-            let after: FxMap<ObjAddr, ObjAddr> = b.iter().copied().collect();
-            for (k, v) in &b {
-                let was = before.get(k).copied();
-                if was != Some(*v) {
-                    out.push((Label::Key(*k), was, Some(*v)));
-                }
-            }
-            for (k, v) in &a {
-                if !after.contains_key(k) {
-                    let key = Part::Key(values::render::repr(state, *k));
-                    out.push((Label::Part(key), Some(*v), None));
-                }
-            }
-        }
-        kinds::SET | kinds::FROZENSET if old.items != new.items => {
-            let a: FxMap<ObjAddr, ()> = old.items.iter().map(|e| (*e, ())).collect();
-            let b: FxMap<ObjAddr, ()> = new.items.iter().map(|e| (*e, ())).collect();
-            for e in &new.items {
-                if !a.contains_key(e) {
-                    out.push((Label::Part(Part::Element), None, Some(*e)));
-                }
-            }
-            for e in &old.items {
-                if !b.contains_key(e) {
-                    out.push((Label::Part(Part::Element), Some(*e), None));
-                }
-            }
-        }
-        _ => {}
-    }
-    let (xa, ya) = (
-        old.attrs.as_deref().unwrap_or(&[]),
-        new.attrs.as_deref().unwrap_or(&[]),
-    );
-    if xa != ya {
-        for (k, v) in ya {
-            let was = xa.iter().find(|(n, _)| n == k).map(|(_, a)| *a);
-            if was != Some(*v) {
-                out.push((Label::Part(Part::Attr(k.clone())), was, Some(*v)));
-            }
-        }
-        for (k, v) in xa {
-            if !ya.iter().any(|(n, _)| n == k) {
-                out.push((Label::Part(Part::Attr(k.clone())), Some(*v), None));
-            }
-        }
-    }
-    if out.is_empty() && old != new {
-        out.push((Label::Part(Part::Value), Some(addr), Some(addr)));
-    }
-    out
 }
 
 /// The step the life of the object at `addr` that holds at `step` began,
@@ -493,6 +271,14 @@ fn birth(reader: &store::Reader, step: u64, addr: ObjAddr) -> Result<u64, QueryE
         Ok::<_, QueryError>(true)
     })?;
     Ok(born)
+}
+
+/// A part found changed before the step is applied: its value before is
+/// rendered then, its value after once the step is.
+struct Pending {
+    label: Label,
+    after: Option<ObjAddr>,
+    before: Option<Shown>,
 }
 
 /// Whether a heap op is on `addr`.
