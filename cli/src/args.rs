@@ -125,6 +125,9 @@ pub enum Command {
         step: u64,
         /// A name or expression naming a recorded object
         expr: String,
+        /// The whole value at each change too, not only the parts that changed
+        #[arg(long)]
+        full: bool,
         /// JSON lines instead of text
         #[arg(long)]
         json: bool,

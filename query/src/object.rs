@@ -7,10 +7,15 @@
 //! item, key or attribute of its own, not deeper), and ends at the step the
 //! recording no longer holds it (freed, or no longer reachable from what
 //! the running frame sees) or holds another object at that address.
+//! At each change the parts of its node that changed are given (item,
+//! entry, element, attribute) with their values before and after: a list
+//! sorted in place changes at a third of a million steps, and printing it
+//! whole at each would be most of the query's time.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
-use store::{Node, ObjAddr, OpView, State, Step, StepMeta, StoreError};
+use store::{Node, ObjAddr, Op, OpView, State, Step, StepMeta, StoreError};
 use values::kinds;
 
 use crate::error::QueryError;
@@ -18,6 +23,12 @@ use crate::eval::eval;
 use crate::expr::Expr;
 use crate::replay::Replay;
 use crate::value::Value;
+use crate::watch::full_walk;
+
+mod parts;
+
+use self::parts::{items_written, parts, simulate, Label};
+pub use self::parts::{Part, PartChange, Shown};
 
 /// What happened to the object at a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,15 +87,31 @@ pub fn object_at(reader: &store::Reader, step: u64, expr: &Expr) -> Result<ObjAd
     }
 }
 
+/// What the callback of [`object_life`] gets at each event.
+pub struct LifeEvent<'a> {
+    /// The step.
+    pub meta: &'a StepMeta,
+    /// What happened.
+    pub event: Event,
+    /// The state after the step (the object, the names bound to it).
+    pub state: &'a State,
+    /// On [`Event::Changes`]: the parts of its own node that changed, in
+    /// order (items by index, then entries, elements and attributes).
+    pub parts: &'a [PartChange],
+}
+
 /// Call `f` on each event of the life of the object at `addr` that holds
-/// at `step` (the step, the event, and the state there: the object, the
-/// names bound to it), in order, from the step it appears to the step it
-/// is gone (or the recording ends).
+/// at `step`, in order, from the step it appears to the step it is gone
+/// (or the recording ends). Each step is read once: the step of its birth
+/// from the heap ops on `addr` alone, then its life with the state kept
+/// from the ops; a change costs the parts that changed, not the object.
+/// The parts' values are rendered as JSON when `json`, else as text.
 pub fn object_life<E>(
     reader: &store::Reader,
     step: u64,
     addr: ObjAddr,
-    mut f: impl FnMut(&StepMeta, Event, &State) -> Result<bool, E>,
+    json: bool,
+    mut f: impl FnMut(&LifeEvent<'_>) -> Result<bool, E>,
 ) -> Result<(), E>
 where
     E: From<QueryError> + From<StoreError>,
@@ -94,46 +121,145 @@ where
     let mut r = Replay::before(reader, born)?;
     let mut node: Option<Node> = r.state.heap.get(&addr).cloned();
     let mut first = true;
+    // Written by the op callback, read before the step is applied.
+    let ops: RefCell<Vec<Op>> = RefCell::new(Vec::new());
+    let mut decode_err: Option<String> = None;
     reader.scan_steps(Step(born), Step(count - 1), |s| {
-        let mut touched = false;
-        r.apply(s, |op| touched |= touches(op, addr))?;
-        let meta = s.meta.to_meta();
+        ops.borrow_mut().clear();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut items_only = false;
+        r.apply_inspect(
+            s,
+            |op| {
+                if touches(op, addr) {
+                    match op.to_op() {
+                        Ok(o) => ops.borrow_mut().push(o),
+                        Err(e) => decode_err = Some(e.to_string()),
+                    }
+                }
+            },
+            |before| {
+                let ops = ops.borrow();
+                if first || ops.is_empty() {
+                    return;
+                }
+                if let Some(n) = node.as_mut().filter(|n| {
+                    !full_walk()
+                        && matches!(n.kind, kinds::LIST | kinds::TUPLE)
+                        && ops.iter().all(|o| matches!(o, Op::HeapItems { .. }))
+                }) {
+                    // Items written in place (a swap): the node is kept
+                    // here from the ops, and only the items written are
+                    // compared.
+                    items_only = true;
+                    for (i, b, a) in items_written(n, &ops) {
+                        let shown = b.map(|b| Shown::of(before, b, json));
+                        pending.push(Pending {
+                            label: Label::Part(Part::Item(i)),
+                            after: a,
+                            before: shown,
+                        });
+                    }
+                    return;
+                }
+                let (Some(old), Some(new)) = (&node, simulate(node.clone(), &ops, addr)) else {
+                    return;
+                };
+                if another(old, &new) {
+                    return;
+                }
+                for (part, b, a) in parts(before, addr, old, &new) {
+                    let shown = b.map(|b| Shown::of(before, b, json));
+                    pending.push(Pending {
+                        label: part,
+                        after: a,
+                        before: shown,
+                    });
+                }
+            },
+        )?;
+        if let Some(e) = decode_err.take() {
+            return Err(QueryError::Damaged {
+                step: s.meta.step.0,
+                what: format!("a node does not decode ({e})"),
+            }
+            .into());
+        }
+        let touched = !ops.borrow().is_empty();
         let now = r.state.heap.get(&addr);
         let event = match (first, now, &node) {
             (true, _, _) => Some(Event::Appears),
+            _ if items_only => (!pending.is_empty()).then_some(Event::Changes),
             (_, _, _) if !touched => None,
             (_, None, _) => Some(Event::Gone),
             (_, Some(n), Some(old)) if another(old, n) => Some(Event::Gone),
             (_, Some(n), Some(old)) if n != old => Some(Event::Changes),
             _ => None,
         };
-        if first || touched {
+        if first || (touched && !items_only) {
             node = now.cloned();
         }
         first = false;
-        match event {
-            Some(e) => {
-                let go_on = f(&meta, e, &r.state)?;
-                Ok(go_on && e != Event::Gone)
-            }
-            None => Ok(true),
-        }
+        let Some(e) = event else {
+            return Ok(true);
+        };
+        let meta = s.meta.to_meta();
+        let state = &r.state;
+        let changes: Vec<PartChange> = if e == Event::Changes {
+            pending
+                .into_iter()
+                .map(|p| PartChange {
+                    part: match p.label {
+                        Label::Part(p) => p,
+                        Label::Key(k) => Part::Key(values::render::repr(state, k)),
+                    },
+                    before: p.before,
+                    after: p.after.map(|a| Shown::of(state, a, json)),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let go_on = f(&LifeEvent {
+            meta: &meta,
+            event: e,
+            state,
+            parts: &changes,
+        })?;
+        Ok(go_on && e != Event::Gone)
     })
 }
 
-/// The step the life of the object at `addr` that holds at `step` began.
+/// The step the life of the object at `addr` that holds at `step` began,
+/// from the heap ops on `addr` alone (no state is kept: the node at
+/// `addr` is all a birth depends on).
 fn birth(reader: &store::Reader, step: u64, addr: ObjAddr) -> Result<u64, QueryError> {
-    let mut r = Replay::default();
     let mut node: Option<Node> = None;
     let mut born = 0;
-    reader.scan_steps(Step(0), Step(step), |s| {
-        let mut touched = false;
-        r.apply(s, |op| touched |= touches(op, addr))?;
-        if !touched {
-            return Ok(true);
+    reader.scan_steps(Step(reader.first_step()), Step(step), |s| {
+        // The node after the step, compared with the node before it.
+        let mut now: Option<Option<Node>> = None;
+        for op in s.ops() {
+            match op? {
+                OpView::HeapSet(a, n) if a == addr => match n.decode() {
+                    Ok(n) => now = Some(Some(n)),
+                    Err(e) => {
+                        return Err(QueryError::Damaged {
+                            step: s.meta.step.0,
+                            what: format!("a node does not decode ({e})"),
+                        })
+                    }
+                },
+                OpView::HeapDel(a) if a == addr => now = Some(None),
+                // Items only: the same object (and its type, all a birth
+                // looks at, unchanged).
+                _ => {}
+            }
         }
-        let now = r.state.heap.get(&addr);
-        let new = match (&node, now) {
+        let Some(now) = now else {
+            return Ok(true);
+        };
+        let new = match (&node, &now) {
             (None, Some(_)) => true,
             (Some(old), Some(n)) => another(old, n),
             _ => false,
@@ -141,10 +267,18 @@ fn birth(reader: &store::Reader, step: u64, addr: ObjAddr) -> Result<u64, QueryE
         if new {
             born = s.meta.step.0;
         }
-        node = now.cloned();
+        node = now;
         Ok::<_, QueryError>(true)
     })?;
     Ok(born)
+}
+
+/// A part found changed before the step is applied: its value before is
+/// rendered then, its value after once the step is.
+struct Pending {
+    label: Label,
+    after: Option<ObjAddr>,
+    before: Option<Shown>,
 }
 
 /// Whether a heap op is on `addr`.

@@ -60,7 +60,19 @@ impl Replay {
     pub fn apply(
         &mut self,
         s: &StepView<'_>,
+        seen: impl FnMut(&OpView<'_>),
+    ) -> Result<(), QueryError> {
+        self.apply_inspect(s, seen, |_| {})
+    }
+
+    /// [`Replay::apply`], calling `before` with the state before the step
+    /// once every op was seen (what a step's ops will replace, read before
+    /// they do).
+    pub fn apply_inspect(
+        &mut self,
+        s: &StepView<'_>,
         mut seen: impl FnMut(&OpView<'_>),
+        before: impl FnOnce(&State),
     ) -> Result<(), QueryError> {
         let n = s.meta.step.0;
         let mut ops = Vec::with_capacity(s.op_count() as usize + 1);
@@ -83,6 +95,7 @@ impl Replay {
             }
             ops.push(op);
         }
+        before(&self.state);
         store::apply_counted(&mut self.state, ops, &mut self.budget).map_err(|e| {
             QueryError::Damaged {
                 step: n,

@@ -14,6 +14,8 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use store::{Node, ObjAddr, State};
 use values::kinds;
 
+use self::flat::Flat;
+
 /// What a value looked like when a frame saw it: the object, a hash of
 /// everything reachable from it, and how many times the recorder said it
 /// changed past a size limit (a re-sent, equal, truncated node).
@@ -96,6 +98,23 @@ struct Root {
     pending: Vec<ObjAddr>,
     /// How many frames' memories hold it.
     refs: u32,
+    /// Its value was flat at the last look: its fingerprint is kept up to
+    /// date from the items that change (`reach` then holds the root only,
+    /// the items are counted in the flat form).
+    flat: Option<Flat>,
+    /// A node it reaches other than itself changed since the last look
+    /// (a flat value is then walked whole).
+    deep: bool,
+}
+
+impl Root {
+    /// The nodes it reaches, in no particular order.
+    fn reached(&self) -> impl Iterator<Item = ObjAddr> + '_ {
+        self.reach
+            .iter()
+            .copied()
+            .chain(self.flat.iter().flat_map(|f| f.counts.keys().copied()))
+    }
 }
 
 /// The watched roots, and which roots each node belongs to. The heap is
@@ -165,17 +184,19 @@ impl Watch {
         for r in roots {
             if let Some(root) = self.roots.get_mut(r) {
                 root.stale = true;
+                root.deep |= *r != addr;
             }
         }
     }
 
     /// Forget which nodes `root` reaches.
     fn unwatch(&mut self, root: ObjAddr) {
-        let Some(reach) = self
-            .roots
-            .get_mut(&root)
-            .map(|r| std::mem::take(&mut r.reach))
-        else {
+        let Some(reach) = self.roots.get_mut(&root).map(|r| {
+            let all: Vec<ObjAddr> = r.reached().collect();
+            r.reach.clear();
+            r.flat = None;
+            all
+        }) else {
             return;
         };
         for a in reach {
@@ -187,7 +208,7 @@ impl Watch {
     /// node it reaches changed since the last look).
     pub fn look(&mut self, state: &State, addr: ObjAddr) -> Look {
         let fresh = self.roots.get(&addr).is_some_and(|r| !r.stale);
-        if !fresh {
+        if !fresh && (full_walk() || !self.update_flat(state, addr)) {
             self.walk_again(state, addr);
         }
         let r = &self.roots[&addr];
@@ -198,11 +219,50 @@ impl Watch {
         }
     }
 
+    /// Bring a flat value's fingerprint up to date from the items that
+    /// changed; `false` when it cannot be (not flat, a node inside changed,
+    /// a cut node sent again): then it is walked whole.
+    fn update_flat(&mut self, state: &State, addr: ObjAddr) -> bool {
+        let Some(root) = self.roots.get_mut(&addr) else {
+            return false;
+        };
+        if root.deep || !root.pending.is_empty() {
+            return false;
+        }
+        let Some(flat) = root.flat.as_mut() else {
+            return false;
+        };
+        let (mut added, mut dropped) = (Vec::new(), Vec::new());
+        let Some(fp) = flat.update(state, addr, &mut self.memo, &mut added, &mut dropped) else {
+            return false;
+        };
+        root.fingerprint = fp;
+        root.stale = false;
+        for a in dropped {
+            unregister(&mut self.owners, a, addr);
+        }
+        for a in added {
+            self.owners.entry(a).or_default().push(addr);
+        }
+        true
+    }
+
     /// Walk what `addr` reaches again: its fingerprint, its pending marks,
     /// and the owners of the nodes it reaches now and did not, or no
     /// longer does.
     fn walk_again(&mut self, state: &State, addr: ObjAddr) {
-        let fingerprint = reach(state, addr, &mut self.order, &mut self.seen, &mut self.memo);
+        let flat = Flat::of(state, addr, &mut self.memo);
+        let fingerprint = match (&flat, state.heap.get(&addr)) {
+            (Some(f), Some(node)) => {
+                self.order.clear();
+                self.seen.clear();
+                self.order.push(addr);
+                self.order.extend(f.counts.keys().copied());
+                self.seen.extend(self.order.iter().copied());
+                f.fingerprint(addr, node)
+            }
+            _ => reach(state, addr, &mut self.order, &mut self.seen, &mut self.memo),
+        };
         let root = self.roots.entry(addr).or_insert(Root {
             reach: Vec::new(),
             stale: true,
@@ -210,6 +270,8 @@ impl Watch {
             marks: 0,
             pending: Vec::new(),
             refs: 0,
+            flat: None,
+            deep: false,
         });
         if root.pending.iter().any(|a| self.seen.contains(a)) {
             root.marks += 1;
@@ -217,7 +279,11 @@ impl Watch {
         root.pending.clear();
         root.fingerprint = fingerprint;
         root.stale = false;
-        let mut old = std::mem::take(&mut root.reach);
+        root.deep = false;
+        let mut old: Vec<ObjAddr> = root.reached().collect();
+        root.reach.clear();
+        let is_flat = flat.is_some();
+        root.flat = flat;
         if old != self.order {
             let mut same_set = old.len() == self.order.len();
             for a in &old {
@@ -237,7 +303,11 @@ impl Watch {
             }
         }
         old.clear();
-        old.extend_from_slice(&self.order);
+        if is_flat {
+            old.push(addr);
+        } else {
+            old.extend_from_slice(&self.order);
+        }
         if let Some(root) = self.roots.get_mut(&addr) {
             root.reach = old;
         }
@@ -266,6 +336,14 @@ impl Watch {
     pub fn watched(&self) -> usize {
         self.roots.len()
     }
+}
+
+/// Whether `HINDSIGHT_QUERY_FULL_WALK` is set: every value is walked
+/// whole at each look after a change, and `object` compares whole nodes
+/// (the paths the incremental ones are tested against).
+pub fn full_walk() -> bool {
+    static FULL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FULL.get_or_init(|| std::env::var_os("HINDSIGHT_QUERY_FULL_WALK").is_some())
 }
 
 /// `root` no longer owns the node at `a`.
@@ -407,5 +485,6 @@ impl Hasher for Fp {
     }
 }
 
+mod flat;
 #[cfg(test)]
 mod tests;

@@ -18,29 +18,39 @@ const MAX_INTERNED: usize = 4096;
 /// Strings longer than this are not worth keeping.
 const MAX_INTERNED_LEN: usize = 256;
 
-/// FNV-1a: the strings are short and come from our own file, so a fast
-/// hash beats SipHash's flooding resistance here (the table is bounded).
+/// A word-at-a-time multiply-fold hash: the strings are short and come
+/// from our own file, so a fast hash beats SipHash's flooding resistance
+/// here (the table is bounded). Eight bytes a multiply: FNV's
+/// byte-at-a-time chain over a file path cost a tenth of a query's replay.
 #[derive(Default)]
-struct Fnv(u64);
+struct Fold(u64);
 
-impl Hasher for Fnv {
+impl Fold {
+    fn word(&mut self, w: u64) {
+        let m = u128::from(self.0 ^ w ^ 0xa076_1d64_78bd_642f) * 0xe703_7ed1_a0b4_28db;
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+}
+
+impl Hasher for Fold {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.word(u64::from_le_bytes(w));
         }
-        self.0 = h;
+        let rest = chunks.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        self.word(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 59));
     }
 }
 
-type Table = HashSet<Arc<str>, BuildHasherDefault<Fnv>>;
+type Table = HashSet<Arc<str>, BuildHasherDefault<Fold>>;
 
 thread_local! {
     static TABLE: RefCell<Table> = RefCell::new(Table::default());

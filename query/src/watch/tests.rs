@@ -150,3 +150,92 @@ fn atoms_inside_count_by_value() {
     w.set(ObjAddr(9), node(1, "1001", &[], false));
     assert_ne!(w.look(ObjAddr(1)), a);
 }
+
+impl W {
+    /// `Op::HeapItems` as the replay sends it: the watch is told, then the
+    /// node's items change in place.
+    fn items(&mut self, a: ObjAddr, start: usize, new: &[u64], len: usize) {
+        self.w.touch(a);
+        let n = self.s.heap.get_mut(&a).unwrap();
+        let end = start + new.len();
+        if n.items.len() < end {
+            n.items.resize(end, ObjAddr(0));
+        }
+        for (k, v) in new.iter().enumerate() {
+            n.items[start + k] = ObjAddr(*v);
+        }
+        n.items.truncate(len);
+    }
+}
+
+/// A list of atoms at 1 (items 10, 11, 12 with texts "a", "b", "c").
+fn flat_list() -> W {
+    let mut w = W::default();
+    w.set(ObjAddr(10), node(1, "a", &[], false));
+    w.set(ObjAddr(11), node(1, "b", &[], false));
+    w.set(ObjAddr(12), node(1, "c", &[], false));
+    w.set(ObjAddr(1), node(2, "", &[10, 11, 12], false));
+    w
+}
+
+#[test]
+fn a_flat_list_kept_from_its_items_agrees_with_a_whole_walk() {
+    let mut w = flat_list();
+    w.hold(ObjAddr(1));
+    let start = w.look(ObjAddr(1));
+    // Swap the first two items: another value.
+    w.items(ObjAddr(1), 0, &[11, 10], 3);
+    let swapped = w.look(ObjAddr(1));
+    assert_ne!(swapped, start);
+    // A fresh watch of the same heap agrees (the sum is a function of
+    // the content, not of how it was reached).
+    let mut fresh = Watch::default();
+    assert_eq!(fresh.look(&w.s, ObjAddr(1)), swapped);
+    // Swapped back: the first value again.
+    w.items(ObjAddr(1), 0, &[10, 11], 3);
+    assert_eq!(w.look(ObjAddr(1)), start);
+    // Grown, then cut back.
+    w.set(ObjAddr(13), node(1, "d", &[], false));
+    w.items(ObjAddr(1), 3, &[13], 4);
+    let grown = w.look(ObjAddr(1));
+    assert_ne!(grown, start);
+    assert_eq!(Watch::default().look(&w.s, ObjAddr(1)), grown);
+    w.items(ObjAddr(1), 3, &[], 3);
+    assert_eq!(w.look(ObjAddr(1)), start);
+    // An equal atom at another address is no change; another value is.
+    w.set(ObjAddr(14), node(1, "a", &[], false));
+    w.items(ObjAddr(1), 0, &[14], 3);
+    assert_eq!(w.look(ObjAddr(1)), start);
+    w.set(ObjAddr(15), node(1, "z", &[], false));
+    w.items(ObjAddr(1), 0, &[15], 3);
+    assert_ne!(w.look(ObjAddr(1)), start);
+}
+
+#[test]
+fn an_item_of_a_flat_list_changed_at_its_address_is_seen() {
+    let mut w = flat_list();
+    w.hold(ObjAddr(1));
+    let start = w.look(ObjAddr(1));
+    // The atom at 11 freed and another value made there.
+    w.set(ObjAddr(11), node(1, "B", &[], false));
+    let now = w.look(ObjAddr(1));
+    assert_ne!(now, start);
+    assert_eq!(Watch::default().look(&w.s, ObjAddr(1)), now);
+    // An item that is not an atom: walked whole, and a change inside it
+    // is seen.
+    w.set(ObjAddr(20), node(2, "", &[10], false));
+    w.items(ObjAddr(1), 2, &[20], 3);
+    let nested = w.look(ObjAddr(1));
+    w.set(ObjAddr(20), node(2, "", &[12], false));
+    assert_ne!(w.look(ObjAddr(1)), nested);
+    // Back to atoms only: kept flat again, and the owners follow.
+    w.items(ObjAddr(1), 2, &[12], 3);
+    let flat_again = w.look(ObjAddr(1));
+    w.set(ObjAddr(20), node(2, "", &[11], false));
+    assert_eq!(w.look(ObjAddr(1)), flat_again, "20 is no longer reached");
+    w.set(ObjAddr(12), node(1, "C", &[], false));
+    assert_ne!(w.look(ObjAddr(1)), flat_again);
+    w.release(ObjAddr(1));
+    assert_eq!(w.watched(), 0);
+    assert!(w.w.owners.is_empty(), "owners left: {:?}", w.w.owners);
+}

@@ -23,7 +23,8 @@ pub fn find(file: &Path, src: &str, all: bool, range: RangeArgs, as_json: bool) 
     let mut o = out::stdout();
     let found = query::find(&rec.reader, &cond, from, to, |m, _| {
         if as_json {
-            writeln!(o, "{}", Json::Object(step_json(&m.to_meta())))?;
+            serde_json::to_writer(&mut o, &Json::Object(step_json(&m.to_meta())))?;
+            o.write_all(b"\n")?;
         } else {
             writeln!(o, "{}", meta_line(m))?;
         }

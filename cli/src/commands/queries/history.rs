@@ -28,7 +28,8 @@ pub fn history(file: &Path, src: &str, filters: Filters, as_json: bool) -> Resul
             let mut j = step_json(&m.to_meta());
             j.insert("value".into(), c.value.json(state));
             j.insert("past_cut".into(), json!(c.past_cut));
-            writeln!(o, "{}", Json::Object(j))?;
+            serde_json::to_writer(&mut o, &Json::Object(j))?;
+            o.write_all(b"\n")?;
         } else {
             let note = if c.past_cut {
                 "  (changed past the items shown)"
