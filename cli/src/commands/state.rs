@@ -19,7 +19,9 @@ pub fn state(file: &Path, step: u64, json: bool) -> Result<i32> {
         .map_err(|e| store_error(file, e))?;
     let mut o = out::stdout();
     if json {
-        serde_json::to_writer_pretty(&mut o, &render::state_json(&state))?;
+        let mut v = render::state_json(&state);
+        rec.add_time(step, &mut v);
+        serde_json::to_writer_pretty(&mut o, &v)?;
         o.write_all(b"\n")?;
     } else {
         write_text(&mut o, &rec.reader, &state)?;

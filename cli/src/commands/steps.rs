@@ -33,7 +33,9 @@ pub fn steps(file: &Path, range: RangeArgs, json: bool) -> Result<i32> {
     let mut o = out::stdout();
     rec.for_each_meta(from, to, |m| {
         if json {
-            serde_json::to_writer(&mut o, &meta_json(m))?;
+            let mut v = meta_json(m);
+            rec.add_time(m.step.0, &mut v);
+            serde_json::to_writer(&mut o, &v)?;
             o.write_all(b"\n")?;
         } else {
             out::line(&mut o, &threads.line(m))?;

@@ -119,7 +119,10 @@ impl Ring {
             bytes,
         };
         match (kind, self.blocks.back_mut()) {
-            (SegKind::Deltas | SegKind::Checkpoint | SegKind::DiffCheckpoint, Some(b)) => {
+            (
+                SegKind::Deltas | SegKind::Times | SegKind::Checkpoint | SegKind::DiffCheckpoint,
+                Some(b),
+            ) => {
                 b.segs.push(seg)
             }
             _ => self.kept.push(seg),

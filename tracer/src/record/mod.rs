@@ -6,6 +6,7 @@
 //! decides which code is recorded ([`filter`], [`program`]).
 
 mod attach;
+mod clock;
 mod command;
 mod config;
 mod diff;
@@ -17,6 +18,7 @@ mod letgo;
 mod opcodes;
 mod open;
 mod passon;
+mod profile;
 mod program;
 mod recorder;
 mod session;

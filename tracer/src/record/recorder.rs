@@ -3,11 +3,13 @@
 
 use store::{EventKind, Instruction, Step, StepMeta, Writer};
 
+use super::clock::StepClock;
 use super::config::Granularity;
 use super::diff::Differ;
 use super::error::RecordError;
 use super::filter::FileFilter;
 use super::opcodes::OpcodeSwitch;
+use super::profile::ProfileFilter;
 use super::sources::Sources;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, LineWatch};
@@ -57,6 +59,10 @@ pub(crate) struct Recorder {
     pub(crate) sources: Sources,
     /// `--granularity opcode`: what makes frames report opcode events.
     pub(crate) opcodes: OpcodeSwitch,
+    /// Each step's time.
+    pub(crate) clock: StepClock,
+    /// `--profile NAME`: which calls and returns are steps.
+    pub(crate) profile: Option<ProfileFilter>,
 }
 
 impl Recorder {
@@ -86,6 +92,8 @@ impl Recorder {
             own_trace_lost: None,
             sources: Sources::new(std::path::Path::new("/")),
             opcodes: OpcodeSwitch::default(),
+            clock: StepClock::new(),
+            profile: None,
         }
     }
 
@@ -131,9 +139,10 @@ impl Recorder {
     ) -> Result<(), RecordError> {
         let code = watch.code();
         for (i, step) in log.steps.iter().enumerate() {
+            let time = self.clock.at(Some(step.tsc));
             if !step.words.is_empty() {
                 self.cache.replay_begin(log, i);
-                let r = self.replay_step(writer, thread, frame);
+                let r = self.replay_step(writer, thread, frame, time);
                 self.cache.replay_end();
                 r?;
                 continue;
@@ -152,7 +161,7 @@ impl Recorder {
             };
             let mut ops = Vec::with_capacity(3);
             self.differ.line_step(meta, &mut ops);
-            writer.send(ops)?;
+            writer.send_at(ops, Some(time))?;
             self.steps += 1;
         }
         Ok(())
@@ -165,6 +174,7 @@ impl Recorder {
         writer: &Writer,
         thread: u32,
         frame: RemoteAddr,
+        time: u64,
     ) -> Result<(), RecordError> {
         let line = self.decoder.python().facts.tracing.line;
         self.decoder.begin_stop(thread, line);
@@ -174,6 +184,7 @@ impl Recorder {
             differ: &mut self.differ,
             steps: &mut self.steps,
             writer,
+            time,
         };
         st.record_at(&cached, thread, frame, line, RemoteAddr::NULL, None)
     }
@@ -371,6 +382,17 @@ impl Recorder {
         {
             return Ok(false);
         }
+        if let Some(p) = &mut self.profile {
+            let t = tid.0 as u32;
+            let kept = match event {
+                EventKind::Call => p.call(t, frame, &code.function),
+                EventKind::Return => p.ret(t, frame, &code.function),
+                _ => false,
+            };
+            if !kept {
+                return Ok(false);
+            }
+        }
         // Its text goes into the recording before its first step (the
         // steps the probe takes without a trap are of a frame trapped first).
         self.sources.first_use(&code.file, writer);
@@ -385,12 +407,15 @@ impl Recorder {
             self.opcodes
                 .on_event(py, tracee, &mut self.cache, frame, &code)?;
         }
+        let trap_tsc = self.cache.probe_mut().as_ref().map(|p| p.trap_tsc());
+        let time = self.clock.at(trap_tsc);
         let cached = self.cache.mem(tracee.mem());
         let mut st = StepSink {
             decoder: &mut self.decoder,
             differ: &mut self.differ,
             steps: &mut self.steps,
             writer,
+            time,
         };
         st.record_at(&cached, tid.0 as u32, frame, what, arg, instruction)?;
         Ok(true)
@@ -436,6 +461,8 @@ struct StepSink<'a> {
     differ: &'a mut Differ,
     steps: &'a mut u64,
     writer: &'a Writer,
+    /// The step's time.
+    time: u64,
 }
 
 impl StepSink<'_> {
@@ -474,7 +501,7 @@ impl StepSink<'_> {
             &mut heap_ops,
             &mut ops,
         );
-        self.writer.send(ops)?;
+        self.writer.send_at(ops, Some(self.time))?;
         *self.steps += 1;
         Ok(())
     }
