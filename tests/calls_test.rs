@@ -64,7 +64,11 @@ fn step_times(py: &Interpreter, hsr: &Path) -> (Vec<u64>, usize) {
         let t = s["time_ns"]
             .as_u64()
             .unwrap_or_else(|| panic!("{}: a step without a time: {s}", py.minor));
-        assert!(s["elapsed"].as_f64().is_some(), "{}: no elapsed: {s}", py.minor);
+        assert!(
+            s["elapsed"].as_f64().is_some(),
+            "{}: no elapsed: {s}",
+            py.minor
+        );
         times.push(t);
     }
     for w in times.windows(2) {
@@ -98,8 +102,19 @@ fn recompyles_example_is_profiled_with_slow_function_first_and_over_the_limit() 
         assert_eq!(reports.len(), 1, "{}: {reports:?}", py.minor);
         let r = &reports[0];
         for key in [
-            "function", "file", "line", "thread", "step", "end_step", "start_ns", "total",
-            "total_ns", "threshold", "over", "steps", "callees",
+            "function",
+            "file",
+            "line",
+            "thread",
+            "step",
+            "end_step",
+            "start_ns",
+            "total",
+            "total_ns",
+            "threshold",
+            "over",
+            "steps",
+            "callees",
         ] {
             assert!(r.get(key).is_some(), "{}: no `{key}` in {r}", py.minor);
         }
@@ -131,8 +146,15 @@ fn recompyles_example_is_profiled_with_slow_function_first_and_over_the_limit() 
             assert!(w[0]["total_ns"].as_u64() >= w[1]["total_ns"].as_u64());
         }
         let total = r["total_ns"].as_u64().unwrap();
-        let summed: u64 = callees.iter().map(|c| c["total_ns"].as_u64().unwrap()).sum();
-        assert!(summed <= total, "{}: callees longer than the call: {r}", py.minor);
+        let summed: u64 = callees
+            .iter()
+            .map(|c| c["total_ns"].as_u64().unwrap())
+            .sum();
+        assert!(
+            summed <= total,
+            "{}: callees longer than the call: {r}",
+            py.minor
+        );
 
         // The text form: the verdict, then slow_function's line first.
         let out = run(&args);
@@ -140,12 +162,16 @@ fn recompyles_example_is_profiled_with_slow_function_first_and_over_the_limit() 
         let mut lines = text.lines();
         let head = lines.next().unwrap_or_default();
         assert!(
-            head.starts_with("example_function took ") && head.contains("OVER the threshold of 0.3 s"),
+            head.starts_with("example_function took ")
+                && head.contains("OVER the threshold of 0.3 s"),
             "{}: {text}",
             py.minor
         );
         assert!(
-            lines.next().unwrap_or_default().contains(" slow_function  (1 call)"),
+            lines
+                .next()
+                .unwrap_or_default()
+                .contains(" slow_function  (1 call)"),
             "{}: {text}",
             py.minor
         );
@@ -161,7 +187,8 @@ fn recompyles_example_is_profiled_with_slow_function_first_and_over_the_limit() 
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(
-            err.starts_with("hindsight: no call of `example_functio`") && err.contains("`example_function`"),
+            err.starts_with("hindsight: no call of `example_functio`")
+                && err.contains("`example_function`"),
             "{err}"
         );
     }
@@ -183,7 +210,81 @@ fn steps_taken_without_a_trap_carry_their_own_times() {
             times.len()
         );
         let hsr = dir.path().join(format!("loop-noprobe-{}.hsr", py.minor));
-        record(py, &fixture("delta_lines.py"), &hsr, &[("HINDSIGHT_NO_PROBE", "1")]);
+        record(
+            py,
+            &fixture("delta_lines.py"),
+            &hsr,
+            &[("HINDSIGHT_NO_PROBE", "1")],
+        );
         step_times(py, &hsr);
+    }
+}
+
+#[test]
+fn record_profile_reports_each_call_as_it_ends_and_records_it_shallow() {
+    let dir = tempfile::tempdir().unwrap();
+    for py in &common::supported_interpreters() {
+        let hsr = dir.path().join(format!("live-{}.hsr", py.minor));
+        let program = fixture("recompyle_example.py");
+        let profiled = |threshold: &str| {
+            let mut cmd = Command::new(hindsight());
+            cmd.arg("record")
+                .arg("--force")
+                .arg("-o")
+                .arg(&hsr)
+                .args(["--profile", "example_function", "--threshold", threshold])
+                .arg("--")
+                .arg(&py.path)
+                .arg(&program);
+            let out = run_with_timeout(cmd, HINDSIGHT_TIMEOUT).expect("record ran");
+            assert!(out.status.success(), "{}: record failed", py.minor);
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        };
+        // Above the call's time: no report.
+        let err = profiled("100");
+        assert!(!err.contains("hindsight: profile:"), "{}: {err}", py.minor);
+        let err = profiled("0.3");
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("hindsight: profile: "))
+            .collect();
+        assert!(
+            lines.len() >= 2
+                && lines[0].starts_with("hindsight: profile: example_function took ")
+                && lines[0].ends_with("OVER the threshold of 0.3 s")
+                && lines[1].contains(" slow_function  (1 call)"),
+            "{}: {err}",
+            py.minor
+        );
+        // Only calls and returns of example_function and of its direct
+        // callees: what slow_function calls (time.sleep: C) and the module
+        // are not steps.
+        let out = run(&["steps", hsr.to_str().unwrap(), "--json"]);
+        let steps = json_lines(&out);
+        assert_eq!(steps.len(), 12, "{}: {steps:?}", py.minor);
+        for s in &steps {
+            let f = s["function"].as_str().unwrap();
+            assert!(
+                ["example_function", "slow_function", "faster_function"].contains(&f)
+                    || f.ends_with("<genexpr>"),
+                "{}: {s}",
+                py.minor
+            );
+            assert!(s["event"] == "call" || s["event"] == "return", "{s}");
+            assert!(s["time_ns"].as_u64().is_some());
+        }
+        let out = run(&[
+            "calls",
+            hsr.to_str().unwrap(),
+            "--function",
+            "example_function",
+            "--json",
+        ]);
+        let r = &json_lines(&out)[0];
+        assert_eq!(
+            r["callees"][0]["function"], "slow_function",
+            "{}: {r}",
+            py.minor
+        );
     }
 }

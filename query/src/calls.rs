@@ -219,7 +219,9 @@ impl Profiler {
         for stack in self.stacks.values() {
             for f in stack {
                 if let Some((_, sums)) = f.inside.and_then(|i| self.open.get_mut(&i)) {
-                    let e = sums.entry((f.function.clone(), f.file.clone())).or_default();
+                    let e = sums
+                        .entry((f.function.clone(), f.file.clone()))
+                        .or_default();
                     e.0 += 1;
                     e.1 += end.saturating_sub(f.time);
                 }
@@ -333,7 +335,10 @@ mod tests {
         assert_eq!(done.map(|r| r.step), Some(1));
         let c = p.finish();
         let r = &c.reports[0];
-        assert_eq!((r.step, r.end_step, r.total_ns, r.steps), (1, Some(10), 60, 10));
+        assert_eq!(
+            (r.step, r.end_step, r.total_ns, r.steps),
+            (1, Some(10), 60, 10)
+        );
         let got: Vec<_> = r
             .callees
             .iter()
@@ -347,7 +352,11 @@ mod tests {
     fn an_unfinished_call_counts_to_the_last_step() {
         use EventKind::*;
         let mut p = Profiler::new("f");
-        for s in [ev(0, Call, "f", 5), ev(1, Call, "g", 6), ev(2, Line, "g", 9)] {
+        for s in [
+            ev(0, Call, "f", 5),
+            ev(1, Call, "g", 6),
+            ev(2, Line, "g", 9),
+        ] {
             p.step(&s);
         }
         let c = p.finish();

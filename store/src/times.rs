@@ -56,7 +56,9 @@ pub fn decode_times(raw: &[u8], count: u32, offset: u64) -> Result<Vec<u64>, Sto
         let mut d = 0u64;
         let mut shift = 0;
         loop {
-            let b = *raw.get(at).ok_or_else(|| bad("with fewer deltas than steps"))?;
+            let b = *raw
+                .get(at)
+                .ok_or_else(|| bad("with fewer deltas than steps"))?;
             at += 1;
             if shift >= 7 * MAX_VARINT as u32 || (shift == 63 && b > 1) {
                 return Err(bad("with a delta past 64 bits"));

@@ -122,9 +122,7 @@ impl Ring {
             (
                 SegKind::Deltas | SegKind::Times | SegKind::Checkpoint | SegKind::DiffCheckpoint,
                 Some(b),
-            ) => {
-                b.segs.push(seg)
-            }
+            ) => b.segs.push(seg),
             _ => self.kept.push(seg),
         }
     }

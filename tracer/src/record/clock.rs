@@ -80,7 +80,9 @@ impl StepClock {
             }
             _ => self.now.1,
         };
-        let t = t.clamp(self.last.min(self.now.1), self.now.1).max(self.last);
+        let t = t
+            .clamp(self.last.min(self.now.1), self.now.1)
+            .max(self.last);
         self.last = t;
         t
     }
