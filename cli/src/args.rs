@@ -337,6 +337,16 @@ fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(secs))
 }
 
+/// A threshold in seconds: a number at least 0 (fractions allowed).
+pub fn parse_threshold(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds (a number at least 0, such as 0.3)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,15 +494,5 @@ mod tests {
         assert!(parse(&["export", "f.hsr"]).is_err());
         assert!(parse(&["export", "f.hsr", "--format", "svg"]).is_err());
         assert!(matches!(parse(&["dap"]).unwrap().command, Command::Dap));
-    }
-}
-
-/// A threshold in seconds: a number at least 0 (fractions allowed).
-pub fn parse_threshold(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!(
-            "`{s}` is not a number of seconds (a number at least 0, such as 0.3)"
-        )),
     }
 }

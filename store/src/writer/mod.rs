@@ -67,10 +67,13 @@ impl Default for WriterOptions {
     }
 }
 
+/// One step as the inbox carries it: its ops and its time, if any.
+pub(crate) type Sent = (Vec<Op>, Option<u64>);
+
 /// Writes one recording file from a background thread.
 pub struct Writer {
     path: PathBuf,
-    tx: Option<Producer<(Vec<Op>, Option<u64>), RecordingEnd>>,
+    tx: Option<Producer<Sent, RecordingEnd>>,
     thread: Option<JoinHandle<Result<WriteSummary, StoreError>>>,
     steps: AtomicU64,
     bytes: Arc<AtomicU64>,

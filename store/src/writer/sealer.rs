@@ -141,7 +141,7 @@ impl Sealer {
 
     pub(super) fn run(
         mut self,
-        rx: &mut Consumer<(Vec<Op>, Option<u64>), RecordingEnd>,
+        rx: &mut Consumer<super::Sent, RecordingEnd>,
     ) -> Result<WriteSummary, StoreError> {
         // Swapped with the inbox on every take, so both keep their allocations.
         let mut batch = Vec::new();
