@@ -288,3 +288,70 @@ fn record_profile_reports_each_call_as_it_ends_and_records_it_shallow() {
         );
     }
 }
+
+#[test]
+fn attach_profile_reports_the_calls_of_a_running_program() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let attachable = ["3.8", "3.9", "3.10", "3.11"];
+    for py in common::supported_interpreters()
+        .iter()
+        .filter(|p| attachable.contains(&p.minor.as_str()))
+    {
+        let mut worker = Command::new(&py.path)
+            .arg(fixture("attach/profiled_worker.py"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the worker starts");
+        let mut ready = String::new();
+        BufReader::new(worker.stdout.take().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert_eq!(ready.trim(), "READY");
+        let hsr = dir.path().join(format!("att-{}.hsr", py.minor));
+        let out = run(&[
+            "attach",
+            "-o",
+            hsr.to_str().unwrap(),
+            "--profile",
+            "job",
+            "--threshold",
+            "0.02",
+            "--max-time",
+            "1.5",
+            &worker.id().to_string(),
+        ]);
+        let alive = worker.try_wait().unwrap().is_none();
+        let _ = worker.kill();
+        let _ = worker.wait();
+        assert!(alive, "{}: the worker did not survive the attach", py.minor);
+        assert!(out.status.success(), "{}: attach failed", py.minor);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("hindsight: profile: "))
+            .collect();
+        // A call of `job` that slept 50 ms in `slow` is above 20 ms: at
+        // least one is reported, and a report that names `slow` names it
+        // first.
+        let heads: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].starts_with("hindsight: profile: job took "))
+            .collect();
+        let with_slow = heads.iter().filter(|&&i| {
+            let callees = lines[i + 1..]
+                .iter()
+                .take_while(|l| !l.starts_with("hindsight: profile: job took "));
+            callees.clone().any(|l| l.contains(" slow  (1 call)"))
+        });
+        assert!(with_slow.clone().count() > 0, "{}: {err}", py.minor);
+        for &i in with_slow {
+            assert!(lines[i].ends_with("OVER the threshold of 0.02 s"), "{err}");
+            assert!(
+                lines[i + 1].contains(" slow  (1 call)"),
+                "{}: {err}",
+                py.minor
+            );
+        }
+    }
+}
