@@ -61,6 +61,20 @@ pub enum Command {
         /// PATH:LINE; PATH is absolute or a suffix of the recorded path (app.py:12)
         location: String,
     },
+    /// Each call of a function: its time and the calls made directly inside it, longest first
+    Calls {
+        /// The recording (.hsr)
+        file: PathBuf,
+        /// The function profiled, as `steps` names it (`slow`, `Bubble.sort`)
+        #[arg(long)]
+        function: String,
+        /// Say of each call whether its time is above this many seconds
+        #[arg(long, value_parser = parse_threshold)]
+        threshold: Option<f64>,
+        /// JSON lines instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// The steps at which a variable or expression changed, with its value
     History {
         /// The recording (.hsr)
@@ -255,6 +269,15 @@ pub struct RecordingOptions {
     /// goes on), and at detach
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub ring: Option<u64>,
+    /// Shallow call profiler: record only the calls and returns of the
+    /// function NAME and of the calls made directly inside it, and print on
+    /// stderr the report of each call of NAME as it ends
+    #[arg(long, value_name = "NAME", conflicts_with = "granularity")]
+    pub profile: Option<String>,
+    /// With --profile: report only the calls of NAME that took longer than
+    /// SECONDS
+    #[arg(long, value_name = "SECONDS", requires = "profile", value_parser = parse_threshold)]
+    pub threshold: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -352,6 +375,16 @@ fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
         ));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// A threshold in seconds: a number at least 0 (fractions allowed).
+pub fn parse_threshold(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds (a number at least 0, such as 0.3)"
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -131,6 +131,23 @@ impl Recording {
             .map_err(|e| self.with_path(e))
     }
 
+    /// Put step `step`'s time into a JSON object: `time_ns`, the
+    /// `CLOCK_MONOTONIC` nanoseconds at which it happened, and `elapsed`,
+    /// the seconds from the first step the recording holds (both null when
+    /// the recording keeps no time for it).
+    pub fn add_time(&self, step: u64, v: &mut Value) {
+        let t = self.reader.time(step);
+        let first = self.reader.time(self.reader.first_step());
+        let elapsed = match (t, first) {
+            (Some(t), Some(f)) => json!(t.saturating_sub(f) as f64 / 1e9),
+            _ => Value::Null,
+        };
+        if let Value::Object(o) = v {
+            o.insert("time_ns".into(), json!(t));
+            o.insert("elapsed".into(), elapsed);
+        }
+    }
+
     /// An error of this recording with its path in front (see [`store_error`]).
     pub fn with_path(&self, e: anyhow::Error) -> anyhow::Error {
         match e.downcast::<StoreError>() {

@@ -26,7 +26,7 @@ pub(crate) fn observer(
     outcome: Arc<Mutex<Outcome>>,
 ) -> StepObserver {
     let mut state = State::default();
-    Box::new(move |ops: &[Op]| {
+    Box::new(move |ops: &[Op], _time: Option<u64>| {
         if let Err(e) = store::apply(&mut state, ops) {
             log::warn!(target: "hindsight::python", "a step the callback cannot follow: {e}");
             return true;

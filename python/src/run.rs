@@ -94,6 +94,7 @@ pub(crate) fn record(
         stdio: None,
         on_step: callback.map(|cb| observer(cb, make_state, outcome.clone())),
         ring: flight_ring(ring)?,
+        profile: None,
     };
     let thread = spawn(move || tracer::record(cfg))?;
     finish(py, thread, None, &outcome)
@@ -153,6 +154,7 @@ pub(crate) fn attach(
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
         on_step,
         ring,
+        profile: None,
     };
     let thread = spawn(move || tracer::attach(cfg()))?;
     finish(py, thread, Some(stop), &outcome)

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod calls;
 mod compare;
 pub mod diff;
 pub mod error;
@@ -29,6 +30,7 @@ mod syntax;
 pub mod value;
 pub mod watch;
 
+pub use calls::{calls, CallReport, Callee, Calls, Profiler, StepEvent};
 pub use diff::{diff, Diff};
 pub use error::{EvalError, ParseError, QueryError};
 pub use eval::{eval, eval_scoped, lookup, Evaluated};

@@ -14,10 +14,11 @@ use std::path::Path;
 /// The first 8 bytes of every recording (PNG-style: catches text-mode mangling).
 pub const MAGIC: [u8; 8] = *b"\x89HSR\r\n\x1a\n";
 /// The format version this build writes, and the newest it reads.
-/// Version 3 added the ring segment of a flight recording (kind 7) and the
+/// Version 4 added the times segment (kind 9: each step's monotonic time),
+/// version 3 the ring segment of a flight recording (kind 7) and the
 /// source segment (kind 8), version 2 diff checkpoints (segment kind 6);
-/// version 1 and 2 files are still read.
-pub const FORMAT_VERSION: u32 = 3;
+/// version 1 to 3 files are still read.
+pub const FORMAT_VERSION: u32 = 4;
 /// The format version of a flight recording (`--ring`): the ring segment
 /// (kind 7) first, its steps starting where the ring does.
 pub const RING_FORMAT_VERSION: u32 = FORMAT_VERSION;
@@ -66,6 +67,9 @@ pub enum SegKind {
     /// the first step that names it ([`crate::SourceFile`]); `first_step`
     /// is that step, `count` 0.
     Source = 8,
+    /// The monotonic time of each step of the deltas segment with the same
+    /// `first_step` and `count` ([`crate::times`]).
+    Times = 9,
 }
 
 impl SegKind {
@@ -80,6 +84,7 @@ impl SegKind {
             6 => SegKind::DiffCheckpoint,
             7 => SegKind::Ring,
             8 => SegKind::Source,
+            9 => SegKind::Times,
             _ => return None,
         })
     }

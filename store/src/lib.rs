@@ -20,6 +20,7 @@ pub mod records;
 pub mod ring;
 pub mod skim;
 pub mod sources;
+pub mod times;
 pub mod writer;
 
 pub use apply::{apply, apply_counted, apply_owned, splice_items};

@@ -8,12 +8,13 @@ use std::sync::Mutex;
 
 use crate::model::Op;
 
-/// Called with each step's ops (the first is `Op::Step`) as the step is
+/// Called with each step's ops (the first is `Op::Step`) and its time
+/// (`CLOCK_MONOTONIC` nanoseconds, when recorded) as the step is
 /// handed to the writer; returns `false` to ask the recording to stop, after
 /// which it is not called again. It runs on the recorder's thread, between
 /// the step and the program's next instruction: a slow observer slows the
 /// recorded program, never loses a step.
-pub type StepObserver = Box<dyn FnMut(&[Op]) -> bool + Send>;
+pub type StepObserver = Box<dyn FnMut(&[Op], Option<u64>) -> bool + Send>;
 
 /// The writer's observer, if any, and whether it asked to stop.
 #[derive(Default)]
@@ -32,7 +33,7 @@ impl Watch {
     }
 
     /// Show one step to the observer (nothing to do without one).
-    pub(crate) fn see(&self, ops: &[Op]) {
+    pub(crate) fn see(&self, ops: &[Op], time: Option<u64>) {
         if !self.set.load(Ordering::Relaxed) {
             return;
         }
@@ -40,7 +41,7 @@ impl Watch {
         let Some(observer) = slot.as_mut() else {
             return;
         };
-        if !observer(ops) {
+        if !observer(ops, time) {
             *slot = None;
             self.set.store(false, Ordering::Relaxed);
             self.stop.store(true, Ordering::SeqCst);
@@ -77,9 +78,9 @@ mod tests {
     fn the_observer_sees_steps_until_it_asks_to_stop() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let mut w = Watch::default();
-        w.see(&step(0));
+        w.see(&step(0), None);
         let s = seen.clone();
-        w.set(Box::new(move |ops| {
+        w.set(Box::new(move |ops, _| {
             let Some(Op::Step(m)) = ops.first() else {
                 return true;
             };
@@ -87,7 +88,7 @@ mod tests {
             m.step.0 < 2
         }));
         for n in 1..5 {
-            w.see(&step(n));
+            w.see(&step(n), Some(n));
         }
         assert_eq!(*seen.lock().unwrap(), vec![1, 2]);
         assert!(w.stop_asked());

@@ -66,9 +66,10 @@ fn readable(
         // A flight recording's first segment: nothing comes before it.
         SegKind::Ring => 0,
         // Read through the index, a damaged source costs its file only.
-        SegKind::Source if !scan => total,
+        // Likewise a damaged times segment costs the times of its steps.
+        SegKind::Source | SegKind::Times if !scan => total,
         // A scan stops there: the steps of the deltas written before it.
-        SegKind::Source => segs[i..]
+        SegKind::Source | SegKind::Times => segs[i..]
             .iter()
             .find(|s| s.0 == SegKind::Deltas)
             .map_or(total, |s| s.1),

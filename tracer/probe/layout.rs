@@ -124,6 +124,9 @@ layout! {
     /// The frame of that call (`OFF_FRAME` is the frame whose bytes
     /// `FRAME_BUF` holds: not written when a fault cut the refresh short).
     OFF_CALL_FRAME = 0x4a0;
+    /// The time stamp counter (`rdtsc`) when the probe was called for the
+    /// step that stops for the tracer: when that step happened.
+    OFF_TRAP_TSC = 0x4a8;
     /// The signal a stop raises at its own thread (tkill), 0 for the int3:
     /// one whose default is to be ignored, so that a thread left stopped
     /// there when hindsight is killed runs on unharmed.
@@ -178,12 +181,13 @@ layout! {
     /// Steps the probe logs at most between two traps.
     LOG_MAX = 4096;
     /// A log entry: the two position words, the count of words recorded and
-    /// of objects copied (4 bytes each), and the entry's bytes; then the
+    /// of objects copied (4 bytes each), the entry's bytes, and the time
+    /// stamp counter when the probe was called for the step; then the
     /// words (`WORD_REC_BYTES` each: offset in the shadow, value before,
     /// value after, address in the target), then the objects (`CAP_HDR_BYTES`: address, bytes
     /// copied and the object's own length, 4 bytes each; the bytes, padded
     /// to 8).
-    ENTRY_HDR = 32;
+    ENTRY_HDR = 40;
     WORD_REC_BYTES = 32;
     CAP_HDR_BYTES = 16;
     /// The plan: ranges of `RANGE_BYTES` each (address, 8 bytes; length
@@ -243,7 +247,8 @@ const _: () = assert!(
         && OFF_LOOSE + 8 <= CAP_TYPES
         && CAP_TYPES + CAP_TYPES_MAX * CAP_TYPE_BYTES <= GUARD_TYPES
         && GUARD_TYPES + GUARD_TYPES_MAX * 8 <= OFF_WHAT
-        && OFF_CALL_FRAME + 8 <= CHAINS
+        && OFF_CALL_FRAME + 8 <= OFF_TRAP_TSC
+        && OFF_TRAP_TSC + 8 <= CHAINS
         && CHAINS + CHAINS_MAX * 16 <= OFF_OPC_ON
         && OFF_OPC_LINE_SIZE + 8 <= OPC_STEPS
         && OPC_INPLACE + 256 <= RANGES

@@ -357,6 +357,17 @@ static inline __attribute__((always_inline)) u64 loggable(const u8 *ctx, const u
     return 1;
 }
 
+/* The time stamp counter: constant-rate and shared by the cores where the
+ * tracer uses it (tracer/src/record/clock.rs converts it to CLOCK_MONOTONIC
+ * at each stop); one instruction, where clock_gettime would be a vDSO call
+ * the freestanding probe cannot make. */
+static inline __attribute__((always_inline)) u64 tsc(void)
+{
+    u32 lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (u64)hi << 32 | lo;
+}
+
 /* Events answered without a trap: skip.h. */
 #include "skip.h"
 
@@ -378,6 +389,8 @@ static inline __attribute__((always_inline)) u64 refresh(u8 *ctx, u64 frame, u64
         FIELD(ctx, OFF_OPC_SKIPPED) += 1;
         return 0;
     }
+    /* When the step happened, before the probe's own work for it. */
+    u64 now = tsc();
     u64 logged = FIELD(ctx, OFF_LOG_N);
     u64 used = FIELD(ctx, OFF_DLOG_USED);
     if (used > DLOG_BYTES / 2) {
@@ -437,6 +450,7 @@ static inline __attribute__((always_inline)) u64 refresh(u8 *ctx, u64 frame, u64
         e[1] = *(volatile u64 *)FIELD(ctx, OFF_LINE_AT + 8);
         e[2] = rc.n | ncaps << 32;
         e[3] = (u64)(caps - entry);
+        e[4] = now;
         FIELD(ctx, OFF_DLOG_USED) = used + (u64)(caps - entry);
         FIELD(ctx, OFF_CUR_N) = 0;
         /* The entry is whole before it is counted: the tracer reads the
@@ -451,6 +465,7 @@ static inline __attribute__((always_inline)) u64 refresh(u8 *ctx, u64 frame, u64
             FIELD(ctx, OFF_DELTAS) += 1;
         return 0;
     }
+    FIELD(ctx, OFF_TRAP_TSC) = now;
     FIELD(ctx, OFF_ARMED) = 0;
     FIELD(ctx, OFF_KEEP) = 0;
     /* Words that did not fit in the log were left as they were: the shadow

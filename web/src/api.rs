@@ -184,11 +184,23 @@ impl App {
             .reader
             .metas(Step(from), Step(to))
             .map_err(|e| self.failed(e))?;
+        // Each step's time, as `hindsight steps --json` shows it.
+        let first = self.reader.time(self.reader.first_step());
         let steps: Vec<Value> = metas
             .iter()
             .map(|m| {
                 self.known.add(&m.file);
-                render::meta_json(m)
+                let mut v = render::meta_json(m);
+                let t = self.reader.time(m.step.0);
+                let elapsed = match (t, first) {
+                    (Some(t), Some(f)) => json!(t.saturating_sub(f) as f64 / 1e9),
+                    _ => Value::Null,
+                };
+                if let Value::Object(o) = &mut v {
+                    o.insert("time_ns".into(), json!(t));
+                    o.insert("elapsed".into(), elapsed);
+                }
+                v
             })
             .collect();
         Ok(json!({ "steps": steps }))

@@ -71,6 +71,7 @@ impl Launcher for TracerLauncher {
             stdio: Some(stdio),
             on_step: None,
             ring: None,
+            profile: None,
         };
         let result = tracer::record(cfg);
         let recorded = Recorded {

@@ -1,5 +1,6 @@
 //! One module per command; `run` dispatches and returns the exit status.
 
+mod calls;
 mod dap;
 mod doctor;
 mod dump;
@@ -31,6 +32,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             changes,
         } => dump::dump(&file, range, changes),
         Command::Visits { file, location } => steps::visits(&file, &location),
+        Command::Calls {
+            file,
+            function,
+            threshold,
+            json,
+        } => calls::calls(&file, &function, threshold, json),
         Command::History {
             file,
             expr,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use store::{CreateOptions, ProgramEnd};
 use tracer::ProbeMode;
 use tracer::{AtBound, FilterSpec, FlightRing, Granularity, PassOn, Progress, RecordConfig};
@@ -24,12 +24,16 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         stream,
         program,
     } = args;
-    let (on_step, stream) = match stream {
-        Some(path) => {
+    let (on_step, stream) = match (stream, &opts.profile) {
+        (Some(_), Some(_)) => bail!(
+            "--stream and --profile cannot be used together: record with --profile, then read the steps with `hindsight steps`"
+        ),
+        (Some(path), None) => {
             let (observer, stream) = super::stream::start(&path)?;
             (Some(observer), Some(stream))
         }
-        None => (None, None),
+        (None, Some(name)) => (Some(super::calls::live(name, opts.threshold)), None),
+        (None, None) => (None, None),
     };
     let output = opts.output.clone();
     let ring = flight_ring(opts.ring)?;
@@ -47,7 +51,10 @@ pub fn record(args: RecordArgs) -> Result<i32> {
             exclude: opts.exclude,
             all: opts.all,
         },
-        granularity: granularity(opts.granularity),
+        granularity: match opts.profile {
+            Some(_) => Granularity::Call,
+            None => granularity(opts.granularity),
+        },
         max_steps: opts.max_steps,
         max_time: opts.max_time,
         at_bound: match at_bound {
@@ -66,6 +73,7 @@ pub fn record(args: RecordArgs) -> Result<i32> {
         stdio: None,
         on_step,
         ring,
+        profile: opts.profile,
     };
     let result = tracer::record(cfg);
     if let Some(s) = stream {
@@ -236,6 +244,8 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
         max_time,
         debug_file,
         ring,
+        profile,
+        threshold,
     } = opts;
     let kept = ring.is_some();
     let ring = flight_ring(ring)?;
@@ -255,7 +265,10 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
             exclude,
             all,
         },
-        granularity: granularity(gran),
+        granularity: match profile {
+            Some(_) => Granularity::Call,
+            None => granularity(gran),
+        },
         max_steps,
         max_time,
         debug_file,
@@ -276,8 +289,11 @@ pub fn attach(args: AttachArgs) -> Result<i32> {
         trapless: std::env::var_os("HINDSIGHT_NO_TRAPLESS").is_none(),
         delta: std::env::var_os("HINDSIGHT_NO_DELTA").is_none(),
         probe_filter: std::env::var_os("HINDSIGHT_NO_PROBE_FILTER").is_none(),
-        on_step: None,
+        on_step: profile
+            .as_deref()
+            .map(|name| super::calls::live(name, threshold)),
         ring,
+        profile,
     };
     let result = tracer::attach(cfg);
     if std::io::stderr().is_terminal() {

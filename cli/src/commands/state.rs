@@ -25,6 +25,7 @@ pub fn state(file: &Path, step: u64, json: bool) -> Result<i32> {
         if let Some(m) = &state.meta {
             insert_node(&mut json, finder.node_json(&m.file, m.event, m.position));
         }
+        rec.add_time(step, &mut json);
         serde_json::to_writer_pretty(&mut o, &json)?;
         o.write_all(b"\n")?;
     } else {

@@ -37,6 +37,7 @@ pub fn steps(file: &Path, range: RangeArgs, json: bool) -> Result<i32> {
         if json {
             let mut step = meta_json(m);
             insert_node(&mut step, finder.node_json(m.file, m.event, m.position));
+            rec.add_time(m.step.0, &mut step);
             serde_json::to_writer(&mut o, &step)?;
             o.write_all(b"\n")?;
         } else {

@@ -43,7 +43,7 @@ pub fn start(path: &Path) -> Result<(StepObserver, Stream)> {
         .map_err(|e| anyhow!("cannot start the thread that writes the stream: {e}"))?;
     // A stream that can no longer be written (its reader went away) is
     // given up; the recording goes on.
-    let observer: StepObserver = Box::new(move |ops: &[Op]| {
+    let observer: StepObserver = Box::new(move |ops: &[Op], _time: Option<u64>| {
         let _ = tx.send(ops.to_vec());
         true
     });

@@ -209,6 +209,18 @@ impl Reader {
                 self.step_count = first_step;
             }
             SegKind::Source => self.sources.push(s),
+            SegKind::Times => {
+                // Beside its deltas segment, written after it.
+                let after_last =
+                    !matches!(self.times.last(), Some(t) if t.first_step >= first_step);
+                if count == 0 || !after_last || first_step >= self.step_count {
+                    return Err(StoreError::corrupt(
+                        format!("times segment for step {first_step} out of order"),
+                        offset,
+                    ));
+                }
+                self.times.push(s);
+            }
             SegKind::End | SegKind::Index | SegKind::Footer => {}
         }
         Ok(())

@@ -22,6 +22,7 @@ mod metas;
 pub mod scan;
 mod segments;
 mod sources;
+mod times;
 mod wire;
 
 pub use damage::Damage;
@@ -60,6 +61,10 @@ pub struct Reader {
     /// The source segments (crate::sources).
     sources: Vec<SegRef>,
     source_cache: Mutex<sources::SourceCache>,
+    /// The times segments (crate::times), in step order.
+    times: Vec<SegRef>,
+    /// The times of the times segment read last, by its index.
+    last_times: Mutex<Option<(usize, Arc<Vec<u64>>)>>,
     step_count: u64,
     /// A flight recording's ring segment, and the first step it holds
     /// (the steps before it were let go); 0 for other recordings.
@@ -100,6 +105,8 @@ impl Reader {
             checkpoints: Vec::new(),
             sources: Vec::new(),
             source_cache: Mutex::default(),
+            times: Vec::new(),
+            last_times: Mutex::default(),
             step_count: 0,
             ring: None,
             first: 0,

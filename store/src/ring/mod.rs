@@ -119,9 +119,10 @@ impl Ring {
             bytes,
         };
         match (kind, self.blocks.back_mut()) {
-            (SegKind::Deltas | SegKind::Checkpoint | SegKind::DiffCheckpoint, Some(b)) => {
-                b.segs.push(seg)
-            }
+            (
+                SegKind::Deltas | SegKind::Times | SegKind::Checkpoint | SegKind::DiffCheckpoint,
+                Some(b),
+            ) => b.segs.push(seg),
             _ => self.kept.push(seg),
         }
     }

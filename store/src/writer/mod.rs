@@ -67,10 +67,13 @@ impl Default for WriterOptions {
     }
 }
 
+/// One step as the inbox carries it: its ops and its time, if any.
+pub(crate) type Sent = (Vec<Op>, Option<u64>);
+
 /// Writes one recording file from a background thread.
 pub struct Writer {
     path: PathBuf,
-    tx: Option<Producer<Vec<Op>, RecordingEnd>>,
+    tx: Option<Producer<Sent, RecordingEnd>>,
     thread: Option<JoinHandle<Result<WriteSummary, StoreError>>>,
     steps: AtomicU64,
     bytes: Arc<AtomicU64>,
@@ -244,6 +247,13 @@ impl Writer {
     /// slow disk slows the recorder and memory stays bounded. Meant for one
     /// producer thread.
     pub fn send(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        self.send_at(ops, None)
+    }
+
+    /// [`Writer::send`] with the step's time: `CLOCK_MONOTONIC`
+    /// nanoseconds (docs/store-format.md, "Times"). A deltas segment gets
+    /// its times segment when each of its steps has a time.
+    pub fn send_at(&self, ops: Vec<Op>, time: Option<u64>) -> Result<(), StoreError> {
         let expected = self.steps.load(Ordering::Relaxed);
         match ops.first() {
             Some(Op::Step(meta)) if meta.step.0 == expected => {}
@@ -264,8 +274,8 @@ impl Writer {
             }
         }
         let tx = self.tx.as_ref().ok_or_else(|| self.gone())?;
-        self.watch.see(&ops);
-        tx.push(ops).map_err(|_| self.gone())?;
+        self.watch.see(&ops, time);
+        tx.push((ops, time)).map_err(|_| self.gone())?;
         self.steps.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

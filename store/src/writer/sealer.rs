@@ -14,6 +14,7 @@ use crate::model::{Op, State, Step};
 use crate::records::{RecordingEnd, WriteSummary, CUT};
 use crate::ring::Flight;
 use crate::sources::SourceFile;
+use crate::times::encode_times;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -71,6 +72,9 @@ pub(super) struct Sealer {
     budget: Budget,
     /// Encoded op lists of the steps not yet sealed.
     pending: Vec<u8>,
+    /// Their times, while each of them has one (`times_whole`).
+    pending_times: Vec<u64>,
+    times_whole: bool,
     pending_first: u64,
     pending_count: u32,
     pending_since: Option<Instant>,
@@ -116,6 +120,8 @@ impl Sealer {
             state: State::default(),
             budget: Budget::new(),
             pending: Vec::new(),
+            pending_times: Vec::new(),
+            times_whole: true,
             pending_first: 0,
             pending_count: 0,
             pending_since: None,
@@ -135,7 +141,7 @@ impl Sealer {
 
     pub(super) fn run(
         mut self,
-        rx: &mut Consumer<Vec<Op>, RecordingEnd>,
+        rx: &mut Consumer<super::Sent, RecordingEnd>,
     ) -> Result<WriteSummary, StoreError> {
         // Swapped with the inbox on every take, so both keep their allocations.
         let mut batch = Vec::new();
@@ -151,10 +157,10 @@ impl Sealer {
                 let r = self.write_sources();
                 self.stop_on(r);
             }
-            for ops in batch.drain(..) {
+            for (ops, time) in batch.drain(..) {
                 // Once cut, the steps are dropped as they come.
                 if self.cut.is_none() {
-                    let r = self.step(ops);
+                    let r = self.step(ops, time);
                     self.stop_on(r);
                 }
             }
@@ -185,7 +191,7 @@ impl Sealer {
         }
     }
 
-    fn step(&mut self, mut ops: Vec<Op>) -> Result<(), StoreError> {
+    fn step(&mut self, mut ops: Vec<Op>, time: Option<u64>) -> Result<(), StoreError> {
         // The step number is implied by the segment's first step; written as
         // 0 it no longer breaks zstd's matches between similar steps.
         let step = match ops.first_mut() {
@@ -211,6 +217,12 @@ impl Sealer {
         if self.pending_count == 0 {
             self.pending_first = self.next_step;
             self.pending_since = Some(Instant::now());
+            self.pending_times.clear();
+            self.times_whole = true;
+        }
+        match time {
+            Some(t) if self.times_whole => self.pending_times.push(t),
+            _ => self.times_whole = false,
         }
         self.pending_count += 1;
         self.next_step += 1;
@@ -313,7 +325,20 @@ impl Sealer {
             &raw,
             true,
         )?;
+        if self.times_whole && self.pending_times.len() == self.pending_count as usize {
+            // After its deltas: a file cut between the two has the steps
+            // without their times, never times without steps.
+            let raw = encode_times(&self.pending_times);
+            self.write(
+                SegKind::Times,
+                self.pending_first,
+                self.pending_count,
+                &raw,
+                true,
+            )?;
+        }
         self.pending.clear();
+        self.pending_times.clear();
         self.pending_count = 0;
         self.pending_since = None;
         Ok(())

@@ -293,6 +293,12 @@ impl Probe {
         )
     }
 
+    /// The time stamp counter when the probe was called for the step that
+    /// stopped.
+    pub fn trap_tsc(&self) -> u64 {
+        self.word(OFF_TRAP_TSC)
+    }
+
     /// Chain the program's trace function `func` for the trace object
     /// `obj`: each call of the probe with that object ends with a call of
     /// `func` (probe.c). Replaces the function an object had; false when

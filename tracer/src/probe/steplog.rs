@@ -40,6 +40,8 @@ pub struct LoggedStep {
     pub words: Vec<WordChange>,
     /// The objects its new slot values point to.
     pub caps: Vec<Capture>,
+    /// The time stamp counter when the probe was called for it.
+    pub tsc: u64,
 }
 
 /// Everything the probe logged since the last stop.
@@ -245,6 +247,7 @@ pub(super) fn read_entry(log: &[u8], at: usize, used: usize) -> Option<(LoggedSt
     }
     let mut step = LoggedStep {
         pos: [word(0)?, word(8)?],
+        tsc: word(32)?,
         ..LoggedStep::default()
     };
     read_words(log, at + ENTRY_HDR, nwords, &mut step.words);

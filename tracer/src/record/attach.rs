@@ -93,6 +93,10 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     );
     rec.sources = super::sources::Sources::new(&cwd);
     rec.max_steps = cfg.max_steps;
+    rec.profile = cfg
+        .profile
+        .as_deref()
+        .map(super::profile::ProfileFilter::new);
     rec.trapless_allowed = cfg.trapless;
     rec.delta_allowed = cfg.delta;
     rec.live.allowed = live;

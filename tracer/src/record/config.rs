@@ -103,6 +103,10 @@ pub struct RecordConfig {
     pub on_step: Option<StepObserver>,
     /// A flight recording (`--ring N`): keep only the last steps.
     pub ring: Option<FlightRing>,
+    /// `--profile NAME`: record only the calls and returns of the function
+    /// NAME and of the calls made directly inside it (with
+    /// `Granularity::Call`).
+    pub profile: Option<String>,
 }
 
 /// A flight recording (`--ring N`): only the last steps are kept, in
@@ -158,6 +162,8 @@ pub struct AttachConfig {
     pub on_step: Option<StepObserver>,
     /// As [`RecordConfig::ring`].
     pub ring: Option<FlightRing>,
+    /// As [`RecordConfig::profile`].
+    pub profile: Option<String>,
 }
 
 /// Called once with what was found on attaching.

@@ -139,9 +139,10 @@ impl Recorder {
     ) -> Result<(), RecordError> {
         let code = watch.code();
         for step in steps {
+            let time = self.clock.at(Some(step.tsc));
             if !step.words.is_empty() {
                 self.cache.replay_begin(step);
-                let r = self.replay_step(writer, thread, frame);
+                let r = self.replay_step(writer, thread, frame, time);
                 self.cache.replay_end();
                 r?;
                 continue;
@@ -160,7 +161,7 @@ impl Recorder {
             };
             let mut ops = Vec::with_capacity(3);
             self.differ.line_step(meta, &mut ops);
-            writer.send(ops)?;
+            writer.send_at(ops, Some(time))?;
             self.steps += 1;
         }
         Ok(())
@@ -178,6 +179,7 @@ impl Recorder {
         writer: &Writer,
         thread: u32,
         frame: RemoteAddr,
+        time: u64,
     ) -> Result<(), RecordError> {
         let line = self.decoder.python().facts.tracing.line;
         self.decoder.begin_stop(thread, line);
@@ -187,6 +189,7 @@ impl Recorder {
             differ: &mut self.differ,
             steps: &mut self.steps,
             writer,
+            time,
         };
         st.record_at(&cached, thread, frame, line, RemoteAddr::NULL, None)
     }

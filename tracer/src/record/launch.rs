@@ -13,6 +13,7 @@ use super::command::Command;
 use super::config::{Granularity, RecordConfig, RecordOutcome};
 use super::error::{need_symbol, RecordError};
 use super::open::{cmdline, create_placeholder, create_writer, file_filter, recording_header};
+use super::profile::ProfileFilter;
 use super::recorder::Recorder;
 use super::session::{Bounds, Hooked, Origin, Session};
 use super::stops;
@@ -103,6 +104,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     );
     rec.sources = super::sources::Sources::new(&cwd);
     rec.max_steps = cfg.max_steps;
+    rec.profile = cfg.profile.as_deref().map(ProfileFilter::new);
     if cfg.granularity == Granularity::Opcode
         && rec.decoder.python().facts.tracing.opcode_trace == OpcodeTrace::PerCodeCall
     {

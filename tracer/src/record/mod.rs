@@ -6,6 +6,7 @@
 //! decides which code is recorded ([`filter`], [`program`]).
 
 pub(crate) mod attach;
+mod clock;
 mod command;
 mod config;
 mod diff;
@@ -18,6 +19,7 @@ pub(crate) mod letgo;
 mod opcodes;
 mod open;
 mod passon;
+mod profile;
 mod program;
 mod recorder;
 pub(crate) mod session;

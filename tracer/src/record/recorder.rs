@@ -3,12 +3,14 @@
 
 use store::{EventKind, Instruction, Step, StepMeta, Writer};
 
+use super::clock::StepClock;
 use super::config::Granularity;
 use super::diff::Differ;
 use super::drain::LiveDrain;
 use super::error::RecordError;
 use super::filter::FileFilter;
 use super::opcodes::OpcodeSwitch;
+use super::profile::ProfileFilter;
 use super::sources::Sources;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, LineWatch};
@@ -60,6 +62,10 @@ pub(crate) struct Recorder {
     pub(crate) sources: Sources,
     /// `--granularity opcode`: what makes frames report opcode events.
     pub(crate) opcodes: OpcodeSwitch,
+    /// Each step's time.
+    pub(crate) clock: StepClock,
+    /// `--profile NAME`: which calls and returns are steps.
+    pub(crate) profile: Option<ProfileFilter>,
 }
 
 impl Recorder {
@@ -90,6 +96,8 @@ impl Recorder {
             own_trace_lost: None,
             sources: Sources::new(std::path::Path::new("/")),
             opcodes: OpcodeSwitch::default(),
+            clock: StepClock::new(),
+            profile: None,
         }
     }
 
@@ -287,6 +295,17 @@ impl Recorder {
         {
             return Ok(false);
         }
+        if let Some(p) = &mut self.profile {
+            let t = tid.0 as u32;
+            let kept = match event {
+                EventKind::Call => p.call(t, frame, &code.function),
+                EventKind::Return => p.ret(t, frame, &code.function),
+                _ => false,
+            };
+            if !kept {
+                return Ok(false);
+            }
+        }
         // Its text goes into the recording before its first step (the
         // steps the probe takes without a trap are of a frame trapped first).
         self.sources.first_use(&code.file, writer);
@@ -301,12 +320,15 @@ impl Recorder {
             self.opcodes
                 .on_event(py, tracee, &mut self.cache, frame, &code)?;
         }
+        let trap_tsc = self.cache.probe_mut().as_ref().map(|p| p.trap_tsc());
+        let time = self.clock.at(trap_tsc);
         let cached = self.cache.mem(tracee.mem());
         let mut st = StepSink {
             decoder: &mut self.decoder,
             differ: &mut self.differ,
             steps: &mut self.steps,
             writer,
+            time,
         };
         st.record_at(&cached, tid.0 as u32, frame, what, arg, instruction)?;
         Ok(true)
@@ -332,6 +354,8 @@ pub(super) struct StepSink<'a> {
     pub(super) differ: &'a mut Differ,
     pub(super) steps: &'a mut u64,
     pub(super) writer: &'a Writer,
+    /// The step's time.
+    pub(super) time: u64,
 }
 
 impl StepSink<'_> {
@@ -370,7 +394,7 @@ impl StepSink<'_> {
             &mut heap_ops,
             &mut ops,
         );
-        self.writer.send(ops)?;
+        self.writer.send_at(ops, Some(self.time))?;
         *self.steps += 1;
         Ok(())
     }

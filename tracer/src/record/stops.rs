@@ -91,6 +91,7 @@ pub(crate) fn run(
     }
     // Steps taken without a trap since the last stop (the program may have
     // ended right after them): their words are in the probe's memory, here.
+    rec.clock.stop();
     rec.drain_trapless(&writer)?;
     if let Some((step, why)) = rec.own_trace_lost {
         // The recording is not whole: say where and why, in its end.
@@ -374,6 +375,7 @@ fn on_trap(
     mut regs: Regs,
     st: &mut Looping,
 ) -> Result<Option<Exit>, RecordError> {
+    s.rec.clock.stop();
     if log::log_enabled!(target: "tracer::delta", log::Level::Debug) {
         if let Some(p) = s.rec.cache.probe_mut().as_ref() {
             let (frame, what, _) = p.trap_args();

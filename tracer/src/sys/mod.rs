@@ -383,6 +383,29 @@ pub fn thread_cpu_times() -> Option<(std::time::Duration, std::time::Duration)> 
     Some((tick(f.get(11)?)?, tick(f.get(12)?)?))
 }
 
+/// `CLOCK_MONOTONIC` in nanoseconds.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
+/// The time stamp counter, as the probe reads it (`rdtsc`).
+pub fn rdtsc() -> u64 {
+    #[allow(unused_unsafe)]
+    // SAFETY: `rdtsc` reads a counter; it has no memory effect and every
+    // x86-64 CPU has it.
+    unsafe {
+        core::arch::x86_64::_rdtsc()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
