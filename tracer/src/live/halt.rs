@@ -240,6 +240,7 @@ fn hook_config(
         probe_filter: false,
         on_step: None,
         ring: None,
+        profile: None,
     }
 }
 
