@@ -6,5 +6,6 @@
 
 pub mod hook;
 pub mod own_trace;
+pub mod safe_point;
 pub mod startup;
 pub mod threads;

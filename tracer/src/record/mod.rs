@@ -19,6 +19,7 @@ mod open;
 mod passon;
 mod program;
 mod recorder;
+mod safe_hook;
 mod session;
 mod sources;
 mod stops;
