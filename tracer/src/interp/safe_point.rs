@@ -90,7 +90,7 @@ pub enum Reached {
     /// The stop flag was raised first.
     Stopped,
     /// The program exited, was killed or exec'd: this stop says how.
-    Ended(Stop),
+    Ended(Box<Stop>),
 }
 
 /// Why there is no safe point to reach in this interpreter.
@@ -245,7 +245,7 @@ impl SafePoint {
                 }
                 Stop::ThreadExit { .. } => {}
                 s @ (Stop::Exec { .. } | Stop::Exited { .. } | Stop::Killed { .. }) => {
-                    return Ok(Reached::Ended(s))
+                    return Ok(Reached::Ended(Box::new(s)))
                 }
             }
         }

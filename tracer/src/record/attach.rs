@@ -124,7 +124,6 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
         let done = m.install(
             &mut tracee,
             &python,
-            hooked.runtime,
             hooked.hook_fn,
             probe.as_mut(),
             until,
@@ -142,7 +141,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
             }
             // Ctrl-C, SIGTERM or --max-time first: the stop loop ends at once.
             Ok(Installed::NotYet) => {}
-            Ok(Installed::Ended(stop)) => return ended_unhooked(tracee, stop, writer, started),
+            Ok(Installed::Ended(stop)) => return ended_unhooked(tracee, *stop, writer, started),
             Err(e) => {
                 let probe = rec.cache.probe_mut().take();
                 unhook(tracee, &hooked, probe);
@@ -318,7 +317,6 @@ fn hook_all(
             match m.install(
                 &mut tracee,
                 &python,
-                runtime,
                 hook_fn,
                 probe.as_mut(),
                 Some(until),

@@ -113,15 +113,7 @@ pub(crate) fn release_seized(
     probe: Option<&Probe>,
 ) -> Result<(), RecordError> {
     if let Some(m) = monitoring {
-        let undone = m.uninstall(
-            &mut tracee,
-            &h.python,
-            h.runtime,
-            h.hook_fn,
-            h.trap,
-            probe,
-            at,
-        );
+        let undone = m.uninstall(&mut tracee, &h.python, h.hook_fn, h.trap, probe, at);
         if let Err(e) = undone {
             log::warn!(target: "tracer::attach", "tracing not switched off by a call: {e}");
         }

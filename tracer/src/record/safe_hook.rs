@@ -32,7 +32,7 @@ pub(crate) enum Installed {
     /// nothing is hooked; every thread is stopped.
     NotYet,
     /// The program ended (or exec'd) first: this stop says how.
-    Ended(Stop),
+    Ended(Box<Stop>),
 }
 
 /// The functions and the safe point that switch tracing on and off in a
@@ -43,6 +43,8 @@ pub(crate) struct MonitoringHook {
     fns: SetTraceFns,
     /// Where an inferior call returns to (the executable's entry point).
     ret_trap: RemoteAddr,
+    /// `_PyRuntime`.
+    runtime: RemoteAddr,
 }
 
 impl MonitoringHook {
@@ -66,6 +68,7 @@ impl MonitoringHook {
                 set_trace: need_symbol(python, hook::SET_TRACE)?,
             },
             ret_trap: tracee.entry_point()?,
+            runtime,
         })
     }
 
@@ -78,13 +81,12 @@ impl MonitoringHook {
         &self,
         tracee: &mut Tracee,
         python: &Python,
-        runtime: RemoteAddr,
         hook_fn: RemoteAddr,
         probe: Option<&mut Probe>,
         until: Option<Instant>,
         stop: Option<&AtomicBool>,
     ) -> Result<Installed, RecordError> {
-        let layout = &python.layout;
+        let (layout, runtime) = (&python.layout, self.runtime);
         let tid = match self.safe.reach(tracee, layout, None, until, stop)? {
             Reached::At(tid) => tid,
             Reached::TimedOut | Reached::Stopped => return Ok(Installed::NotYet),
@@ -121,13 +123,12 @@ impl MonitoringHook {
         &self,
         tracee: &mut Tracee,
         python: &Python,
-        runtime: RemoteAddr,
         hook_fn: RemoteAddr,
         trap: RemoteAddr,
         probe: Option<&Probe>,
         at: Option<Tid>,
     ) -> Result<(), RecordError> {
-        let layout = &python.layout;
+        let (layout, runtime) = (&python.layout, self.runtime);
         tracee.stop_all()?;
         // The calls below go through the watched function: they are ours.
         tracee.clear_watch();
