@@ -502,3 +502,94 @@ fn wait_gone(path: &std::path::Path) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// What a dumped step shows, without object ids (which differ between
+/// runs): event, function, line, the stack's functions and lines, and each
+/// local's repr.
+fn shown(step: &serde_json::Value) -> String {
+    let stack: Vec<String> = step["stack"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|f| format!("{}:{}", f["function"], f["line"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut locals: Vec<String> = step["locals"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v["repr"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    locals.sort();
+    format!(
+        "{} {} {} [{}] {{{}}}",
+        step["event"],
+        step["function"],
+        step["line"],
+        stack.join(" "),
+        locals.join(", ")
+    )
+}
+
+/// Every step of a recording as `hindsight dump` shows it.
+fn dumped(hsr: &std::path::Path) -> Vec<serde_json::Value> {
+    let o = hindsight(&["dump", hsr.to_str().unwrap()]);
+    assert!(o.status.success(), "dump: {o:?}");
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON step"))
+        .collect()
+}
+
+/// An attached recording shows what `record` shows of the same work: its
+/// first step (a full snapshot of the stack it found) and every later step
+/// of `handle` are steps of the recording of the same program run from its
+/// start, on 3.11 (hooked by writes) and 3.12, 3.13 (hooked by calls).
+#[test]
+fn an_attached_recording_shows_what_record_shows() {
+    for py in recent_pythons() {
+        eprintln!("on {py}");
+        let dir = tempfile::tempdir().unwrap();
+        let script = fixture("blocked.py");
+        let full = dir.path().join("full.hsr");
+        let mut rec = Command::new(hindsight_bin())
+            .args(["record", "-o", full.to_str().unwrap(), "--", &py])
+            .arg(&script)
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run hindsight record");
+        rec.stdin.take().unwrap().write_all(b"work 6\n").unwrap();
+        assert!(rec.wait().unwrap().success(), "{py}: record failed");
+        let hsr = dir.path().join("attached.hsr");
+        let mut target = Target::start_with(&py, &[script.to_str().unwrap()]);
+        target.expect("READY");
+        let a = Attach::start(target.pid(), &hsr, &[]);
+        target.send("work 6");
+        assert_eq!(target.expect("done"), "done 6 55");
+        a.signal(libc::SIGTERM);
+        a.finish();
+        let full: Vec<String> = dumped(&full).iter().map(shown).collect();
+        let got = dumped(&hsr);
+        assert!(!got.is_empty(), "{py}: nothing recorded");
+        assert!(
+            full.contains(&shown(&got[0])),
+            "{py}: the first attached step is no step of record's: {}",
+            shown(&got[0])
+        );
+        let handle = |s: &[String]| -> Vec<String> {
+            s.iter()
+                .filter(|x| x.contains("\"handle\" "))
+                .cloned()
+                .collect()
+        };
+        let got: Vec<String> = got.iter().map(shown).collect();
+        assert!(!handle(&got).is_empty(), "{py}: handle() not recorded");
+        assert_eq!(handle(&got), handle(&full), "{py}");
+    }
+}
