@@ -17,9 +17,11 @@ use super::safe_hook::{Installed, MonitoringHook};
 use super::session::{Bounds, Hooked, Origin, Session};
 use super::stops;
 use super::waker::Waker;
+use crate::cpython::version::OpcodeTrace;
 use crate::cpython::{DecodeError, Decoder, Python};
 use crate::interp::own_trace;
 use crate::interp::{hook, threads};
+use crate::memory::Memory;
 use crate::probe::Probe;
 use crate::ptrace::{Stop, Tracee};
 use store::{ProgramEnd, RecordingEnd};
@@ -106,6 +108,14 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     rec.max_steps = cfg.max_steps;
     rec.trapless_allowed = cfg.trapless;
     rec.delta_allowed = cfg.delta;
+    if cfg.granularity == super::config::Granularity::Opcode
+        && python.facts.tracing.opcode_trace == OpcodeTrace::PerCodeCall
+    {
+        // 3.13: instruction events are switched on per code object, by a
+        // call at the trap of its first event.
+        let func = need_symbol(&python, hook::SET_OPCODE_TRACE)?;
+        rec.opcodes.set_opcode_trace = Some((func, tracee.entry_point()?));
+    }
     if let Some(p) = hook.probe.take() {
         rec.cache.attach_probe(p);
     }
@@ -283,7 +293,7 @@ fn hook_all(
     let pid = tracee.pid();
     let trap_function = need_symbol(&python, hook::TRAP_FUNCTION)?;
     let runtime = need_symbol(&python, "_PyRuntime")?;
-    let monitoring = if hook::uses_monitoring(python.version) {
+    let mut monitoring = if hook::uses_monitoring(python.version) {
         Some(MonitoringHook::of(&tracee, &python, runtime)?)
     } else {
         None
@@ -307,6 +317,25 @@ fn hook_all(
         tracee.set_breakpoint(trap)?;
     }
     let layout = &python.layout;
+    if monitoring.is_some()
+        && cfg.granularity == super::config::Granularity::Opcode
+        && python.facts.tracing.opcode_trace == OpcodeTrace::InterpFlag
+    {
+        // 3.12: what `frame.f_trace_opcodes = True` does in the program:
+        // `_PyEval_SetTrace` then switches instruction events on too.
+        if let (Some(flag), Some(m)) = (
+            layout.runtime.interp_f_opcode_trace_set,
+            monitoring.as_mut(),
+        ) {
+            let interp = tracee
+                .mem()
+                .read_ptr(runtime.at(layout.runtime.interpreters_head))?;
+            let mut was = [0u8; 1];
+            tracee.mem().read(interp.at(flag), &mut was)?;
+            tracee.mem().write(interp.at(flag), &[1])?;
+            m.restore_at_detach(interp.at(flag), was[0]);
+        }
+    }
     let mut pending = None;
     let hooked = match monitoring {
         None => threads::hook_all(tracee.mem(), layout, runtime, hook_fn, probe.as_mut(), None)

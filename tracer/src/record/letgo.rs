@@ -117,6 +117,7 @@ pub(crate) fn release_seized(
         if let Err(e) = undone {
             log::warn!(target: "tracer::attach", "tracing not switched off by a call: {e}");
         }
+        m.put_back(&tracee);
     }
     release(tracee, &h.python, h.runtime, h.hook_fn, probe)
 }

@@ -45,6 +45,9 @@ pub(crate) struct MonitoringHook {
     ret_trap: RemoteAddr,
     /// `_PyRuntime`.
     runtime: RemoteAddr,
+    /// A byte to put back once tracing is off (3.12's
+    /// `f_opcode_trace_set`, set for `--granularity opcode`), and its value.
+    restore: Option<(RemoteAddr, u8)>,
 }
 
 impl MonitoringHook {
@@ -69,7 +72,23 @@ impl MonitoringHook {
             },
             ret_trap: tracee.entry_point()?,
             runtime,
+            restore: None,
         })
+    }
+
+    /// Put `value` back at `at` once tracing is switched off.
+    pub(crate) fn restore_at_detach(&mut self, at: RemoteAddr, value: u8) {
+        self.restore = Some((at, value));
+    }
+
+    /// After [`MonitoringHook::uninstall`], however it went: put back
+    /// what [`MonitoringHook::restore_at_detach`] was given.
+    pub(crate) fn put_back(&self, tracee: &Tracee) {
+        if let Some((at, value)) = self.restore {
+            if let Err(e) = tracee.mem().write(at, &[value]) {
+                log::warn!(target: "tracer::attach", "the interpreter's opcode-tracing flag not put back: {e}");
+            }
+        }
     }
 
     /// With every thread stopped: run the program to a safe point (until
