@@ -3,7 +3,8 @@
 //! the stop loop ([`super::stops`]), which records steps from the next one
 //! on and ends on a signal to hindsight, a bound, or the target's own end.
 //! Ending removes every trap, restores every hooked thread state and
-//! detaches: the target runs on as if never attached.
+//! detaches: the target runs on as if never attached. On 3.12+ hooking and
+//! unhooking are calls in the target at a safe point ([`super::safe_hook`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
