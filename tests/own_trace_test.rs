@@ -142,12 +142,16 @@ fn without_the_probe_the_lost_recording_is_said() {
 /// tracer, and it can remove and set it again while recorded.
 #[test]
 fn a_program_that_traces_itself_is_attached_to_and_left_tracing() {
-    if harness::python().is_none() {
-        return;
+    for py in harness::recent_pythons() {
+        self_traced_attached(&py);
     }
+}
+
+fn self_traced_attached(py: &str) {
+    eprintln!("on {py}");
     let dir = tempfile::tempdir().unwrap();
     let mut target =
-        harness::Target::start(&[harness::fixture("self_traced.py").to_str().unwrap()]);
+        harness::Target::start_with(py, &[harness::fixture("self_traced.py").to_str().unwrap()]);
     target.expect("READY");
     target.send("work 4");
     let plain = target.expect("done");
@@ -189,4 +193,43 @@ fn a_program_that_traces_itself_is_attached_to_and_left_tracing() {
         !f.contains("tracer"),
         "its tracer's own frames were recorded: {f:?}"
     );
+}
+
+/// 3.12+: a program with a sys.monitoring tool of its own (a profiler or
+/// coverage tool built on it) is attached to and detached from while its
+/// tool runs: the events its tool counts for the same work are the same
+/// before, during and after, and its tool id stays registered with its
+/// events. hindsight touches only the legacy-tracing tool of
+/// `sys.settrace`.
+#[test]
+fn a_program_with_its_own_monitoring_tool_is_attached_to_unharmed() {
+    for py in harness::recent_pythons() {
+        if py.ends_with("3.11") {
+            continue;
+        }
+        eprintln!("on {py}");
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = harness::fixture("self_monitored.py");
+        let mut target = harness::Target::start_with(&py, &[fixture.to_str().unwrap()]);
+        target.expect("READY");
+        target.send("work 4");
+        let plain = target.expect("done");
+        target.send("tool");
+        let tool = target.expect("tool");
+        assert!(tool.starts_with("tool selfmon "), "{py}: {tool}");
+        let hsr = dir.path().join("selfmon.hsr");
+        let a = harness::Attach::start(target.pid(), &hsr, &[]);
+        target.send("work 4");
+        assert_eq!(target.expect("done"), plain, "{py}: its tool saw otherwise");
+        a.signal(libc::SIGTERM);
+        assert!(a.finish().contains("detached"));
+        assert_eq!(target.tracer_pid(), 0, "still traced");
+        target.send("work 4");
+        assert_eq!(target.expect("done"), plain, "{py}: after the detach");
+        target.send("tool");
+        assert_eq!(target.expect("tool"), tool, "{py}: its tool changed");
+        let f = harness::functions(&harness::steps(&hsr));
+        assert!(f.contains("handle"), "{py}: {f:?}");
+        assert!(!f.contains("on_event"), "{py}: its tool's frames: {f:?}");
+    }
 }

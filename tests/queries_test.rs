@@ -321,12 +321,7 @@ fn text_output_shows_threads_sharing_and_verdicts() {
         let text = stdout(&o);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("record:      yes"), "{v}: {text}");
-        let attach = if ["3.12", "3.13"].contains(&v.as_str()) {
-            "attach:      no (hindsight attaches to CPython 3.8-3.11 only"
-        } else {
-            "attach:      yes"
-        };
-        assert!(lines[1].starts_with(attach), "{v}: {text}");
+        assert!(lines[1].starts_with("attach:      yes"), "{v}: {text}");
     }
 }
 

@@ -455,7 +455,7 @@ def attach(
     debug_file: Optional[PathLike] = None,
     ring: Optional[int] = None,
 ) -> Recording:
-    """Record the running CPython process `pid` (3.8-3.11) until it ends, a
+    """Record the running CPython process `pid` (3.8-3.13) until it ends, a
     bound is reached, the callback returns False, or Ctrl-C here (then
     KeyboardInterrupt is raised once it detached), as `hindsight attach`.
     ring: a flight recording of the last `ring` steps at least."""

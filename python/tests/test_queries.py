@@ -184,7 +184,6 @@ def test_record_writes_the_file_it_is_given(tmp):
         hindsight.record(["/bin/true"])
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 12), reason="attach: CPython 3.8-3.11")
 def test_attach_records_a_running_process(tmp):
     import subprocess
 

@@ -105,6 +105,16 @@ pub struct RuntimeLayout {
     /// `PyInterpreterState.f_opcode_trace_set` (3.12, a `bool`): while it
     /// is set, `_PyEval_SetTrace` switches instruction events on too.
     pub interp_f_opcode_trace_set: Option<u32>,
+    /// `PyInterpreterState.ceval.eval_breaker` (3.12, an `int`): while it
+    /// is non-zero the eval loop calls `_Py_HandlePending`, which computes
+    /// it again from what is really pending.
+    pub interp_eval_breaker: Option<u32>,
+    /// `PyInterpreterState.ceval.gc_scheduled` (3.12, an `int`): a
+    /// collection is due; part of what the eval breaker is computed from.
+    pub interp_gc_scheduled: Option<u32>,
+    /// `PyThreadState.eval_breaker` (3.13, a `uintptr_t` of bits and the
+    /// instrumentation version): the same, one per thread.
+    pub ts_eval_breaker: Option<u32>,
     /// The offset of `PyThreadState.tracing`.
     pub ts_tracing: u32,
     /// The offset of `PyThreadState.c_tracefunc`.

@@ -89,11 +89,23 @@ pub struct Target {
     out: Receiver<String>,
 }
 
-/// The interpreters `attach` records (3.8-3.11) that are installed.
+/// The interpreters `attach` records (3.8-3.13) that are installed.
 #[allow(dead_code)] // attach_kill_test.rs uses it, attach_test.rs not.
 pub fn attach_pythons() -> Vec<String> {
+    installed(&["3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"])
+}
+
+/// 3.11 (written to) and 3.12, 3.13 (hooked by calls at a safe point):
+/// the interpreters attach_test.rs runs each test on, those installed.
+#[allow(dead_code)] // attach_test.rs uses it, attach_kill_test.rs not.
+pub fn recent_pythons() -> Vec<String> {
+    installed(&["3.11.7", "3.12.1", "3.13.0"])
+}
+
+/// The python executables of these versions that are installed.
+fn installed(versions: &[&str]) -> Vec<String> {
     let py = python_root();
-    let found: Vec<String> = ["3.8.18", "3.9.18", "3.10.13", "3.11.7"]
+    let found: Vec<String> = versions
         .iter()
         .map(|v| {
             let minor = &v[..v.rfind('.').unwrap_or(v.len())];
@@ -104,7 +116,7 @@ pub fn attach_pythons() -> Vec<String> {
         .filter(|p| Path::new(p).exists())
         .collect();
     if found.is_empty() {
-        eprintln!("skipped: no CPython 3.8-3.11 under {}", py.display());
+        eprintln!("skipped: none of {versions:?} under {}", py.display());
     }
     found
 }

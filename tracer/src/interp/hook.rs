@@ -393,7 +393,10 @@ pub fn uninstall_by_call(
     set_trace_call(tracee, tid, fns, tstate, 0, ret_trap)
 }
 
-fn set_trace_call(
+/// `_PyEval_SetTrace(tstate, func, NULL)` in thread `tid`, which must hold
+/// the GIL at a safe point (every other thread stopped); `func` 0 switches
+/// the thread state's tracing off.
+pub fn set_trace_call(
     tracee: &mut crate::ptrace::Tracee,
     tid: crate::addr::Tid,
     fns: SetTraceFns,

@@ -69,6 +69,11 @@ pub struct HookCount {
 /// which runs that function after itself (its chain, [`own_trace`]);
 /// without a probe it is left alone and counted.
 ///
+/// With `calls` (3.12+ at attach: tracing is switched on by a call of
+/// `_PyEval_SetTrace` in the target, not by writes), a thread state with no
+/// trace function is only listed there, for the caller to call for; the
+/// others are tracing already, and only their function changes.
+///
 /// [`own_trace`]: crate::interp::own_trace
 pub fn hook_all(
     mem: &ProcMem,
@@ -76,6 +81,7 @@ pub fn hook_all(
     runtime: RemoteAddr,
     trap: RemoteAddr,
     mut probe: Option<&mut Probe>,
+    mut calls: Option<&mut Vec<RemoteAddr>>,
 ) -> Result<HookCount, MemError> {
     let mut count = HookCount::default();
     let left = left_probes(mem.pid());
@@ -86,7 +92,10 @@ pub fn hook_all(
         if func == trap.0 {
             count.already += 1;
         } else if func == 0 {
-            hook::install_running(mem, layout, runtime, ts, trap)?;
+            match calls.as_deref_mut() {
+                Some(list) => list.push(ts),
+                None => hook::install_running(mem, layout, runtime, ts, trap)?,
+            }
             count.hooked += 1;
         } else if left.iter().any(|m| m.contains(func)) {
             // The killed hindsight's chain, if it had one, goes on here.
@@ -96,7 +105,11 @@ pub fn hook_all(
                     count.chained += 1;
                 }
             }
-            hook::install_running(mem, layout, runtime, ts, trap)?;
+            if calls.is_some() {
+                hook::set_trace_function(mem, layout, ts, trap)?;
+            } else {
+                hook::install_running(mem, layout, runtime, ts, trap)?;
+            }
             count.hooked += 1;
         } else if let Some(p) = probe.as_deref_mut().filter(|_| obj != 0) {
             if p.set_chain(obj, func) {

@@ -1,7 +1,8 @@
 //! int3 breakpoints of a [`Tracee`]: insert, remove, the one-shot
 //! "step back over" that lets the original instruction run, the
 //! returning trap (an int3 that a thread runs past without any help), and
-//! the watch: a hardware breakpoint of every thread.
+//! the watches: hardware breakpoints of every thread (debug register 0
+//! for the program's set-trace function, 1 for the safe point).
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::memory::Memory;
@@ -19,6 +20,8 @@ const PADDING: [u8; 8] = [0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x40, 0x90];
 /// DR7 with debug register 0 enabled for the thread (L0), breaking on
 /// execution of one byte (RW0 = LEN0 = 0).
 const DR7_L0_EXEC: u64 = 1;
+/// The same for debug register 1 (L1).
+const DR7_L1_EXEC: u64 = 1 << 2;
 /// Function alignment the padding runs up to.
 const FUNC_ALIGN: u64 = 16;
 
@@ -128,8 +131,9 @@ impl Tracee {
         if self.watch.is_none() {
             return;
         }
+        let dr7 = self.safe_watch.map_or(0, |_| DR7_L1_EXEC);
         for t in self.threads.iter().filter(|t| !t.running) {
-            let _ = crate::sys::ptrace_set_debugreg(t.tid.0, 7, 0);
+            let _ = crate::sys::ptrace_set_debugreg(t.tid.0, 7, dr7);
             let _ = crate::sys::ptrace_set_debugreg(t.tid.0, 0, 0);
         }
         if self.threads.iter().all(|t| !t.running) {
@@ -137,15 +141,70 @@ impl Tracee {
         }
     }
 
+    /// Stop every thread, those there now and those it creates, when it is
+    /// about to run the instruction at `addr`, with debug register 1 of
+    /// each (reported as [`Stop::Watch`](crate::ptrace::Stop) at `addr`):
+    /// the safe point where an interpreter thread holds its lock. Every
+    /// thread must be stopped.
+    pub fn set_safe_watch(&mut self, addr: RemoteAddr) -> Result<(), TraceError> {
+        self.safe_watch = Some(addr.0);
+        let tids: Vec<Tid> = self.threads.iter().map(|t| t.tid).collect();
+        for tid in tids {
+            if !self.arm_watches(tid) {
+                self.clear_safe_watch();
+                return Err(TraceError::NotStopped {
+                    what: "arm a debug register",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Disarm [`Tracee::set_safe_watch`] in every thread (all stopped).
+    pub fn clear_safe_watch(&mut self) {
+        if self.safe_watch.take().is_none() {
+            return;
+        }
+        let dr7 = self.watch.map_or(0, |_| DR7_L0_EXEC);
+        for t in self.threads.iter().filter(|t| !t.running) {
+            let _ = crate::sys::ptrace_set_debugreg(t.tid.0, 7, dr7);
+            let _ = crate::sys::ptrace_set_debugreg(t.tid.0, 1, 0);
+        }
+    }
+
     /// Point debug register 0 of the stopped thread `tid` at `addr`, on
     /// execution; whether it took.
     pub(crate) fn arm_watch(&self, tid: Tid, addr: u64) -> bool {
         let r = crate::sys::ptrace_set_debugreg(tid.0, 0, addr)
-            .and_then(|()| crate::sys::ptrace_set_debugreg(tid.0, 7, DR7_L0_EXEC));
+            .and_then(|()| crate::sys::ptrace_set_debugreg(tid.0, 7, self.dr7()));
         if let Err(e) = &r {
             log::warn!(target: "tracer::ptrace", "no watch of {addr:#x} in thread {tid} (debug registers refused: {e})");
         }
         r.is_ok()
+    }
+
+    /// Arm both watches, as far as they are set, in the stopped thread
+    /// `tid` (a new one: debug registers are not inherited); whether it took.
+    pub(crate) fn arm_watches(&self, tid: Tid) -> bool {
+        if let Some(addr) = self.watch {
+            if !self.arm_watch(tid, addr) {
+                return false;
+            }
+        }
+        let Some(addr) = self.safe_watch else {
+            return true;
+        };
+        let r = crate::sys::ptrace_set_debugreg(tid.0, 1, addr)
+            .and_then(|()| crate::sys::ptrace_set_debugreg(tid.0, 7, self.dr7()));
+        if let Err(e) = &r {
+            log::warn!(target: "tracer::ptrace", "no watch of {addr:#x} in thread {tid} (debug registers refused: {e})");
+        }
+        r.is_ok()
+    }
+
+    /// DR7 for the watches that are set.
+    fn dr7(&self) -> u64 {
+        self.watch.map_or(0, |_| DR7_L0_EXEC) | self.safe_watch.map_or(0, |_| DR7_L1_EXEC)
     }
 
     /// Whether there is a breakpoint at `addr`.

@@ -50,6 +50,8 @@ impl Tracee {
             adopted: Vec::new(),
             signal_traps: Vec::new(),
             watch: None,
+            safe_watch: None,
+            pending: Vec::new(),
             finished: false,
             seized,
             delivered: Vec::new(),
@@ -177,24 +179,14 @@ impl Tracee {
     }
 
     fn detach_in_place(&mut self, cleanup: impl FnOnce(&mut Tracee)) -> Result<(), TraceError> {
-        // Stop the running threads (new ones may appear while we do).
-        let mut pending: Vec<(Tid, i32)> = Vec::new();
-        let mut i = 0;
-        while i < self.threads.len() {
-            let t = self.threads[i];
-            if t.running {
-                if let Some(sig) = self.stop_for_detach(t.tid)? {
-                    pending.push((t.tid, sig));
-                }
-            }
-            i += 1;
-        }
+        self.stop_all()?;
         cleanup(self);
         self.clear_all_breakpoints()?;
         self.clear_watch();
+        self.clear_safe_watch();
         let mut first_err = None;
         for t in std::mem::take(&mut self.threads) {
-            let sig = pending.iter().find(|p| p.0 == t.tid).map_or(0, |p| p.1);
+            let sig = self.take_pending(t.tid).unwrap_or(0);
             if let Err(e) = sys::ptrace_detach(t.tid.0, sig) {
                 // A thread that exited meanwhile is no loss.
                 if e.raw_os_error() != Some(libc::ESRCH) && first_err.is_none() {
@@ -204,6 +196,39 @@ impl Tracee {
         }
         self.finished = true;
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// Stop every running thread (new ones too) and keep it traced; a
+    /// signal one reported meanwhile is delivered when it is next resumed.
+    pub fn stop_all(&mut self) -> Result<(), TraceError> {
+        let mut i = 0;
+        while i < self.threads.len() {
+            let t = self.threads[i];
+            if t.running {
+                if let Some(sig) = self.stop_for_detach(t.tid)? {
+                    self.pending.push((t.tid, sig));
+                }
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+
+    /// Resume every stopped thread (with the signal it has pending).
+    pub fn resume_all(&mut self) -> Result<(), TraceError> {
+        let stopped: Vec<Tid> = self
+            .threads
+            .iter()
+            .filter(|t| !t.running)
+            .map(|t| t.tid)
+            .collect();
+        for tid in stopped {
+            match self.resume(tid, None) {
+                Err(TraceError::Gone { .. }) => {}
+                r => r?,
+            }
+        }
+        Ok(())
     }
 
     /// Bring running thread `tid` to a stop with SIGSTOP, absorbing what it
@@ -268,6 +293,9 @@ impl Tracee {
                 if self.breakpoints.contains_key(&at) {
                     regs.rip = at;
                     self.set_regs(tid, &regs)?;
+                } else if self.watch == Some(regs.rip) || self.safe_watch == Some(regs.rip) {
+                    // A watch (debug register): not the program's signal;
+                    // resumed, the thread runs the watched instruction.
                 } else {
                     deliver = Some(sig);
                 }

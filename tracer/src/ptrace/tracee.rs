@@ -138,6 +138,11 @@ pub struct Tracee {
     pub(crate) signal_traps: Vec<(u64, i32, u64)>,
     /// The address every thread's debug register 0 watches, if any.
     pub(crate) watch: Option<u64>,
+    /// The address every thread's debug register 1 watches, if any.
+    pub(crate) safe_watch: Option<u64>,
+    /// Signals threads reported while [`Tracee::stop_all`] stopped them:
+    /// delivered when each is next resumed (or detached).
+    pub(crate) pending: Vec<(Tid, i32)>,
     /// The process is gone, detached or killed: nothing left to clean up.
     pub(crate) finished: bool,
     /// Taken with PTRACE_SEIZE (attach), not launched: stopped with
@@ -203,6 +208,10 @@ impl Tracee {
 
     /// PTRACE_CONT the thread, delivering `sig` if Some.
     pub fn resume(&mut self, tid: Tid, sig: Option<i32>) -> Result<(), TraceError> {
+        let sig = match sig {
+            None if !self.pending.is_empty() => self.take_pending(tid),
+            sig => sig,
+        };
         sys::ptrace_cont(tid.0, sig.unwrap_or(0))
             .map_err(|e| TraceError::ptrace("CONT", tid, e))?;
         self.set_running(tid, true);
@@ -236,6 +245,12 @@ impl Tracee {
         regs.rip = ret.0;
         regs.rsp = regs.rsp.wrapping_add(8);
         self.set_regs(tid, regs)
+    }
+
+    /// The signal [`Tracee::stop_all`] kept for `tid`, if any.
+    pub(crate) fn take_pending(&mut self, tid: Tid) -> Option<i32> {
+        let i = self.pending.iter().position(|p| p.0 == tid)?;
+        Some(self.pending.remove(i).1)
     }
 
     pub(crate) fn is_known(&self, tid: Tid) -> bool {

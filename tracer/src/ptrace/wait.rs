@@ -149,7 +149,7 @@ impl Tracee {
                     regs,
                 }));
             }
-            if self.watch == Some(regs.rip) {
+            if self.watch == Some(regs.rip) || self.safe_watch == Some(regs.rip) {
                 return Ok(Some(Stop::Watch {
                     tid,
                     addr: RemoteAddr(regs.rip),
@@ -232,9 +232,7 @@ impl Tracee {
                     });
                 }
                 // Debug registers are not inherited.
-                if let Some(addr) = self.watch {
-                    self.arm_watch(new, addr);
-                }
+                self.arm_watches(new);
                 Ok(Some(Stop::NewThread {
                     parent: tid,
                     tid: new,

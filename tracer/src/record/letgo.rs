@@ -6,6 +6,7 @@ use store::ProgramEnd;
 
 use super::error::RecordError;
 use super::recorder::Recorder;
+use super::safe_hook::MonitoringHook;
 use super::session::{Exit, Hooked, Origin, EXECED, GRACE};
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::Python;
@@ -43,7 +44,9 @@ pub(crate) fn let_go(
             rec.disarm_probe();
             let probe = rec.cache.probe_mut();
             match h.origin {
-                Origin::Seized => release(tracee, &h.python, h.runtime, h.hook_fn, probe.as_ref())?,
+                Origin::Seized { monitoring } => {
+                    release_seized(tracee, h, monitoring, at, probe.as_ref())?
+                }
                 Origin::Launched {
                     tstate, set_trace, ..
                 } => unhook_launched(tracee, h, at, tstate, set_trace, probe.as_ref())?,
@@ -97,6 +100,26 @@ fn unhook_launched(
     }
     threads::unhook_all(tracee.mem(), layout, h.runtime, h.hook_fn, probe)?;
     Ok(tracee.detach()?)
+}
+
+/// Let go of a seized program: on 3.12+ (`monitoring`) switch tracing off
+/// by calls in the target first (from thread `at`, stopped in the trap, or
+/// at the next safe point), then [`release`] what is left.
+pub(crate) fn release_seized(
+    mut tracee: Tracee,
+    h: &Hooked,
+    monitoring: Option<MonitoringHook>,
+    at: Option<Tid>,
+    probe: Option<&Probe>,
+) -> Result<(), RecordError> {
+    if let Some(m) = monitoring {
+        let undone = m.uninstall(&mut tracee, &h.python, h.hook_fn, h.trap, probe, at);
+        if let Err(e) = undone {
+            log::warn!(target: "tracer::attach", "tracing not switched off by a call: {e}");
+        }
+        m.put_back(&tracee);
+    }
+    release(tracee, &h.python, h.runtime, h.hook_fn, probe)
 }
 
 /// Stop every thread, unhook every thread state whose trace function is

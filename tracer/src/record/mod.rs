@@ -22,6 +22,7 @@ mod passon;
 mod profile;
 mod program;
 mod recorder;
+mod safe_hook;
 pub(crate) mod session;
 mod sources;
 mod stops;

@@ -158,9 +158,14 @@ impl Recorder {
         self.threads.push(tid.0 as u32);
         let layout = &self.decoder.python().layout;
         let mut probe = self.cache.probe_mut();
-        if let Err(e) =
-            crate::interp::threads::hook_all(tracee.mem(), layout, runtime, trap, probe.as_mut())
-        {
+        if let Err(e) = crate::interp::threads::hook_all(
+            tracee.mem(),
+            layout,
+            runtime,
+            trap,
+            probe.as_mut(),
+            None,
+        ) {
             log::warn!(target: "tracer::record", "new thread {tid} not hooked: {e}");
         }
         tracee.resume(tid, None)?;

@@ -12,6 +12,7 @@ use store::{ProgramEnd, Writer};
 use super::command::Command;
 use super::config::{AtBound, ProgressFn};
 use super::recorder::Recorder;
+use super::safe_hook::MonitoringHook;
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::Python;
 use crate::interp::hook;
@@ -33,7 +34,9 @@ pub(crate) enum Origin {
         at_bound: AtBound,
     },
     /// Seized by `attach`: every thread state was hooked; it always detaches.
-    Seized,
+    /// On 3.12+ (`monitoring`) tracing is switched off by calls in the
+    /// target at a safe point.
+    Seized { monitoring: Option<MonitoringHook> },
 }
 
 /// A hooked program and everything the loop records it with.

@@ -257,7 +257,7 @@ fn woken(
                 st.alarm.forget_passed(now);
                 return Ok(Woken::WaitForTrap);
             }
-            Origin::Launched { .. } | Origin::Seized => {
+            Origin::Launched { .. } | Origin::Seized { .. } => {
                 return Ok(Woken::Exit(Exit::LetGo {
                     at: None,
                     reason: bound.clone(),
