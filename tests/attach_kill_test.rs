@@ -37,8 +37,21 @@ fn kills_leave_the_worker_unharmed(py: &str) {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         std::thread::sleep(Duration::from_millis(seed % 250));
+        let wakers = a.wakers();
         a.signal(libc::SIGKILL);
         let status = a.wait();
+        // Its helper processes die with it.
+        for w in wakers {
+            let gone = (0..50).any(|_| {
+                std::thread::sleep(Duration::from_millis(20));
+                std::fs::read(format!("/proc/{w}/cmdline"))
+                    .map_or(true, |c| !c.starts_with(b"sleep\0"))
+            });
+            assert!(
+                gone,
+                "{py}: helper process {w} outlived the killed hindsight"
+            );
+        }
         assert!(
             !status.success(),
             "{py}: hindsight was not killed: {status:?}"

@@ -221,6 +221,29 @@ impl Attach {
         assert!(r.success());
     }
 
+    /// The pids of the helper processes hindsight started to end its waits
+    /// (`sleep`), from /proc.
+    pub fn wakers(&self) -> Vec<i32> {
+        let pid = self.child.id();
+        let mut out = Vec::new();
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return out;
+        };
+        for t in tasks.flatten() {
+            let kids = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            for k in kids
+                .split_whitespace()
+                .filter_map(|k| k.parse::<i32>().ok())
+            {
+                let cmd = std::fs::read(format!("/proc/{k}/cmdline")).unwrap_or_default();
+                if cmd.starts_with(b"sleep\0") {
+                    out.push(k);
+                }
+            }
+        }
+        out
+    }
+
     /// Wait for hindsight to end, however it ends.
     pub fn wait(mut self) -> std::process::ExitStatus {
         self.child.wait().expect("wait hindsight")

@@ -163,6 +163,22 @@ impl SafePoint {
         reached
     }
 
+    /// Stop every thread, arm the watch and the breaker again, and let
+    /// them run.
+    fn rearm(
+        &self,
+        tracee: &mut Tracee,
+        layout: &Layout,
+        set: &mut Vec<RemoteAddr>,
+    ) -> Result<(), TraceError> {
+        tracee.stop_all()?;
+        tracee.set_safe_watch(self.handle_pending)?;
+        if let Err(e) = self.trip(tracee.mem(), layout, set) {
+            log::debug!(target: "tracer::hook", "eval breaker not set again: {e}");
+        }
+        tracee.resume_all()
+    }
+
     fn wait(
         &self,
         tracee: &mut Tracee,
@@ -183,13 +199,13 @@ impl SafePoint {
                 }
                 if armed.elapsed() >= REARM {
                     log::debug!(target: "tracer::hook", "no safe point reached in {REARM:?}: watch and breaker set again");
-                    tracee.stop_all()?;
-                    tracee.set_safe_watch(self.handle_pending)?;
-                    if let Err(e) = self.trip(tracee.mem(), layout, set) {
-                        log::debug!(target: "tracer::hook", "eval breaker not set again: {e}");
-                    }
-                    tracee.resume_all()?;
                     armed = Instant::now();
+                    if let Err(e) = self.rearm(tracee, layout, set) {
+                        // A program killed or ending has no thread left to
+                        // stop or arm: its end comes through the wait.
+                        log::debug!(target: "tracer::hook", "watch not set again: {e}");
+                        let _ = tracee.resume_all();
+                    }
                     continue;
                 }
                 // 3.12: the interpreter computes its breaker again at some

@@ -32,12 +32,14 @@ impl Waker {
     }
 
     fn start() -> std::io::Result<Child> {
-        Command::new("sleep")
-            .arg("1000000000")
+        let mut cmd = Command::new("sleep");
+        cmd.arg("1000000000")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
+            .stderr(Stdio::null());
+        // Hindsight killed (SIGKILL, the OOM killer) must not leave it.
+        crate::sys::die_with_parent(&mut cmd);
+        cmd.spawn()
     }
 
     pub(crate) fn current(&self) -> i32 {

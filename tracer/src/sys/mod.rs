@@ -289,6 +289,26 @@ pub fn traceme_on_exec(cmd: &mut Command, cpu: Option<usize>) {
     }
 }
 
+/// Make `cmd`'s child receive SIGKILL when the thread that starts it ends,
+/// so that a helper process never outlives hindsight (killed or not).
+pub fn die_with_parent(cmd: &mut Command) {
+    let hook = || -> io::Result<()> {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) takes integer arguments only and
+        // touches nothing of this process's memory.
+        let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: the closure runs between fork and exec in the child and makes
+    // one system call; it allocates nothing and takes no locks, so it is
+    // async-signal-safe.
+    unsafe {
+        cmd.pre_exec(hook);
+    }
+}
+
 /// The CPUs this process was allowed before the first
 /// [`pin_current_thread`]: a thread inherits its creator's affinity, so once
 /// the tracer is pinned, only this remembers what a helper thread may use.
