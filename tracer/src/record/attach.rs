@@ -49,7 +49,7 @@ pub fn attach(mut cfg: AttachConfig) -> Result<RecordOutcome, RecordError> {
     let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_else(|_| "/".into());
     let file = create_placeholder(&cfg.output, cfg.create, &program, &cwd, Some(pid), "attach")?;
     let cpu = crate::sys::pick_cpu();
-    let live = super::drain::pin_tracer(cpu, cfg.delta);
+    let live = super::beside::pin_tracer(cpu, cfg.delta);
     let tracee = Tracee::seize(pid)?;
     // Every thread is stopped; nothing in the target is changed yet, so an
     // error up to the hook just lets go (dropping a seized tracee detaches).

@@ -46,7 +46,7 @@ pub fn record(mut cfg: RecordConfig) -> Result<RecordOutcome, RecordError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let file = create_placeholder(&cfg.output, cfg.create, &cfg.program, &cwd, None, "record")?;
     let cpu = crate::sys::pick_cpu();
-    let live = super::drain::pin_tracer(cpu, cfg.delta);
+    let live = super::beside::pin_tracer(cpu, cfg.delta);
     let root = Tracee::launch_with(&program, &cfg.program[1..], Some(cpu), cfg.stdio.take())?;
     // Ctrl-C in the terminal reaches the program too; it is the program's to
     // handle, and hindsight must outlive it to finish the recording.

@@ -6,6 +6,7 @@
 //! decides which code is recorded ([`filter`], [`program`]).
 
 pub(crate) mod attach;
+mod beside;
 mod clock;
 mod command;
 mod config;

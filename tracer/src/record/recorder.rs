@@ -3,10 +3,10 @@
 
 use store::{EventKind, Instruction, Step, StepMeta, Writer};
 
+use super::beside::LiveDrain;
 use super::clock::StepClock;
 use super::config::Granularity;
 use super::diff::Differ;
-use super::drain::LiveDrain;
 use super::error::RecordError;
 use super::filter::FileFilter;
 use super::opcodes::OpcodeSwitch;
