@@ -3,14 +3,18 @@
 //! with a second CPU, while the program runs on (from the tracer's copy of
 //! the shadow, each step's words laid over it in turn: docs/probe.md).
 
+use std::time::{Duration, Instant};
+
 use store::{EventKind, Step, StepMeta, Writer};
 
 use super::error::RecordError;
 use super::recorder::{Recorder, StepSink};
+use super::session::Session;
 use crate::addr::RemoteAddr;
 use crate::cpython::LineWatch;
 use crate::memory::{MemError, Memory, ReadReq};
 use crate::probe::{Log, LoggedStep, LOG_MAX};
+use crate::ptrace::Polled;
 
 /// Logged steps decoded at most between two looks for a stop of the
 /// program, while it runs.
@@ -185,4 +189,44 @@ impl Memory for NoMemory {
         ok.clear();
         ok.resize(reqs.len(), false);
     }
+}
+
+/// How long the loop looks for logged steps and stops without finding
+/// either before it waits for a stop instead (the program may be blocked,
+/// or running code that logs nothing).
+const LIVE_IDLE: Duration = Duration::from_micros(200);
+
+/// While the probe logs steps without a trap (and a second CPU lets them be
+/// decoded beside the program): record them as they come, looking for a
+/// stop between batches. `Polled::Nothing` once none came for
+/// [`LIVE_IDLE`] (the caller then waits for a stop).
+pub(super) fn drain_while_running(
+    s: &mut Session,
+    waker: Option<i32>,
+) -> Result<Polled, RecordError> {
+    let mut idle: Option<Instant> = None;
+    while s.rec.live.replica {
+        match s.tracee.poll(waker)? {
+            Polled::Nothing => {}
+            found => return Ok(found),
+        }
+        match s.rec.drain_live(&s.writer) {
+            Ok(true) => {
+                idle = None;
+                continue;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                // The next stop records them, or says why it cannot.
+                log::debug!(target: "tracer::record", "logged steps not decoded yet: {e}");
+                break;
+            }
+        }
+        let now = Instant::now();
+        if now.duration_since(*idle.get_or_insert(now)) > LIVE_IDLE {
+            break;
+        }
+        std::hint::spin_loop();
+    }
+    Ok(Polled::Nothing)
 }

@@ -139,7 +139,7 @@ fn stop_loop(
 ) -> Result<Exit, RecordError> {
     let mut last_progress = Instant::now();
     loop {
-        let got = match drain_while_running(s, waker.as_ref().map(Waker::current))? {
+        let got = match super::drain::drain_while_running(s, waker.as_ref().map(Waker::current))? {
             Polled::Stop(stop) => Some(stop),
             Polled::Woken => None,
             Polled::Nothing => match waker.as_mut() {
@@ -167,43 +167,6 @@ fn stop_loop(
         }
         tick_progress(&mut bounds.progress, &mut last_progress, &s.writer, started);
     }
-}
-
-/// How long the loop looks for logged steps and stops without finding
-/// either before it waits for a stop instead (the program may be blocked,
-/// or running code that logs nothing).
-const LIVE_IDLE: Duration = Duration::from_micros(200);
-
-/// While the probe logs steps without a trap (and a second CPU lets them be
-/// decoded beside the program): record them as they come, looking for a
-/// stop between batches. `Polled::Nothing` once none came for
-/// [`LIVE_IDLE`] (the caller then waits for a stop).
-fn drain_while_running(s: &mut Session, waker: Option<i32>) -> Result<Polled, RecordError> {
-    let mut idle: Option<Instant> = None;
-    while s.rec.live.replica {
-        match s.tracee.poll(waker)? {
-            Polled::Nothing => {}
-            found => return Ok(found),
-        }
-        match s.rec.drain_live(&s.writer) {
-            Ok(true) => {
-                idle = None;
-                continue;
-            }
-            Ok(false) => {}
-            Err(e) => {
-                // The next stop records them, or says why it cannot.
-                log::debug!(target: "tracer::record", "logged steps not decoded yet: {e}");
-                break;
-            }
-        }
-        let now = Instant::now();
-        if now.duration_since(*idle.get_or_insert(now)) > LIVE_IDLE {
-            break;
-        }
-        std::hint::spin_loop();
-    }
-    Ok(Polled::Nothing)
 }
 
 /// What to do when the helper ended a wait with no stop of the target.
