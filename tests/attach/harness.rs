@@ -223,6 +223,7 @@ impl Attach {
 
     /// The pids of the helper processes hindsight started to end its waits
     /// (`sleep`), from /proc.
+    #[allow(dead_code)] // attach_kill_test.rs uses it, attach_test.rs not.
     pub fn wakers(&self) -> Vec<i32> {
         let pid = self.child.id();
         let mut out = Vec::new();
