@@ -18,13 +18,25 @@ use harness::*;
 #[test]
 fn fifty_attach_detach_cycles_leave_the_worker_unharmed() {
     // CPython 3.11, 3.12 and 3.13 (20 cycles on the last two: each
-    // switches tracing on and off by calls in the target): an attach to a
-    // 3.10 process just started was seen to record nothing (its hook never
-    // called) about once in 35; until that is understood, the older
-    // versions' cycles run in attach_kill_test.rs.
+    // switches tracing on and off by calls in the target); the older
+    // versions below.
     for py in recent_pythons() {
         let n = if py.ends_with("3.11") { 50 } else { 20 };
         cycles(&py, n);
+    }
+}
+
+/// The same, 20 cycles, on 3.8, 3.9 and 3.10 (hooked by writes). An
+/// attach to a 3.10 process was seen to record nothing about once in 35
+/// before the walk of a new thread's C frames stopped at its bottom one
+/// (`root_cframe`); 180 attaches on 3.8-3.10 recorded their 40 steps since.
+#[test]
+fn twenty_attach_detach_cycles_on_the_older_versions() {
+    for py in attach_pythons()
+        .into_iter()
+        .filter(|p| p.ends_with("3.8") || p.ends_with("3.9") || p.ends_with("3.10"))
+    {
+        cycles(&py, 20);
     }
 }
 
