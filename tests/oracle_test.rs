@@ -18,6 +18,12 @@ use std::process::Command;
 
 /// Every fixture under the oracle and under hindsight on one interpreter.
 fn hindsight_matches_oracle(minor: &str) {
+    hindsight_matches_oracle_in(minor, &common::Mode::default(), "");
+}
+
+/// [`hindsight_matches_oracle`] with hindsight run in `mode` (`what` says
+/// how, in the report).
+fn hindsight_matches_oracle_in(minor: &str, mode: &common::Mode, what: &str) {
     let Some(python) = common::interpreter(minor) else {
         eprintln!(
             "SKIPPED: interpreter {minor} not present (looked in {} and HINDSIGHT_TEST_PYTHONS)",
@@ -45,12 +51,13 @@ fn hindsight_matches_oracle(minor: &str) {
         fixtures.len()
     );
     let failures = common::run_all(&fixtures, |f| {
-        common::check_program(
+        common::check_program_in(
             &hindsight,
             &python,
             f,
             dir.path(),
             common::expected_status(f),
+            mode,
         )
     });
     if !failures.is_empty() {
@@ -59,7 +66,7 @@ fn hindsight_matches_oracle(minor: &str) {
         eprintln!("outputs kept in {}", kept.display());
     }
     common::report(
-        &format!("hindsight vs oracle on Python {minor}"),
+        &format!("hindsight{what} vs oracle on Python {minor}"),
         fixtures.len(),
         &failures,
     );
@@ -68,38 +75,11 @@ fn hindsight_matches_oracle(minor: &str) {
 /// The comparison of every fixture with the logged steps decoded while the
 /// program runs (the tracer on another CPU: `HINDSIGHT_LIVE_DRAIN`).
 fn hindsight_matches_oracle_live(minor: &str) {
-    let Some(python) = common::interpreter(minor) else {
-        eprintln!("SKIPPED: interpreter {minor} not present");
-        return;
-    };
-    if !python.supported() {
-        return;
-    }
-    let hindsight = PathBuf::from(env!("CARGO_BIN_EXE_hindsight"));
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("hindsight-oracle-live-{minor}-"))
-        .tempdir()
-        .expect("a temporary directory");
     let mode = common::Mode {
         record_env: &[("HINDSIGHT_LIVE_DRAIN", "1")],
         ..common::Mode::default()
     };
-    let fixtures = common::fixtures();
-    let failures = common::run_all(&fixtures, |f| {
-        common::check_program_in(
-            &hindsight,
-            &python,
-            f,
-            dir.path(),
-            common::expected_status(f),
-            &mode,
-        )
-    });
-    common::report(
-        &format!("hindsight (steps decoded while the program runs) vs oracle on Python {minor}"),
-        fixtures.len(),
-        &failures,
-    );
+    hindsight_matches_oracle_in(minor, &mode, " (steps decoded while the program runs)");
 }
 
 #[test]

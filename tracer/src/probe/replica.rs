@@ -97,9 +97,21 @@ impl Probe {
     /// Logged steps `from.0..upto` (entries from byte `from.1` of the log)
     /// appended to `out`, `from` moved past them. Stops at a damaged entry.
     pub fn read_logged(&self, from: &mut (usize, usize), upto: usize, out: &mut Vec<LoggedStep>) {
+        self.read_entries(from, upto, DLOG_BYTES / 2, out);
+    }
+
+    /// [`Probe::read_logged`], entries ending by byte `used` of the log; a
+    /// damaged entry ends the reading (the cursor then at `LOG_MAX`).
+    pub(super) fn read_entries(
+        &self,
+        from: &mut (usize, usize),
+        upto: usize,
+        used: usize,
+        out: &mut Vec<LoggedStep>,
+    ) {
         let log = &self.ctx()[DLOG..DLOG + DLOG_BYTES];
         while from.0 < upto.min(LOG_MAX) {
-            let Some((step, len)) = steplog::read_entry(log, from.1, DLOG_BYTES / 2) else {
+            let Some((step, len)) = steplog::read_entry(log, from.1, used) else {
                 log::warn!(target: "tracer::probe", "the probe's log is damaged at byte {}", from.1);
                 from.0 = LOG_MAX;
                 return;

@@ -145,23 +145,13 @@ impl Probe {
         out.trap.clear();
         let n = (self.word(OFF_LOG_N) as usize).min(LOG_MAX);
         let used = (self.word(OFF_DLOG_USED) as usize).min(DLOG_BYTES / 2);
-        let log = &self.ctx()[DLOG..DLOG + DLOG_BYTES];
-        let mut at = 0usize;
-        for _ in 0..n {
-            let Some(step) = read_entry(log, at, used) else {
-                log::warn!(target: "tracer::probe", "the probe's log is damaged at byte {at}");
-                break;
-            };
-            at += step.1;
-            out.steps.push(step.0);
-        }
+        self.read_entries(&mut (0, 0), n, used, &mut out.steps);
         if n > 0 {
+            let log = &self.ctx()[DLOG..DLOG + DLOG_BYTES];
             let cur = (self.word(OFF_CUR_N) as usize).min(DLOG_BYTES / WORD_REC_BYTES);
             read_words(log, used + ENTRY_HDR, cur, &mut out.trap);
         }
-        self.set_word(OFF_LOG_N, 0);
-        self.set_word(OFF_DLOG_USED, 0);
-        self.set_word(OFF_CUR_N, 0);
+        self.clear_log();
     }
 
     /// Put each word `changes` names back to its value before (in reverse

@@ -78,12 +78,8 @@ impl Tracee {
         let deadline = Instant::now() + timeout;
         let mut nap = Duration::from_micros(20);
         loop {
-            let (tid, status) = sys::wait_any(-1, libc::WNOHANG).map_err(TraceError::Wait)?;
-            if tid != 0 {
-                if let Some(stop) = self.classify(Tid(tid), status)? {
-                    return Ok(Some(stop));
-                }
-                continue;
+            if let Polled::Stop(stop) = self.poll(None)? {
+                return Ok(Some(stop));
             }
             let now = Instant::now();
             if now >= deadline {

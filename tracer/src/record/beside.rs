@@ -35,7 +35,8 @@ pub(crate) fn pin_tracer(cpu: usize, delta: bool) -> bool {
 /// The decoding of logged steps while the program runs.
 #[derive(Default)]
 pub(crate) struct LiveDrain {
-    /// Whether it may happen at all (a second CPU, and not turned off).
+    /// Whether it may happen at all (asked for with [`LIVE_KNOB`], and a
+    /// second CPU there).
     pub(crate) allowed: bool,
     /// The stop that armed a frame copied the shadow: its logged steps are
     /// decoded from the copy.

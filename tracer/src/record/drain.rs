@@ -13,7 +13,7 @@ use super::session::Session;
 use crate::addr::RemoteAddr;
 use crate::cpython::LineWatch;
 use crate::memory::{MemError, Memory, ReadReq};
-use crate::probe::{Log, LoggedStep, LOG_MAX};
+use crate::probe::{LoggedStep, LOG_MAX};
 use crate::ptrace::Polled;
 
 /// Logged steps decoded at most between two looks for a stop of the
@@ -48,29 +48,17 @@ impl Recorder {
         }
         let replays = log.steps.iter().any(|s| !s.words.is_empty());
         let r = if replays && self.cache.replay_start(&log, watch.at) {
-            let r = self.drain_log(writer, &log, &watch, thread, frame);
+            let r = self.decode_logged(writer, &log.steps, &watch, thread, frame);
             self.cache.replay_finish(&log);
             r
         } else if replays {
             log::warn!(target: "tracer::record", "{} steps logged by the probe cannot be decoded (its position words are not in the shadow)", log.steps.len());
             Ok(())
         } else {
-            self.drain_log(writer, &log, &watch, thread, frame)
+            self.decode_logged(writer, &log.steps, &watch, thread, frame)
         };
         self.log = log;
         r
-    }
-
-    /// The steps of `log`, recorded in order.
-    fn drain_log(
-        &mut self,
-        writer: &Writer,
-        log: &Log,
-        watch: &LineWatch,
-        thread: u32,
-        frame: RemoteAddr,
-    ) -> Result<(), RecordError> {
-        self.decode_logged(writer, &log.steps, watch, thread, frame)
     }
 
     /// Record the logged steps `steps`, in order.
