@@ -107,24 +107,7 @@ impl RecordingFile {
     pub fn set_header(&mut self, header: &RecordingHeader) -> Result<(), StoreError> {
         let preamble = preamble(header)?;
         let (file, temp) = write_temp(&self.path, &preamble, self.mode)?;
-        let still_ours = std::fs::symlink_metadata(&self.path)
-            .is_ok_and(|m| (m.dev(), m.ino()) == self.id && m.file_type().is_file());
-        if !still_ours {
-            let _ = std::fs::remove_file(&temp);
-            return Err(refused(
-                &self.path,
-                "was replaced by something else while recording started; not touched",
-            ));
-        }
-        if let Err(e) = std::fs::rename(&temp, &self.path) {
-            let _ = std::fs::remove_file(&temp);
-            return Err(StoreError::io(
-                format!("writing {}", self.path.display()),
-                e,
-            ));
-        }
-        self.id = file_id(&file, &self.path)?;
-        self.file = file;
+        self.place(file, temp, "while recording started")?;
         self.len = preamble.len() as u64;
         Ok(())
     }
@@ -155,21 +138,21 @@ impl RecordingFile {
                 return Err(e);
             }
         };
-        self.place(file, temp)?;
+        self.place(file, temp, "while recording")?;
         self.len = len;
         Ok(len)
     }
 
     /// Rename `temp` (holding `file`) over the path, if the path still
-    /// holds this recording.
-    fn place(&mut self, file: File, temp: PathBuf) -> Result<(), StoreError> {
+    /// holds this recording (else the error says it was replaced `when`).
+    fn place(&mut self, file: File, temp: PathBuf, when: &str) -> Result<(), StoreError> {
         let still_ours = std::fs::symlink_metadata(&self.path)
             .is_ok_and(|m| (m.dev(), m.ino()) == self.id && m.file_type().is_file());
         if !still_ours {
             let _ = std::fs::remove_file(&temp);
             return Err(refused(
                 &self.path,
-                "was replaced by something else while recording; not touched",
+                &format!("was replaced by something else {when}; not touched"),
             ));
         }
         if let Err(e) = std::fs::rename(&temp, &self.path) {
