@@ -92,6 +92,27 @@ fn hindsight_matches_oracle_live_3_13() {
     hindsight_matches_oracle_live("3.13");
 }
 
+/// The comparison of every fixture with every logged step decoded whole
+/// (quick steps off: `HINDSIGHT_NO_QUICK`, tracer/src/record/quick.rs); the
+/// per-version tests run with them on.
+fn hindsight_matches_oracle_no_quick(minor: &str) {
+    let mode = common::Mode {
+        record_env: &[("HINDSIGHT_NO_QUICK", "1")],
+        ..common::Mode::default()
+    };
+    hindsight_matches_oracle_in(minor, &mode, " (every logged step decoded whole)");
+}
+
+#[test]
+fn hindsight_matches_oracle_no_quick_3_11() {
+    hindsight_matches_oracle_no_quick("3.11");
+}
+
+#[test]
+fn hindsight_matches_oracle_no_quick_3_13() {
+    hindsight_matches_oracle_no_quick("3.13");
+}
+
 /// One test per interpreter version, so a failure names the version.
 macro_rules! per_version {
     ($($name:ident => $minor:literal),* $(,)?) => {

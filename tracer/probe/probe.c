@@ -142,7 +142,26 @@ static inline __attribute__((always_inline)) u32 refresh_range(u8 *dst, const u8
 {
     u32 hit = 0;
     u32 i = 0;
-    for (; i + CHUNK <= len; i += CHUNK) {
+    while (i + CHUNK <= len) {
+        /* Most of a plan is unchanged at most steps: four chunks are looked
+         * at together, and their flags written only when they must change. */
+        if (i + 4 * CHUNK <= len) {
+            const u64u *s = (const u64u *)(src + i);
+            const u64u *d = (const u64u *)(dst + i);
+            u64 x = 0;
+            for (int w = 0; w < 32; w++)
+                x |= s[w] ^ d[w];
+            if (!x) {
+                if (!keep) {
+                    for (int k = 0; k < 4; k++)
+                        dirty[k] = 0;
+                }
+                i += 4 * CHUNK;
+                dirty += 4;
+                watch += 4;
+                continue;
+            }
+        }
         const u64u *s = (const u64u *)(src + i);
         u64u *d = (u64u *)(dst + i);
         u64 x = 0;
@@ -156,6 +175,7 @@ static inline __attribute__((always_inline)) u32 refresh_range(u8 *dst, const u8
         *dirty = (*dirty & keep) | changed;
         dirty++;
         watch++;
+        i += CHUNK;
     }
     if (i < len) {
         u32 m = refresh_chunk((u64u *)(dst + i), (const u64u *)(src + i), (len - i + 7) / 8,

@@ -11,6 +11,7 @@
 mod code;
 mod dicts;
 mod frames;
+pub(crate) use mirror::{ItemChange, QuickStep};
 mod mirror;
 mod objects;
 mod python;
@@ -132,6 +133,8 @@ pub(crate) struct Caches {
     /// Where the last snapshot's top frame keeps its position, when its
     /// next line steps may be taken without a trap.
     pub line_watch: Option<LineWatch>,
+    /// The last snapshot's top frame's slots, when all are plain locals.
+    pub top_slots: Option<frames::TopSlots>,
 }
 
 /// Code objects seen on the stack at consecutive stops of one thread.
@@ -365,6 +368,38 @@ impl Decoder {
             heap_ops,
         );
         Ok(snap)
+    }
+
+    /// The heap ops of a step whose only changes are the slots `q` names
+    /// coming to point at other immutable atoms, after a
+    /// [`Decoder::snapshot_ops`] of the step before: what that call would
+    /// append to `heap_ops`, made without a walk. False, with nothing
+    /// changed, when the step is not such a step.
+    pub(crate) fn quick_ops(
+        &mut self,
+        mem: &dyn Memory,
+        q: &mirror::QuickStep<'_>,
+        heap_ops: &mut Vec<store::Op>,
+    ) -> bool {
+        self.mirror.quick(
+            mem,
+            &self.python,
+            &mut self.caches,
+            &self.limits,
+            q,
+            heap_ops,
+        )
+    }
+
+    /// The list whose items the last walk read from the word at `addr`, and
+    /// the item's index.
+    pub(crate) fn list_item_at(&self, addr: RemoteAddr) -> Option<(RemoteAddr, u32)> {
+        self.mirror.list_item_at(addr)
+    }
+
+    /// The last snapshot's top frame's slots, when all are plain locals.
+    pub(crate) fn top_slots(&self) -> Option<&frames::TopSlots> {
+        self.caches.top_slots.as_ref()
     }
 
     /// Forget the heap of earlier [`Decoder::snapshot_ops`] calls: the next

@@ -275,6 +275,18 @@ fn read_words(log: &[u8], at: usize, n: usize, out: &mut Vec<WordChange>) {
 }
 
 impl Probe {
+    /// The target address of the shadow word at `off`, and whether the
+    /// stop that armed the frame read it as a slot (a pointer the decoders
+    /// follow, [`Words::Slots`](crate::memory::Words)).
+    pub fn word_at(&self, off: usize) -> Option<(RemoteAddr, bool)> {
+        let (r, at) = self
+            .placed
+            .iter()
+            .find(|(r, at)| *at <= off && off < at + r.len)?;
+        let slot = self.ctx().get(SLOT + off / 64)? >> (off / 8 % 8) & 1 == 1;
+        Some((RemoteAddr(r.addr.0 + (off - at) as u64), slot))
+    }
+
     /// Log (debug, target `tracer::delta`) why a step trapped: each watched
     /// word it changed, its address and what the masks say of it.
     pub fn log_trap_words(&self, words: &[WordChange]) {

@@ -7,6 +7,9 @@ use std::sync::Arc;
 
 use store::{FrameRec, ObjAddr, Op, Scope, StepMeta};
 
+/// Names bound to objects, in order.
+type Bindings = [(Arc<str>, ObjAddr)];
+
 /// The recorder's copy of the state the store has after the last step.
 #[derive(Debug, Default)]
 pub struct Differ {
@@ -53,6 +56,17 @@ impl Differ {
                 ops.push(Op::StackPush(top.clone()));
             }
         }
+    }
+
+    /// The top frame's bindings and the module's, as the store has them.
+    pub fn scopes(&self) -> (&Bindings, &Bindings) {
+        (&self.locals, &self.globals)
+    }
+
+    /// The ops that bring the top frame's bindings to `new` (what a full
+    /// diff would send for them).
+    pub fn locals_step(&mut self, new: &[(Arc<str>, ObjAddr)], ops: &mut Vec<Op>) {
+        diff_scope(Scope::Locals, &mut self.locals, new, ops);
     }
 
     fn diff_stack(&mut self, new: &[FrameRec], ops: &mut Vec<Op>) {

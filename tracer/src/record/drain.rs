@@ -75,7 +75,17 @@ impl Recorder {
             let time = self.clock.at(Some(step.tsc));
             if !step.words.is_empty() {
                 self.cache.replay_begin(step);
-                let r = self.replay_step(writer, thread, frame, time);
+                let r = match self.quick_step(writer, step, watch, (thread, frame), time) {
+                    Ok(true) => {
+                        self.quick_counts.0 += 1;
+                        Ok(())
+                    }
+                    Ok(false) => {
+                        self.quick_counts.1 += 1;
+                        self.replay_step(writer, thread, frame, time)
+                    }
+                    Err(e) => Err(e),
+                };
                 self.cache.replay_end();
                 r?;
                 continue;
@@ -161,7 +171,7 @@ impl Recorder {
 
 /// The memory behind a logged step's reads: the target has moved on since,
 /// so whatever the log does not hold is refused.
-struct NoMemory;
+pub(super) struct NoMemory;
 
 impl Memory for NoMemory {
     fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {

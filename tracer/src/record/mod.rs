@@ -22,6 +22,7 @@ mod open;
 mod passon;
 mod profile;
 mod program;
+mod quick;
 mod recorder;
 mod safe_hook;
 pub(crate) mod session;

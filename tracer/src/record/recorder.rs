@@ -66,6 +66,12 @@ pub(crate) struct Recorder {
     pub(crate) clock: StepClock,
     /// `--profile NAME`: which calls and returns are steps.
     pub(crate) profile: Option<ProfileFilter>,
+    /// Whether logged steps that only move slots to atoms are recorded from
+    /// their words (`quick.rs`).
+    pub(crate) quick: bool,
+    pub(super) quick_scratch: super::quick::QuickScratch,
+    /// Logged steps that changed words: recorded quick, decoded whole.
+    pub(crate) quick_counts: (u64, u64),
 }
 
 impl Recorder {
@@ -98,6 +104,9 @@ impl Recorder {
             opcodes: OpcodeSwitch::default(),
             clock: StepClock::new(),
             profile: None,
+            quick: super::quick::quick_allowed(),
+            quick_scratch: Default::default(),
+            quick_counts: (0, 0),
         }
     }
 

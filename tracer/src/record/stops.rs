@@ -108,6 +108,8 @@ pub(crate) fn run(
         duration_ms: started.elapsed().as_millis() as u64,
     })?;
     log::info!(target: "tracer::record", "{} traps taken for {} steps", st.traps, summary.steps);
+    let (quick, whole) = rec.quick_counts;
+    log::info!(target: "tracer::record", "logged steps that changed words: {quick} quick, {whole} decoded whole");
     log_counts(&mut rec);
     let note =
         (summary.steps == 0).then(|| format!("recorded 0 steps: {}", rec.filter.why_nothing()));

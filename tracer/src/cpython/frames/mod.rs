@@ -71,6 +71,7 @@ pub(crate) fn snapshot(
     what: i32,
     arg: RemoteAddr,
 ) -> Result<Snapshot, DecodeError> {
+    caches.top_slots = None;
     match py.facts.frames.model {
         FrameModel::FrameObject => {
             frame_object::snapshot(mem, py, caches, limits, frame, what, arg)
@@ -79,6 +80,50 @@ pub(crate) fn snapshot(
             interp_frame::snapshot(mem, py, caches, limits, frame, what, arg)
         }
     }
+}
+
+/// The top frame's local slots, when each is a plain local of a function
+/// (no cell, free or hidden slot, every name once): a step that changes
+/// only some of them changes only those bindings (`record/quick.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct TopSlots {
+    /// The frame object the trace function got.
+    pub frame: RemoteAddr,
+    /// The first slot.
+    pub base: RemoteAddr,
+    /// The frame's code: slot `i` is `code.localsplus_names[i]`.
+    pub code: Arc<CodeInfo>,
+}
+
+/// [`TopSlots`] of a frame running `code` (its frame object `frame`, its
+/// slots from `base`), or `None` when a slot is not a plain local.
+fn plain_slots(
+    py: &Python,
+    code: &Arc<CodeInfo>,
+    frame: RemoteAddr,
+    base: RemoteAddr,
+) -> Option<TopSlots> {
+    let kinds = &py.facts.code.kinds;
+    let other = kinds.cell | kinds.free | kinds.hidden.unwrap_or(0);
+    if code.flags & py.facts.code.optimized == 0
+        || code.localsplus_kinds.len() != code.localsplus_names.len()
+        || code.localsplus_kinds.iter().any(|k| k & other != 0)
+    {
+        return None;
+    }
+    let names = &code.localsplus_names;
+    if names
+        .iter()
+        .enumerate()
+        .any(|(i, n)| names[..i].contains(n))
+    {
+        return None;
+    }
+    Some(TopSlots {
+        frame,
+        base,
+        code: code.clone(),
+    })
 }
 
 /// The event of the `PyTrace_*` code `what`.

@@ -74,7 +74,7 @@ impl Mirror {
     /// An object left the state: delete it from the store (or, `park`ed
     /// by a thread's frame at a depth, keep it there), keep what is known of
     /// it (dormant).
-    fn retire(&mut self, slot: u32, park: Option<(u32, u32)>, ops: &mut Vec<Op>) {
+    pub(super) fn retire(&mut self, slot: u32, park: Option<(u32, u32)>, ops: &mut Vec<Op>) {
         let e = &mut self.slab[slot as usize];
         let Some(node) = e.node.take() else {
             self.delete(slot);

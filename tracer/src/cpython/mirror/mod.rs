@@ -12,12 +12,14 @@ mod entry;
 mod held;
 mod keys;
 mod life;
+mod quick;
 mod splice;
 mod tail;
 mod walk;
 
 use entry::{kids, node_bytes, Entry, Visit};
 pub(crate) use entry::{Roots, Stop};
+pub(crate) use quick::{ItemChange, QuickStep};
 
 use super::objects::window::Windows;
 use crate::addr::{AddrMap, RemoteAddr};
@@ -60,6 +62,14 @@ pub(crate) struct Mirror {
     last: Option<Stop>,
     /// Reads the pointers of cut lists past the cut (`tail.rs`).
     tails: tail::TailReader,
+    /// The exact lists the last walk decoded whole (not cut, not too deep),
+    /// by their item arrays: (item array, items, slot), sorted.
+    lists: Vec<(u64, u32, u32)>,
+    /// The last walk ran out of its object budget (its state is not the
+    /// whole one: no quick step after it).
+    exhausted: bool,
+    /// The longest key an entry ever had.
+    max_key: usize,
 }
 
 /// Bounds on dormant entries: past either they are all forgotten.
@@ -153,5 +163,7 @@ impl Mirror {
         self.dormant_bytes = 0;
         self.parked.clear();
         self.last = None;
+        self.lists.clear();
+        self.exhausted = true;
     }
 }

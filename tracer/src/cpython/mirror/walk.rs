@@ -41,8 +41,10 @@ struct Here {
 
 /// What a visit found of its object: its node (decoded, or the one held),
 /// its key, whether it is stable, a dict's version tag, a list's head,
-/// whether the held node of an unchanged list was reused, and a cut list's
-/// fingerprint past the cut.
+/// whether the held node of an unchanged list was reused, a cut list's
+/// fingerprint past the cut, and whether `node` is the held node itself
+/// (taken out of the mirror, which gets it back at the end of the visit:
+/// an unchanged container is not copied at every step).
 struct Found {
     node: Node,
     key: Vec<u8>,
@@ -51,6 +53,7 @@ struct Found {
     head: Option<[u64; 3]>,
     reused: bool,
     tail: Option<TailFp>,
+    held: bool,
 }
 
 /// What the visit of a container's items found: whether they all are
@@ -81,6 +84,7 @@ impl Mirror {
         self.tails.reset();
         let mut decoded = 0usize;
         self.queue.clear();
+        self.lists.clear();
         let d0 = 1.min(limits.attr_depth);
         for &(r, held) in roots {
             if held && decoded < limits.max_objects && self.reuse_held(r, d0) {
@@ -98,6 +102,8 @@ impl Mirror {
             }
             std::mem::swap(&mut self.queue, &mut self.next);
         }
+        self.exhausted = decoded >= limits.max_objects;
+        self.lists.sort_unstable();
         self.sweep(stop, ops);
     }
 
@@ -194,7 +200,11 @@ impl Mirror {
         // alone (one may have been freed and another made at its address
         // and stored in its place within one line): they are checked
         // against their pages, or visited again.
-        let base = old_node.as_ref().or(dormant_node.as_ref());
+        let base = if found.held {
+            Some(&found.node)
+        } else {
+            old_node.as_ref().or(dormant_node.as_ref())
+        };
         let fast = e.kids_stable
             && e.kids_epoch == self.breaks
             && is_items_container(&found.node)
@@ -209,10 +219,18 @@ impl Mirror {
                 *decoded += n;
                 kids
             }
-            None => Kids {
-                all_stable: self.kids_by_visit(cx.limits, h, &found.node, old_node.as_ref()),
-                pages: None,
-            },
+            None => {
+                // A held node taken out stands for the node the store has,
+                // unless the store has none (dormant and not parked).
+                let old = match found.held {
+                    true => (!dormant || parked).then_some(&found.node),
+                    false => old_node.as_ref(),
+                };
+                Kids {
+                    all_stable: self.kids_by_visit(cx.limits, h, &found.node, old),
+                    pages: None,
+                }
+            }
         };
         self.store(cx, h, found, old_node, kids, ops);
     }
@@ -239,6 +257,7 @@ impl Mirror {
                     head: None,
                     reused: false,
                     tail: None,
+                    held: false,
                 })
             }
             Some(FIXED) => {
@@ -294,7 +313,7 @@ impl Mirror {
                     return None;
                 }
             }
-            let old = self.slab[h.slot as usize].node.clone();
+            let old = self.slab[h.slot as usize].node.take();
             return Some(Found {
                 node: old.expect("checked"),
                 key: Vec::new(),
@@ -303,6 +322,7 @@ impl Mirror {
                 head,
                 reused,
                 tail: None,
+                held: true,
             });
         }
         let wm = WindowMem {
@@ -323,6 +343,7 @@ impl Mirror {
             head,
             reused: false,
             tail: None,
+            held: false,
         })
     }
 
@@ -433,6 +454,7 @@ impl Mirror {
             head,
             reused,
             tail,
+            held,
         } = found;
         let kids_stable = kids.all_stable && is_items_container(&node);
         // A dict cut at the item limit whose version tag moved, or a list
@@ -445,6 +467,14 @@ impl Mirror {
         let mut old_node = old_node;
         let oaddr = ObjAddr(self.slab[h.slot as usize].addr.0);
         match &mut old_node {
+            // The held node, unchanged: the store has it unless it left
+            // the state (dormant, not parked), when it is sent whole.
+            _ if held => {
+                if past_cut || (h.dormant && !h.parked) {
+                    ops.push(Op::HeapSet(oaddr, node.clone()));
+                }
+                old_node = Some(node);
+            }
             // Sent again, equal, so that a reader knows the object changed
             // where its node does not show (store-format.md).
             Some(old) if (reused || *old == node) && past_cut => {
@@ -467,6 +497,8 @@ impl Mirror {
         if e.stable && !stable {
             self.breaks += 1;
         }
+        self.max_key = self.max_key.max(key.len());
+        let e = &mut self.slab[h.slot as usize];
         e.node = old_node;
         e.key = key;
         e.stable = stable;
@@ -475,6 +507,13 @@ impl Mirror {
         e.kid_pages = kids.pages;
         e.dict_tag = tag;
         e.tail_fp = tail;
+        let deep = h.level >= cx.limits.max_depth;
+        if let (Some(head), Some(n)) = (head, e.node.as_ref()) {
+            if n.kind == kinds::LIST && n.attrs.is_none() && !n.truncated && !deep {
+                self.lists.push((head[2], n.items.len() as u32, h.slot));
+            }
+        }
+        let e = &mut self.slab[h.slot as usize];
         let serial = cx.mem.stop_serial();
         e.list_fp = head.filter(|_| serial != 0).and_then(|head| {
             let node = e.node.as_ref()?;

@@ -113,6 +113,10 @@ impl Memory for CachedMem<'_> {
         {
             let mut g = self.cache.inner.borrow_mut();
             if g.replay.active {
+                if let Some(d) = g.replay_view(addr.0, len) {
+                    f(d);
+                    return true;
+                }
                 drop(g);
                 return crate::memory::view_by_read(self, addr, len, scratch, f);
             }

@@ -202,6 +202,12 @@ impl StopCache {
         r.active = false;
     }
 
+    /// The target address of the shadow word at `off`, and whether it is a
+    /// slot ([`Probe::word_at`]).
+    pub fn word_at(&self, off: usize) -> Option<(RemoteAddr, bool)> {
+        self.inner.borrow().probe.as_ref()?.word_at(off)
+    }
+
     /// Reads of logged steps that neither the log nor the copies held.
     pub fn replay_misses(&self) -> u64 {
         self.inner.borrow().replay.misses
@@ -226,6 +232,30 @@ fn positions(p: &Probe, pos: [RemoteAddr; 2]) -> Option<(usize, usize, usize)> {
 }
 
 impl Inner {
+    /// The bytes of `[addr, addr + len)` at the logged step being decoded,
+    /// where they are all the shadow's (every word read by the armed stop,
+    /// no copied object among them): what [`Inner::replay_read`] would
+    /// copy, without the copy. `None` where it would take them elsewhere.
+    pub(super) fn replay_view(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        let end = addr.checked_add(len as u64)?;
+        let caps = &self.replay.caps;
+        let j = caps.partition_point(|c| c.addr.0 < end);
+        for c in caps[..j].iter().rev() {
+            if c.addr.0 + (crate::probe::CAP_OBJ_MAX as u64) < addr {
+                break;
+            }
+            if c.addr.0 + c.objlen as u64 > addr {
+                return None;
+            }
+        }
+        let (sp, off) = self.span_of(addr, len)?;
+        let p = self.probe.as_ref()?;
+        if sp.placed == NOT_SHADOW || !p.all_watched(off, len) {
+            return None;
+        }
+        p.shadow().get(off..off + len)
+    }
+
     /// The bytes of `[addr, addr + buf.len())` at the logged step being
     /// decoded, into `buf`: from the copy of the object they start in, else
     /// from the shadow where the armed stop read every word of them; with
