@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use store::{EventKind, FrameRec};
 
-use super::{cell_contents, event_kind, finish_snapshot, module_globals, MAX_FRAMES};
+use super::{cell_contents, event_kind, finish_snapshot, module_globals, plain_slots, MAX_FRAMES};
 use crate::addr::RemoteAddr;
 use crate::cpython::code::linewatch::{self, LineForm, LineWatch};
 use crate::cpython::code::{code_info, CodeInfo};
@@ -177,6 +177,9 @@ pub(super) fn snapshot(
     stack.reverse();
 
     let locals = frame_locals(mem, py, caches, limits, &top, &code)?;
+    if top.lasti >= 0 {
+        caches.top_slots = plain_slots(py, &code, frame, top.localsplus);
+    }
     let globals = module_globals(mem, py, caches, limits, top.globals)?;
     // Column positions (PEP 657) exist from 3.11 on.
     finish_snapshot(
