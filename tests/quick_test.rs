@@ -15,7 +15,13 @@ use std::path::{Path, PathBuf};
 use store::{Reader, State, Step};
 
 /// Loops over ints and lists: remade items, rebound locals, swaps.
-const FIXTURES: &[&str] = &["remade.py", "rebound.py", "held.py", "long_loop.py"];
+const FIXTURES: &[&str] = &[
+    "remade.py",
+    "remade_local.py",
+    "rebound.py",
+    "held.py",
+    "long_loop.py",
+];
 
 /// A state up to addresses: each heap node as (type, text, items, attrs),
 /// counted; the bindings as names with their nodes' texts.

@@ -169,6 +169,18 @@ layout! {
     OFF_OPC_MON_PER = 0xc68;
     OFF_OPC_LINE_ORIG = 0xc70;
     OFF_OPC_LINE_SIZE = 0xc78;
+    /// Objects copied since the last stop that no word of the plan covers,
+    /// each the new occupant of a slot: how many (at most `TRACK_MAX`), and
+    /// the table at `TRACK` (`TRACK_BYTES` each: the slot's offset in the
+    /// shadow, the object's address, where its copy is from the context's
+    /// start, its own length). A step that changes one of them (freed and
+    /// another made in its place under the same slot) traps.
+    OFF_TRACK_N = 0xc80;
+    TRACK = 0xf00;
+    TRACK_BYTES = 32;
+    TRACK_MAX = 8;
+    /// Plan ranges looked through for the one holding a copied object.
+    TRACK_SCAN = 64;
     /// One byte per opcode: 0 not a step, 1 a step, 2 a step when its
     /// argument's byte at `OPC_INPLACE` is 1 (`BINARY_OP`).
     OPC_STEPS = 0xd00;
@@ -251,6 +263,8 @@ const _: () = assert!(
         && OFF_TRAP_TSC + 8 <= CHAINS
         && CHAINS + CHAINS_MAX * 16 <= OFF_OPC_ON
         && OFF_OPC_LINE_SIZE + 8 <= OPC_STEPS
-        && OPC_INPLACE + 256 <= RANGES
+        && OFF_TRACK_N + 8 <= OPC_STEPS
+        && OPC_INPLACE + 256 <= TRACK
+        && TRACK + TRACK_MAX * TRACK_BYTES <= RANGES
         && CHUNK == 8 * 8
 );

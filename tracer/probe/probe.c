@@ -326,6 +326,83 @@ static __attribute__((noinline, optimize("no-tree-vectorize"))) u64 pointed_at(c
     return 0;
 }
 
+/* Whether the `len` bytes of an object at p, past its reference count,
+ * are all words the armed stop read (in one of the plan's first
+ * TRACK_SCAN ranges): a change to them is then seen as a watched word's. */
+static __attribute__((noinline, optimize("no-tree-vectorize"))) u64 watched_obj(const u8 *ctx,
+                                                                               u64 p, u64 len)
+{
+    u64 n = FIELD(ctx, OFF_NRANGES);
+    if (n > TRACK_SCAN)
+        n = TRACK_SCAN;
+    const struct range *r = (const struct range *)(ctx + RANGES);
+    u64 first = p + 8, end = (p + len + 7) & ~7ul;
+    for (u64 k = 0; k < n; k++) {
+        if (first < r[k].addr || end > r[k].addr + r[k].len)
+            continue;
+        u64 at = r[k].at + (first - r[k].addr);
+        if (at + (end - first) > SHADOW_BYTES)
+            return 0;
+        for (u64 o = at; o < at + (end - first); o += 8)
+            if (!bit_of(ctx + WATCH, o / 8))
+                return 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether an object of the table at TRACK (copied at an earlier logged
+ * step, its slot unchanged since) no longer holds the bytes of its copy
+ * past its reference count: freed, and another made in its place. */
+static __attribute__((noinline, optimize("no-tree-vectorize"))) u64 tracked_changed(const u8 *ctx)
+{
+    u64 n = FIELD(ctx, OFF_TRACK_N);
+    if (n > TRACK_MAX)
+        return 1;
+    for (u64 k = 0; k < n; k++) {
+        const u64 *t = (const u64 *)(ctx + TRACK + k * TRACK_BYTES);
+        const volatile u8 *obj = (const volatile u8 *)t[1];
+        const u8 *copy = ctx + t[2];
+        for (u64 i = 8; i < t[3]; i++)
+            if (obj[i] != copy[i])
+                return 1;
+    }
+    return 0;
+}
+
+/* Keep, for the slot at shadow offset `slot`, the object it now points to
+ * (0: none) and its copy; 0 when the table is full. */
+static __attribute__((noinline, optimize("no-tree-vectorize"))) u64 track(u8 *ctx, u64 slot, u64 obj,
+                                                                         u64 copy, u64 objlen)
+{
+    u64 n = FIELD(ctx, OFF_TRACK_N);
+    u64 k = 0;
+    for (; k < n; k++)
+        if (*(const u64 *)(ctx + TRACK + k * TRACK_BYTES) == slot)
+            break;
+    if (!obj) {
+        if (k < n) {
+            u64 *last = (u64 *)(ctx + TRACK + (n - 1) * TRACK_BYTES);
+            u64 *t = (u64 *)(ctx + TRACK + k * TRACK_BYTES);
+            for (int w = 0; w < 4; w++)
+                t[w] = last[w];
+            FIELD(ctx, OFF_TRACK_N) = n - 1;
+        }
+        return 1;
+    }
+    if (k == n) {
+        if (n == TRACK_MAX)
+            return 0;
+        FIELD(ctx, OFF_TRACK_N) = n + 1;
+    }
+    u64 *t = (u64 *)(ctx + TRACK + k * TRACK_BYTES);
+    t[0] = slot;
+    t[1] = obj;
+    t[2] = copy;
+    t[3] = objlen;
+    return 1;
+}
+
 /* Whether the step whose changed watched words are the `n` records at
  * `recs` can be logged without a trap: each is a slot now pointing at
  * nothing or at an object of a type the probe copies (copied to *at), or
@@ -335,16 +412,30 @@ static inline __attribute__((always_inline)) u64 loggable(const u8 *ctx, const u
 {
     if (n && !FIELD(ctx, OFF_CAP_ON))
         return 0;
+    /* An object a slot came to point at since the last stop, outside the
+     * plan, made again in its place under the same slot. */
+    if (FIELD(ctx, OFF_TRACK_N) && tracked_changed(ctx))
+        return 0;
     u8 *caps = *at;
     u64 loose[LOOSE_MAX];
     u64 nloose = 0;
     for (u64 i = 0; i < n; i++) {
         const u64 *r = (const u64 *)(recs + i * WORD_REC_BYTES);
-        if (!bit_of(ctx + SLOT, r[0] / 8) || r[2] == 0)
+        if (!bit_of(ctx + SLOT, r[0] / 8))
             continue;
+        if (r[2] == 0) {
+            track((u8 *)ctx, r[0], 0, 0, 0);
+            continue;
+        }
+        u8 *c = *at;
         if (!capture(ctx, r[2], at, end))
             return 0;
         *ncaps += 1;
+        u64 objlen = ((const u64 *)c)[1] >> 32;
+        if (watched_obj(ctx, r[2], objlen))
+            track((u8 *)ctx, r[0], 0, 0, 0);
+        else if (!track((u8 *)ctx, r[0], r[2], (u64)(c + CAP_HDR_BYTES - ctx), objlen))
+            return 0;
     }
     for (u64 i = 0; i < n; i++) {
         const u64 *r = (const u64 *)(recs + i * WORD_REC_BYTES);
@@ -413,6 +504,9 @@ static inline __attribute__((always_inline)) u64 refresh(u8 *ctx, u64 frame, u64
     u64 now = tsc();
     u64 logged = FIELD(ctx, OFF_LOG_N);
     u64 used = FIELD(ctx, OFF_DLOG_USED);
+    /* A new log: the objects copied into the last one are not followed. */
+    if (logged == 0)
+        FIELD(ctx, OFF_TRACK_N) = 0;
     if (used > DLOG_BYTES / 2) {
         /* Never: a logged entry ends in the log's first half. */
         used = DLOG_BYTES / 2;
