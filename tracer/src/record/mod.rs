@@ -23,6 +23,7 @@ mod passon;
 mod profile;
 mod program;
 mod recorder;
+pub(crate) mod relook;
 mod safe_hook;
 pub(crate) mod session;
 mod sources;
