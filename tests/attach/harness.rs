@@ -222,7 +222,7 @@ impl Attach {
 
     /// The pids of the helper processes hindsight started to end its waits
     /// (`sleep`), from /proc.
-        pub fn wakers(&self) -> Vec<i32> {
+    pub fn wakers(&self) -> Vec<i32> {
         let pid = self.child.id();
         let mut out = Vec::new();
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {

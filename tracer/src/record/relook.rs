@@ -5,7 +5,7 @@
 //! ends, after it made that one current again. A thread stopped for the
 //! hook between those two lines loses what hindsight wrote: the frame it
 //! enters, or the frame it returns to, runs untraced, and every frame after
-//! it (about one attach in five to a loop of tiny calls on 3.10).
+//! it (about one attach in 30 to a loop of tiny calls on 3.10).
 //!
 //! So a moment after the program runs again, and a few times more, every
 //! thread is stopped again for a look ([`Tracee::pause_all`], which keeps
