@@ -1,6 +1,7 @@
-//! The harness of attach_test.rs: target programs that print what they do,
-//! `hindsight attach` runs, and the reading commands, each waited on under a
-//! deadline.
+//! The harness of the attach tests (attach_test.rs, attach_waiting_test.rs,
+//! attach_kill_test.rs, live and own-trace tests): target programs that print
+//! what they do, `hindsight attach` runs, and the reading commands, each
+//! waited on under a deadline.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -90,14 +91,12 @@ pub struct Target {
 }
 
 /// The interpreters `attach` records (3.8-3.13) that are installed.
-#[allow(dead_code)] // attach_kill_test.rs uses it, attach_test.rs not.
 pub fn attach_pythons() -> Vec<String> {
     installed(&["3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"])
 }
 
 /// 3.11 (written to) and 3.12, 3.13 (hooked by calls at a safe point):
-/// the interpreters attach_test.rs runs each test on, those installed.
-#[allow(dead_code)] // attach_test.rs uses it, attach_kill_test.rs not.
+/// the interpreters most attach tests run on, those installed.
 pub fn recent_pythons() -> Vec<String> {
     installed(&["3.11.7", "3.12.1", "3.13.0"])
 }
@@ -223,7 +222,6 @@ impl Attach {
 
     /// The pids of the helper processes hindsight started to end its waits
     /// (`sleep`), from /proc.
-    #[allow(dead_code)] // attach_kill_test.rs uses it, attach_test.rs not.
     pub fn wakers(&self) -> Vec<i32> {
         let pid = self.child.id();
         let mut out = Vec::new();

@@ -263,6 +263,8 @@ pub fn count_trace_function(
 /// (3.10-3.11), the same flag on EVERY C frame of the thread's chain: each
 /// eval loop below the current one reads its own `_PyCFrame` when it
 /// resumes, and a thread that has not started yet only has its root one.
+/// A thread stopped between two lines of the eval loop that copy the flag
+/// loses it again as it goes on: see [`retrace_lost`].
 pub fn install_running(
     mem: &ProcMem,
     layout: &Layout,
@@ -272,6 +274,52 @@ pub fn install_running(
 ) -> Result<(), MemError> {
     install(mem, layout, tstate, trap)?;
     count_trace_function(mem, layout, runtime, tstate, 1)?;
+    trace_older_cframes(mem, layout, tstate)
+}
+
+/// 3.10-3.11: switch tracing on again for `tstate` if it lost it, which
+/// happens when the thread was stopped to be hooked between two lines of
+/// `_PyEval_EvalFrameDefault` that copy `use_tracing` from one C frame to
+/// the next: on entry (the new frame took the old value before it became
+/// the current one) or on exit (the frame left writes its value back into
+/// the one that is current again). Lost means: its trace function is
+/// `hook_fn`, it is not inside a trace call (CPython switches the flag off
+/// there itself) and its current C frame's `use_tracing` is 0; then every
+/// C frame of its chain gets the flag. Every thread must be stopped: a C
+/// frame no longer current is a stale slot of the C stack. Whether it was
+/// lost.
+pub fn retrace_lost(
+    mem: &ProcMem,
+    layout: &Layout,
+    tstate: RemoteAddr,
+    hook_fn: RemoteAddr,
+) -> Result<bool, MemError> {
+    let rt = &layout.runtime;
+    let (Some(ts_cframe), Some(use_tracing)) = (rt.ts_cframe, rt.cframe_use_tracing) else {
+        return Ok(false);
+    };
+    if mem.read_u64(tstate.at(rt.ts_c_tracefunc))? != hook_fn.0 {
+        return Ok(false);
+    }
+    let mut tracing = [0u8; 4];
+    mem.read(tstate.at(rt.ts_tracing), &mut tracing)?;
+    let cframe = mem.read_ptr(tstate.at(ts_cframe))?;
+    if i32::from_ne_bytes(tracing) != 0 || cframe.is_null() {
+        return Ok(false);
+    }
+    let mut on = [0u8; 1];
+    mem.read(cframe.at(use_tracing), &mut on)?;
+    if on[0] != 0 {
+        return Ok(false);
+    }
+    mem.write(cframe.at(use_tracing), &[USE_TRACING_ON])?;
+    trace_older_cframes(mem, layout, tstate)?;
+    Ok(true)
+}
+
+/// Where C frames carry `use_tracing` (3.10-3.11): copy the value of
+/// `tstate`'s current C frame to every older one of its chain.
+fn trace_older_cframes(mem: &ProcMem, layout: &Layout, tstate: RemoteAddr) -> Result<(), MemError> {
     let rt = &layout.runtime;
     let (Some(ts_cframe), Some(use_tracing), Some(previous)) =
         (rt.ts_cframe, rt.cframe_use_tracing, rt.cframe_previous)

@@ -55,6 +55,10 @@ const POLL: Duration = Duration::from_millis(20);
 /// thread that took the interpreter's lock may have consumed it unseen).
 const REARM: Duration = Duration::from_millis(200);
 
+/// How long a program whose threads could not be armed has to show that
+/// it was killed.
+const GONE_WAIT: Duration = Duration::from_millis(500);
+
 /// Bound on interpreters walked.
 const MAX_INTERPRETERS: usize = 256;
 
@@ -137,7 +141,8 @@ impl SafePoint {
     /// its threads is at a safe point (the entry of `_Py_HandlePending`, or
     /// `trap` when given: a thread in the trace function), `until` passes,
     /// or `stop` is raised. Signals meanwhile reach the program; a thread
-    /// born meanwhile is watched too; a forked child is let go.
+    /// born meanwhile is watched too; a forked child is let go; a program
+    /// killed before its threads are armed is [`Reached::Ended`] too.
     pub fn reach(
         &self,
         tracee: &mut Tracee,
@@ -146,12 +151,14 @@ impl SafePoint {
         until: Option<Instant>,
         stop: Option<&AtomicBool>,
     ) -> Result<Reached, TraceError> {
-        tracee.set_safe_watch(self.handle_pending)?;
         let mut set = Vec::new();
-        if let Err(e) = self.trip(tracee.mem(), layout, &mut set) {
+        let armed = tracee
+            .set_safe_watch(self.handle_pending)
+            .and_then(|()| Ok(self.trip(tracee.mem(), layout, &mut set)?));
+        if let Err(e) = armed {
             tracee.clear_safe_watch();
             self.untrip(tracee.mem(), &set);
-            return Err(e.into());
+            return ended_meanwhile(tracee).map_or(Err(e), |s| Ok(Reached::Ended(Box::new(s))));
         }
         tracee.resume_all()?;
         let reached = self.wait(tracee, layout, trap, until, stop, &mut set);
@@ -349,6 +356,25 @@ impl SafePoint {
             interp = mem.read_ptr(interp.at(rt.interp_next))?;
         }
         Ok(out)
+    }
+}
+
+/// After the watch or the breaker could not be set: the end of a program
+/// killed meanwhile (SIGKILL takes its threads out of their stops, and
+/// ptrace and its memory then fail), if it comes within [`GONE_WAIT`].
+/// Other stops of a program that does not end are not answered: the caller
+/// fails and lets it go.
+fn ended_meanwhile(tracee: &mut Tracee) -> Option<Stop> {
+    let until = Instant::now() + GONE_WAIT;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match tracee.wait_timeout(left) {
+            Ok(Some(s @ (Stop::Exited { .. } | Stop::Killed { .. } | Stop::Exec { .. }))) => {
+                return Some(s)
+            }
+            Ok(Some(_)) if !left.is_zero() => {}
+            _ => return None,
+        }
     }
 }
 

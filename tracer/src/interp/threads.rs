@@ -178,6 +178,24 @@ pub fn unhook_one(
     }
 }
 
+/// Every thread stopped: [`hook::retrace_lost`] for every thread state of
+/// the runtime at `runtime`; how many had lost tracing.
+pub fn retrace_all(
+    mem: &ProcMem,
+    layout: &Layout,
+    runtime: RemoteAddr,
+    hook_fn: RemoteAddr,
+) -> Result<usize, MemError> {
+    let mut n = 0;
+    for ts in thread_states(mem, layout, runtime)? {
+        if hook::retrace_lost(mem, layout, ts, hook_fn)? {
+            log::debug!(target: "tracer::threads", "thread state {ts} had lost tracing: switched on again");
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Bound on frames walked per thread.
 const MAX_FRAMES: usize = 100_000;
 

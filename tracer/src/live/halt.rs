@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::addr::{RemoteAddr, Tid};
 use crate::cpython::{Decoder, Python};
@@ -21,6 +22,7 @@ use crate::ptrace::{Regs, Stop, TraceError, Tracee};
 use crate::record::attach::{attachable_python, hook_all};
 use crate::record::error::RecordError;
 use crate::record::letgo::{release, release_forked_child};
+use crate::record::relook::Looks;
 use crate::record::session::Hooked;
 use crate::record::waker::{Alarm, Waker, Watcher};
 use crate::record::{AttachConfig, Attached, FilterSpec, Granularity};
@@ -134,12 +136,18 @@ pub(crate) fn halt(
         });
     }
     let alarm = Arc::new(Alarm::new(Some(stop.clone()), None));
-    let watcher = Watcher::start(alarm, waker.pid.clone());
+    let looks = Looks::of(&hooked, Instant::now());
+    if let Some(at) = looks.next() {
+        alarm.wake_at(at);
+    }
+    let watcher = Watcher::start(alarm.clone(), waker.pid.clone());
     let mut looking = Looking {
         decoder: Decoder::new(python.clone()),
         wanted,
         waker,
         stop: &stop,
+        alarm,
+        looks,
     };
     let found_at = looking.wait(&mut tracee, &hooked, found.returning, found.probe.as_mut());
     watcher.finish();
@@ -260,6 +268,10 @@ struct Looking<'a> {
     wanted: &'a Wanted,
     waker: Waker,
     stop: &'a AtomicBool,
+    alarm: Arc<Alarm>,
+    /// Second looks at threads that may have lost tracing as they were
+    /// hooked.
+    looks: Looks,
 }
 
 impl Looking<'_> {
@@ -282,6 +294,11 @@ impl Looking<'_> {
                              which runs on as before"
                         ))));
                     }
+                    let now = Instant::now();
+                    if let Some(at) = self.looks.take(tracee, hooked, now).map_err(trace)? {
+                        self.alarm.wake_at(at);
+                    }
+                    self.alarm.forget_passed(now);
                     self.waker
                         .respawn()
                         .map_err(|e| Waited::Let(RecordError::Other(e.to_string())))?;

@@ -13,9 +13,6 @@ use crate::memory::procmem::ProcMem;
 use crate::ptrace::{Ended, Thread, TraceError, Tracee, OPTIONS};
 use crate::sys;
 
-/// Bound on wait statuses handled while stopping one thread for detach.
-const DETACH_WAIT_LIMIT: usize = 1000;
-
 /// Where a launched program's standard streams go, when they are not
 /// hindsight's own.
 #[derive(Debug)]
@@ -52,6 +49,7 @@ impl Tracee {
             watch: None,
             safe_watch: None,
             pending: Vec::new(),
+            deferred: Vec::new(),
             finished: false,
             seized,
             delivered: Vec::new(),
@@ -196,116 +194,6 @@ impl Tracee {
         }
         self.finished = true;
         first_err.map_or(Ok(()), Err)
-    }
-
-    /// Stop every running thread (new ones too) and keep it traced; a
-    /// signal one reported meanwhile is delivered when it is next resumed.
-    pub fn stop_all(&mut self) -> Result<(), TraceError> {
-        let mut i = 0;
-        while i < self.threads.len() {
-            let t = self.threads[i];
-            if t.running {
-                if let Some(sig) = self.stop_for_detach(t.tid)? {
-                    self.pending.push((t.tid, sig));
-                }
-            }
-            i += 1;
-        }
-        Ok(())
-    }
-
-    /// Resume every stopped thread (with the signal it has pending).
-    pub fn resume_all(&mut self) -> Result<(), TraceError> {
-        let stopped: Vec<Tid> = self
-            .threads
-            .iter()
-            .filter(|t| !t.running)
-            .map(|t| t.tid)
-            .collect();
-        for tid in stopped {
-            match self.resume(tid, None) {
-                Err(TraceError::Gone { .. }) => {}
-                r => r?,
-            }
-        }
-        Ok(())
-    }
-
-    /// Bring running thread `tid` to a stop with SIGSTOP, absorbing what it
-    /// reports first. Returns a signal to deliver on detach, if it had one.
-    fn stop_for_detach(&mut self, tid: Tid) -> Result<Option<i32>, TraceError> {
-        // A seized thread is stopped without a signal (PTRACE_EVENT_STOP).
-        let sent = if self.seized {
-            nix::sys::ptrace::interrupt(nix::unistd::Pid::from_raw(tid.0))
-                .map_err(|e| io::Error::from_raw_os_error(e as i32))
-        } else {
-            sys::tgkill(self.pid, tid.0, libc::SIGSTOP)
-        };
-        if let Err(e) = sent {
-            if e.raw_os_error() == Some(libc::ESRCH) {
-                return Ok(None);
-            }
-            return Err(TraceError::ptrace("tgkill", tid, e));
-        }
-        let mut deliver = None;
-        for _ in 0..DETACH_WAIT_LIMIT {
-            let (_, status) = match sys::wait_any(tid.0, 0) {
-                Ok(s) => s,
-                Err(_) => return Ok(deliver),
-            };
-            if !libc::WIFSTOPPED(status) {
-                // It exited.
-                self.set_running(tid, false);
-                self.threads.retain(|t| t.tid != tid);
-                return Ok(deliver);
-            }
-            self.set_running(tid, false);
-            let sig = libc::WSTOPSIG(status);
-            let event = status >> 16;
-            if event == libc::PTRACE_EVENT_FORK || event == libc::PTRACE_EVENT_VFORK {
-                // A process born now (when forks are followed) was attached
-                // stopped: let it go too, or it would wait for us forever.
-                if let Ok(child) = self.take_new(tid) {
-                    let _ = sys::ptrace_detach(child.0, 0);
-                }
-            } else if event == libc::PTRACE_EVENT_CLONE {
-                // A thread born now must be detached too; its own SIGSTOP
-                // is already queued, so count it as running.
-                if let Ok(msg) = sys::ptrace_geteventmsg(tid.0) {
-                    let new = Tid(msg as i32);
-                    if !self.is_known(new) {
-                        self.threads.push(Thread {
-                            tid: new,
-                            running: true,
-                        });
-                    }
-                }
-            } else if (event == 0 && sig == libc::SIGSTOP && !self.seized)
-                || (event == libc::PTRACE_EVENT_STOP && self.seized)
-            {
-                // Our SIGSTOP, or our PTRACE_INTERRUPT of a seized thread.
-                return Ok(deliver);
-            } else if event == 0 && sig == libc::SIGTRAP {
-                // A trap on one of our breakpoints: rewind so the original
-                // instruction runs once the breakpoints are gone.
-                let mut regs = self.regs(tid)?;
-                let at = regs.rip.wrapping_sub(1);
-                if self.breakpoints.contains_key(&at) {
-                    regs.rip = at;
-                    self.set_regs(tid, &regs)?;
-                } else if self.watch == Some(regs.rip) || self.safe_watch == Some(regs.rip) {
-                    // A watch (debug register): not the program's signal;
-                    // resumed, the thread runs the watched instruction.
-                } else {
-                    deliver = Some(sig);
-                }
-            } else if event == 0 && sig != (libc::SIGTRAP | 0x80) {
-                deliver = Some(sig);
-            }
-            sys::ptrace_cont(tid.0, 0).map_err(|e| TraceError::ptrace("CONT", tid, e))?;
-            self.set_running(tid, true);
-        }
-        Err(TraceError::NotStopped { what: "detach" })
     }
 
     /// Kill the process (SIGKILL) and reap it.

@@ -9,6 +9,7 @@ mod error;
 pub mod family;
 pub mod inferior;
 mod launch;
+mod pause;
 pub mod seize;
 mod tracee;
 mod wait;

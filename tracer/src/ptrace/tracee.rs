@@ -143,6 +143,9 @@ pub struct Tracee {
     /// Signals threads reported while [`Tracee::stop_all`] stopped them:
     /// delivered when each is next resumed (or detached).
     pub(crate) pending: Vec<(Tid, i32)>,
+    /// Wait statuses [`Tracee::pause_all`] took that were not its own
+    /// stop: the next waits return them first, in order.
+    pub(crate) deferred: Vec<(Tid, i32)>,
     /// The process is gone, detached or killed: nothing left to clean up.
     pub(crate) finished: bool,
     /// Taken with PTRACE_SEIZE (attach), not launched: stopped with

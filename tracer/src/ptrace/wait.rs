@@ -30,7 +30,7 @@ impl Tracee {
     /// SIGSTOP of new threads, traps on breakpoints cleared meanwhile.
     pub fn wait(&mut self) -> Result<Stop, TraceError> {
         loop {
-            let (tid, status) = sys::wait_any(-1, 0).map_err(TraceError::Wait)?;
+            let (tid, status) = self.next_status(0)?;
             if let Some(stop) = self.classify(Tid(tid), status)? {
                 return Ok(stop);
             }
@@ -43,7 +43,7 @@ impl Tracee {
     /// time, at no cost on the per-trap path.
     pub fn wait_or_woken(&mut self, waker: i32) -> Result<Option<Stop>, TraceError> {
         loop {
-            let (tid, status) = sys::wait_any(-1, 0).map_err(TraceError::Wait)?;
+            let (tid, status) = self.next_status(0)?;
             if tid == waker && (libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
                 return Ok(None);
             }
@@ -57,7 +57,7 @@ impl Tracee {
     /// in [`Tracee::wait_or_woken`]), or nothing yet.
     pub fn poll(&mut self, waker: Option<i32>) -> Result<Polled, TraceError> {
         loop {
-            let (tid, status) = sys::wait_any(-1, libc::WNOHANG).map_err(TraceError::Wait)?;
+            let (tid, status) = self.next_status(libc::WNOHANG)?;
             if tid == 0 {
                 return Ok(Polled::Nothing);
             }

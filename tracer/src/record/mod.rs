@@ -24,6 +24,7 @@ mod profile;
 mod program;
 mod quick;
 mod recorder;
+pub(crate) mod relook;
 mod safe_hook;
 pub(crate) mod session;
 mod sources;

@@ -347,6 +347,31 @@ impl Recorder {
         st.record_at(&cached, tid.0 as u32, frame, what, arg, instruction)?;
         Ok(true)
     }
+
+    /// What the tracer thread, the stop cache and the probe did, in the log.
+    pub(crate) fn log_counts(&mut self) {
+        let (quick, whole) = self.quick_counts;
+        log::info!(target: "tracer::record", "logged steps that changed words: {quick} quick, {whole} decoded whole");
+        if let Some((user, system)) = crate::sys::thread_cpu_times() {
+            log::info!(target: "tracer::record", "tracer thread CPU: user {:.2} s, system {:.2} s", user.as_secs_f64(), system.as_secs_f64());
+        }
+        let (hits, misses) = self.cache.counts();
+        let refused = self.cache.replay_misses();
+        if refused > 0 {
+            // Mostly a decoder's first, wider try (a window cut by a page end),
+            // which it makes again narrower: not an error by itself.
+            log::info!(target: "tracer::record", "{refused} reads of steps decoded from the probe's log found nothing there");
+        }
+        let (ranges, bytes, pages) = self.cache.plan_size();
+        log::info!(target: "tracer::record", "stop cache: {hits} reads answered, {misses} missed; last plan {ranges} ranges, {bytes} bytes, {pages} pages");
+        if let Some(p) = self.cache.probe_mut().as_ref() {
+            let (calls, faults, trapless) = p.counts();
+            log::info!(target: "tracer::probe", "probe: {calls} calls, {trapless} steps without a trap, {faults} faults recovered");
+            log::info!(target: "tracer::probe", "probe log: {} steps with changed words, decoded from the log; {} words of freed objects changed without a trap", p.deltas(), p.loose());
+            log::info!(target: "tracer::probe", "probe filter: {} events of unrecorded files without a trap", p.filtered());
+            log::info!(target: "tracer::probe", "probe opcode filter: {} opcode events of instructions that are not steps without a trap", p.opcodes_skipped());
+        }
+    }
 }
 
 pub(crate) fn event_kind(what: i32) -> Option<EventKind> {

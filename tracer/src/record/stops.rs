@@ -18,7 +18,7 @@ use super::command::Command;
 use super::config::{AtBound, Progress, ProgressFn, RecordOutcome, STOPPED_BY_OBSERVER};
 use super::error::RecordError;
 use super::letgo::{let_go, release_forked_child};
-use super::recorder::Recorder;
+use super::relook::Looks;
 use super::session::{Bounds, Exit, Origin, Session, GRACE};
 use super::waker::{Alarm, Waker, Watcher};
 use crate::addr::{RemoteAddr, Tid};
@@ -42,6 +42,7 @@ struct Looping {
     traps: u64,
     ending: Option<Ending>,
     alarm: Arc<Alarm>,
+    looks: Looks,
 }
 
 /// Record `s` until it ends (the target is already running), let it go
@@ -61,10 +62,15 @@ pub(crate) fn run(
     let watcher = waker
         .as_ref()
         .map(|w| Watcher::start(alarm.clone(), w.pid.clone()));
+    let looks = Looks::of(&s.hooked, Instant::now());
+    if let Some(at) = looks.next() {
+        alarm.wake_at(at);
+    }
     let mut st = Looping {
         traps: 0,
         ending: None,
         alarm,
+        looks,
     };
     let exit = stop_loop(&mut s, &mut bounds, waker, started, &mut st);
     if let Some(w) = watcher {
@@ -108,9 +114,7 @@ pub(crate) fn run(
         duration_ms: started.elapsed().as_millis() as u64,
     })?;
     log::info!(target: "tracer::record", "{} traps taken for {} steps", st.traps, summary.steps);
-    let (quick, whole) = rec.quick_counts;
-    log::info!(target: "tracer::record", "logged steps that changed words: {quick} quick, {whole} decoded whole");
-    log_counts(&mut rec);
+    rec.log_counts();
     let note =
         (summary.steps == 0).then(|| format!("recorded 0 steps: {}", rec.filter.why_nothing()));
     let command_end = match command {
@@ -230,6 +234,9 @@ fn woken(
                 }))
             }
         }
+    }
+    if let Some(at) = st.looks.take(&mut s.tracee, &s.hooked, now)? {
+        st.alarm.wake_at(at);
     }
     st.alarm.forget_passed(now);
     Ok(Woken::Again)
@@ -472,28 +479,5 @@ fn tick_progress(
                 elapsed: started.elapsed(),
             });
         }
-    }
-}
-
-/// What the tracer thread, the stop cache and the probe did, in the log.
-fn log_counts(rec: &mut Recorder) {
-    if let Some((user, system)) = crate::sys::thread_cpu_times() {
-        log::info!(target: "tracer::record", "tracer thread CPU: user {:.2} s, system {:.2} s", user.as_secs_f64(), system.as_secs_f64());
-    }
-    let (hits, misses) = rec.cache.counts();
-    let refused = rec.cache.replay_misses();
-    if refused > 0 {
-        // Mostly a decoder's first, wider try (a window cut by a page end),
-        // which it makes again narrower: not an error by itself.
-        log::info!(target: "tracer::record", "{refused} reads of steps decoded from the probe's log found nothing there");
-    }
-    let (ranges, bytes, pages) = rec.cache.plan_size();
-    log::info!(target: "tracer::record", "stop cache: {hits} reads answered, {misses} missed; last plan {ranges} ranges, {bytes} bytes, {pages} pages");
-    if let Some(p) = rec.cache.probe_mut().as_ref() {
-        let (calls, faults, trapless) = p.counts();
-        log::info!(target: "tracer::probe", "probe: {calls} calls, {trapless} steps without a trap, {faults} faults recovered");
-        log::info!(target: "tracer::probe", "probe log: {} steps with changed words, decoded from the log; {} words of freed objects changed without a trap", p.deltas(), p.loose());
-        log::info!(target: "tracer::probe", "probe filter: {} events of unrecorded files without a trap", p.filtered());
-        log::info!(target: "tracer::probe", "probe opcode filter: {} opcode events of instructions that are not steps without a trap", p.opcodes_skipped());
     }
 }
