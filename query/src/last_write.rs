@@ -14,6 +14,7 @@
 //! the moment, so an item or attribute changed by a callee is found at the
 //! callee's step (the writer is then that step minus one).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use store::{EventKind, ObjAddr, State, Step, StepMeta};
@@ -23,6 +24,7 @@ use crate::eval::{eval, eval_scoped, lookup};
 use crate::expr::Expr;
 use crate::history::hash_computed;
 use crate::replay::Replay;
+use crate::skip::{walk, Interest};
 use crate::value::Value;
 use crate::watch::Look;
 
@@ -161,8 +163,22 @@ pub fn last_write(reader: &store::Reader, step: u64, expr: &Expr) -> Result<Last
     };
     let names = expr.names();
     let mut r = Replay::default();
-    let mut run = Run::default();
-    reader.scan_steps(Step(0), Step(step), |s| {
+    let run = RefCell::new(Run::default());
+    // What the showing steps, the gaps between them and the values
+    // watched depend on: the segments that change none of it are skipped.
+    let interest = |r: &Replay| {
+        let mut i = Interest::of_names(&r.state, &names, true);
+        i.watched(&r.watch);
+        if let Some((_, bound, _)) = &run.borrow().prev {
+            for (_, a) in bound.locals.iter().chain(&bound.globals) {
+                i.reach(&r.state, *a);
+            }
+        }
+        Some(i)
+    };
+    walk(reader, 0, step, &mut r, interest, |r, s| {
+        let mut run = run.borrow_mut();
+        let run = &mut *run;
         r.apply(s, |_| {})?;
         let t = s.meta.step.0;
         let new_call = matches!(&scope, Scope::Frame { .. })
@@ -173,19 +189,20 @@ pub fn last_write(reader: &store::Reader, step: u64, expr: &Expr) -> Result<Last
             run.gap = None;
         }
         if scope.shows(&r.state) {
-            showing(&mut r, &mut run, expr, &names, t);
+            showing(r, run, expr, &names, t);
         } else if let Some((_, bound, _)) = &run.prev {
             let bound = bound.clone();
             if let Some(v) = bound.eval_in(expr, &mut r.state) {
-                let l = look(&mut r, &v);
+                let l = look(r, &v);
                 if run.gap.is_none_or(|(g, _)| g != l) {
-                    hold(&mut r, l, run.gap.map(|g| g.0));
+                    hold(r, l, run.gap.map(|g| g.0));
                     run.gap = Some((l, t));
                 }
             }
         }
         Ok::<_, QueryError>(true)
     })?;
+    let run = run.into_inner();
     let writer = match run.writer {
         Some(w) => Some(reader.metas(Step(w), Step(w))?.remove(0)),
         None => None,

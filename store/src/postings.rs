@@ -1,0 +1,352 @@
+//! The step index written with a recording: for each deltas segment, a
+//! postings segment (kind 10) that lists, per key, the steps of that
+//! segment whose ops changed it: an object (any heap op on its address), a
+//! name (a bind or unbind in either scope), a whole scope (cleared), or
+//! the shape of the stack (frames pushed or popped other than a line step
+//! moving the top frame's line, a call or return, another thread). A query
+//! that knows which keys its answer depends on skips every segment whose
+//! postings name none of them, without reading its ops
+//! (docs/store-format.md, "Postings").
+//!
+//! The writer builds the postings from the ops it already applies, so the
+//! index costs no extra pass; they are held for the steps not yet sealed
+//! only (as their ops are).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::StoreError;
+use crate::model::{EventKind, ObjAddr, Op, Scope, State};
+
+/// What a posting is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PostingKey {
+    /// A heap op on this address (set, items written, deleted).
+    Object(ObjAddr),
+    /// A bind or unbind of this name in this scope.
+    Name(Scope, Arc<str>),
+    /// Every binding of this scope removed.
+    Clear(Scope),
+    /// The stack's frames (by function and file) or the running thread
+    /// changed, or the step is a call or a return.
+    Frames,
+}
+
+/// Tag bytes of the keys in a postings payload.
+const TAG_OBJECT: u8 = 0;
+const TAG_LOCAL: u8 = 1;
+const TAG_GLOBAL: u8 = 2;
+const TAG_CLEAR_LOCALS: u8 = 3;
+const TAG_CLEAR_GLOBALS: u8 = 4;
+const TAG_FRAMES: u8 = 5;
+
+/// The longest name a postings payload may hold (as a string of a step).
+const MAX_NAME: u64 = 16 << 20;
+
+/// The postings of one deltas segment: for each key, the steps (sorted,
+/// each once) of the segment that changed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Postings {
+    /// The segment's first step.
+    pub first_step: u64,
+    /// Its number of steps.
+    pub count: u32,
+    map: HashMap<PostingKey, Vec<u64>>,
+}
+
+impl Postings {
+    /// The steps at which `key` changed (empty when it did not).
+    pub fn steps(&self, key: &PostingKey) -> &[u64] {
+        self.map.get(key).map_or(&[], |v| v.as_slice())
+    }
+
+    /// Whether `key` changed at some step of the segment.
+    pub fn has(&self, key: &PostingKey) -> bool {
+        self.map.contains_key(key)
+    }
+
+    /// The addresses some heap op of the segment touched.
+    pub fn objects(&self) -> impl Iterator<Item = ObjAddr> + '_ {
+        self.map.keys().filter_map(|k| match k {
+            PostingKey::Object(a) => Some(*a),
+            _ => None,
+        })
+    }
+
+    /// Every key and its steps, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&PostingKey, &[u64])> {
+        self.map.iter().map(|(k, v)| (k, v.as_slice()))
+    }
+
+    /// The step after the segment's last.
+    pub fn end(&self) -> u64 {
+        self.first_step + u64::from(self.count)
+    }
+}
+
+/// The writer's postings of the steps not yet sealed.
+#[derive(Default)]
+pub(crate) struct PostingsBuilder {
+    map: HashMap<PostingKey, Vec<u32>>,
+    /// The thread of the last step seen, over segments.
+    last_thread: Option<u32>,
+    /// Scratch: the stack's frames from the first one a step's ops pop.
+    shape: Vec<(Arc<str>, Arc<str>)>,
+}
+
+impl PostingsBuilder {
+    /// Note the keys step `at` (its position in the pending segment)
+    /// changes with `ops`, to be applied to `state` right after: call
+    /// [`PostingsBuilder::after`] once they are.
+    pub(crate) fn before(&mut self, at: u32, ops: &[Op], state: &State) -> Option<usize> {
+        let mut cut: Option<usize> = None;
+        let mut frames = false;
+        for op in ops {
+            let key = match op {
+                Op::Step(m) => {
+                    frames |= matches!(m.event, EventKind::Call | EventKind::Return)
+                        || self.last_thread.is_some_and(|t| t != m.thread);
+                    self.last_thread = Some(m.thread);
+                    continue;
+                }
+                Op::StackTruncate(n) => {
+                    let n = (*n as usize).min(state.stack.len());
+                    cut = Some(cut.map_or(n, |c| c.min(n)));
+                    continue;
+                }
+                Op::StackPush(_) => {
+                    cut.get_or_insert(state.stack.len());
+                    continue;
+                }
+                Op::HeapSet(a, _) | Op::HeapDel(a) | Op::HeapItems { addr: a, .. } => {
+                    PostingKey::Object(*a)
+                }
+                Op::Bind { scope, name, .. } | Op::Unbind { scope, name } => {
+                    PostingKey::Name(*scope, name.clone())
+                }
+                Op::ClearScope(scope) => PostingKey::Clear(*scope),
+            };
+            self.post(key, at);
+        }
+        if frames {
+            self.post(PostingKey::Frames, at);
+            return None;
+        }
+        let cut = cut?;
+        self.shape.clear();
+        self.shape.extend(
+            state.stack[cut..]
+                .iter()
+                .map(|f| (f.function.clone(), f.file.clone())),
+        );
+        Some(cut)
+    }
+
+    /// The stack ops of step `at` are applied: a posting of
+    /// [`PostingKey::Frames`] when they changed more than lines (`cut`:
+    /// what [`PostingsBuilder::before`] returned).
+    pub(crate) fn after(&mut self, at: u32, cut: Option<usize>, state: &State) {
+        let Some(cut) = cut else { return };
+        let now = state.stack.get(cut..).unwrap_or_default();
+        let same = now.len() == self.shape.len()
+            && now
+                .iter()
+                .zip(&self.shape)
+                .all(|(f, (func, file))| f.function == *func && f.file == *file);
+        if !same {
+            self.post(PostingKey::Frames, at);
+        }
+    }
+
+    fn post(&mut self, key: PostingKey, at: u32) {
+        let v = self.map.entry(key).or_default();
+        if v.last() != Some(&at) {
+            v.push(at);
+        }
+    }
+
+    /// The raw payload of the pending postings (then emptied): the number
+    /// of keys, then each key (in key order) and its steps, as unsigned
+    /// LEB128 varints (docs/store-format.md).
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        let mut keys: Vec<(PostingKey, Vec<u32>)> = self.map.drain().collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut out = Vec::with_capacity(16 + keys.len() * 4);
+        varint(&mut out, keys.len() as u64);
+        for (key, steps) in &keys {
+            match key {
+                PostingKey::Object(a) => {
+                    out.push(TAG_OBJECT);
+                    varint(&mut out, a.0);
+                }
+                PostingKey::Name(scope, name) => {
+                    out.push(match scope {
+                        Scope::Locals => TAG_LOCAL,
+                        Scope::Globals => TAG_GLOBAL,
+                    });
+                    varint(&mut out, name.len() as u64);
+                    out.extend_from_slice(name.as_bytes());
+                }
+                PostingKey::Clear(Scope::Locals) => out.push(TAG_CLEAR_LOCALS),
+                PostingKey::Clear(Scope::Globals) => out.push(TAG_CLEAR_GLOBALS),
+                PostingKey::Frames => out.push(TAG_FRAMES),
+            }
+            varint(&mut out, steps.len() as u64);
+            let mut prev = 0u32;
+            for (i, s) in steps.iter().enumerate() {
+                // The first as is, the others as their distance (>= 1).
+                varint(&mut out, u64::from(if i == 0 { *s } else { s - prev }));
+                prev = *s;
+            }
+        }
+        out
+    }
+
+    /// Forget the postings of step `at`, which was not applied.
+    pub(crate) fn drop_step(&mut self, at: u32) {
+        self.map.retain(|_, v| {
+            if v.last() == Some(&at) {
+                v.pop();
+            }
+            !v.is_empty()
+        });
+    }
+
+    /// Forget the pending postings (the steps were dropped).
+    pub(crate) fn clear(&mut self) {
+        self.map.clear();
+    }
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// Reads a postings payload, every length checked against what is left.
+struct Bytes<'a> {
+    raw: &'a [u8],
+    at: usize,
+    offset: u64,
+}
+
+impl Bytes<'_> {
+    fn bad(&self, what: &str) -> StoreError {
+        StoreError::corrupt(
+            format!("a postings segment {what} (byte {})", self.at),
+            self.offset,
+        )
+    }
+
+    fn byte(&mut self) -> Result<u8, StoreError> {
+        let b = *self
+            .raw
+            .get(self.at)
+            .ok_or_else(|| self.bad("ends early"))?;
+        self.at += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64, StoreError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            if shift == 63 && b > 1 {
+                break;
+            }
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(self.bad("holds a number past 64 bits"))
+    }
+
+    /// A count of things of at least one byte each.
+    fn count(&mut self) -> Result<usize, StoreError> {
+        let n = self.varint()?;
+        if n > (self.raw.len() - self.at) as u64 {
+            return Err(self.bad("counts more than its bytes hold"));
+        }
+        Ok(n as usize)
+    }
+}
+
+/// The postings of the deltas segment of steps `first_step ..
+/// first_step + count` from the raw payload of its postings segment (at
+/// `offset` in the file). Every step must be in the segment and each
+/// key's steps increasing; an error otherwise (the index is then not
+/// used for that segment).
+pub fn decode_postings(
+    raw: &[u8],
+    first_step: u64,
+    count: u32,
+    offset: u64,
+) -> Result<Postings, StoreError> {
+    let mut b = Bytes { raw, at: 0, offset };
+    let keys = b.count()?;
+    let mut map = HashMap::with_capacity(keys);
+    for _ in 0..keys {
+        let key = match b.byte()? {
+            TAG_OBJECT => PostingKey::Object(ObjAddr(b.varint()?)),
+            tag @ (TAG_LOCAL | TAG_GLOBAL) => {
+                let len = b.varint()?;
+                if len > MAX_NAME || len > (raw.len() - b.at) as u64 {
+                    return Err(b.bad("holds a name longer than its bytes"));
+                }
+                let bytes = &raw[b.at..b.at + len as usize];
+                b.at += len as usize;
+                let name =
+                    std::str::from_utf8(bytes).map_err(|_| b.bad("holds a name not in UTF-8"))?;
+                let scope = if tag == TAG_LOCAL {
+                    Scope::Locals
+                } else {
+                    Scope::Globals
+                };
+                PostingKey::Name(scope, Arc::from(name))
+            }
+            TAG_CLEAR_LOCALS => PostingKey::Clear(Scope::Locals),
+            TAG_CLEAR_GLOBALS => PostingKey::Clear(Scope::Globals),
+            TAG_FRAMES => PostingKey::Frames,
+            _ => return Err(b.bad("holds a key of unknown kind")),
+        };
+        let n = b.count()?;
+        if n == 0 || n > count as usize {
+            return Err(b.bad("lists more steps than its segment holds, or none"));
+        }
+        let mut steps = Vec::with_capacity(n);
+        let mut at = 0u64;
+        for i in 0..n {
+            let d = b.varint()?;
+            if i > 0 && d == 0 {
+                return Err(b.bad("lists a step twice"));
+            }
+            at = at.saturating_add(d);
+            if at >= u64::from(count) {
+                return Err(b.bad("lists a step past its segment"));
+            }
+            steps.push(first_step.saturating_add(at));
+        }
+        if map.insert(key, steps).is_some() {
+            return Err(b.bad("lists a key twice"));
+        }
+    }
+    if b.at != raw.len() {
+        return Err(b.bad("has bytes after its last key"));
+    }
+    Ok(Postings {
+        first_step,
+        count,
+        map,
+    })
+}
+
+#[cfg(test)]
+mod tests;
