@@ -150,6 +150,7 @@ pub fn walk<E: From<StoreError>>(
     let mut known: Option<Option<Interest>> = None;
     let mut skipped: Vec<ObjAddr> = Vec::new();
     let mut behind = false;
+    let (mut read, mut passed) = (0u64, 0u64);
     while n <= to {
         if started {
             if let Some(p) = reader.postings_from(n).filter(|p| p.end() - 1 <= to) {
@@ -157,6 +158,7 @@ pub fn walk<E: From<StoreError>>(
                 if i.as_ref().is_some_and(|i| !i.touched_by(&p)) {
                     skipped.extend(p.objects());
                     behind = true;
+                    passed += u64::from(p.count);
                     n = p.end();
                     continue;
                 }
@@ -172,6 +174,7 @@ pub fn walk<E: From<StoreError>>(
         reader.scan_steps(Step(n), Step(last), |s| {
             started = true;
             known = None;
+            read += 1;
             let go_on = f(r, s)?;
             stopped = !go_on;
             Ok::<_, E>(go_on)
@@ -181,6 +184,7 @@ pub fn walk<E: From<StoreError>>(
         }
         n = last + 1;
     }
+    log::debug!(target: "query", "step index: {passed} steps skipped, {read} read");
     Ok(())
 }
 
@@ -198,9 +202,11 @@ pub fn scan_touching<E: From<StoreError>>(
         return reader.scan_steps(Step(from), Step(to), f);
     }
     let mut n = from.max(reader.first_step());
+    let (mut read, mut passed) = (0u64, 0u64);
     while n <= to {
         if let Some(p) = reader.postings_from(n).filter(|p| p.end() - 1 <= to) {
             if !touched(&p) {
+                passed += u64::from(p.count);
                 n = p.end();
                 continue;
             }
@@ -208,6 +214,7 @@ pub fn scan_touching<E: From<StoreError>>(
         let last = reader.segment_last(n).unwrap_or(to).min(to);
         let mut stopped = false;
         reader.scan_steps(Step(n), Step(last), |s| {
+            read += 1;
             let go_on = f(s)?;
             stopped = !go_on;
             Ok::<_, E>(go_on)
@@ -217,5 +224,6 @@ pub fn scan_touching<E: From<StoreError>>(
         }
         n = last + 1;
     }
+    log::debug!(target: "query", "step index: {passed} steps skipped, {read} read");
     Ok(())
 }
