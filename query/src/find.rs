@@ -53,7 +53,7 @@ where
     // Whether the condition held at the last step read: where it did not,
     // the segments that change none of its names and objects are skipped.
     let held = std::cell::Cell::new(false);
-    let interest = |r: &Replay| (!held.get()).then(|| Interest::of_names(&r.state, &names, false));
+    let interest = |r: &Replay| (!held.get()).then(|| Interest::of_expr(&r.state, cond, false));
     walk(reader, from, to, &mut r, interest, |r, s| {
         held.set(false);
         r.apply(s, |op| {

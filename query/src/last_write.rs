@@ -167,11 +167,16 @@ pub fn last_write(reader: &store::Reader, step: u64, expr: &Expr) -> Result<Last
     // What the showing steps, the gaps between them and the values
     // watched depend on: the segments that change none of it are skipped.
     let interest = |r: &Replay| {
-        let mut i = Interest::of_names(&r.state, &names, true);
+        let mut i = Interest::of_expr(&r.state, expr, true);
         i.watched(&r.watch);
         if let Some((_, bound, _)) = &run.borrow().prev {
-            for (_, a) in bound.locals.iter().chain(&bound.globals) {
-                i.reach(&r.state, *a);
+            // Between showing steps the expression is evaluated with the
+            // names the frame last showed: unless they are the step's,
+            // all they reach.
+            if *bound != Names::of(&r.state, &names) {
+                for (_, a) in bound.locals.iter().chain(&bound.globals) {
+                    i.reach(&r.state, *a);
+                }
             }
         }
         Some(i)

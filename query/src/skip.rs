@@ -16,8 +16,12 @@ use std::sync::Arc;
 
 use store::{ObjAddr, PostingKey, Postings, Scope, State, Step, StepView, StoreError};
 
+use crate::eval::eval;
+use crate::expr::Expr;
 use crate::replay::Replay;
-use crate::watch::{full_walk, Fx, Watch};
+use crate::value::Value;
+use crate::watch::{full_walk, Fx, FxMap, Watch};
+use values::kinds;
 
 /// A set of addresses hashed with [`Fx`].
 type AddrSet = std::collections::HashSet<ObjAddr, std::hash::BuildHasherDefault<Fx>>;
@@ -36,6 +40,9 @@ pub struct Interest {
     frames: bool,
     /// Objects (any heap op on them).
     objects: AddrSet,
+    /// Lists and tuples of which only some items matter: their indexes,
+    /// and whether their length does.
+    items: FxMap<ObjAddr, (Vec<u32>, bool)>,
     /// Gave up (too much reached): nothing is skipped.
     all: bool,
 }
@@ -58,6 +65,99 @@ impl Interest {
             }
         }
         i
+    }
+
+    /// An interest in what `expr` evaluates to in `state`: its names, the
+    /// objects its evaluation reads (of a list indexed by an int, only
+    /// that item's slot), and everything its value and the values it
+    /// compares or computes with reach; the stack when `frames`. When the
+    /// expression does not evaluate, [`Interest::of_names`].
+    pub fn of_expr(state: &State, expr: &Expr, frames: bool) -> Interest {
+        let names = expr.names();
+        let mut i = Interest {
+            names: names.iter().map(|n| Arc::from(*n)).collect(),
+            frames,
+            ..Interest::default()
+        };
+        match i.follow(state, expr, true) {
+            Some(()) => i,
+            None => Interest::of_names(state, &names, frames),
+        }
+    }
+
+    /// Add what the value of `e` depends on: its identity only (the
+    /// bindings and slots that lead to it), or with `whole` everything
+    /// it reaches. `None` when a part does not evaluate.
+    fn follow(&mut self, state: &State, e: &Expr, whole: bool) -> Option<()> {
+        match e {
+            Expr::Name(_) | Expr::Lit(_) => {}
+            Expr::Attr(base, _) => {
+                self.follow(state, base, false)?;
+                if let Value::Obj(a) = eval(base, state).ok()? {
+                    self.object(a);
+                }
+            }
+            Expr::Index(base, key) => {
+                self.follow(state, base, false)?;
+                self.follow(state, key, true)?;
+                if let Value::Obj(a) = eval(base, state).ok()? {
+                    let k = eval(key, state).ok()?.plain(state);
+                    match (state.heap.get(&a), k) {
+                        (Some(n), Value::Int(i))
+                            if matches!(n.kind, kinds::LIST | kinds::TUPLE)
+                                && !n.truncated
+                                && i >= 0
+                                && (i as usize) < n.items.len() =>
+                        {
+                            self.item(a, i as u32, false);
+                        }
+                        // A dict's lookup compares its keys' values.
+                        _ => self.reach(state, a),
+                    }
+                }
+            }
+            Expr::Len(base) => {
+                self.follow(state, base, false)?;
+                if let Value::Obj(a) = eval(base, state).ok()? {
+                    self.item(a, u32::MAX, true);
+                }
+                return Some(());
+            }
+            Expr::Compare(first, rest) => {
+                self.follow(state, first, true)?;
+                for (_, e) in rest {
+                    self.follow(state, e, true)?;
+                }
+                return Some(());
+            }
+            Expr::Not(e) | Expr::Neg(e) => return self.follow(state, e, true),
+            Expr::And(v) | Expr::Or(v) => {
+                for e in v {
+                    self.follow(state, e, true)?;
+                }
+                return Some(());
+            }
+            Expr::Arith(a, _, b) => {
+                self.follow(state, a, true)?;
+                return self.follow(state, b, true);
+            }
+        }
+        if whole {
+            if let Value::Obj(a) = eval(e, state).ok()? {
+                self.reach(state, a);
+            }
+        }
+        Some(())
+    }
+
+    /// Also item `i` of the list or tuple at `addr` (none: `u32::MAX`),
+    /// and its length when `len`.
+    fn item(&mut self, addr: ObjAddr, i: u32, len: bool) {
+        let e = self.items.entry(addr).or_default();
+        if i != u32::MAX {
+            e.0.push(i);
+        }
+        e.1 |= len;
     }
 
     /// Also every object `addr` reaches in `state` (itself included).
@@ -111,11 +211,24 @@ impl Interest {
                 return true;
             }
         }
-        if self.objects.len() < 64 {
+        let whole = if self.objects.len() < 64 {
             self.objects.iter().any(|a| p.has(&PostingKey::Object(*a)))
         } else {
             p.objects().any(|a| self.objects.contains(&a))
-        }
+        };
+        whole
+            || self.items.iter().any(|(a, (idx, len))| {
+                if !p.has(&PostingKey::Object(*a)) {
+                    return false;
+                }
+                match p.items(*a) {
+                    // Set or deleted whole.
+                    None => true,
+                    Some(ranges) => ranges
+                        .iter()
+                        .any(|r| (*len && r.resizes()) || idx.iter().any(|i| r.covers(*i))),
+                }
+            })
     }
 }
 

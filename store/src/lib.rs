@@ -33,7 +33,7 @@ pub use model::{
     EventKind, FrameRec, Instruction, Node, ObjAddr, Op, Position, Scope, State, Step, StepMeta,
 };
 pub use observe::StepObserver;
-pub use postings::{decode_postings, PostingKey, Postings};
+pub use postings::{decode_postings, ItemRange, PostingKey, Postings};
 pub use reader::scan::{FrameView, MetaView, NodeView, OpView, StepView, WireError};
 pub use reader::Reader;
 pub use records::{ProgramEnd, RecordingEnd, RecordingHeader, WriteSummary, CUT};

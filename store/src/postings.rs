@@ -8,6 +8,10 @@
 //! postings name none of them, without reading its ops
 //! (docs/store-format.md, "Postings").
 //!
+//! A list written in place (`HeapItems`: a swap, an item set, an append)
+//! also has the items each step wrote, so a query that reads one item of a
+//! list being sorted skips the steps that write others.
+//!
 //! The writer builds the postings from the ops it already applies, so the
 //! index costs no extra pass; they are held for the steps not yet sealed
 //! only (as their ops are).
@@ -39,6 +43,36 @@ const TAG_GLOBAL: u8 = 2;
 const TAG_CLEAR_LOCALS: u8 = 3;
 const TAG_CLEAR_GLOBALS: u8 = 4;
 const TAG_FRAMES: u8 = 5;
+const TAG_ITEMS: u8 = 6;
+
+/// The end of an item range that reaches past the last item: the node's
+/// length changed, or the whole node was set or deleted.
+const OPEN: u32 = u32::MAX;
+
+/// The items of a node one step changed: `lo..hi`, or `lo..` with the
+/// length (or the whole node) when `hi` is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemRange {
+    /// The step.
+    pub step: u64,
+    /// The first item index changed.
+    pub lo: u32,
+    /// One past the last item changed; `None`: every item from `lo` on
+    /// and the length.
+    pub hi: Option<u32>,
+}
+
+impl ItemRange {
+    /// Whether it may have changed item `i`.
+    pub fn covers(&self, i: u32) -> bool {
+        self.lo <= i && self.hi.is_none_or(|hi| i < hi)
+    }
+
+    /// Whether it may have changed the node's length (or all of it).
+    pub fn resizes(&self) -> bool {
+        self.hi.is_none()
+    }
+}
 
 /// The longest name a postings payload may hold (as a string of a step).
 const MAX_NAME: u64 = 16 << 20;
@@ -52,6 +86,9 @@ pub struct Postings {
     /// Its number of steps.
     pub count: u32,
     map: HashMap<PostingKey, Vec<u64>>,
+    /// For the objects some step changed by `HeapItems`: what each step
+    /// that changed them changed.
+    items: HashMap<ObjAddr, Vec<ItemRange>>,
 }
 
 impl Postings {
@@ -63,6 +100,13 @@ impl Postings {
     /// Whether `key` changed at some step of the segment.
     pub fn has(&self, key: &PostingKey) -> bool {
         self.map.contains_key(key)
+    }
+
+    /// What each step that changed the object at `addr` changed of its
+    /// items, when some step changed it by `HeapItems` (`None`: it was
+    /// only ever set or deleted whole, or not changed).
+    pub fn items(&self, addr: ObjAddr) -> Option<&[ItemRange]> {
+        self.items.get(&addr).map(|v| v.as_slice())
     }
 
     /// The addresses some heap op of the segment touched.
@@ -92,6 +136,9 @@ pub(crate) struct PostingsBuilder {
     last_thread: Option<u32>,
     /// Scratch: the stack's frames from the first one a step's ops pop.
     shape: Vec<(Arc<str>, Arc<str>)>,
+    /// For the objects changed by `HeapItems`: (step, lo, hi) per step,
+    /// `hi` [`OPEN`] for the length or the whole node.
+    ranges: HashMap<ObjAddr, Vec<(u32, u32, u32)>>,
 }
 
 impl PostingsBuilder {
@@ -118,8 +165,22 @@ impl PostingsBuilder {
                     cut.get_or_insert(state.stack.len());
                     continue;
                 }
-                Op::HeapSet(a, _) | Op::HeapDel(a) | Op::HeapItems { addr: a, .. } => {
+                Op::HeapSet(a, _) | Op::HeapDel(a) => {
+                    if let Some(r) = self.ranges.get_mut(a).and_then(|v| v.last_mut()) {
+                        if r.0 == at {
+                            *r = (at, 0, OPEN);
+                        }
+                    }
                     PostingKey::Object(*a)
+                }
+                Op::HeapItems {
+                    addr,
+                    start,
+                    new,
+                    len,
+                } => {
+                    self.items_written(at, state, *addr, *start, new.len(), *len);
+                    PostingKey::Object(*addr)
                 }
                 Op::Bind { scope, name, .. } | Op::Unbind { scope, name } => {
                     PostingKey::Name(*scope, name.clone())
@@ -158,6 +219,45 @@ impl PostingsBuilder {
         }
     }
 
+    /// A `HeapItems` of step `at` on `addr` wrote `n` items from `start`
+    /// and left `len` (the node's length before the step is `state`'s).
+    fn items_written(
+        &mut self,
+        at: u32,
+        state: &State,
+        addr: ObjAddr,
+        start: u32,
+        n: usize,
+        len: u32,
+    ) {
+        // Set or deleted whole earlier in this step: the whole node.
+        let whole = self
+            .map
+            .get(&PostingKey::Object(addr))
+            .is_some_and(|v| v.last() == Some(&at))
+            && self
+                .ranges
+                .get(&addr)
+                .is_none_or(|v| v.last().is_none_or(|r| r.0 != at));
+        let old = state
+            .heap
+            .get(&addr)
+            .map_or(0, |node| u32::try_from(node.items.len()).unwrap_or(OPEN));
+        let (lo, hi) = if whole {
+            (0, OPEN)
+        } else if len != old {
+            (start.min(len).min(old), OPEN)
+        } else {
+            let end = u32::try_from(n).map_or(OPEN, |n| start.saturating_add(n.max(1)));
+            (start, end)
+        };
+        let v = self.ranges.entry(addr).or_default();
+        match v.last_mut() {
+            Some(r) if r.0 == at => *r = (at, r.1.min(lo), r.2.max(hi)),
+            _ => v.push((at, lo, hi)),
+        }
+    }
+
     fn post(&mut self, key: PostingKey, at: u32) {
         let v = self.map.entry(key).or_default();
         if v.last() != Some(&at) {
@@ -169,10 +269,12 @@ impl PostingsBuilder {
     /// of keys, then each key (in key order) and its steps, as unsigned
     /// LEB128 varints (docs/store-format.md).
     pub(crate) fn take(&mut self) -> Vec<u8> {
+        let mut ranges: Vec<(ObjAddr, Vec<(u32, u32, u32)>)> = self.ranges.drain().collect();
+        ranges.sort_unstable_by_key(|r| r.0);
         let mut keys: Vec<(PostingKey, Vec<u32>)> = self.map.drain().collect();
         keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut out = Vec::with_capacity(16 + keys.len() * 4);
-        varint(&mut out, keys.len() as u64);
+        varint(&mut out, (keys.len() + ranges.len()) as u64);
         for (key, steps) in &keys {
             match key {
                 PostingKey::Object(a) => {
@@ -199,11 +301,43 @@ impl PostingsBuilder {
                 prev = *s;
             }
         }
+        for (addr, written) in ranges {
+            // Every step that changed the object: those of no HeapItems
+            // set or deleted it whole.
+            let steps = keys
+                .binary_search_by(|k| k.0.cmp(&PostingKey::Object(addr)))
+                .map_or(&[][..], |i| keys[i].1.as_slice());
+            out.push(TAG_ITEMS);
+            varint(&mut out, addr.0);
+            varint(&mut out, steps.len() as u64);
+            let mut w = written.iter().peekable();
+            let mut prev = 0u32;
+            for (i, s) in steps.iter().enumerate() {
+                let (lo, hi) = match w.peek().copied().filter(|r| r.0 == *s) {
+                    Some(r) => {
+                        w.next();
+                        (r.1, r.2)
+                    }
+                    None => (0, OPEN),
+                };
+                varint(&mut out, u64::from(if i == 0 { *s } else { s - prev }));
+                prev = *s;
+                varint(&mut out, u64::from(lo));
+                // 0: open; else the number of items.
+                varint(&mut out, if hi == OPEN { 0 } else { u64::from(hi - lo) });
+            }
+        }
         out
     }
 
     /// Forget the postings of step `at`, which was not applied.
     pub(crate) fn drop_step(&mut self, at: u32) {
+        self.ranges.retain(|_, v| {
+            if v.last().is_some_and(|r| r.0 == at) {
+                v.pop();
+            }
+            !v.is_empty()
+        });
         self.map.retain(|_, v| {
             if v.last() == Some(&at) {
                 v.pop();
@@ -215,6 +349,7 @@ impl PostingsBuilder {
     /// Forget the pending postings (the steps were dropped).
     pub(crate) fn clear(&mut self) {
         self.map.clear();
+        self.ranges.clear();
     }
 }
 
@@ -293,8 +428,17 @@ pub fn decode_postings(
     let mut b = Bytes { raw, at: 0, offset };
     let keys = b.count()?;
     let mut map = HashMap::with_capacity(keys);
+    let mut items = HashMap::new();
     for _ in 0..keys {
         let key = match b.byte()? {
+            TAG_ITEMS => {
+                let addr = ObjAddr(b.varint()?);
+                let written = decode_ranges(&mut b, first_step, count)?;
+                if items.insert(addr, written).is_some() {
+                    return Err(b.bad("lists the items of an object twice"));
+                }
+                continue;
+            }
             TAG_OBJECT => PostingKey::Object(ObjAddr(b.varint()?)),
             tag @ (TAG_LOCAL | TAG_GLOBAL) => {
                 let len = b.varint()?;
@@ -341,11 +485,64 @@ pub fn decode_postings(
     if b.at != raw.len() {
         return Err(b.bad("has bytes after its last key"));
     }
+    // Each object's item ranges name the steps that changed it.
+    for (addr, written) in &items {
+        let steps = map
+            .get(&PostingKey::Object(*addr))
+            .map_or(&[][..], |v| v.as_slice());
+        if written.len() != steps.len() || written.iter().zip(steps).any(|(r, s)| r.step != *s) {
+            return Err(b.bad("lists items at steps that did not change their object"));
+        }
+    }
     Ok(Postings {
         first_step,
         count,
         map,
+        items,
     })
+}
+
+/// The item ranges of one object: a count, then per step its distance,
+/// its first item and its number of items (0: open).
+fn decode_ranges(
+    b: &mut Bytes<'_>,
+    first_step: u64,
+    count: u32,
+) -> Result<Vec<ItemRange>, StoreError> {
+    let n = b.count()?;
+    if n == 0 || n > count as usize {
+        return Err(b.bad("lists more steps than its segment holds, or none"));
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut at = 0u64;
+    for i in 0..n {
+        let d = b.varint()?;
+        if i > 0 && d == 0 {
+            return Err(b.bad("lists a step twice"));
+        }
+        at = at.saturating_add(d);
+        if at >= u64::from(count) {
+            return Err(b.bad("lists a step past its segment"));
+        }
+        let lo =
+            u32::try_from(b.varint()?).map_err(|_| b.bad("holds an item index past 32 bits"))?;
+        let span = b.varint()?;
+        let hi = match span {
+            0 => None,
+            s => Some(
+                u32::try_from(u64::from(lo) + s)
+                    .ok()
+                    .filter(|hi| *hi != OPEN)
+                    .ok_or_else(|| b.bad("holds an item range past 32 bits"))?,
+            ),
+        };
+        out.push(ItemRange {
+            step: first_step.saturating_add(at),
+            lo,
+            hi,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ where
         // What a frame's memory, the names and the values they reach
         // depend on: the segments that change none of it show nothing new.
         let interest = |r: &Replay| {
-            let mut i = Interest::of_names(&r.state, &names, true);
+            let mut i = Interest::of_expr(&r.state, expr, true);
             i.watched(&r.watch);
             Some(i)
         };

@@ -131,3 +131,75 @@ fn damaged_postings_are_refused_not_trusted() {
     // A count of keys past the bytes.
     assert!(decode_postings(&[0xff, 0xff, 0xff, 0x0f], 0, 2, 0).is_err());
 }
+
+fn list(items: &[u64]) -> Node {
+    Node {
+        type_name: Arc::from("list"),
+        kind: 1,
+        text: String::new(),
+        items: items.iter().map(|a| ObjAddr(*a)).collect(),
+        attrs: None,
+        truncated: false,
+    }
+}
+
+fn items(addr: u64, start: u32, new: &[u64], len: u32) -> Op {
+    Op::HeapItems {
+        addr: ObjAddr(addr),
+        start,
+        new: new.iter().map(|a| ObjAddr(*a)).collect(),
+        len,
+    }
+}
+
+#[test]
+fn item_ranges_say_which_items_of_a_list_a_step_wrote() {
+    let l = 64;
+    let steps = vec![
+        // Made whole: no ranges (set whole only) until an item is written.
+        vec![
+            meta(0, EventKind::Line, 1, 1),
+            Op::HeapSet(ObjAddr(l), list(&[1, 2, 3, 4])),
+        ],
+        // A swap of items 1 and 2.
+        vec![meta(1, EventKind::Line, 1, 1), items(l, 1, &[3, 2], 4)],
+        // An append: item 4 and the length.
+        vec![meta(2, EventKind::Line, 1, 1), items(l, 4, &[5], 5)],
+        // Two writes in one step: merged.
+        vec![
+            meta(3, EventKind::Line, 1, 1),
+            items(l, 0, &[9], 5),
+            items(l, 3, &[8], 5),
+        ],
+        // Set whole then written: the whole node.
+        vec![
+            meta(4, EventKind::Line, 1, 1),
+            Op::HeapSet(ObjAddr(l), list(&[1, 2])),
+            items(l, 0, &[7], 2),
+        ],
+        // Cut short: from the new length on.
+        vec![meta(5, EventKind::Line, 1, 1), items(l, 1, &[], 1)],
+    ];
+    let raw = build(&steps);
+    let p = decode_postings(&raw, 10, 6, 0).unwrap();
+    assert_eq!(
+        p.steps(&PostingKey::Object(ObjAddr(l))),
+        &[10, 11, 12, 13, 14, 15]
+    );
+    let r = p.items(ObjAddr(l)).unwrap();
+    let got: Vec<(u64, u32, Option<u32>)> = r.iter().map(|r| (r.step, r.lo, r.hi)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (10, 0, None),
+            (11, 1, Some(3)),
+            (12, 4, None),
+            (13, 0, Some(4)),
+            (14, 0, None),
+            (15, 1, None),
+        ]
+    );
+    assert!(r[1].covers(2) && !r[1].covers(0) && !r[1].covers(3) && !r[1].resizes());
+    assert!(r[2].covers(100) && !r[2].covers(3) && r[2].resizes());
+    assert!(p.items(ObjAddr(16)).is_none());
+}
