@@ -275,11 +275,14 @@ impl PostingsBuilder {
         keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut out = Vec::with_capacity(16 + keys.len() * 4);
         varint(&mut out, (keys.len() + ranges.len()) as u64);
+        let (mut last_obj, mut last_items) = (0u64, 0u64);
         for (key, steps) in &keys {
             match key {
                 PostingKey::Object(a) => {
                     out.push(TAG_OBJECT);
-                    varint(&mut out, a.0);
+                    // In address order: each as its distance from the one before.
+                    varint(&mut out, a.0.wrapping_sub(last_obj));
+                    last_obj = a.0;
                 }
                 PostingKey::Name(scope, name) => {
                     out.push(match scope {
@@ -308,7 +311,8 @@ impl PostingsBuilder {
                 .binary_search_by(|k| k.0.cmp(&PostingKey::Object(addr)))
                 .map_or(&[][..], |i| keys[i].1.as_slice());
             out.push(TAG_ITEMS);
-            varint(&mut out, addr.0);
+            varint(&mut out, addr.0.wrapping_sub(last_items));
+            last_items = addr.0;
             varint(&mut out, steps.len() as u64);
             let mut w = written.iter().peekable();
             let mut prev = 0u32;
@@ -429,17 +433,22 @@ pub fn decode_postings(
     let keys = b.count()?;
     let mut map = HashMap::with_capacity(keys);
     let mut items = HashMap::new();
+    let (mut last_obj, mut last_items) = (0u64, 0u64);
     for _ in 0..keys {
         let key = match b.byte()? {
             TAG_ITEMS => {
-                let addr = ObjAddr(b.varint()?);
+                last_items = last_items.wrapping_add(b.varint()?);
+                let addr = ObjAddr(last_items);
                 let written = decode_ranges(&mut b, first_step, count)?;
                 if items.insert(addr, written).is_some() {
                     return Err(b.bad("lists the items of an object twice"));
                 }
                 continue;
             }
-            TAG_OBJECT => PostingKey::Object(ObjAddr(b.varint()?)),
+            TAG_OBJECT => {
+                last_obj = last_obj.wrapping_add(b.varint()?);
+                PostingKey::Object(ObjAddr(last_obj))
+            }
             tag @ (TAG_LOCAL | TAG_GLOBAL) => {
                 let len = b.varint()?;
                 if len > MAX_NAME || len > (raw.len() - b.at) as u64 {

@@ -37,6 +37,11 @@ impl Reader {
         }
     }
 
+    /// The first step of the deltas segment that holds step `n`.
+    pub fn segment_first(&self, n: u64) -> Option<u64> {
+        Some(self.deltas[self.delta_index(n)?].first_step)
+    }
+
     /// The last step of the deltas segment that holds step `n`.
     pub fn segment_last(&self, n: u64) -> Option<u64> {
         let d = self.deltas[self.delta_index(n)?];
