@@ -1,6 +1,6 @@
 use super::*;
 use crate::apply::apply;
-use crate::model::{FrameRec, Node, Step, StepMeta};
+use crate::model::{EventKind, FrameRec, Node, Op, State, Step, StepMeta};
 
 fn meta(n: u64, event: EventKind, thread: u32, line: u32) -> Op {
     Op::Step(StepMeta {
