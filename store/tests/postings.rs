@@ -53,7 +53,10 @@ fn check_all(r: &Reader, ops: &[Vec<Op>], from: u64) -> usize {
         // Item ranges cover what each HeapItems wrote.
         for s in n..p.end() {
             for op in &ops[s as usize] {
-                if let Op::HeapItems { addr, start, new, .. } = op {
+                if let Op::HeapItems {
+                    addr, start, new, ..
+                } = op
+                {
                     let ranges = p.items(*addr).expect("ranges for a HeapItems");
                     let r = ranges.iter().find(|r| r.step == s).expect("its step");
                     for i in 0..new.len() as u32 {
@@ -156,7 +159,10 @@ fn a_ring_keeps_the_postings_of_the_steps_it_holds() {
     let bytes = std::fs::read(&path).unwrap();
     for (kind, step, _) in segments(&bytes) {
         if kind == SegKind::Postings {
-            assert!(step > first, "postings of step {step}, before the ring's {first}");
+            assert!(
+                step > first,
+                "postings of step {step}, before the ring's {first}"
+            );
         }
     }
 }

@@ -10,6 +10,10 @@ use super::{
 };
 use crate::model::{EventKind, ObjAddr, Op, Scope, State};
 
+/// What a step wrote of a node's items: the step's position in the
+/// segment, the first item, one past the last ([`OPEN`]: to the end).
+type Written = (u32, u32, u32);
+
 /// The writer's postings of the steps not yet sealed.
 #[derive(Default)]
 pub(crate) struct PostingsBuilder {
@@ -20,7 +24,7 @@ pub(crate) struct PostingsBuilder {
     shape: Vec<(Arc<str>, Arc<str>)>,
     /// For the objects changed by `HeapItems`: (step, lo, hi) per step,
     /// `hi` [`OPEN`] for the length or the whole node.
-    ranges: HashMap<ObjAddr, Vec<(u32, u32, u32)>>,
+    ranges: HashMap<ObjAddr, Vec<Written>>,
 }
 
 impl PostingsBuilder {
@@ -151,7 +155,7 @@ impl PostingsBuilder {
     /// of keys, then each key (in key order) and its steps, as unsigned
     /// LEB128 varints (docs/store-format.md).
     pub(crate) fn take(&mut self) -> Vec<u8> {
-        let mut ranges: Vec<(ObjAddr, Vec<(u32, u32, u32)>)> = self.ranges.drain().collect();
+        let mut ranges: Vec<(ObjAddr, Vec<Written>)> = self.ranges.drain().collect();
         ranges.sort_unstable_by_key(|r| r.0);
         let mut keys: Vec<(PostingKey, Vec<u32>)> = self.map.drain().collect();
         keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
