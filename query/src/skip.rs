@@ -30,6 +30,13 @@ type AddrSet = std::collections::HashSet<ObjAddr, std::hash::BuildHasherDefault<
 /// (a name bound to something that reaches the whole heap).
 const MAX_REACH: usize = 1 << 20;
 
+/// Objects from which an interest is large: when a segment is touched,
+/// the next ones are read without computing it, more of them each time.
+const LARGE: usize = 4096;
+
+/// The most segments read without computing a large interest.
+const MAX_BACKOFF: u32 = 64;
+
 /// What a query's answer depends on at the step reached: a step that
 /// changes none of it shows the query nothing new.
 #[derive(Default)]
@@ -264,16 +271,26 @@ pub fn walk<E: From<StoreError>>(
     let mut skipped: Vec<ObjAddr> = Vec::new();
     let mut behind = false;
     let (mut read, mut passed) = (0u64, 0u64);
+    // A large interest (a value of many nodes) that every segment touches
+    // is computed again less often: segments read without looking.
+    let (mut wait, mut backoff) = (0u32, 0u32);
     while n <= to {
-        if started {
+        if started && wait > 0 {
+            wait -= 1;
+        } else if started {
             if let Some(p) = reader.postings_from(n).filter(|p| p.end() - 1 <= to) {
                 let i = known.get_or_insert_with(|| interest(r));
                 if i.as_ref().is_some_and(|i| !i.touched_by(&p)) {
                     skipped.extend(p.objects());
                     behind = true;
                     passed += u64::from(p.count);
+                    backoff = 0;
                     n = p.end();
                     continue;
+                }
+                if i.as_ref().is_some_and(|i| i.objects.len() >= LARGE) {
+                    backoff = (backoff * 2).clamp(1, MAX_BACKOFF);
+                    wait = backoff;
                 }
             }
         }
