@@ -4,7 +4,7 @@
 //! segment whose postings name none of it is skipped without reading its
 //! ops, since at each of its steps the query would see what it saw at the
 //! step before. The replay then jumps to the state after the skipped
-//! steps (a checkpoint, as segments end at checkpoints) and goes on.
+//! steps (a checkpoint, where segments are sealed) and goes on.
 //!
 //! A recording without an index (written before it existed), a segment
 //! without postings (a flight recording's first step, the last steps of a
