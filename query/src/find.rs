@@ -5,13 +5,14 @@
 //! step where it does not hold. When no step matches and one of its names
 //! is bound at no step of the range, [`QueryError::NeverBound`] says so.
 
-use store::{MetaView, OpView, State, Step, StoreError};
+use store::{MetaView, OpView, State, StoreError};
 
 use crate::compare::Cmp;
 use crate::error::{EvalError, QueryError};
 use crate::eval::{eval, lookup};
 use crate::expr::Expr;
 use crate::replay::Replay;
+use crate::skip::{walk, Interest};
 
 /// What [`find`] saw besides the matches.
 #[derive(Debug, Clone, Default)]
@@ -49,7 +50,12 @@ where
         .map(|n| lookup(&r.state, n).is_some())
         .collect();
     let mut found = Found::default();
-    reader.scan_steps(Step(from), Step(to), |s| {
+    // Whether the condition held at the last step read: where it did not,
+    // the segments that change none of its names and objects are skipped.
+    let held = std::cell::Cell::new(false);
+    let interest = |r: &Replay| (!held.get()).then(|| Interest::of_expr(&r.state, cond, false));
+    walk(reader, from, to, &mut r, interest, |r, s| {
+        held.set(false);
         r.apply(s, |op| {
             if let OpView::Bind { name, .. } = op {
                 if let Some(i) = names.iter().position(|n| n == name) {
@@ -59,6 +65,7 @@ where
         })?;
         match holds(cond, &r.state) {
             Ok(true) => {
+                held.set(true);
                 found.matched += 1;
                 f(&s.meta, &r.state)
             }

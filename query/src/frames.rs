@@ -85,6 +85,15 @@ impl Frames {
         id
     }
 
+    /// The stack is now `stack` (the replay jumped over steps): the ids
+    /// of functions seen before are kept.
+    pub fn reset(&mut self, stack: &[store::FrameRec]) {
+        self.truncate(0);
+        for f in stack {
+            self.push(&f.function, &f.file);
+        }
+    }
+
     /// Frames on the stack.
     pub fn depth(&self) -> u32 {
         self.stack.len() as u32

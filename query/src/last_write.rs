@@ -8,12 +8,21 @@
 //! last `call` step: a generator resumed counts as a new call) or of that
 //! module (its file). Reading the steps up to STEP once, the last run of
 //! showing steps with STEP's value starts at step F; the writer is F-1.
+//! With the recording's step index the read starts in a window before
+//! STEP instead (two segments back, eight times wider each time it
+//! must), and skips the segments that change nothing the expression
+//! reads (`skip.rs`): a run that starts at a change seen in the window
+//! is the run a read from the first step finds, since what decides a
+//! run (the showing step before, the gap since it, a new call) is all
+//! after that change; a window in which the value does not change is
+//! widened, up to the first step.
 //! Between two showing steps other frames may run (a callee, a C call's
 //! callback, another module): at those steps the expression is evaluated
 //! with the names bound as the frame last showed them, over the heap of
 //! the moment, so an item or attribute changed by a callee is found at the
 //! callee's step (the writer is then that step minus one).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use store::{EventKind, ObjAddr, State, Step, StepMeta};
@@ -23,6 +32,7 @@ use crate::eval::{eval, eval_scoped, lookup};
 use crate::expr::Expr;
 use crate::history::hash_computed;
 use crate::replay::Replay;
+use crate::skip::{use_index, walk, Interest};
 use crate::value::Value;
 use crate::watch::Look;
 
@@ -126,6 +136,12 @@ struct Run {
     start: u64,
     writer: Option<u64>,
     before: Option<(u64, Names)>,
+    /// No step of the window was read yet: a run that starts at its
+    /// first showing step may have started before the window.
+    fresh: bool,
+    /// The current run started at a change seen in the window (or a new
+    /// call): it is the run a read from the first step finds.
+    settled: bool,
 }
 
 /// The look of a value (its object's fingerprint, or a computed value's hash).
@@ -160,32 +176,27 @@ pub fn last_write(reader: &store::Reader, step: u64, expr: &Expr) -> Result<Last
         }
     };
     let names = expr.names();
-    let mut r = Replay::default();
-    let mut run = Run::default();
-    reader.scan_steps(Step(0), Step(step), |s| {
-        r.apply(s, |_| {})?;
-        let t = s.meta.step.0;
-        let new_call = matches!(&scope, Scope::Frame { .. })
-            && s.meta.event == EventKind::Call
-            && scope.shows(&r.state);
-        if new_call {
-            run.prev = None;
-            run.gap = None;
+    // With the step index, the steps are read from a window before STEP,
+    // widened until a change of the value is seen in it (so the run
+    // found is the one the whole walk finds); else from the start.
+    let windows = use_index() && reader.has_postings();
+    let first = reader.first_step();
+    // Two segments back at first (a thousand steps as recorded), eight
+    // times wider each time.
+    let seg = reader.segment_first(step).map_or(1, |f| step - f + 1);
+    let mut span: u64 = seg.max(8) * 2;
+    let run = loop {
+        let from = if windows {
+            step.saturating_sub(span).max(first)
+        } else {
+            first
+        };
+        let run = window(reader, from, step, expr, &names, &scope)?;
+        if run.settled || from <= first {
+            break run;
         }
-        if scope.shows(&r.state) {
-            showing(&mut r, &mut run, expr, &names, t);
-        } else if let Some((_, bound, _)) = &run.prev {
-            let bound = bound.clone();
-            if let Some(v) = bound.eval_in(expr, &mut r.state) {
-                let l = look(&mut r, &v);
-                if run.gap.is_none_or(|(g, _)| g != l) {
-                    hold(&mut r, l, run.gap.map(|g| g.0));
-                    run.gap = Some((l, t));
-                }
-            }
-        }
-        Ok::<_, QueryError>(true)
-    })?;
+        span = span.saturating_mul(8);
+    };
     let writer = match run.writer {
         Some(w) => Some(reader.metas(Step(w), Step(w))?.remove(0)),
         None => None,
@@ -206,6 +217,68 @@ pub fn last_write(reader: &store::Reader, step: u64, expr: &Expr) -> Result<Last
     })
 }
 
+/// Read steps `from` to `step` as [`last_write`] does (`from` the first
+/// step, or a step after which a run that starts is found settled).
+fn window(
+    reader: &store::Reader,
+    from: u64,
+    step: u64,
+    expr: &Expr,
+    names: &[&str],
+    scope: &Scope,
+) -> Result<Run, QueryError> {
+    let mut r = Replay::before(reader, from)?;
+    let run = RefCell::new(Run {
+        fresh: true,
+        ..Run::default()
+    });
+    // What the showing steps, the gaps between them and the values
+    // watched depend on: the segments that change none of it are skipped.
+    let interest = |r: &Replay| {
+        let mut i = Interest::of_expr(&r.state, expr, true);
+        i.watched(&r.watch);
+        if let Some((_, bound, _)) = &run.borrow().prev {
+            // Between showing steps the expression is evaluated with the
+            // names the frame last showed: unless they are the step's,
+            // all they reach.
+            if *bound != Names::of(&r.state, names) {
+                for (_, a) in bound.locals.iter().chain(&bound.globals) {
+                    i.reach(&r.state, *a);
+                }
+            }
+        }
+        Some(i)
+    };
+    walk(reader, from, step, &mut r, interest, |r, s| {
+        let mut run = run.borrow_mut();
+        let run = &mut *run;
+        r.apply(s, |_| {})?;
+        let t = s.meta.step.0;
+        let new_call = matches!(&scope, Scope::Frame { .. })
+            && s.meta.event == EventKind::Call
+            && scope.shows(&r.state);
+        if new_call {
+            run.prev = None;
+            run.gap = None;
+            run.fresh = false;
+        }
+        if scope.shows(&r.state) {
+            showing(r, run, expr, names, t);
+        } else if let Some((_, bound, _)) = &run.prev {
+            let bound = bound.clone();
+            if let Some(v) = bound.eval_in(expr, &mut r.state) {
+                let l = look(r, &v);
+                if run.gap.is_none_or(|(g, _)| g != l) {
+                    hold(r, l, run.gap.map(|g| g.0));
+                    run.gap = Some((l, t));
+                }
+            }
+        }
+        Ok::<_, QueryError>(true)
+    })?;
+    Ok(run.into_inner())
+}
+
 /// Keep `new` watched (its fingerprint cached) and let `old` go.
 fn hold(r: &mut Replay, new: Look, old: Option<Look>) {
     r.watch.hold(new.addr);
@@ -222,6 +295,7 @@ fn showing(r: &mut Replay, run: &mut Run, expr: &Expr, names: &[&str], t: u64) {
     let prev_look = run.prev.as_ref().and_then(|p| p.0);
     if run.prev.is_none() || prev_look != cur {
         if cur.is_some() {
+            run.settled = !(run.fresh && run.prev.is_none());
             run.start = t;
             // Written between the last showing step and this one: by the
             // step before the value's last change seen in between, if the
@@ -245,5 +319,6 @@ fn showing(r: &mut Replay, run: &mut Run, expr: &Expr, names: &[&str], t: u64) {
     if let Some((g, _)) = run.gap.take() {
         r.watch.release(g.addr);
     }
+    run.fresh = false;
     run.prev = Some((cur, bound, t));
 }

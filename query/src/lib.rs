@@ -26,6 +26,7 @@ pub mod last_write;
 mod lex;
 pub mod object;
 pub mod replay;
+pub mod skip;
 mod syntax;
 pub mod value;
 pub mod watch;

@@ -15,13 +15,14 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use store::{Node, ObjAddr, Op, OpView, State, Step, StepMeta, StoreError};
+use store::{Node, ObjAddr, Op, OpView, PostingKey, Postings, State, Step, StepMeta, StoreError};
 use values::kinds;
 
 use crate::error::QueryError;
 use crate::eval::eval;
 use crate::expr::Expr;
 use crate::replay::Replay;
+use crate::skip::{scan_touching, walk, Interest};
 use crate::value::Value;
 use crate::watch::full_walk;
 
@@ -124,7 +125,14 @@ where
     // Written by the op callback, read before the step is applied.
     let ops: RefCell<Vec<Op>> = RefCell::new(Vec::new());
     let mut decode_err: Option<String> = None;
-    reader.scan_steps(Step(born), Step(count - 1), |s| {
+    // Its events are at the steps whose heap ops touch it: the segments
+    // where none does are skipped.
+    let interest = |_: &Replay| {
+        let mut i = Interest::default();
+        i.object(addr);
+        Some(i)
+    };
+    walk(reader, born, count - 1, &mut r, interest, |r, s| {
         ops.borrow_mut().clear();
         let mut pending: Vec<Pending> = Vec::new();
         let mut items_only = false;
@@ -236,7 +244,9 @@ where
 fn birth(reader: &store::Reader, step: u64, addr: ObjAddr) -> Result<u64, QueryError> {
     let mut node: Option<Node> = None;
     let mut born = 0;
-    reader.scan_steps(Step(reader.first_step()), Step(step), |s| {
+    let key = PostingKey::Object(addr);
+    let touched = |p: &Postings| p.has(&key);
+    scan_touching(reader, reader.first_step(), step, touched, |s| {
         // The node after the step, compared with the node before it.
         let mut now: Option<Option<Node>> = None;
         for op in s.ops() {

@@ -56,6 +56,19 @@ impl Replay {
         )
     }
 
+    /// Go to `state`, the state after steps that were not applied (the
+    /// step index said they change nothing the query follows); `touched`
+    /// are the objects their heap ops changed (their cached hashes are
+    /// dropped, and the values that reach them walked again).
+    pub fn jump(&mut self, state: State, touched: impl IntoIterator<Item = store::ObjAddr>) {
+        for a in touched {
+            self.watch.touch(a);
+        }
+        self.frames.reset(&state.stack);
+        self.budget = Budget::of(&state);
+        self.state = state;
+    }
+
     /// Apply one step, calling `seen` on each of its ops first.
     pub fn apply(
         &mut self,

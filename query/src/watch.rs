@@ -332,6 +332,11 @@ impl Watch {
         }
     }
 
+    /// Every node a watched value reached when it was last walked.
+    pub fn owned(&self) -> impl Iterator<Item = ObjAddr> + '_ {
+        self.owners.keys().copied()
+    }
+
     /// Roots watched (memories must not leak them).
     pub fn watched(&self) -> usize {
         self.roots.len()

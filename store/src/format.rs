@@ -18,7 +18,7 @@ pub const MAGIC: [u8; 8] = *b"\x89HSR\r\n\x1a\n";
 /// version 3 the ring segment of a flight recording (kind 7) and the
 /// source segment (kind 8), version 2 diff checkpoints (segment kind 6);
 /// version 1 to 3 files are still read.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The format version of a flight recording (`--ring`): the ring segment
 /// (kind 7) first, its steps starting where the ring does.
 pub const RING_FORMAT_VERSION: u32 = FORMAT_VERSION;
@@ -70,6 +70,10 @@ pub enum SegKind {
     /// The monotonic time of each step of the deltas segment with the same
     /// `first_step` and `count` ([`crate::times`]).
     Times = 9,
+    /// The step index of the deltas segment with the same `first_step`
+    /// and `count`: per object, name, scope and the stack, the steps that
+    /// changed it ([`crate::postings`]).
+    Postings = 10,
 }
 
 impl SegKind {
@@ -85,6 +89,7 @@ impl SegKind {
             7 => SegKind::Ring,
             8 => SegKind::Source,
             9 => SegKind::Times,
+            10 => SegKind::Postings,
             _ => return None,
         })
     }

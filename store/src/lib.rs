@@ -15,6 +15,7 @@ mod inbox;
 pub mod intern;
 pub mod model;
 mod observe;
+pub mod postings;
 pub mod reader;
 pub mod records;
 pub mod ring;
@@ -32,6 +33,7 @@ pub use model::{
     EventKind, FrameRec, Instruction, Node, ObjAddr, Op, Position, Scope, State, Step, StepMeta,
 };
 pub use observe::StepObserver;
+pub use postings::{decode_postings, ItemRange, PostingKey, Postings};
 pub use reader::scan::{FrameView, MetaView, NodeView, OpView, StepView, WireError};
 pub use reader::Reader;
 pub use records::{ProgramEnd, RecordingEnd, RecordingHeader, WriteSummary, CUT};

@@ -137,7 +137,7 @@ pub struct Node {
 }
 
 /// Which name table a binding belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Scope {
     /// The current frame's locals.
     Locals,

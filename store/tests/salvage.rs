@@ -1,6 +1,6 @@
 //! One damaged segment loses only what it holds: for a flipped byte in
 //! each kind of segment (deltas, key and diff checkpoints, end, index,
-//! footer, source), in a complete file and in one whose writer was killed, every
+//! footer, source, postings), in a complete file and in one whose writer was killed, every
 //! step before the damaged segment reads back exactly, and a step that
 //! cannot be read fails with advice naming a command that works. A byte
 //! appended to a finished file loses nothing.
@@ -37,6 +37,7 @@ fn picks(segs: &[(SegKind, u64, std::ops::Range<usize>)]) -> Vec<usize> {
         SegKind::Index,
         SegKind::Footer,
         SegKind::Source,
+        SegKind::Postings,
     ] {
         let of: Vec<usize> = (0..segs.len()).filter(|&i| segs[i].0 == kind).collect();
         assert!(!of.is_empty(), "the file has no {kind:?} segment");
@@ -66,10 +67,11 @@ fn readable(
         // A flight recording's first segment: nothing comes before it.
         SegKind::Ring => 0,
         // Read through the index, a damaged source costs its file only.
-        // Likewise a damaged times segment costs the times of its steps.
-        SegKind::Source | SegKind::Times if !scan => total,
+        // Likewise a damaged times segment costs the times of its steps,
+        // and a damaged postings segment the index of its steps.
+        SegKind::Source | SegKind::Times | SegKind::Postings if !scan => total,
         // A scan stops there: the steps of the deltas written before it.
-        SegKind::Source | SegKind::Times => segs[i..]
+        SegKind::Source | SegKind::Times | SegKind::Postings => segs[i..]
             .iter()
             .find(|s| s.0 == SegKind::Deltas)
             .map_or(total, |s| s.1),

@@ -33,7 +33,7 @@ fn every_step_reads_back_its_time() {
     w.finish(end()).unwrap();
     let r = Reader::open(&path).unwrap();
     assert!(r.has_times());
-    assert_eq!(r.header().format_version, 4);
+    assert_eq!(r.header().format_version, store::FORMAT_VERSION);
     let mut last = 0;
     for n in 0..700u64 {
         let t = r.time(n).expect("a time");

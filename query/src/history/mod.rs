@@ -13,6 +13,7 @@ use store::{MetaView, OpView, State, Step, StoreError};
 use crate::error::QueryError;
 use crate::expr::Expr;
 use crate::replay::Replay;
+use crate::skip::{walk, Interest};
 
 /// Which of the steps found are listed (every step is still followed).
 #[derive(Debug, Clone, Default)]
@@ -52,7 +53,14 @@ where
     if count > 0 {
         let mut r = Replay::default();
         let mut t = Tracker::new(expr);
-        reader.scan_steps(Step(0), Step(count - 1), |s| {
+        // What a frame's memory, the names and the values they reach
+        // depend on: the segments that change none of it show nothing new.
+        let interest = |r: &Replay| {
+            let mut i = Interest::of_expr(&r.state, expr, true);
+            i.watched(&r.watch);
+            Some(i)
+        };
+        walk(reader, 0, count - 1, &mut r, interest, |r, s| {
             r.apply(s, |op| {
                 if let OpView::Bind { name, .. } = op {
                     if let Some(i) = names.iter().position(|n| n == name) {
@@ -60,7 +68,7 @@ where
                     }
                 }
             })?;
-            match t.step(&mut r, s.meta.step.0, s.meta.thread) {
+            match t.step(r, s.meta.step.0, s.meta.thread) {
                 Some(c) if filters.pass(&s.meta) => f(&s.meta, &c, &r.state),
                 _ => Ok(true),
             }

@@ -221,6 +221,23 @@ impl Reader {
                 }
                 self.times.push(s);
             }
+            SegKind::Postings => {
+                // Beside its deltas segment, written after it. One that
+                // does not match is not used (the steps are walked).
+                let beside = self
+                    .deltas
+                    .last()
+                    .is_some_and(|d| d.first_step == first_step && d.count == count)
+                    && !matches!(self.postings.last(), Some(p) if p.first_step >= first_step);
+                if beside {
+                    self.postings.push(s);
+                } else {
+                    log::warn!(
+                        "{}: the step index of steps from {first_step} is out of place and not used",
+                        self.path.display()
+                    );
+                }
+            }
             SegKind::End | SegKind::Index | SegKind::Footer => {}
         }
         Ok(())

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 mod damage;
 mod locate;
 mod metas;
+mod postings;
 pub mod scan;
 mod segments;
 mod sources;
@@ -65,6 +66,11 @@ pub struct Reader {
     times: Vec<SegRef>,
     /// The times of the times segment read last, by its index.
     last_times: Mutex<Option<(usize, Arc<Vec<u64>>)>>,
+    /// The postings segments (crate::postings), each beside the deltas
+    /// segment of the same steps, in step order.
+    postings: Vec<SegRef>,
+    /// A postings segment was found unusable (said once in the log).
+    postings_damaged: std::sync::atomic::AtomicBool,
     step_count: u64,
     /// A flight recording's ring segment, and the first step it holds
     /// (the steps before it were let go); 0 for other recordings.
@@ -107,6 +113,8 @@ impl Reader {
             source_cache: Mutex::default(),
             times: Vec::new(),
             last_times: Mutex::default(),
+            postings: Vec::new(),
+            postings_damaged: Default::default(),
             step_count: 0,
             ring: None,
             first: 0,
@@ -126,6 +134,8 @@ impl Reader {
         r.deltas.clear();
         r.checkpoints.clear();
         r.sources.clear();
+        r.times.clear();
+        r.postings.clear();
         r.end = None;
         r.step_count = 0;
         r.ring = None;

@@ -120,7 +120,11 @@ impl Ring {
         };
         match (kind, self.blocks.back_mut()) {
             (
-                SegKind::Deltas | SegKind::Times | SegKind::Checkpoint | SegKind::DiffCheckpoint,
+                SegKind::Deltas
+                | SegKind::Times
+                | SegKind::Postings
+                | SegKind::Checkpoint
+                | SegKind::DiffCheckpoint,
                 Some(b),
             ) => b.segs.push(seg),
             _ => self.kept.push(seg),

@@ -11,6 +11,7 @@ use crate::error::StoreError;
 use crate::format::{array32_prefix, encode_segment, to_msgpack, IndexEntry, SegKind, ZSTD_LEVEL};
 use crate::inbox::{Consumer, End};
 use crate::model::{Op, State, Step};
+use crate::postings::PostingsBuilder;
 use crate::records::{RecordingEnd, WriteSummary, CUT};
 use crate::ring::Flight;
 use crate::sources::SourceFile;
@@ -98,6 +99,8 @@ pub(super) struct Sealer {
     cut: Option<String>,
     /// Source files kept since the last batch ([`Writer::keep_source`]).
     sources: Arc<Mutex<Vec<SourceFile>>>,
+    /// The step index of the pending steps (crate::postings).
+    postings: PostingsBuilder,
 }
 
 impl Sealer {
@@ -136,6 +139,7 @@ impl Sealer {
             stopped,
             cut: None,
             sources,
+            postings: PostingsBuilder::default(),
         }
     }
 
@@ -203,10 +207,14 @@ impl Sealer {
         if let Some(Op::Step(meta)) = ops.first_mut() {
             meta.step = step;
         }
+        let at = self.pending_count;
+        let cut = self.postings.before(at, &ops, &self.state);
         if let Err(e) = apply_counted(&mut self.state, ops, &mut self.budget) {
             self.pending.truncate(mark);
+            self.postings.drop_step(at);
             return Err(e);
         }
+        self.postings.after(at, cut, &self.state);
         if let Some(f) = &mut self.flight {
             f.see(&self.state);
         }
@@ -337,6 +345,15 @@ impl Sealer {
                 true,
             )?;
         }
+        // After its deltas (and times), as the times are.
+        let raw = self.postings.take();
+        self.write(
+            SegKind::Postings,
+            self.pending_first,
+            self.pending_count,
+            &raw,
+            true,
+        )?;
         self.pending.clear();
         self.pending_times.clear();
         self.pending_count = 0;
@@ -366,6 +383,7 @@ impl Sealer {
         self.pending.clear();
         self.pending_count = 0;
         self.pending_since = None;
+        self.postings.clear();
         self.stopped.set(cause.clone());
         self.cut = Some(cause);
     }
