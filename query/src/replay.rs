@@ -96,6 +96,14 @@ impl Replay {
             match &op {
                 OpView::StackTruncate(k) => self.frames.truncate(*k),
                 OpView::StackPush(f) => self.frames.push(f.function, f.file),
+                OpView::HeapItems {
+                    addr,
+                    start,
+                    new,
+                    len,
+                } if new.is_empty() && start == len => {
+                    self.watch.items_unchanged(&self.state, *addr, *len)
+                }
                 OpView::HeapItems { addr, .. } | OpView::HeapDel(addr) => self.watch.touch(*addr),
                 _ => {}
             }

@@ -156,20 +156,41 @@ impl Watch {
             // limit when the object changed past the cut (a dict entry
             // beyond the first 10,000): a change no node shows.
             if node.truncated && state.heap.get(&addr) == Some(node) {
-                for r in self.owners.get(&addr).into_iter().flatten() {
-                    let Some(root) = self.roots.get_mut(r) else {
-                        continue;
-                    };
-                    if !root.stale {
-                        root.marks += 1;
-                    } else if !root.pending.contains(&addr) {
-                        // Its nodes may have changed: it counts if the
-                        // node is still one of them at the next look.
-                        root.pending.push(addr);
-                    }
-                }
+                self.past_cut(addr);
             } else {
                 self.touch(addr);
+            }
+        }
+    }
+
+    /// `Op::HeapItems` at `addr` writing no item and keeping the length
+    /// `len`, before `state` gets it: on a node cut at a size limit, the
+    /// recorder's mark of a change past the cut (docs/store-format.md).
+    pub fn items_unchanged(&mut self, state: &State, addr: ObjAddr, len: u32) {
+        self.memo.remove(&addr);
+        let cut = state
+            .heap
+            .get(&addr)
+            .is_some_and(|n| n.truncated && n.items.len() == len as usize);
+        if cut && self.owners.contains_key(&addr) {
+            self.past_cut(addr);
+        } else {
+            self.touch(addr);
+        }
+    }
+
+    /// The object at `addr` changed where its node does not show.
+    fn past_cut(&mut self, addr: ObjAddr) {
+        for r in self.owners.get(&addr).into_iter().flatten() {
+            let Some(root) = self.roots.get_mut(r) else {
+                continue;
+            };
+            if !root.stale {
+                root.marks += 1;
+            } else if !root.pending.contains(&addr) {
+                // Its nodes may have changed: it counts if the node is
+                // still one of them at the next look.
+                root.pending.push(addr);
             }
         }
     }

@@ -470,15 +470,17 @@ impl Mirror {
             // The held node, unchanged: the store has it unless it left
             // the state (dormant, not parked), when it is sent whole.
             _ if held => {
-                if past_cut || (h.dormant && !h.parked) {
+                if h.dormant && !h.parked {
                     ops.push(Op::HeapSet(oaddr, node.clone()));
+                } else if past_cut {
+                    ops.push(changed_past_cut(oaddr, &node));
                 }
                 old_node = Some(node);
             }
-            // Sent again, equal, so that a reader knows the object changed
-            // where its node does not show (store-format.md).
+            // Items changed by nothing, so that a reader knows the object
+            // changed where its node does not show (store-format.md).
             Some(old) if (reused || *old == node) && past_cut => {
-                ops.push(Op::HeapSet(oaddr, old.clone()));
+                ops.push(changed_past_cut(oaddr, old));
             }
             Some(_) if reused => {}
             Some(old) if *old == node => {}
@@ -524,6 +526,18 @@ impl Mirror {
                 serial,
             })
         });
+    }
+}
+
+/// The mark of a change past the cut of the node `node` at `addr` the store
+/// has (docs/store-format.md): its items changed by none, its length kept.
+fn changed_past_cut(addr: ObjAddr, node: &Node) -> Op {
+    let n = node.items.len() as u32;
+    Op::HeapItems {
+        addr,
+        start: n,
+        new: Vec::new(),
+        len: n,
     }
 }
 
