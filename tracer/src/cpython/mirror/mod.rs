@@ -11,6 +11,7 @@
 mod entry;
 mod held;
 mod keys;
+mod kids;
 mod life;
 mod quick;
 mod splice;
