@@ -93,7 +93,7 @@ fn hindsight_matches_oracle_live_3_13() {
 }
 
 /// The comparison of every fixture with every logged step decoded whole
-/// (quick steps off: `HINDSIGHT_NO_QUICK`, tracer/src/record/quick.rs); the
+/// (quick steps off: `HINDSIGHT_NO_QUICK`, tracer/src/record/quick/); the
 /// per-version tests run with them on.
 fn hindsight_matches_oracle_no_quick(minor: &str) {
     let mode = common::Mode {

@@ -1,4 +1,4 @@
-//! Quick steps (tracer/src/record/quick.rs) leave the store exactly what the
+//! Quick steps (tracer/src/record/quick/) leave the store exactly what the
 //! whole decode of each logged step leaves: the oracle compares what a step
 //! shows, and this compares the rest, the heap, objects no binding shows
 //! included. Each fixture is recorded with quick steps on and with them off

@@ -12,7 +12,6 @@ use super::recorder::{Recorder, StepSink};
 use super::session::Session;
 use crate::addr::RemoteAddr;
 use crate::cpython::LineWatch;
-use crate::memory::{MemError, Memory, ReadReq};
 use crate::probe::{LoggedStep, LOG_MAX};
 use crate::ptrace::Polled;
 
@@ -70,7 +69,6 @@ impl Recorder {
         thread: u32,
         frame: RemoteAddr,
     ) -> Result<(), RecordError> {
-        let code = watch.code();
         for step in steps {
             let time = self.clock.at(Some(step.tsc));
             if !step.words.is_empty() {
@@ -90,24 +88,36 @@ impl Recorder {
                 r?;
                 continue;
             }
-            let (line, position) = watch.position(step.pos);
-            let meta = StepMeta {
-                step: Step(self.steps),
-                event: EventKind::Line,
-                thread,
-                file: code.file.clone(),
-                function: code.function.clone(),
-                line,
-                position,
-                value: None,
-                instruction: None,
-            };
+            let meta = self.logged_meta(watch, step, thread);
             let mut ops = Vec::with_capacity(3);
             self.differ.line_step(meta, &mut ops);
             writer.send_at(ops, Some(time))?;
             self.steps += 1;
         }
         Ok(())
+    }
+
+    /// The meta of the logged line step `step` of `thread`, in the armed
+    /// frame `watch` tells the position of.
+    pub(super) fn logged_meta(
+        &self,
+        watch: &LineWatch,
+        step: &LoggedStep,
+        thread: u32,
+    ) -> StepMeta {
+        let code = watch.code();
+        let (line, position) = watch.position(step.pos);
+        StepMeta {
+            step: Step(self.steps),
+            event: EventKind::Line,
+            thread,
+            file: code.file.clone(),
+            function: code.function.clone(),
+            line,
+            position,
+            value: None,
+            instruction: None,
+        }
     }
 
     /// The frame whose line steps the probe may take without a trap.
@@ -126,7 +136,7 @@ impl Recorder {
     ) -> Result<(), RecordError> {
         let line = self.decoder.python().facts.tracing.line;
         self.decoder.begin_stop(thread, line);
-        let cached = self.cache.mem(&NoMemory);
+        let cached = self.cache.logged_mem();
         let mut st = StepSink {
             decoder: &mut self.decoder,
             differ: &mut self.differ,
@@ -166,26 +176,6 @@ impl Recorder {
         let r = self.decode_logged(writer, &steps, &watch, thread, frame);
         self.live.buf = steps;
         r.map(|_| true)
-    }
-}
-
-/// The memory behind a logged step's reads: the target has moved on since,
-/// so whatever the log does not hold is refused.
-pub(super) struct NoMemory;
-
-impl Memory for NoMemory {
-    fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), MemError> {
-        Err(MemError::Read {
-            addr,
-            len: buf.len(),
-            source: std::io::Error::other("a logged step reads only the probe's log"),
-        })
-    }
-
-    fn read_batch(&self, reqs: &[ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
-        out.fill(0);
-        ok.clear();
-        ok.resize(reqs.len(), false);
     }
 }
 

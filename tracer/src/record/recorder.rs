@@ -69,7 +69,7 @@ pub(crate) struct Recorder {
     /// Whether logged steps that only move slots to atoms are recorded from
     /// their words (`quick.rs`).
     pub(crate) quick: bool,
-    pub(super) quick_scratch: super::quick::QuickScratch,
+    pub(super) quick_scratch: super::quick::scratch::QuickScratch,
     /// Logged steps that changed words: recorded quick, decoded whole.
     pub(crate) quick_counts: (u64, u64),
 }
@@ -104,7 +104,7 @@ impl Recorder {
             opcodes: OpcodeSwitch::default(),
             clock: StepClock::new(),
             profile: None,
-            quick: super::quick::quick_allowed(),
+            quick: super::quick::scratch::quick_allowed(),
             quick_scratch: Default::default(),
             quick_counts: (0, 0),
         }

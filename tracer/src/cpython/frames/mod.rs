@@ -84,7 +84,7 @@ pub(crate) fn snapshot(
 
 /// The top frame's local slots, when each is a plain local of a function
 /// (no cell, free or hidden slot, every name once): a step that changes
-/// only some of them changes only those bindings (`record/quick.rs`).
+/// only some of them changes only those bindings (`record/quick/`).
 #[derive(Debug, Clone)]
 pub(crate) struct TopSlots {
     /// The frame object the trace function got.

@@ -202,6 +202,13 @@ impl StopCache {
         r.active = false;
     }
 
+    /// The memory a logged step's decode reads: this cache over one that
+    /// refuses every read (the target has moved on since: what the log and
+    /// the shadow do not hold is not there).
+    pub fn logged_mem(&self) -> super::CachedMem<'_> {
+        self.mem(&LogOnly)
+    }
+
     /// The target address of the shadow word at `off`, and whether it is a
     /// slot ([`Probe::word_at`]).
     pub fn word_at(&self, off: usize) -> Option<(RemoteAddr, bool)> {
@@ -336,3 +343,22 @@ impl Inner {
 /// Notes kept at most per stop (past it the rest are dropped: their words
 /// then make a step trap, as unknown words do).
 pub(super) const MAX_NOTES: usize = 1 << 16;
+
+/// The memory behind a logged step's reads ([`StopCache::logged_mem`]).
+struct LogOnly;
+
+impl crate::memory::Memory for LogOnly {
+    fn read(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), crate::memory::MemError> {
+        Err(crate::memory::MemError::Read {
+            addr,
+            len: buf.len(),
+            source: std::io::Error::other("a logged step reads only the probe's log"),
+        })
+    }
+
+    fn read_batch(&self, reqs: &[crate::memory::ReadReq], out: &mut [u8], ok: &mut Vec<bool>) {
+        out.fill(0);
+        ok.clear();
+        ok.resize(reqs.len(), false);
+    }
+}

@@ -5,39 +5,16 @@
 //! reached (docs/probe.md, "Quick steps"). Any other step, or anything the
 //! quick step cannot vouch for, is decoded whole as before.
 
-use std::sync::Arc;
+pub(super) mod scratch;
 
-use store::{EventKind, ObjAddr, Step, StepMeta, Writer};
+use store::{ObjAddr, Writer};
 
-use super::drain::NoMemory;
 use super::error::RecordError;
 use super::recorder::Recorder;
 use crate::addr::RemoteAddr;
 use crate::cpython::{ItemChange, LineWatch, QuickStep};
 use crate::probe::LoggedStep;
-
-/// Set (to anything) to decode every logged step whole.
-pub const NO_QUICK_KNOB: &str = "HINDSIGHT_NO_QUICK";
-
-/// Whether quick steps are allowed in this process.
-pub(crate) fn quick_allowed() -> bool {
-    std::env::var_os(NO_QUICK_KNOB).is_none()
-}
-
-/// The slot changes of one logged step, sorted out.
-#[derive(Default)]
-pub(super) struct QuickScratch {
-    /// Local slots: (slot index, before, after).
-    locals: Vec<(usize, RemoteAddr, RemoteAddr)>,
-    items: Vec<ItemChange>,
-    news: Vec<RemoteAddr>,
-    olds: Vec<RemoteAddr>,
-    roots: Vec<RemoteAddr>,
-    /// The changed words that are not slots.
-    words: Vec<RemoteAddr>,
-    copied: Vec<(RemoteAddr, usize)>,
-    bindings: Vec<(Arc<str>, ObjAddr)>,
-}
+use scratch::QuickScratch;
 
 impl Recorder {
     /// Record the logged step `step` of `frame` (the shadow already that of
@@ -66,23 +43,11 @@ impl Recorder {
                 words: &q.words,
                 copied: &q.copied,
             };
-            let mem = self.cache.mem(&NoMemory);
+            let mem = self.cache.logged_mem();
             self.decoder.quick_ops(&mem, &qs, &mut heap_ops)
         };
         if ok {
-            let code = watch.code();
-            let (line, position) = watch.position(step.pos);
-            let meta = StepMeta {
-                step: Step(self.steps),
-                event: EventKind::Line,
-                thread,
-                file: code.file.clone(),
-                function: code.function.clone(),
-                line,
-                position,
-                value: None,
-                instruction: None,
-            };
+            let meta = self.logged_meta(watch, step, thread);
             let mut ops = Vec::with_capacity(4 + heap_ops.len());
             self.differ.line_step(meta, &mut ops);
             ops.append(&mut heap_ops);
